@@ -1,0 +1,107 @@
+//! Binary wire format of `ruvector`, byte-identical to pgvector's `vector`:
+//! `int16 dim`, `int16 0`, then `dim` IEEE-754 float4 values, all big-endian.
+//! Binary COPY files and pgvector client libraries' encoders therefore work
+//! unchanged against a `ruvector` column.
+
+use super::{check_dims, check_element, check_expected_dims};
+use crate::error::{ErrorKind, Result, VectorError};
+
+fn short_message() -> VectorError {
+    // PostgreSQL's own wording when a receive function runs past the message.
+    VectorError::new(ErrorKind::ProtocolViolation, "insufficient data left in message")
+}
+
+/// Bytes the wire form of a `dims`-element vector takes.
+pub const fn wire_size(dims: usize) -> usize {
+    4 + 4 * dims
+}
+
+/// Decode one value from the front of `msg`; returns the elements and the bytes used.
+/// Trailing bytes are left for the caller (PostgreSQL checks them itself).
+pub fn decode(msg: &[u8], typmod: i32) -> Result<(Vec<f32>, usize)> {
+    if msg.len() < 4 {
+        return Err(short_message());
+    }
+    let dims = i16::from_be_bytes([msg[0], msg[1]]);
+    let unused = i16::from_be_bytes([msg[2], msg[3]]);
+    if dims < 1 {
+        check_dims(0)?;
+    }
+    let dims = dims as usize;
+    check_dims(dims)?;
+    check_expected_dims(typmod, dims)?;
+    if unused != 0 {
+        return Err(VectorError::new(ErrorKind::DataException, format!("expected unused to be 0, not {unused}")));
+    }
+    let body = msg.get(4..wire_size(dims)).ok_or_else(short_message)?;
+    let mut out = Vec::with_capacity(dims);
+    for chunk in body.chunks_exact(4) {
+        let x = f32::from_be_bytes([chunk[0], chunk[1], chunk[2], chunk[3]]);
+        check_element(x)?;
+        out.push(x);
+    }
+    Ok((out, wire_size(dims)))
+}
+
+/// Encode `v` into `out`, which must be `wire_size(v.len())` bytes.
+pub fn encode_into(v: &[f32], out: &mut [u8]) {
+    assert_eq!(out.len(), wire_size(v.len()), "caller sizes the output");
+    out[0..2].copy_from_slice(&(v.len() as i16).to_be_bytes());
+    out[2..4].copy_from_slice(&0i16.to_be_bytes());
+    for (chunk, x) in out[4..].chunks_exact_mut(4).zip(v) {
+        chunk.copy_from_slice(&x.to_be_bytes());
+    }
+}
+
+pub fn encode(v: &[f32]) -> Vec<u8> {
+    let mut out = vec![0; wire_size(v.len())];
+    encode_into(v, &mut out);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn pgvector_wire_bytes() {
+        // [1, -2] as pgvector sends it.
+        let bytes = [0, 2, 0, 0, 0x3f, 0x80, 0, 0, 0xc0, 0, 0, 0];
+        assert_eq!(encode(&[1.0, -2.0]), bytes);
+        assert_eq!(decode(&bytes, -1).unwrap(), (vec![1.0, -2.0], 12));
+        assert_eq!(decode(&bytes, 2).unwrap().0, vec![1.0, -2.0]);
+    }
+
+    #[test]
+    fn rejects_bad_messages() {
+        let msg = |b: &[u8]| decode(b, -1).unwrap_err();
+        assert_eq!(msg(&[0, 1]).kind, ErrorKind::ProtocolViolation);
+        assert_eq!(msg(&[0, 2, 0, 0, 0x3f, 0x80, 0, 0]).kind, ErrorKind::ProtocolViolation);
+        assert_eq!(msg(&[0, 0, 0, 0]).message, "vector must have at least 1 dimension");
+        assert_eq!(msg(&[0xff, 0xff, 0, 0]).message, "vector must have at least 1 dimension");
+        assert_eq!(msg(&[0x3e, 0x81, 0, 0]).message, "vector cannot have more than 16000 dimensions");
+        assert_eq!(msg(&[0, 1, 0, 7, 0, 0, 0, 0]).message, "expected unused to be 0, not 7");
+        assert_eq!(msg(&[0, 1, 0, 0, 0x7f, 0xc0, 0, 0]).message, "NaN not allowed in vector");
+        assert_eq!(msg(&[0, 1, 0, 0, 0x7f, 0x80, 0, 0]).message, "infinite value not allowed in vector");
+        assert_eq!(decode(&[0, 1, 0, 0, 0, 0, 0, 0], 2).unwrap_err().message, "expected 2 dimensions, not 1");
+    }
+
+    proptest! {
+        #[test]
+        fn round_trip(v in proptest::collection::vec(-1e30f32..1e30, 1..300)) {
+            let bytes = encode(&v);
+            let (back, used) = decode(&bytes, v.len() as i32).unwrap();
+            prop_assert_eq!(used, bytes.len());
+            prop_assert_eq!(back, v);
+        }
+
+        #[test]
+        fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..80)) {
+            if let Ok((v, used)) = decode(&bytes, -1) {
+                prop_assert!(used <= bytes.len());
+                prop_assert!(v.iter().all(|x| x.is_finite()));
+            }
+        }
+    }
+}

@@ -1,0 +1,324 @@
+//! The dense f32 vector (`ruvector`): validation, arithmetic and aggregates.
+//!
+//! Functions that build a vector write into an output slice the caller
+//! allocated (in the extension: palloc'd datum memory), so no intermediate
+//! `Vec` is made on those paths. Checks and messages follow pgvector.
+
+pub mod binary;
+pub mod text;
+
+use crate::error::{ErrorKind, Result, VectorError};
+use crate::layout::MAX_DIM;
+use std::cmp::Ordering;
+
+/// The SQL name of the type, used in messages.
+pub const TYPE_NAME: &str = "ruvector";
+
+/// A vector must have 1..=MAX_DIM elements.
+pub fn check_dims(dims: usize) -> Result<()> {
+    if dims < 1 {
+        return Err(VectorError::new(ErrorKind::DataException, "vector must have at least 1 dimension"));
+    }
+    if dims > MAX_DIM {
+        return Err(VectorError::new(
+            ErrorKind::ProgramLimitExceeded,
+            format!("vector cannot have more than {MAX_DIM} dimensions"),
+        ));
+    }
+    Ok(())
+}
+
+/// `typmod` is -1 (unconstrained) or the required dimension count.
+pub fn check_expected_dims(typmod: i32, dims: usize) -> Result<()> {
+    if typmod != -1 && typmod as i64 != dims as i64 {
+        return Err(VectorError::new(ErrorKind::DataException, format!("expected {typmod} dimensions, not {dims}")));
+    }
+    Ok(())
+}
+
+pub fn check_same_dims(a: usize, b: usize) -> Result<()> {
+    if a != b {
+        return Err(VectorError::new(ErrorKind::DataException, format!("different vector dimensions {a} and {b}")));
+    }
+    Ok(())
+}
+
+pub fn check_element(x: f32) -> Result<()> {
+    if x.is_nan() {
+        return Err(VectorError::new(ErrorKind::DataException, "NaN not allowed in vector"));
+    }
+    if x.is_infinite() {
+        return Err(VectorError::new(ErrorKind::DataException, "infinite value not allowed in vector"));
+    }
+    Ok(())
+}
+
+pub fn check_elements(xs: &[f32]) -> Result<()> {
+    // One branch-free pass in the common case; the slow path finds the culprit.
+    if xs.iter().all(|x| x.is_finite()) {
+        return Ok(());
+    }
+    xs.iter().try_for_each(|&x| check_element(x))
+}
+
+/// Validate a type modifier list, as `ruvector(n)` in a column type gives it.
+pub fn typmod_from_list(mods: &[i32]) -> Result<i32> {
+    if mods.len() != 1 {
+        return Err(VectorError::new(ErrorKind::InvalidParameterValue, "invalid type modifier"));
+    }
+    let n = mods[0];
+    if n < 1 {
+        return Err(VectorError::new(
+            ErrorKind::InvalidParameterValue,
+            format!("dimensions for type {TYPE_NAME} must be at least 1"),
+        ));
+    }
+    if n as usize > MAX_DIM {
+        return Err(VectorError::new(
+            ErrorKind::InvalidParameterValue,
+            format!("dimensions for type {TYPE_NAME} cannot exceed {MAX_DIM}"),
+        ));
+    }
+    Ok(n)
+}
+
+fn overflow() -> VectorError {
+    VectorError::new(ErrorKind::NumericValueOutOfRange, "value out of range: overflow")
+}
+
+fn underflow() -> VectorError {
+    VectorError::new(ErrorKind::NumericValueOutOfRange, "value out of range: underflow")
+}
+
+fn elementwise(a: &[f32], b: &[f32], out: &mut [f32], op: impl Fn(f32, f32) -> f32) -> Result<()> {
+    check_same_dims(a.len(), b.len())?;
+    assert_eq!(out.len(), a.len(), "caller sizes the output");
+    for ((o, &x), &y) in out.iter_mut().zip(a).zip(b) {
+        *o = op(x, y);
+    }
+    if out.iter().any(|x| x.is_infinite()) {
+        return Err(overflow());
+    }
+    Ok(())
+}
+
+pub fn add_into(a: &[f32], b: &[f32], out: &mut [f32]) -> Result<()> {
+    elementwise(a, b, out, |x, y| x + y)
+}
+
+pub fn sub_into(a: &[f32], b: &[f32], out: &mut [f32]) -> Result<()> {
+    elementwise(a, b, out, |x, y| x - y)
+}
+
+/// Element-wise product; a non-zero product that rounds to zero is an underflow error.
+pub fn mul_into(a: &[f32], b: &[f32], out: &mut [f32]) -> Result<()> {
+    elementwise(a, b, out, |x, y| x * y)?;
+    for ((&o, &x), &y) in out.iter().zip(a).zip(b) {
+        if o == 0.0 && x != 0.0 && y != 0.0 {
+            return Err(underflow());
+        }
+    }
+    Ok(())
+}
+
+/// Divide by the Euclidean norm; the zero vector stays zero (pgvector's behaviour).
+pub fn l2_normalize_into(a: &[f32], out: &mut [f32]) -> Result<()> {
+    assert_eq!(out.len(), a.len(), "caller sizes the output");
+    let norm = crate::kernels::norm(a);
+    if norm > 0.0 {
+        for (o, &x) in out.iter_mut().zip(a) {
+            *o = (x as f64 / norm) as f32;
+        }
+        if out.iter().any(|x| x.is_infinite()) {
+            return Err(overflow());
+        }
+    } else {
+        out.fill(0.0);
+    }
+    Ok(())
+}
+
+/// Total order used by the btree opclass: element by element, then by length
+/// (consistent with PostgreSQL arrays).
+pub fn compare(a: &[f32], b: &[f32]) -> Ordering {
+    for (&x, &y) in a.iter().zip(b) {
+        if x < y {
+            return Ordering::Less;
+        }
+        if x > y {
+            return Ordering::Greater;
+        }
+    }
+    a.len().cmp(&b.len())
+}
+
+/// Sign bits, most significant bit first, as PostgreSQL's `bit(n)` stores them.
+pub fn binary_quantize_into(a: &[f32], out: &mut [u8]) {
+    assert_eq!(out.len(), a.len().div_ceil(8), "caller sizes the output");
+    out.fill(0);
+    for (i, &x) in a.iter().enumerate() {
+        if x > 0.0 {
+            out[i / 8] |= 0x80 >> (i % 8);
+        }
+    }
+}
+
+/// The element range `subvector(a, start, count)` selects: 1-based like
+/// `substring`, clipped to the vector, at least one element.
+pub fn subvector_range(dims: usize, start: i32, count: i32) -> Result<std::ops::Range<usize>> {
+    let end = start as i64 + count as i64; // exclusive, 1-based; i64 so it cannot overflow
+    let start = (start as i64).max(1);
+    let end = end.min(dims as i64 + 1);
+    let len = end - start;
+    if len < 1 {
+        return Err(VectorError::new(ErrorKind::DataException, "vector must have at least 1 dimension"));
+    }
+    check_dims(len as usize)?;
+    Ok((start - 1) as usize..(end - 1) as usize)
+}
+
+/// Dimensions of `a || b`, checked against the limit.
+pub fn concat_dims(a: usize, b: usize) -> Result<usize> {
+    check_dims(a + b)?;
+    Ok(a + b)
+}
+
+/// Running state of `avg(ruvector)`: `[count, sum_0, .., sum_{d-1}]` in f64,
+/// which is exactly the `double precision[]` state pgvector's aggregate uses.
+pub mod avg {
+    use super::*;
+
+    /// Add one vector to `state` (a state of length 1 is the empty initial state).
+    pub fn accumulate(state: &[f64], v: &[f32]) -> Result<Vec<f64>> {
+        let dims = state.len().saturating_sub(1);
+        let mut out = Vec::with_capacity(v.len() + 1);
+        out.push(state.first().copied().unwrap_or(0.0) + 1.0);
+        if dims == 0 {
+            out.extend(v.iter().map(|&x| x as f64));
+        } else {
+            check_expected_dims(dims as i32, v.len())?;
+            for (s, &x) in state[1..].iter().zip(v) {
+                let sum = s + x as f64;
+                if sum.is_infinite() {
+                    return Err(overflow());
+                }
+                out.push(sum);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Merge two partial states (parallel aggregation).
+    pub fn combine(a: &[f64], b: &[f64]) -> Result<Vec<f64>> {
+        let (na, nb) = (a.first().copied().unwrap_or(0.0), b.first().copied().unwrap_or(0.0));
+        if na == 0.0 {
+            return Ok(b.to_vec());
+        }
+        if nb == 0.0 {
+            return Ok(a.to_vec());
+        }
+        check_expected_dims((a.len() - 1) as i32, b.len() - 1)?;
+        let mut out = Vec::with_capacity(a.len());
+        out.push(na + nb);
+        for (x, y) in a[1..].iter().zip(&b[1..]) {
+            let sum = x + y;
+            if sum.is_infinite() {
+                return Err(overflow());
+            }
+            out.push(sum);
+        }
+        Ok(out)
+    }
+
+    /// The mean, or `None` when no rows were aggregated (SQL's AVG of nothing is NULL).
+    pub fn finish(state: &[f64]) -> Result<Option<Vec<f32>>> {
+        let n = state.first().copied().unwrap_or(0.0);
+        if n == 0.0 {
+            return Ok(None);
+        }
+        check_dims(state.len() - 1)?;
+        let out: Vec<f32> = state[1..].iter().map(|s| (s / n) as f32).collect();
+        check_elements(&out)?;
+        Ok(Some(out))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn arithmetic_and_overflow() {
+        let mut out = [0.0; 2];
+        add_into(&[1.0, 2.0], &[3.0, 4.0], &mut out).unwrap();
+        assert_eq!(out, [4.0, 6.0]);
+        sub_into(&[1.0, 2.0], &[3.0, 4.0], &mut out).unwrap();
+        assert_eq!(out, [-2.0, -2.0]);
+        mul_into(&[1.5, 2.0], &[3.0, -4.0], &mut out).unwrap();
+        assert_eq!(out, [4.5, -8.0]);
+        let e = add_into(&[f32::MAX, 0.0], &[f32::MAX, 0.0], &mut out).unwrap_err();
+        assert_eq!(e.kind, ErrorKind::NumericValueOutOfRange);
+        assert_eq!(e.message, "value out of range: overflow");
+        let e = mul_into(&[1e-30, 1.0], &[1e-30, 1.0], &mut out).unwrap_err();
+        assert_eq!(e.message, "value out of range: underflow");
+        let e = add_into(&[1.0], &[1.0, 2.0], &mut out[..1]).unwrap_err();
+        assert_eq!(e.message, "different vector dimensions 1 and 2");
+    }
+
+    #[test]
+    fn normalize() {
+        let mut out = [0.0; 2];
+        l2_normalize_into(&[3.0, 4.0], &mut out).unwrap();
+        assert_eq!(out, [0.6, 0.8]);
+        l2_normalize_into(&[0.0, 0.0], &mut out).unwrap();
+        assert_eq!(out, [0.0, 0.0]);
+    }
+
+    #[test]
+    fn ordering_is_elementwise_then_length() {
+        assert_eq!(compare(&[1.0, 2.0], &[1.0, 3.0]), Ordering::Less);
+        assert_eq!(compare(&[1.0, 2.0], &[1.0, 2.0]), Ordering::Equal);
+        assert_eq!(compare(&[1.0, 2.0], &[1.0, 2.0, 0.0]), Ordering::Less);
+        assert_eq!(compare(&[2.0], &[1.0, 2.0, 0.0]), Ordering::Greater);
+    }
+
+    #[test]
+    fn quantize_msb_first() {
+        let mut out = [0u8; 2];
+        binary_quantize_into(&[1.0, -1.0, 0.0, 2.0, 0.5, -3.0, 1.0, 1.0, 7.0], &mut out);
+        assert_eq!(out, [0b1001_1011, 0b1000_0000]);
+    }
+
+    #[test]
+    fn subvector_clips_like_substring() {
+        assert_eq!(subvector_range(5, 2, 3).unwrap(), 1..4);
+        assert_eq!(subvector_range(5, -1, 4).unwrap(), 0..2);
+        assert_eq!(subvector_range(5, 4, 100).unwrap(), 3..5);
+        assert!(subvector_range(5, 6, 1).is_err());
+        assert!(subvector_range(5, 1, 0).is_err());
+        assert!(subvector_range(5, i32::MAX, i32::MAX).is_err());
+        assert_eq!(subvector_range(5, i32::MIN, i32::MAX).unwrap_err().message, "vector must have at least 1 dimension");
+    }
+
+    #[test]
+    fn typmods() {
+        assert_eq!(typmod_from_list(&[3]).unwrap(), 3);
+        assert_eq!(typmod_from_list(&[16000]).unwrap(), 16000);
+        assert_eq!(typmod_from_list(&[0]).unwrap_err().message, "dimensions for type ruvector must be at least 1");
+        assert_eq!(typmod_from_list(&[16001]).unwrap_err().message, "dimensions for type ruvector cannot exceed 16000");
+        assert_eq!(typmod_from_list(&[1, 2]).unwrap_err().kind, ErrorKind::InvalidParameterValue);
+    }
+
+    #[test]
+    fn average_state_round_trip() {
+        let s = avg::accumulate(&[0.0], &[1.0, 2.0]).unwrap();
+        let s = avg::accumulate(&s, &[3.0, 6.0]).unwrap();
+        assert_eq!(s, vec![2.0, 4.0, 8.0]);
+        let t = avg::accumulate(&[0.0], &[5.0, 1.0]).unwrap();
+        let c = avg::combine(&s, &t).unwrap();
+        assert_eq!(avg::finish(&c).unwrap().unwrap(), vec![3.0, 3.0]);
+        assert_eq!(avg::finish(&[0.0]).unwrap(), None);
+        assert_eq!(avg::combine(&[0.0], &t).unwrap(), t);
+        assert!(avg::accumulate(&s, &[1.0]).is_err());
+    }
+}

@@ -1,0 +1,376 @@
+//! Text form of `ruvector`: `[1,2.5,-3e-05]`.
+//!
+//! Parsing accepts what pgvector accepts (which is what `strtof` accepts per
+//! element, between `[`, `,` and `]`, with C-locale whitespace around
+//! anything) and rejects what it rejects, with the same SQLSTATEs. It uses the
+//! Eisel-Lemire algorithm (`fast-float2`) instead of `strtof`, falling back to
+//! `strtof` only for hexadecimal literals, which `fast-float2` does not read.
+//!
+//! Output is PostgreSQL's `float4out` format: the shortest decimal that reads
+//! back to the same float, fixed-point for exponents -4..6, else `d.ddde+XX`.
+
+use super::{check_dims, check_element, check_expected_dims, TYPE_NAME};
+use crate::error::{ErrorKind, Result, VectorError};
+use crate::layout::MAX_DIM;
+
+#[inline]
+fn is_space(c: u8) -> bool {
+    matches!(c, b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c)
+}
+
+#[inline]
+fn skip_space(s: &[u8], mut p: usize) -> usize {
+    while p < s.len() && is_space(s[p]) {
+        p += 1;
+    }
+    p
+}
+
+fn syntax_error(input: &[u8]) -> VectorError {
+    VectorError::new(
+        ErrorKind::InvalidTextRepresentation,
+        format!("invalid input syntax for type {TYPE_NAME}: \"{}\"", String::from_utf8_lossy(input)),
+    )
+}
+
+/// Parse one float at the start of `s`: its value and how many bytes it used.
+/// `None` when `s` does not start with a number.
+#[inline]
+fn parse_float(s: &[u8]) -> Option<(f32, usize)> {
+    match fast_float2::parse_partial::<f32, _>(s) {
+        Ok((v, n)) if n > 0 => {
+            // "0x1p3": fast-float2 stops after the "0"; strtof reads hex floats.
+            if s.get(n).is_some_and(|&c| c == b'x' || c == b'X') {
+                return strtof(s);
+            }
+            Some((v, n))
+        }
+        _ => None,
+    }
+}
+
+/// libc `strtof` on a bounded, NUL-terminated copy of the token (slow path only).
+fn strtof(s: &[u8]) -> Option<(f32, usize)> {
+    let len = s.iter().position(|&c| c == b',' || c == b']' || is_space(c) || c == 0).unwrap_or(s.len());
+    let mut buf = Vec::with_capacity(len + 1);
+    buf.extend_from_slice(&s[..len]);
+    buf.push(0);
+    let mut end: *mut libc::c_char = std::ptr::null_mut();
+    // SAFETY: buf is NUL-terminated and outlives the call; strtof writes `end`
+    // with a pointer into buf. LC_NUMERIC is "C" in a PostgreSQL backend.
+    let v = unsafe { libc::strtof(buf.as_ptr().cast(), &mut end) };
+    let used = end as usize - buf.as_ptr() as usize;
+    (used > 0).then_some((v, used))
+}
+
+/// Parse a `ruvector` literal; `typmod` is -1 or the required dimension count.
+pub fn parse(input: &[u8], typmod: i32) -> Result<Vec<f32>> {
+    let mut p = skip_space(input, 0);
+    if input.get(p) != Some(&b'[') {
+        return Err(syntax_error(input).with_detail("Vector contents must start with \"[\"."));
+    }
+    p = skip_space(input, p + 1);
+    if input.get(p) == Some(&b']') {
+        return Err(VectorError::new(ErrorKind::DataException, "vector must have at least 1 dimension"));
+    }
+    // A guess at the size that avoids regrowing for typical 6-10 character elements.
+    let mut out = Vec::with_capacity(((input.len() - p) / 8 + 1).min(MAX_DIM));
+    loop {
+        if out.len() == MAX_DIM {
+            return Err(VectorError::new(
+                ErrorKind::ProgramLimitExceeded,
+                format!("vector cannot have more than {MAX_DIM} dimensions"),
+            ));
+        }
+        p = skip_space(input, p);
+        if p >= input.len() {
+            return Err(syntax_error(input));
+        }
+        let (v, used) = parse_float(&input[p..]).ok_or_else(|| syntax_error(input))?;
+        let token = &input[p..p + used];
+        if v.is_infinite() && !token.iter().any(|c| matches!(c, b'i' | b'I')) {
+            return Err(VectorError::new(
+                ErrorKind::NumericValueOutOfRange,
+                format!("\"{}\" is out of range for type {TYPE_NAME}", String::from_utf8_lossy(token)),
+            ));
+        }
+        check_element(v)?;
+        out.push(v);
+        p = skip_space(input, p + used);
+        match input.get(p) {
+            Some(b',') => p += 1,
+            Some(b']') => {
+                p += 1;
+                break;
+            }
+            _ => return Err(syntax_error(input)),
+        }
+    }
+    p = skip_space(input, p);
+    if p != input.len() {
+        return Err(syntax_error(input).with_detail("Junk after closing right brace."));
+    }
+    check_dims(out.len())?;
+    check_expected_dims(typmod, out.len())?;
+    Ok(out)
+}
+
+/// Append the text form of `v` to `out`.
+pub fn format_into(out: &mut Vec<u8>, v: &[f32]) {
+    out.reserve(v.len() * 11 + 2);
+    out.push(b'[');
+    let mut buf = ryu::Buffer::new();
+    for (i, &x) in v.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        push_float4(out, x, &mut buf);
+    }
+    out.push(b']');
+}
+
+pub fn format(v: &[f32]) -> String {
+    let mut out = Vec::new();
+    format_into(&mut out, v);
+    String::from_utf8(out).expect("ASCII only")
+}
+
+/// Append `x` the way PostgreSQL's float4out prints it (extra_float_digits > 0).
+pub fn push_float4(out: &mut Vec<u8>, x: f32, buf: &mut ryu::Buffer) {
+    if x.is_nan() {
+        out.extend_from_slice(b"NaN");
+        return;
+    }
+    if x.is_infinite() {
+        out.extend_from_slice(if x > 0.0 { b"Infinity" } else { b"-Infinity" });
+        return;
+    }
+    if x == 0.0 {
+        out.extend_from_slice(if x.is_sign_negative() { b"-0" } else { b"0" });
+        return;
+    }
+    // ryu gives the shortest round-trip digits; re-lay them out PostgreSQL's way.
+    let s = buf.format_finite(x).as_bytes();
+    let (neg, s) = match s.first() {
+        Some(b'-') => (true, &s[1..]),
+        _ => (false, s),
+    };
+    let (mantissa, exp10) = match s.iter().position(|&c| c == b'e' || c == b'E') {
+        Some(e) => {
+            let exp: i32 = std::str::from_utf8(&s[e + 1..]).ok().and_then(|t| t.parse().ok()).unwrap_or(0);
+            (&s[..e], exp)
+        }
+        None => (s, 0),
+    };
+    let mut digits = [0u8; 24];
+    let mut nd = 0;
+    let mut point = None;
+    for &c in mantissa {
+        if c == b'.' {
+            point = Some(nd);
+        } else {
+            digits[nd] = c;
+            nd += 1;
+        }
+    }
+    let mut point = point.unwrap_or(nd) as i32;
+    let mut first = 0;
+    while first < nd && digits[first] == b'0' {
+        first += 1;
+        point -= 1;
+    }
+    while nd > first && digits[nd - 1] == b'0' {
+        nd -= 1;
+    }
+    let d = &digits[first..nd];
+    let exp = point - 1 + exp10; // the power of ten of the first digit
+    if neg {
+        out.push(b'-');
+    }
+    if (-4..6).contains(&exp) {
+        if exp < 0 {
+            out.extend_from_slice(b"0.");
+            out.extend(std::iter::repeat_n(b'0', (-exp - 1) as usize));
+            out.extend_from_slice(d);
+        } else {
+            let int_digits = exp as usize + 1;
+            if d.len() <= int_digits {
+                out.extend_from_slice(d);
+                out.extend(std::iter::repeat_n(b'0', int_digits - d.len()));
+            } else {
+                out.extend_from_slice(&d[..int_digits]);
+                out.push(b'.');
+                out.extend_from_slice(&d[int_digits..]);
+            }
+        }
+    } else {
+        out.push(d[0]);
+        if d.len() > 1 {
+            out.push(b'.');
+            out.extend_from_slice(&d[1..]);
+        }
+        out.push(b'e');
+        out.push(if exp < 0 { b'-' } else { b'+' });
+        let e = exp.unsigned_abs();
+        if e < 10 {
+            out.push(b'0');
+        }
+        out.extend_from_slice(e.to_string().as_bytes());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn p(s: &str) -> Result<Vec<f32>> {
+        parse(s.as_bytes(), -1)
+    }
+
+    #[test]
+    fn accepts_pgvector_forms() {
+        assert_eq!(p("[1,2,3]").unwrap(), vec![1.0, 2.0, 3.0]);
+        assert_eq!(p(" [ 1 , -2.5e1 ,\t+3. ,.5 ] \n").unwrap(), vec![1.0, -25.0, 3.0, 0.5]);
+        assert_eq!(p("[1e-50]").unwrap(), vec![0.0]); // underflow reads as zero, like strtof
+        assert_eq!(p("[0x10]").unwrap(), vec![16.0]); // hex, like strtof
+        assert_eq!(p("[-0]").unwrap()[0].to_bits(), (-0.0f32).to_bits());
+        assert_eq!(parse(b"[1,2]", 2).unwrap().len(), 2);
+    }
+
+    #[test]
+    fn rejects_like_pgvector() {
+        let cases: &[(&str, ErrorKind, &str)] = &[
+            ("", ErrorKind::InvalidTextRepresentation, "invalid input syntax for type ruvector: \"\""),
+            ("1,2", ErrorKind::InvalidTextRepresentation, "invalid input syntax for type ruvector: \"1,2\""),
+            ("[]", ErrorKind::DataException, "vector must have at least 1 dimension"),
+            ("[ ]", ErrorKind::DataException, "vector must have at least 1 dimension"),
+            ("[1,]", ErrorKind::InvalidTextRepresentation, "invalid input syntax for type ruvector: \"[1,]\""),
+            ("[1", ErrorKind::InvalidTextRepresentation, "invalid input syntax for type ruvector: \"[1\""),
+            ("[1 2]", ErrorKind::InvalidTextRepresentation, "invalid input syntax for type ruvector: \"[1 2]\""),
+            ("[a]", ErrorKind::InvalidTextRepresentation, "invalid input syntax for type ruvector: \"[a]\""),
+            ("[1]x", ErrorKind::InvalidTextRepresentation, "invalid input syntax for type ruvector: \"[1]x\""),
+            ("[NaN]", ErrorKind::DataException, "NaN not allowed in vector"),
+            ("[Infinity]", ErrorKind::DataException, "infinite value not allowed in vector"),
+            ("[-inf]", ErrorKind::DataException, "infinite value not allowed in vector"),
+            ("[4e38]", ErrorKind::NumericValueOutOfRange, "\"4e38\" is out of range for type ruvector"),
+            ("[-1e39]", ErrorKind::NumericValueOutOfRange, "\"-1e39\" is out of range for type ruvector"),
+        ];
+        for (input, kind, msg) in cases {
+            let e = p(input).unwrap_err();
+            assert_eq!((&e.kind, e.message.as_str()), (kind, *msg), "input {input:?}");
+        }
+        assert_eq!(p("[1]x").unwrap_err().detail.as_deref(), Some("Junk after closing right brace."));
+        assert_eq!(p("1").unwrap_err().detail.as_deref(), Some("Vector contents must start with \"[\"."));
+        let e = parse(b"[1,2]", 3).unwrap_err();
+        assert_eq!((e.kind, e.message.as_str()), (ErrorKind::DataException, "expected 3 dimensions, not 2"));
+    }
+
+    #[test]
+    fn dimension_limit() {
+        let ok = format!("[{}]", vec!["1"; MAX_DIM].join(","));
+        assert_eq!(p(&ok).unwrap().len(), MAX_DIM);
+        let over = format!("[{}]", vec!["1"; MAX_DIM + 1].join(","));
+        let e = p(&over).unwrap_err();
+        assert_eq!((e.kind, e.message.as_str()), (ErrorKind::ProgramLimitExceeded, "vector cannot have more than 16000 dimensions"));
+    }
+
+    #[test]
+    fn output_matches_float4out() {
+        let cases: &[(f32, &str)] = &[
+            (1.0, "1"),
+            (-1.5, "-1.5"),
+            (0.0, "0"),
+            (-0.0, "-0"),
+            (0.1, "0.1"),
+            (1e-4, "0.0001"),
+            (1.5e-5, "1.5e-05"),
+            (123456.0, "123456"),
+            (1234567.0, "1.234567e+06"),
+            (1e6, "1e+06"),
+            (100.0, "100"),
+            (3.4028235e38, "3.4028235e+38"),
+            (1e-45, "1e-45"),
+            (0.33333334, "0.33333334"),
+        ];
+        for &(x, want) in cases {
+            let mut out = Vec::new();
+            push_float4(&mut out, x, &mut ryu::Buffer::new());
+            assert_eq!(std::str::from_utf8(&out).unwrap(), want, "value {x:e}");
+        }
+        assert_eq!(format(&[1.0, 2.5, -3e-5]), "[1,2.5,-3e-05]");
+    }
+
+    /// A token grammar covering what strtof reads: signs, digits, points, exponents.
+    fn number_token() -> impl Strategy<Value = String> {
+        (
+            prop::sample::select(vec!["", "+", "-"]),
+            "[0-9]{0,12}",
+            prop::option::of("[0-9]{0,12}"),
+            prop::option::of((prop::sample::select(vec!["e", "E"]), prop::sample::select(vec!["", "+", "-"]), "[0-9]{1,3}")),
+        )
+            .prop_map(|(s, i, f, e)| {
+                let mut t = format!("{s}{i}");
+                if let Some(f) = f {
+                    t.push('.');
+                    t.push_str(&f);
+                }
+                if let Some((e, es, ed)) = e {
+                    t.push_str(e);
+                    t.push_str(es);
+                    t.push_str(&ed);
+                }
+                t
+            })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(4000))]
+
+        /// Every finite float prints and reads back bit-identically.
+        #[test]
+        fn round_trip(bits in any::<u32>()) {
+            let x = f32::from_bits(bits);
+            prop_assume!(x.is_finite());
+            let text = format(&[x]);
+            let back = p(&text).unwrap();
+            prop_assert_eq!(back[0].to_bits(), x.to_bits(), "{}", text);
+        }
+
+        /// Each element is read exactly as strtof reads it (pgvector's parser).
+        #[test]
+        fn elements_agree_with_strtof(tok in number_token()) {
+            let ours = parse_float(tok.as_bytes());
+            let theirs = strtof(tok.as_bytes());
+            match (ours, theirs) {
+                (Some((a, n)), Some((b, m))) => {
+                    prop_assert_eq!(n, m, "length for {}", tok);
+                    prop_assert_eq!(a.to_bits(), b.to_bits(), "value for {}", tok);
+                }
+                (None, None) => {}
+                (a, b) => prop_assert!(false, "{}: ours {:?}, strtof {:?}", tok, a, b),
+            }
+        }
+
+        /// Random bytes never panic; they either parse or give a typed error.
+        #[test]
+        fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..64)) {
+            let _ = parse(&bytes, -1);
+        }
+
+        /// Mutated valid literals never panic either (closer to the interesting edges).
+        #[test]
+        fn mutated_literals_never_panic(
+            v in proptest::collection::vec(-1e6f32..1e6, 1..16),
+            pos in any::<prop::sample::Index>(),
+            byte in prop::sample::select(b"[],.eE+-0123456789 \t\x00xinfa".to_vec()),
+        ) {
+            let mut text = format(&v).into_bytes();
+            let i = pos.index(text.len());
+            text[i] = byte;
+            if let Ok(parsed) = parse(&text, -1) {
+                prop_assert!(parsed.iter().all(|x| x.is_finite()));
+            }
+        }
+    }
+}

@@ -1,0 +1,145 @@
+//! How vectors are laid out in memory and on disk, and the [`VectorData`] trait
+//! that reads them without copying.
+//!
+//! Dense layout (byte-compatible with pgvector's `vector`):
+//!
+//! ```text
+//! offset 0  u32  varlena header (written by PostgreSQL's SET_VARSIZE)
+//! offset 4  i16  dimensions
+//! offset 6  i16  unused, always 0
+//! offset 8  dim × f32 elements, native byte order
+//! ```
+//!
+//! Invariant: the header is exactly 8 bytes, so the elements of a detoasted value
+//! (palloc'd, MAXALIGN'd) or of an in-tuple value (type alignment `double`) start
+//! on an 8-byte boundary, and `&[f32]` can be borrowed in place.
+
+use crate::error::{ErrorKind, Result, VectorError};
+
+/// Bytes before the first element of a dense vector.
+pub const DENSE_HEADER_BYTES: usize = 8;
+
+/// The most dimensions a dense vector may have (pgvector's limit, and what fits in i16).
+pub const MAX_DIM: usize = 16000;
+
+/// Read access to a vector's elements, borrowed from wherever they live:
+/// a detoasted datum, an index page, or a Rust `Vec`.
+pub trait VectorData {
+    type Element: Copy;
+
+    fn elements(&self) -> &[Self::Element];
+
+    fn dims(&self) -> usize {
+        self.elements().len()
+    }
+}
+
+impl VectorData for [f32] {
+    type Element = f32;
+    fn elements(&self) -> &[f32] {
+        self
+    }
+}
+
+impl VectorData for Vec<f32> {
+    type Element = f32;
+    fn elements(&self) -> &[f32] {
+        self
+    }
+}
+
+/// A dense f32 vector borrowed from a varlena image (header included).
+#[derive(Clone, Copy, Debug)]
+pub struct DenseF32Ref<'a> {
+    data: &'a [f32],
+}
+
+impl<'a> DenseF32Ref<'a> {
+    /// Borrow the elements of `image`, a whole varlena (header and data).
+    ///
+    /// Fails, rather than copying, when the image is shorter than its dimension
+    /// field says or the element data is not 4-byte aligned: both mean a corrupt
+    /// datum, which must not be read.
+    pub fn from_image(image: &'a [u8]) -> Result<Self> {
+        if image.len() < DENSE_HEADER_BYTES {
+            return Err(corrupt("vector datum is shorter than its header"));
+        }
+        let dims = i16::from_ne_bytes([image[4], image[5]]);
+        if dims < 0 {
+            return Err(corrupt("vector datum has a negative dimension count"));
+        }
+        let end = DENSE_HEADER_BYTES + dims as usize * 4;
+        if image.len() < end {
+            return Err(corrupt("vector datum is shorter than its dimensions require"));
+        }
+        let data = bytemuck::try_cast_slice::<u8, f32>(&image[DENSE_HEADER_BYTES..end])
+            .map_err(|_| corrupt("vector datum is not aligned"))?;
+        Ok(DenseF32Ref { data })
+    }
+
+    pub fn as_slice(&self) -> &'a [f32] {
+        self.data
+    }
+}
+
+impl VectorData for DenseF32Ref<'_> {
+    type Element = f32;
+    fn elements(&self) -> &[f32] {
+        self.data
+    }
+}
+
+/// Total varlena size of a dense f32 vector with `dims` elements.
+pub const fn dense_f32_size(dims: usize) -> usize {
+    DENSE_HEADER_BYTES + dims * 4
+}
+
+/// Fill bytes 4.. of a varlena image: dimension count, the zero field, then the
+/// elements. Bytes 0..4 (the varlena header) are left for the caller, since their
+/// encoding belongs to PostgreSQL. `image` must be `dense_f32_size(data.len())` long.
+pub fn write_dense_f32(image: &mut [u8], data: &[f32]) {
+    assert!(data.len() <= MAX_DIM, "dimension count checked by callers");
+    assert_eq!(image.len(), dense_f32_size(data.len()));
+    image[4..6].copy_from_slice(&(data.len() as i16).to_ne_bytes());
+    image[6..8].copy_from_slice(&0i16.to_ne_bytes());
+    image[DENSE_HEADER_BYTES..].copy_from_slice(bytemuck::cast_slice(data));
+}
+
+fn corrupt(msg: &str) -> VectorError {
+    VectorError::new(ErrorKind::DataException, msg)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn aligned_image(data: &[f32]) -> Vec<u64> {
+        let size = dense_f32_size(data.len());
+        let mut words = vec![0u64; size.div_ceil(8)];
+        let bytes: &mut [u8] = &mut bytemuck::cast_slice_mut(&mut words)[..size];
+        write_dense_f32(bytes, data);
+        words
+    }
+
+    #[test]
+    fn borrows_without_copying() {
+        let data = [1.0f32, -2.5, 3.25];
+        let words = aligned_image(&data);
+        let bytes: &[u8] = bytemuck::cast_slice(&words);
+        let v = DenseF32Ref::from_image(&bytes[..dense_f32_size(3)]).unwrap();
+        assert_eq!(v.as_slice(), &data);
+        // The slice points into the image, not at a copy.
+        assert_eq!(v.as_slice().as_ptr() as usize, bytes.as_ptr() as usize + DENSE_HEADER_BYTES);
+    }
+
+    #[test]
+    fn rejects_truncated_and_negative() {
+        let words = aligned_image(&[1.0, 2.0]);
+        let bytes: &[u8] = bytemuck::cast_slice(&words);
+        assert!(DenseF32Ref::from_image(&bytes[..dense_f32_size(2) - 1]).is_err());
+        assert!(DenseF32Ref::from_image(&bytes[..4]).is_err());
+        let mut neg = bytes.to_vec();
+        neg[4..6].copy_from_slice(&(-1i16).to_ne_bytes());
+        assert!(DenseF32Ref::from_image(&neg).is_err());
+    }
+}
