@@ -94,14 +94,20 @@ pub const fn dense_f32_size(dims: usize) -> usize {
     DENSE_HEADER_BYTES + dims * 4
 }
 
-/// Fill bytes 4.. of a varlena image: dimension count, the zero field, then the
-/// elements. Bytes 0..4 (the varlena header) are left for the caller, since their
-/// encoding belongs to PostgreSQL. `image` must be `dense_f32_size(data.len())` long.
-pub fn write_dense_f32(image: &mut [u8], data: &[f32]) {
-    assert!(data.len() <= MAX_DIM, "dimension count checked by callers");
-    assert_eq!(image.len(), dense_f32_size(data.len()));
-    image[4..6].copy_from_slice(&(data.len() as i16).to_ne_bytes());
+/// Write bytes 4..8 of a varlena image: the dimension count and the zero field.
+/// Bytes 0..4 (the varlena header) are left for the caller, since their
+/// encoding belongs to PostgreSQL.
+pub fn write_dense_header(image: &mut [u8], dims: usize) {
+    assert!(dims <= MAX_DIM, "dimension count checked by callers");
+    image[4..6].copy_from_slice(&(dims as i16).to_ne_bytes());
     image[6..8].copy_from_slice(&0i16.to_ne_bytes());
+}
+
+/// Write a whole image but its varlena header. `image` must be
+/// `dense_f32_size(data.len())` long.
+pub fn write_dense_f32(image: &mut [u8], data: &[f32]) {
+    assert_eq!(image.len(), dense_f32_size(data.len()));
+    write_dense_header(image, data.len());
     image[DENSE_HEADER_BYTES..].copy_from_slice(bytemuck::cast_slice(data));
 }
 

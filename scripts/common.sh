@@ -1,0 +1,40 @@
+# Shared settings for the set-up, test and benchmark scripts (sourced, not run).
+# Everything runs as root on Debian 12 with the Debian PostgreSQL 15 packages;
+# servers run as the unprivileged `postgres` user on 127.0.0.1 only.
+
+PG_MAJOR=15
+PG_BIN=/usr/lib/postgresql/$PG_MAJOR/bin
+PG_CONFIG=$PG_BIN/pg_config
+PGRX_VERSION=0.18.1
+REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+export PATH="$HOME/.cargo/bin:$PATH"
+
+log() { printf '\n==> %s\n' "$*"; }
+
+as_postgres() { runuser -u postgres -- "$@"; }
+
+# start_cluster DATADIR PORT: a fresh or existing cluster owned by postgres,
+# listening on 127.0.0.1:PORT with its socket inside DATADIR.
+start_cluster() {
+    local data=$1 port=$2
+    if [ ! -f "$data/PG_VERSION" ]; then
+        mkdir -p "$data"
+        chown postgres:postgres "$data"
+        chmod 700 "$data"
+        as_postgres "$PG_BIN/initdb" -D "$data" -U postgres --auth=trust >/dev/null
+    fi
+    if ! as_postgres "$PG_BIN/pg_ctl" -D "$data" status >/dev/null 2>&1; then
+        as_postgres "$PG_BIN/pg_ctl" -D "$data" -l "$data/server.log" -w \
+            -o "-p $port -k $data -c listen_addresses=127.0.0.1" start >/dev/null
+    fi
+}
+
+stop_cluster() {
+    local data=$1
+    as_postgres "$PG_BIN/pg_ctl" -D "$data" -m fast -w stop >/dev/null 2>&1 || true
+}
+
+# Build (release) and install the extension into the system PostgreSQL.
+install_extension() {
+    (cd "$REPO_ROOT" && cargo pgrx install --release --pg-config "$PG_CONFIG")
+}

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Runs every test: the core's Rust unit and property tests, the in-server
+# `cargo pgrx test` suite, and the SQL regression suite in tests/regress.
+# Needs what scripts/setup.sh installs. Safe to run again.
+set -euo pipefail
+source "$(dirname "$0")/common.sh"
+cd "$REPO_ROOT"
+
+log "Rust unit and property tests (pgrx-free core)"
+cargo test -p ruvector_core --release
+
+log "In-server tests (cargo pgrx test)"
+pgrx_data=$(mktemp -d /tmp/ruvector-pgrx-test.XXXXXX)
+rmdir "$pgrx_data"; mkdir -p "$pgrx_data"; chown postgres:postgres "$pgrx_data"
+CARGO_PGRX_TEST_RUNAS=postgres CARGO_PGRX_TEST_PGDATA="$pgrx_data" \
+    cargo pgrx test pg15
+rm -rf "$pgrx_data"
+
+log "SQL regression suite (pg_regress)"
+install_extension
+regress_data=$(mktemp -d /tmp/ruvector-regress.XXXXXX)
+port=54329
+trap 'stop_cluster "$regress_data"; rm -rf "$regress_data"' EXIT
+start_cluster "$regress_data" "$port"
+psql_admin=(psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$port" -U postgres)
+"${psql_admin[@]}" -d postgres -c "DROP DATABASE IF EXISTS ruvector_regress" -c "CREATE DATABASE ruvector_regress"
+"${psql_admin[@]}" -d ruvector_regress -c "CREATE EXTENSION ruvector_pg" -f tests/regress/harness.sql
+results=$(mktemp -d /tmp/ruvector-regress-out.XXXXXX)
+tests=$(cd tests/regress/sql && ls *.sql | sed 's/\.sql$//' | sort)
+set +e
+"$($PG_CONFIG --pkglibdir)/pgxs/src/test/regress/pg_regress" \
+    --use-existing --host=127.0.0.1 --port="$port" --user=postgres \
+    --inputdir=tests/regress --outputdir="$results" --dbname=ruvector_regress \
+    $tests > "$results/summary.txt" 2>&1
+rc=$?
+set -e
+cat "$results/summary.txt"
+[ "$rc" -eq 0 ] || head -300 "$results/regression.diffs" 2>/dev/null || true
+failed=$(grep -c '^not ok\|FAILED\|failed (ignored)' "$results/summary.txt" || true)
+[ "$rc" -eq 0 ] || [ "$failed" -gt 0 ] || failed=1
+passed=$(( $(echo "$tests" | wc -w) - failed ))
+echo "regress: $passed passed, $failed failed"
+rm -rf "$results"
+[ "$failed" -eq 0 ]

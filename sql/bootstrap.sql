@@ -1,0 +1,3 @@
+-- Shell types, so that the C functions generated from #[pg_extern] can name
+-- them before CREATE TYPE completes them in ruvector.sql.
+CREATE TYPE ruvector;

@@ -1,0 +1,416 @@
+//! Raw datum glue: the only module of the extension that dereferences datum
+//! pointers or allocates datums with palloc.
+//!
+//! Invariants it keeps:
+//! - A [`RuVectorArg`] borrows from a detoasted datum. `pg_detoast_datum`
+//!   returns either the argument itself (alive for the whole call) or a copy in
+//!   the call's memory context, so the borrow never outlives the call.
+//!   Detoasting always yields a 4-byte header, so the elements start 8 bytes in
+//!   and are at least 4-byte aligned; `DenseF32Ref::from_image` re-checks size
+//!   and alignment and refuses, rather than reads, a corrupt datum.
+//! - Every value returned to PostgreSQL ([`RuVector`], [`CStringOut`],
+//!   [`ByteaOut`], [`BitOut`]) is palloc'd in CurrentMemoryContext and fully
+//!   initialised (palloc0 plus header) before its pointer is handed over.
+//! - Arrays and `StringInfo` buffers are read only within the bounds
+//!   PostgreSQL reports for them.
+
+use core::ffi::c_char;
+use core::marker::PhantomData;
+use core::ptr::NonNull;
+
+use pgrx::callconv::{Arg, ArgAbi, BoxRet, FcInfo};
+use pgrx::datum::{Datum, FromDatum};
+use pgrx::nullable::Nullable;
+use pgrx::pg_sys;
+use pgrx::pgrx_sql_entity_graph::metadata::{
+    ArgumentError, ReturnsError, ReturnsRef, SqlMappingRef, SqlTranslatable, TypeOrigin,
+};
+use ruvector_core::layout::{self, DenseF32Ref};
+use ruvector_core::{VectorData, VectorError};
+
+use crate::error::OrRaise;
+
+/// `SqlTranslatable` for a wrapper that is exactly one SQL type, both ways.
+macro_rules! sql_type {
+    ($ty:ty, $sql:literal) => {
+        unsafe impl SqlTranslatable for $ty {
+            const TYPE_IDENT: &'static str = concat!(module_path!(), "::", stringify!($ty));
+            const TYPE_ORIGIN: TypeOrigin = TypeOrigin::External;
+            const ARGUMENT_SQL: Result<SqlMappingRef, ArgumentError> = Ok(SqlMappingRef::literal($sql));
+            const RETURN_SQL: Result<ReturnsRef, ReturnsError> = Ok(ReturnsRef::One(SqlMappingRef::literal($sql)));
+        }
+    };
+}
+
+/// `ArgAbi` through `FromDatum`, the way pgrx does it for its own types.
+macro_rules! arg_via_from_datum {
+    ($ty:ty) => {
+        unsafe impl<'fcx> ArgAbi<'fcx> for $ty {
+            unsafe fn unbox_arg_unchecked(arg: Arg<'_, 'fcx>) -> Self {
+                let index = arg.index();
+                unsafe { arg.unbox_arg_using_from_datum() }
+                    .unwrap_or_else(|| panic!("argument {index} must not be null"))
+            }
+
+            unsafe fn unbox_nullable_arg(arg: Arg<'_, 'fcx>) -> Nullable<Self> {
+                unsafe { arg.unbox_arg_using_from_datum() }.into()
+            }
+        }
+    };
+}
+
+/// Detoast a varlena datum and view it as bytes (header included).
+///
+/// # Safety
+/// `datum` must be a non-null varlena datum that stays valid for `'a`.
+unsafe fn detoasted_bytes<'a>(datum: pg_sys::Datum) -> &'a [u8] {
+    unsafe {
+        let p = pg_sys::pg_detoast_datum(datum.cast_mut_ptr::<pg_sys::varlena>());
+        let size = pgrx::varlena::varsize_any(p);
+        core::slice::from_raw_parts(p.cast::<u8>(), size)
+    }
+}
+
+// ---------------------------------------------------------------- ruvector in
+
+/// A `ruvector` argument, borrowed in place: no copy of its elements is made.
+#[derive(Clone, Copy)]
+pub struct RuVectorArg<'a> {
+    data: &'a [f32],
+}
+
+impl<'a> RuVectorArg<'a> {
+    #[inline]
+    pub fn as_slice(&self) -> &'a [f32] {
+        self.data
+    }
+}
+
+impl VectorData for RuVectorArg<'_> {
+    type Element = f32;
+    #[inline]
+    fn elements(&self) -> &[f32] {
+        self.data
+    }
+}
+
+impl FromDatum for RuVectorArg<'_> {
+    unsafe fn from_polymorphic_datum(datum: pg_sys::Datum, is_null: bool, _: pg_sys::Oid) -> Option<Self> {
+        if is_null {
+            return None;
+        }
+        // SAFETY: PostgreSQL passes a valid ruvector datum for the call's duration.
+        let bytes = unsafe { detoasted_bytes(datum) };
+        let view = DenseF32Ref::from_image(bytes).or_raise();
+        Some(RuVectorArg { data: view.as_slice() })
+    }
+}
+
+arg_via_from_datum!(RuVectorArg<'fcx>);
+sql_type!(RuVectorArg<'_>, "ruvector");
+
+// --------------------------------------------------------------- ruvector out
+
+/// A new `ruvector` datum in palloc'd memory, returned to PostgreSQL as is.
+pub struct RuVector {
+    ptr: NonNull<u8>,
+    dims: usize,
+}
+
+impl RuVector {
+    /// A zero-filled vector of `dims` elements (`dims` already validated).
+    pub fn zeroed(dims: usize) -> Self {
+        assert!(dims <= layout::MAX_DIM, "dimension count checked by callers");
+        let size = layout::dense_f32_size(dims);
+        // SAFETY: palloc0 returns `size` zeroed, MAXALIGN'd bytes or raises ERROR.
+        let ptr = unsafe { pg_sys::palloc0(size) }.cast::<u8>();
+        let mut v = RuVector { ptr: NonNull::new(ptr).expect("palloc never returns NULL"), dims };
+        // SAFETY: the allocation is `size` bytes, which is what the header records.
+        unsafe { pgrx::varlena::set_varsize_4b(ptr.cast(), size as i32) };
+        layout::write_dense_header(v.image_mut(), dims);
+        v
+    }
+
+    /// A vector holding a copy of `data`.
+    pub fn from_slice(data: &[f32]) -> Self {
+        let mut v = RuVector::zeroed(data.len());
+        v.data_mut().copy_from_slice(data);
+        v
+    }
+
+    /// Build a vector by letting `fill` write its elements; `fill`'s error is raised.
+    pub fn build(dims: usize, fill: impl FnOnce(&mut [f32]) -> Result<(), VectorError>) -> Self {
+        let mut v = RuVector::zeroed(dims);
+        fill(v.data_mut()).or_raise();
+        v
+    }
+
+    fn image_mut(&mut self) -> &mut [u8] {
+        // SAFETY: `ptr` owns dense_f32_size(dims) initialised bytes.
+        unsafe { core::slice::from_raw_parts_mut(self.ptr.as_ptr(), layout::dense_f32_size(self.dims)) }
+    }
+
+    pub fn data_mut(&mut self) -> &mut [f32] {
+        let dims = self.dims;
+        let body = &mut self.image_mut()[layout::DENSE_HEADER_BYTES..];
+        // palloc memory is MAXALIGN'd and the header is 8 bytes, so this cannot fail.
+        &mut bytemuck::cast_slice_mut::<u8, f32>(body)[..dims]
+    }
+}
+
+unsafe impl BoxRet for RuVector {
+    unsafe fn box_into<'fcx>(self, fcinfo: &mut FcInfo<'fcx>) -> Datum<'fcx> {
+        unsafe { fcinfo.return_raw_datum(pg_sys::Datum::from(self.ptr.as_ptr())) }
+    }
+}
+
+sql_type!(RuVector, "ruvector");
+
+// ------------------------------------------------------------ other outputs
+
+/// A palloc'd, NUL-terminated C string (an output function's result).
+pub struct CStringOut(NonNull<c_char>);
+
+impl CStringOut {
+    pub fn from_bytes(bytes: &[u8]) -> Self {
+        debug_assert!(!bytes.contains(&0));
+        // SAFETY: palloc returns len + 1 writable bytes or raises ERROR.
+        unsafe {
+            let p = pg_sys::palloc(bytes.len() + 1).cast::<u8>();
+            core::ptr::copy_nonoverlapping(bytes.as_ptr(), p, bytes.len());
+            *p.add(bytes.len()) = 0;
+            CStringOut(NonNull::new_unchecked(p.cast()))
+        }
+    }
+}
+
+unsafe impl BoxRet for CStringOut {
+    unsafe fn box_into<'fcx>(self, fcinfo: &mut FcInfo<'fcx>) -> Datum<'fcx> {
+        unsafe { fcinfo.return_raw_datum(pg_sys::Datum::from(self.0.as_ptr())) }
+    }
+}
+
+sql_type!(CStringOut, "cstring");
+
+/// A palloc'd varlena whose payload the caller fills: `bytea`, or `bit` with its bit count.
+pub struct VarlenaOut<const BIT: bool> {
+    ptr: NonNull<u8>,
+    header: usize,
+    len: usize,
+}
+
+pub type ByteaOut = VarlenaOut<false>;
+pub type BitOut = VarlenaOut<true>;
+
+impl<const BIT: bool> VarlenaOut<BIT> {
+    fn alloc(header: usize, len: usize) -> Self {
+        let size = header + len;
+        // SAFETY: palloc0 returns `size` zeroed bytes; the header records that size.
+        unsafe {
+            let p = pg_sys::palloc0(size).cast::<u8>();
+            pgrx::varlena::set_varsize_4b(p.cast(), size as i32);
+            VarlenaOut { ptr: NonNull::new_unchecked(p), header, len }
+        }
+    }
+
+    pub fn payload_mut(&mut self) -> &mut [u8] {
+        // SAFETY: the allocation is header + len bytes.
+        unsafe { core::slice::from_raw_parts_mut(self.ptr.as_ptr().add(self.header), self.len) }
+    }
+}
+
+impl ByteaOut {
+    pub fn new(len: usize) -> Self {
+        Self::alloc(pg_sys::VARHDRSZ, len)
+    }
+}
+
+impl BitOut {
+    /// A `bit(bits)` value, all zeros; the caller sets bits MSB-first.
+    pub fn new(bits: usize) -> Self {
+        let v = Self::alloc(pg_sys::VARHDRSZ + 4, bits.div_ceil(8));
+        // SAFETY: bytes 4..8 of the allocation are VarBit's bit_len field.
+        unsafe { varbit_len_field(v.ptr.as_ptr()).write_unaligned(bits as i32) };
+        v
+    }
+}
+
+/// The `bit_len` field of a VarBit, which follows the varlena header.
+unsafe fn varbit_len_field(p: *mut u8) -> *mut i32 {
+    unsafe { p.add(pg_sys::VARHDRSZ).cast::<i32>() }
+}
+
+unsafe impl<const BIT: bool> BoxRet for VarlenaOut<BIT> {
+    unsafe fn box_into<'fcx>(self, fcinfo: &mut FcInfo<'fcx>) -> Datum<'fcx> {
+        unsafe { fcinfo.return_raw_datum(pg_sys::Datum::from(self.ptr.as_ptr())) }
+    }
+}
+
+sql_type!(ByteaOut, "bytea");
+sql_type!(BitOut, "bit");
+
+// ------------------------------------------------------------- recv buffers
+
+/// The `internal` argument of a receive function: a `StringInfo` whose unread
+/// part (from `cursor`) is the value's wire form.
+pub struct RecvBuffer<'a> {
+    buf: NonNull<pg_sys::StringInfoData>,
+    _call: PhantomData<&'a mut ()>,
+}
+
+impl RecvBuffer<'_> {
+    pub fn remaining(&self) -> &[u8] {
+        // SAFETY: PostgreSQL's StringInfo holds `len` valid bytes and 0 <= cursor <= len.
+        unsafe {
+            let b = self.buf.as_ref();
+            let start = b.cursor.clamp(0, b.len) as usize;
+            core::slice::from_raw_parts(b.data.cast::<u8>().add(start), (b.len as usize).saturating_sub(start))
+        }
+    }
+
+    /// Mark `n` bytes (at most what remains) as read.
+    pub fn advance(&mut self, n: usize) {
+        let n = n.min(self.remaining().len());
+        // SAFETY: as above; the cursor stays within len.
+        unsafe { self.buf.as_mut().cursor += n as i32 };
+    }
+}
+
+impl FromDatum for RecvBuffer<'_> {
+    unsafe fn from_polymorphic_datum(datum: pg_sys::Datum, is_null: bool, _: pg_sys::Oid) -> Option<Self> {
+        let p = datum.cast_mut_ptr::<pg_sys::StringInfoData>();
+        if is_null || p.is_null() {
+            return None;
+        }
+        Some(RecvBuffer { buf: NonNull::new(p)?, _call: PhantomData })
+    }
+}
+
+arg_via_from_datum!(RecvBuffer<'fcx>);
+sql_type!(RecvBuffer<'_>, "internal");
+
+// ------------------------------------------------------------------- arrays
+
+/// Which SQL array type an [`ArrayArg`] is declared as.
+pub trait ArraySql {
+    const SQL: &'static str;
+}
+
+macro_rules! array_sql {
+    ($name:ident, $sql:literal) => {
+        pub struct $name;
+        impl ArraySql for $name {
+            const SQL: &'static str = $sql;
+        }
+    };
+}
+array_sql!(Int4Array, "integer[]");
+array_sql!(Float4Array, "real[]");
+array_sql!(Float8Array, "double precision[]");
+array_sql!(NumericArray, "numeric[]");
+array_sql!(CStringArray, "cstring[]");
+
+/// An array argument, detoasted, read with PostgreSQL's own array routines.
+pub struct ArrayArg<'a, M> {
+    arr: NonNull<pg_sys::ArrayType>,
+    _m: PhantomData<(&'a (), M)>,
+}
+
+impl<M> ArrayArg<'_, M> {
+    pub fn ndim(&self) -> i32 {
+        // SAFETY: a detoasted ArrayType header is always readable.
+        unsafe { self.arr.as_ref().ndim }
+    }
+
+    pub fn elem_type(&self) -> pg_sys::Oid {
+        // SAFETY: as above.
+        unsafe { self.arr.as_ref().elemtype }
+    }
+
+    pub fn has_nulls(&self) -> bool {
+        // SAFETY: array_contains_nulls only reads the array.
+        unsafe { pg_sys::array_contains_nulls(self.arr.as_ptr()) }
+    }
+
+    /// All elements as datums (nulls, if any, come back as zero datums;
+    /// callers check `has_nulls` first).
+    pub fn datums(&self) -> Vec<pg_sys::Datum> {
+        // SAFETY: deconstruct_array palloc's `n` datums and sets `n`; pass-by-reference
+        // datums point into the array, which outlives this call.
+        unsafe {
+            let elem = self.elem_type();
+            let (mut len, mut byval, mut align) = (0i16, false, 0 as c_char);
+            pg_sys::get_typlenbyvalalign(elem, &mut len, &mut byval, &mut align);
+            let mut elems: *mut pg_sys::Datum = core::ptr::null_mut();
+            let mut n: i32 = 0;
+            pg_sys::deconstruct_array(
+                self.arr.as_ptr(),
+                elem,
+                len as i32,
+                byval,
+                align,
+                &mut elems,
+                core::ptr::null_mut(),
+                &mut n,
+            );
+            let out = core::slice::from_raw_parts(elems, n.max(0) as usize).to_vec();
+            pg_sys::pfree(elems.cast());
+            out
+        }
+    }
+
+    /// Integer type modifiers, as `typmod_in` functions receive them (cstring[]).
+    pub fn integer_typmods(&self) -> Vec<i32> {
+        // SAFETY: ArrayGetIntegerTypmods validates the array (raising ERROR on
+        // junk) and returns `n` palloc'd ints.
+        unsafe {
+            let mut n: i32 = 0;
+            let p = pg_sys::ArrayGetIntegerTypmods(self.arr.as_ptr(), &mut n);
+            core::slice::from_raw_parts(p, n.max(0) as usize).to_vec()
+        }
+    }
+}
+
+impl<M> FromDatum for ArrayArg<'_, M> {
+    unsafe fn from_polymorphic_datum(datum: pg_sys::Datum, is_null: bool, _: pg_sys::Oid) -> Option<Self> {
+        if is_null {
+            return None;
+        }
+        // SAFETY: a non-null array datum; detoasting gives a plain ArrayType.
+        let p = unsafe { pg_sys::pg_detoast_datum(datum.cast_mut_ptr::<pg_sys::varlena>()) };
+        Some(ArrayArg { arr: NonNull::new(p.cast())?, _m: PhantomData })
+    }
+}
+
+unsafe impl<'fcx, M> ArgAbi<'fcx> for ArrayArg<'fcx, M> {
+    unsafe fn unbox_arg_unchecked(arg: Arg<'_, 'fcx>) -> Self {
+        let index = arg.index();
+        unsafe { arg.unbox_arg_using_from_datum() }.unwrap_or_else(|| panic!("argument {index} must not be null"))
+    }
+
+    unsafe fn unbox_nullable_arg(arg: Arg<'_, 'fcx>) -> Nullable<Self> {
+        unsafe { arg.unbox_arg_using_from_datum() }.into()
+    }
+}
+
+unsafe impl<M: ArraySql> SqlTranslatable for ArrayArg<'_, M> {
+    const TYPE_IDENT: &'static str = M::SQL;
+    const TYPE_ORIGIN: TypeOrigin = TypeOrigin::External;
+    const ARGUMENT_SQL: Result<SqlMappingRef, ArgumentError> = Ok(SqlMappingRef::literal(M::SQL));
+    const RETURN_SQL: Result<ReturnsRef, ReturnsError> = Err(ReturnsError::Datum);
+}
+
+unsafe extern "C-unwind" {
+    /// PostgreSQL's own fmgr entry point (pgrx wraps it as a Rust fn, which
+    /// DirectFunctionCall cannot take).
+    #[link_name = "numeric_float4"]
+    fn numeric_float4_fmgr(fcinfo: pg_sys::FunctionCallInfo) -> pg_sys::Datum;
+}
+
+/// Convert one numeric datum to float4 with PostgreSQL's `numeric_float4`.
+pub fn numeric_datum_to_f32(d: pg_sys::Datum) -> f32 {
+    // SAFETY: `d` is a numeric datum from an array of numeric; numeric_float4
+    // raises ERROR itself for values out of float4's range.
+    let r = unsafe { pg_sys::DirectFunctionCall1Coll(Some(numeric_float4_fmgr), pg_sys::InvalidOid, d) };
+    f32::from_bits(r.value() as u32)
+}
