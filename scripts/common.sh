@@ -34,7 +34,14 @@ stop_cluster() {
     as_postgres "$PG_BIN/pg_ctl" -D "$data" -m fast -w stop >/dev/null 2>&1 || true
 }
 
+# Unlink the installed library before a new one is copied over it: servers that
+# still have the old file mapped keep their inode instead of seeing it rewritten.
+unlink_installed_library() {
+    rm -f "$("$PG_CONFIG" --pkglibdir)/ruvector_pg.so"
+}
+
 # Build (release) and install the extension into the system PostgreSQL.
 install_extension() {
+    unlink_installed_library
     (cd "$REPO_ROOT" && cargo pgrx install --release --pg-config "$PG_CONFIG")
 }

@@ -1,17 +1,20 @@
 #!/usr/bin/env bash
 # Runs every test: the core's Rust unit and property tests, the in-server
 # `cargo pgrx test` suite, and the SQL regression suite in tests/regress.
-# Needs what scripts/setup.sh installs. Safe to run again.
+# Installs missing dependencies first (scripts/install-deps.sh). Safe to run again.
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
 cd "$REPO_ROOT"
+
+bash scripts/install-deps.sh
 
 log "Rust unit and property tests (pgrx-free core)"
 cargo test -p ruvector_core --release
 
 log "In-server tests (cargo pgrx test)"
 pgrx_data=$(mktemp -d /tmp/ruvector-pgrx-test.XXXXXX)
-rmdir "$pgrx_data"; mkdir -p "$pgrx_data"; chown postgres:postgres "$pgrx_data"
+chown postgres:postgres "$pgrx_data"
+unlink_installed_library
 CARGO_PGRX_TEST_RUNAS=postgres CARGO_PGRX_TEST_PGDATA="$pgrx_data" \
     cargo pgrx test pg15
 rm -rf "$pgrx_data"

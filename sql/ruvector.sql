@@ -17,6 +17,9 @@ CREATE TYPE ruvector (
 );
 
 -- casts -----------------------------------------------------------------------
+-- From arrays: assignment casts, as in pgvector. To real[]: implicit, as in
+-- pgvector. To double precision[], numeric[] and integer[]: explicit only, so
+-- they never make an operator call ambiguous.
 
 CREATE CAST (ruvector AS ruvector)
     WITH FUNCTION ruvector(ruvector, integer, boolean) AS IMPLICIT;
@@ -32,6 +35,13 @@ CREATE FUNCTION vector_to_numeric(ruvector, integer, boolean) RETURNS numeric[]
 
 CREATE CAST (ruvector AS numeric[])
     WITH FUNCTION vector_to_numeric(ruvector, integer, boolean);
+
+-- Rounds to the nearest integer, as real -> integer does.
+CREATE FUNCTION vector_to_int4(ruvector, integer, boolean) RETURNS integer[]
+    AS 'SELECT $1::real[]::integer[]' LANGUAGE SQL IMMUTABLE STRICT PARALLEL SAFE;
+
+CREATE CAST (ruvector AS integer[])
+    WITH FUNCTION vector_to_int4(ruvector, integer, boolean);
 
 CREATE CAST (integer[] AS ruvector)
     WITH FUNCTION array_to_vector(integer[], integer, boolean) AS ASSIGNMENT;

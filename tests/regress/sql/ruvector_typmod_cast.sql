@@ -49,4 +49,5 @@ SELECT q, error_of(q) FROM (VALUES
 SELECT '[1,2,3]'::ruvector::real[];
 SELECT '[1.5,2,3]'::ruvector::double precision[];
 SELECT '[1.5,2,3]'::ruvector::numeric[];
+SELECT '[1.4,-2.6,3]'::ruvector::integer[];
 SELECT array_agg(v::real[]) FROM (VALUES ('[1,2]'::ruvector), ('[3,4]')) t(v);

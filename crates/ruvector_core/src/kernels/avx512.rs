@@ -1,5 +1,6 @@
-//! AVX-512F kernels: two 16-lane accumulators (32 floats per iteration) and a
-//! masked load for the tail, so no scalar loop runs at all.
+//! AVX-512F kernels: four independent 16-lane accumulators (64 floats per
+//! iteration, enough FMAs in flight to cover their latency on two ports), then
+//! 16-wide steps, then one masked load for the tail, so no scalar loop runs.
 //!
 //! Safety: every `unsafe fn` here requires AVX-512F; [`kernels`] hands them out
 //! only after `is_x86_feature_detected!("avx512f")` confirmed it. Masked loads
@@ -22,120 +23,97 @@ pub fn kernels() -> Option<Kernels> {
     })
 }
 
-/// Mask selecting the first `rem` (< 16) lanes.
+/// Mask selecting the first `rem` (<= 16) lanes.
 #[inline]
 fn tail_mask(rem: usize) -> __mmask16 {
     ((1u32 << rem) - 1) as __mmask16
 }
 
-#[target_feature(enable = "avx512f")]
-unsafe fn l2_squared(a: &[f32], b: &[f32]) -> f32 {
+/// Sum `term(a_chunk, b_chunk, acc)` over both slices; `term` folds one 16-lane
+/// chunk into an accumulator. Shared by the single-accumulator kernels.
+#[inline(always)]
+unsafe fn fold16(a: &[f32], b: &[f32], term: impl Fn(__m512, __m512, __m512) -> __m512) -> f32 {
     let n = a.len().min(b.len());
     let (pa, pb) = (a.as_ptr(), b.as_ptr());
-    let (mut acc0, mut acc1) = (_mm512_setzero_ps(), _mm512_setzero_ps());
+    let mut acc = [_mm512_setzero_ps(); 4];
     let mut i = 0;
     // SAFETY: full loads read [i, i+16) with i + 16 <= n; the masked load reads
     // only the `n - i` remaining lanes.
     unsafe {
-        while i + 32 <= n {
-            let d0 = _mm512_sub_ps(_mm512_loadu_ps(pa.add(i)), _mm512_loadu_ps(pb.add(i)));
-            let d1 = _mm512_sub_ps(_mm512_loadu_ps(pa.add(i + 16)), _mm512_loadu_ps(pb.add(i + 16)));
-            acc0 = _mm512_fmadd_ps(d0, d0, acc0);
-            acc1 = _mm512_fmadd_ps(d1, d1, acc1);
-            i += 32;
+        while i + 64 <= n {
+            for (k, acc) in acc.iter_mut().enumerate() {
+                *acc = term(_mm512_loadu_ps(pa.add(i + 16 * k)), _mm512_loadu_ps(pb.add(i + 16 * k)), *acc);
+            }
+            i += 64;
         }
-        if i + 16 <= n {
-            let d = _mm512_sub_ps(_mm512_loadu_ps(pa.add(i)), _mm512_loadu_ps(pb.add(i)));
-            acc0 = _mm512_fmadd_ps(d, d, acc0);
+        while i + 16 <= n {
+            acc[0] = term(_mm512_loadu_ps(pa.add(i)), _mm512_loadu_ps(pb.add(i)), acc[0]);
             i += 16;
         }
         if i < n {
             let m = tail_mask(n - i);
-            let d = _mm512_sub_ps(_mm512_maskz_loadu_ps(m, pa.add(i)), _mm512_maskz_loadu_ps(m, pb.add(i)));
-            acc1 = _mm512_fmadd_ps(d, d, acc1);
+            // Zero lanes contribute nothing to any of the sums below.
+            acc[1] = term(_mm512_maskz_loadu_ps(m, pa.add(i)), _mm512_maskz_loadu_ps(m, pb.add(i)), acc[1]);
         }
+        _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(acc[0], acc[1]), _mm512_add_ps(acc[2], acc[3])))
     }
-    _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1))
+}
+
+#[target_feature(enable = "avx512f")]
+unsafe fn l2_squared(a: &[f32], b: &[f32]) -> f32 {
+    unsafe {
+        fold16(a, b, |x, y, acc| {
+            let d = _mm512_sub_ps(x, y);
+            _mm512_fmadd_ps(d, d, acc)
+        })
+    }
 }
 
 #[target_feature(enable = "avx512f")]
 unsafe fn dot(a: &[f32], b: &[f32]) -> f32 {
-    let n = a.len().min(b.len());
-    let (pa, pb) = (a.as_ptr(), b.as_ptr());
-    let (mut acc0, mut acc1) = (_mm512_setzero_ps(), _mm512_setzero_ps());
-    let mut i = 0;
-    // SAFETY: as in l2_squared.
-    unsafe {
-        while i + 32 <= n {
-            acc0 = _mm512_fmadd_ps(_mm512_loadu_ps(pa.add(i)), _mm512_loadu_ps(pb.add(i)), acc0);
-            acc1 = _mm512_fmadd_ps(_mm512_loadu_ps(pa.add(i + 16)), _mm512_loadu_ps(pb.add(i + 16)), acc1);
-            i += 32;
-        }
-        if i + 16 <= n {
-            acc0 = _mm512_fmadd_ps(_mm512_loadu_ps(pa.add(i)), _mm512_loadu_ps(pb.add(i)), acc0);
-            i += 16;
-        }
-        if i < n {
-            let m = tail_mask(n - i);
-            acc1 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, pa.add(i)), _mm512_maskz_loadu_ps(m, pb.add(i)), acc1);
-        }
-    }
-    _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1))
+    unsafe { fold16(a, b, |x, y, acc| _mm512_fmadd_ps(x, y, acc)) }
+}
+
+#[target_feature(enable = "avx512f")]
+unsafe fn l1(a: &[f32], b: &[f32]) -> f32 {
+    unsafe { fold16(a, b, |x, y, acc| _mm512_add_ps(acc, _mm512_abs_ps(_mm512_sub_ps(x, y)))) }
 }
 
 #[target_feature(enable = "avx512f")]
 unsafe fn cosine_parts(a: &[f32], b: &[f32]) -> (f32, f32, f32) {
     let n = a.len().min(b.len());
     let (pa, pb) = (a.as_ptr(), b.as_ptr());
-    let (mut ab, mut aa, mut bb) = (_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps());
+    // Two sets of three accumulators: six independent FMA chains.
+    let (mut ab, mut aa, mut bb) = ([_mm512_setzero_ps(); 2], [_mm512_setzero_ps(); 2], [_mm512_setzero_ps(); 2]);
     let mut i = 0;
-    // SAFETY: as in l2_squared.
-    unsafe {
-        while i + 16 <= n {
-            let x = _mm512_loadu_ps(pa.add(i));
-            let y = _mm512_loadu_ps(pb.add(i));
-            ab = _mm512_fmadd_ps(x, y, ab);
-            aa = _mm512_fmadd_ps(x, x, aa);
-            bb = _mm512_fmadd_ps(y, y, bb);
-            i += 16;
-        }
-        if i < n {
-            let m = tail_mask(n - i);
-            let x = _mm512_maskz_loadu_ps(m, pa.add(i));
-            let y = _mm512_maskz_loadu_ps(m, pb.add(i));
-            ab = _mm512_fmadd_ps(x, y, ab);
-            aa = _mm512_fmadd_ps(x, x, aa);
-            bb = _mm512_fmadd_ps(y, y, bb);
-        }
-    }
-    (_mm512_reduce_add_ps(ab), _mm512_reduce_add_ps(aa), _mm512_reduce_add_ps(bb))
-}
-
-#[target_feature(enable = "avx512f")]
-unsafe fn l1(a: &[f32], b: &[f32]) -> f32 {
-    let n = a.len().min(b.len());
-    let (pa, pb) = (a.as_ptr(), b.as_ptr());
-    let (mut acc0, mut acc1) = (_mm512_setzero_ps(), _mm512_setzero_ps());
-    let mut i = 0;
-    // SAFETY: as in l2_squared.
+    // SAFETY: as in fold16.
     unsafe {
         while i + 32 <= n {
-            let d0 = _mm512_sub_ps(_mm512_loadu_ps(pa.add(i)), _mm512_loadu_ps(pb.add(i)));
-            let d1 = _mm512_sub_ps(_mm512_loadu_ps(pa.add(i + 16)), _mm512_loadu_ps(pb.add(i + 16)));
-            acc0 = _mm512_add_ps(acc0, _mm512_abs_ps(d0));
-            acc1 = _mm512_add_ps(acc1, _mm512_abs_ps(d1));
+            for k in 0..2 {
+                let x = _mm512_loadu_ps(pa.add(i + 16 * k));
+                let y = _mm512_loadu_ps(pb.add(i + 16 * k));
+                ab[k] = _mm512_fmadd_ps(x, y, ab[k]);
+                aa[k] = _mm512_fmadd_ps(x, x, aa[k]);
+                bb[k] = _mm512_fmadd_ps(y, y, bb[k]);
+            }
             i += 32;
         }
-        if i + 16 <= n {
-            let d = _mm512_sub_ps(_mm512_loadu_ps(pa.add(i)), _mm512_loadu_ps(pb.add(i)));
-            acc0 = _mm512_add_ps(acc0, _mm512_abs_ps(d));
-            i += 16;
-        }
         if i < n {
-            let m = tail_mask(n - i);
-            let d = _mm512_sub_ps(_mm512_maskz_loadu_ps(m, pa.add(i)), _mm512_maskz_loadu_ps(m, pb.add(i)));
-            acc1 = _mm512_add_ps(acc1, _mm512_abs_ps(d));
+            // At most two more 16-lane steps, the last one masked.
+            while i < n {
+                let m = tail_mask((n - i).min(16));
+                let x = _mm512_maskz_loadu_ps(m, pa.add(i));
+                let y = _mm512_maskz_loadu_ps(m, pb.add(i));
+                ab[0] = _mm512_fmadd_ps(x, y, ab[0]);
+                aa[0] = _mm512_fmadd_ps(x, x, aa[0]);
+                bb[0] = _mm512_fmadd_ps(y, y, bb[0]);
+                i += 16;
+            }
         }
     }
-    _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1))
+    (
+        _mm512_reduce_add_ps(_mm512_add_ps(ab[0], ab[1])),
+        _mm512_reduce_add_ps(_mm512_add_ps(aa[0], aa[1])),
+        _mm512_reduce_add_ps(_mm512_add_ps(bb[0], bb[1])),
+    )
 }
