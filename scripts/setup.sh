@@ -51,6 +51,6 @@ FROM words w,
 WHERE w.word NOT IN ('king', 'man', 'woman')
 ORDER BY w.embedding <-> q.v
 LIMIT 5;
-SELECT count(*) AS words, vector_dims(min(embedding)) AS dims, ruvector_simd_info() AS simd FROM words;
+SELECT count(*) AS words, (SELECT vector_dims(embedding) FROM words LIMIT 1) AS dims, ruvector_simd_info() AS simd FROM words;
 SQL
 log "Done. Connect with: psql -h 127.0.0.1 -p $DEMO_PORT -U postgres ruvector_demo"
