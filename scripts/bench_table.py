@@ -17,7 +17,7 @@ def ns(group, bench, param=None):
     return json.loads(f.read_text())["median"]["point_estimate"]
 
 
-def kernel_table():
+def kernel_table(suffix=""):
     isas = ["scalar-baseline", "portable", "avx2+fma", "avx512f", "neon"]
     print("| kernel | dims | " + " | ".join(isas) + " | best vs baseline |")
     print("|---|---:|" + "---:|" * len(isas) + "---:|")
@@ -25,7 +25,7 @@ def kernel_table():
         for dims in [128, 384, 768, 1536]:
             cells, times = [], {}
             for isa in isas:
-                t = ns(op, isa, dims)
+                t = ns(op + suffix, isa, dims)
                 cells.append("" if t is None else f"{t:.1f} ns")
                 if t is not None:
                     times[isa] = t
@@ -34,7 +34,7 @@ def kernel_table():
             base = times.get("scalar-baseline")
             best = min(v for k, v in times.items() if k != "scalar-baseline")
             speed = f"{base / best:.1f}x" if base else ""
-            print(f"| {op} | {dims} | " + " | ".join(cells) + f" | {speed} |")
+            print(f"| {op}{suffix} | {dims} | " + " | ".join(cells) + f" | {speed} |")
 
 
 def pair(group, a, b, label):
@@ -46,6 +46,8 @@ def pair(group, a, b, label):
 
 if __name__ == "__main__":
     kernel_table()
+    print()
+    kernel_table("_f16")
     print()
     print("| measurement | baseline | ruvector | speed-up |")
     print("|---|---:|---:|---:|")

@@ -1,14 +1,39 @@
-//! AVX2 + FMA kernels: four 8-lane accumulators (32 floats per iteration) to
-//! hide FMA latency, then 8-wide steps, then a scalar tail.
+//! AVX2 + FMA (+ F16C for half precision) kernels: four 8-lane accumulators (32
+//! elements per iteration) to hide FMA latency, 8-wide steps, then one
+//! zero-padded load for the tail. Generic over the stored element through
+//! [`Load8`]: f32 loads directly, f16 widens with `vcvtph2ps`.
 //!
-//! Safety: every `unsafe fn` here requires AVX2 and FMA; [`kernels`] hands them
-//! out only after `is_x86_feature_detected!` confirmed both.
+//! Safety: every `unsafe fn` here requires AVX2, FMA and F16C; [`kernels`] hands
+//! them out only after `is_x86_feature_detected!` confirmed all three (every
+//! AVX2 CPU has F16C).
 
-use super::Kernels;
+use super::{Kernels, Scalar};
+use half::f16;
 use std::arch::x86_64::*;
 
-pub fn kernels() -> Option<Kernels> {
-    if !(is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma")) {
+/// Loading eight elements of `Self` as eight f32 lanes.
+pub trait Load8: Scalar {
+    /// # Safety
+    /// `p` must point to 8 readable elements; the CPU must have AVX2, FMA, F16C.
+    unsafe fn load8(p: *const Self) -> __m256;
+}
+
+impl Load8 for f32 {
+    #[inline(always)]
+    unsafe fn load8(p: *const f32) -> __m256 {
+        unsafe { _mm256_loadu_ps(p) }
+    }
+}
+
+impl Load8 for f16 {
+    #[inline(always)]
+    unsafe fn load8(p: *const f16) -> __m256 {
+        unsafe { _mm256_cvtph_ps(_mm_loadu_si128(p.cast())) }
+    }
+}
+
+pub fn kernels<T: Load8>() -> Option<Kernels<T>> {
+    if !(is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") && is_x86_feature_detected!("f16c")) {
         return None;
     }
     // SAFETY (all four closures): the features were detected just above.
@@ -22,7 +47,7 @@ pub fn kernels() -> Option<Kernels> {
 }
 
 #[inline]
-#[target_feature(enable = "avx2,fma")]
+#[target_feature(enable = "avx2,fma,f16c")]
 fn hsum(v: __m256) -> f32 {
     let lo = _mm256_castps256_ps128(v);
     let hi = _mm256_extractf128_ps::<1>(v);
@@ -32,123 +57,93 @@ fn hsum(v: __m256) -> f32 {
     _mm_cvtss_f32(s)
 }
 
-#[target_feature(enable = "avx2,fma")]
-unsafe fn l2_squared(a: &[f32], b: &[f32]) -> f32 {
+/// The last `n % 8` elements, zero-padded to eight lanes (zeros add nothing to
+/// any of the sums these kernels compute).
+#[inline(always)]
+unsafe fn load8_tail<T: Load8>(s: &[T]) -> __m256 {
+    let mut buf = [T::ZERO; 8];
+    buf[..s.len()].copy_from_slice(s);
+    unsafe { T::load8(buf.as_ptr()) }
+}
+
+/// Fold `term(a_lanes, b_lanes, acc)` over both slices.
+#[inline(always)]
+unsafe fn fold8<T: Load8>(a: &[T], b: &[T], term: impl Fn(__m256, __m256, __m256) -> __m256) -> f32 {
     let n = a.len().min(b.len());
     let (pa, pb) = (a.as_ptr(), b.as_ptr());
-    let mut acc = [_mm256_setzero_ps(); 4];
-    let mut i = 0;
-    // SAFETY: every load reads [i, i+8) with i + 8 <= n.
+    // SAFETY: every full load reads [i, i+8) with i + 8 <= n; the tail load
+    // copies the remaining elements into a padded buffer first.
     unsafe {
+        let mut acc = [_mm256_setzero_ps(); 4];
+        let mut i = 0;
         while i + 32 <= n {
             for (k, acc) in acc.iter_mut().enumerate() {
-                let d = _mm256_sub_ps(_mm256_loadu_ps(pa.add(i + 8 * k)), _mm256_loadu_ps(pb.add(i + 8 * k)));
-                *acc = _mm256_fmadd_ps(d, d, *acc);
+                *acc = term(T::load8(pa.add(i + 8 * k)), T::load8(pb.add(i + 8 * k)), *acc);
             }
             i += 32;
         }
         while i + 8 <= n {
-            let d = _mm256_sub_ps(_mm256_loadu_ps(pa.add(i)), _mm256_loadu_ps(pb.add(i)));
-            acc[0] = _mm256_fmadd_ps(d, d, acc[0]);
+            acc[0] = term(T::load8(pa.add(i)), T::load8(pb.add(i)), acc[0]);
             i += 8;
         }
+        if i < n {
+            acc[1] = term(load8_tail(&a[i..n]), load8_tail(&b[i..n]), acc[1]);
+        }
+        hsum(_mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3])))
     }
-    let mut s = hsum(_mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3])));
-    for j in i..n {
-        let d = a[j] - b[j];
-        s += d * d;
-    }
-    s
 }
 
-#[target_feature(enable = "avx2,fma")]
-unsafe fn dot(a: &[f32], b: &[f32]) -> f32 {
-    let n = a.len().min(b.len());
-    let (pa, pb) = (a.as_ptr(), b.as_ptr());
-    let mut acc = [_mm256_setzero_ps(); 4];
-    let mut i = 0;
-    // SAFETY: every load reads [i, i+8) with i + 8 <= n.
+#[target_feature(enable = "avx2,fma,f16c")]
+unsafe fn l2_squared<T: Load8>(a: &[T], b: &[T]) -> f32 {
     unsafe {
-        while i + 32 <= n {
-            for (k, acc) in acc.iter_mut().enumerate() {
-                *acc = _mm256_fmadd_ps(_mm256_loadu_ps(pa.add(i + 8 * k)), _mm256_loadu_ps(pb.add(i + 8 * k)), *acc);
-            }
-            i += 32;
-        }
-        while i + 8 <= n {
-            acc[0] = _mm256_fmadd_ps(_mm256_loadu_ps(pa.add(i)), _mm256_loadu_ps(pb.add(i)), acc[0]);
-            i += 8;
-        }
+        fold8(a, b, |x, y, acc| {
+            let d = _mm256_sub_ps(x, y);
+            _mm256_fmadd_ps(d, d, acc)
+        })
     }
-    let mut s = hsum(_mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3])));
-    for j in i..n {
-        s += a[j] * b[j];
-    }
-    s
 }
 
-#[target_feature(enable = "avx2,fma")]
-unsafe fn cosine_parts(a: &[f32], b: &[f32]) -> (f32, f32, f32) {
+#[target_feature(enable = "avx2,fma,f16c")]
+unsafe fn dot<T: Load8>(a: &[T], b: &[T]) -> f32 {
+    unsafe { fold8(a, b, |x, y, acc| _mm256_fmadd_ps(x, y, acc)) }
+}
+
+#[target_feature(enable = "avx2,fma,f16c")]
+unsafe fn l1<T: Load8>(a: &[T], b: &[T]) -> f32 {
+    let sign = _mm256_set1_ps(-0.0);
+    unsafe { fold8(a, b, |x, y, acc| _mm256_add_ps(acc, _mm256_andnot_ps(sign, _mm256_sub_ps(x, y)))) }
+}
+
+#[target_feature(enable = "avx2,fma,f16c")]
+unsafe fn cosine_parts<T: Load8>(a: &[T], b: &[T]) -> (f32, f32, f32) {
     let n = a.len().min(b.len());
     let (pa, pb) = (a.as_ptr(), b.as_ptr());
+    // Two sets of three accumulators: six independent FMA chains.
     let (mut ab, mut aa, mut bb) = ([_mm256_setzero_ps(); 2], [_mm256_setzero_ps(); 2], [_mm256_setzero_ps(); 2]);
+    let mut step = |k: usize, x: __m256, y: __m256| {
+        ab[k] = _mm256_fmadd_ps(x, y, ab[k]);
+        aa[k] = _mm256_fmadd_ps(x, x, aa[k]);
+        bb[k] = _mm256_fmadd_ps(y, y, bb[k]);
+    };
     let mut i = 0;
-    // SAFETY: every load reads [i, i+8) with i + 8 <= n.
+    // SAFETY: as in fold8.
     unsafe {
         while i + 16 <= n {
-            for k in 0..2 {
-                let x = _mm256_loadu_ps(pa.add(i + 8 * k));
-                let y = _mm256_loadu_ps(pb.add(i + 8 * k));
-                ab[k] = _mm256_fmadd_ps(x, y, ab[k]);
-                aa[k] = _mm256_fmadd_ps(x, x, aa[k]);
-                bb[k] = _mm256_fmadd_ps(y, y, bb[k]);
-            }
+            step(0, T::load8(pa.add(i)), T::load8(pb.add(i)));
+            step(1, T::load8(pa.add(i + 8)), T::load8(pb.add(i + 8)));
             i += 16;
         }
         while i + 8 <= n {
-            let x = _mm256_loadu_ps(pa.add(i));
-            let y = _mm256_loadu_ps(pb.add(i));
-            ab[0] = _mm256_fmadd_ps(x, y, ab[0]);
-            aa[0] = _mm256_fmadd_ps(x, x, aa[0]);
-            bb[0] = _mm256_fmadd_ps(y, y, bb[0]);
+            step(0, T::load8(pa.add(i)), T::load8(pb.add(i)));
             i += 8;
         }
-    }
-    let (mut sab, mut saa, mut sbb) =
-        (hsum(_mm256_add_ps(ab[0], ab[1])), hsum(_mm256_add_ps(aa[0], aa[1])), hsum(_mm256_add_ps(bb[0], bb[1])));
-    for j in i..n {
-        sab += a[j] * b[j];
-        saa += a[j] * a[j];
-        sbb += b[j] * b[j];
-    }
-    (sab, saa, sbb)
-}
-
-#[target_feature(enable = "avx2,fma")]
-unsafe fn l1(a: &[f32], b: &[f32]) -> f32 {
-    let n = a.len().min(b.len());
-    let (pa, pb) = (a.as_ptr(), b.as_ptr());
-    let sign = _mm256_set1_ps(-0.0);
-    let mut acc = [_mm256_setzero_ps(); 4];
-    let mut i = 0;
-    // SAFETY: every load reads [i, i+8) with i + 8 <= n.
-    unsafe {
-        while i + 32 <= n {
-            for (k, acc) in acc.iter_mut().enumerate() {
-                let d = _mm256_sub_ps(_mm256_loadu_ps(pa.add(i + 8 * k)), _mm256_loadu_ps(pb.add(i + 8 * k)));
-                *acc = _mm256_add_ps(*acc, _mm256_andnot_ps(sign, d));
-            }
-            i += 32;
-        }
-        while i + 8 <= n {
-            let d = _mm256_sub_ps(_mm256_loadu_ps(pa.add(i)), _mm256_loadu_ps(pb.add(i)));
-            acc[0] = _mm256_add_ps(acc[0], _mm256_andnot_ps(sign, d));
-            i += 8;
+        if i < n {
+            step(1, load8_tail(&a[i..n]), load8_tail(&b[i..n]));
         }
     }
-    let mut s = hsum(_mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3])));
-    for j in i..n {
-        s += (a[j] - b[j]).abs();
-    }
-    s
+    (
+        hsum(_mm256_add_ps(ab[0], ab[1])),
+        hsum(_mm256_add_ps(aa[0], aa[1])),
+        hsum(_mm256_add_ps(bb[0], bb[1])),
+    )
 }

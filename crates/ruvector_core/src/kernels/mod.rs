@@ -1,13 +1,15 @@
-//! f32 distance kernels with runtime CPU dispatch.
+//! Distance kernels over f32 and f16 (halfvec) slices with runtime CPU dispatch.
 //!
 //! Four operations — squared L2, dot product, cosine parts (dot, |a|², |b|²) and
 //! L1 — each in a portable version (auto-vectorised by the compiler to the
 //! baseline ISA: SSE2 on x86_64, NEON on aarch64) and in hand-written
-//! AVX2+FMA, AVX-512F and NEON versions.
+//! AVX2+FMA(+F16C), AVX-512F and NEON versions. One generic implementation per
+//! operation and ISA serves both element types: f16 is widened to f32 lanes
+//! as it is loaded, never converted as a whole vector first.
 //!
 //! Invariants:
-//! - The implementation is chosen once, on first use, from the CPU's features,
-//!   and never changes for the life of the process ([`active`]).
+//! - The implementation is chosen once per element type, on first use, from
+//!   the CPU's features, and never changes for the life of the process.
 //! - Every implementation reads `min(a.len(), b.len())` elements; callers check
 //!   that the lengths agree (a dimension mismatch is a user error, reported
 //!   before a kernel runs), so a mismatch can never read out of bounds.
@@ -23,83 +25,132 @@ mod avx512;
 #[cfg(target_arch = "aarch64")]
 mod neon;
 
+use half::f16;
 use std::sync::OnceLock;
 
-/// One complete set of kernels for one instruction set.
-#[derive(Clone, Copy, Debug)]
-pub struct Kernels {
-    /// Short name of the instruction set, as shown by `ruvector_simd_info()`.
-    pub isa: &'static str,
-    pub l2_squared: fn(&[f32], &[f32]) -> f32,
-    pub dot: fn(&[f32], &[f32]) -> f32,
-    /// (a·b, a·a, b·b) in one pass, for cosine distance.
-    pub cosine_parts: fn(&[f32], &[f32]) -> (f32, f32, f32),
-    pub l1: fn(&[f32], &[f32]) -> f32,
+/// A stored element the kernels read: widened to f32 for arithmetic.
+pub trait Scalar: Copy + Send + Sync + 'static {
+    const ZERO: Self;
+    fn to_f32(self) -> f32;
 }
 
-impl Kernels {
-    /// The portable kernels; always available.
-    pub const PORTABLE: Kernels = Kernels {
-        isa: "portable",
-        l2_squared: portable::l2_squared,
-        dot: portable::dot,
-        cosine_parts: portable::cosine_parts,
-        l1: portable::l1,
-    };
-
-    /// Every kernel set this CPU can run, best last. Used by tests and benches to
-    /// compare implementations; production code calls [`active`].
-    pub fn available() -> Vec<Kernels> {
-        let mut all = vec![Kernels::PORTABLE];
-        #[cfg(target_arch = "x86_64")]
-        {
-            if let Some(k) = avx2::kernels() {
-                all.push(k);
-            }
-            if let Some(k) = avx512::kernels() {
-                all.push(k);
-            }
-        }
-        #[cfg(target_arch = "aarch64")]
-        {
-            all.push(neon::kernels());
-        }
-        all
+impl Scalar for f32 {
+    const ZERO: f32 = 0.0;
+    #[inline(always)]
+    fn to_f32(self) -> f32 {
+        self
     }
 }
 
-static ACTIVE: OnceLock<Kernels> = OnceLock::new();
+impl Scalar for f16 {
+    const ZERO: f16 = f16::ZERO;
+    #[inline(always)]
+    fn to_f32(self) -> f32 {
+        f16::to_f32(self)
+    }
+}
 
-/// The kernels for this CPU, detected on first call.
+/// One complete set of kernels for one instruction set and element type.
+#[derive(Debug)]
+pub struct Kernels<T: 'static> {
+    /// Short name of the instruction set, as shown by `ruvector_simd_info()`.
+    pub isa: &'static str,
+    pub l2_squared: fn(&[T], &[T]) -> f32,
+    pub dot: fn(&[T], &[T]) -> f32,
+    /// (a·b, a·a, b·b) in one pass, for cosine distance.
+    pub cosine_parts: fn(&[T], &[T]) -> (f32, f32, f32),
+    pub l1: fn(&[T], &[T]) -> f32,
+}
+
+impl<T> Clone for Kernels<T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<T> Copy for Kernels<T> {}
+
+/// An element type with dispatched kernels.
+pub trait KernelElement: Scalar {
+    /// Every kernel set this CPU can run for this type, best last. Used by tests
+    /// and benches to compare implementations; production code calls [`active`].
+    fn available() -> Vec<Kernels<Self>>;
+
+    /// The dispatched set, detected on first call.
+    fn active() -> &'static Kernels<Self>;
+}
+
+fn portable_kernels<T: Scalar>() -> Kernels<T> {
+    Kernels {
+        isa: "portable",
+        l2_squared: portable::l2_squared::<T>,
+        dot: portable::dot::<T>,
+        cosine_parts: portable::cosine_parts::<T>,
+        l1: portable::l1::<T>,
+    }
+}
+
+impl KernelElement for f32 {
+    fn available() -> Vec<Kernels<f32>> {
+        let mut all = vec![portable_kernels()];
+        #[cfg(target_arch = "x86_64")]
+        all.extend(avx2::kernels().into_iter().chain(avx512::kernels()));
+        #[cfg(target_arch = "aarch64")]
+        all.push(neon::kernels());
+        all
+    }
+
+    fn active() -> &'static Kernels<f32> {
+        static ACTIVE: OnceLock<Kernels<f32>> = OnceLock::new();
+        ACTIVE.get_or_init(|| *Self::available().last().expect("portable kernels always exist"))
+    }
+}
+
+impl KernelElement for f16 {
+    /// On aarch64 the portable kernels serve f16 (NEON f16 arithmetic is not used yet).
+    fn available() -> Vec<Kernels<f16>> {
+        let mut all = vec![portable_kernels()];
+        #[cfg(target_arch = "x86_64")]
+        all.extend(avx2::kernels().into_iter().chain(avx512::kernels()));
+        all
+    }
+
+    fn active() -> &'static Kernels<f16> {
+        static ACTIVE: OnceLock<Kernels<f16>> = OnceLock::new();
+        ACTIVE.get_or_init(|| *Self::available().last().expect("portable kernels always exist"))
+    }
+}
+
+/// The f32 kernels for this CPU (what `ruvector_simd_info()` reports).
 #[inline]
-pub fn active() -> &'static Kernels {
-    ACTIVE.get_or_init(|| *Kernels::available().last().expect("portable kernels always exist"))
+pub fn active() -> &'static Kernels<f32> {
+    f32::active()
 }
 
 #[inline]
-pub fn l2_squared(a: &[f32], b: &[f32]) -> f32 {
-    (active().l2_squared)(a, b)
+pub fn l2_squared<T: KernelElement>(a: &[T], b: &[T]) -> f32 {
+    (T::active().l2_squared)(a, b)
 }
 
 #[inline]
-pub fn dot(a: &[f32], b: &[f32]) -> f32 {
-    (active().dot)(a, b)
+pub fn dot<T: KernelElement>(a: &[T], b: &[T]) -> f32 {
+    (T::active().dot)(a, b)
 }
 
 #[inline]
-pub fn cosine_parts(a: &[f32], b: &[f32]) -> (f32, f32, f32) {
-    (active().cosine_parts)(a, b)
+pub fn cosine_parts<T: KernelElement>(a: &[T], b: &[T]) -> (f32, f32, f32) {
+    (T::active().cosine_parts)(a, b)
 }
 
 #[inline]
-pub fn l1(a: &[f32], b: &[f32]) -> f32 {
-    (active().l1)(a, b)
+pub fn l1<T: KernelElement>(a: &[T], b: &[T]) -> f32 {
+    (T::active().l1)(a, b)
 }
 
 /// Cosine distance `1 - a·b / sqrt(|a|²|b|²)`, clamped to [0, 2] like pgvector.
 /// NaN when either vector is all zeros (pgvector's behaviour).
 #[inline]
-pub fn cosine_distance(a: &[f32], b: &[f32]) -> f64 {
+pub fn cosine_distance<T: KernelElement>(a: &[T], b: &[T]) -> f64 {
     let (ab, aa, bb) = cosine_parts(a, b);
     let similarity = ab as f64 / ((aa as f64) * (bb as f64)).sqrt();
     if similarity.is_nan() {
@@ -109,8 +160,8 @@ pub fn cosine_distance(a: &[f32], b: &[f32]) -> f64 {
 }
 
 /// Euclidean norm, accumulated in f64 like pgvector's `vector_norm`.
-pub fn norm(a: &[f32]) -> f64 {
-    a.iter().map(|&x| x as f64 * x as f64).sum::<f64>().sqrt()
+pub fn norm<T: Scalar>(a: &[T]) -> f64 {
+    a.iter().map(|&x| x.to_f32() as f64 * x.to_f32() as f64).sum::<f64>().sqrt()
 }
 
 /// Naive sequential loops: the "scalar baseline" the benchmarks compare against.
@@ -154,10 +205,10 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    fn reference(a: &[f32], b: &[f32]) -> (f64, f64, f64, f64, f64) {
+    fn reference<T: Scalar>(a: &[T], b: &[T]) -> (f64, f64, f64, f64, f64) {
         let (mut l2, mut ab, mut aa, mut bb, mut l1) = (0.0, 0.0, 0.0, 0.0, 0.0);
         for (&x, &y) in a.iter().zip(b) {
-            let (x, y) = (x as f64, y as f64);
+            let (x, y) = (x.to_f32() as f64, y.to_f32() as f64);
             l2 += (x - y) * (x - y);
             ab += x * y;
             aa += x * x;
@@ -173,11 +224,11 @@ mod tests {
         ((got as f64) - want).abs() <= tol
     }
 
-    fn check_all(a: &[f32], b: &[f32]) -> std::result::Result<(), TestCaseError> {
+    fn check_all<T: KernelElement>(a: &[T], b: &[T]) -> std::result::Result<(), TestCaseError> {
         let n = a.len();
         let (l2, ab, aa, bb, l1) = reference(a, b);
-        let abs_ab: f64 = a.iter().zip(b).map(|(&x, &y)| (x as f64 * y as f64).abs()).sum();
-        for k in Kernels::available() {
+        let abs_ab: f64 = a.iter().zip(b).map(|(&x, &y)| (x.to_f32() as f64 * y.to_f32() as f64).abs()).sum();
+        for k in T::available() {
             prop_assert!(close((k.l2_squared)(a, b), l2, l2, n), "{} l2 n={n}", k.isa);
             prop_assert!(close((k.dot)(a, b), ab, abs_ab, n), "{} dot n={n}", k.isa);
             let (g_ab, g_aa, g_bb) = (k.cosine_parts)(a, b);
@@ -203,17 +254,31 @@ mod tests {
         (a, b)
     }
 
+    fn halves(v: &[f32]) -> Vec<f16> {
+        v.iter().map(|&x| f16::from_f32(x)).collect()
+    }
+
     #[test]
     fn every_length_up_to_2048_matches_reference() {
         for n in 1..=2048 {
             let (a, b) = pair(n, n as u64 * 7919);
             check_all(&a, &b).unwrap();
+            check_all(&halves(&a), &halves(&b)).unwrap();
         }
     }
 
     #[test]
+    fn every_isa_is_offered_for_both_element_types() {
+        let f32_isas: Vec<_> = f32::available().iter().map(|k| k.isa).collect();
+        let f16_isas: Vec<_> = f16::available().iter().map(|k| k.isa).collect();
+        #[cfg(target_arch = "x86_64")]
+        assert_eq!(f32_isas, f16_isas);
+        assert_eq!(f16::active().isa, *f16_isas.last().unwrap());
+    }
+
+    #[test]
     fn the_active_set_is_the_best_available() {
-        let best = *Kernels::available().last().unwrap();
+        let best = *f32::available().last().unwrap();
         assert_eq!(active().isa, best.isa);
         #[cfg(target_arch = "x86_64")]
         if std::is_x86_feature_detected!("avx512f") {
@@ -240,6 +305,7 @@ mod tests {
             ))
         ) {
             check_all(&v.0, &v.1)?;
+            check_all(&halves(&v.0), &halves(&v.1))?;
         }
     }
 }

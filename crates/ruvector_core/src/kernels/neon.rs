@@ -4,7 +4,7 @@
 use super::Kernels;
 use std::arch::aarch64::*;
 
-pub fn kernels() -> Kernels {
+pub fn kernels() -> Kernels<f32> {
     // SAFETY (all four closures): NEON is mandatory on aarch64.
     Kernels {
         isa: "neon",
