@@ -48,17 +48,17 @@ fn literal(dims: usize) -> String {
 fn bench(c: &mut Criterion) {
     let lit = literal(1536);
     let clit = std::ffi::CString::new(lit.clone()).unwrap();
-    assert_eq!(text::parse(lit.as_bytes(), -1).unwrap(), parse_with_strtof(&clit));
+    assert_eq!(text::parse::<f32>(lit.as_bytes(), -1).unwrap(), parse_with_strtof(&clit));
     let mut group = c.benchmark_group("parse_1536");
     group.warm_up_time(Duration::from_millis(500)).measurement_time(Duration::from_secs(2));
     group.throughput(Throughput::Bytes(lit.len() as u64));
     group.bench_function("strtof-per-element (pgvector)", |b| b.iter(|| parse_with_strtof(black_box(&clit))));
     group.bench_function("ruvector_core::dense::text::parse", |b| {
-        b.iter(|| text::parse(black_box(lit.as_bytes()), -1).unwrap())
+        b.iter(|| text::parse::<f32>(black_box(lit.as_bytes()), -1).unwrap())
     });
     group.finish();
 
-    let v = text::parse(lit.as_bytes(), -1).unwrap();
+    let v = text::parse::<f32>(lit.as_bytes(), -1).unwrap();
     let mut group = c.benchmark_group("format_1536");
     group.warm_up_time(Duration::from_millis(500)).measurement_time(Duration::from_secs(2));
     group.bench_function("ruvector_core::dense::text::format", |b| b.iter(|| text::format(black_box(&v))));

@@ -5,14 +5,14 @@
 
 use criterion::{black_box, criterion_group, criterion_main, Criterion};
 use ruvector_core::kernels;
-use ruvector_core::layout::{dense_f32_size, write_dense_f32, DenseF32Ref, DENSE_HEADER_BYTES};
+use ruvector_core::layout::{dense_size, write_dense, DenseRef, DENSE_HEADER_BYTES};
 use std::time::Duration;
 
 /// A varlena image in 8-byte-aligned memory, as palloc would give it.
 fn image(v: &[f32]) -> Vec<u64> {
-    let size = dense_f32_size(v.len());
+    let size = dense_size::<f32>(v.len());
     let mut words = vec![0u64; size.div_ceil(8)];
-    write_dense_f32(&mut bytemuck::cast_slice_mut(&mut words)[..size], v);
+    write_dense(&mut bytemuck::cast_slice_mut(&mut words)[..size], v);
     words
 }
 
@@ -29,15 +29,15 @@ fn bench(c: &mut Criterion) {
     let a: Vec<f32> = (0..dims).map(|i| (i as f32 * 0.37).sin()).collect();
     let b: Vec<f32> = (0..dims).map(|i| (i as f32 * 0.11).cos()).collect();
     let (ia, ib) = (image(&a), image(&b));
-    let size = dense_f32_size(dims);
+    let size = dense_size::<f32>(dims);
     let (ba, bb): (&[u8], &[u8]) = (&bytemuck::cast_slice(&ia)[..size], &bytemuck::cast_slice(&ib)[..size]);
 
     let mut group = c.benchmark_group("access_and_l2_1536");
     group.warm_up_time(Duration::from_millis(500)).measurement_time(Duration::from_secs(2));
     group.bench_function("zero-copy borrow", |bch| {
         bch.iter(|| {
-            let x = DenseF32Ref::from_image(black_box(ba)).unwrap();
-            let y = DenseF32Ref::from_image(black_box(bb)).unwrap();
+            let x = DenseRef::<f32>::from_image(black_box(ba)).unwrap();
+            let y = DenseRef::<f32>::from_image(black_box(bb)).unwrap();
             kernels::l2_squared(x.as_slice(), y.as_slice())
         })
     });

@@ -2,13 +2,13 @@
 //! pointers or allocates datums with palloc.
 //!
 //! Invariants it keeps:
-//! - A [`RuVectorArg`] borrows from a detoasted datum. `pg_detoast_datum`
+//! - A [`DenseArg`] borrows from a detoasted datum. `pg_detoast_datum`
 //!   returns either the argument itself (alive for the whole call) or a copy in
 //!   the call's memory context, so the borrow never outlives the call.
 //!   Detoasting always yields a 4-byte header, so the elements start 8 bytes in
-//!   and are at least 4-byte aligned; `DenseF32Ref::from_image` re-checks size
+//!   and are at least 4-byte aligned; `DenseRef::from_image` re-checks size
 //!   and alignment and refuses, rather than reads, a corrupt datum.
-//! - Every value returned to PostgreSQL ([`RuVector`], [`CStringOut`],
+//! - Every value returned to PostgreSQL ([`DenseOut`], [`CStringOut`],
 //!   [`ByteaOut`], [`BitOut`]) is palloc'd in CurrentMemoryContext and fully
 //!   initialised (palloc0 plus header) before its pointer is handed over.
 //! - Arrays and `StringInfo` buffers are read only within the bounds
@@ -25,7 +25,8 @@ use pgrx::pg_sys;
 use pgrx::pgrx_sql_entity_graph::metadata::{
     ArgumentError, ReturnsError, ReturnsRef, SqlMappingRef, SqlTranslatable, TypeOrigin,
 };
-use ruvector_core::layout::{self, DenseF32Ref};
+use ruvector_core::dense::DenseElement;
+use ruvector_core::layout::{self, DenseRef};
 use ruvector_core::{VectorData, VectorError};
 
 use crate::error::OrRaise;
@@ -42,10 +43,11 @@ macro_rules! sql_type {
     };
 }
 
-/// `ArgAbi` through `FromDatum`, the way pgrx does it for its own types.
+/// `ArgAbi` through `FromDatum`, the way pgrx does it for its own types:
+/// `arg_via_from_datum!(Type<'fcx, G>, G: Bound)`.
 macro_rules! arg_via_from_datum {
-    ($ty:ty) => {
-        unsafe impl<'fcx> ArgAbi<'fcx> for $ty {
+    ($ty:ty $(, $g:ident $(: $bound:path)?)*) => {
+        unsafe impl<'fcx $(, $g $(: $bound)?)*> ArgAbi<'fcx> for $ty {
             unsafe fn unbox_arg_unchecked(arg: Arg<'_, 'fcx>) -> Self {
                 let index = arg.index();
                 unsafe { arg.unbox_arg_using_from_datum() }
@@ -71,60 +73,75 @@ unsafe fn detoasted_bytes<'a>(datum: pg_sys::Datum) -> &'a [u8] {
     }
 }
 
-// ---------------------------------------------------------------- ruvector in
+// ------------------------------------------------------ dense vector inputs
 
-/// A `ruvector` argument, borrowed in place: no copy of its elements is made.
-#[derive(Clone, Copy)]
-pub struct RuVectorArg<'a> {
-    data: &'a [f32],
+/// A dense vector argument (`ruvector` when `E = f32`, `halfvec` when
+/// `E = f16`), borrowed in place: no copy of its elements is made.
+pub struct DenseArg<'a, E> {
+    data: &'a [E],
 }
 
-impl<'a> RuVectorArg<'a> {
+impl<E> Clone for DenseArg<'_, E> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<E> Copy for DenseArg<'_, E> {}
+
+impl<'a, E> DenseArg<'a, E> {
     #[inline]
-    pub fn as_slice(&self) -> &'a [f32] {
+    pub fn as_slice(&self) -> &'a [E] {
         self.data
     }
 }
 
-impl VectorData for RuVectorArg<'_> {
-    type Element = f32;
+impl<E: Copy> VectorData for DenseArg<'_, E> {
+    type Element = E;
     #[inline]
-    fn elements(&self) -> &[f32] {
+    fn elements(&self) -> &[E] {
         self.data
     }
 }
 
-impl FromDatum for RuVectorArg<'_> {
+impl<E: DenseElement> FromDatum for DenseArg<'_, E> {
     unsafe fn from_polymorphic_datum(datum: pg_sys::Datum, is_null: bool, _: pg_sys::Oid) -> Option<Self> {
         if is_null {
             return None;
         }
-        // SAFETY: PostgreSQL passes a valid ruvector datum for the call's duration.
+        // SAFETY: PostgreSQL passes a valid datum of this type for the call's duration.
         let bytes = unsafe { detoasted_bytes(datum) };
-        let view = DenseF32Ref::from_image(bytes).or_raise();
-        Some(RuVectorArg { data: view.as_slice() })
+        let view = DenseRef::<E>::from_image(bytes).or_raise();
+        Some(DenseArg { data: view.as_slice() })
     }
 }
 
-arg_via_from_datum!(RuVectorArg<'fcx>);
-sql_type!(RuVectorArg<'_>, "ruvector");
+arg_via_from_datum!(DenseArg<'fcx, E>, E: DenseElement);
 
-// --------------------------------------------------------------- ruvector out
-
-/// A new `ruvector` datum in palloc'd memory, returned to PostgreSQL as is.
-pub struct RuVector {
-    ptr: NonNull<u8>,
-    dims: usize,
+unsafe impl<E: DenseElement> SqlTranslatable for DenseArg<'_, E> {
+    const TYPE_IDENT: &'static str = E::SQL_NAME;
+    const TYPE_ORIGIN: TypeOrigin = TypeOrigin::External;
+    const ARGUMENT_SQL: Result<SqlMappingRef, ArgumentError> = Ok(SqlMappingRef::literal(E::SQL_NAME));
+    const RETURN_SQL: Result<ReturnsRef, ReturnsError> = Err(ReturnsError::Datum);
 }
 
-impl RuVector {
+// ----------------------------------------------------- dense vector outputs
+
+/// A new dense vector datum in palloc'd memory, returned to PostgreSQL as is.
+pub struct DenseOut<E> {
+    ptr: NonNull<u8>,
+    dims: usize,
+    _e: PhantomData<E>,
+}
+
+impl<E: DenseElement> DenseOut<E> {
     /// A zero-filled vector of `dims` elements (`dims` already validated).
     pub fn zeroed(dims: usize) -> Self {
         assert!(dims <= layout::MAX_DIM, "dimension count checked by callers");
-        let size = layout::dense_f32_size(dims);
+        let size = layout::dense_size::<E>(dims);
         // SAFETY: palloc0 returns `size` zeroed, MAXALIGN'd bytes or raises ERROR.
         let ptr = unsafe { pg_sys::palloc0(size) }.cast::<u8>();
-        let mut v = RuVector { ptr: NonNull::new(ptr).expect("palloc never returns NULL"), dims };
+        let mut v = DenseOut { ptr: NonNull::new(ptr).expect("palloc never returns NULL"), dims, _e: PhantomData };
         // SAFETY: the allocation is `size` bytes, which is what the header records.
         unsafe { pgrx::varlena::set_varsize_4b(ptr.cast(), size as i32) };
         layout::write_dense_header(v.image_mut(), dims);
@@ -132,39 +149,44 @@ impl RuVector {
     }
 
     /// A vector holding a copy of `data`.
-    pub fn from_slice(data: &[f32]) -> Self {
-        let mut v = RuVector::zeroed(data.len());
+    pub fn from_slice(data: &[E]) -> Self {
+        let mut v = Self::zeroed(data.len());
         v.data_mut().copy_from_slice(data);
         v
     }
 
     /// Build a vector by letting `fill` write its elements; `fill`'s error is raised.
-    pub fn build(dims: usize, fill: impl FnOnce(&mut [f32]) -> Result<(), VectorError>) -> Self {
-        let mut v = RuVector::zeroed(dims);
+    pub fn build(dims: usize, fill: impl FnOnce(&mut [E]) -> Result<(), VectorError>) -> Self {
+        let mut v = Self::zeroed(dims);
         fill(v.data_mut()).or_raise();
         v
     }
 
     fn image_mut(&mut self) -> &mut [u8] {
-        // SAFETY: `ptr` owns dense_f32_size(dims) initialised bytes.
-        unsafe { core::slice::from_raw_parts_mut(self.ptr.as_ptr(), layout::dense_f32_size(self.dims)) }
+        // SAFETY: `ptr` owns dense_size::<E>(dims) initialised bytes.
+        unsafe { core::slice::from_raw_parts_mut(self.ptr.as_ptr(), layout::dense_size::<E>(self.dims)) }
     }
 
-    pub fn data_mut(&mut self) -> &mut [f32] {
+    pub fn data_mut(&mut self) -> &mut [E] {
         let dims = self.dims;
         let body = &mut self.image_mut()[layout::DENSE_HEADER_BYTES..];
         // palloc memory is MAXALIGN'd and the header is 8 bytes, so this cannot fail.
-        &mut bytemuck::cast_slice_mut::<u8, f32>(body)[..dims]
+        &mut bytemuck::cast_slice_mut::<u8, E>(body)[..dims]
     }
 }
 
-unsafe impl BoxRet for RuVector {
+unsafe impl<E> BoxRet for DenseOut<E> {
     unsafe fn box_into<'fcx>(self, fcinfo: &mut FcInfo<'fcx>) -> Datum<'fcx> {
         unsafe { fcinfo.return_raw_datum(pg_sys::Datum::from(self.ptr.as_ptr())) }
     }
 }
 
-sql_type!(RuVector, "ruvector");
+unsafe impl<E: DenseElement> SqlTranslatable for DenseOut<E> {
+    const TYPE_IDENT: &'static str = E::SQL_NAME;
+    const TYPE_ORIGIN: TypeOrigin = TypeOrigin::External;
+    const ARGUMENT_SQL: Result<SqlMappingRef, ArgumentError> = Err(ArgumentError::NotValidAsArgument("DenseOut"));
+    const RETURN_SQL: Result<ReturnsRef, ReturnsError> = Ok(ReturnsRef::One(SqlMappingRef::literal(E::SQL_NAME)));
+}
 
 // ------------------------------------------------------------ other outputs
 
@@ -382,16 +404,7 @@ impl<M> FromDatum for ArrayArg<'_, M> {
     }
 }
 
-unsafe impl<'fcx, M> ArgAbi<'fcx> for ArrayArg<'fcx, M> {
-    unsafe fn unbox_arg_unchecked(arg: Arg<'_, 'fcx>) -> Self {
-        let index = arg.index();
-        unsafe { arg.unbox_arg_using_from_datum() }.unwrap_or_else(|| panic!("argument {index} must not be null"))
-    }
-
-    unsafe fn unbox_nullable_arg(arg: Arg<'_, 'fcx>) -> Nullable<Self> {
-        unsafe { arg.unbox_arg_using_from_datum() }.into()
-    }
-}
+arg_via_from_datum!(ArrayArg<'fcx, M>, M);
 
 unsafe impl<M: ArraySql> SqlTranslatable for ArrayArg<'_, M> {
     const TYPE_IDENT: &'static str = M::SQL;

@@ -1,7 +1,3 @@
-//! SQL functions on `ruvector`: distances, arithmetic, comparison, aggregates,
-//! and introspection. Each is a few lines of glue over `ruvector_core`.
+//! SQL functions that belong to no single type.
 
-mod aggregates;
-mod arithmetic;
-mod distance;
 mod info;

@@ -1,3 +1,8 @@
-//! SQL glue for the vector types: input/output, typmods, wire format and casts.
+//! SQL glue for the vector types. The dense types share one generic
+//! implementation ([`dense`]) and one macro that declares their SQL functions
+//! under pgvector's names; each type's module instantiates it.
 
-pub mod ruvector;
+#[macro_use]
+mod dense;
+mod halfvec;
+mod ruvector;

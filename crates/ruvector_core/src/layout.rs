@@ -1,13 +1,13 @@
 //! How vectors are laid out in memory and on disk, and the [`VectorData`] trait
 //! that reads them without copying.
 //!
-//! Dense layout (byte-compatible with pgvector's `vector`):
+//! Dense layout (byte-compatible with pgvector's `vector` and `halfvec`):
 //!
 //! ```text
 //! offset 0  u32  varlena header (written by PostgreSQL's SET_VARSIZE)
 //! offset 4  i16  dimensions
 //! offset 6  i16  unused, always 0
-//! offset 8  dim × f32 elements, native byte order
+//! offset 8  dim × element (f32 or binary16), native byte order
 //! ```
 //!
 //! Invariant: the header is exactly 8 bytes, so the elements of a detoasted value
@@ -19,7 +19,7 @@ use crate::error::{ErrorKind, Result, VectorError};
 /// Bytes before the first element of a dense vector.
 pub const DENSE_HEADER_BYTES: usize = 8;
 
-/// The most dimensions a dense vector may have (pgvector's limit, and what fits in i16).
+/// The most dimensions a dense vector may have (pgvector's limit; fits in i16).
 pub const MAX_DIM: usize = 16000;
 
 /// Read access to a vector's elements, borrowed from wherever they live:
@@ -48,18 +48,34 @@ impl VectorData for Vec<f32> {
     }
 }
 
-/// A dense f32 vector borrowed from a varlena image (header included).
-#[derive(Clone, Copy, Debug)]
-pub struct DenseF32Ref<'a> {
-    data: &'a [f32],
+impl VectorData for [half::f16] {
+    type Element = half::f16;
+    fn elements(&self) -> &[half::f16] {
+        self
+    }
 }
 
-impl<'a> DenseF32Ref<'a> {
+/// A dense vector borrowed from a varlena image (header included); `E` is
+/// `f32` for `ruvector` and `half::f16` (raw binary16) for `halfvec`.
+#[derive(Debug)]
+pub struct DenseRef<'a, E> {
+    data: &'a [E],
+}
+
+impl<E> Clone for DenseRef<'_, E> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<E> Copy for DenseRef<'_, E> {}
+
+impl<'a, E: bytemuck::Pod> DenseRef<'a, E> {
     /// Borrow the elements of `image`, a whole varlena (header and data).
     ///
     /// Fails, rather than copying, when the image is shorter than its dimension
-    /// field says or the element data is not 4-byte aligned: both mean a corrupt
-    /// datum, which must not be read.
+    /// field says or the element data is misaligned: both mean a corrupt datum,
+    /// which must not be read.
     pub fn from_image(image: &'a [u8]) -> Result<Self> {
         if image.len() < DENSE_HEADER_BYTES {
             return Err(corrupt("vector datum is shorter than its header"));
@@ -68,30 +84,30 @@ impl<'a> DenseF32Ref<'a> {
         if dims < 0 {
             return Err(corrupt("vector datum has a negative dimension count"));
         }
-        let end = DENSE_HEADER_BYTES + dims as usize * 4;
+        let end = dense_size::<E>(dims as usize);
         if image.len() < end {
             return Err(corrupt("vector datum is shorter than its dimensions require"));
         }
-        let data = bytemuck::try_cast_slice::<u8, f32>(&image[DENSE_HEADER_BYTES..end])
+        let data = bytemuck::try_cast_slice::<u8, E>(&image[DENSE_HEADER_BYTES..end])
             .map_err(|_| corrupt("vector datum is not aligned"))?;
-        Ok(DenseF32Ref { data })
+        Ok(DenseRef { data })
     }
 
-    pub fn as_slice(&self) -> &'a [f32] {
+    pub fn as_slice(&self) -> &'a [E] {
         self.data
     }
 }
 
-impl VectorData for DenseF32Ref<'_> {
-    type Element = f32;
-    fn elements(&self) -> &[f32] {
+impl<E: Copy> VectorData for DenseRef<'_, E> {
+    type Element = E;
+    fn elements(&self) -> &[E] {
         self.data
     }
 }
 
-/// Total varlena size of a dense f32 vector with `dims` elements.
-pub const fn dense_f32_size(dims: usize) -> usize {
-    DENSE_HEADER_BYTES + dims * 4
+/// Total varlena size of a dense vector of `dims` elements of type `E`.
+pub const fn dense_size<E>(dims: usize) -> usize {
+    DENSE_HEADER_BYTES + dims * std::mem::size_of::<E>()
 }
 
 /// Write bytes 4..8 of a varlena image: the dimension count and the zero field.
@@ -104,9 +120,9 @@ pub fn write_dense_header(image: &mut [u8], dims: usize) {
 }
 
 /// Write a whole image but its varlena header. `image` must be
-/// `dense_f32_size(data.len())` long.
-pub fn write_dense_f32(image: &mut [u8], data: &[f32]) {
-    assert_eq!(image.len(), dense_f32_size(data.len()));
+/// `dense_size::<E>(data.len())` long.
+pub fn write_dense<E: bytemuck::Pod>(image: &mut [u8], data: &[E]) {
+    assert_eq!(image.len(), dense_size::<E>(data.len()));
     write_dense_header(image, data.len());
     image[DENSE_HEADER_BYTES..].copy_from_slice(bytemuck::cast_slice(data));
 }
@@ -119,11 +135,11 @@ fn corrupt(msg: &str) -> VectorError {
 mod tests {
     use super::*;
 
-    fn aligned_image(data: &[f32]) -> Vec<u64> {
-        let size = dense_f32_size(data.len());
+    fn aligned_image<E: bytemuck::Pod>(data: &[E]) -> Vec<u64> {
+        let size = dense_size::<E>(data.len());
         let mut words = vec![0u64; size.div_ceil(8)];
         let bytes: &mut [u8] = &mut bytemuck::cast_slice_mut(&mut words)[..size];
-        write_dense_f32(bytes, data);
+        write_dense(bytes, data);
         words
     }
 
@@ -132,20 +148,27 @@ mod tests {
         let data = [1.0f32, -2.5, 3.25];
         let words = aligned_image(&data);
         let bytes: &[u8] = bytemuck::cast_slice(&words);
-        let v = DenseF32Ref::from_image(&bytes[..dense_f32_size(3)]).unwrap();
+        let v = DenseRef::<f32>::from_image(&bytes[..dense_size::<f32>(3)]).unwrap();
         assert_eq!(v.as_slice(), &data);
         // The slice points into the image, not at a copy.
         assert_eq!(v.as_slice().as_ptr() as usize, bytes.as_ptr() as usize + DENSE_HEADER_BYTES);
+
+        let halves = [half::f16::ONE, half::f16::from_f32(-0.5)];
+        let words = aligned_image(&halves);
+        let bytes: &[u8] = bytemuck::cast_slice(&words);
+        let h = DenseRef::<half::f16>::from_image(&bytes[..dense_size::<half::f16>(2)]).unwrap();
+        assert_eq!(h.as_slice(), &halves);
+        assert_eq!(h.as_slice().as_ptr() as usize, bytes.as_ptr() as usize + DENSE_HEADER_BYTES);
     }
 
     #[test]
     fn rejects_truncated_and_negative() {
-        let words = aligned_image(&[1.0, 2.0]);
+        let words = aligned_image(&[1.0f32, 2.0]);
         let bytes: &[u8] = bytemuck::cast_slice(&words);
-        assert!(DenseF32Ref::from_image(&bytes[..dense_f32_size(2) - 1]).is_err());
-        assert!(DenseF32Ref::from_image(&bytes[..4]).is_err());
+        assert!(DenseRef::<f32>::from_image(&bytes[..dense_size::<f32>(2) - 1]).is_err());
+        assert!(DenseRef::<f32>::from_image(&bytes[..4]).is_err());
         let mut neg = bytes.to_vec();
         neg[4..6].copy_from_slice(&(-1i16).to_ne_bytes());
-        assert!(DenseF32Ref::from_image(&neg).is_err());
+        assert!(DenseRef::<f32>::from_image(&neg).is_err());
     }
 }

@@ -1,9 +1,9 @@
-//! Binary wire format of `ruvector`, byte-identical to pgvector's `vector`:
-//! `int16 dim`, `int16 0`, then `dim` IEEE-754 float4 values, all big-endian.
-//! Binary COPY files and pgvector client libraries' encoders therefore work
-//! unchanged against a `ruvector` column.
+//! Binary wire format of the dense types, byte-identical to pgvector's
+//! `vector` and `halfvec`: `int16 dim`, `int16 0`, then `dim` IEEE-754 float4
+//! (or binary16) values, all big-endian. Binary COPY files and pgvector client
+//! libraries' encoders therefore work unchanged against our columns.
 
-use super::{check_dims, check_element, check_expected_dims};
+use super::{check_dims, check_element, check_expected_dims, DenseElement};
 use crate::error::{ErrorKind, Result, VectorError};
 
 fn short_message() -> VectorError {
@@ -12,49 +12,50 @@ fn short_message() -> VectorError {
 }
 
 /// Bytes the wire form of a `dims`-element vector takes.
-pub const fn wire_size(dims: usize) -> usize {
-    4 + 4 * dims
+pub const fn wire_size<E: DenseElement>(dims: usize) -> usize {
+    4 + E::WIRE_BYTES * dims
 }
 
 /// Decode one value from the front of `msg`; returns the elements and the bytes used.
 /// Trailing bytes are left for the caller (PostgreSQL checks them itself).
-pub fn decode(msg: &[u8], typmod: i32) -> Result<(Vec<f32>, usize)> {
+pub fn decode<E: DenseElement>(msg: &[u8], typmod: i32) -> Result<(Vec<E>, usize)> {
     if msg.len() < 4 {
         return Err(short_message());
     }
     let dims = i16::from_be_bytes([msg[0], msg[1]]);
     let unused = i16::from_be_bytes([msg[2], msg[3]]);
     if dims < 1 {
-        check_dims(0)?;
+        check_dims::<E>(0)?;
     }
     let dims = dims as usize;
-    check_dims(dims)?;
+    check_dims::<E>(dims)?;
     check_expected_dims(typmod, dims)?;
     if unused != 0 {
         return Err(VectorError::new(ErrorKind::DataException, format!("expected unused to be 0, not {unused}")));
     }
-    let body = msg.get(4..wire_size(dims)).ok_or_else(short_message)?;
+    let size = wire_size::<E>(dims);
+    let body = msg.get(4..size).ok_or_else(short_message)?;
     let mut out = Vec::with_capacity(dims);
-    for chunk in body.chunks_exact(4) {
-        let x = f32::from_be_bytes([chunk[0], chunk[1], chunk[2], chunk[3]]);
+    for chunk in body.chunks_exact(E::WIRE_BYTES) {
+        let x = E::read_be(chunk);
         check_element(x)?;
         out.push(x);
     }
-    Ok((out, wire_size(dims)))
+    Ok((out, size))
 }
 
 /// Encode `v` into `out`, which must be `wire_size(v.len())` bytes.
-pub fn encode_into(v: &[f32], out: &mut [u8]) {
-    assert_eq!(out.len(), wire_size(v.len()), "caller sizes the output");
+pub fn encode_into<E: DenseElement>(v: &[E], out: &mut [u8]) {
+    assert_eq!(out.len(), wire_size::<E>(v.len()), "caller sizes the output");
     out[0..2].copy_from_slice(&(v.len() as i16).to_be_bytes());
     out[2..4].copy_from_slice(&0i16.to_be_bytes());
-    for (chunk, x) in out[4..].chunks_exact_mut(4).zip(v) {
-        chunk.copy_from_slice(&x.to_be_bytes());
+    for (chunk, &x) in out[4..].chunks_exact_mut(E::WIRE_BYTES).zip(v) {
+        x.write_be(chunk);
     }
 }
 
-pub fn encode(v: &[f32]) -> Vec<u8> {
-    let mut out = vec![0; wire_size(v.len())];
+pub fn encode<E: DenseElement>(v: &[E]) -> Vec<u8> {
+    let mut out = vec![0; wire_size::<E>(v.len())];
     encode_into(v, &mut out);
     out
 }
@@ -66,16 +67,19 @@ mod tests {
 
     #[test]
     fn pgvector_wire_bytes() {
-        // [1, -2] as pgvector sends it.
+        // [1, -2] as pgvector sends it, as vector and as halfvec.
         let bytes = [0, 2, 0, 0, 0x3f, 0x80, 0, 0, 0xc0, 0, 0, 0];
-        assert_eq!(encode(&[1.0, -2.0]), bytes);
-        assert_eq!(decode(&bytes, -1).unwrap(), (vec![1.0, -2.0], 12));
-        assert_eq!(decode(&bytes, 2).unwrap().0, vec![1.0, -2.0]);
+        assert_eq!(encode(&[1.0f32, -2.0]), bytes);
+        let half = [0, 2, 0, 0, 0x3c, 0x00, 0xc0, 0x00];
+        assert_eq!(encode(&[half::f16::ONE, half::f16::from_f32(-2.0)]), half);
+        assert_eq!(decode::<half::f16>(&half, 2).unwrap().0, [half::f16::ONE, half::f16::from_f32(-2.0)]);
+        assert_eq!(decode::<f32>(&bytes, -1).unwrap(), (vec![1.0, -2.0], 12));
+        assert_eq!(decode::<f32>(&bytes, 2).unwrap().0, vec![1.0, -2.0]);
     }
 
     #[test]
     fn rejects_bad_messages() {
-        let msg = |b: &[u8]| decode(b, -1).unwrap_err();
+        let msg = |b: &[u8]| decode::<f32>(b, -1).unwrap_err();
         assert_eq!(msg(&[0, 1]).kind, ErrorKind::ProtocolViolation);
         assert_eq!(msg(&[0, 2, 0, 0, 0x3f, 0x80, 0, 0]).kind, ErrorKind::ProtocolViolation);
         assert_eq!(msg(&[0, 0, 0, 0]).message, "vector must have at least 1 dimension");
@@ -84,21 +88,26 @@ mod tests {
         assert_eq!(msg(&[0, 1, 0, 7, 0, 0, 0, 0]).message, "expected unused to be 0, not 7");
         assert_eq!(msg(&[0, 1, 0, 0, 0x7f, 0xc0, 0, 0]).message, "NaN not allowed in vector");
         assert_eq!(msg(&[0, 1, 0, 0, 0x7f, 0x80, 0, 0]).message, "infinite value not allowed in vector");
-        assert_eq!(decode(&[0, 1, 0, 0, 0, 0, 0, 0], 2).unwrap_err().message, "expected 2 dimensions, not 1");
+        assert_eq!(decode::<f32>(&[0, 1, 0, 0, 0, 0, 0, 0], 2).unwrap_err().message, "expected 2 dimensions, not 1");
+        assert_eq!(decode::<half::f16>(&[0, 1, 0, 0, 0x7c, 0], -1).unwrap_err().message, "infinite value not allowed in halfvec");
     }
 
     proptest! {
         #[test]
         fn round_trip(v in proptest::collection::vec(-1e30f32..1e30, 1..300)) {
             let bytes = encode(&v);
-            let (back, used) = decode(&bytes, v.len() as i32).unwrap();
+            let (back, used) = decode::<f32>(&bytes, v.len() as i32).unwrap();
             prop_assert_eq!(used, bytes.len());
             prop_assert_eq!(back, v);
         }
 
         #[test]
         fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..80)) {
-            if let Ok((v, used)) = decode(&bytes, -1) {
+            if let Ok((v, used)) = decode::<f32>(&bytes, -1) {
+                prop_assert!(used <= bytes.len());
+                prop_assert!(v.iter().all(|x| x.is_finite()));
+            }
+            if let Ok((v, used)) = decode::<half::f16>(&bytes, -1) {
                 prop_assert!(used <= bytes.len());
                 prop_assert!(v.iter().all(|x| x.is_finite()));
             }

@@ -1,4 +1,4 @@
-//! Text form of `ruvector`: `[1,2.5,-3e-05]`.
+//! Text form of the dense types (`ruvector`, `halfvec`): `[1,2.5,-3e-05]`.
 //!
 //! Parsing accepts what pgvector accepts (which is what `strtof` accepts per
 //! element, between `[`, `,` and `]`, with C-locale whitespace around
@@ -8,8 +8,10 @@
 //!
 //! Output is PostgreSQL's `float4out` format: the shortest decimal that reads
 //! back to the same float, fixed-point for exponents -4..6, else `d.ddde+XX`.
+//! `halfvec` elements print as the float4 they widen to, as in pgvector.
 
-use super::{check_dims, check_element, check_expected_dims, TYPE_NAME};
+use super::{check_dims, check_element, check_expected_dims, DenseElement};
+use crate::kernels::Scalar;
 use crate::error::{ErrorKind, Result, VectorError};
 use crate::layout::MAX_DIM;
 
@@ -26,10 +28,10 @@ fn skip_space(s: &[u8], mut p: usize) -> usize {
     p
 }
 
-fn syntax_error(input: &[u8]) -> VectorError {
+fn syntax_error<E: DenseElement>(input: &[u8]) -> VectorError {
     VectorError::new(
         ErrorKind::InvalidTextRepresentation,
-        format!("invalid input syntax for type {TYPE_NAME}: \"{}\"", String::from_utf8_lossy(input)),
+        format!("invalid input syntax for type {}: \"{}\"", E::SQL_NAME, String::from_utf8_lossy(input)),
     )
 }
 
@@ -63,39 +65,39 @@ fn strtof(s: &[u8]) -> Option<(f32, usize)> {
     (used > 0).then_some((v, used))
 }
 
-/// Parse a `ruvector` literal; `typmod` is -1 or the required dimension count.
-pub fn parse(input: &[u8], typmod: i32) -> Result<Vec<f32>> {
+/// Parse a literal of the dense type `E`; `typmod` is -1 or the required dimension count.
+pub fn parse<E: DenseElement>(input: &[u8], typmod: i32) -> Result<Vec<E>> {
     let mut p = skip_space(input, 0);
     if input.get(p) != Some(&b'[') {
-        return Err(syntax_error(input).with_detail("Vector contents must start with \"[\"."));
+        return Err(syntax_error::<E>(input).with_detail("Vector contents must start with \"[\"."));
     }
     p = skip_space(input, p + 1);
     if input.get(p) == Some(&b']') {
-        return Err(VectorError::new(ErrorKind::DataException, "vector must have at least 1 dimension"));
+        check_dims::<E>(0)?;
     }
     // A guess at the size that avoids regrowing for typical 6-10 character elements.
     let mut out = Vec::with_capacity(((input.len() - p) / 8 + 1).min(MAX_DIM));
     loop {
         if out.len() == MAX_DIM {
-            return Err(VectorError::new(
-                ErrorKind::ProgramLimitExceeded,
-                format!("vector cannot have more than {MAX_DIM} dimensions"),
-            ));
+            check_dims::<E>(MAX_DIM + 1)?;
         }
         p = skip_space(input, p);
         if p >= input.len() {
-            return Err(syntax_error(input));
+            return Err(syntax_error::<E>(input));
         }
-        let (v, used) = parse_float(&input[p..]).ok_or_else(|| syntax_error(input))?;
+        let (v, used) = parse_float(&input[p..]).ok_or_else(|| syntax_error::<E>(input))?;
         let token = &input[p..p + used];
-        if v.is_infinite() && !token.iter().any(|c| matches!(c, b'i' | b'I')) {
+        let x = E::from_f32_unchecked(v);
+        // Out of range: strtof overflowed (infinite, but no "inf" written), or
+        // the float does not fit the element type.
+        if x.is_infinite() && !token.iter().any(|c| matches!(c, b'i' | b'I')) {
             return Err(VectorError::new(
                 ErrorKind::NumericValueOutOfRange,
-                format!("\"{}\" is out of range for type {TYPE_NAME}", String::from_utf8_lossy(token)),
+                format!("\"{}\" is out of range for type {}", String::from_utf8_lossy(token), E::SQL_NAME),
             ));
         }
-        check_element(v)?;
-        out.push(v);
+        check_element(x)?;
+        out.push(x);
         p = skip_space(input, p + used);
         match input.get(p) {
             Some(b',') => p += 1,
@@ -103,20 +105,20 @@ pub fn parse(input: &[u8], typmod: i32) -> Result<Vec<f32>> {
                 p += 1;
                 break;
             }
-            _ => return Err(syntax_error(input)),
+            _ => return Err(syntax_error::<E>(input)),
         }
     }
     p = skip_space(input, p);
     if p != input.len() {
-        return Err(syntax_error(input).with_detail("Junk after closing right brace."));
+        return Err(syntax_error::<E>(input).with_detail("Junk after closing right brace."));
     }
-    check_dims(out.len())?;
+    check_dims::<E>(out.len())?;
     check_expected_dims(typmod, out.len())?;
     Ok(out)
 }
 
 /// Append the text form of `v` to `out`.
-pub fn format_into(out: &mut Vec<u8>, v: &[f32]) {
+pub fn format_into<E: Scalar>(out: &mut Vec<u8>, v: &[E]) {
     out.reserve(v.len() * 11 + 2);
     out.push(b'[');
     let mut buf = ryu::Buffer::new();
@@ -124,12 +126,12 @@ pub fn format_into(out: &mut Vec<u8>, v: &[f32]) {
         if i > 0 {
             out.push(b',');
         }
-        push_float4(out, x, &mut buf);
+        push_float4(out, x.to_f32(), &mut buf);
     }
     out.push(b']');
 }
 
-pub fn format(v: &[f32]) -> String {
+pub fn format<E: Scalar>(v: &[E]) -> String {
     let mut out = Vec::new();
     format_into(&mut out, v);
     String::from_utf8(out).expect("ASCII only")
@@ -224,8 +226,22 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
+    use half::f16;
+
     fn p(s: &str) -> Result<Vec<f32>> {
         parse(s.as_bytes(), -1)
+    }
+
+    #[test]
+    fn halfvec_literals() {
+        let v = parse::<f16>(b"[1.5, -2, 65504, 1e-8]", -1).unwrap();
+        assert_eq!(v, [1.5f32, -2.0, 65504.0, 0.0].map(f16::from_f32));
+        assert_eq!(format(&parse::<f16>(b"[0.1]", -1).unwrap()), "[0.099975586]");
+        let e = parse::<f16>(b"[65520]", -1).unwrap_err();
+        assert_eq!((e.kind, e.message.as_str()), (ErrorKind::NumericValueOutOfRange, "\"65520\" is out of range for type halfvec"));
+        assert_eq!(parse::<f16>(b"[inf]", -1).unwrap_err().message, "infinite value not allowed in halfvec");
+        assert_eq!(parse::<f16>(b"[]", -1).unwrap_err().message, "halfvec must have at least 1 dimension");
+        assert_eq!(parse::<f16>(b"x", -1).unwrap_err().message, "invalid input syntax for type halfvec: \"x\"");
     }
 
     #[test]
@@ -235,7 +251,7 @@ mod tests {
         assert_eq!(p("[1e-50]").unwrap(), vec![0.0]); // underflow reads as zero, like strtof
         assert_eq!(p("[0x10]").unwrap(), vec![16.0]); // hex, like strtof
         assert_eq!(p("[-0]").unwrap()[0].to_bits(), (-0.0f32).to_bits());
-        assert_eq!(parse(b"[1,2]", 2).unwrap().len(), 2);
+        assert_eq!(parse::<f32>(b"[1,2]", 2).unwrap().len(), 2);
     }
 
     #[test]
@@ -262,7 +278,7 @@ mod tests {
         }
         assert_eq!(p("[1]x").unwrap_err().detail.as_deref(), Some("Junk after closing right brace."));
         assert_eq!(p("1").unwrap_err().detail.as_deref(), Some("Vector contents must start with \"[\"."));
-        let e = parse(b"[1,2]", 3).unwrap_err();
+        let e = parse::<f32>(b"[1,2]", 3).unwrap_err();
         assert_eq!((e.kind, e.message.as_str()), (ErrorKind::DataException, "expected 3 dimensions, not 2"));
     }
 
@@ -298,7 +314,7 @@ mod tests {
             push_float4(&mut out, x, &mut ryu::Buffer::new());
             assert_eq!(std::str::from_utf8(&out).unwrap(), want, "value {x:e}");
         }
-        assert_eq!(format(&[1.0, 2.5, -3e-5]), "[1,2.5,-3e-05]");
+        assert_eq!(format(&[1.0f32, 2.5, -3e-5]), "[1,2.5,-3e-05]");
     }
 
     /// A token grammar covering what strtof reads: signs, digits, points, exponents.
@@ -338,6 +354,12 @@ mod tests {
             prop_assert!(x.is_finite());
             let text = format(&[x]);
             let back = p(&text).unwrap();
+        // and every finite binary16 reads back from its text too
+        let h = f16::from_bits(bits as u16);
+        if h.is_finite() {
+            let ht = format(&[h]);
+            prop_assert_eq!(parse::<f16>(ht.as_bytes(), -1).unwrap()[0].to_bits(), h.to_bits(), "{}", ht);
+        }
             prop_assert_eq!(back[0].to_bits(), x.to_bits(), "{}", text);
         }
 
@@ -359,7 +381,8 @@ mod tests {
         /// Random bytes never panic; they either parse or give a typed error.
         #[test]
         fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..64)) {
-            let _ = parse(&bytes, -1);
+            let _ = parse::<f32>(&bytes, -1);
+            let _ = parse::<f16>(&bytes, -1);
         }
 
         /// Mutated valid literals never panic either (closer to the interesting edges).
@@ -372,7 +395,8 @@ mod tests {
             let mut text = format(&v).into_bytes();
             let i = pos.index(text.len());
             text[i] = byte;
-            if let Ok(parsed) = parse(&text, -1) {
+            let _ = parse::<f16>(&text, -1);
+            if let Ok(parsed) = parse::<f32>(&text, -1) {
                 prop_assert!(parsed.iter().all(|x| x.is_finite()));
             }
         }

@@ -1,0 +1,307 @@
+-- Completes the types declared as shells in bootstrap.sql and adds their SQL
+-- surface: casts, operators, aggregates and opclasses. pgrx emits this file
+-- last (finalize), after every generated CREATE FUNCTION, so it is one file
+-- with a section per type. Names and semantics follow pgvector.
+
+-- ============================================================= ruvector
+
+CREATE TYPE ruvector (
+    INPUT     = ruvector_in,
+    OUTPUT    = ruvector_out,
+    TYPMOD_IN = ruvector_typmod_in,
+    RECEIVE   = ruvector_recv,
+    SEND      = ruvector_send,
+    -- 'double' alignment keeps the elements of in-tuple values 8-byte aligned
+    -- (the header is 8 bytes), as detoasted copies are.
+    ALIGNMENT = double,
+    -- Float data hardly compresses; store out of line uncompressed when large,
+    -- so detoasting is a plain copy (pgvector makes the same choice).
+    STORAGE   = external
+);
+
+-- ruvector: casts -------------------------------------------------------------
+-- From arrays: assignment casts, as in pgvector. To real[]: implicit, as in
+-- pgvector. To double precision[], numeric[] and integer[]: explicit only, so
+-- they never make an operator call ambiguous.
+
+CREATE CAST (ruvector AS ruvector)
+    WITH FUNCTION ruvector(ruvector, integer, boolean) AS IMPLICIT;
+
+CREATE CAST (ruvector AS real[])
+    WITH FUNCTION vector_to_float4(ruvector, integer, boolean) AS IMPLICIT;
+
+CREATE CAST (ruvector AS double precision[])
+    WITH FUNCTION vector_to_float8(ruvector, integer, boolean);
+
+CREATE FUNCTION vector_to_numeric(ruvector, integer, boolean) RETURNS numeric[]
+    AS 'SELECT $1::real[]::numeric[]' LANGUAGE SQL IMMUTABLE STRICT PARALLEL SAFE;
+
+CREATE CAST (ruvector AS numeric[])
+    WITH FUNCTION vector_to_numeric(ruvector, integer, boolean);
+
+-- Rounds to the nearest integer, as real -> integer does.
+CREATE FUNCTION vector_to_int4(ruvector, integer, boolean) RETURNS integer[]
+    AS 'SELECT $1::real[]::integer[]' LANGUAGE SQL IMMUTABLE STRICT PARALLEL SAFE;
+
+CREATE CAST (ruvector AS integer[])
+    WITH FUNCTION vector_to_int4(ruvector, integer, boolean);
+
+CREATE CAST (integer[] AS ruvector)
+    WITH FUNCTION array_to_vector(integer[], integer, boolean) AS ASSIGNMENT;
+
+CREATE CAST (real[] AS ruvector)
+    WITH FUNCTION array_to_vector(real[], integer, boolean) AS ASSIGNMENT;
+
+CREATE CAST (double precision[] AS ruvector)
+    WITH FUNCTION array_to_vector(double precision[], integer, boolean) AS ASSIGNMENT;
+
+CREATE CAST (numeric[] AS ruvector)
+    WITH FUNCTION array_to_vector(numeric[], integer, boolean) AS ASSIGNMENT;
+
+-- ruvector: aggregates --------------------------------------------------------
+
+CREATE AGGREGATE avg(ruvector) (
+    SFUNC = vector_accum,
+    STYPE = double precision[],
+    FINALFUNC = vector_avg,
+    COMBINEFUNC = vector_combine,
+    INITCOND = '{0}',
+    PARALLEL = SAFE
+);
+
+CREATE AGGREGATE sum(ruvector) (
+    SFUNC = vector_add,
+    STYPE = ruvector,
+    COMBINEFUNC = vector_add,
+    PARALLEL = SAFE
+);
+
+-- ruvector: operators ---------------------------------------------------------
+
+CREATE OPERATOR <-> (
+    LEFTARG = ruvector, RIGHTARG = ruvector, FUNCTION = l2_distance,
+    COMMUTATOR = '<->'
+);
+
+CREATE OPERATOR <#> (
+    LEFTARG = ruvector, RIGHTARG = ruvector, FUNCTION = vector_negative_inner_product,
+    COMMUTATOR = '<#>'
+);
+
+CREATE OPERATOR <=> (
+    LEFTARG = ruvector, RIGHTARG = ruvector, FUNCTION = cosine_distance,
+    COMMUTATOR = '<=>'
+);
+
+CREATE OPERATOR <+> (
+    LEFTARG = ruvector, RIGHTARG = ruvector, FUNCTION = l1_distance,
+    COMMUTATOR = '<+>'
+);
+
+CREATE OPERATOR + (
+    LEFTARG = ruvector, RIGHTARG = ruvector, FUNCTION = vector_add,
+    COMMUTATOR = +
+);
+
+CREATE OPERATOR - (
+    LEFTARG = ruvector, RIGHTARG = ruvector, FUNCTION = vector_sub
+);
+
+CREATE OPERATOR * (
+    LEFTARG = ruvector, RIGHTARG = ruvector, FUNCTION = vector_mul,
+    COMMUTATOR = *
+);
+
+CREATE OPERATOR || (
+    LEFTARG = ruvector, RIGHTARG = ruvector, FUNCTION = vector_concat
+);
+
+CREATE OPERATOR < (
+    LEFTARG = ruvector, RIGHTARG = ruvector, FUNCTION = vector_lt,
+    COMMUTATOR = > , NEGATOR = >= ,
+    RESTRICT = scalarltsel, JOIN = scalarltjoinsel
+);
+
+CREATE OPERATOR <= (
+    LEFTARG = ruvector, RIGHTARG = ruvector, FUNCTION = vector_le,
+    COMMUTATOR = >= , NEGATOR = > ,
+    RESTRICT = scalarlesel, JOIN = scalarlejoinsel
+);
+
+CREATE OPERATOR = (
+    LEFTARG = ruvector, RIGHTARG = ruvector, FUNCTION = vector_eq,
+    COMMUTATOR = = , NEGATOR = <> ,
+    RESTRICT = eqsel, JOIN = eqjoinsel
+);
+
+CREATE OPERATOR <> (
+    LEFTARG = ruvector, RIGHTARG = ruvector, FUNCTION = vector_ne,
+    COMMUTATOR = <> , NEGATOR = = ,
+    RESTRICT = neqsel, JOIN = neqjoinsel
+);
+
+CREATE OPERATOR >= (
+    LEFTARG = ruvector, RIGHTARG = ruvector, FUNCTION = vector_ge,
+    COMMUTATOR = <= , NEGATOR = < ,
+    RESTRICT = scalargesel, JOIN = scalargejoinsel
+);
+
+CREATE OPERATOR > (
+    LEFTARG = ruvector, RIGHTARG = ruvector, FUNCTION = vector_gt,
+    COMMUTATOR = < , NEGATOR = <= ,
+    RESTRICT = scalargtsel, JOIN = scalargtjoinsel
+);
+
+-- ruvector: opclasses ---------------------------------------------------------
+
+CREATE OPERATOR CLASS vector_ops
+    DEFAULT FOR TYPE ruvector USING btree AS
+    OPERATOR 1 < ,
+    OPERATOR 2 <= ,
+    OPERATOR 3 = ,
+    OPERATOR 4 >= ,
+    OPERATOR 5 > ,
+    FUNCTION 1 vector_cmp(ruvector, ruvector);
+
+-- ============================================================= halfvec
+
+CREATE TYPE halfvec (
+    INPUT     = halfvec_in,
+    OUTPUT    = halfvec_out,
+    TYPMOD_IN = halfvec_typmod_in,
+    RECEIVE   = halfvec_recv,
+    SEND      = halfvec_send,
+    ALIGNMENT = double,
+    STORAGE   = external
+);
+
+-- halfvec: casts --------------------------------------------------------------
+
+CREATE CAST (halfvec AS halfvec)
+    WITH FUNCTION halfvec(halfvec, integer, boolean) AS IMPLICIT;
+
+CREATE CAST (halfvec AS ruvector)
+    WITH FUNCTION halfvec_to_vector(halfvec, integer, boolean) AS ASSIGNMENT;
+
+CREATE CAST (ruvector AS halfvec)
+    WITH FUNCTION vector_to_halfvec(ruvector, integer, boolean) AS IMPLICIT;
+
+CREATE CAST (halfvec AS real[])
+    WITH FUNCTION halfvec_to_float4(halfvec, integer, boolean) AS IMPLICIT;
+
+CREATE CAST (integer[] AS halfvec)
+    WITH FUNCTION array_to_halfvec(integer[], integer, boolean) AS ASSIGNMENT;
+
+CREATE CAST (real[] AS halfvec)
+    WITH FUNCTION array_to_halfvec(real[], integer, boolean) AS ASSIGNMENT;
+
+CREATE CAST (double precision[] AS halfvec)
+    WITH FUNCTION array_to_halfvec(double precision[], integer, boolean) AS ASSIGNMENT;
+
+CREATE CAST (numeric[] AS halfvec)
+    WITH FUNCTION array_to_halfvec(numeric[], integer, boolean) AS ASSIGNMENT;
+
+-- halfvec: aggregates ---------------------------------------------------------
+
+CREATE AGGREGATE avg(halfvec) (
+    SFUNC = halfvec_accum,
+    STYPE = double precision[],
+    FINALFUNC = halfvec_avg,
+    COMBINEFUNC = vector_combine,
+    INITCOND = '{0}',
+    PARALLEL = SAFE
+);
+
+CREATE AGGREGATE sum(halfvec) (
+    SFUNC = halfvec_add,
+    STYPE = halfvec,
+    COMBINEFUNC = halfvec_add,
+    PARALLEL = SAFE
+);
+
+-- halfvec: operators ----------------------------------------------------------
+
+CREATE OPERATOR <-> (
+    LEFTARG = halfvec, RIGHTARG = halfvec, FUNCTION = l2_distance,
+    COMMUTATOR = '<->'
+);
+
+CREATE OPERATOR <#> (
+    LEFTARG = halfvec, RIGHTARG = halfvec, FUNCTION = halfvec_negative_inner_product,
+    COMMUTATOR = '<#>'
+);
+
+CREATE OPERATOR <=> (
+    LEFTARG = halfvec, RIGHTARG = halfvec, FUNCTION = cosine_distance,
+    COMMUTATOR = '<=>'
+);
+
+CREATE OPERATOR <+> (
+    LEFTARG = halfvec, RIGHTARG = halfvec, FUNCTION = l1_distance,
+    COMMUTATOR = '<+>'
+);
+
+CREATE OPERATOR + (
+    LEFTARG = halfvec, RIGHTARG = halfvec, FUNCTION = halfvec_add,
+    COMMUTATOR = +
+);
+
+CREATE OPERATOR - (
+    LEFTARG = halfvec, RIGHTARG = halfvec, FUNCTION = halfvec_sub
+);
+
+CREATE OPERATOR * (
+    LEFTARG = halfvec, RIGHTARG = halfvec, FUNCTION = halfvec_mul,
+    COMMUTATOR = *
+);
+
+CREATE OPERATOR || (
+    LEFTARG = halfvec, RIGHTARG = halfvec, FUNCTION = halfvec_concat
+);
+
+CREATE OPERATOR < (
+    LEFTARG = halfvec, RIGHTARG = halfvec, FUNCTION = halfvec_lt,
+    COMMUTATOR = > , NEGATOR = >= ,
+    RESTRICT = scalarltsel, JOIN = scalarltjoinsel
+);
+
+CREATE OPERATOR <= (
+    LEFTARG = halfvec, RIGHTARG = halfvec, FUNCTION = halfvec_le,
+    COMMUTATOR = >= , NEGATOR = > ,
+    RESTRICT = scalarlesel, JOIN = scalarlejoinsel
+);
+
+CREATE OPERATOR = (
+    LEFTARG = halfvec, RIGHTARG = halfvec, FUNCTION = halfvec_eq,
+    COMMUTATOR = = , NEGATOR = <> ,
+    RESTRICT = eqsel, JOIN = eqjoinsel
+);
+
+CREATE OPERATOR <> (
+    LEFTARG = halfvec, RIGHTARG = halfvec, FUNCTION = halfvec_ne,
+    COMMUTATOR = <> , NEGATOR = = ,
+    RESTRICT = neqsel, JOIN = neqjoinsel
+);
+
+CREATE OPERATOR >= (
+    LEFTARG = halfvec, RIGHTARG = halfvec, FUNCTION = halfvec_ge,
+    COMMUTATOR = <= , NEGATOR = < ,
+    RESTRICT = scalargesel, JOIN = scalargejoinsel
+);
+
+CREATE OPERATOR > (
+    LEFTARG = halfvec, RIGHTARG = halfvec, FUNCTION = halfvec_gt,
+    COMMUTATOR = < , NEGATOR = <= ,
+    RESTRICT = scalargtsel, JOIN = scalargtjoinsel
+);
+
+-- halfvec: opclasses ----------------------------------------------------------
+
+CREATE OPERATOR CLASS halfvec_ops
+    DEFAULT FOR TYPE halfvec USING btree AS
+    OPERATOR 1 < ,
+    OPERATOR 2 <= ,
+    OPERATOR 3 = ,
+    OPERATOR 4 >= ,
+    OPERATOR 5 > ,
+    FUNCTION 1 halfvec_cmp(halfvec, halfvec);
