@@ -2,3 +2,4 @@
 -- them before CREATE TYPE completes them in types.sql.
 CREATE TYPE ruvector;
 CREATE TYPE halfvec;
+CREATE TYPE sparsevec;

@@ -305,3 +305,120 @@ CREATE OPERATOR CLASS halfvec_ops
     OPERATOR 4 >= ,
     OPERATOR 5 > ,
     FUNCTION 1 halfvec_cmp(halfvec, halfvec);
+
+-- ============================================================= sparsevec
+
+CREATE TYPE sparsevec (
+    INPUT     = sparsevec_in,
+    OUTPUT    = sparsevec_out,
+    TYPMOD_IN = sparsevec_typmod_in,
+    RECEIVE   = sparsevec_recv,
+    SEND      = sparsevec_send,
+    ALIGNMENT = int4,
+    STORAGE   = external
+);
+
+-- sparsevec: casts ------------------------------------------------------------
+
+CREATE CAST (sparsevec AS sparsevec)
+    WITH FUNCTION sparsevec(sparsevec, integer, boolean) AS IMPLICIT;
+
+CREATE CAST (sparsevec AS ruvector)
+    WITH FUNCTION sparsevec_to_vector(sparsevec, integer, boolean) AS ASSIGNMENT;
+
+CREATE CAST (ruvector AS sparsevec)
+    WITH FUNCTION vector_to_sparsevec(ruvector, integer, boolean) AS ASSIGNMENT;
+
+CREATE CAST (sparsevec AS halfvec)
+    WITH FUNCTION sparsevec_to_halfvec(sparsevec, integer, boolean) AS ASSIGNMENT;
+
+CREATE CAST (halfvec AS sparsevec)
+    WITH FUNCTION halfvec_to_sparsevec(halfvec, integer, boolean) AS ASSIGNMENT;
+
+-- Beyond pgvector: arrays to and from sparsevec (explicit, through the dense form).
+CREATE CAST (integer[] AS sparsevec)
+    WITH FUNCTION array_to_sparsevec(integer[], integer, boolean);
+
+CREATE CAST (real[] AS sparsevec)
+    WITH FUNCTION array_to_sparsevec(real[], integer, boolean);
+
+CREATE CAST (double precision[] AS sparsevec)
+    WITH FUNCTION array_to_sparsevec(double precision[], integer, boolean);
+
+CREATE CAST (numeric[] AS sparsevec)
+    WITH FUNCTION array_to_sparsevec(numeric[], integer, boolean);
+
+CREATE FUNCTION sparsevec_to_float4(sparsevec, integer, boolean) RETURNS real[]
+    AS 'SELECT $1::ruvector::real[]' LANGUAGE SQL IMMUTABLE STRICT PARALLEL SAFE;
+
+CREATE CAST (sparsevec AS real[])
+    WITH FUNCTION sparsevec_to_float4(sparsevec, integer, boolean);
+
+-- sparsevec: operators --------------------------------------------------------
+
+CREATE OPERATOR <-> (
+    LEFTARG = sparsevec, RIGHTARG = sparsevec, FUNCTION = l2_distance,
+    COMMUTATOR = '<->'
+);
+
+CREATE OPERATOR <#> (
+    LEFTARG = sparsevec, RIGHTARG = sparsevec, FUNCTION = sparsevec_negative_inner_product,
+    COMMUTATOR = '<#>'
+);
+
+CREATE OPERATOR <=> (
+    LEFTARG = sparsevec, RIGHTARG = sparsevec, FUNCTION = cosine_distance,
+    COMMUTATOR = '<=>'
+);
+
+CREATE OPERATOR <+> (
+    LEFTARG = sparsevec, RIGHTARG = sparsevec, FUNCTION = l1_distance,
+    COMMUTATOR = '<+>'
+);
+
+CREATE OPERATOR < (
+    LEFTARG = sparsevec, RIGHTARG = sparsevec, FUNCTION = sparsevec_lt,
+    COMMUTATOR = > , NEGATOR = >= ,
+    RESTRICT = scalarltsel, JOIN = scalarltjoinsel
+);
+
+CREATE OPERATOR <= (
+    LEFTARG = sparsevec, RIGHTARG = sparsevec, FUNCTION = sparsevec_le,
+    COMMUTATOR = >= , NEGATOR = > ,
+    RESTRICT = scalarlesel, JOIN = scalarlejoinsel
+);
+
+CREATE OPERATOR = (
+    LEFTARG = sparsevec, RIGHTARG = sparsevec, FUNCTION = sparsevec_eq,
+    COMMUTATOR = = , NEGATOR = <> ,
+    RESTRICT = eqsel, JOIN = eqjoinsel
+);
+
+CREATE OPERATOR <> (
+    LEFTARG = sparsevec, RIGHTARG = sparsevec, FUNCTION = sparsevec_ne,
+    COMMUTATOR = <> , NEGATOR = = ,
+    RESTRICT = neqsel, JOIN = neqjoinsel
+);
+
+CREATE OPERATOR >= (
+    LEFTARG = sparsevec, RIGHTARG = sparsevec, FUNCTION = sparsevec_ge,
+    COMMUTATOR = <= , NEGATOR = < ,
+    RESTRICT = scalargesel, JOIN = scalargejoinsel
+);
+
+CREATE OPERATOR > (
+    LEFTARG = sparsevec, RIGHTARG = sparsevec, FUNCTION = sparsevec_gt,
+    COMMUTATOR = < , NEGATOR = <= ,
+    RESTRICT = scalargtsel, JOIN = scalargtjoinsel
+);
+
+-- sparsevec: opclasses --------------------------------------------------------
+
+CREATE OPERATOR CLASS sparsevec_ops
+    DEFAULT FOR TYPE sparsevec USING btree AS
+    OPERATOR 1 < ,
+    OPERATOR 2 <= ,
+    OPERATOR 3 = ,
+    OPERATOR 4 >= ,
+    OPERATOR 5 > ,
+    FUNCTION 1 sparsevec_cmp(sparsevec, sparsevec);

@@ -8,7 +8,7 @@
 //!   Detoasting always yields a 4-byte header, so the elements start 8 bytes in
 //!   and are at least 4-byte aligned; `DenseRef::from_image` re-checks size
 //!   and alignment and refuses, rather than reads, a corrupt datum.
-//! - Every value returned to PostgreSQL ([`DenseOut`], [`CStringOut`],
+//! - Every value returned to PostgreSQL ([`DenseOut`], [`SparseOut`], [`CStringOut`],
 //!   [`ByteaOut`], [`BitOut`]) is palloc'd in CurrentMemoryContext and fully
 //!   initialised (palloc0 plus header) before its pointer is handed over.
 //! - Arrays and `StringInfo` buffers are read only within the bounds
@@ -27,6 +27,7 @@ use pgrx::pgrx_sql_entity_graph::metadata::{
 };
 use ruvector_core::dense::DenseElement;
 use ruvector_core::layout::{self, DenseRef};
+use ruvector_core::sparse::{self, SparseRef};
 use ruvector_core::{VectorData, VectorError};
 
 use crate::error::OrRaise;
@@ -187,6 +188,58 @@ unsafe impl<E: DenseElement> SqlTranslatable for DenseOut<E> {
     const ARGUMENT_SQL: Result<SqlMappingRef, ArgumentError> = Err(ArgumentError::NotValidAsArgument("DenseOut"));
     const RETURN_SQL: Result<ReturnsRef, ReturnsError> = Ok(ReturnsRef::One(SqlMappingRef::literal(E::SQL_NAME)));
 }
+
+// ------------------------------------------------------------- sparsevec
+
+/// A `sparsevec` argument, borrowed in place (indices and values arrays).
+#[derive(Clone, Copy)]
+pub struct SparseArg<'a>(SparseRef<'a>);
+
+impl<'a> SparseArg<'a> {
+    #[inline]
+    pub fn get(&self) -> SparseRef<'a> {
+        self.0
+    }
+}
+
+impl FromDatum for SparseArg<'_> {
+    unsafe fn from_polymorphic_datum(datum: pg_sys::Datum, is_null: bool, _: pg_sys::Oid) -> Option<Self> {
+        if is_null {
+            return None;
+        }
+        // SAFETY: PostgreSQL passes a valid sparsevec datum for the call's duration.
+        let bytes = unsafe { detoasted_bytes(datum) };
+        Some(SparseArg(SparseRef::from_image(bytes).or_raise()))
+    }
+}
+
+arg_via_from_datum!(SparseArg<'fcx>);
+sql_type!(SparseArg<'_>, "sparsevec");
+
+/// A new `sparsevec` datum in palloc'd memory, copied from a validated value.
+pub struct SparseOut(NonNull<u8>);
+
+impl SparseOut {
+    pub fn new(v: SparseRef<'_>) -> Self {
+        let size = sparse::sparse_size(v.nnz());
+        // SAFETY: palloc0 returns `size` zeroed bytes or raises ERROR; the
+        // header records that size and write_image fills the rest.
+        unsafe {
+            let p = pg_sys::palloc0(size).cast::<u8>();
+            pgrx::varlena::set_varsize_4b(p.cast(), size as i32);
+            sparse::write_image(core::slice::from_raw_parts_mut(p, size), v);
+            SparseOut(NonNull::new_unchecked(p))
+        }
+    }
+}
+
+unsafe impl BoxRet for SparseOut {
+    unsafe fn box_into<'fcx>(self, fcinfo: &mut FcInfo<'fcx>) -> Datum<'fcx> {
+        unsafe { fcinfo.return_raw_datum(pg_sys::Datum::from(self.0.as_ptr())) }
+    }
+}
+
+sql_type!(SparseOut, "sparsevec");
 
 // ------------------------------------------------------------ other outputs
 

@@ -6,3 +6,4 @@
 mod dense;
 mod halfvec;
 mod ruvector;
+mod sparsevec;

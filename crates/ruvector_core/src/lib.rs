@@ -10,6 +10,7 @@ pub mod dense;
 pub mod error;
 pub mod kernels;
 pub mod layout;
+pub mod sparse;
 
 pub use error::{ErrorKind, VectorError};
 pub use layout::VectorData;

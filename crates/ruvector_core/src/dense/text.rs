@@ -38,7 +38,7 @@ fn syntax_error<E: DenseElement>(input: &[u8]) -> VectorError {
 /// Parse one float at the start of `s`: its value and how many bytes it used.
 /// `None` when `s` does not start with a number.
 #[inline]
-fn parse_float(s: &[u8]) -> Option<(f32, usize)> {
+pub(crate) fn parse_float(s: &[u8]) -> Option<(f32, usize)> {
     match fast_float2::parse_partial::<f32, _>(s) {
         Ok((v, n)) if n > 0 => {
             // "0x1p3": fast-float2 stops after the "0"; strtof reads hex floats.
