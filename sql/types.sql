@@ -422,3 +422,15 @@ CREATE OPERATOR CLASS sparsevec_ops
     OPERATOR 4 >= ,
     OPERATOR 5 > ,
     FUNCTION 1 sparsevec_cmp(sparsevec, sparsevec);
+
+-- ================================================================== bit
+
+CREATE OPERATOR <~> (
+    LEFTARG = bit, RIGHTARG = bit, FUNCTION = hamming_distance,
+    COMMUTATOR = '<~>'
+);
+
+CREATE OPERATOR <%> (
+    LEFTARG = bit, RIGHTARG = bit, FUNCTION = jaccard_distance,
+    COMMUTATOR = '<%>'
+);

@@ -241,6 +241,36 @@ unsafe impl BoxRet for SparseOut {
 
 sql_type!(SparseOut, "sparsevec");
 
+// ------------------------------------------------------------------- bit
+
+/// A `bit(n)` argument (PostgreSQL's VarBit): the bit count and the bytes,
+/// borrowed in place.
+#[derive(Clone, Copy)]
+pub struct BitArg<'a> {
+    pub bits: usize,
+    pub bytes: &'a [u8],
+}
+
+impl FromDatum for BitArg<'_> {
+    unsafe fn from_polymorphic_datum(datum: pg_sys::Datum, is_null: bool, _: pg_sys::Oid) -> Option<Self> {
+        if is_null {
+            return None;
+        }
+        // SAFETY: PostgreSQL passes a valid bit datum for the call's duration.
+        let image = unsafe { detoasted_bytes(datum) };
+        // VarBit: header, int32 bit_len, then ceil(bit_len / 8) bytes.
+        let bits = image.get(4..8).map(|b| i32::from_ne_bytes([b[0], b[1], b[2], b[3]])).unwrap_or(-1);
+        let bytes = usize::try_from(bits).ok().and_then(|n| image.get(8..8 + n.div_ceil(8)));
+        match bytes {
+            Some(bytes) => Some(BitArg { bits: bits as usize, bytes }),
+            None => crate::error::raise_kind(ruvector_core::ErrorKind::DataException, "corrupt bit value"),
+        }
+    }
+}
+
+arg_via_from_datum!(BitArg<'fcx>);
+sql_type!(BitArg<'_>, "bit");
+
 // ------------------------------------------------------------ other outputs
 
 /// A palloc'd, NUL-terminated C string (an output function's result).

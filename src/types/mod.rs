@@ -4,6 +4,7 @@
 
 #[macro_use]
 mod dense;
+mod bit;
 mod halfvec;
 mod ruvector;
 mod sparsevec;

@@ -6,6 +6,7 @@
 //! That split lets `cargo test -p ruvector_core` and `cargo bench -p ruvector_core`
 //! exercise the algorithms without a server.
 
+pub mod bits;
 pub mod dense;
 pub mod error;
 pub mod kernels;
