@@ -9,6 +9,7 @@
 pub mod bits;
 pub mod dense;
 pub mod error;
+pub mod hnsw;
 pub mod kernels;
 pub mod layout;
 pub mod sparse;

@@ -1,0 +1,470 @@
+//! Concurrent in-memory HNSW construction.
+//!
+//! Worker threads take node indices from a shared counter and insert them
+//! (Malkov & Yashunin, algorithm 1). Each node's neighbour lists sit behind
+//! their own mutex, held only to copy a list out or to rewrite it, so inserts
+//! proceed in parallel; the entry point sits behind one more mutex, held for
+//! the whole insert of a node that raises the graph's top level (rare).
+//! Lock order: the entry mutex, then at most one node mutex at a time.
+//!
+//! The calling thread works too and, between batches, calls the caller's
+//! `tick` with the progress so far — in the extension, that is where the
+//! backend reports progress and checks for cancellation. Nothing here calls
+//! PostgreSQL.
+
+use super::search::{descend, search_layer, GraphRead, Neighbor, VisitedSet};
+use super::{random_level, Metric};
+use parking_lot::Mutex;
+use std::cell::RefCell;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+#[derive(Clone, Copy, Debug)]
+pub struct BuildParams {
+    /// Neighbours per node above level 0 (2m at level 0).
+    pub m: usize,
+    pub ef_construction: usize,
+    pub metric: Metric,
+    pub seed: u64,
+}
+
+/// A graph under construction, or built, with its vectors in one flat array.
+pub struct InMemoryGraph {
+    dims: usize,
+    vectors: Vec<f32>,
+    levels: Vec<u8>,
+    links: Vec<Mutex<Vec<Vec<u32>>>>,
+    entry: Mutex<Option<(u32, usize)>>,
+    params: BuildParams,
+}
+
+/// The build stopped because `tick` asked it to.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Cancelled;
+
+impl InMemoryGraph {
+    /// An empty graph over `vectors` (n × dims, already prepared for the metric).
+    pub fn new(dims: usize, vectors: Vec<f32>, params: BuildParams) -> Self {
+        assert!(dims > 0 && vectors.len() % dims == 0, "vectors are n × dims");
+        let n = vectors.len() / dims;
+        let levels: Vec<u8> = (0..n).map(|i| random_level(i as u64, params.seed, params.m) as u8).collect();
+        let links = levels.iter().map(|&l| Mutex::new(vec![Vec::new(); l as usize + 1])).collect();
+        InMemoryGraph { dims, vectors, levels, links, entry: Mutex::new(None), params }
+    }
+
+    /// Build with `threads` threads (the caller's included). `tick(done)` runs
+    /// on the calling thread between batches; returning false cancels.
+    pub fn build(
+        dims: usize,
+        vectors: Vec<f32>,
+        params: BuildParams,
+        threads: usize,
+        mut tick: impl FnMut(usize) -> bool,
+    ) -> Result<Self, Cancelled> {
+        let graph = InMemoryGraph::new(dims, vectors, params);
+        let n = graph.len();
+        let next = AtomicUsize::new(0);
+        let done = AtomicUsize::new(0);
+        let stop = AtomicBool::new(false);
+        // Workers stop when this is dropped, also if `tick` unwinds (an ERROR in the backend).
+        struct StopOnDrop<'a>(&'a AtomicBool);
+        impl Drop for StopOnDrop<'_> {
+            fn drop(&mut self) {
+                self.0.store(true, Ordering::Relaxed);
+            }
+        }
+        const BATCH: usize = 64;
+        let work = |graph: &InMemoryGraph| {
+            while !stop.load(Ordering::Relaxed) {
+                let start = next.fetch_add(BATCH, Ordering::Relaxed);
+                if start >= n {
+                    break;
+                }
+                for i in start..(start + BATCH).min(n) {
+                    graph.insert(i as u32);
+                }
+                done.fetch_add((start + BATCH).min(n) - start, Ordering::Relaxed);
+            }
+        };
+        let cancelled = std::thread::scope(|s| {
+            let _stop_workers = StopOnDrop(&stop);
+            for _ in 1..threads.max(1) {
+                s.spawn(|| work(&graph));
+            }
+            // The calling thread inserts too, one batch between ticks.
+            loop {
+                if !tick(done.load(Ordering::Relaxed)) {
+                    return true;
+                }
+                let start = next.fetch_add(BATCH, Ordering::Relaxed);
+                if start >= n {
+                    break;
+                }
+                for i in start..(start + BATCH).min(n) {
+                    graph.insert(i as u32);
+                }
+                done.fetch_add((start + BATCH).min(n) - start, Ordering::Relaxed);
+            }
+            false
+        });
+        if cancelled {
+            return Err(Cancelled);
+        }
+        tick(n);
+        Ok(graph)
+    }
+
+    pub fn len(&self) -> usize {
+        self.levels.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.levels.is_empty()
+    }
+
+    pub fn dims(&self) -> usize {
+        self.dims
+    }
+
+    pub fn params(&self) -> BuildParams {
+        self.params
+    }
+
+    pub fn vector(&self, i: u32) -> &[f32] {
+        &self.vectors[i as usize * self.dims..(i as usize + 1) * self.dims]
+    }
+
+    pub fn level(&self, i: u32) -> usize {
+        self.levels[i as usize] as usize
+    }
+
+    /// The entry node and its level, once a node exists.
+    pub fn entry_point(&self) -> Option<(u32, usize)> {
+        *self.entry.lock()
+    }
+
+    /// A copy of node `i`'s neighbours at `level`.
+    pub fn neighbors_of(&self, i: u32, level: usize) -> Vec<u32> {
+        self.links[i as usize].lock().get(level).cloned().unwrap_or_default()
+    }
+
+    fn capacity(&self, level: usize) -> usize {
+        if level == 0 {
+            2 * self.params.m
+        } else {
+            self.params.m
+        }
+    }
+
+    /// Insert node `i` (its vector is already in place).
+    pub fn insert(&self, i: u32) {
+        let level = self.level(i);
+        let query = self.vector(i);
+        let mut entry_guard = self.entry.lock();
+        let (ep, top) = match *entry_guard {
+            None => {
+                *entry_guard = Some((i, level));
+                return;
+            }
+            Some(e) => e,
+        };
+        // Only an insert that raises the top level keeps the entry lock throughout.
+        let raises_top = level > top;
+        if !raises_top {
+            drop(entry_guard);
+            self.connect(i, query, level, ep, top);
+        } else {
+            self.connect(i, query, level, ep, top);
+            *entry_guard = Some((i, level));
+        }
+    }
+
+    fn connect(&self, i: u32, query: &[f32], level: usize, ep: u32, top: usize) {
+        let metric = self.params.metric;
+        let mut cur = Neighbor { distance: metric.distance(query, self.vector(ep)), id: ep };
+        if top > level {
+            cur = descend(self, query, cur, top, level);
+        }
+        let mut entries = vec![cur];
+        for l in (0..=level.min(top)).rev() {
+            let mut visited = self.visited();
+            let mut candidates = search_layer(self, query, &entries, self.params.ef_construction, l, &mut visited);
+            // A concurrent insert may already have linked to this node and led the search back to it.
+            candidates.retain(|c| c.id != i);
+            let selected = self.select(&candidates, self.params.m);
+            self.set_links(i, l, &selected);
+            for s in &selected {
+                self.add_link(s.id, i, s.distance, l);
+            }
+            entries = candidates;
+        }
+    }
+
+    /// Set node `i`'s own list at `level`, keeping links that concurrent
+    /// inserts added meanwhile (pruned by the heuristic if that overfills it).
+    fn set_links(&self, i: u32, level: usize, selected: &[Neighbor<u32>]) {
+        let cap = self.capacity(level);
+        let mut links = self.links[i as usize].lock();
+        let list = &mut links[level];
+        if list.is_empty() {
+            *list = selected.iter().map(|n| n.id).collect();
+            return;
+        }
+        let base = self.vector(i);
+        let metric = self.params.metric;
+        let mut all: Vec<Neighbor<u32>> = selected.to_vec();
+        for &n in list.iter() {
+            if n != i && !all.iter().any(|s| s.id == n) {
+                all.push(Neighbor { distance: metric.distance(base, self.vector(n)), id: n });
+            }
+        }
+        all.sort();
+        *list = self.select(&all, cap).into_iter().map(|n| n.id).collect();
+    }
+
+    /// Add `new` to `node`'s list at `level`, pruning by the heuristic when full.
+    fn add_link(&self, node: u32, new: u32, distance: f32, level: usize) {
+        if node == new {
+            return;
+        }
+        let cap = self.capacity(level);
+        let mut links = self.links[node as usize].lock();
+        let list = &mut links[level];
+        if list.contains(&new) {
+            return;
+        }
+        if list.len() < cap {
+            list.push(new);
+            return;
+        }
+        let base = self.vector(node);
+        let metric = self.params.metric;
+        let mut candidates: Vec<Neighbor<u32>> =
+            list.iter().map(|&n| Neighbor { distance: metric.distance(base, self.vector(n)), id: n }).collect();
+        candidates.push(Neighbor { distance, id: new });
+        candidates.sort();
+        *list = self.select(&candidates, cap).into_iter().map(|n| n.id).collect();
+    }
+
+    /// The neighbour-selection heuristic (algorithm 4): walk candidates
+    /// nearest first and keep one only if it is closer to the base than to
+    /// every one already kept, so the kept set spans different directions.
+    /// `candidates` must be sorted nearest first.
+    pub fn select(&self, candidates: &[Neighbor<u32>], m: usize) -> Vec<Neighbor<u32>> {
+        if candidates.len() <= m {
+            return candidates.to_vec();
+        }
+        let metric = self.params.metric;
+        let mut kept: Vec<Neighbor<u32>> = Vec::with_capacity(m);
+        for &c in candidates {
+            if kept.len() >= m {
+                break;
+            }
+            let cv = self.vector(c.id);
+            if kept.iter().all(|k| metric.distance(cv, self.vector(k.id)) > c.distance) {
+                kept.push(c);
+            }
+        }
+        kept
+    }
+
+    /// The `k` nearest nodes to `query` found with search width `ef`.
+    pub fn search(&self, query: &[f32], k: usize, ef: usize) -> Vec<Neighbor<u32>> {
+        let Some((ep, top)) = self.entry_point() else {
+            return Vec::new();
+        };
+        let start = Neighbor { distance: self.params.metric.distance(query, self.vector(ep)), id: ep };
+        let entry = descend(self, query, start, top, 0);
+        let mut visited = self.visited();
+        let mut found = search_layer(self, query, &[entry], ef.max(k), 0, &mut visited);
+        found.truncate(k);
+        found
+    }
+}
+
+impl GraphRead for InMemoryGraph {
+    type Id = u32;
+    type Visited = PooledVisited;
+
+    fn neighbors(&self, id: u32, level: usize, out: &mut Vec<u32>) {
+        if let Some(list) = self.links[id as usize].lock().get(level) {
+            out.extend_from_slice(list);
+        }
+    }
+
+    #[inline]
+    fn distance(&self, query: &[f32], id: u32) -> f32 {
+        self.params.metric.distance(query, self.vector(id))
+    }
+
+    fn visited(&self) -> PooledVisited {
+        PooledVisited::take(self.len())
+    }
+}
+
+/// A visited set over node indices 0..n: one generation stamp per node, so
+/// clearing is a counter increment. Taken from and returned to a per-thread
+/// pool, so searches do not allocate.
+pub struct PooledVisited(Option<Marks>);
+
+/// The pooled storage (no Drop of its own, so returning it to the pool
+/// cannot recurse while the thread's pool is being destroyed).
+struct Marks {
+    stamps: Vec<u32>,
+    generation: u32,
+}
+
+thread_local! {
+    static VISITED_POOL: RefCell<Vec<Marks>> = const { RefCell::new(Vec::new()) };
+}
+
+impl PooledVisited {
+    fn take(n: usize) -> Self {
+        let mut m = VISITED_POOL
+            .try_with(|p| p.borrow_mut().pop())
+            .ok()
+            .flatten()
+            .unwrap_or(Marks { stamps: Vec::new(), generation: 0 });
+        if m.stamps.len() < n {
+            m.stamps.resize(n, 0);
+        }
+        m.generation = m.generation.wrapping_add(1);
+        if m.generation == 0 {
+            m.stamps.fill(0);
+            m.generation = 1;
+        }
+        PooledVisited(Some(m))
+    }
+}
+
+impl VisitedSet<u32> for PooledVisited {
+    #[inline]
+    fn insert(&mut self, id: u32) -> bool {
+        let m = self.0.as_mut().expect("present until drop");
+        let slot = &mut m.stamps[id as usize];
+        if *slot == m.generation {
+            return false;
+        }
+        *slot = m.generation;
+        true
+    }
+}
+
+impl Drop for PooledVisited {
+    fn drop(&mut self) {
+        if let Some(m) = self.0.take() {
+            let _ = VISITED_POOL.try_with(|p| p.borrow_mut().push(m));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Deterministic pseudo-random vectors in clusters (closer to real data than uniform noise).
+    pub(crate) fn dataset(n: usize, dims: usize, seed: u64) -> Vec<f32> {
+        let mut s = seed | 1;
+        let mut next = move || {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            (s >> 40) as f32 / (1u64 << 24) as f32 - 0.5
+        };
+        let centers: Vec<Vec<f32>> = (0..32).map(|_| (0..dims).map(|_| next() * 4.0).collect()).collect();
+        let mut out = Vec::with_capacity(n * dims);
+        for i in 0..n {
+            let c = &centers[i % centers.len()];
+            out.extend(c.iter().map(|&x| x + next()));
+        }
+        out
+    }
+
+    pub(crate) fn brute_force(data: &[f32], dims: usize, q: &[f32], k: usize, metric: Metric) -> Vec<u32> {
+        let mut all: Vec<Neighbor<u32>> = data
+            .chunks_exact(dims)
+            .enumerate()
+            .map(|(i, v)| Neighbor { distance: metric.distance(q, v), id: i as u32 })
+            .collect();
+        all.sort();
+        all.truncate(k);
+        all.into_iter().map(|n| n.id).collect()
+    }
+
+    /// The test data (32 clusters of uniform noise in 24 dimensions) is hard
+    /// for any ANN index; recall must rise with ef and reach 0.99.
+    #[test]
+    fn recall_grows_with_ef() {
+        let r: Vec<f64> = [16, 64, 256].iter().map(|&ef| recall_ef(Metric::L2, 1, ef)).collect();
+        assert!(r[0] < r[1] && r[1] < r[2], "{r:?}");
+        assert!(r[2] >= 0.99, "{r:?}");
+    }
+
+    fn recall(metric: Metric, threads: usize) -> f64 {
+        recall_ef(metric, threads, 128)
+    }
+
+    fn recall_ef(metric: Metric, threads: usize, ef: usize) -> f64 {
+        let (n, dims, k) = (3000, 24, 10);
+        let mut data = dataset(n, dims, 7);
+        for v in data.chunks_exact_mut(dims) {
+            metric.prepare(v);
+        }
+        let params = BuildParams { m: 12, ef_construction: 64, metric, seed: 1 };
+        let graph = InMemoryGraph::build(dims, data.clone(), params, threads, |_| true).unwrap();
+        let queries = dataset(100, dims, 99);
+        let mut hits = 0;
+        for q in queries.chunks_exact(dims) {
+            let mut q = q.to_vec();
+            metric.prepare(&mut q);
+            let truth = brute_force(&data, dims, &q, k, metric);
+            let got: Vec<u32> = graph.search(&q, k, ef).into_iter().map(|n| n.id).collect();
+            hits += got.iter().filter(|id| truth.contains(id)).count();
+        }
+        hits as f64 / (100 * k) as f64
+    }
+
+    #[test]
+    fn recall_is_high_for_every_metric() {
+        // Inner product is not a metric (no triangle inequality), and these
+        // vectors have random norms: HNSW is known to do worse on it.
+        for (metric, floor) in [(Metric::L2, 0.97), (Metric::InnerProduct, 0.85), (Metric::Cosine, 0.97), (Metric::L1, 0.97)] {
+            let r = recall(metric, 1);
+            assert!(r >= floor, "{metric:?} recall {r}");
+        }
+    }
+
+    #[test]
+    fn parallel_build_keeps_recall_and_invariants() {
+        assert!(recall(Metric::L2, 4) >= 0.97);
+        let (dims, n) = (8, 2000);
+        let params = BuildParams { m: 8, ef_construction: 32, metric: Metric::L2, seed: 3 };
+        let g = InMemoryGraph::build(dims, dataset(n, dims, 5), params, 4, |_| true).unwrap();
+        let (ep, top) = g.entry_point().unwrap();
+        assert_eq!(g.level(ep), top);
+        assert_eq!(top, (0..n as u32).map(|i| g.level(i)).max().unwrap());
+        for i in 0..n as u32 {
+            for l in 0..=g.level(i) {
+                let list = g.neighbors_of(i, l);
+                assert!(list.len() <= g.capacity(l));
+                assert!(!list.contains(&i));
+                let mut dedup = list.clone();
+                dedup.sort();
+                dedup.dedup();
+                assert_eq!(dedup.len(), list.len(), "duplicates in {i}@{l}");
+                assert!(list.iter().all(|&j| g.level(j) >= l));
+            }
+        }
+    }
+
+    #[test]
+    fn cancelled_build_stops() {
+        let params = BuildParams { m: 8, ef_construction: 32, metric: Metric::L2, seed: 3 };
+        let mut ticks = 0;
+        let r = InMemoryGraph::build(8, dataset(5000, 8, 5), params, 2, |_| {
+            ticks += 1;
+            ticks < 3
+        });
+        assert_eq!(r.err(), Some(Cancelled));
+    }
+
+}

@@ -1,0 +1,133 @@
+//! Layer search (Malkov & Yashunin, algorithm 2), generic over where the graph
+//! lives. A candidate queue ordered nearest-first and a result queue of at most
+//! `ef` entries ordered farthest-first; the search stops when the nearest
+//! unexpanded candidate is farther than the farthest result.
+
+use std::cmp::{Ordering, Reverse};
+use std::collections::BinaryHeap;
+
+/// A node id with its distance to the query.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Neighbor<Id> {
+    pub distance: f32,
+    pub id: Id,
+}
+
+impl<Id: Ord> Eq for Neighbor<Id> {}
+
+impl<Id: Ord> PartialOrd for Neighbor<Id> {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl<Id: Ord> Ord for Neighbor<Id> {
+    /// By distance (total order on floats), then id, so heaps are deterministic.
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.distance.total_cmp(&other.distance).then_with(|| self.id.cmp(&other.id))
+    }
+}
+
+/// Read access to a graph: its neighbour lists and distances to its nodes.
+pub trait GraphRead {
+    type Id: Copy + Ord + std::hash::Hash + std::fmt::Debug;
+    type Visited: VisitedSet<Self::Id>;
+
+    /// Append the neighbours of `id` at `level` to `out` (cleared by the caller).
+    fn neighbors(&self, id: Self::Id, level: usize, out: &mut Vec<Self::Id>);
+
+    /// Distance from `query` to node `id`.
+    fn distance(&self, query: &[f32], id: Self::Id) -> f32;
+
+    /// A fresh visited set for one search.
+    fn visited(&self) -> Self::Visited;
+}
+
+/// Nodes seen during one search.
+pub trait VisitedSet<Id> {
+    /// Mark `id`; false if it was already marked.
+    fn insert(&mut self, id: Id) -> bool;
+}
+
+impl<Id: std::hash::Hash + Eq> VisitedSet<Id> for std::collections::HashSet<Id> {
+    fn insert(&mut self, id: Id) -> bool {
+        std::collections::HashSet::insert(self, id)
+    }
+}
+
+/// Search one layer from `entry` (already marked visited by the caller or
+/// not; entries are marked here). Returns up to `ef` nearest, nearest first.
+pub fn search_layer<G: GraphRead>(
+    graph: &G,
+    query: &[f32],
+    entry: &[Neighbor<G::Id>],
+    ef: usize,
+    level: usize,
+    visited: &mut G::Visited,
+) -> Vec<Neighbor<G::Id>> {
+    let mut candidates: BinaryHeap<Reverse<Neighbor<G::Id>>> = BinaryHeap::with_capacity(ef * 2);
+    let mut results: BinaryHeap<Neighbor<G::Id>> = BinaryHeap::with_capacity(ef + 1);
+    for &e in entry {
+        visited.insert(e.id);
+        candidates.push(Reverse(e));
+        results.push(e);
+        if results.len() > ef {
+            results.pop();
+        }
+    }
+    let mut links = Vec::new();
+    while let Some(Reverse(c)) = candidates.pop() {
+        if let Some(far) = results.peek() {
+            if results.len() >= ef && c.distance > far.distance {
+                break;
+            }
+        }
+        links.clear();
+        graph.neighbors(c.id, level, &mut links);
+        for &n in &links {
+            if !visited.insert(n) {
+                continue;
+            }
+            let d = graph.distance(query, n);
+            if results.len() < ef || d < results.peek().map_or(f32::INFINITY, |f| f.distance) {
+                let nb = Neighbor { distance: d, id: n };
+                candidates.push(Reverse(nb));
+                results.push(nb);
+                if results.len() > ef {
+                    results.pop();
+                }
+            }
+        }
+    }
+    results.into_sorted_vec()
+}
+
+/// Greedy descent from `entry` at `top` down to `bottom + 1` (ef = 1 per
+/// layer), returning the entry point for `bottom`.
+pub fn descend<G: GraphRead>(
+    graph: &G,
+    query: &[f32],
+    mut entry: Neighbor<G::Id>,
+    top: usize,
+    bottom: usize,
+) -> Neighbor<G::Id> {
+    let mut links = Vec::new();
+    for level in (bottom + 1..=top).rev() {
+        loop {
+            let mut improved = false;
+            links.clear();
+            graph.neighbors(entry.id, level, &mut links);
+            for &n in &links {
+                let d = graph.distance(query, n);
+                if d < entry.distance {
+                    entry = Neighbor { distance: d, id: n };
+                    improved = true;
+                }
+            }
+            if !improved {
+                break;
+            }
+        }
+    }
+    entry
+}
