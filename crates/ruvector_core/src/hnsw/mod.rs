@@ -14,6 +14,7 @@
 
 pub mod build;
 pub mod search;
+pub mod tuple;
 
 pub use build::{BuildParams, InMemoryGraph};
 pub use search::{search_layer, GraphRead, Neighbor, VisitedSet};

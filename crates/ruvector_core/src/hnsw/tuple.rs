@@ -1,0 +1,550 @@
+//! Byte layout of an HNSW index: the meta page contents and the three tuple
+//! kinds stored on data pages. Pure byte manipulation, no PostgreSQL: the
+//! extension's storage module copies these bytes into and out of buffers.
+//!
+//! ```text
+//! element tuple                         offset
+//!   u8  kind = 1                          0
+//!   u8  level                             1
+//!   u8  flags (bit 0: deleted)            2
+//!   u8  inline heap TID count             3
+//!   u16 m                                 4
+//!   u16 floats in this tuple's chunk      6
+//!   Tid first overflow TID-list tuple     8
+//!   Tid next vector chunk tuple          14
+//!   u32 reserved, 0                      20
+//!   INLINE_TIDS × Tid heap TIDs          24
+//!   (level+1) × u16 neighbour counts     84
+//!   2m Tids (level 0), m Tids per level above: neighbour lists
+//!   pad to 4, then the vector's first chunk (native-endian f32)
+//!
+//! chunk tuple:    u8 kind = 2, u8 0, u16 floats, Tid next, u16 0, floats…
+//! TID-list tuple: u8 kind = 3, u8 0, u16 count, Tid next, u16 capacity, Tids…
+//! ```
+//!
+//! Invariants: neighbour and TID counts never exceed their capacities;
+//! unused slots hold `Tid::INVALID`; a vector's chunks, in chain order,
+//! concatenate to the stored vector (normalised for cosine).
+
+use std::fmt;
+
+/// A tuple address, laid out as PostgreSQL's ItemPointerData (block as two
+/// u16 halves, high first, then the offset), so heap TIDs copy straight in.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+pub struct Tid {
+    pub block: u32,
+    pub offset: u16,
+}
+
+impl fmt::Debug for Tid {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "({},{})", self.block, self.offset)
+    }
+}
+
+impl Tid {
+    pub const INVALID: Tid = Tid { block: u32::MAX, offset: 0 };
+    pub const BYTES: usize = 6;
+
+    pub fn is_valid(self) -> bool {
+        self.offset != 0
+    }
+
+    pub fn write(self, out: &mut [u8]) {
+        out[0..2].copy_from_slice(&((self.block >> 16) as u16).to_ne_bytes());
+        out[2..4].copy_from_slice(&(self.block as u16).to_ne_bytes());
+        out[4..6].copy_from_slice(&self.offset.to_ne_bytes());
+    }
+
+    pub fn read(b: &[u8]) -> Tid {
+        let hi = u16::from_ne_bytes([b[0], b[1]]) as u32;
+        let lo = u16::from_ne_bytes([b[2], b[3]]) as u32;
+        Tid { block: (hi << 16) | lo, offset: u16::from_ne_bytes([b[4], b[5]]) }
+    }
+}
+
+pub const KIND_ELEMENT: u8 = 1;
+pub const KIND_CHUNK: u8 = 2;
+pub const KIND_TIDLIST: u8 = 3;
+
+/// Heap TIDs stored in the element itself; more go to TID-list tuples.
+pub const INLINE_TIDS: usize = 10;
+
+const ELEMENT_FIXED: usize = 24 + INLINE_TIDS * Tid::BYTES; // 84
+const CHUNK_HEADER: usize = 12;
+const TIDLIST_HEADER: usize = 12;
+
+const fn align4(n: usize) -> usize {
+    (n + 3) & !3
+}
+
+/// Where each part of an element tuple of a given shape lies.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ElementLayout {
+    pub level: usize,
+    pub m: usize,
+    pub chunk_floats: usize,
+}
+
+impl ElementLayout {
+    pub fn capacity(&self, level: usize) -> usize {
+        if level == 0 {
+            2 * self.m
+        } else {
+            self.m
+        }
+    }
+
+    fn counts_at(&self) -> usize {
+        ELEMENT_FIXED
+    }
+
+    fn neighbors_at(&self, level: usize) -> usize {
+        let start = ELEMENT_FIXED + 2 * (self.level + 1);
+        if level == 0 {
+            start
+        } else {
+            start + (2 * self.m + (level - 1) * self.m) * Tid::BYTES
+        }
+    }
+
+    fn vector_at(&self) -> usize {
+        align4(ELEMENT_FIXED + 2 * (self.level + 1) + (2 * self.m + self.level * self.m) * Tid::BYTES)
+    }
+
+    pub fn size(&self) -> usize {
+        self.vector_at() + 4 * self.chunk_floats
+    }
+
+    /// Bytes an element needs before its vector (what limits the first chunk).
+    pub fn overhead(level: usize, m: usize) -> usize {
+        ElementLayout { level, m, chunk_floats: 0 }.size()
+    }
+}
+
+/// A read-only view of an element tuple.
+#[derive(Clone, Copy)]
+pub struct ElementRef<'a> {
+    bytes: &'a [u8],
+    layout: ElementLayout,
+}
+
+fn u16_at(b: &[u8], at: usize) -> u16 {
+    u16::from_ne_bytes([b[at], b[at + 1]])
+}
+
+impl<'a> ElementRef<'a> {
+    /// Interpret `bytes` as an element tuple; `None` if it is not one or is malformed.
+    pub fn parse(bytes: &'a [u8]) -> Option<Self> {
+        if bytes.len() < ELEMENT_FIXED || bytes[0] != KIND_ELEMENT {
+            return None;
+        }
+        let layout = ElementLayout { level: bytes[1] as usize, m: u16_at(bytes, 4) as usize, chunk_floats: u16_at(bytes, 6) as usize };
+        if layout.size() > bytes.len() || bytes[3] as usize > INLINE_TIDS {
+            return None;
+        }
+        Some(ElementRef { bytes, layout })
+    }
+
+    pub fn layout(&self) -> ElementLayout {
+        self.layout
+    }
+
+    pub fn level(&self) -> usize {
+        self.layout.level
+    }
+
+    pub fn is_deleted(&self) -> bool {
+        self.bytes[2] & 1 != 0
+    }
+
+    pub fn heap_tids(&self) -> impl Iterator<Item = Tid> + 'a {
+        let b = self.bytes;
+        (0..b[3] as usize).map(move |i| Tid::read(&b[24 + i * Tid::BYTES..]))
+    }
+
+    pub fn overflow(&self) -> Tid {
+        Tid::read(&self.bytes[8..])
+    }
+
+    pub fn next_chunk(&self) -> Tid {
+        Tid::read(&self.bytes[14..])
+    }
+
+    pub fn neighbor_count(&self, level: usize) -> usize {
+        (u16_at(self.bytes, self.layout.counts_at() + 2 * level) as usize).min(self.layout.capacity(level))
+    }
+
+    /// Neighbours at `level` (empty above the element's level).
+    pub fn neighbors(&self, level: usize) -> impl Iterator<Item = Tid> + 'a {
+        let (b, at, n) = if level <= self.layout.level {
+            (self.bytes, self.layout.neighbors_at(level), self.neighbor_count(level))
+        } else {
+            (self.bytes, 0, 0)
+        };
+        (0..n).map(move |i| Tid::read(&b[at + i * Tid::BYTES..]))
+    }
+
+    /// The first chunk of the vector, borrowed in place when aligned.
+    pub fn chunk(&self) -> std::borrow::Cow<'a, [f32]> {
+        let at = self.layout.vector_at();
+        let raw = &self.bytes[at..at + 4 * self.layout.chunk_floats];
+        match bytemuck::try_cast_slice::<u8, f32>(raw) {
+            Ok(s) => std::borrow::Cow::Borrowed(s),
+            Err(_) => std::borrow::Cow::Owned(raw.chunks_exact(4).map(|c| f32::from_ne_bytes([c[0], c[1], c[2], c[3]])).collect()),
+        }
+    }
+}
+
+/// A mutable view of an element tuple, for in-place updates on a page.
+pub struct ElementMut<'a> {
+    bytes: &'a mut [u8],
+    layout: ElementLayout,
+}
+
+impl<'a> ElementMut<'a> {
+    pub fn parse(bytes: &'a mut [u8]) -> Option<Self> {
+        let layout = ElementRef::parse(bytes)?.layout;
+        Some(ElementMut { bytes, layout })
+    }
+
+    pub fn as_ref(&self) -> ElementRef<'_> {
+        ElementRef { bytes: self.bytes, layout: self.layout }
+    }
+
+    pub fn set_deleted(&mut self, deleted: bool) {
+        if deleted {
+            self.bytes[2] |= 1;
+        } else {
+            self.bytes[2] &= !1;
+        }
+    }
+
+    pub fn set_overflow(&mut self, t: Tid) {
+        t.write(&mut self.bytes[8..14]);
+    }
+
+    /// Replace the neighbour list at `level` (truncated to its capacity).
+    pub fn set_neighbors(&mut self, level: usize, list: &[Tid]) {
+        let cap = self.layout.capacity(level);
+        let n = list.len().min(cap);
+        let at = self.layout.neighbors_at(level);
+        for i in 0..cap {
+            let t = if i < n { list[i] } else { Tid::INVALID };
+            t.write(&mut self.bytes[at + i * Tid::BYTES..at + (i + 1) * Tid::BYTES]);
+        }
+        let c = self.layout.counts_at() + 2 * level;
+        self.bytes[c..c + 2].copy_from_slice(&(n as u16).to_ne_bytes());
+    }
+
+    /// Add a heap TID inline; false if the inline slots are full.
+    pub fn push_heap_tid(&mut self, t: Tid) -> bool {
+        let n = self.bytes[3] as usize;
+        if n >= INLINE_TIDS {
+            return false;
+        }
+        t.write(&mut self.bytes[24 + n * Tid::BYTES..24 + (n + 1) * Tid::BYTES]);
+        self.bytes[3] = n as u8 + 1;
+        true
+    }
+
+    /// Keep only the inline heap TIDs `keep` accepts; returns how many were removed.
+    pub fn retain_heap_tids(&mut self, mut keep: impl FnMut(Tid) -> bool) -> usize {
+        let kept: Vec<Tid> = self.as_ref().heap_tids().filter(|&t| keep(t)).collect();
+        let removed = self.bytes[3] as usize - kept.len();
+        for i in 0..INLINE_TIDS {
+            let t = kept.get(i).copied().unwrap_or(Tid::INVALID);
+            t.write(&mut self.bytes[24 + i * Tid::BYTES..24 + (i + 1) * Tid::BYTES]);
+        }
+        self.bytes[3] = kept.len() as u8;
+        removed
+    }
+}
+
+/// Everything needed to encode one element tuple.
+pub struct NewElement<'a> {
+    pub level: usize,
+    pub m: usize,
+    pub heap_tids: &'a [Tid],
+    pub overflow: Tid,
+    pub next_chunk: Tid,
+    pub neighbors: &'a [Vec<Tid>],
+    pub chunk: &'a [f32],
+}
+
+pub fn encode_element(e: &NewElement<'_>) -> Vec<u8> {
+    assert!(e.heap_tids.len() <= INLINE_TIDS, "overflow TIDs go to TID-list tuples");
+    let layout = ElementLayout { level: e.level, m: e.m, chunk_floats: e.chunk.len() };
+    let mut b = vec![0u8; layout.size()];
+    b[0] = KIND_ELEMENT;
+    b[1] = e.level as u8;
+    b[4..6].copy_from_slice(&(e.m as u16).to_ne_bytes());
+    b[6..8].copy_from_slice(&(e.chunk.len() as u16).to_ne_bytes());
+    e.overflow.write(&mut b[8..14]);
+    e.next_chunk.write(&mut b[14..20]);
+    let vat = layout.vector_at();
+    b[vat..].copy_from_slice(bytemuck::cast_slice(e.chunk));
+    let mut m = ElementMut { bytes: &mut b, layout };
+    for i in 0..INLINE_TIDS {
+        Tid::INVALID.write(&mut m.bytes[24 + i * Tid::BYTES..24 + (i + 1) * Tid::BYTES]);
+    }
+    for &t in e.heap_tids {
+        m.push_heap_tid(t);
+    }
+    for level in 0..=e.level {
+        m.set_neighbors(level, e.neighbors.get(level).map_or(&[][..], |v| &v[..]));
+    }
+    b
+}
+
+/// A continuation of a vector too long for its element tuple.
+pub fn encode_chunk(floats: &[f32], next: Tid) -> Vec<u8> {
+    let mut b = vec![0u8; CHUNK_HEADER + 4 * floats.len()];
+    b[0] = KIND_CHUNK;
+    b[2..4].copy_from_slice(&(floats.len() as u16).to_ne_bytes());
+    next.write(&mut b[4..10]);
+    b[CHUNK_HEADER..].copy_from_slice(bytemuck::cast_slice(floats));
+    b
+}
+
+/// (floats, next) of a chunk tuple, or `None` if `bytes` is not one.
+pub fn parse_chunk(bytes: &[u8]) -> Option<(std::borrow::Cow<'_, [f32]>, Tid)> {
+    if bytes.len() < CHUNK_HEADER || bytes[0] != KIND_CHUNK {
+        return None;
+    }
+    let n = u16_at(bytes, 2) as usize;
+    let raw = bytes.get(CHUNK_HEADER..CHUNK_HEADER + 4 * n)?;
+    let floats = match bytemuck::try_cast_slice::<u8, f32>(raw) {
+        Ok(s) => std::borrow::Cow::Borrowed(s),
+        Err(_) => std::borrow::Cow::Owned(raw.chunks_exact(4).map(|c| f32::from_ne_bytes([c[0], c[1], c[2], c[3]])).collect()),
+    };
+    Some((floats, Tid::read(&bytes[4..10])))
+}
+
+pub fn chunk_size(floats: usize) -> usize {
+    CHUNK_HEADER + 4 * floats
+}
+
+/// A TID-list tuple with room for `capacity` heap TIDs.
+pub fn encode_tidlist(tids: &[Tid], capacity: usize, next: Tid) -> Vec<u8> {
+    assert!(tids.len() <= capacity);
+    let mut b = vec![0u8; tidlist_size(capacity)];
+    b[0] = KIND_TIDLIST;
+    b[2..4].copy_from_slice(&(tids.len() as u16).to_ne_bytes());
+    next.write(&mut b[4..10]);
+    b[10..12].copy_from_slice(&(capacity as u16).to_ne_bytes());
+    for i in 0..capacity {
+        tids.get(i).copied().unwrap_or(Tid::INVALID).write(&mut b[TIDLIST_HEADER + i * Tid::BYTES..]);
+    }
+    b
+}
+
+pub fn tidlist_size(capacity: usize) -> usize {
+    TIDLIST_HEADER + capacity * Tid::BYTES
+}
+
+/// (tids, next) of a TID-list tuple, or `None` if `bytes` is not one.
+pub fn parse_tidlist(bytes: &[u8]) -> Option<(Vec<Tid>, Tid)> {
+    if bytes.len() < TIDLIST_HEADER || bytes[0] != KIND_TIDLIST {
+        return None;
+    }
+    let n = (u16_at(bytes, 2) as usize).min(u16_at(bytes, 10) as usize);
+    if bytes.len() < tidlist_size(n) {
+        return None;
+    }
+    Some(((0..n).map(|i| Tid::read(&bytes[TIDLIST_HEADER + i * Tid::BYTES..])).collect(), Tid::read(&bytes[4..10])))
+}
+
+/// Rewrite the TIDs of a TID-list tuple in place (count ≤ capacity).
+pub fn set_tidlist(bytes: &mut [u8], tids: &[Tid]) -> bool {
+    let cap = u16_at(bytes, 10) as usize;
+    if bytes[0] != KIND_TIDLIST || tids.len() > cap {
+        return false;
+    }
+    bytes[2..4].copy_from_slice(&(tids.len() as u16).to_ne_bytes());
+    for i in 0..cap {
+        tids.get(i).copied().unwrap_or(Tid::INVALID).write(&mut bytes[TIDLIST_HEADER + i * Tid::BYTES..]);
+    }
+    true
+}
+
+/// Contents of the meta page (block 0).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, bytemuck::Pod, bytemuck::Zeroable)]
+pub struct Meta {
+    pub magic: u32,
+    pub version: u32,
+    pub dims: u32,
+    pub m: u32,
+    pub ef_construction: u32,
+    /// `Metric` as a number (see `metric_code`).
+    pub metric: u32,
+    pub entry_block: u32,
+    pub entry_offset: u32,
+    pub entry_level: i32,
+    /// The last block known to have free space for inserts.
+    pub insert_block: u32,
+}
+
+pub const META_MAGIC: u32 = 0x7276_686e; // "rvhn"
+pub const META_VERSION: u32 = 1;
+
+impl Meta {
+    pub fn entry(&self) -> Option<(Tid, usize)> {
+        (self.entry_offset != 0 && self.entry_level >= 0)
+            .then(|| (Tid { block: self.entry_block, offset: self.entry_offset as u16 }, self.entry_level as usize))
+    }
+}
+
+/// Space accounting of a PostgreSQL page, to decide where tuples go before
+/// they are written (so neighbour TIDs can be known in advance).
+#[derive(Clone, Copy, Debug)]
+pub struct PageGeometry {
+    /// Free bytes on an empty page: BLCKSZ − page header − MAXALIGN(special).
+    pub empty_free: usize,
+    pub maxalign: usize,
+    pub item_id: usize,
+}
+
+impl PageGeometry {
+    /// Bytes an item of `len` bytes takes from a page's free space.
+    pub fn item_cost(&self, len: usize) -> usize {
+        len.div_ceil(self.maxalign) * self.maxalign + self.item_id
+    }
+
+    /// The most vector floats an element of this shape can hold in one tuple
+    /// on an empty page.
+    pub fn max_first_chunk(&self, level: usize, m: usize) -> usize {
+        let room = self.empty_free - self.item_id - ElementLayout::overhead(level, m);
+        room / 4 - (self.maxalign / 4)
+    }
+
+    pub fn max_chunk(&self) -> usize {
+        (self.empty_free - self.item_id - CHUNK_HEADER) / 4 - (self.maxalign / 4)
+    }
+}
+
+/// Assigns tuples to (block, offset) in write order, filling pages like
+/// PageAddItem does. Block numbering starts at `first_block`.
+pub struct PagePacker {
+    geometry: PageGeometry,
+    block: u32,
+    next_offset: u16,
+    free: usize,
+    pages: u32,
+}
+
+impl PagePacker {
+    pub fn new(geometry: PageGeometry, first_block: u32) -> Self {
+        PagePacker { geometry, block: first_block, next_offset: 1, free: geometry.empty_free, pages: 0 }
+    }
+
+    /// The address the next tuple of `len` bytes will get.
+    pub fn place(&mut self, len: usize) -> Tid {
+        let cost = self.geometry.item_cost(len);
+        assert!(cost <= self.geometry.empty_free, "tuple larger than a page");
+        if self.pages == 0 {
+            self.pages = 1;
+        } else if cost > self.free {
+            self.block += 1;
+            self.pages += 1;
+            self.next_offset = 1;
+            self.free = self.geometry.empty_free;
+        }
+        self.free -= cost;
+        let t = Tid { block: self.block, offset: self.next_offset };
+        self.next_offset += 1;
+        t
+    }
+
+    pub fn pages(&self) -> u32 {
+        self.pages
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(block: u32, offset: u16) -> Tid {
+        Tid { block, offset }
+    }
+
+    #[test]
+    fn element_round_trip_and_updates() {
+        let neighbors = vec![vec![t(1, 2), t(3, 4)], vec![t(5, 6)]];
+        let chunk = [1.0f32, -2.0, 3.5];
+        let bytes = encode_element(&NewElement {
+            level: 1,
+            m: 4,
+            heap_tids: &[t(10, 1), t(10, 2)],
+            overflow: Tid::INVALID,
+            next_chunk: t(7, 7),
+            neighbors: &neighbors,
+            chunk: &chunk,
+        });
+        // copy into 8-aligned memory as a page would hold it
+        let mut words = vec![0u64; bytes.len().div_ceil(8)];
+        let buf = &mut bytemuck::cast_slice_mut::<u64, u8>(&mut words)[..bytes.len()];
+        buf.copy_from_slice(&bytes);
+        let e = ElementRef::parse(buf).unwrap();
+        assert_eq!(e.level(), 1);
+        assert_eq!(e.heap_tids().collect::<Vec<_>>(), [t(10, 1), t(10, 2)]);
+        assert_eq!(e.neighbors(0).collect::<Vec<_>>(), [t(1, 2), t(3, 4)]);
+        assert_eq!(e.neighbors(1).collect::<Vec<_>>(), [t(5, 6)]);
+        assert_eq!(e.neighbors(2).count(), 0);
+        assert_eq!(&*e.chunk(), &chunk);
+        assert!(matches!(e.chunk(), std::borrow::Cow::Borrowed(_)));
+        assert_eq!(e.next_chunk(), t(7, 7));
+        assert!(!e.overflow().is_valid());
+
+        let mut m = ElementMut::parse(buf).unwrap();
+        m.set_neighbors(0, &[t(9, 9)]);
+        m.set_deleted(true);
+        assert!(m.push_heap_tid(t(10, 3)));
+        assert_eq!(m.retain_heap_tids(|x| x.offset != 2), 1);
+        let e = ElementRef::parse(buf).unwrap();
+        assert_eq!(e.neighbors(0).collect::<Vec<_>>(), [t(9, 9)]);
+        assert!(e.is_deleted());
+        assert_eq!(e.heap_tids().collect::<Vec<_>>(), [t(10, 1), t(10, 3)]);
+        assert_eq!(&*e.chunk(), &chunk, "updates leave the vector alone");
+    }
+
+    #[test]
+    fn heap_tid_layout_matches_item_pointer_data() {
+        // ItemPointerData: bi_hi, bi_lo, ip_posid, each a native-endian u16.
+        let mut b = [0u8; 6];
+        t(0x0001_0002, 3).write(&mut b);
+        assert_eq!(b.to_vec(), [1u16.to_ne_bytes(), 2u16.to_ne_bytes(), 3u16.to_ne_bytes()].concat());
+        assert_eq!(Tid::read(&b), t(0x0001_0002, 3));
+    }
+
+    #[test]
+    fn chunks_and_tidlists() {
+        let c = encode_chunk(&[1.0, 2.0], t(4, 1));
+        let (f, next) = parse_chunk(&c).unwrap();
+        assert_eq!((&*f, next), (&[1.0f32, 2.0][..], t(4, 1)));
+        let mut l = encode_tidlist(&[t(1, 1)], 4, Tid::INVALID);
+        assert_eq!(parse_tidlist(&l).unwrap(), (vec![t(1, 1)], Tid::INVALID));
+        assert!(set_tidlist(&mut l, &[t(2, 2), t(3, 3)]));
+        assert_eq!(parse_tidlist(&l).unwrap().0, vec![t(2, 2), t(3, 3)]);
+        assert!(!set_tidlist(&mut l, &[t(1, 1); 5]));
+        assert!(ElementRef::parse(&c).is_none());
+    }
+
+    #[test]
+    fn packer_fills_pages_like_page_add_item() {
+        let g = PageGeometry { empty_free: 8192 - 24 - 8, maxalign: 8, item_id: 4 };
+        let mut p = PagePacker::new(g, 1);
+        // 3 items of 2700 bytes fit (3 × 2704) = 8112 ≤ 8160; the 4th starts block 2.
+        assert_eq!(p.place(2700), t(1, 1));
+        assert_eq!(p.place(2700), t(1, 2));
+        assert_eq!(p.place(2700), t(1, 3));
+        assert_eq!(p.place(2700), t(2, 1));
+        assert_eq!(p.pages(), 2);
+        let max = g.max_first_chunk(0, 16);
+        let e = ElementLayout { level: 0, m: 16, chunk_floats: max };
+        assert!(g.item_cost(e.size()) <= g.empty_free);
+        assert!(g.item_cost(ElementLayout { chunk_floats: max + 3, ..e }.size()) > g.empty_free);
+    }
+}
