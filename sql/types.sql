@@ -434,3 +434,33 @@ CREATE OPERATOR <%> (
     LEFTARG = bit, RIGHTARG = bit, FUNCTION = jaccard_distance,
     COMMUTATOR = '<%>'
 );
+
+-- ================================================================= hnsw
+
+CREATE ACCESS METHOD hnsw TYPE INDEX HANDLER hnswhandler;
+
+COMMENT ON ACCESS METHOD hnsw IS 'hnsw index access method';
+
+-- FUNCTION 1 is the distance the index orders by; FUNCTION 2, present for
+-- cosine only, says vectors are normalised (as in pgvector's opclasses).
+
+CREATE OPERATOR CLASS vector_l2_ops
+    DEFAULT FOR TYPE ruvector USING hnsw AS
+    OPERATOR 1 <-> (ruvector, ruvector) FOR ORDER BY float_ops,
+    FUNCTION 1 vector_l2_squared_distance(ruvector, ruvector);
+
+CREATE OPERATOR CLASS vector_ip_ops
+    FOR TYPE ruvector USING hnsw AS
+    OPERATOR 1 <#> (ruvector, ruvector) FOR ORDER BY float_ops,
+    FUNCTION 1 vector_negative_inner_product(ruvector, ruvector);
+
+CREATE OPERATOR CLASS vector_cosine_ops
+    FOR TYPE ruvector USING hnsw AS
+    OPERATOR 1 <=> (ruvector, ruvector) FOR ORDER BY float_ops,
+    FUNCTION 1 vector_negative_inner_product(ruvector, ruvector),
+    FUNCTION 2 vector_norm(ruvector);
+
+CREATE OPERATOR CLASS vector_l1_ops
+    FOR TYPE ruvector USING hnsw AS
+    OPERATOR 1 <+> (ruvector, ruvector) FOR ORDER BY float_ops,
+    FUNCTION 1 l1_distance(ruvector, ruvector);

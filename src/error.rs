@@ -49,3 +49,10 @@ impl<T> OrRaise<T> for Result<T, VectorError> {
 pub fn raise_kind(kind: ErrorKind, message: impl Into<String>) -> ! {
     raise(VectorError::new(kind, message))
 }
+
+/// Raise an ERROR with a PostgreSQL error code that has no core `ErrorKind`
+/// (conditions only the extension layer detects, e.g. feature_not_supported).
+pub fn raise_code(code: PgSqlErrorCode, message: impl Into<String>) -> ! {
+    ErrorReport::new(code, message.into(), "ruvector_pg").report(PgLogLevel::ERROR);
+    unreachable!("ERROR does not return")
+}

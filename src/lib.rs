@@ -12,12 +12,19 @@
 
 use pgrx::prelude::*;
 
+mod am;
 mod datum;
 mod error;
 mod functions;
 mod types;
 
 pgrx::pg_module_magic!();
+
+/// Library load: register the index settings and reloptions.
+#[pg_guard]
+pub extern "C-unwind" fn _PG_init() {
+    am::hnsw::options::init();
+}
 
 extension_sql_file!("../sql/bootstrap.sql", name = "bootstrap", bootstrap);
 extension_sql_file!("../sql/types.sql", name = "types", finalize);

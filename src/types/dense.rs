@@ -9,7 +9,9 @@ use pgrx::prelude::*;
 use ruvector_core::dense::{self, avg, binary, text, DenseElement};
 use ruvector_core::{kernels, ErrorKind};
 
-use crate::datum::{numeric_datum_to_f32, ArrayArg, BitOut, ByteaOut, CStringArray, CStringOut, DenseArg, DenseOut, RecvBuffer};
+use crate::datum::{
+    numeric_datum_to_f32, ArrayArg, BitOut, ByteaOut, CStringArray, CStringOut, DenseArg, DenseOut, RecvBuffer,
+};
 use crate::error::{raise_kind, OrRaise};
 
 pub fn input<E: DenseElement>(input: &CStr, typmod: i32) -> DenseOut<E> {

@@ -62,8 +62,10 @@ mod x86 {
     #[inline]
     #[target_feature(enable = "avx2")]
     fn hsum_u64(v: __m256i) -> u64 {
-        (_mm256_extract_epi64::<0>(v) + _mm256_extract_epi64::<1>(v) + _mm256_extract_epi64::<2>(v) + _mm256_extract_epi64::<3>(v))
-            as u64
+        (_mm256_extract_epi64::<0>(v)
+            + _mm256_extract_epi64::<1>(v)
+            + _mm256_extract_epi64::<2>(v)
+            + _mm256_extract_epi64::<3>(v)) as u64
     }
 
     /// AVX2: 32 bytes per step; byte counts are folded into u64 lanes with

@@ -89,7 +89,10 @@ mod tests {
         assert_eq!(msg(&[0, 1, 0, 0, 0x7f, 0xc0, 0, 0]).message, "NaN not allowed in vector");
         assert_eq!(msg(&[0, 1, 0, 0, 0x7f, 0x80, 0, 0]).message, "infinite value not allowed in vector");
         assert_eq!(decode::<f32>(&[0, 1, 0, 0, 0, 0, 0, 0], 2).unwrap_err().message, "expected 2 dimensions, not 1");
-        assert_eq!(decode::<half::f16>(&[0, 1, 0, 0, 0x7c, 0], -1).unwrap_err().message, "infinite value not allowed in halfvec");
+        assert_eq!(
+            decode::<half::f16>(&[0, 1, 0, 0, 0x7c, 0], -1).unwrap_err().message,
+            "infinite value not allowed in halfvec"
+        );
     }
 
     proptest! {

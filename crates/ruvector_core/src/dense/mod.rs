@@ -307,7 +307,10 @@ mod tests {
         convert_into(&[1.0f32, 65504.0], &mut out).unwrap();
         assert_eq!(out[1].to_f32(), 65504.0);
         let e = convert_into(&[1.0f32, 70000.0], &mut out).unwrap_err();
-        assert_eq!((e.kind, e.message.as_str()), (ErrorKind::NumericValueOutOfRange, "\"70000\" is out of range for type halfvec"));
+        assert_eq!(
+            (e.kind, e.message.as_str()),
+            (ErrorKind::NumericValueOutOfRange, "\"70000\" is out of range for type halfvec")
+        );
         let e = convert_into(&[f32::NAN, 1.0], &mut out).unwrap_err();
         assert_eq!(e.message, "NaN not allowed in halfvec");
         let e = convert_into(&[f32::INFINITY, 1.0], &mut out).unwrap_err();
@@ -360,8 +363,14 @@ mod tests {
     fn typmods() {
         assert_eq!(typmod_from_list::<f32>(&[3]).unwrap(), 3);
         assert_eq!(typmod_from_list::<f32>(&[16000]).unwrap(), 16000);
-        assert_eq!(typmod_from_list::<f32>(&[0]).unwrap_err().message, "dimensions for type ruvector must be at least 1");
-        assert_eq!(typmod_from_list::<f16>(&[16001]).unwrap_err().message, "dimensions for type halfvec cannot exceed 16000");
+        assert_eq!(
+            typmod_from_list::<f32>(&[0]).unwrap_err().message,
+            "dimensions for type ruvector must be at least 1"
+        );
+        assert_eq!(
+            typmod_from_list::<f16>(&[16001]).unwrap_err().message,
+            "dimensions for type halfvec cannot exceed 16000"
+        );
         assert_eq!(typmod_from_list::<f32>(&[1, 2]).unwrap_err().kind, ErrorKind::InvalidParameterValue);
     }
 

@@ -11,8 +11,8 @@
 //! `halfvec` elements print as the float4 they widen to, as in pgvector.
 
 use super::{check_dims, check_element, check_expected_dims, DenseElement};
-use crate::kernels::Scalar;
 use crate::error::{ErrorKind, Result, VectorError};
+use crate::kernels::Scalar;
 use crate::layout::MAX_DIM;
 
 #[inline]
@@ -238,7 +238,10 @@ mod tests {
         assert_eq!(v, [1.5f32, -2.0, 65504.0, 0.0].map(f16::from_f32));
         assert_eq!(format(&parse::<f16>(b"[0.1]", -1).unwrap()), "[0.099975586]");
         let e = parse::<f16>(b"[65520]", -1).unwrap_err();
-        assert_eq!((e.kind, e.message.as_str()), (ErrorKind::NumericValueOutOfRange, "\"65520\" is out of range for type halfvec"));
+        assert_eq!(
+            (e.kind, e.message.as_str()),
+            (ErrorKind::NumericValueOutOfRange, "\"65520\" is out of range for type halfvec")
+        );
         assert_eq!(parse::<f16>(b"[inf]", -1).unwrap_err().message, "infinite value not allowed in halfvec");
         assert_eq!(parse::<f16>(b"[]", -1).unwrap_err().message, "halfvec must have at least 1 dimension");
         assert_eq!(parse::<f16>(b"x", -1).unwrap_err().message, "invalid input syntax for type halfvec: \"x\"");
@@ -288,7 +291,10 @@ mod tests {
         assert_eq!(p(&ok).unwrap().len(), MAX_DIM);
         let over = format!("[{}]", vec!["1"; MAX_DIM + 1].join(","));
         let e = p(&over).unwrap_err();
-        assert_eq!((e.kind, e.message.as_str()), (ErrorKind::ProgramLimitExceeded, "vector cannot have more than 16000 dimensions"));
+        assert_eq!(
+            (e.kind, e.message.as_str()),
+            (ErrorKind::ProgramLimitExceeded, "vector cannot have more than 16000 dimensions")
+        );
     }
 
     #[test]
@@ -323,7 +329,11 @@ mod tests {
             prop::sample::select(vec!["", "+", "-"]),
             "[0-9]{0,12}",
             prop::option::of("[0-9]{0,12}"),
-            prop::option::of((prop::sample::select(vec!["e", "E"]), prop::sample::select(vec!["", "+", "-"]), "[0-9]{1,3}")),
+            prop::option::of((
+                prop::sample::select(vec!["e", "E"]),
+                prop::sample::select(vec!["", "+", "-"]),
+                "[0-9]{1,3}",
+            )),
         )
             .prop_map(|(s, i, f, e)| {
                 let mut t = format!("{s}{i}");

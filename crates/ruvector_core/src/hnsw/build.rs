@@ -12,7 +12,7 @@
 //! backend reports progress and checks for cancellation. Nothing here calls
 //! PostgreSQL.
 
-use super::search::{descend, search_layer, GraphRead, Neighbor, VisitedSet};
+use super::search::{descend, search_layer, select_neighbors, GraphRead, Neighbor, VisitedSet};
 use super::{random_level, Metric};
 use parking_lot::Mutex;
 use std::cell::RefCell;
@@ -245,26 +245,10 @@ impl InMemoryGraph {
         *list = self.select(&candidates, cap).into_iter().map(|n| n.id).collect();
     }
 
-    /// The neighbour-selection heuristic (algorithm 4): walk candidates
-    /// nearest first and keep one only if it is closer to the base than to
-    /// every one already kept, so the kept set spans different directions.
-    /// `candidates` must be sorted nearest first.
+    /// The neighbour-selection heuristic over this graph's vectors.
     pub fn select(&self, candidates: &[Neighbor<u32>], m: usize) -> Vec<Neighbor<u32>> {
-        if candidates.len() <= m {
-            return candidates.to_vec();
-        }
         let metric = self.params.metric;
-        let mut kept: Vec<Neighbor<u32>> = Vec::with_capacity(m);
-        for &c in candidates {
-            if kept.len() >= m {
-                break;
-            }
-            let cv = self.vector(c.id);
-            if kept.iter().all(|k| metric.distance(cv, self.vector(k.id)) > c.distance) {
-                kept.push(c);
-            }
-        }
-        kept
+        select_neighbors(candidates, m, |a, b| metric.distance(self.vector(a), self.vector(b)))
     }
 
     /// The `k` nearest nodes to `query` found with search width `ef`.
@@ -427,7 +411,9 @@ mod tests {
     fn recall_is_high_for_every_metric() {
         // Inner product is not a metric (no triangle inequality), and these
         // vectors have random norms: HNSW is known to do worse on it.
-        for (metric, floor) in [(Metric::L2, 0.97), (Metric::InnerProduct, 0.85), (Metric::Cosine, 0.97), (Metric::L1, 0.97)] {
+        for (metric, floor) in
+            [(Metric::L2, 0.97), (Metric::InnerProduct, 0.85), (Metric::Cosine, 0.97), (Metric::L1, 0.97)]
+        {
             let r = recall(metric, 1);
             assert!(r >= floor, "{metric:?} recall {r}");
         }
@@ -470,5 +456,4 @@ mod tests {
         });
         assert_eq!(r.err(), Some(Cancelled));
     }
-
 }

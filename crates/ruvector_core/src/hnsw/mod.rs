@@ -17,7 +17,7 @@ pub mod search;
 pub mod tuple;
 
 pub use build::{BuildParams, InMemoryGraph};
-pub use search::{search_layer, GraphRead, Neighbor, VisitedSet};
+pub use search::{descend, search_layer, select_neighbors, GraphRead, Neighbor, VisitedSet};
 
 use crate::kernels;
 

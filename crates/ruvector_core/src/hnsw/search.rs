@@ -49,10 +49,35 @@ pub trait VisitedSet<Id> {
     fn insert(&mut self, id: Id) -> bool;
 }
 
-impl<Id: std::hash::Hash + Eq> VisitedSet<Id> for std::collections::HashSet<Id> {
+impl<Id: std::hash::Hash + Eq, S: std::hash::BuildHasher> VisitedSet<Id> for std::collections::HashSet<Id, S> {
     fn insert(&mut self, id: Id) -> bool {
         std::collections::HashSet::insert(self, id)
     }
+}
+
+/// The neighbour-selection heuristic (algorithm 4): walk `candidates`
+/// (sorted nearest first by their distance to the base node) and keep one
+/// only if it is closer to the base than to every one already kept, so the
+/// kept set spans different directions. `between(a, b)` is the distance
+/// between two candidates.
+pub fn select_neighbors<Id: Copy>(
+    candidates: &[Neighbor<Id>],
+    m: usize,
+    mut between: impl FnMut(Id, Id) -> f32,
+) -> Vec<Neighbor<Id>> {
+    if candidates.len() <= m {
+        return candidates.to_vec();
+    }
+    let mut kept: Vec<Neighbor<Id>> = Vec::with_capacity(m);
+    for &c in candidates {
+        if kept.len() >= m {
+            break;
+        }
+        if kept.iter().all(|k| between(c.id, k.id) > c.distance) {
+            kept.push(c);
+        }
+    }
+    kept
 }
 
 /// Search one layer from `entry` (already marked visited by the caller or

@@ -139,7 +139,11 @@ impl<'a> ElementRef<'a> {
         if bytes.len() < ELEMENT_FIXED || bytes[0] != KIND_ELEMENT {
             return None;
         }
-        let layout = ElementLayout { level: bytes[1] as usize, m: u16_at(bytes, 4) as usize, chunk_floats: u16_at(bytes, 6) as usize };
+        let layout = ElementLayout {
+            level: bytes[1] as usize,
+            m: u16_at(bytes, 4) as usize,
+            chunk_floats: u16_at(bytes, 6) as usize,
+        };
         if layout.size() > bytes.len() || bytes[3] as usize > INLINE_TIDS {
             return None;
         }
@@ -191,7 +195,9 @@ impl<'a> ElementRef<'a> {
         let raw = &self.bytes[at..at + 4 * self.layout.chunk_floats];
         match bytemuck::try_cast_slice::<u8, f32>(raw) {
             Ok(s) => std::borrow::Cow::Borrowed(s),
-            Err(_) => std::borrow::Cow::Owned(raw.chunks_exact(4).map(|c| f32::from_ne_bytes([c[0], c[1], c[2], c[3]])).collect()),
+            Err(_) => std::borrow::Cow::Owned(
+                raw.chunks_exact(4).map(|c| f32::from_ne_bytes([c[0], c[1], c[2], c[3]])).collect(),
+            ),
         }
     }
 }
@@ -316,7 +322,9 @@ pub fn parse_chunk(bytes: &[u8]) -> Option<(std::borrow::Cow<'_, [f32]>, Tid)> {
     let raw = bytes.get(CHUNK_HEADER..CHUNK_HEADER + 4 * n)?;
     let floats = match bytemuck::try_cast_slice::<u8, f32>(raw) {
         Ok(s) => std::borrow::Cow::Borrowed(s),
-        Err(_) => std::borrow::Cow::Owned(raw.chunks_exact(4).map(|c| f32::from_ne_bytes([c[0], c[1], c[2], c[3]])).collect()),
+        Err(_) => {
+            std::borrow::Cow::Owned(raw.chunks_exact(4).map(|c| f32::from_ne_bytes([c[0], c[1], c[2], c[3]])).collect())
+        }
     };
     Some((floats, Tid::read(&bytes[4..10])))
 }
@@ -337,6 +345,15 @@ pub fn encode_tidlist(tids: &[Tid], capacity: usize, next: Tid) -> Vec<u8> {
         tids.get(i).copied().unwrap_or(Tid::INVALID).write(&mut b[TIDLIST_HEADER + i * Tid::BYTES..]);
     }
     b
+}
+
+/// Point a TID-list tuple at the next list in its chain.
+pub fn set_tidlist_next(bytes: &mut [u8], next: Tid) -> bool {
+    if bytes.len() < TIDLIST_HEADER || bytes[0] != KIND_TIDLIST {
+        return false;
+    }
+    next.write(&mut bytes[4..10]);
+    true
 }
 
 pub fn tidlist_size(capacity: usize) -> usize {

@@ -141,9 +141,5 @@ unsafe fn cosine_parts<T: Load8>(a: &[T], b: &[T]) -> (f32, f32, f32) {
             step(1, load8_tail(&a[i..n]), load8_tail(&b[i..n]));
         }
     }
-    (
-        hsum(_mm256_add_ps(ab[0], ab[1])),
-        hsum(_mm256_add_ps(aa[0], aa[1])),
-        hsum(_mm256_add_ps(bb[0], bb[1])),
-    )
+    (hsum(_mm256_add_ps(ab[0], ab[1])), hsum(_mm256_add_ps(aa[0], aa[1])), hsum(_mm256_add_ps(bb[0], bb[1])))
 }

@@ -83,12 +83,24 @@ mod tests {
         let msg = |b: &[u8]| decode(b, -1).unwrap_err().message;
         assert_eq!(msg(&[0, 0, 0, 5]), "insufficient data left in message");
         assert_eq!(msg(&[0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]), "sparsevec must have at least 1 dimension");
-        assert_eq!(msg(&[0, 0, 0, 1, 0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0]), "sparsevec cannot have negative number of elements");
+        assert_eq!(
+            msg(&[0, 0, 0, 1, 0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0]),
+            "sparsevec cannot have negative number of elements"
+        );
         assert_eq!(msg(&[0, 0, 0, 1, 0, 0, 0, 2, 0, 0, 0, 0]), "sparsevec cannot have more elements than dimensions");
         assert_eq!(msg(&[0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 9]), "expected unused to be 0, not 9");
-        assert_eq!(msg(&[0, 0, 0, 3, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 3, 0x3f, 0x80, 0, 0]), "index must be less than dimensions");
-        assert_eq!(msg(&[0, 0, 0, 3, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0]), "binary representation of sparsevec cannot contain zero values");
-        assert_eq!(msg(&[0, 0, 0, 3, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1, 0x7f, 0xc0, 0, 0]), "NaN not allowed in sparsevec");
+        assert_eq!(
+            msg(&[0, 0, 0, 3, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 3, 0x3f, 0x80, 0, 0]),
+            "index must be less than dimensions"
+        );
+        assert_eq!(
+            msg(&[0, 0, 0, 3, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0]),
+            "binary representation of sparsevec cannot contain zero values"
+        );
+        assert_eq!(
+            msg(&[0, 0, 0, 3, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1, 0x7f, 0xc0, 0, 0]),
+            "NaN not allowed in sparsevec"
+        );
         assert_eq!(msg(&[0, 0, 0, 3, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1]), "insufficient data left in message");
     }
 

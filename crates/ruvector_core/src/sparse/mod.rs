@@ -130,7 +130,10 @@ pub fn check_nnz(nnz: i64, dim: i64) -> Result<()> {
         ));
     }
     if nnz > dim {
-        return Err(VectorError::new(ErrorKind::ProgramLimitExceeded, "sparsevec cannot have more elements than dimensions"));
+        return Err(VectorError::new(
+            ErrorKind::ProgramLimitExceeded,
+            "sparsevec cannot have more elements than dimensions",
+        ));
     }
     Ok(())
 }
@@ -177,7 +180,10 @@ pub fn typmod_from_list(mods: &[i32]) -> Result<i32> {
     }
     let n = mods[0];
     if n < 1 {
-        return Err(VectorError::new(ErrorKind::InvalidParameterValue, "dimensions for type sparsevec must be at least 1"));
+        return Err(VectorError::new(
+            ErrorKind::InvalidParameterValue,
+            "dimensions for type sparsevec must be at least 1",
+        ));
     }
     if n as i64 > MAX_DIM {
         return Err(VectorError::new(
@@ -271,11 +277,7 @@ pub fn dot(a: SparseRef<'_>, b: SparseRef<'_>) -> f32 {
 
 /// Inner product with a dense vector: a gather over the sparse indices.
 pub fn dot_dense<E: Scalar>(a: SparseRef<'_>, dense: &[E]) -> f32 {
-    a.indices
-        .iter()
-        .zip(a.values)
-        .filter_map(|(&i, &x)| dense.get(i as usize).map(|d| x * d.to_f32()))
-        .sum()
+    a.indices.iter().zip(a.values).filter_map(|(&i, &x)| dense.get(i as usize).map(|d| x * d.to_f32())).sum()
 }
 
 pub fn norm(a: SparseRef<'_>) -> f64 {

@@ -89,7 +89,8 @@ pub fn parse(input: &[u8], typmod: i32) -> Result<SparseVec> {
             p = skip_space(input, p + 1);
             let (value, used) = crate::dense::text::parse_float(&input[p..]).ok_or_else(|| syntax_error(input))?;
             let token = &input[p..p + used];
-            let spelled_nonzero = token.iter().take_while(|&&c| c != b'e' && c != b'E').any(|&c| (b'1'..=b'9').contains(&c));
+            let spelled_nonzero =
+                token.iter().take_while(|&&c| c != b'e' && c != b'E').any(|&c| (b'1'..=b'9').contains(&c));
             let overflowed = value.is_infinite() && !token.iter().any(|c| matches!(c, b'i' | b'I'));
             if overflowed || (value == 0.0 && spelled_nonzero && !token.starts_with(b"0x")) {
                 return Err(VectorError::new(
@@ -182,7 +183,11 @@ mod tests {
             ("{1:}/3", ErrorKind::InvalidTextRepresentation, "invalid input syntax for type sparsevec: \"{1:}/3\""),
             ("{0:1}/3", ErrorKind::NumericValueOutOfRange, "index \"0\" is out of range for type sparsevec"),
             ("{-1:1}/3", ErrorKind::NumericValueOutOfRange, "index \"-1\" is out of range for type sparsevec"),
-            ("{2147483648:1}/3", ErrorKind::NumericValueOutOfRange, "index \"2147483648\" is out of range for type sparsevec"),
+            (
+                "{2147483648:1}/3",
+                ErrorKind::NumericValueOutOfRange,
+                "index \"2147483648\" is out of range for type sparsevec",
+            ),
             ("{4:1}/3", ErrorKind::DataException, "index must be less than dimensions"),
             ("{1:1,1:2}/3", ErrorKind::DataException, "indexes must not contain duplicates"),
             ("{1:NaN}/3", ErrorKind::DataException, "NaN not allowed in sparsevec"),
@@ -198,7 +203,10 @@ mod tests {
         }
         assert_eq!(parse(b"{1:1}/3", 4).unwrap_err().message, "expected 4 dimensions, not 3");
         let many = format!("{{{}}}/20000", (1..=16001).map(|i| format!("{i}:1")).collect::<Vec<_>>().join(","));
-        assert_eq!(parse(many.as_bytes(), -1).unwrap_err().message, "sparsevec cannot have more than 16000 non-zero elements");
+        assert_eq!(
+            parse(many.as_bytes(), -1).unwrap_err().message,
+            "sparsevec cannot have more than 16000 non-zero elements"
+        );
     }
 
     proptest! {

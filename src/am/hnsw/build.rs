@@ -1,0 +1,348 @@
+//! `ambuild` / `ambuildempty`.
+//!
+//! The backend thread reads the heap (table_index_build_scan), copying each
+//! vector into one flat array and merging identical vectors into one graph
+//! node with several heap TIDs. Worker threads (max_parallel_maintenance_workers
+//! of them, plus the backend) then build the graph in memory with
+//! ruvector_core; they never call PostgreSQL. The backend reports progress and
+//! checks for cancellation between batches, then plans where every tuple goes,
+//! writes the pages in order without WAL and logs them once at the end.
+//!
+//! If the vectors and graph outgrow maintenance_work_mem, the graph built so
+//! far is written out (with a NOTICE) and the remaining rows are inserted one
+//! by one through the insert path.
+
+use std::collections::HashMap;
+
+use pgrx::datum::FromDatum;
+use pgrx::pg_sys;
+use pgrx::prelude::*;
+use ruvector_core::hnsw::tuple::{
+    chunk_size, encode_chunk, encode_element, encode_tidlist, tidlist_size, ElementLayout, Meta, NewElement,
+    PagePacker, Tid, INLINE_TIDS, META_MAGIC, META_VERSION,
+};
+use ruvector_core::hnsw::{BuildParams, InMemoryGraph, Metric};
+
+use super::graph::{index_kind, metric_code};
+use super::storage::{self, BulkWriter, Index, GEOMETRY};
+use super::{insert, options};
+
+// pg_stat_progress_create_index columns (commands/progress.h) and our subphases.
+const PROGRESS_CREATE_IDX_SUBPHASE: i32 = 10;
+const PROGRESS_CREATE_IDX_TUPLES_TOTAL: i32 = 11;
+const PROGRESS_CREATE_IDX_TUPLES_DONE: i32 = 12;
+pub const PHASE_LOAD: i64 = 2;
+pub const PHASE_GRAPH: i64 = 3;
+pub const PHASE_WRITE: i64 = 4;
+
+fn progress(param: i32, value: i64) {
+    // SAFETY: plain counter update of this backend's progress slot.
+    unsafe { pg_sys::pgstat_progress_update_param(param, value) };
+}
+
+/// Rows collected from the heap: unique vectors and their heap TIDs.
+struct Collected {
+    dims: usize,
+    metric: Metric,
+    vectors: Vec<f32>,
+    tids: Vec<Vec<Tid>>,
+    by_bits: HashMap<u64, Vec<u32>>,
+    heap_tuples: f64,
+    /// Rows that went into the index (not NULL, not a zero vector under cosine).
+    indexed: f64,
+    memory_limit: usize,
+    m: usize,
+    /// Set once the in-memory graph has been written and rows go to disk one by one.
+    on_disk: Option<OnDisk>,
+}
+
+struct OnDisk {
+    index: Index,
+}
+
+fn hash_bits(v: &[f32]) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = rustc_hash::FxHasher::default();
+    for x in v {
+        x.to_bits().hash(&mut h);
+    }
+    h.finish()
+}
+
+impl Collected {
+    fn node_bytes(&self) -> usize {
+        // vector + ~average links (2m at level 0, a little above) + TID list and bookkeeping
+        self.dims * 4 + (2 * self.m + 2) * 4 + 96
+    }
+
+    fn fits_one_more(&self) -> bool {
+        (self.tids.len() + 1) * self.node_bytes() <= self.memory_limit
+    }
+
+    /// Add one row; identical vectors share a node.
+    fn add(&mut self, v: &[f32], tid: Tid) {
+        let h = hash_bits(v);
+        let dims = self.dims;
+        if let Some(nodes) = self.by_bits.get(&h) {
+            for &n in nodes {
+                if &self.vectors[n as usize * dims..(n as usize + 1) * dims] == v {
+                    self.tids[n as usize].push(tid);
+                    return;
+                }
+            }
+        }
+        let n = self.tids.len() as u32;
+        self.vectors.extend_from_slice(v);
+        self.tids.push(vec![tid]);
+        self.by_bits.entry(h).or_default().push(n);
+    }
+}
+
+unsafe extern "C-unwind" fn build_callback(
+    index: pg_sys::Relation,
+    tid: pg_sys::ItemPointer,
+    values: *mut pg_sys::Datum,
+    isnull: *mut bool,
+    _alive: bool,
+    state: *mut core::ffi::c_void,
+) {
+    // SAFETY: PostgreSQL passes the state pointer we gave it and one column.
+    let (state, value, null, tid) = unsafe {
+        (&mut *(state as *mut Collected), *values, *isnull, Tid { block: item_block(tid), offset: (*tid).ip_posid })
+    };
+    if null {
+        return;
+    }
+    state.heap_tuples += 1.0;
+    let arg = unsafe { crate::datum::DenseArg::<f32>::from_polymorphic_datum(value, false, pg_sys::InvalidOid) };
+    let Some(arg) = arg else { return };
+    let mut v = arg.as_slice().to_vec();
+    if state.dims == 0 {
+        state.dims = v.len();
+    } else if v.len() != state.dims {
+        crate::error::raise_code(
+            PgSqlErrorCode::ERRCODE_DATA_EXCEPTION,
+            format!("expected {} dimensions, not {}", state.dims, v.len()),
+        );
+    }
+    if !state.metric.prepare(&mut v) {
+        return; // zero vector under cosine: not indexed
+    }
+    if let Some(d) = &state.on_disk {
+        state.indexed += 1.0;
+        insert::insert_vector(d.index, &v, tid);
+        return;
+    }
+    if !state.fits_one_more() {
+        // SAFETY: `index` is the index being built.
+        let index = Index::new(index);
+        pgrx::notice!("hnsw graph no longer fits into maintenance_work_mem after {} tuples", state.tids.len());
+        write_graph(index, state);
+        state.on_disk = Some(OnDisk { index });
+        state.indexed += 1.0;
+        insert::insert_vector(index, &v, tid);
+        return;
+    }
+    state.indexed += 1.0;
+    state.add(&v, tid);
+}
+
+fn item_block(tid: pg_sys::ItemPointer) -> u32 {
+    // SAFETY: a valid heap TID from the scan.
+    unsafe { ((*tid).ip_blkid.bi_hi as u32) << 16 | (*tid).ip_blkid.bi_lo as u32 }
+}
+
+/// Build the graph of everything collected and write it as the index's pages.
+fn write_graph(index: Index, c: &mut Collected) {
+    let n = c.tids.len();
+    let dims = c.dims.max(1);
+    progress(PROGRESS_CREATE_IDX_SUBPHASE, PHASE_GRAPH);
+    progress(PROGRESS_CREATE_IDX_TUPLES_TOTAL, n as i64);
+    // SAFETY: reading the GUC of this backend.
+    let threads = unsafe { pg_sys::max_parallel_maintenance_workers }.max(0) as usize + 1;
+    let params = BuildParams {
+        m: c.m,
+        ef_construction: 0,
+        metric: c.metric,
+        seed: 0x5275_7665_6374, // fixed: the same rows give the same graph
+    };
+    let (m, efc) = options::of_index(index.relation());
+    let params = BuildParams { m, ef_construction: efc, ..params };
+    let vectors = std::mem::take(&mut c.vectors);
+    let graph = if n == 0 {
+        None
+    } else {
+        let built = InMemoryGraph::build(dims, vectors, params, threads, |done| {
+            progress(PROGRESS_CREATE_IDX_TUPLES_DONE, done as i64);
+            pgrx::check_for_interrupts!();
+            true
+        });
+        Some(built.unwrap_or_else(|_| error!("hnsw build cancelled")))
+    };
+    progress(PROGRESS_CREATE_IDX_SUBPHASE, PHASE_WRITE);
+
+    let mut meta = Meta {
+        magic: META_MAGIC,
+        version: META_VERSION,
+        dims: c.dims as u32,
+        m: m as u32,
+        ef_construction: efc as u32,
+        metric: metric_code(c.metric),
+        entry_block: 0,
+        entry_offset: 0,
+        entry_level: -1,
+        insert_block: 0,
+    };
+    let mut writer = BulkWriter::new(index);
+    if let Some(graph) = graph {
+        // Plan: where every tuple goes, so neighbour TIDs are known when encoding.
+        let mut packer = PagePacker::new(GEOMETRY, 1);
+        struct Plan {
+            element: Tid,
+            chunks: Vec<(Tid, usize, usize)>,
+            lists: Vec<(Tid, usize, usize)>,
+            first: usize,
+        }
+        let mut plans = Vec::with_capacity(n);
+        for i in 0..n as u32 {
+            let level = graph.level(i);
+            let first = dims.min(GEOMETRY.max_first_chunk(level, m));
+            let element = packer.place(ElementLayout { level, m, chunk_floats: first }.size());
+            let mut chunks = Vec::new();
+            let mut pos = first;
+            while pos < dims {
+                let len = (dims - pos).min(GEOMETRY.max_chunk());
+                chunks.push((packer.place(chunk_size(len)), pos, len));
+                pos += len;
+            }
+            let mut lists = Vec::new();
+            let extra = c.tids[i as usize].len().saturating_sub(INLINE_TIDS);
+            let per_list = (GEOMETRY.empty_free - GEOMETRY.item_id - tidlist_size(0)) / Tid::BYTES - 1;
+            let mut pos = INLINE_TIDS;
+            while pos < INLINE_TIDS + extra {
+                let len = (INLINE_TIDS + extra - pos).min(per_list);
+                lists.push((packer.place(tidlist_size(len)), pos, len));
+                pos += len;
+            }
+            plans.push(Plan { element, chunks, lists, first });
+        }
+        for i in 0..n as u32 {
+            let p = &plans[i as usize];
+            let level = graph.level(i);
+            let neighbors: Vec<Vec<Tid>> = (0..=level)
+                .map(|l| graph.neighbors_of(i, l).iter().map(|&j| plans[j as usize].element).collect())
+                .collect();
+            let v = graph.vector(i);
+            let tids = &c.tids[i as usize];
+            let bytes = encode_element(&NewElement {
+                level,
+                m,
+                heap_tids: &tids[..tids.len().min(INLINE_TIDS)],
+                overflow: p.lists.first().map_or(Tid::INVALID, |l| l.0),
+                next_chunk: p.chunks.first().map_or(Tid::INVALID, |ch| ch.0),
+                neighbors: &neighbors,
+                chunk: &v[..p.first],
+            });
+            writer.add(&bytes, p.element);
+            for (k, &(tid, pos, len)) in p.chunks.iter().enumerate() {
+                let next = p.chunks.get(k + 1).map_or(Tid::INVALID, |ch| ch.0);
+                writer.add(&encode_chunk(&v[pos..pos + len], next), tid);
+            }
+            for (k, &(tid, pos, len)) in p.lists.iter().enumerate() {
+                let next = p.lists.get(k + 1).map_or(Tid::INVALID, |l| l.0);
+                writer.add(&encode_tidlist(&tids[pos..pos + len], len, next), tid);
+            }
+            if i as usize % 1024 == 0 {
+                pgrx::check_for_interrupts!();
+            }
+        }
+        if let Some((ep, level)) = graph.entry_point() {
+            let t = plans[ep as usize].element;
+            meta.entry_block = t.block;
+            meta.entry_offset = t.offset as u32;
+            meta.entry_level = level as i32;
+        }
+    }
+    writer.finish(meta);
+}
+
+#[pg_guard]
+pub unsafe extern "C-unwind" fn ambuild(
+    heap: pg_sys::Relation,
+    index: pg_sys::Relation,
+    info: *mut pg_sys::IndexInfo,
+) -> *mut pg_sys::IndexBuildResult {
+    let kind = index_kind(index);
+    let (m, _) = options::of_index(index);
+    // SAFETY: reading the index column's typmod and maintenance_work_mem.
+    let (typmod, mem_kb) = unsafe { ((*(*index).rd_att).attrs.as_slice(1)[0].atttypmod, pg_sys::maintenance_work_mem) };
+    let mut state = Collected {
+        dims: if typmod > 0 { typmod as usize } else { 0 },
+        metric: kind.metric,
+        vectors: Vec::new(),
+        tids: Vec::new(),
+        by_bits: HashMap::new(),
+        heap_tuples: 0.0,
+        indexed: 0.0,
+        memory_limit: mem_kb as usize * 1024,
+        m,
+        on_disk: None,
+    };
+    progress(PROGRESS_CREATE_IDX_SUBPHASE, PHASE_LOAD);
+    // SAFETY: a standard index build scan with our callback and state.
+    unsafe {
+        pg_sys::table_index_build_scan(
+            heap,
+            index,
+            info,
+            true,
+            true,
+            Some(build_callback),
+            &mut state as *mut Collected as *mut core::ffi::c_void,
+            core::ptr::null_mut(),
+        );
+    }
+    if state.on_disk.is_none() {
+        write_graph(Index::new(index), &mut state);
+    }
+    let mut result = unsafe { PgBox::<pg_sys::IndexBuildResult>::alloc0() };
+    result.heap_tuples = state.heap_tuples;
+    result.index_tuples = state.indexed;
+    result.into_pg()
+}
+
+#[pg_guard]
+pub unsafe extern "C-unwind" fn ambuildempty(index: pg_sys::Relation) {
+    let kind = index_kind(index);
+    let (m, efc) = options::of_index(index);
+    // SAFETY: the index column's typmod.
+    let typmod = unsafe { (*(*index).rd_att).attrs.as_slice(1)[0].atttypmod };
+    storage::write_init_fork(
+        Index::new(index),
+        Meta {
+            magic: META_MAGIC,
+            version: META_VERSION,
+            dims: typmod.max(0) as u32,
+            m: m as u32,
+            ef_construction: efc as u32,
+            metric: metric_code(kind.metric),
+            entry_block: 0,
+            entry_offset: 0,
+            entry_level: -1,
+            insert_block: 0,
+        },
+    );
+}
+
+/// Names of our build subphases for pg_stat_progress_create_index.
+#[pg_guard]
+pub unsafe extern "C-unwind" fn ambuildphasename(phase: i64) -> *mut core::ffi::c_char {
+    let name: &core::ffi::CStr = match phase {
+        1 => c"initializing",
+        PHASE_LOAD => c"loading tuples",
+        PHASE_GRAPH => c"building graph",
+        PHASE_WRITE => c"writing pages",
+        _ => return core::ptr::null_mut(),
+    };
+    name.as_ptr() as *mut core::ffi::c_char
+}

@@ -1,0 +1,353 @@
+//! `aminsert`: add one row to a built index.
+//!
+//! Search from the entry point as a build would; if the nearest element holds
+//! an identical vector, add the heap TID to it; otherwise append a new element
+//! with its neighbour lists, then add a back-link to each chosen neighbour,
+//! pruning that neighbour's list with the heuristic when it is full. Each
+//! neighbour update re-reads the list under the page's exclusive lock and
+//! merges, so concurrent inserts never lose each other's links. A new element
+//! above the current top level becomes the entry point (meta page, exclusive).
+
+use pgrx::datum::FromDatum;
+use pgrx::pg_sys;
+use pgrx::prelude::*;
+use ruvector_core::hnsw::tuple::{
+    encode_chunk, encode_element, encode_tidlist, parse_tidlist, set_tidlist, set_tidlist_next, ElementMut, ElementRef,
+    NewElement, Tid,
+};
+use ruvector_core::hnsw::{descend, random_level, search_layer, select_neighbors, GraphRead, Neighbor};
+
+use super::graph::{index_kind, DiskGraph};
+use super::storage::{Index, GEOMETRY};
+use crate::datum::DenseArg;
+
+/// TIDs per overflow list tuple made by inserts.
+const OVERFLOW_LIST_CAPACITY: usize = 64;
+
+/// Insert an already-prepared vector (normalised for cosine) for `heap_tid`.
+pub fn insert_vector(index: Index, v: &[f32], heap_tid: Tid) {
+    let rel = index.relation();
+    let metric = index_kind(rel).metric;
+    let mut meta = index.meta();
+    if meta.dims == 0 {
+        meta.dims = index.update_meta(|m| {
+            if m.dims == 0 {
+                m.dims = v.len() as u32;
+            }
+            m.dims
+        });
+    }
+    if meta.dims as usize != v.len() {
+        crate::error::raise_code(
+            PgSqlErrorCode::ERRCODE_DATA_EXCEPTION,
+            format!("expected {} dimensions, not {}", meta.dims, v.len()),
+        );
+    }
+    let m = meta.m as usize;
+    let graph = DiskGraph::open(index, &meta, metric);
+    // A level from the heap TID, so a given row always gets the same level.
+    let level = random_level(((heap_tid.block as u64) << 16) | heap_tid.offset as u64, 0x7275_7665, m);
+    let mut cache = VectorCache::default();
+
+    let Some((ep, top)) = meta.entry() else {
+        let tid = append_element(index, v, level, m, heap_tid, &[]);
+        // Another insert may have set an entry point meanwhile: then link to it.
+        let first = index.update_meta(|mm| match mm.entry() {
+            None => {
+                set_entry(mm, tid, level);
+                true
+            }
+            Some(_) => false,
+        });
+        if !first {
+            let (ep, top) = index.meta().entry().expect("set by the other insert");
+            let layers = find_neighbors(&graph, v, level, ep, top, m, meta.ef_construction as usize, &mut cache);
+            set_own_lists(index, tid, &layers);
+            add_backlinks(index, &graph, tid, &layers, m, &mut cache);
+            maybe_promote(index, tid, level);
+        }
+        return;
+    };
+
+    let layers = find_neighbors(&graph, v, level, ep, top, m, meta.ef_construction as usize, &mut cache);
+    // An identical vector already indexed just gains this heap TID.
+    if let Some((_, nearest)) = layers.iter().find(|(l, _)| *l == 0) {
+        let best = nearest.first().map_or(f32::INFINITY, |n| n.distance);
+        for n in nearest.iter().take_while(|n| n.distance <= best) {
+            if cache.get(&graph, n.id).map(|x| x.as_slice()) == Some(v) && add_heap_tid(index, n.id, heap_tid) {
+                return;
+            }
+        }
+    }
+    let lists = own_lists(&layers, level);
+    let tid = append_element(index, v, level, m, heap_tid, &lists);
+    add_backlinks(index, &graph, tid, &layers, m, &mut cache);
+    maybe_promote(index, tid, level);
+}
+
+/// Vectors read from the index during one insert.
+#[derive(Default)]
+struct VectorCache(std::collections::HashMap<Tid, Vec<f32>>);
+
+impl VectorCache {
+    fn get(&mut self, graph: &DiskGraph, t: Tid) -> Option<&Vec<f32>> {
+        if !self.0.contains_key(&t) {
+            let v = graph.vector(t)?;
+            self.0.insert(t, v);
+        }
+        self.0.get(&t)
+    }
+
+    fn distance(&mut self, graph: &DiskGraph, a: Tid, b: Tid) -> f32 {
+        let (Some(x), Some(y)) = (self.get(graph, a).cloned(), self.get(graph, b)) else {
+            return f32::INFINITY;
+        };
+        graph.metric.distance(&x, y)
+    }
+}
+
+fn set_entry(m: &mut ruvector_core::hnsw::tuple::Meta, tid: Tid, level: usize) {
+    m.entry_block = tid.block;
+    m.entry_offset = tid.offset as u32;
+    m.entry_level = level as i32;
+}
+
+fn maybe_promote(index: Index, tid: Tid, level: usize) {
+    index.update_meta(|m| {
+        if m.entry_level < level as i32 {
+            set_entry(m, tid, level);
+        }
+    });
+}
+
+/// For each level from min(level, top) down to 0: the ef_construction
+/// nearest found and the neighbours the heuristic selects among them.
+#[allow(clippy::too_many_arguments)]
+fn find_neighbors(
+    graph: &DiskGraph,
+    v: &[f32],
+    level: usize,
+    ep: Tid,
+    top: usize,
+    m: usize,
+    ef_construction: usize,
+    cache: &mut VectorCache,
+) -> Vec<(usize, Vec<Neighbor<Tid>>)> {
+    let start = Neighbor { distance: graph.distance(v, ep), id: ep };
+    let mut entries = vec![if top > level { descend(graph, v, start, top, level) } else { start }];
+    let mut layers = Vec::new();
+    for l in (0..=level.min(top)).rev() {
+        let mut visited = graph.visited();
+        let candidates = search_layer(graph, v, &entries, ef_construction, l, &mut visited);
+        for c in &candidates {
+            cache.get(graph, c.id);
+        }
+        let selected = select_neighbors(&candidates, m, |a, b| cache.distance(graph, a, b));
+        layers.push((l, selected));
+        entries = candidates;
+    }
+    layers
+}
+
+fn own_lists(layers: &[(usize, Vec<Neighbor<Tid>>)], level: usize) -> Vec<Vec<Tid>> {
+    let mut lists = vec![Vec::new(); level + 1];
+    for (l, selected) in layers {
+        lists[*l] = selected.iter().map(|n| n.id).collect();
+    }
+    lists
+}
+
+fn set_own_lists(index: Index, tid: Tid, layers: &[(usize, Vec<Neighbor<Tid>>)]) {
+    index.update(tid, |bytes| match ElementMut::parse(bytes) {
+        Some(mut e) => {
+            for (l, selected) in layers {
+                e.set_neighbors(*l, &selected.iter().map(|n| n.id).collect::<Vec<_>>());
+            }
+            (true, ())
+        }
+        None => (false, ()),
+    });
+}
+
+fn add_backlinks(
+    index: Index,
+    graph: &DiskGraph,
+    tid: Tid,
+    layers: &[(usize, Vec<Neighbor<Tid>>)],
+    m: usize,
+    cache: &mut VectorCache,
+) {
+    for (l, selected) in layers {
+        for s in selected {
+            add_backlink(index, graph, s.id, tid, s.distance, *l, m, cache);
+        }
+    }
+}
+
+/// Write a new element (and its vector chunks) with the given neighbour lists.
+fn append_element(index: Index, v: &[f32], level: usize, m: usize, heap_tid: Tid, neighbors: &[Vec<Tid>]) -> Tid {
+    let first = v.len().min(GEOMETRY.max_first_chunk(level, m));
+    // Chunks first, last to first, so each points at the next and the element at the first.
+    let mut bounds = Vec::new();
+    let mut pos = first;
+    while pos < v.len() {
+        let len = (v.len() - pos).min(GEOMETRY.max_chunk());
+        bounds.push((pos, len));
+        pos += len;
+    }
+    let mut next = Tid::INVALID;
+    for &(pos, len) in bounds.iter().rev() {
+        next = index.append(&encode_chunk(&v[pos..pos + len], next));
+    }
+    index.append(&encode_element(&NewElement {
+        level,
+        m,
+        heap_tids: &[heap_tid],
+        overflow: Tid::INVALID,
+        next_chunk: next,
+        neighbors,
+        chunk: &v[..first],
+    }))
+}
+
+/// Add `new` to `node`'s list at `level`; when full, keep the heuristic's choice.
+#[allow(clippy::too_many_arguments)]
+fn add_backlink(
+    index: Index,
+    graph: &DiskGraph,
+    node: Tid,
+    new: Tid,
+    distance: f32,
+    level: usize,
+    m: usize,
+    cache: &mut VectorCache,
+) {
+    let cap = if level == 0 { 2 * m } else { m };
+    // Read the current list, choose outside any lock, then write if unchanged.
+    for _attempt in 0..3 {
+        let Some(current) =
+            index.read(node, |b| ElementRef::parse(b).map(|e| e.neighbors(level).collect::<Vec<_>>())).flatten()
+        else {
+            return;
+        };
+        if current.contains(&new) {
+            return;
+        }
+        let wanted: Vec<Tid> = if current.len() < cap {
+            let mut l = current.clone();
+            l.push(new);
+            l
+        } else {
+            let mut cands: Vec<Neighbor<Tid>> =
+                current.iter().map(|&t| Neighbor { distance: cache.distance(graph, node, t), id: t }).collect();
+            cands.push(Neighbor { distance, id: new });
+            cands.sort();
+            select_neighbors(&cands, cap, |a, b| cache.distance(graph, a, b)).into_iter().map(|n| n.id).collect()
+        };
+        let written = index.update(node, |bytes| {
+            let Some(mut e) = ElementMut::parse(bytes) else { return (false, true) };
+            if e.as_ref().neighbors(level).collect::<Vec<_>>() != current {
+                return (false, false); // changed under us: retry
+            }
+            e.set_neighbors(level, &wanted);
+            (true, true)
+        });
+        if written != Some(false) {
+            return;
+        }
+    }
+}
+
+/// Add a heap TID to an existing element (inline, else its overflow lists).
+fn add_heap_tid(index: Index, element: Tid, heap_tid: Tid) -> bool {
+    let overflow = index.update(element, |bytes| match ElementMut::parse(bytes) {
+        Some(mut e) => {
+            if e.as_ref().is_deleted() {
+                return (false, None);
+            }
+            if e.push_heap_tid(heap_tid) {
+                (true, Some(Tid::INVALID))
+            } else {
+                (false, Some(e.as_ref().overflow()))
+            }
+        }
+        None => (false, None),
+    });
+    let Some(Some(mut list)) = overflow else { return false };
+    if !list.is_valid() {
+        return true;
+    }
+    // Walk the overflow lists for one with room.
+    let mut last = Tid::INVALID;
+    while list.is_valid() {
+        let added = index.update(list, |bytes| {
+            let Some((mut tids, next)) = parse_tidlist(bytes) else { return (false, (false, Tid::INVALID)) };
+            tids.push(heap_tid);
+            if set_tidlist(bytes, &tids) {
+                (true, (true, next))
+            } else {
+                (false, (false, next))
+            }
+        });
+        match added {
+            Some((true, _)) => return true,
+            Some((false, next)) => {
+                last = list;
+                list = next;
+            }
+            None => return false,
+        }
+    }
+    // All full (or none yet): a new list, linked from the element or the last list.
+    let new_list = index.append(&encode_tidlist(&[heap_tid], OVERFLOW_LIST_CAPACITY, Tid::INVALID));
+    if last.is_valid() {
+        index.update(last, |bytes| (set_tidlist_next(bytes, new_list), ()));
+    } else {
+        index.update(element, |bytes| match ElementMut::parse(bytes) {
+            Some(mut e) => {
+                e.set_overflow(new_list);
+                (true, ())
+            }
+            None => (false, ()),
+        });
+    }
+    true
+}
+
+#[pg_guard]
+#[allow(clippy::too_many_arguments)]
+pub unsafe extern "C-unwind" fn aminsert(
+    index: pg_sys::Relation,
+    values: *mut pg_sys::Datum,
+    isnull: *mut bool,
+    heap_tid: pg_sys::ItemPointer,
+    _heap: pg_sys::Relation,
+    _check_unique: pg_sys::IndexUniqueCheck::Type,
+    _index_unchanged: bool,
+    _info: *mut pg_sys::IndexInfo,
+) -> bool {
+    // SAFETY: one key column; the TID is the new heap row's.
+    let (value, null, tid) = unsafe {
+        (
+            *values,
+            *isnull,
+            Tid {
+                block: ((*heap_tid).ip_blkid.bi_hi as u32) << 16 | (*heap_tid).ip_blkid.bi_lo as u32,
+                offset: (*heap_tid).ip_posid,
+            },
+        )
+    };
+    if null {
+        return false;
+    }
+    let metric = index_kind(index).metric;
+    let Some(arg) = (unsafe { DenseArg::<f32>::from_polymorphic_datum(value, false, pg_sys::InvalidOid) }) else {
+        return false;
+    };
+    let mut v = arg.as_slice().to_vec();
+    if !metric.prepare(&mut v) {
+        return false;
+    }
+    insert_vector(Index::new(index), &v, tid);
+    false
+}

@@ -1,0 +1,178 @@
+//! Index scans: `ORDER BY col <op> $query LIMIT k`.
+//!
+//! The first `amgettuple` runs the HNSW search with `hnsw.ef_search` and
+//! queues the heap TIDs of the elements found, nearest first. With
+//! `hnsw.iterative_scan` on, an exhausted queue triggers a wider search
+//! (ef doubled) whose not-yet-returned elements are queued next — in any
+//! order for `relaxed_order`, only those not nearer than the last returned
+//! for `strict_order` — until `hnsw.max_scan_tuples` elements were visited.
+//! Scan state lives in the scan's memory context and is dropped with it.
+
+use std::collections::VecDeque;
+
+use pgrx::pg_sys;
+use pgrx::prelude::*;
+use pgrx::PgMemoryContexts;
+use rustc_hash::FxHashSet;
+use ruvector_core::hnsw::tuple::Tid;
+use ruvector_core::hnsw::{descend, search_layer, GraphRead, Metric, Neighbor};
+
+use super::graph::{index_kind, DiskGraph};
+use super::options::{IterativeScan, EF_SEARCH, ITERATIVE_SCAN, MAX_SCAN_TUPLES};
+use super::storage::Index;
+use crate::datum::DenseArg;
+
+struct ScanState {
+    query: Option<Vec<f32>>,
+    queue: VecDeque<(f32, Tid)>,
+    returned: FxHashSet<Tid>,
+    ef: usize,
+    started: bool,
+    exhausted: bool,
+    last_distance: f32,
+    metric: Metric,
+}
+
+impl ScanState {
+    fn reset(&mut self) {
+        self.query = None;
+        self.queue.clear();
+        self.returned.clear();
+        self.ef = EF_SEARCH.get().max(1) as usize;
+        self.started = false;
+        self.exhausted = false;
+        self.last_distance = f32::NEG_INFINITY;
+    }
+
+    /// Search with the current ef and queue what was not returned yet.
+    fn search(&mut self, index: Index) -> usize {
+        let Some(query) = self.query.as_deref() else { return 0 };
+        let meta = index.meta();
+        let Some((ep, top)) = meta.entry() else { return 0 };
+        if meta.dims as usize != query.len() {
+            crate::error::raise_code(
+                PgSqlErrorCode::ERRCODE_DATA_EXCEPTION,
+                format!("different vector dimensions {} and {}", meta.dims, query.len()),
+            );
+        }
+        let graph = DiskGraph::open(index, &meta, self.metric);
+        let start = Neighbor { distance: graph.distance(query, ep), id: ep };
+        let entry = descend(&graph, query, start, top, 0);
+        let mut visited = graph.visited();
+        let found = search_layer(&graph, query, &[entry], self.ef, 0, &mut visited);
+        let strict = ITERATIVE_SCAN.get() == IterativeScan::StrictOrder;
+        for n in found {
+            if self.returned.contains(&n.id) || (strict && self.started && n.distance < self.last_distance) {
+                continue;
+            }
+            self.returned.insert(n.id);
+            let Some(element) = graph.tids(n.id) else { continue };
+            if element.deleted {
+                continue;
+            }
+            for t in element.tids {
+                self.queue.push_back((n.distance, t));
+            }
+        }
+        self.started = true;
+        visited.len()
+    }
+}
+
+#[pg_guard]
+pub unsafe extern "C-unwind" fn ambeginscan(
+    index: pg_sys::Relation,
+    nkeys: i32,
+    norderbys: i32,
+) -> pg_sys::IndexScanDesc {
+    // SAFETY: standard scan descriptor; our state is owned by its memory context.
+    unsafe {
+        let scan = pg_sys::RelationGetIndexScan(index, nkeys, norderbys);
+        let mut state = ScanState {
+            query: None,
+            queue: VecDeque::new(),
+            returned: FxHashSet::default(),
+            ef: 0,
+            started: false,
+            exhausted: false,
+            last_distance: f32::NEG_INFINITY,
+            metric: index_kind(index).metric,
+        };
+        state.reset();
+        (*scan).opaque =
+            PgMemoryContexts::CurrentMemoryContext.leak_and_drop_on_delete(state) as *mut core::ffi::c_void;
+        scan
+    }
+}
+
+#[pg_guard]
+pub unsafe extern "C-unwind" fn amrescan(
+    scan: pg_sys::IndexScanDesc,
+    keys: pg_sys::ScanKey,
+    nkeys: i32,
+    orderbys: pg_sys::ScanKey,
+    norderbys: i32,
+) {
+    // SAFETY: the scan we created; keys arrays have the lengths given.
+    unsafe {
+        let state = &mut *((*scan).opaque as *mut ScanState);
+        state.reset();
+        if !keys.is_null() && nkeys > 0 {
+            core::ptr::copy(keys, (*scan).keyData, nkeys as usize);
+        }
+        if !orderbys.is_null() && norderbys > 0 {
+            core::ptr::copy(orderbys, (*scan).orderByData, norderbys as usize);
+            let key = &*(*scan).orderByData;
+            if key.sk_flags & pg_sys::SK_ISNULL as i32 == 0 {
+                if let Some(q) = DenseArg::<f32>::from_polymorphic_datum(key.sk_argument, false, pg_sys::InvalidOid) {
+                    let mut q = q.as_slice().to_vec();
+                    // A zero query under cosine cannot be normalised; it then
+                    // matches everything equally, in graph order.
+                    state.metric.prepare(&mut q);
+                    state.query = Some(q);
+                }
+            }
+        }
+    }
+}
+
+#[pg_guard]
+pub unsafe extern "C-unwind" fn amgettuple(scan: pg_sys::IndexScanDesc, _dir: pg_sys::ScanDirection::Type) -> bool {
+    // SAFETY: the scan we created.
+    let (state, index) = unsafe { (&mut *((*scan).opaque as *mut ScanState), Index::new((*scan).indexRelation)) };
+    if !state.started {
+        state.search(index);
+    }
+    loop {
+        if let Some((distance, tid)) = state.queue.pop_front() {
+            state.last_distance = state.last_distance.max(distance);
+            // SAFETY: writing the scan's result fields.
+            unsafe {
+                (*scan).xs_heaptid = pg_sys::ItemPointerData {
+                    ip_blkid: pg_sys::BlockIdData { bi_hi: (tid.block >> 16) as u16, bi_lo: tid.block as u16 },
+                    ip_posid: tid.offset,
+                };
+                (*scan).xs_recheck = false;
+                (*scan).xs_recheckorderby = false;
+            }
+            return true;
+        }
+        if state.exhausted || ITERATIVE_SCAN.get() == IterativeScan::Off || state.query.is_none() {
+            return false;
+        }
+        let max = MAX_SCAN_TUPLES.get().max(1) as usize;
+        state.ef = state.ef.saturating_mul(2);
+        let visited = state.search(index);
+        if state.queue.is_empty() && (visited >= max || state.ef > max) {
+            state.exhausted = true;
+        } else if state.ef > max {
+            state.exhausted = true;
+        }
+        pgrx::check_for_interrupts!();
+    }
+}
+
+#[pg_guard]
+pub unsafe extern "C-unwind" fn amendscan(_scan: pg_sys::IndexScanDesc) {
+    // The state is dropped with the scan's memory context.
+}

@@ -1,0 +1,3 @@
+//! Index access methods.
+
+pub mod hnsw;
