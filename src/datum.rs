@@ -271,6 +271,27 @@ impl FromDatum for BitArg<'_> {
 arg_via_from_datum!(BitArg<'fcx>);
 sql_type!(BitArg<'_>, "bit");
 
+// -------------------------------------------------------------- regclass
+
+/// A `regclass` argument: a relation's OID.
+#[derive(Clone, Copy)]
+pub struct RegClass(pub pg_sys::Oid);
+
+impl FromDatum for RegClass {
+    unsafe fn from_polymorphic_datum(datum: pg_sys::Datum, is_null: bool, _: pg_sys::Oid) -> Option<Self> {
+        (!is_null).then(|| RegClass(pg_sys::Oid::from(datum.value() as u32)))
+    }
+}
+
+unsafe impl<'fcx> ArgAbi<'fcx> for RegClass {
+    unsafe fn unbox_arg_unchecked(arg: Arg<'_, 'fcx>) -> Self {
+        let index = arg.index();
+        unsafe { arg.unbox_arg_using_from_datum() }.unwrap_or_else(|| panic!("argument {index} must not be null"))
+    }
+}
+
+sql_type!(RegClass, "regclass");
+
 // ------------------------------------------------------------ other outputs
 
 /// A palloc'd, NUL-terminated C string (an output function's result).

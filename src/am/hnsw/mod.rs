@@ -6,6 +6,7 @@
 //! buffers and WAL, whose header states the page layout and locking protocol.
 
 mod build;
+mod check;
 mod graph;
 mod insert;
 pub mod options;

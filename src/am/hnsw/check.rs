@@ -1,0 +1,136 @@
+//! `ruvector_index_check(regclass)`: verify an hnsw index's pages and graph —
+//! every tuple parses, every neighbour pointer names an element, the entry
+//! point is an element of the top level, and every live element is reachable
+//! from the entry point. Raises an ERROR naming the first violation; returns
+//! a one-line summary otherwise.
+
+use std::collections::{HashMap, VecDeque};
+
+use pgrx::pg_sys;
+use pgrx::prelude::*;
+use ruvector_core::hnsw::tuple::{parse_chunk, parse_tidlist, ElementRef, Tid, KIND_CHUNK, KIND_TIDLIST};
+
+use super::storage::Index;
+use crate::datum::RegClass;
+
+struct Node {
+    level: usize,
+    deleted: bool,
+    links: Vec<Vec<Tid>>,
+}
+
+fn violation(msg: String) -> ! {
+    crate::error::raise_code(PgSqlErrorCode::ERRCODE_INDEX_CORRUPTED, msg)
+}
+
+#[pg_extern(volatile, strict)]
+fn ruvector_index_check(index: RegClass) -> String {
+    let index = index.0;
+    // SAFETY: open with AccessShareLock for the duration of the check.
+    let rel = unsafe { pg_sys::index_open(index, pg_sys::AccessShareLock as pg_sys::LOCKMODE) };
+    let am_name = unsafe {
+        let amoid = (*rel).rd_rel.as_ref().map(|r| r.relam).unwrap_or(pg_sys::InvalidOid);
+        let name = pg_sys::get_am_name(amoid);
+        if name.is_null() {
+            String::new()
+        } else {
+            core::ffi::CStr::from_ptr(name).to_string_lossy().into_owned()
+        }
+    };
+    if am_name != "hnsw" {
+        unsafe { pg_sys::index_close(rel, pg_sys::AccessShareLock as pg_sys::LOCKMODE) };
+        crate::error::raise_code(
+            PgSqlErrorCode::ERRCODE_WRONG_OBJECT_TYPE,
+            "ruvector_index_check works on hnsw indexes",
+        );
+    }
+    let idx = Index::new(rel);
+    let meta = idx.meta();
+    if meta.magic != ruvector_core::hnsw::tuple::META_MAGIC {
+        violation("meta page: bad magic number".into());
+    }
+    let mut nodes: HashMap<Tid, Node> = HashMap::new();
+    let (mut chunks, mut lists) = (0usize, 0usize);
+    for block in 1..idx.nblocks() {
+        for offset in 1..=u16::MAX {
+            let tid = Tid { block, offset };
+            let Some(ok) = idx.read(tid, |b| {
+                if let Some(e) = ElementRef::parse(b) {
+                    let links = (0..=e.level()).map(|l| e.neighbors(l).collect()).collect();
+                    nodes.insert(tid, Node { level: e.level(), deleted: e.is_deleted(), links });
+                    true
+                } else if b.first() == Some(&KIND_CHUNK) {
+                    chunks += 1;
+                    parse_chunk(b).is_some()
+                } else if b.first() == Some(&KIND_TIDLIST) {
+                    lists += 1;
+                    parse_tidlist(b).is_some()
+                } else {
+                    false
+                }
+            }) else {
+                break;
+            };
+            if !ok {
+                violation(format!("tuple {tid:?} is malformed"));
+            }
+        }
+    }
+    let top = nodes.values().map(|n| n.level).max();
+    match (meta.entry(), top) {
+        (None, None) => {}
+        (None, Some(_)) => violation("elements exist but the meta page has no entry point".into()),
+        (Some((ep, _)), None) => violation(format!("entry point {ep:?} but no elements")),
+        (Some((ep, level)), Some(top)) => {
+            let Some(n) = nodes.get(&ep) else { violation(format!("entry point {ep:?} is not an element")) };
+            if n.level != level || level != top {
+                violation(format!("entry point {ep:?} has level {} (meta says {level}, top level is {top})", n.level));
+            }
+        }
+    }
+    for (tid, n) in &nodes {
+        for (l, list) in n.links.iter().enumerate() {
+            for t in list {
+                match nodes.get(t) {
+                    None => violation(format!("element {tid:?} level {l}: neighbour {t:?} is not an element")),
+                    Some(m) if m.level < l => {
+                        violation(format!("element {tid:?} level {l}: neighbour {t:?} has only level {}", m.level))
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+    // Reachability over all levels' links from the entry point.
+    let mut seen: HashMap<Tid, ()> = HashMap::new();
+    if let Some((ep, _)) = meta.entry() {
+        let mut queue = VecDeque::from([ep]);
+        seen.insert(ep, ());
+        while let Some(t) = queue.pop_front() {
+            for list in &nodes[&t].links {
+                for &x in list {
+                    if seen.insert(x, ()).is_none() {
+                        queue.push_back(x);
+                    }
+                }
+            }
+        }
+    }
+    let live = nodes.values().filter(|n| !n.deleted).count();
+    if let Some((tid, _)) = nodes.iter().find(|(t, n)| !n.deleted && !seen.contains_key(t)) {
+        violation(format!(
+            "element {tid:?} is not reachable from the entry point ({} of {live} live elements are)",
+            seen.len()
+        ));
+    }
+    unsafe { pg_sys::index_close(rel, pg_sys::AccessShareLock as pg_sys::LOCKMODE) };
+    format!(
+        "ok: {} elements ({} deleted), {} vector chunks, {} TID lists, top level {}, {} pages",
+        nodes.len(),
+        nodes.len() - live,
+        chunks,
+        lists,
+        top.map_or(-1, |t| t as i64),
+        idx.nblocks()
+    )
+}

@@ -1,0 +1,158 @@
+-- hnsw index access method on ruvector: SQL surface, errors, correctness, recall.
+
+CREATE FUNCTION recall_at_10(query_table regclass, data_table regclass, op text) RETURNS float8
+LANGUAGE plpgsql AS $$
+DECLARE
+    truth_sql text := format('SELECT q.i, a.id FROM %s q, LATERAL (SELECT id FROM %s d ORDER BY d.v %s q.v LIMIT 10) a',
+                             query_table, data_table, op);
+    result float8;
+BEGIN
+    SET LOCAL enable_indexscan = off;
+    EXECUTE 'CREATE TEMP TABLE truth ON COMMIT DROP AS ' || truth_sql;
+    SET LOCAL enable_indexscan = on;
+    SET LOCAL enable_seqscan = off;
+    EXECUTE 'CREATE TEMP TABLE got ON COMMIT DROP AS ' || truth_sql;
+    SELECT count(*) FILTER (WHERE EXISTS (SELECT 1 FROM truth t WHERE t.i = g.i AND t.id = g.id))::float8 / count(*)
+      INTO result FROM got g;
+    DROP TABLE truth, got;
+    RETURN result;
+END $$;
+
+-- clustered data: 40 centres, 16 dims, deterministic
+SELECT setseed(0.42);
+CREATE TABLE centres AS SELECT c, (SELECT array_agg(random() * 4 - 2) FROM generate_series(1, 16) WHERE c > 0) AS x FROM generate_series(1, 40) c;
+CREATE TABLE items (id int PRIMARY KEY, v ruvector(16));
+INSERT INTO items SELECT i, (SELECT array_agg(x[k] + (random() - 0.5) * 0.6) FROM generate_series(1, 16) k)::ruvector
+FROM generate_series(1, 5000) i JOIN centres ON c = 1 + i % 40;
+CREATE TABLE queries AS SELECT i, (SELECT array_agg(x[k] + (random() - 0.5) * 0.6) FROM generate_series(1, 16) k)::ruvector(16) AS v
+FROM generate_series(1, 50) i JOIN centres ON c = 1 + (i * 7) % 40;
+
+-- the planner uses the index for ORDER BY ... LIMIT, and not otherwise
+CREATE INDEX items_l2 ON items USING hnsw (v vector_l2_ops);
+SET enable_seqscan = off;
+EXPLAIN (COSTS OFF) SELECT id FROM items ORDER BY v <-> '[1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1]' LIMIT 5;
+EXPLAIN (COSTS OFF) SELECT id FROM items WHERE v <-> '[1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1]' < 1;
+EXPLAIN (COSTS OFF) SELECT id FROM items ORDER BY v <=> '[1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1]' LIMIT 5;
+RESET enable_seqscan;
+SELECT recall_at_10('queries', 'items', '<->') >= 0.95 AS l2_recall_ok;
+
+-- inserts after the build (about a third of the rows) keep recall
+INSERT INTO items SELECT i, (SELECT array_agg(x[k] + (random() - 0.5) * 0.6) FROM generate_series(1, 16) k)::ruvector
+FROM generate_series(5001, 7500) i JOIN centres ON c = 1 + i % 40;
+SELECT recall_at_10('queries', 'items', '<->') >= 0.95 AS l2_recall_after_inserts_ok;
+
+-- every opclass
+CREATE INDEX items_ip ON items USING hnsw (v vector_ip_ops);
+CREATE INDEX items_cos ON items USING hnsw (v vector_cosine_ops);
+CREATE INDEX items_l1 ON items USING hnsw (v vector_l1_ops);
+SELECT recall_at_10('queries', 'items', '<#>') >= 0.8 AS ip_recall_ok,
+       recall_at_10('queries', 'items', '<=>') >= 0.95 AS cosine_recall_ok,
+       recall_at_10('queries', 'items', '<+>') >= 0.95 AS l1_recall_ok;
+DROP INDEX items_ip, items_cos, items_l1;
+
+-- ef_search: a wider search does not lose recall
+SET hnsw.ef_search = 200;
+SELECT recall_at_10('queries', 'items', '<->') >= 0.99 AS wide_recall_ok;
+RESET hnsw.ef_search;
+
+-- results come back in distance order, with the distances of a seq scan
+SET enable_seqscan = off;
+SELECT bool_and(d >= prev) AS ordered FROM (
+    SELECT d, lag(d, 1, 0::float8) OVER (ORDER BY n) AS prev FROM (
+        SELECT row_number() OVER () AS n, v <-> (SELECT v FROM queries WHERE i = 1) AS d
+        FROM (SELECT v FROM items ORDER BY v <-> (SELECT v FROM queries WHERE i = 1) LIMIT 20) s) t) u;
+RESET enable_seqscan;
+
+-- NULLs are not indexed (ORDER BY a NULL distance is planned without the index)
+INSERT INTO items VALUES (9001, NULL);
+SET enable_seqscan = off;
+SELECT count(*) FROM (SELECT id FROM items ORDER BY v <-> NULL LIMIT 5) s;
+RESET enable_seqscan;
+
+-- duplicates: 1,500 identical rows are all returned
+CREATE TABLE dup (id int, v ruvector(3));
+INSERT INTO dup SELECT i, '[1,1,1]' FROM generate_series(1, 1000) i;
+INSERT INTO dup SELECT i, ARRAY[random(), random(), random()] FROM generate_series(1001, 2000) i;
+CREATE INDEX ON dup USING hnsw (v);
+INSERT INTO dup SELECT i, '[1,1,1]' FROM generate_series(2001, 2500) i;
+SET enable_seqscan = off;
+SET hnsw.ef_search = 10;
+SELECT count(*) AS identical_rows_found FROM (SELECT id FROM dup ORDER BY v <-> '[1,1,1]' LIMIT 1500) s;
+RESET hnsw.ef_search;
+RESET enable_seqscan;
+
+-- cosine skips zero vectors
+CREATE TABLE cz (id int, v ruvector(2));
+INSERT INTO cz VALUES (1, '[0,0]'), (2, '[1,0]'), (3, '[0,1]');
+CREATE INDEX ON cz USING hnsw (v vector_cosine_ops);
+INSERT INTO cz VALUES (4, '[0,0]'), (5, '[1,1]');
+SET enable_seqscan = off;
+SELECT id FROM cz ORDER BY v <=> '[1,0.1]' LIMIT 10;
+RESET enable_seqscan;
+
+-- high dimensions: 3,000 and 4,096 (vectors span pages)
+CREATE TABLE big (id int, v ruvector(4096));
+INSERT INTO big SELECT i, (SELECT array_agg(sin(i * k)) FROM generate_series(1, 4096) k)::ruvector FROM generate_series(1, 200) i;
+CREATE INDEX ON big USING hnsw (v vector_l2_ops);
+INSERT INTO big SELECT i, (SELECT array_agg(sin(i * k)) FROM generate_series(1, 4096) k)::ruvector FROM generate_series(201, 300) i;
+SET enable_indexscan = off;
+CREATE TEMP TABLE big_exact AS SELECT q.id AS qid, array_agg(b.id ORDER BY b.v <-> q.v) AS ids
+FROM big q, LATERAL (SELECT id, v FROM big ORDER BY v <-> q.v LIMIT 3) b WHERE q.id IN (42, 250) GROUP BY q.id;
+RESET enable_indexscan;
+SET enable_seqscan = off;
+SELECT qid, ids = (SELECT array_agg(id) FROM (SELECT id FROM big ORDER BY v <-> (SELECT v FROM big WHERE id = qid) LIMIT 3) s) AS index_matches_exact
+FROM big_exact ORDER BY qid;
+EXPLAIN (COSTS OFF) SELECT id FROM big ORDER BY v <-> (SELECT v FROM big WHERE id = 42) LIMIT 3;
+RESET enable_seqscan;
+
+-- empty table, then inserts; unlogged tables
+CREATE UNLOGGED TABLE ul (id int, v ruvector);
+CREATE INDEX ON ul USING hnsw (v);
+INSERT INTO ul SELECT i, ARRAY[i, i + 1] FROM generate_series(1, 100) i;
+SET enable_seqscan = off;
+SELECT array_agg(id ORDER BY id) FROM (SELECT id FROM ul ORDER BY v <-> '[50,51]' LIMIT 3) s;
+RESET enable_seqscan;
+SELECT error_of($$INSERT INTO ul VALUES (101, '[1,2,3]')$$);
+
+-- VACUUM removes dead rows from the index
+DELETE FROM items WHERE id % 2 = 0;
+VACUUM items;
+SET enable_seqscan = off;
+SELECT count(*) FILTER (WHERE id % 2 = 0) AS deleted_rows_returned, count(*) AS returned
+FROM (SELECT id FROM items ORDER BY v <-> (SELECT v FROM queries WHERE i = 3) LIMIT 20) s;
+RESET enable_seqscan;
+SELECT recall_at_10('queries', 'items', '<->') >= 0.9 AS recall_after_vacuum_ok;
+
+-- options and their errors (pgvector's)
+SELECT q, error_of(q) FROM (VALUES
+    ($$CREATE INDEX ON items USING hnsw (v) WITH (m = 1)$$),
+    ($$CREATE INDEX ON items USING hnsw (v) WITH (m = 101)$$),
+    ($$CREATE INDEX ON items USING hnsw (v) WITH (ef_construction = 3)$$),
+    ($$CREATE INDEX ON items USING hnsw (v) WITH (ef_construction = 1001)$$),
+    ($$CREATE INDEX ON items USING hnsw (v) WITH (m = 16, ef_construction = 31)$$),
+    ($$CREATE INDEX ON items USING hnsw (v) WITH (foo = 1)$$),
+    ($$SET hnsw.ef_search = 0$$),
+    ($$SET hnsw.ef_search = 1001$$),
+    ($$SET hnsw.iterative_scan = sometimes$$)
+) t(q);
+CREATE INDEX items_opts ON items USING hnsw (v) WITH (m = 8, ef_construction = 40);
+SELECT reloptions FROM pg_class WHERE relname = 'items_opts';
+SHOW hnsw.ef_search;
+SHOW hnsw.iterative_scan;
+SHOW hnsw.max_scan_tuples;
+SHOW hnsw.scan_mem_multiplier;
+
+-- iterative scans return exactly LIMIT rows when a filter removes most candidates
+SET enable_seqscan = off;
+SET hnsw.ef_search = 10;
+SELECT count(*) <= 10 AS filtered_off_returns_at_most_ef FROM (SELECT id FROM items WHERE id % 10 = 1 ORDER BY v <-> (SELECT v FROM queries WHERE i = 5) LIMIT 30) s;
+SET hnsw.iterative_scan = relaxed_order;
+SELECT count(*) AS filtered_relaxed FROM (SELECT id FROM items WHERE id % 10 = 1 ORDER BY v <-> (SELECT v FROM queries WHERE i = 5) LIMIT 30) s;
+SET hnsw.iterative_scan = strict_order;
+SELECT count(*) AS filtered_strict FROM (SELECT id FROM items WHERE id % 10 = 1 ORDER BY v <-> (SELECT v FROM queries WHERE i = 5) LIMIT 30) s;
+RESET hnsw.iterative_scan;
+RESET hnsw.ef_search;
+RESET enable_seqscan;
+
+DROP TABLE items, queries, centres, dup, cz, big, ul;
+DROP FUNCTION recall_at_10(regclass, regclass, text);
