@@ -113,8 +113,66 @@ impl InMemoryGraph {
         if cancelled {
             return Err(Cancelled);
         }
+        graph.connect_unreachable();
         tick(n);
         Ok(graph)
+    }
+
+    /// Nodes no path of links leads to from the entry point (over all levels).
+    pub fn unreachable(&self) -> Vec<u32> {
+        let Some((ep, _)) = self.entry_point() else { return Vec::new() };
+        let mut seen = vec![false; self.len()];
+        let mut stack = vec![ep];
+        seen[ep as usize] = true;
+        while let Some(x) = stack.pop() {
+            for list in self.links[x as usize].lock().iter() {
+                for &y in list {
+                    if !seen[y as usize] {
+                        seen[y as usize] = true;
+                        stack.push(y);
+                    }
+                }
+            }
+        }
+        (0..self.len() as u32).filter(|&i| !seen[i as usize]).collect()
+    }
+
+    /// Pruning can drop a node's last incoming link, leaving it unreachable
+    /// (more likely with concurrent inserts). Give each such node a level-0
+    /// link from the nearest reachable node, displacing, if that list is
+    /// full, the neighbour with the most other incoming links.
+    fn connect_unreachable(&self) {
+        for _round in 0..8 {
+            let orphans = self.unreachable();
+            if orphans.is_empty() {
+                return;
+            }
+            let mut indegree = vec![0u32; self.len()];
+            for links in &self.links {
+                for &y in links.lock().first().into_iter().flatten() {
+                    indegree[y as usize] += 1;
+                }
+            }
+            let cap = self.capacity(0);
+            for &u in &orphans {
+                let found = self.search(self.vector(u), 8, self.params.ef_construction.max(8));
+                let Some(x) = found.iter().map(|n| n.id).find(|&x| x != u && !orphans.contains(&x)) else {
+                    continue;
+                };
+                let mut links = self.links[x as usize].lock();
+                let list = &mut links[0];
+                if list.contains(&u) {
+                    continue;
+                }
+                if list.len() < cap {
+                    list.push(u);
+                } else if let Some(slot) = (0..list.len()).max_by_key(|&k| indegree[list[k] as usize]) {
+                    indegree[list[slot] as usize] -= 1;
+                    list[slot] = u;
+                }
+                indegree[u as usize] += 1;
+            }
+        }
     }
 
     pub fn len(&self) -> usize {
@@ -451,6 +509,7 @@ mod tests {
         let (ep, top) = g.entry_point().unwrap();
         assert_eq!(g.level(ep), top);
         assert_eq!(top, (0..n as u32).map(|i| g.level(i)).max().unwrap());
+        assert!(g.unreachable().is_empty(), "every node reachable from the entry point");
         for i in 0..n as u32 {
             for l in 0..=g.level(i) {
                 let list = g.neighbors_of(i, l);
@@ -493,6 +552,26 @@ mod tests {
         let (interleaved, grouped) = (recall(&data), recall(&sorted));
         assert!(grouped >= interleaved - 0.02, "grouped {grouped} vs interleaved {interleaved}");
         assert!(grouped >= 0.95, "grouped {grouped}");
+    }
+
+    #[test]
+    fn orphaned_nodes_are_reconnected() {
+        let dims = 8;
+        let params = BuildParams { m: 8, ef_construction: 32, metric: Metric::L2, seed: 3 };
+        let g = InMemoryGraph::build(dims, dataset(1500, dims, 5), params, 1, |_| true).unwrap();
+        let (ep, _) = g.entry_point().unwrap();
+        // Cut every link into three nodes.
+        let victims: Vec<u32> = (0..1500u32).filter(|&i| i != ep).step_by(400).take(3).collect();
+        for links in &g.links {
+            for list in links.lock().iter_mut() {
+                list.retain(|x| !victims.contains(x));
+            }
+        }
+        let mut orphans = g.unreachable();
+        orphans.sort();
+        assert!(victims.iter().all(|v| orphans.contains(v)), "{orphans:?}");
+        g.connect_unreachable();
+        assert!(g.unreachable().is_empty());
     }
 
     #[test]
