@@ -65,9 +65,10 @@ unsafe extern "C-unwind" fn amvalidate(_opclassoid: pg_sys::Oid) -> bool {
     true
 }
 
-/// Cost model: without an ORDER BY on the opclass's operator the index is
-/// useless (infinite cost), so the planner never picks it for plain filters;
-/// with one, the work is one graph search, all done before the first row.
+/// Cost model (pgvector's): without an ORDER BY on the opclass's operator
+/// the index is useless (infinite cost), so the planner never picks it for
+/// plain filters. With one, a search reads about (entry level + 2) × m
+/// elements' pages, all before the first row, so startup = total.
 #[pg_guard]
 #[allow(clippy::too_many_arguments)]
 unsafe extern "C-unwind" fn amcostestimate(
@@ -80,7 +81,7 @@ unsafe extern "C-unwind" fn amcostestimate(
     correlation: *mut f64,
     pages: *mut f64,
 ) {
-    // SAFETY: the planner passes valid pointers.
+    // SAFETY: the planner passes valid pointers; the index is locked by the planner.
     unsafe {
         if (*path).indexorderbys.is_null() {
             *startup = f64::INFINITY;
@@ -90,19 +91,20 @@ unsafe extern "C-unwind" fn amcostestimate(
             *pages = 0.0;
             return;
         }
+        let info = (*path).indexinfo;
+        let tuples = (*info).tuples.max(1.0);
+        let rel = pg_sys::index_open((*info).indexoid, pg_sys::NoLock as pg_sys::LOCKMODE);
+        let (m, _) = options::of_index(rel);
+        pg_sys::index_close(rel, pg_sys::NoLock as pg_sys::LOCKMODE);
+        let ml = 1.0 / (m as f64).ln();
+        let entry_level = (tuples.ln() * ml).floor();
         let mut costs: pg_sys::GenericCosts = core::mem::zeroed();
+        costs.numIndexTuples = ((entry_level + 2.0) * m as f64).min(tuples);
         pg_sys::genericcostestimate(root, path, loop_count, &mut costs);
-        let tuples = (*(*(*path).indexinfo).rel).tuples.max(1.0);
-        let index_pages = (*(*path).indexinfo).pages.max(1) as f64;
-        // A search visits about ef_search × 2m elements, each a page read.
-        let visited = (options::EF_SEARCH.get() as f64 * 32.0).min(tuples);
-        let ratio = visited / tuples;
-        let page_cost = pg_sys::random_page_cost * (index_pages * ratio).max(1.0);
-        let cpu = visited * pg_sys::cpu_operator_cost * 10.0;
-        *startup = page_cost + cpu;
-        *total = *startup + costs.indexTotalCost * ratio;
+        *startup = costs.indexTotalCost;
+        *total = costs.indexTotalCost;
         *selectivity = costs.indexSelectivity;
-        *correlation = 0.0;
-        *pages = (index_pages * ratio).max(1.0);
+        *correlation = costs.indexCorrelation;
+        *pages = costs.numIndexPages;
     }
 }
