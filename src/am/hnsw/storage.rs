@@ -154,8 +154,12 @@ impl Index {
     }
 
     /// Call `f` with the bytes of the tuple at `tid` under a share lock.
+    ///
+    /// A TID past the end of the relation (only a corrupt index has one) makes
+    /// ReadBuffer raise an ERROR; checking the size here instead would cost a
+    /// system call per tuple on the search path.
     pub fn read<R>(&self, tid: Tid, f: impl FnOnce(&[u8]) -> R) -> Option<R> {
-        if !tid.is_valid() || tid.block == META_BLOCK || tid.block >= self.nblocks() {
+        if !tid.is_valid() || tid.block == META_BLOCK {
             return None;
         }
         let l = self.lock(tid.block, pg_sys::BUFFER_LOCK_SHARE);
@@ -166,7 +170,7 @@ impl Index {
     /// Change the tuple at `tid` in place under an exclusive lock, WAL-logged.
     /// `f` returns whether it changed anything; if not, no WAL is written.
     pub fn update<R>(&self, tid: Tid, f: impl FnOnce(&mut [u8]) -> (bool, R)) -> Option<R> {
-        if !tid.is_valid() || tid.block == META_BLOCK || tid.block >= self.nblocks() {
+        if !tid.is_valid() || tid.block == META_BLOCK {
             return None;
         }
         let l = self.lock(tid.block, pg_sys::BUFFER_LOCK_EXCLUSIVE);
