@@ -54,3 +54,14 @@ impl fmt::Display for VectorError {
 impl std::error::Error for VectorError {}
 
 pub type Result<T> = std::result::Result<T, VectorError>;
+
+/// pgvector's error for a NaN or infinite element of a `noun` ("vector", "halfvec", …).
+pub fn check_finite(x: f32, noun: &str) -> Result<()> {
+    if x.is_nan() {
+        return Err(VectorError::new(ErrorKind::DataException, format!("NaN not allowed in {noun}")));
+    }
+    if x.is_infinite() {
+        return Err(VectorError::new(ErrorKind::DataException, format!("infinite value not allowed in {noun}")));
+    }
+    Ok(())
+}

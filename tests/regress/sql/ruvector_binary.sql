@@ -17,28 +17,9 @@ CREATE TABLE dst3 (v ruvector(3));
 COPY dst3 FROM '/tmp/ruvector_regress_copy.bin' (FORMAT binary);
 DROP TABLE src, dst, dst3;
 
--- Hand-made binary COPY files: header, one tuple with one field, trailer.
-CREATE FUNCTION copy_one(field bytea) RETURNS text LANGUAGE plpgsql AS $$
-DECLARE
-    file bytea := '\x5047434f50590aff0d0a00'::bytea || '\x0000000000000000'::bytea
-        || '\x0001'::bytea || int4send(length(field)) || field || '\xffff'::bytea;
-    lo oid := lo_from_bytea(0, file);
-    result text;
-BEGIN
-    PERFORM lo_export(lo, '/tmp/ruvector_regress_one.bin');
-    PERFORM lo_unlink(lo);
-    CREATE TEMP TABLE one (v ruvector) ON COMMIT DROP;
-    BEGIN
-        COPY one FROM '/tmp/ruvector_regress_one.bin' (FORMAT binary);
-        SELECT v::text INTO result FROM one;
-    EXCEPTION WHEN OTHERS THEN
-        result := SQLSTATE || ': ' || SQLERRM;
-    END;
-    DROP TABLE one;
-    RETURN result;
-END $$;
+-- Hand-made binary COPY files (copy_binary_field is in the harness).
 
-SELECT label, copy_one(field) FROM (VALUES
+SELECT label, copy_binary_field('ruvector', field) FROM (VALUES
     ('valid [1,-2]',        '\x000200003f800000c0000000'::bytea),
     ('zero dimensions',     '\x00000000'),
     ('negative dimensions', '\xffff0000'),
@@ -50,4 +31,3 @@ SELECT label, copy_one(field) FROM (VALUES
     ('trailing bytes',      '\x000100003f80000000'),
     ('truncated header',    '\x0001')
 ) t(label, field);
-DROP FUNCTION copy_one(bytea);

@@ -39,25 +39,7 @@ CREATE TABLE sdst (v sparsevec);
 COPY sdst FROM '/tmp/ruvector_regress_sparse.bin' (FORMAT binary);
 SELECT (SELECT array_agg(v::text ORDER BY v::text) FROM ssrc) = (SELECT array_agg(v::text ORDER BY v::text) FROM sdst) AS identical;
 DROP TABLE ssrc, sdst;
-CREATE FUNCTION copy_sparse(field bytea) RETURNS text LANGUAGE plpgsql AS $$
-DECLARE
-    lo oid := lo_from_bytea(0, '\x5047434f50590aff0d0a00'::bytea || '\x0000000000000000'::bytea
-        || '\x0001'::bytea || int4send(length(field)) || field || '\xffff'::bytea);
-    result text;
-BEGIN
-    PERFORM lo_export(lo, '/tmp/ruvector_regress_sparse_one.bin');
-    PERFORM lo_unlink(lo);
-    CREATE TEMP TABLE one (v sparsevec) ON COMMIT DROP;
-    BEGIN
-        COPY one FROM '/tmp/ruvector_regress_sparse_one.bin' (FORMAT binary);
-        SELECT v::text INTO result FROM one;
-    EXCEPTION WHEN OTHERS THEN
-        result := SQLSTATE || ': ' || SQLERRM;
-    END;
-    DROP TABLE one;
-    RETURN result;
-END $$;
-SELECT label, copy_sparse(field) FROM (VALUES
+SELECT label, copy_binary_field('sparsevec', field) FROM (VALUES
     ('valid',             '\x00000005000000020000000000000000000000023fc00000c0000000'::bytea),
     ('zero dimensions',   '\x000000000000000000000000'),
     ('negative nnz',      '\x00000003ffffffff00000000'),
@@ -70,7 +52,6 @@ SELECT label, copy_sparse(field) FROM (VALUES
     ('NaN value',         '\x000000030000000100000000000000017fc00000'),
     ('truncated',         '\x00000003000000010000000000000001')
 ) t(label, field);
-DROP FUNCTION copy_sparse(bytea);
 
 -- casts
 SELECT '[0,1.5,0,-2]'::ruvector::sparsevec, '{2:1.5,4:-2}/4'::sparsevec::ruvector,

@@ -50,11 +50,8 @@ pub fn check_same_dims<E: DenseElement>(a: usize, b: usize) -> Result<()> {
 }
 
 pub fn check_element<E: DenseElement>(x: E) -> Result<()> {
-    if x.is_nan() {
-        return Err(VectorError::new(ErrorKind::DataException, format!("NaN not allowed in {}", E::NOUN)));
-    }
-    if x.is_infinite() {
-        return Err(VectorError::new(ErrorKind::DataException, format!("infinite value not allowed in {}", E::NOUN)));
+    if x.is_nan() || x.is_infinite() {
+        return crate::error::check_finite(x.to_f32(), E::NOUN);
     }
     Ok(())
 }

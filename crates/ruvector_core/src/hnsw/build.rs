@@ -77,18 +77,20 @@ impl InMemoryGraph {
             }
         }
         const BATCH: usize = 64;
-        let work = |graph: &InMemoryGraph| {
-            while !stop.load(Ordering::Relaxed) {
-                let start = next.fetch_add(BATCH, Ordering::Relaxed);
-                if start >= n {
-                    break;
-                }
-                for &i in &order[start..(start + BATCH).min(n)] {
-                    graph.insert(i);
-                }
-                done.fetch_add((start + BATCH).min(n) - start, Ordering::Relaxed);
+        // Insert the next batch; false once every node has been taken.
+        let run_batch = |graph: &InMemoryGraph| {
+            let start = next.fetch_add(BATCH, Ordering::Relaxed);
+            if start >= n {
+                return false;
             }
+            let end = (start + BATCH).min(n);
+            for &i in &order[start..end] {
+                graph.insert(i);
+            }
+            done.fetch_add(end - start, Ordering::Relaxed);
+            true
         };
+        let work = |graph: &InMemoryGraph| while !stop.load(Ordering::Relaxed) && run_batch(graph) {};
         let cancelled = std::thread::scope(|s| {
             let _stop_workers = StopOnDrop(&stop);
             for _ in 1..threads.max(1) {
@@ -99,14 +101,9 @@ impl InMemoryGraph {
                 if !tick(done.load(Ordering::Relaxed)) {
                     return true;
                 }
-                let start = next.fetch_add(BATCH, Ordering::Relaxed);
-                if start >= n {
+                if !run_batch(&graph) {
                     break;
                 }
-                for &i in &order[start..(start + BATCH).min(n)] {
-                    graph.insert(i);
-                }
-                done.fetch_add((start + BATCH).min(n) - start, Ordering::Relaxed);
             }
             false
         });

@@ -158,13 +158,7 @@ pub fn check_indices(indices: &[i32], dim: i32) -> Result<()> {
 }
 
 pub fn check_element(x: f32) -> Result<()> {
-    if x.is_nan() {
-        return Err(data_error("NaN not allowed in sparsevec"));
-    }
-    if x.is_infinite() {
-        return Err(data_error("infinite value not allowed in sparsevec"));
-    }
-    Ok(())
+    crate::error::check_finite(x, "sparsevec")
 }
 
 pub fn check_same_dims(a: SparseRef<'_>, b: SparseRef<'_>) -> Result<()> {
