@@ -65,3 +65,25 @@ pub fn check_finite(x: f32, noun: &str) -> Result<()> {
     }
     Ok(())
 }
+
+/// Validate a type-modifier list (`ruvector(3)`, `sparsevec(1000)`): exactly
+/// one value in 1..=max_dims, with pgvector's messages.
+pub fn typmod_from_list(mods: &[i32], type_name: &str, max_dims: i64) -> Result<i32> {
+    if mods.len() != 1 {
+        return Err(VectorError::new(ErrorKind::InvalidParameterValue, "invalid type modifier"));
+    }
+    let n = mods[0];
+    if n < 1 {
+        return Err(VectorError::new(
+            ErrorKind::InvalidParameterValue,
+            format!("dimensions for type {type_name} must be at least 1"),
+        ));
+    }
+    if n as i64 > max_dims {
+        return Err(VectorError::new(
+            ErrorKind::InvalidParameterValue,
+            format!("dimensions for type {type_name} cannot exceed {max_dims}"),
+        ));
+    }
+    Ok(n)
+}

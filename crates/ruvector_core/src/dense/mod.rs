@@ -62,23 +62,7 @@ pub fn check_elements<E: DenseElement>(xs: &[E]) -> Result<()> {
 
 /// Validate a type modifier list, as `ruvector(n)` in a column type gives it.
 pub fn typmod_from_list<E: DenseElement>(mods: &[i32]) -> Result<i32> {
-    if mods.len() != 1 {
-        return Err(VectorError::new(ErrorKind::InvalidParameterValue, "invalid type modifier"));
-    }
-    let n = mods[0];
-    if n < 1 {
-        return Err(VectorError::new(
-            ErrorKind::InvalidParameterValue,
-            format!("dimensions for type {} must be at least 1", E::SQL_NAME),
-        ));
-    }
-    if n as usize > MAX_DIM {
-        return Err(VectorError::new(
-            ErrorKind::InvalidParameterValue,
-            format!("dimensions for type {} cannot exceed {MAX_DIM}", E::SQL_NAME),
-        ));
-    }
-    Ok(n)
+    crate::error::typmod_from_list(mods, E::SQL_NAME, MAX_DIM as i64)
 }
 
 fn overflow() -> VectorError {

@@ -169,23 +169,7 @@ pub fn check_same_dims(a: SparseRef<'_>, b: SparseRef<'_>) -> Result<()> {
 }
 
 pub fn typmod_from_list(mods: &[i32]) -> Result<i32> {
-    if mods.len() != 1 {
-        return Err(VectorError::new(ErrorKind::InvalidParameterValue, "invalid type modifier"));
-    }
-    let n = mods[0];
-    if n < 1 {
-        return Err(VectorError::new(
-            ErrorKind::InvalidParameterValue,
-            "dimensions for type sparsevec must be at least 1",
-        ));
-    }
-    if n as i64 > MAX_DIM {
-        return Err(VectorError::new(
-            ErrorKind::InvalidParameterValue,
-            format!("dimensions for type sparsevec cannot exceed {MAX_DIM}"),
-        ));
-    }
-    Ok(n)
+    crate::error::typmod_from_list(mods, "sparsevec", MAX_DIM)
 }
 
 /// Visit the union of both index sets in ascending order with each side's
