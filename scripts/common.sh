@@ -14,7 +14,8 @@ log() { printf '\n==> %s\n' "$*"; }
 as_postgres() { runuser -u postgres -- "$@"; }
 
 # start_cluster DATADIR PORT: a fresh or existing cluster owned by postgres,
-# listening on 127.0.0.1:PORT with its socket inside DATADIR.
+# listening on 127.0.0.1:PORT (its Unix socket in /tmp, outside the data
+# directory, so pg_basebackup does not copy it).
 start_cluster() {
     local data=$1 port=$2
     if [ ! -f "$data/PG_VERSION" ]; then
@@ -25,7 +26,7 @@ start_cluster() {
     fi
     if ! as_postgres "$PG_BIN/pg_ctl" -D "$data" status >/dev/null 2>&1; then
         as_postgres "$PG_BIN/pg_ctl" -D "$data" -l "$data/server.log" -w \
-            -o "-p $port -k $data -c listen_addresses=127.0.0.1" start >/dev/null
+            -o "-p $port -k /tmp -c listen_addresses=127.0.0.1" start >/dev/null
     fi
 }
 
