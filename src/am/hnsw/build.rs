@@ -14,7 +14,6 @@
 
 use std::collections::HashMap;
 
-use pgrx::datum::FromDatum;
 use pgrx::pg_sys;
 use pgrx::prelude::*;
 use ruvector_core::hnsw::tuple::{
@@ -23,7 +22,7 @@ use ruvector_core::hnsw::tuple::{
 };
 use ruvector_core::hnsw::{BuildParams, InMemoryGraph, Metric};
 
-use super::graph::{index_kind, metric_code};
+use super::graph::{index_kind, metric_code, Elem};
 use super::storage::{self, BulkWriter, Index, GEOMETRY};
 use super::{insert, options};
 
@@ -44,6 +43,7 @@ fn progress(param: i32, value: i64) {
 struct Collected {
     dims: usize,
     metric: Metric,
+    elem: Elem,
     vectors: Vec<f32>,
     tids: Vec<Vec<Tid>>,
     by_bits: HashMap<u64, Vec<u32>>,
@@ -114,9 +114,8 @@ unsafe extern "C-unwind" fn build_callback(
         return;
     }
     state.heap_tuples += 1.0;
-    let arg = unsafe { crate::datum::DenseArg::<f32>::from_polymorphic_datum(value, false, pg_sys::InvalidOid) };
-    let Some(arg) = arg else { return };
-    let mut v = arg.as_slice().to_vec();
+    // SAFETY: the indexed column's datum, of the type index_kind() found.
+    let Some(mut v) = (unsafe { super::read_vector(state.elem, value) }) else { return };
     if state.dims == 0 {
         state.dims = v.len();
     } else if v.len() != state.dims {
@@ -206,13 +205,14 @@ fn write_graph(index: Index, c: &mut Collected) {
         let mut plans = Vec::with_capacity(n);
         for i in 0..n as u32 {
             let level = graph.level(i);
-            let first = dims.min(GEOMETRY.max_first_chunk(level, m));
-            let element = packer.place(ElementLayout { level, m, chunk_floats: first }.size());
+            let eb = c.elem.bytes();
+            let first = dims.min(GEOMETRY.max_first_chunk_bytes(level, m) / eb);
+            let element = packer.place(ElementLayout { level, m, chunk_len: first, elem_bytes: eb }.size());
             let mut chunks = Vec::new();
             let mut pos = first;
             while pos < dims {
-                let len = (dims - pos).min(GEOMETRY.max_chunk());
-                chunks.push((packer.place(chunk_size(len)), pos, len));
+                let len = (dims - pos).min(GEOMETRY.max_chunk_bytes() / eb);
+                chunks.push((packer.place(chunk_size(len * eb)), pos, len));
                 pos += len;
             }
             let mut lists = Vec::new();
@@ -232,7 +232,8 @@ fn write_graph(index: Index, c: &mut Collected) {
             let neighbors: Vec<Vec<Tid>> = (0..=level)
                 .map(|l| graph.neighbors_of(i, l).iter().map(|&j| plans[j as usize].element).collect())
                 .collect();
-            let v = graph.vector(i);
+            let v = c.elem.encode(graph.vector(i));
+            let eb = c.elem.bytes();
             let tids = &c.tids[i as usize];
             let bytes = encode_element(&NewElement {
                 level,
@@ -241,12 +242,13 @@ fn write_graph(index: Index, c: &mut Collected) {
                 overflow: p.lists.first().map_or(Tid::INVALID, |l| l.0),
                 next_chunk: p.chunks.first().map_or(Tid::INVALID, |ch| ch.0),
                 neighbors: &neighbors,
-                chunk: &v[..p.first],
+                chunk: &v[..p.first * eb],
+                elem_bytes: eb,
             });
             writer.add(&bytes, p.element);
             for (k, &(tid, pos, len)) in p.chunks.iter().enumerate() {
                 let next = p.chunks.get(k + 1).map_or(Tid::INVALID, |ch| ch.0);
-                writer.add(&encode_chunk(&v[pos..pos + len], next), tid);
+                writer.add(&encode_chunk(&v[pos * eb..(pos + len) * eb], eb, next), tid);
             }
             for (k, &(tid, pos, len)) in p.lists.iter().enumerate() {
                 let next = p.lists.get(k + 1).map_or(Tid::INVALID, |l| l.0);
@@ -279,6 +281,7 @@ pub unsafe extern "C-unwind" fn ambuild(
     let mut state = Collected {
         dims: if typmod > 0 { typmod as usize } else { 0 },
         metric: kind.metric,
+        elem: kind.elem,
         vectors: Vec::new(),
         tids: Vec::new(),
         by_bits: HashMap::new(),

@@ -128,7 +128,7 @@ fn ruvector_index_check(index: RegClass) -> String {
         .map(|(t, _)| {
             (
                 *t,
-                super::graph::DiskGraph::open(idx, &meta, super::graph::index_kind(rel).metric)
+                super::graph::DiskGraph::open(idx, &meta, super::graph::index_kind(rel))
                     .tids(*t)
                     .map(|e| e.tids)
                     .unwrap_or_default(),

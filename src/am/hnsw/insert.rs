@@ -8,7 +8,6 @@
 //! merges, so concurrent inserts never lose each other's links. A new element
 //! above the current top level becomes the entry point (meta page, exclusive).
 
-use pgrx::datum::FromDatum;
 use pgrx::pg_sys;
 use pgrx::prelude::*;
 use ruvector_core::hnsw::tuple::{
@@ -17,9 +16,8 @@ use ruvector_core::hnsw::tuple::{
 };
 use ruvector_core::hnsw::{descend, random_level, search_layer, select_neighbors, GraphRead, Neighbor};
 
-use super::graph::{index_kind, DiskGraph};
+use super::graph::{index_kind, DiskGraph, Elem, Query};
 use super::storage::{Index, GEOMETRY};
-use crate::datum::DenseArg;
 
 /// TIDs per overflow list tuple made by inserts.
 const OVERFLOW_LIST_CAPACITY: usize = 64;
@@ -27,7 +25,7 @@ const OVERFLOW_LIST_CAPACITY: usize = 64;
 /// Insert an already-prepared vector (normalised for cosine) for `heap_tid`.
 pub fn insert_vector(index: Index, v: &[f32], heap_tid: Tid) {
     let rel = index.relation();
-    let metric = index_kind(rel).metric;
+    let kind = index_kind(rel);
     let mut meta = index.meta();
     if meta.dims == 0 {
         meta.dims = index.update_meta(|m| {
@@ -44,13 +42,15 @@ pub fn insert_vector(index: Index, v: &[f32], heap_tid: Tid) {
         );
     }
     let m = meta.m as usize;
-    let graph = DiskGraph::open(index, &meta, metric);
+    let graph = DiskGraph::open(index, &meta, kind);
+    let query = kind.elem.query(v);
+    let stored = kind.elem.encode(v);
     // A level from the heap TID, so a given row always gets the same level.
     let level = random_level(((heap_tid.block as u64) << 16) | heap_tid.offset as u64, 0x7275_7665, m);
     let mut cache = VectorCache::default();
 
     let Some((ep, top)) = meta.entry() else {
-        let tid = append_element(index, v, level, m, heap_tid, &[]);
+        let tid = append_element(index, kind.elem, &stored, level, m, heap_tid, &[]);
         // Another insert may have set an entry point meanwhile: then link to it.
         let first = index.update_meta(|mm| match mm.entry() {
             None => {
@@ -61,7 +61,7 @@ pub fn insert_vector(index: Index, v: &[f32], heap_tid: Tid) {
         });
         if !first {
             let (ep, top) = index.meta().entry().expect("set by the other insert");
-            let layers = find_neighbors(&graph, v, level, ep, top, m, meta.ef_construction as usize, &mut cache);
+            let layers = find_neighbors(&graph, &query, level, ep, top, m, meta.ef_construction as usize, &mut cache);
             set_own_lists(index, tid, &layers);
             add_backlinks(index, &graph, tid, &layers, m, &mut cache);
             maybe_promote(index, tid, level);
@@ -69,18 +69,19 @@ pub fn insert_vector(index: Index, v: &[f32], heap_tid: Tid) {
         return;
     };
 
-    let layers = find_neighbors(&graph, v, level, ep, top, m, meta.ef_construction as usize, &mut cache);
+    let layers = find_neighbors(&graph, &query, level, ep, top, m, meta.ef_construction as usize, &mut cache);
     // An identical vector already indexed just gains this heap TID.
     if let Some((_, nearest)) = layers.iter().find(|(l, _)| *l == 0) {
         let best = nearest.first().map_or(f32::INFINITY, |n| n.distance);
         for n in nearest.iter().take_while(|n| n.distance <= best) {
-            if cache.get(&graph, n.id).map(|x| x.as_slice()) == Some(v) && add_heap_tid(index, n.id, heap_tid) {
+            let same = cache.get(&graph, n.id).is_some_and(|x| kind.elem.encode(x) == stored);
+            if same && add_heap_tid(index, n.id, heap_tid) {
                 return;
             }
         }
     }
     let lists = own_lists(&layers, level);
-    let tid = append_element(index, v, level, m, heap_tid, &lists);
+    let tid = append_element(index, kind.elem, &stored, level, m, heap_tid, &lists);
     add_backlinks(index, &graph, tid, &layers, m, &mut cache);
     maybe_promote(index, tid, level);
 }
@@ -125,7 +126,7 @@ fn maybe_promote(index: Index, tid: Tid, level: usize) {
 #[allow(clippy::too_many_arguments)]
 fn find_neighbors(
     graph: &DiskGraph,
-    v: &[f32],
+    v: &Query,
     level: usize,
     ep: Tid,
     top: usize,
@@ -184,20 +185,31 @@ fn add_backlinks(
     }
 }
 
-/// Write a new element (and its vector chunks) with the given neighbour lists.
-fn append_element(index: Index, v: &[f32], level: usize, m: usize, heap_tid: Tid, neighbors: &[Vec<Tid>]) -> Tid {
-    let first = v.len().min(GEOMETRY.max_first_chunk(level, m));
+/// Write a new element (and its vector chunks) with the given neighbour
+/// lists; `v` is the vector as element bytes.
+fn append_element(
+    index: Index,
+    elem: Elem,
+    v: &[u8],
+    level: usize,
+    m: usize,
+    heap_tid: Tid,
+    neighbors: &[Vec<Tid>],
+) -> Tid {
+    let eb = elem.bytes();
+    let dims = v.len() / eb;
+    let first = dims.min(GEOMETRY.max_first_chunk_bytes(level, m) / eb);
     // Chunks first, last to first, so each points at the next and the element at the first.
     let mut bounds = Vec::new();
     let mut pos = first;
-    while pos < v.len() {
-        let len = (v.len() - pos).min(GEOMETRY.max_chunk());
+    while pos < dims {
+        let len = (dims - pos).min(GEOMETRY.max_chunk_bytes() / eb);
         bounds.push((pos, len));
         pos += len;
     }
     let mut next = Tid::INVALID;
     for &(pos, len) in bounds.iter().rev() {
-        next = index.append(&encode_chunk(&v[pos..pos + len], next));
+        next = index.append(&encode_chunk(&v[pos * eb..(pos + len) * eb], eb, next));
     }
     index.append(&encode_element(&NewElement {
         level,
@@ -206,7 +218,8 @@ fn append_element(index: Index, v: &[f32], level: usize, m: usize, heap_tid: Tid
         overflow: Tid::INVALID,
         next_chunk: next,
         neighbors,
-        chunk: &v[..first],
+        chunk: &v[..first * eb],
+        elem_bytes: eb,
     }))
 }
 
@@ -340,12 +353,12 @@ pub unsafe extern "C-unwind" fn aminsert(
     if null {
         return false;
     }
-    let metric = index_kind(index).metric;
-    let Some(arg) = (unsafe { DenseArg::<f32>::from_polymorphic_datum(value, false, pg_sys::InvalidOid) }) else {
+    let kind = index_kind(index);
+    // SAFETY: the indexed column's datum, of the type index_kind() found.
+    let Some(mut v) = (unsafe { super::read_vector(kind.elem, value) }) else {
         return false;
     };
-    let mut v = arg.as_slice().to_vec();
-    if !metric.prepare(&mut v) {
+    if !kind.metric.prepare(&mut v) {
         return false;
     }
     insert_vector(Index::new(index), &v, tid);

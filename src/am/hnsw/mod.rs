@@ -14,8 +14,28 @@ mod scan;
 mod storage;
 mod vacuum;
 
+use pgrx::datum::FromDatum;
 use pgrx::pg_sys;
 use pgrx::prelude::*;
+
+use crate::datum::DenseArg;
+use graph::Elem;
+
+/// The vector in a datum of the index's column type, as f32.
+///
+/// # Safety
+/// `value` must be a non-null datum of the type `elem` stands for.
+unsafe fn read_vector(elem: Elem, value: pg_sys::Datum) -> Option<Vec<f32>> {
+    unsafe {
+        match elem {
+            Elem::F32 => {
+                DenseArg::<f32>::from_polymorphic_datum(value, false, pg_sys::InvalidOid).map(|a| a.as_slice().to_vec())
+            }
+            Elem::F16 => DenseArg::<half::f16>::from_polymorphic_datum(value, false, pg_sys::InvalidOid)
+                .map(|a| a.as_slice().iter().map(|x| x.to_f32()).collect()),
+        }
+    }
+}
 
 /// The access method handler: what PostgreSQL calls to learn the callbacks.
 #[pg_extern(sql = "

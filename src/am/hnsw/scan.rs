@@ -15,22 +15,21 @@ use pgrx::prelude::*;
 use pgrx::PgMemoryContexts;
 use rustc_hash::FxHashSet;
 use ruvector_core::hnsw::tuple::Tid;
-use ruvector_core::hnsw::{descend, search_layer, GraphRead, Metric, Neighbor};
+use ruvector_core::hnsw::{descend, search_layer, GraphRead, Neighbor};
 
-use super::graph::{index_kind, DiskGraph};
+use super::graph::{index_kind, DiskGraph, IndexKind, Query};
 use super::options::{IterativeScan, EF_SEARCH, ITERATIVE_SCAN, MAX_SCAN_TUPLES};
 use super::storage::Index;
-use crate::datum::DenseArg;
 
 struct ScanState {
-    query: Option<Vec<f32>>,
+    query: Option<Query>,
     queue: VecDeque<(f32, Tid)>,
     returned: FxHashSet<Tid>,
     ef: usize,
     started: bool,
     exhausted: bool,
     last_distance: f32,
-    metric: Metric,
+    kind: IndexKind,
 }
 
 impl ScanState {
@@ -46,7 +45,7 @@ impl ScanState {
 
     /// Search with the current ef and queue what was not returned yet.
     fn search(&mut self, index: Index) -> usize {
-        let Some(query) = self.query.as_deref() else { return 0 };
+        let Some(query) = self.query.as_ref() else { return 0 };
         let meta = index.meta();
         let Some((ep, top)) = meta.entry() else { return 0 };
         if meta.dims as usize != query.len() {
@@ -55,7 +54,7 @@ impl ScanState {
                 format!("different vector dimensions {} and {}", meta.dims, query.len()),
             );
         }
-        let graph = DiskGraph::open(index, &meta, self.metric);
+        let graph = DiskGraph::open(index, &meta, self.kind);
         let start = Neighbor { distance: graph.distance(query, ep), id: ep };
         let entry = descend(&graph, query, start, top, 0);
         let mut visited = graph.visited();
@@ -96,7 +95,7 @@ pub unsafe extern "C-unwind" fn ambeginscan(
             started: false,
             exhausted: false,
             last_distance: f32::NEG_INFINITY,
-            metric: index_kind(index).metric,
+            kind: index_kind(index),
         };
         state.reset();
         (*scan).opaque =
@@ -124,12 +123,11 @@ pub unsafe extern "C-unwind" fn amrescan(
             core::ptr::copy(orderbys, (*scan).orderByData, norderbys as usize);
             let key = &*(*scan).orderByData;
             if key.sk_flags & pg_sys::SK_ISNULL as i32 == 0 {
-                if let Some(q) = DenseArg::<f32>::from_polymorphic_datum(key.sk_argument, false, pg_sys::InvalidOid) {
-                    let mut q = q.as_slice().to_vec();
+                if let Some(mut q) = super::read_vector(state.kind.elem, key.sk_argument) {
                     // A zero query under cosine cannot be normalised; it then
                     // matches everything equally, in graph order.
-                    state.metric.prepare(&mut q);
-                    state.query = Some(q);
+                    state.kind.metric.prepare(&mut q);
+                    state.query = Some(state.kind.elem.query(&q));
                 }
             }
         }

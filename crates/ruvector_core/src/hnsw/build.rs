@@ -327,6 +327,7 @@ impl InMemoryGraph {
 impl GraphRead for InMemoryGraph {
     type Id = u32;
     type Visited = PooledVisited;
+    type Query = [f32];
 
     fn neighbors(&self, id: u32, level: usize, out: &mut Vec<u32>) {
         if let Some(list) = self.links[id as usize].lock().get(level) {

@@ -37,7 +37,7 @@ pub enum Metric {
 
 impl Metric {
     #[inline]
-    pub fn distance(self, a: &[f32], b: &[f32]) -> f32 {
+    pub fn distance<T: kernels::KernelElement>(self, a: &[T], b: &[T]) -> f32 {
         match self {
             Metric::L2 => kernels::l2_squared(a, b),
             Metric::InnerProduct | Metric::Cosine => -kernels::dot(a, b),

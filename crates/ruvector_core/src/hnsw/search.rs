@@ -32,12 +32,14 @@ impl<Id: Ord> Ord for Neighbor<Id> {
 pub trait GraphRead {
     type Id: Copy + Ord + std::hash::Hash + std::fmt::Debug;
     type Visited: VisitedSet<Self::Id>;
+    /// What a search is for: a vector in the graph's element type.
+    type Query: ?Sized;
 
     /// Append the neighbours of `id` at `level` to `out` (cleared by the caller).
     fn neighbors(&self, id: Self::Id, level: usize, out: &mut Vec<Self::Id>);
 
     /// Distance from `query` to node `id`.
-    fn distance(&self, query: &[f32], id: Self::Id) -> f32;
+    fn distance(&self, query: &Self::Query, id: Self::Id) -> f32;
 
     /// A fresh visited set for one search.
     fn visited(&self) -> Self::Visited;
@@ -84,7 +86,7 @@ pub fn select_neighbors<Id: Copy>(
 /// not; entries are marked here). Returns up to `ef` nearest, nearest first.
 pub fn search_layer<G: GraphRead>(
     graph: &G,
-    query: &[f32],
+    query: &G::Query,
     entry: &[Neighbor<G::Id>],
     ef: usize,
     level: usize,
@@ -131,7 +133,7 @@ pub fn search_layer<G: GraphRead>(
 /// layer), returning the entry point for `bottom`.
 pub fn descend<G: GraphRead>(
     graph: &G,
-    query: &[f32],
+    query: &G::Query,
     mut entry: Neighbor<G::Id>,
     top: usize,
     bottom: usize,

@@ -9,16 +9,17 @@
 //!   u8  flags (bit 0: deleted)            2
 //!   u8  inline heap TID count             3
 //!   u16 m                                 4
-//!   u16 floats in this tuple's chunk      6
+//!   u16 elements in this tuple's chunk    6
 //!   Tid first overflow TID-list tuple     8
 //!   Tid next vector chunk tuple          14
-//!   u32 reserved, 0                      20
+//!   u8  bytes per vector element (4: f32, 2: binary16)   20
+//!   u8 ×3 reserved, 0                    21
 //!   INLINE_TIDS × Tid heap TIDs          24
 //!   (level+1) × u16 neighbour counts     84
 //!   2m Tids (level 0), m Tids per level above: neighbour lists
-//!   pad to 4, then the vector's first chunk (native-endian f32)
+//!   pad to 4, then the vector's first chunk (native-endian elements)
 //!
-//! chunk tuple:    u8 kind = 2, u8 0, u16 floats, Tid next, u16 0, floats…
+//! chunk tuple:    u8 kind = 2, u8 element bytes, u16 elements, Tid next, u16 0, elements…
 //! TID-list tuple: u8 kind = 3, u8 0, u16 count, Tid next, u16 capacity, Tids…
 //! ```
 //!
@@ -83,7 +84,10 @@ const fn align4(n: usize) -> usize {
 pub struct ElementLayout {
     pub level: usize,
     pub m: usize,
-    pub chunk_floats: usize,
+    /// Vector elements in this tuple's chunk.
+    pub chunk_len: usize,
+    /// Bytes per vector element: 4 (f32) or 2 (binary16).
+    pub elem_bytes: usize,
 }
 
 impl ElementLayout {
@@ -113,12 +117,12 @@ impl ElementLayout {
     }
 
     pub fn size(&self) -> usize {
-        self.vector_at() + 4 * self.chunk_floats
+        self.vector_at() + self.elem_bytes * self.chunk_len
     }
 
     /// Bytes an element needs before its vector (what limits the first chunk).
     pub fn overhead(level: usize, m: usize) -> usize {
-        ElementLayout { level, m, chunk_floats: 0 }.size()
+        ElementLayout { level, m, chunk_len: 0, elem_bytes: 4 }.size()
     }
 }
 
@@ -142,9 +146,10 @@ impl<'a> ElementRef<'a> {
         let layout = ElementLayout {
             level: bytes[1] as usize,
             m: u16_at(bytes, 4) as usize,
-            chunk_floats: u16_at(bytes, 6) as usize,
+            chunk_len: u16_at(bytes, 6) as usize,
+            elem_bytes: bytes[20] as usize,
         };
-        if layout.size() > bytes.len() || bytes[3] as usize > INLINE_TIDS {
+        if !matches!(layout.elem_bytes, 2 | 4) || layout.size() > bytes.len() || bytes[3] as usize > INLINE_TIDS {
             return None;
         }
         Some(ElementRef { bytes, layout })
@@ -189,16 +194,16 @@ impl<'a> ElementRef<'a> {
         (0..n).map(move |i| Tid::read(&b[at + i * Tid::BYTES..]))
     }
 
-    /// The first chunk of the vector, borrowed in place when aligned.
-    pub fn chunk(&self) -> std::borrow::Cow<'a, [f32]> {
+    /// The first chunk of the vector as raw native-endian element bytes.
+    pub fn chunk_bytes(&self) -> &'a [u8] {
         let at = self.layout.vector_at();
-        let raw = &self.bytes[at..at + 4 * self.layout.chunk_floats];
-        match bytemuck::try_cast_slice::<u8, f32>(raw) {
-            Ok(s) => std::borrow::Cow::Borrowed(s),
-            Err(_) => std::borrow::Cow::Owned(
-                raw.chunks_exact(4).map(|c| f32::from_ne_bytes([c[0], c[1], c[2], c[3]])).collect(),
-            ),
-        }
+        &self.bytes[at..at + self.layout.elem_bytes * self.layout.chunk_len]
+    }
+
+    /// The first chunk as elements of type `T` (f32 or half::f16), borrowed in
+    /// place when aligned (always, for tuples on a page).
+    pub fn chunk<T: bytemuck::Pod>(&self) -> std::borrow::Cow<'a, [T]> {
+        cast_elems(self.chunk_bytes())
     }
 }
 
@@ -267,6 +272,19 @@ impl<'a> ElementMut<'a> {
     }
 }
 
+/// `bytes` as elements of `T`, borrowed when aligned, else copied.
+fn cast_elems<T: bytemuck::Pod>(bytes: &[u8]) -> std::borrow::Cow<'_, [T]> {
+    match bytemuck::try_cast_slice::<u8, T>(bytes) {
+        Ok(s) => std::borrow::Cow::Borrowed(s),
+        Err(_) => {
+            let n = bytes.len() / std::mem::size_of::<T>();
+            let mut v = vec![T::zeroed(); n];
+            bytemuck::cast_slice_mut::<T, u8>(&mut v).copy_from_slice(&bytes[..n * std::mem::size_of::<T>()]);
+            std::borrow::Cow::Owned(v)
+        }
+    }
+}
+
 /// Everything needed to encode one element tuple.
 pub struct NewElement<'a> {
     pub level: usize,
@@ -275,21 +293,26 @@ pub struct NewElement<'a> {
     pub overflow: Tid,
     pub next_chunk: Tid,
     pub neighbors: &'a [Vec<Tid>],
-    pub chunk: &'a [f32],
+    /// The first chunk of the vector as native-endian element bytes.
+    pub chunk: &'a [u8],
+    pub elem_bytes: usize,
 }
 
 pub fn encode_element(e: &NewElement<'_>) -> Vec<u8> {
     assert!(e.heap_tids.len() <= INLINE_TIDS, "overflow TIDs go to TID-list tuples");
-    let layout = ElementLayout { level: e.level, m: e.m, chunk_floats: e.chunk.len() };
+    assert!(matches!(e.elem_bytes, 2 | 4) && e.chunk.len() % e.elem_bytes == 0);
+    let chunk_len = e.chunk.len() / e.elem_bytes;
+    let layout = ElementLayout { level: e.level, m: e.m, chunk_len, elem_bytes: e.elem_bytes };
     let mut b = vec![0u8; layout.size()];
     b[0] = KIND_ELEMENT;
     b[1] = e.level as u8;
     b[4..6].copy_from_slice(&(e.m as u16).to_ne_bytes());
-    b[6..8].copy_from_slice(&(e.chunk.len() as u16).to_ne_bytes());
+    b[6..8].copy_from_slice(&(chunk_len as u16).to_ne_bytes());
     e.overflow.write(&mut b[8..14]);
     e.next_chunk.write(&mut b[14..20]);
+    b[20] = e.elem_bytes as u8;
     let vat = layout.vector_at();
-    b[vat..].copy_from_slice(bytemuck::cast_slice(e.chunk));
+    b[vat..].copy_from_slice(e.chunk);
     let mut m = ElementMut { bytes: &mut b, layout };
     for i in 0..INLINE_TIDS {
         Tid::INVALID.write(&mut m.bytes[24 + i * Tid::BYTES..24 + (i + 1) * Tid::BYTES]);
@@ -303,34 +326,34 @@ pub fn encode_element(e: &NewElement<'_>) -> Vec<u8> {
     b
 }
 
-/// A continuation of a vector too long for its element tuple.
-pub fn encode_chunk(floats: &[f32], next: Tid) -> Vec<u8> {
-    let mut b = vec![0u8; CHUNK_HEADER + 4 * floats.len()];
+/// A continuation of a vector too long for its element tuple; `data` holds
+/// native-endian elements of `elem_bytes` bytes each.
+pub fn encode_chunk(data: &[u8], elem_bytes: usize, next: Tid) -> Vec<u8> {
+    let mut b = vec![0u8; CHUNK_HEADER + data.len()];
     b[0] = KIND_CHUNK;
-    b[2..4].copy_from_slice(&(floats.len() as u16).to_ne_bytes());
+    b[1] = elem_bytes as u8;
+    b[2..4].copy_from_slice(&((data.len() / elem_bytes) as u16).to_ne_bytes());
     next.write(&mut b[4..10]);
-    b[CHUNK_HEADER..].copy_from_slice(bytemuck::cast_slice(floats));
+    b[CHUNK_HEADER..].copy_from_slice(data);
     b
 }
 
-/// (floats, next) of a chunk tuple, or `None` if `bytes` is not one.
-pub fn parse_chunk(bytes: &[u8]) -> Option<(std::borrow::Cow<'_, [f32]>, Tid)> {
-    if bytes.len() < CHUNK_HEADER || bytes[0] != KIND_CHUNK {
+/// (element bytes, next) of a chunk tuple, or `None` if `bytes` is not one.
+pub fn parse_chunk(bytes: &[u8]) -> Option<(&[u8], Tid)> {
+    if bytes.len() < CHUNK_HEADER || bytes[0] != KIND_CHUNK || !matches!(bytes[1], 2 | 4) {
         return None;
     }
-    let n = u16_at(bytes, 2) as usize;
-    let raw = bytes.get(CHUNK_HEADER..CHUNK_HEADER + 4 * n)?;
-    let floats = match bytemuck::try_cast_slice::<u8, f32>(raw) {
-        Ok(s) => std::borrow::Cow::Borrowed(s),
-        Err(_) => {
-            std::borrow::Cow::Owned(raw.chunks_exact(4).map(|c| f32::from_ne_bytes([c[0], c[1], c[2], c[3]])).collect())
-        }
-    };
-    Some((floats, Tid::read(&bytes[4..10])))
+    let n = u16_at(bytes, 2) as usize * bytes[1] as usize;
+    Some((bytes.get(CHUNK_HEADER..CHUNK_HEADER + n)?, Tid::read(&bytes[4..10])))
 }
 
-pub fn chunk_size(floats: usize) -> usize {
-    CHUNK_HEADER + 4 * floats
+/// Elements of type `T` from chunk bytes (borrowed when aligned).
+pub fn chunk_elems<T: bytemuck::Pod>(data: &[u8]) -> std::borrow::Cow<'_, [T]> {
+    cast_elems(data)
+}
+
+pub fn chunk_size(data_bytes: usize) -> usize {
+    CHUNK_HEADER + data_bytes
 }
 
 /// A TID-list tuple with room for `capacity` heap TIDs.
@@ -429,15 +452,15 @@ impl PageGeometry {
         len.div_ceil(self.maxalign) * self.maxalign + self.item_id
     }
 
-    /// The most vector floats an element of this shape can hold in one tuple
-    /// on an empty page.
-    pub fn max_first_chunk(&self, level: usize, m: usize) -> usize {
-        let room = self.empty_free - self.item_id - ElementLayout::overhead(level, m);
-        room / 4 - (self.maxalign / 4)
+    /// The most vector bytes an element of this shape can hold in one tuple
+    /// on an empty page (a multiple of 4, so any element size divides it).
+    pub fn max_first_chunk_bytes(&self, level: usize, m: usize) -> usize {
+        let room = self.empty_free - self.item_id - ElementLayout::overhead(level, m) - self.maxalign;
+        room & !3
     }
 
-    pub fn max_chunk(&self) -> usize {
-        (self.empty_free - self.item_id - CHUNK_HEADER) / 4 - (self.maxalign / 4)
+    pub fn max_chunk_bytes(&self) -> usize {
+        (self.empty_free - self.item_id - CHUNK_HEADER - self.maxalign) & !3
     }
 }
 
@@ -498,7 +521,8 @@ mod tests {
             overflow: Tid::INVALID,
             next_chunk: t(7, 7),
             neighbors: &neighbors,
-            chunk: &chunk,
+            chunk: bytemuck::cast_slice(&chunk),
+            elem_bytes: 4,
         });
         // copy into 8-aligned memory as a page would hold it
         let mut words = vec![0u64; bytes.len().div_ceil(8)];
@@ -510,8 +534,8 @@ mod tests {
         assert_eq!(e.neighbors(0).collect::<Vec<_>>(), [t(1, 2), t(3, 4)]);
         assert_eq!(e.neighbors(1).collect::<Vec<_>>(), [t(5, 6)]);
         assert_eq!(e.neighbors(2).count(), 0);
-        assert_eq!(&*e.chunk(), &chunk);
-        assert!(matches!(e.chunk(), std::borrow::Cow::Borrowed(_)));
+        assert_eq!(&*e.chunk::<f32>(), &chunk);
+        assert!(matches!(e.chunk::<f32>(), std::borrow::Cow::Borrowed(_)));
         assert_eq!(e.next_chunk(), t(7, 7));
         assert!(!e.overflow().is_valid());
 
@@ -524,7 +548,7 @@ mod tests {
         assert_eq!(e.neighbors(0).collect::<Vec<_>>(), [t(9, 9)]);
         assert!(e.is_deleted());
         assert_eq!(e.heap_tids().collect::<Vec<_>>(), [t(10, 1), t(10, 3)]);
-        assert_eq!(&*e.chunk(), &chunk, "updates leave the vector alone");
+        assert_eq!(&*e.chunk::<f32>(), &chunk, "updates leave the vector alone");
     }
 
     #[test]
@@ -538,9 +562,12 @@ mod tests {
 
     #[test]
     fn chunks_and_tidlists() {
-        let c = encode_chunk(&[1.0, 2.0], t(4, 1));
+        let c = encode_chunk(bytemuck::cast_slice(&[1.0f32, 2.0]), 4, t(4, 1));
         let (f, next) = parse_chunk(&c).unwrap();
-        assert_eq!((&*f, next), (&[1.0f32, 2.0][..], t(4, 1)));
+        assert_eq!((&*chunk_elems::<f32>(f), next), (&[1.0f32, 2.0][..], t(4, 1)));
+        let h = [half::f16::ONE, half::f16::from_f32(-0.5), half::f16::from_f32(3.0)];
+        let c = encode_chunk(bytemuck::cast_slice(&h), 2, Tid::INVALID);
+        assert_eq!(&*chunk_elems::<half::f16>(parse_chunk(&c).unwrap().0), &h);
         let mut l = encode_tidlist(&[t(1, 1)], 4, Tid::INVALID);
         assert_eq!(parse_tidlist(&l).unwrap(), (vec![t(1, 1)], Tid::INVALID));
         assert!(set_tidlist(&mut l, &[t(2, 2), t(3, 3)]));
@@ -559,9 +586,10 @@ mod tests {
         assert_eq!(p.place(2700), t(1, 3));
         assert_eq!(p.place(2700), t(2, 1));
         assert_eq!(p.pages(), 2);
-        let max = g.max_first_chunk(0, 16);
-        let e = ElementLayout { level: 0, m: 16, chunk_floats: max };
+        let max = g.max_first_chunk_bytes(0, 16);
+        let e = ElementLayout { level: 0, m: 16, chunk_len: max / 4, elem_bytes: 4 };
         assert!(g.item_cost(e.size()) <= g.empty_free);
-        assert!(g.item_cost(ElementLayout { chunk_floats: max + 3, ..e }.size()) > g.empty_free);
+        assert!(g.item_cost(ElementLayout { chunk_len: max / 4 + 4, ..e }.size()) > g.empty_free);
+        assert!(g.item_cost(chunk_size(g.max_chunk_bytes())) <= g.empty_free);
     }
 }
