@@ -485,3 +485,13 @@ CREATE OPERATOR CLASS halfvec_l1_ops
     FOR TYPE halfvec USING hnsw AS
     OPERATOR 1 <+> (halfvec, halfvec) FOR ORDER BY float_ops,
     FUNCTION 1 l1_distance(halfvec, halfvec);
+
+CREATE OPERATOR CLASS bit_hamming_ops
+    FOR TYPE bit USING hnsw AS
+    OPERATOR 1 <~> (bit, bit) FOR ORDER BY float_ops,
+    FUNCTION 1 hamming_distance(bit, bit);
+
+CREATE OPERATOR CLASS bit_jaccard_ops
+    FOR TYPE bit USING hnsw AS
+    OPERATOR 1 <%> (bit, bit) FOR ORDER BY float_ops,
+    FUNCTION 1 jaccard_distance(bit, bit);

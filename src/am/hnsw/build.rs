@@ -20,9 +20,9 @@ use ruvector_core::hnsw::tuple::{
     chunk_size, encode_chunk, encode_element, encode_tidlist, tidlist_size, ElementLayout, Meta, NewElement,
     PagePacker, Tid, INLINE_TIDS, META_MAGIC, META_VERSION,
 };
-use ruvector_core::hnsw::{BuildParams, InMemoryGraph, Metric};
+use ruvector_core::hnsw::{BitSpace, BuildParams, DenseSpace, InMemoryGraph, Space};
 
-use super::graph::{index_kind, metric_code, Elem};
+use super::graph::{index_kind, metric_code, Elem, IndexKind, Measure};
 use super::storage::{self, BulkWriter, Index, GEOMETRY};
 use super::{insert, options};
 
@@ -41,10 +41,12 @@ fn progress(param: i32, value: i64) {
 
 /// Rows collected from the heap: unique vectors and their heap TIDs.
 struct Collected {
+    /// Vector length in elements (bits for `bit`).
     dims: usize,
-    metric: Metric,
-    elem: Elem,
+    kind: IndexKind,
+    /// Dense vectors (f32, prepared for the metric) or, for `bit`, raw bytes; one row after another.
     vectors: Vec<f32>,
+    bytes: Vec<u8>,
     tids: Vec<Vec<Tid>>,
     by_bits: HashMap<u64, Vec<u32>>,
     heap_tuples: f64,
@@ -60,41 +62,59 @@ struct OnDisk {
     index: Index,
 }
 
-fn hash_bits(v: &[f32]) -> u64 {
+fn hash_bytes(v: &[u8]) -> u64 {
     use std::hash::{Hash, Hasher};
     let mut h = rustc_hash::FxHasher::default();
-    for x in v {
-        x.to_bits().hash(&mut h);
-    }
+    v.hash(&mut h);
     h.finish()
 }
 
 impl Collected {
+    fn row_len(&self) -> usize {
+        self.kind.elem.row_bytes(self.dims)
+    }
+
     fn node_bytes(&self) -> usize {
-        // vector + ~average links (2m at level 0, a little above) + TID list and bookkeeping
-        self.dims * 4 + (2 * self.m + 2) * 4 + 96
+        // vector (f32 in memory for the dense types) + ~average links + TID list and bookkeeping
+        let vector = if self.kind.elem == Elem::Bit { self.row_len() } else { self.dims * 4 };
+        vector + (2 * self.m + 2) * 4 + 96
     }
 
     fn fits_one_more(&self) -> bool {
         (self.tids.len() + 1) * self.node_bytes() <= self.memory_limit
     }
 
-    /// Add one row; identical vectors share a node.
-    fn add(&mut self, v: &[f32], tid: Tid) {
-        let h = hash_bits(v);
-        let dims = self.dims;
+    /// Add one row (`raw`: its stored bytes; `v`: the f32 form for the dense
+    /// types). Identical vectors share a node.
+    fn add(&mut self, raw: &[u8], v: &[f32], tid: Tid) {
+        let h = hash_bytes(raw);
         if let Some(nodes) = self.by_bits.get(&h) {
             for &n in nodes {
-                if &self.vectors[n as usize * dims..(n as usize + 1) * dims] == v {
+                if self.row(n) == raw {
                     self.tids[n as usize].push(tid);
                     return;
                 }
             }
         }
         let n = self.tids.len() as u32;
-        self.vectors.extend_from_slice(v);
+        if self.kind.elem == Elem::Bit {
+            self.bytes.extend_from_slice(raw);
+        } else {
+            self.vectors.extend_from_slice(v);
+        }
         self.tids.push(vec![tid]);
         self.by_bits.entry(h).or_default().push(n);
+    }
+
+    /// Stored bytes of row `n`.
+    fn row(&self, n: u32) -> std::borrow::Cow<'_, [u8]> {
+        let len = self.row_len();
+        if self.kind.elem == Elem::Bit {
+            std::borrow::Cow::Borrowed(&self.bytes[n as usize * len..(n as usize + 1) * len])
+        } else {
+            let d = self.dims;
+            std::borrow::Cow::Owned(self.kind.elem.encode(&self.vectors[n as usize * d..(n as usize + 1) * d]))
+        }
     }
 }
 
@@ -115,21 +135,21 @@ unsafe extern "C-unwind" fn build_callback(
     }
     state.heap_tuples += 1.0;
     // SAFETY: the indexed column's datum, of the type index_kind() found.
-    let Some(mut v) = (unsafe { super::read_vector(state.elem, value) }) else { return };
+    let Some(row) = (unsafe { super::read_row(state.kind, value) }) else { return };
     if state.dims == 0 {
-        state.dims = v.len();
-    } else if v.len() != state.dims {
+        state.dims = row.dims;
+    } else if row.dims != state.dims {
         crate::error::raise_code(
             PgSqlErrorCode::ERRCODE_DATA_EXCEPTION,
-            format!("expected {} dimensions, not {}", state.dims, v.len()),
+            format!("expected {} dimensions, not {}", state.dims, row.dims),
         );
     }
-    if !state.metric.prepare(&mut v) {
+    let Some(row) = row.prepared(state.kind) else {
         return; // zero vector under cosine: not indexed
-    }
+    };
     if let Some(d) = &state.on_disk {
         state.indexed += 1.0;
-        insert::insert_vector(d.index, &v, tid);
+        insert::insert_row(d.index, &row, tid);
         return;
     }
     if !state.fits_one_more() {
@@ -139,11 +159,11 @@ unsafe extern "C-unwind" fn build_callback(
         write_graph(index, state);
         state.on_disk = Some(OnDisk { index });
         state.indexed += 1.0;
-        insert::insert_vector(index, &v, tid);
+        insert::insert_row(index, &row, tid);
         return;
     }
     state.indexed += 1.0;
-    state.add(&v, tid);
+    state.add(&row.raw, &row.dense, tid);
 }
 
 fn item_block(tid: pg_sys::ItemPointer) -> u32 {
@@ -154,39 +174,60 @@ fn item_block(tid: pg_sys::ItemPointer) -> u32 {
 /// Build the graph of everything collected and write it as the index's pages.
 fn write_graph(index: Index, c: &mut Collected) {
     let n = c.tids.len();
-    let dims = c.dims.max(1);
     progress(PROGRESS_CREATE_IDX_SUBPHASE, PHASE_GRAPH);
     progress(PROGRESS_CREATE_IDX_TUPLES_TOTAL, n as i64);
+    let (m, efc) = options::of_index(index.relation());
     // SAFETY: reading the GUC of this backend.
     let threads = unsafe { pg_sys::max_parallel_maintenance_workers }.max(0) as usize + 1;
-    let params = BuildParams {
-        m: c.m,
-        ef_construction: 0,
-        metric: c.metric,
-        seed: 0x5275_7665_6374, // fixed: the same rows give the same graph
-    };
-    let (m, efc) = options::of_index(index.relation());
-    let params = BuildParams { m, ef_construction: efc, ..params };
-    let vectors = std::mem::take(&mut c.vectors);
-    let graph = if n == 0 {
-        None
-    } else {
-        let built = InMemoryGraph::build(dims, vectors, params, threads, |done| {
-            progress(PROGRESS_CREATE_IDX_TUPLES_DONE, done as i64);
-            pgrx::check_for_interrupts!();
-            true
-        });
-        Some(built.unwrap_or_else(|_| error!("hnsw build cancelled")))
-    };
-    progress(PROGRESS_CREATE_IDX_SUBPHASE, PHASE_WRITE);
+    // fixed seed: the same rows give the same graph
+    let params = BuildParams { m, ef_construction: efc, seed: 0x5275_7665_6374 };
+    match c.kind.measure {
+        Measure::Dense(metric) => {
+            let space = DenseSpace { dims: c.dims.max(1), vectors: std::mem::take(&mut c.vectors), metric };
+            let graph = (n > 0).then(|| build(space, params, threads));
+            let elem = c.kind.elem;
+            write_pages(index, c, graph.as_ref(), m, efc, &|g, i| elem.encode(g.vector(i)));
+        }
+        Measure::Hamming | Measure::Jaccard => {
+            let space = BitSpace {
+                bytes: c.row_len().max(1),
+                data: std::mem::take(&mut c.bytes),
+                jaccard: c.kind.measure == Measure::Jaccard,
+            };
+            let graph = (n > 0).then(|| build(space, params, threads));
+            write_pages(index, c, graph.as_ref(), m, efc, &|g, i| g.vector(i).to_vec());
+        }
+    }
+}
 
+fn build<S: Space>(space: S, params: BuildParams, threads: usize) -> InMemoryGraph<S> {
+    InMemoryGraph::build(space, params, threads, |done| {
+        progress(PROGRESS_CREATE_IDX_TUPLES_DONE, done as i64);
+        pgrx::check_for_interrupts!();
+        true
+    })
+    .unwrap_or_else(|_| error!("hnsw build cancelled"))
+}
+
+/// Plan where every tuple goes (so neighbour TIDs are known when encoding),
+/// then write the pages in order and the meta page; `raw(graph, i)` is node
+/// i's vector in stored form.
+fn write_pages<S: Space>(
+    index: Index,
+    c: &Collected,
+    graph: Option<&InMemoryGraph<S>>,
+    m: usize,
+    efc: usize,
+    raw: &dyn Fn(&InMemoryGraph<S>, u32) -> Vec<u8>,
+) {
+    progress(PROGRESS_CREATE_IDX_SUBPHASE, PHASE_WRITE);
     let mut meta = Meta {
         magic: META_MAGIC,
         version: META_VERSION,
         dims: c.dims as u32,
         m: m as u32,
         ef_construction: efc as u32,
-        metric: metric_code(c.metric),
+        metric: metric_code(c.kind.measure),
         entry_block: 0,
         entry_offset: 0,
         entry_level: -1,
@@ -194,7 +235,9 @@ fn write_graph(index: Index, c: &mut Collected) {
     };
     let mut writer = BulkWriter::new(index);
     if let Some(graph) = graph {
-        // Plan: where every tuple goes, so neighbour TIDs are known when encoding.
+        let n = graph.len();
+        let eb = c.kind.elem.bytes();
+        let row_elems = c.row_len() / eb;
         let mut packer = PagePacker::new(GEOMETRY, 1);
         struct Plan {
             element: Tid,
@@ -205,13 +248,12 @@ fn write_graph(index: Index, c: &mut Collected) {
         let mut plans = Vec::with_capacity(n);
         for i in 0..n as u32 {
             let level = graph.level(i);
-            let eb = c.elem.bytes();
-            let first = dims.min(GEOMETRY.max_first_chunk_bytes(level, m) / eb);
+            let first = row_elems.min(GEOMETRY.max_first_chunk_bytes(level, m) / eb);
             let element = packer.place(ElementLayout { level, m, chunk_len: first, elem_bytes: eb }.size());
             let mut chunks = Vec::new();
             let mut pos = first;
-            while pos < dims {
-                let len = (dims - pos).min(GEOMETRY.max_chunk_bytes() / eb);
+            while pos < row_elems {
+                let len = (row_elems - pos).min(GEOMETRY.max_chunk_bytes() / eb);
                 chunks.push((packer.place(chunk_size(len * eb)), pos, len));
                 pos += len;
             }
@@ -232,8 +274,7 @@ fn write_graph(index: Index, c: &mut Collected) {
             let neighbors: Vec<Vec<Tid>> = (0..=level)
                 .map(|l| graph.neighbors_of(i, l).iter().map(|&j| plans[j as usize].element).collect())
                 .collect();
-            let v = c.elem.encode(graph.vector(i));
-            let eb = c.elem.bytes();
+            let v = raw(graph, i);
             let tids = &c.tids[i as usize];
             let bytes = encode_element(&NewElement {
                 level,
@@ -280,9 +321,9 @@ pub unsafe extern "C-unwind" fn ambuild(
     let (typmod, mem_kb) = unsafe { ((*(*index).rd_att).attrs.as_slice(1)[0].atttypmod, pg_sys::maintenance_work_mem) };
     let mut state = Collected {
         dims: if typmod > 0 { typmod as usize } else { 0 },
-        metric: kind.metric,
-        elem: kind.elem,
+        kind,
         vectors: Vec::new(),
+        bytes: Vec::new(),
         tids: Vec::new(),
         by_bits: HashMap::new(),
         heap_tuples: 0.0,
@@ -328,7 +369,7 @@ pub unsafe extern "C-unwind" fn ambuildempty(index: pg_sys::Relation) {
             dims: typmod.max(0) as u32,
             m: m as u32,
             ef_construction: efc as u32,
-            metric: metric_code(kind.metric),
+            metric: metric_code(kind.measure),
             entry_block: 0,
             entry_offset: 0,
             entry_level: -1,

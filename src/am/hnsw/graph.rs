@@ -6,6 +6,7 @@ use half::f16;
 use pgrx::pg_sys;
 use pgrx::prelude::*;
 use rustc_hash::FxHashSet;
+use ruvector_core::bits;
 use ruvector_core::hnsw::tuple::{chunk_elems, parse_chunk, parse_tidlist, ElementRef, Meta, Tid};
 use ruvector_core::hnsw::{GraphRead, Metric};
 
@@ -18,31 +19,57 @@ pub enum Elem {
     F32,
     /// `halfvec`: IEEE binary16, stored raw.
     F16,
+    /// `bit(n)`: bytes of bits, most significant first.
+    Bit,
 }
 
 impl Elem {
+    /// Bytes per stored element (a byte of 8 bits for `bit`).
     pub fn bytes(self) -> usize {
         match self {
             Elem::F32 => 4,
             Elem::F16 => 2,
+            Elem::Bit => 1,
         }
     }
 
-    /// `v` (f32, already prepared for the metric) in this element type's bytes.
+    /// Stored bytes of a vector of `dims` elements (bits for `bit`).
+    pub fn row_bytes(self, dims: usize) -> usize {
+        match self {
+            Elem::Bit => dims.div_ceil(8),
+            _ => dims * self.bytes(),
+        }
+    }
+
+    /// A dense vector `v` (f32, already prepared for the metric) in this
+    /// element type's bytes (`bit` rows are stored as read, not through here).
     pub fn encode(self, v: &[f32]) -> Vec<u8> {
         match self {
             Elem::F32 => bytemuck::cast_slice(v).to_vec(),
             Elem::F16 => v.iter().flat_map(|&x| f16::from_f32(x).to_bits().to_ne_bytes()).collect(),
+            Elem::Bit => unreachable!("bit rows are stored as read"),
         }
     }
 
-    /// A search query in this element type.
-    pub fn query(self, v: &[f32]) -> Query {
+    /// A search query in this element type from stored bytes.
+    pub fn query(self, raw: &[u8]) -> Query {
         match self {
-            Elem::F32 => Query::F32(v.to_vec()),
-            Elem::F16 => Query::F16(v.iter().map(|&x| f16::from_f32(x)).collect()),
+            Elem::F32 => Query::F32(chunk_elems::<f32>(raw).into_owned()),
+            Elem::F16 => Query::F16(chunk_elems::<f16>(raw).into_owned()),
+            Elem::Bit => Query::Bit(raw.to_vec()),
         }
     }
+}
+
+/// How an index measures distance.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Measure {
+    /// The dense metrics of `ruvector` and `halfvec`.
+    Dense(Metric),
+    /// Hamming distance on `bit`.
+    Hamming,
+    /// Jaccard distance on `bit`.
+    Jaccard,
 }
 
 /// A query vector in the index's element type, so distances are computed
@@ -50,22 +77,41 @@ impl Elem {
 pub enum Query {
     F32(Vec<f32>),
     F16(Vec<f16>),
-}
-
-impl Query {
-    pub fn len(&self) -> usize {
-        match self {
-            Query::F32(v) => v.len(),
-            Query::F16(v) => v.len(),
-        }
-    }
+    Bit(Vec<u8>),
 }
 
 /// What an index stores and how it measures, from its column type and opclass.
 #[derive(Clone, Copy, Debug)]
 pub struct IndexKind {
-    pub metric: Metric,
+    pub measure: Measure,
     pub elem: Elem,
+}
+
+/// One row's vector as read from a datum: its length, the stored bytes, and
+/// (dense types) the f32 values.
+pub struct Row {
+    /// Elements (bits for `bit`).
+    pub dims: usize,
+    pub raw: Vec<u8>,
+    pub dense: Vec<f32>,
+}
+
+impl Row {
+    /// The row as the index stores it (unit length under cosine), or `None`
+    /// for a vector the index skips (the zero vector under cosine).
+    pub fn prepared(mut self, kind: IndexKind) -> Option<Row> {
+        if let Measure::Dense(Metric::Cosine) = kind.measure {
+            if !Metric::Cosine.prepare(&mut self.dense) {
+                return None;
+            }
+            self.raw = kind.elem.encode(&self.dense);
+        }
+        Some(self)
+    }
+
+    pub fn query(&self, kind: IndexKind) -> Query {
+        kind.elem.query(&self.raw)
+    }
 }
 
 fn proc_name(index: pg_sys::Relation, procnum: u16) -> Option<String> {
@@ -92,6 +138,7 @@ pub fn index_kind(index: pg_sys::Relation) -> IndexKind {
     let (elem, prefix) = match typname.split('(').next().unwrap_or("") {
         "ruvector" => (Elem::F32, "vector"),
         "halfvec" => (Elem::F16, "halfvec"),
+        "bit" => (Elem::Bit, ""),
         other => crate::error::raise_code(
             PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
             format!("hnsw indexes on type {other} are not supported yet"),
@@ -99,25 +146,29 @@ pub fn index_kind(index: pg_sys::Relation) -> IndexKind {
     };
     let name = proc_name(index, 1).unwrap_or_default();
     let cosine = proc_name(index, 2).is_some();
-    let metric = match name.strip_prefix(prefix).unwrap_or(&name) {
-        "_l2_squared_distance" => Metric::L2,
-        "_negative_inner_product" if cosine => Metric::Cosine,
-        "_negative_inner_product" => Metric::InnerProduct,
-        _ if name == "l1_distance" => Metric::L1,
+    let measure = match (elem, name.strip_prefix(prefix).unwrap_or(&name)) {
+        (Elem::Bit, "hamming_distance") => Measure::Hamming,
+        (Elem::Bit, "jaccard_distance") => Measure::Jaccard,
+        (Elem::F32 | Elem::F16, "_l2_squared_distance") => Measure::Dense(Metric::L2),
+        (Elem::F32 | Elem::F16, "_negative_inner_product") if cosine => Measure::Dense(Metric::Cosine),
+        (Elem::F32 | Elem::F16, "_negative_inner_product") => Measure::Dense(Metric::InnerProduct),
+        (Elem::F32 | Elem::F16, _) if name == "l1_distance" => Measure::Dense(Metric::L1),
         _ => crate::error::raise_code(
             PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
             format!("unsupported distance function for hnsw: {name}"),
         ),
     };
-    IndexKind { metric, elem }
+    IndexKind { measure, elem }
 }
 
-pub fn metric_code(m: Metric) -> u32 {
+pub fn metric_code(m: Measure) -> u32 {
     match m {
-        Metric::L2 => 1,
-        Metric::InnerProduct => 2,
-        Metric::Cosine => 3,
-        Metric::L1 => 4,
+        Measure::Dense(Metric::L2) => 1,
+        Measure::Dense(Metric::InnerProduct) => 2,
+        Measure::Dense(Metric::Cosine) => 3,
+        Measure::Dense(Metric::L1) => 4,
+        Measure::Hamming => 5,
+        Measure::Jaccard => 6,
     }
 }
 
@@ -130,41 +181,31 @@ pub struct ElementTids {
 /// The graph stored in an index.
 pub struct DiskGraph {
     pub index: Index,
-    pub metric: Metric,
-    pub elem: Elem,
+    pub kind: IndexKind,
     pub dims: usize,
-}
-
-/// Append the elements in `bytes` (of type `elem`) to `out` as f32.
-fn widen(elem: Elem, bytes: &[u8], out: &mut Vec<f32>) {
-    match elem {
-        Elem::F32 => out.extend_from_slice(&chunk_elems::<f32>(bytes)),
-        Elem::F16 => out.extend(chunk_elems::<f16>(bytes).iter().map(|x| x.to_f32())),
-    }
 }
 
 impl DiskGraph {
     pub fn open(index: Index, meta: &Meta, kind: IndexKind) -> Self {
-        DiskGraph { index, metric: kind.metric, elem: kind.elem, dims: meta.dims as usize }
+        DiskGraph { index, kind, dims: meta.dims as usize }
     }
 
-    /// The stored vector of element `tid` as f32 (concatenating its chunks).
-    pub fn vector(&self, tid: Tid) -> Option<Vec<f32>> {
-        let mut out = Vec::with_capacity(self.dims);
-        let elem = self.elem;
+    /// The stored bytes of element `tid`'s vector (concatenating its chunks).
+    pub fn raw(&self, tid: Tid) -> Option<Vec<u8>> {
+        let mut out = Vec::with_capacity(self.kind.elem.row_bytes(self.dims));
         let mut next = self.index.read(tid, |b| {
             let e = ElementRef::parse(b)?;
-            widen(elem, e.chunk_bytes(), &mut out);
+            out.extend_from_slice(e.chunk_bytes());
             Some(e.next_chunk())
         })??;
         while next.is_valid() {
             next = self.index.read(next, |b| {
                 let (bytes, n) = parse_chunk(b)?;
-                widen(elem, bytes, &mut out);
+                out.extend_from_slice(bytes);
                 Some(n)
             })??;
         }
-        (out.len() == self.dims).then_some(out)
+        (out.len() == self.kind.elem.row_bytes(self.dims)).then_some(out)
     }
 
     pub fn tids(&self, tid: Tid) -> Option<ElementTids> {
@@ -195,25 +236,35 @@ impl GraphRead for DiskGraph {
     }
 
     /// Distance summed chunk by chunk, each computed under its page's lock
-    /// (L2², negative dot and L1 all add up over disjoint ranges), in the
-    /// index's element type.
+    /// (L2², negative dot, L1 and the bit counts all add up over disjoint
+    /// ranges), in the index's element type.
     fn distance(&self, query: &Query, id: Tid) -> f32 {
-        let metric = self.metric;
+        let measure = self.kind.measure;
         let mut pos = 0;
         let mut acc = 0.0f32;
-        let mut add = |bytes: &[u8]| match query {
-            Query::F32(q) => {
+        let (mut and, mut or) = (0u64, 0u64);
+        let mut add = |bytes: &[u8]| match (query, measure) {
+            (Query::F32(q), Measure::Dense(metric)) => {
                 let c = chunk_elems::<f32>(bytes);
                 let end = (pos + c.len()).min(q.len());
                 acc += metric.distance(&q[pos..end], &c);
                 pos = end;
             }
-            Query::F16(q) => {
+            (Query::F16(q), Measure::Dense(metric)) => {
                 let c = chunk_elems::<f16>(bytes);
                 let end = (pos + c.len()).min(q.len());
                 acc += metric.distance(&q[pos..end], &c);
                 pos = end;
             }
+            (Query::Bit(q), _) => {
+                let end = (pos + bytes.len()).min(q.len());
+                let (x, a, o) = (bits::BitKernels::active().counts)(&q[pos..end], bytes);
+                acc += x as f32;
+                and += a;
+                or += o;
+                pos = end;
+            }
+            _ => acc = f32::INFINITY,
         };
         let first = self.index.read(id, |b| {
             let e = ElementRef::parse(b)?;
@@ -232,6 +283,9 @@ impl GraphRead for DiskGraph {
                 Some(Some(n)) => next = n,
                 _ => return f32::INFINITY,
             }
+        }
+        if measure == Measure::Jaccard {
+            return if or == 0 { 0.0 } else { 1.0 - and as f32 / or as f32 };
         }
         acc
     }

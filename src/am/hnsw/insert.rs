@@ -16,41 +16,40 @@ use ruvector_core::hnsw::tuple::{
 };
 use ruvector_core::hnsw::{descend, random_level, search_layer, select_neighbors, GraphRead, Neighbor};
 
-use super::graph::{index_kind, DiskGraph, Elem, Query};
+use super::graph::{index_kind, DiskGraph, Elem, Query, Row};
 use super::storage::{Index, GEOMETRY};
 
 /// TIDs per overflow list tuple made by inserts.
 const OVERFLOW_LIST_CAPACITY: usize = 64;
 
-/// Insert an already-prepared vector (normalised for cosine) for `heap_tid`.
-pub fn insert_vector(index: Index, v: &[f32], heap_tid: Tid) {
+/// Insert an already-prepared row (normalised for cosine) for `heap_tid`.
+pub fn insert_row(index: Index, row: &Row, heap_tid: Tid) {
     let rel = index.relation();
     let kind = index_kind(rel);
     let mut meta = index.meta();
     if meta.dims == 0 {
         meta.dims = index.update_meta(|m| {
             if m.dims == 0 {
-                m.dims = v.len() as u32;
+                m.dims = row.dims as u32;
             }
             m.dims
         });
     }
-    if meta.dims as usize != v.len() {
+    if meta.dims as usize != row.dims {
         crate::error::raise_code(
             PgSqlErrorCode::ERRCODE_DATA_EXCEPTION,
-            format!("expected {} dimensions, not {}", meta.dims, v.len()),
+            format!("expected {} dimensions, not {}", meta.dims, row.dims),
         );
     }
     let m = meta.m as usize;
     let graph = DiskGraph::open(index, &meta, kind);
-    let query = kind.elem.query(v);
-    let stored = kind.elem.encode(v);
+    let query = row.query(kind);
     // A level from the heap TID, so a given row always gets the same level.
     let level = random_level(((heap_tid.block as u64) << 16) | heap_tid.offset as u64, 0x7275_7665, m);
-    let mut cache = VectorCache::default();
+    let mut cache = QueryCache::default();
 
     let Some((ep, top)) = meta.entry() else {
-        let tid = append_element(index, kind.elem, &stored, level, m, heap_tid, &[]);
+        let tid = append_element(index, kind.elem, &row.raw, level, m, heap_tid, &[]);
         // Another insert may have set an entry point meanwhile: then link to it.
         let first = index.update_meta(|mm| match mm.entry() {
             None => {
@@ -74,36 +73,33 @@ pub fn insert_vector(index: Index, v: &[f32], heap_tid: Tid) {
     if let Some((_, nearest)) = layers.iter().find(|(l, _)| *l == 0) {
         let best = nearest.first().map_or(f32::INFINITY, |n| n.distance);
         for n in nearest.iter().take_while(|n| n.distance <= best) {
-            let same = cache.get(&graph, n.id).is_some_and(|x| kind.elem.encode(x) == stored);
-            if same && add_heap_tid(index, n.id, heap_tid) {
+            if graph.raw(n.id).as_deref() == Some(&row.raw[..]) && add_heap_tid(index, n.id, heap_tid) {
                 return;
             }
         }
     }
     let lists = own_lists(&layers, level);
-    let tid = append_element(index, kind.elem, &stored, level, m, heap_tid, &lists);
+    let tid = append_element(index, kind.elem, &row.raw, level, m, heap_tid, &lists);
     add_backlinks(index, &graph, tid, &layers, m, &mut cache);
     maybe_promote(index, tid, level);
 }
 
-/// Vectors read from the index during one insert.
+/// Elements' vectors, as queries, read during one insert.
 #[derive(Default)]
-struct VectorCache(std::collections::HashMap<Tid, Vec<f32>>);
+struct QueryCache(std::collections::HashMap<Tid, Query>);
 
-impl VectorCache {
-    fn get(&mut self, graph: &DiskGraph, t: Tid) -> Option<&Vec<f32>> {
-        if !self.0.contains_key(&t) {
-            let v = graph.vector(t)?;
-            self.0.insert(t, v);
-        }
-        self.0.get(&t)
-    }
-
+impl QueryCache {
+    /// Distance between elements `a` and `b` (reads `b` from its page).
     fn distance(&mut self, graph: &DiskGraph, a: Tid, b: Tid) -> f32 {
-        let (Some(x), Some(y)) = (self.get(graph, a).cloned(), self.get(graph, b)) else {
-            return f32::INFINITY;
-        };
-        graph.metric.distance(&x, y)
+        if !self.0.contains_key(&a) {
+            match graph.raw(a) {
+                Some(raw) => {
+                    self.0.insert(a, graph.kind.elem.query(&raw));
+                }
+                None => return f32::INFINITY,
+            }
+        }
+        graph.distance(&self.0[&a], b)
     }
 }
 
@@ -132,7 +128,7 @@ fn find_neighbors(
     top: usize,
     m: usize,
     ef_construction: usize,
-    cache: &mut VectorCache,
+    cache: &mut QueryCache,
 ) -> Vec<(usize, Vec<Neighbor<Tid>>)> {
     let start = Neighbor { distance: graph.distance(v, ep), id: ep };
     let mut entries = vec![if top > level { descend(graph, v, start, top, level) } else { start }];
@@ -140,9 +136,6 @@ fn find_neighbors(
     for l in (0..=level.min(top)).rev() {
         let mut visited = graph.visited();
         let candidates = search_layer(graph, v, &entries, ef_construction, l, &mut visited);
-        for c in &candidates {
-            cache.get(graph, c.id);
-        }
         let selected = select_neighbors(&candidates, m, |a, b| cache.distance(graph, a, b));
         layers.push((l, selected));
         entries = candidates;
@@ -176,7 +169,7 @@ fn add_backlinks(
     tid: Tid,
     layers: &[(usize, Vec<Neighbor<Tid>>)],
     m: usize,
-    cache: &mut VectorCache,
+    cache: &mut QueryCache,
 ) {
     for (l, selected) in layers {
         for s in selected {
@@ -233,7 +226,7 @@ fn add_backlink(
     distance: f32,
     level: usize,
     m: usize,
-    cache: &mut VectorCache,
+    cache: &mut QueryCache,
 ) {
     let cap = if level == 0 { 2 * m } else { m };
     // Read the current list, choose outside any lock, then write if unchanged.
@@ -355,12 +348,9 @@ pub unsafe extern "C-unwind" fn aminsert(
     }
     let kind = index_kind(index);
     // SAFETY: the indexed column's datum, of the type index_kind() found.
-    let Some(mut v) = (unsafe { super::read_vector(kind.elem, value) }) else {
+    let Some(row) = (unsafe { super::read_row(kind, value) }).and_then(|r| r.prepared(kind)) else {
         return false;
     };
-    if !kind.metric.prepare(&mut v) {
-        return false;
-    }
-    insert_vector(Index::new(index), &v, tid);
+    insert_row(Index::new(index), &row, tid);
     false
 }

@@ -18,21 +18,33 @@ use pgrx::datum::FromDatum;
 use pgrx::pg_sys;
 use pgrx::prelude::*;
 
-use crate::datum::DenseArg;
+use crate::datum::{BitArg, DenseArg};
 use graph::Elem;
 
-/// The vector in a datum of the index's column type, as f32.
+/// The vector in a datum of the index's column type.
 ///
 /// # Safety
-/// `value` must be a non-null datum of the type `elem` stands for.
-unsafe fn read_vector(elem: Elem, value: pg_sys::Datum) -> Option<Vec<f32>> {
+/// `value` must be a non-null datum of the type `kind.elem` stands for.
+unsafe fn read_row(kind: graph::IndexKind, value: pg_sys::Datum) -> Option<graph::Row> {
     unsafe {
-        match elem {
-            Elem::F32 => {
-                DenseArg::<f32>::from_polymorphic_datum(value, false, pg_sys::InvalidOid).map(|a| a.as_slice().to_vec())
-            }
-            Elem::F16 => DenseArg::<half::f16>::from_polymorphic_datum(value, false, pg_sys::InvalidOid)
-                .map(|a| a.as_slice().iter().map(|x| x.to_f32()).collect()),
+        match kind.elem {
+            Elem::F32 => DenseArg::<f32>::from_polymorphic_datum(value, false, pg_sys::InvalidOid).map(|a| {
+                let dense = a.as_slice().to_vec();
+                graph::Row { dims: dense.len(), raw: bytemuck::cast_slice(&dense).to_vec(), dense }
+            }),
+            Elem::F16 => DenseArg::<half::f16>::from_polymorphic_datum(value, false, pg_sys::InvalidOid).map(|a| {
+                let h = a.as_slice();
+                graph::Row {
+                    dims: h.len(),
+                    raw: bytemuck::cast_slice(h).to_vec(),
+                    dense: h.iter().map(|x| x.to_f32()).collect(),
+                }
+            }),
+            Elem::Bit => BitArg::from_polymorphic_datum(value, false, pg_sys::InvalidOid).map(|b| graph::Row {
+                dims: b.bits,
+                raw: b.bytes.to_vec(),
+                dense: Vec::new(),
+            }),
         }
     }
 }

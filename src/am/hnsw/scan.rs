@@ -22,7 +22,8 @@ use super::options::{IterativeScan, EF_SEARCH, ITERATIVE_SCAN, MAX_SCAN_TUPLES};
 use super::storage::Index;
 
 struct ScanState {
-    query: Option<Query>,
+    /// The query's length in elements and the query itself.
+    query: Option<(usize, Query)>,
     queue: VecDeque<(f32, Tid)>,
     returned: FxHashSet<Tid>,
     ef: usize,
@@ -45,13 +46,13 @@ impl ScanState {
 
     /// Search with the current ef and queue what was not returned yet.
     fn search(&mut self, index: Index) -> usize {
-        let Some(query) = self.query.as_ref() else { return 0 };
+        let Some((dims, query)) = self.query.as_ref() else { return 0 };
         let meta = index.meta();
         let Some((ep, top)) = meta.entry() else { return 0 };
-        if meta.dims as usize != query.len() {
+        if meta.dims as usize != *dims {
             crate::error::raise_code(
                 PgSqlErrorCode::ERRCODE_DATA_EXCEPTION,
-                format!("different vector dimensions {} and {}", meta.dims, query.len()),
+                format!("different vector dimensions {} and {}", meta.dims, dims),
             );
         }
         let graph = DiskGraph::open(index, &meta, self.kind);
@@ -123,11 +124,13 @@ pub unsafe extern "C-unwind" fn amrescan(
             core::ptr::copy(orderbys, (*scan).orderByData, norderbys as usize);
             let key = &*(*scan).orderByData;
             if key.sk_flags & pg_sys::SK_ISNULL as i32 == 0 {
-                if let Some(mut q) = super::read_vector(state.kind.elem, key.sk_argument) {
+                if let Some(row) = super::read_row(state.kind, key.sk_argument) {
+                    let dims = row.dims;
                     // A zero query under cosine cannot be normalised; it then
                     // matches everything equally, in graph order.
-                    state.kind.metric.prepare(&mut q);
-                    state.query = Some(state.kind.elem.query(&q));
+                    let raw = row.raw.clone();
+                    let row = row.prepared(state.kind).unwrap_or(super::graph::Row { dims, raw, dense: Vec::new() });
+                    state.query = Some((row.dims, row.query(state.kind)));
                 }
             }
         }

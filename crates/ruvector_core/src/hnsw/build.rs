@@ -12,8 +12,11 @@
 //! backend reports progress and checks for cancellation. Nothing here calls
 //! PostgreSQL.
 
+use super::random_level;
 use super::search::{descend, search_layer, select_neighbors, GraphRead, Neighbor, VisitedSet};
-use super::{random_level, Metric};
+pub use super::space::{DenseSpace, Space};
+#[cfg(test)]
+use super::Metric;
 use parking_lot::Mutex;
 use std::cell::RefCell;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -23,14 +26,12 @@ pub struct BuildParams {
     /// Neighbours per node above level 0 (2m at level 0).
     pub m: usize,
     pub ef_construction: usize,
-    pub metric: Metric,
     pub seed: u64,
 }
 
-/// A graph under construction, or built, with its vectors in one flat array.
-pub struct InMemoryGraph {
-    dims: usize,
-    vectors: Vec<f32>,
+/// A graph under construction, or built, over the vectors of a [`Space`].
+pub struct InMemoryGraph<S: Space = DenseSpace> {
+    space: S,
     levels: Vec<u8>,
     links: Vec<Mutex<Vec<Vec<u32>>>>,
     entry: Mutex<Option<(u32, usize)>>,
@@ -41,26 +42,24 @@ pub struct InMemoryGraph {
 #[derive(Debug, PartialEq, Eq)]
 pub struct Cancelled;
 
-impl InMemoryGraph {
-    /// An empty graph over `vectors` (n × dims, already prepared for the metric).
-    pub fn new(dims: usize, vectors: Vec<f32>, params: BuildParams) -> Self {
-        assert!(dims > 0 && vectors.len() % dims == 0, "vectors are n × dims");
-        let n = vectors.len() / dims;
+impl<S: Space> InMemoryGraph<S> {
+    /// An empty graph over the vectors of `space`.
+    pub fn new(space: S, params: BuildParams) -> Self {
+        let n = space.len();
         let levels: Vec<u8> = (0..n).map(|i| random_level(i as u64, params.seed, params.m) as u8).collect();
         let links = levels.iter().map(|&l| Mutex::new(vec![Vec::new(); l as usize + 1])).collect();
-        InMemoryGraph { dims, vectors, levels, links, entry: Mutex::new(None), params }
+        InMemoryGraph { space, levels, links, entry: Mutex::new(None), params }
     }
 
     /// Build with `threads` threads (the caller's included). `tick(done)` runs
     /// on the calling thread between batches; returning false cancels.
     pub fn build(
-        dims: usize,
-        vectors: Vec<f32>,
+        space: S,
         params: BuildParams,
         threads: usize,
         mut tick: impl FnMut(usize) -> bool,
     ) -> Result<Self, Cancelled> {
-        let graph = InMemoryGraph::new(dims, vectors, params);
+        let graph = InMemoryGraph::new(space, params);
         let n = graph.len();
         // Insert in a seeded random order: rows often arrive sorted (by time,
         // topic, cluster), and inserting a cluster at a time leaves the graph
@@ -78,7 +77,7 @@ impl InMemoryGraph {
         }
         const BATCH: usize = 64;
         // Insert the next batch; false once every node has been taken.
-        let run_batch = |graph: &InMemoryGraph| {
+        let run_batch = |graph: &InMemoryGraph<S>| {
             let start = next.fetch_add(BATCH, Ordering::Relaxed);
             if start >= n {
                 return false;
@@ -90,7 +89,7 @@ impl InMemoryGraph {
             done.fetch_add(end - start, Ordering::Relaxed);
             true
         };
-        let work = |graph: &InMemoryGraph| while !stop.load(Ordering::Relaxed) && run_batch(graph) {};
+        let work = |graph: &InMemoryGraph<S>| while !stop.load(Ordering::Relaxed) && run_batch(graph) {};
         let cancelled = std::thread::scope(|s| {
             let _stop_workers = StopOnDrop(&stop);
             for _ in 1..threads.max(1) {
@@ -180,16 +179,16 @@ impl InMemoryGraph {
         self.levels.is_empty()
     }
 
-    pub fn dims(&self) -> usize {
-        self.dims
+    pub fn space(&self) -> &S {
+        &self.space
     }
 
     pub fn params(&self) -> BuildParams {
         self.params
     }
 
-    pub fn vector(&self, i: u32) -> &[f32] {
-        &self.vectors[i as usize * self.dims..(i as usize + 1) * self.dims]
+    pub fn vector(&self, i: u32) -> &S::Query {
+        self.space.get(i)
     }
 
     pub fn level(&self, i: u32) -> usize {
@@ -237,9 +236,8 @@ impl InMemoryGraph {
         }
     }
 
-    fn connect(&self, i: u32, query: &[f32], level: usize, ep: u32, top: usize) {
-        let metric = self.params.metric;
-        let mut cur = Neighbor { distance: metric.distance(query, self.vector(ep)), id: ep };
+    fn connect(&self, i: u32, query: &S::Query, level: usize, ep: u32, top: usize) {
+        let mut cur = Neighbor { distance: self.space.distance(query, ep), id: ep };
         if top > level {
             cur = descend(self, query, cur, top, level);
         }
@@ -269,11 +267,10 @@ impl InMemoryGraph {
             return;
         }
         let base = self.vector(i);
-        let metric = self.params.metric;
         let mut all: Vec<Neighbor<u32>> = selected.to_vec();
         for &n in list.iter() {
             if n != i && !all.iter().any(|s| s.id == n) {
-                all.push(Neighbor { distance: metric.distance(base, self.vector(n)), id: n });
+                all.push(Neighbor { distance: self.space.distance(base, n), id: n });
             }
         }
         all.sort();
@@ -296,9 +293,8 @@ impl InMemoryGraph {
             return;
         }
         let base = self.vector(node);
-        let metric = self.params.metric;
         let mut candidates: Vec<Neighbor<u32>> =
-            list.iter().map(|&n| Neighbor { distance: metric.distance(base, self.vector(n)), id: n }).collect();
+            list.iter().map(|&n| Neighbor { distance: self.space.distance(base, n), id: n }).collect();
         candidates.push(Neighbor { distance, id: new });
         candidates.sort();
         *list = self.select(&candidates, cap).into_iter().map(|n| n.id).collect();
@@ -306,16 +302,15 @@ impl InMemoryGraph {
 
     /// The neighbour-selection heuristic over this graph's vectors.
     pub fn select(&self, candidates: &[Neighbor<u32>], m: usize) -> Vec<Neighbor<u32>> {
-        let metric = self.params.metric;
-        select_neighbors(candidates, m, |a, b| metric.distance(self.vector(a), self.vector(b)))
+        select_neighbors(candidates, m, |a, b| self.space.distance(self.vector(a), b))
     }
 
     /// The `k` nearest nodes to `query` found with search width `ef`.
-    pub fn search(&self, query: &[f32], k: usize, ef: usize) -> Vec<Neighbor<u32>> {
+    pub fn search(&self, query: &S::Query, k: usize, ef: usize) -> Vec<Neighbor<u32>> {
         let Some((ep, top)) = self.entry_point() else {
             return Vec::new();
         };
-        let start = Neighbor { distance: self.params.metric.distance(query, self.vector(ep)), id: ep };
+        let start = Neighbor { distance: self.space.distance(query, ep), id: ep };
         let entry = descend(self, query, start, top, 0);
         let mut visited = self.visited();
         let mut found = search_layer(self, query, &[entry], ef.max(k), 0, &mut visited);
@@ -324,10 +319,10 @@ impl InMemoryGraph {
     }
 }
 
-impl GraphRead for InMemoryGraph {
+impl<S: Space> GraphRead for InMemoryGraph<S> {
     type Id = u32;
     type Visited = PooledVisited;
-    type Query = [f32];
+    type Query = S::Query;
 
     fn neighbors(&self, id: u32, level: usize, out: &mut Vec<u32>) {
         if let Some(list) = self.links[id as usize].lock().get(level) {
@@ -336,8 +331,8 @@ impl GraphRead for InMemoryGraph {
     }
 
     #[inline]
-    fn distance(&self, query: &[f32], id: u32) -> f32 {
-        self.params.metric.distance(query, self.vector(id))
+    fn distance(&self, query: &S::Query, id: u32) -> f32 {
+        self.space.distance(query, id)
     }
 
     fn visited(&self) -> PooledVisited {
@@ -438,6 +433,10 @@ mod tests {
         out
     }
 
+    fn dense(dims: usize, vectors: Vec<f32>) -> DenseSpace {
+        DenseSpace { dims, vectors, metric: Metric::L2 }
+    }
+
     pub(crate) fn brute_force(data: &[f32], dims: usize, q: &[f32], k: usize, metric: Metric) -> Vec<u32> {
         let mut all: Vec<Neighbor<u32>> = data
             .chunks_exact(dims)
@@ -468,8 +467,9 @@ mod tests {
         for v in data.chunks_exact_mut(dims) {
             metric.prepare(v);
         }
-        let params = BuildParams { m: 12, ef_construction: 64, metric, seed: 1 };
-        let graph = InMemoryGraph::build(dims, data.clone(), params, threads, |_| true).unwrap();
+        let params = BuildParams { m: 12, ef_construction: 64, seed: 1 };
+        let graph = InMemoryGraph::build(DenseSpace { dims, vectors: data.clone(), metric }, params, threads, |_| true)
+            .unwrap();
         let queries = dataset(100, dims, 99);
         let mut hits = 0;
         for q in queries.chunks_exact(dims) {
@@ -502,8 +502,8 @@ mod tests {
         let r = recall(Metric::L2, 4);
         assert!(r >= 0.95, "parallel recall {r}");
         let (dims, n) = (8, 2000);
-        let params = BuildParams { m: 8, ef_construction: 32, metric: Metric::L2, seed: 3 };
-        let g = InMemoryGraph::build(dims, dataset(n, dims, 5), params, 4, |_| true).unwrap();
+        let params = BuildParams { m: 8, ef_construction: 32, seed: 3 };
+        let g = InMemoryGraph::build(dense(dims, dataset(n, dims, 5)), params, 4, |_| true).unwrap();
         let (ep, top) = g.entry_point().unwrap();
         assert_eq!(g.level(ep), top);
         assert_eq!(top, (0..n as u32).map(|i| g.level(i)).max().unwrap());
@@ -538,8 +538,8 @@ mod tests {
         }
         let queries = dataset(100, dims, 77);
         let recall = |rows: &[f32]| {
-            let params = BuildParams { m: 16, ef_construction: 64, metric: Metric::L2, seed: 9 };
-            let g = InMemoryGraph::build(dims, rows.to_vec(), params, 1, |_| true).unwrap();
+            let params = BuildParams { m: 16, ef_construction: 64, seed: 9 };
+            let g = InMemoryGraph::build(dense(dims, rows.to_vec()), params, 1, |_| true).unwrap();
             let mut hits = 0;
             for q in queries.chunks_exact(dims) {
                 let truth = brute_force(rows, dims, q, 10, Metric::L2);
@@ -555,8 +555,8 @@ mod tests {
     #[test]
     fn orphaned_nodes_are_reconnected() {
         let dims = 8;
-        let params = BuildParams { m: 8, ef_construction: 32, metric: Metric::L2, seed: 3 };
-        let g = InMemoryGraph::build(dims, dataset(1500, dims, 5), params, 1, |_| true).unwrap();
+        let params = BuildParams { m: 8, ef_construction: 32, seed: 3 };
+        let g = InMemoryGraph::build(dense(dims, dataset(1500, dims, 5)), params, 1, |_| true).unwrap();
         let (ep, _) = g.entry_point().unwrap();
         // Cut every link into three nodes.
         let victims: Vec<u32> = (0..1500u32).filter(|&i| i != ep).step_by(400).take(3).collect();
@@ -574,9 +574,9 @@ mod tests {
 
     #[test]
     fn cancelled_build_stops() {
-        let params = BuildParams { m: 8, ef_construction: 32, metric: Metric::L2, seed: 3 };
+        let params = BuildParams { m: 8, ef_construction: 32, seed: 3 };
         let mut ticks = 0;
-        let r = InMemoryGraph::build(8, dataset(5000, 8, 5), params, 2, |_| {
+        let r = InMemoryGraph::build(dense(8, dataset(5000, 8, 5)), params, 2, |_| {
             ticks += 1;
             ticks < 3
         });

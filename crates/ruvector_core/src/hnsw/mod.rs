@@ -14,10 +14,12 @@
 
 pub mod build;
 pub mod search;
+pub mod space;
 pub mod tuple;
 
 pub use build::{BuildParams, InMemoryGraph};
 pub use search::{descend, search_layer, select_neighbors, GraphRead, Neighbor, VisitedSet};
+pub use space::{BitSpace, DenseSpace, Space};
 
 use crate::kernels;
 
