@@ -20,9 +20,9 @@ use ruvector_core::hnsw::tuple::{
     chunk_size, encode_chunk, encode_element, encode_tidlist, tidlist_size, ElementLayout, Meta, NewElement,
     PagePacker, Tid, INLINE_TIDS, META_MAGIC, META_VERSION,
 };
-use ruvector_core::hnsw::{BitSpace, BuildParams, DenseSpace, InMemoryGraph, Space};
+use ruvector_core::hnsw::{BitSpace, BuildParams, DenseSpace, InMemoryGraph, Space, SparseSpace};
 
-use super::graph::{index_kind, metric_code, Elem, IndexKind, Measure};
+use super::graph::{index_kind, metric_code, Elem, IndexKind, Measure, Row};
 use super::storage::{self, BulkWriter, Index, GEOMETRY};
 use super::{insert, options};
 
@@ -44,9 +44,12 @@ struct Collected {
     /// Vector length in elements (bits for `bit`).
     dims: usize,
     kind: IndexKind,
-    /// Dense vectors (f32, prepared for the metric) or, for `bit`, raw bytes; one row after another.
+    /// Dense vectors (f32, prepared for the metric), one row after another;
+    /// or, for `bit` and `sparsevec`, stored bytes with row `i` at
+    /// `bytes[offsets[i]..offsets[i + 1]]`.
     vectors: Vec<f32>,
     bytes: Vec<u8>,
+    offsets: Vec<usize>,
     tids: Vec<Vec<Tid>>,
     by_bits: HashMap<u64, Vec<u32>>,
     heap_tuples: f64,
@@ -70,18 +73,14 @@ fn hash_bytes(v: &[u8]) -> u64 {
 }
 
 impl Collected {
-    fn row_len(&self) -> usize {
-        self.kind.elem.row_bytes(self.dims)
+    fn dense(&self) -> bool {
+        matches!(self.kind.elem, Elem::F32 | Elem::F16)
     }
 
-    fn node_bytes(&self) -> usize {
-        // vector (f32 in memory for the dense types) + ~average links + TID list and bookkeeping
-        let vector = if self.kind.elem == Elem::Bit { self.row_len() } else { self.dims * 4 };
-        vector + (2 * self.m + 2) * 4 + 96
-    }
-
-    fn fits_one_more(&self) -> bool {
-        (self.tids.len() + 1) * self.node_bytes() <= self.memory_limit
+    fn fits_one_more(&self, row: &Row) -> bool {
+        // vectors (f32 in memory for the dense types) + ~average links + TID list and bookkeeping
+        let vectors = if self.dense() { (self.vectors.len() + row.dims) * 4 } else { self.bytes.len() + row.raw.len() };
+        vectors + (self.tids.len() + 1) * ((2 * self.m + 2) * 4 + 96) <= self.memory_limit
     }
 
     /// Add one row (`raw`: its stored bytes; `v`: the f32 form for the dense
@@ -97,10 +96,14 @@ impl Collected {
             }
         }
         let n = self.tids.len() as u32;
-        if self.kind.elem == Elem::Bit {
-            self.bytes.extend_from_slice(raw);
-        } else {
+        if self.dense() {
             self.vectors.extend_from_slice(v);
+        } else {
+            if self.offsets.is_empty() {
+                self.offsets.push(0);
+            }
+            self.bytes.extend_from_slice(raw);
+            self.offsets.push(self.bytes.len());
         }
         self.tids.push(vec![tid]);
         self.by_bits.entry(h).or_default().push(n);
@@ -108,12 +111,11 @@ impl Collected {
 
     /// Stored bytes of row `n`.
     fn row(&self, n: u32) -> std::borrow::Cow<'_, [u8]> {
-        let len = self.row_len();
-        if self.kind.elem == Elem::Bit {
-            std::borrow::Cow::Borrowed(&self.bytes[n as usize * len..(n as usize + 1) * len])
-        } else {
+        if self.dense() {
             let d = self.dims;
             std::borrow::Cow::Owned(self.kind.elem.encode(&self.vectors[n as usize * d..(n as usize + 1) * d]))
+        } else {
+            std::borrow::Cow::Borrowed(&self.bytes[self.offsets[n as usize]..self.offsets[n as usize + 1]])
         }
     }
 }
@@ -152,7 +154,7 @@ unsafe extern "C-unwind" fn build_callback(
         insert::insert_row(d.index, &row, tid);
         return;
     }
-    if !state.fits_one_more() {
+    if !state.fits_one_more(&row) {
         // SAFETY: `index` is the index being built.
         let index = Index::new(index);
         pgrx::notice!("hnsw graph no longer fits into maintenance_work_mem after {} tuples", state.tids.len());
@@ -190,12 +192,24 @@ fn write_graph(index: Index, c: &mut Collected) {
         }
         Measure::Hamming | Measure::Jaccard => {
             let space = BitSpace {
-                bytes: c.row_len().max(1),
+                bytes: c.dims.div_ceil(8).max(1),
                 data: std::mem::take(&mut c.bytes),
                 jaccard: c.kind.measure == Measure::Jaccard,
             };
             let graph = (n > 0).then(|| build(space, params, threads));
             write_pages(index, c, graph.as_ref(), m, efc, &|g, i| g.vector(i).to_vec());
+        }
+        Measure::Sparse(metric) => {
+            let space = SparseSpace {
+                offsets: std::mem::take(&mut c.offsets).into_iter().map(|o| o / 8).collect(),
+                pairs: ruvector_core::hnsw::tuple::chunk_elems::<ruvector_core::sparse::Pair>(&std::mem::take(
+                    &mut c.bytes,
+                ))
+                .into_owned(),
+                metric: super::graph::pair_metric(metric),
+            };
+            let graph = (n > 0).then(|| build(space, params, threads));
+            write_pages(index, c, graph.as_ref(), m, efc, &|g, i| bytemuck::cast_slice(g.vector(i)).to_vec());
         }
     }
 }
@@ -237,7 +251,6 @@ fn write_pages<S: Space>(
     if let Some(graph) = graph {
         let n = graph.len();
         let eb = c.kind.elem.bytes();
-        let row_elems = c.row_len() / eb;
         let mut packer = PagePacker::new(GEOMETRY, 1);
         struct Plan {
             element: Tid,
@@ -248,6 +261,7 @@ fn write_pages<S: Space>(
         let mut plans = Vec::with_capacity(n);
         for i in 0..n as u32 {
             let level = graph.level(i);
+            let row_elems = raw(graph, i).len() / eb;
             let first = row_elems.min(GEOMETRY.max_first_chunk_bytes(level, m) / eb);
             let element = packer.place(ElementLayout { level, m, chunk_len: first, elem_bytes: eb }.size());
             let mut chunks = Vec::new();
@@ -324,6 +338,7 @@ pub unsafe extern "C-unwind" fn ambuild(
         kind,
         vectors: Vec::new(),
         bytes: Vec::new(),
+        offsets: Vec::new(),
         tids: Vec::new(),
         by_bits: HashMap::new(),
         heap_tuples: 0.0,

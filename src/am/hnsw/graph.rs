@@ -9,6 +9,7 @@ use rustc_hash::FxHashSet;
 use ruvector_core::bits;
 use ruvector_core::hnsw::tuple::{chunk_elems, parse_chunk, parse_tidlist, ElementRef, Meta, Tid};
 use ruvector_core::hnsw::{GraphRead, Metric};
+use ruvector_core::sparse::{Pair, PairDistance, PairMetric};
 
 use super::storage::Index;
 
@@ -21,6 +22,8 @@ pub enum Elem {
     F16,
     /// `bit(n)`: bytes of bits, most significant first.
     Bit,
+    /// `sparsevec`: (index, value) pairs, 8 bytes each.
+    Sparse,
 }
 
 impl Elem {
@@ -30,14 +33,17 @@ impl Elem {
             Elem::F32 => 4,
             Elem::F16 => 2,
             Elem::Bit => 1,
+            Elem::Sparse => 8,
         }
     }
 
-    /// Stored bytes of a vector of `dims` elements (bits for `bit`).
-    pub fn row_bytes(self, dims: usize) -> usize {
+    /// Stored bytes of a vector of `dims` elements (bits for `bit`), or
+    /// `None` where it varies by row (`sparsevec`).
+    pub fn row_bytes(self, dims: usize) -> Option<usize> {
         match self {
-            Elem::Bit => dims.div_ceil(8),
-            _ => dims * self.bytes(),
+            Elem::Bit => Some(dims.div_ceil(8)),
+            Elem::Sparse => None,
+            _ => Some(dims * self.bytes()),
         }
     }
 
@@ -47,7 +53,7 @@ impl Elem {
         match self {
             Elem::F32 => bytemuck::cast_slice(v).to_vec(),
             Elem::F16 => v.iter().flat_map(|&x| f16::from_f32(x).to_bits().to_ne_bytes()).collect(),
-            Elem::Bit => unreachable!("bit rows are stored as read"),
+            Elem::Bit | Elem::Sparse => unreachable!("bit and sparse rows are stored as read"),
         }
     }
 
@@ -57,6 +63,7 @@ impl Elem {
             Elem::F32 => Query::F32(chunk_elems::<f32>(raw).into_owned()),
             Elem::F16 => Query::F16(chunk_elems::<f16>(raw).into_owned()),
             Elem::Bit => Query::Bit(raw.to_vec()),
+            Elem::Sparse => Query::Sparse(chunk_elems::<Pair>(raw).into_owned()),
         }
     }
 }
@@ -70,6 +77,8 @@ pub enum Measure {
     Hamming,
     /// Jaccard distance on `bit`.
     Jaccard,
+    /// The metrics of `sparsevec` (cosine: stored normalised, measured by dot).
+    Sparse(Metric),
 }
 
 /// A query vector in the index's element type, so distances are computed
@@ -78,6 +87,7 @@ pub enum Query {
     F32(Vec<f32>),
     F16(Vec<f16>),
     Bit(Vec<u8>),
+    Sparse(Vec<Pair>),
 }
 
 /// What an index stores and how it measures, from its column type and opclass.
@@ -100,11 +110,22 @@ impl Row {
     /// The row as the index stores it (unit length under cosine), or `None`
     /// for a vector the index skips (the zero vector under cosine).
     pub fn prepared(mut self, kind: IndexKind) -> Option<Row> {
-        if let Measure::Dense(Metric::Cosine) = kind.measure {
-            if !Metric::Cosine.prepare(&mut self.dense) {
-                return None;
+        match kind.measure {
+            Measure::Dense(Metric::Cosine) => {
+                if !Metric::Cosine.prepare(&mut self.dense) {
+                    return None;
+                }
+                self.raw = kind.elem.encode(&self.dense);
             }
-            self.raw = kind.elem.encode(&self.dense);
+            Measure::Sparse(Metric::Cosine) => {
+                let pairs: &mut [Pair] = bytemuck::cast_slice_mut(&mut self.raw);
+                let norm = pairs.iter().map(|p| p.value as f64 * p.value as f64).sum::<f64>().sqrt();
+                if norm == 0.0 || !norm.is_finite() {
+                    return None;
+                }
+                pairs.iter_mut().for_each(|p| p.value = (p.value as f64 / norm) as f32);
+            }
+            _ => {}
         }
         Some(self)
     }
@@ -139,6 +160,7 @@ pub fn index_kind(index: pg_sys::Relation) -> IndexKind {
         "ruvector" => (Elem::F32, "vector"),
         "halfvec" => (Elem::F16, "halfvec"),
         "bit" => (Elem::Bit, ""),
+        "sparsevec" => (Elem::Sparse, "sparsevec"),
         other => crate::error::raise_code(
             PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
             format!("hnsw indexes on type {other} are not supported yet"),
@@ -153,6 +175,10 @@ pub fn index_kind(index: pg_sys::Relation) -> IndexKind {
         (Elem::F32 | Elem::F16, "_negative_inner_product") if cosine => Measure::Dense(Metric::Cosine),
         (Elem::F32 | Elem::F16, "_negative_inner_product") => Measure::Dense(Metric::InnerProduct),
         (Elem::F32 | Elem::F16, _) if name == "l1_distance" => Measure::Dense(Metric::L1),
+        (Elem::Sparse, "_l2_squared_distance") => Measure::Sparse(Metric::L2),
+        (Elem::Sparse, "_negative_inner_product") if cosine => Measure::Sparse(Metric::Cosine),
+        (Elem::Sparse, "_negative_inner_product") => Measure::Sparse(Metric::InnerProduct),
+        (Elem::Sparse, _) if name == "l1_distance" => Measure::Sparse(Metric::L1),
         _ => crate::error::raise_code(
             PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
             format!("unsupported distance function for hnsw: {name}"),
@@ -169,6 +195,19 @@ pub fn metric_code(m: Measure) -> u32 {
         Measure::Dense(Metric::L1) => 4,
         Measure::Hamming => 5,
         Measure::Jaccard => 6,
+        Measure::Sparse(Metric::L2) => 7,
+        Measure::Sparse(Metric::InnerProduct) => 8,
+        Measure::Sparse(Metric::Cosine) => 9,
+        Measure::Sparse(Metric::L1) => 10,
+    }
+}
+
+/// The pair distance a sparse metric is computed with.
+pub fn pair_metric(m: Metric) -> PairMetric {
+    match m {
+        Metric::L2 => PairMetric::L2Squared,
+        Metric::InnerProduct | Metric::Cosine => PairMetric::NegativeDot,
+        Metric::L1 => PairMetric::L1,
     }
 }
 
@@ -192,7 +231,7 @@ impl DiskGraph {
 
     /// The stored bytes of element `tid`'s vector (concatenating its chunks).
     pub fn raw(&self, tid: Tid) -> Option<Vec<u8>> {
-        let mut out = Vec::with_capacity(self.kind.elem.row_bytes(self.dims));
+        let mut out = Vec::with_capacity(self.kind.elem.row_bytes(self.dims).unwrap_or(64));
         let mut next = self.index.read(tid, |b| {
             let e = ElementRef::parse(b)?;
             out.extend_from_slice(e.chunk_bytes());
@@ -205,7 +244,11 @@ impl DiskGraph {
                 Some(n)
             })??;
         }
-        (out.len() == self.kind.elem.row_bytes(self.dims)).then_some(out)
+        let whole = match self.kind.elem.row_bytes(self.dims) {
+            Some(n) => out.len() == n,
+            None => out.len() % self.kind.elem.bytes() == 0,
+        };
+        whole.then_some(out)
     }
 
     pub fn tids(&self, tid: Tid) -> Option<ElementTids> {
@@ -243,7 +286,9 @@ impl GraphRead for DiskGraph {
         let mut pos = 0;
         let mut acc = 0.0f32;
         let (mut and, mut or) = (0u64, 0u64);
+        let mut sparse = PairDistance::default();
         let mut add = |bytes: &[u8]| match (query, measure) {
+            (Query::Sparse(q), Measure::Sparse(_)) => sparse.feed(q, &chunk_elems::<Pair>(bytes)),
             (Query::F32(q), Measure::Dense(metric)) => {
                 let c = chunk_elems::<f32>(bytes);
                 let end = (pos + c.len()).min(q.len());
@@ -284,10 +329,17 @@ impl GraphRead for DiskGraph {
                 _ => return f32::INFINITY,
             }
         }
-        if measure == Measure::Jaccard {
-            return if or == 0 { 0.0 } else { 1.0 - and as f32 / or as f32 };
+        match (measure, query) {
+            (Measure::Jaccard, _) => {
+                if or == 0 {
+                    0.0
+                } else {
+                    1.0 - and as f32 / or as f32
+                }
+            }
+            (Measure::Sparse(metric), Query::Sparse(q)) => sparse.finish(q, pair_metric(metric)),
+            _ => acc,
         }
-        acc
     }
 
     fn visited(&self) -> FxHashSet<Tid> {

@@ -18,7 +18,7 @@ use pgrx::datum::FromDatum;
 use pgrx::pg_sys;
 use pgrx::prelude::*;
 
-use crate::datum::{BitArg, DenseArg};
+use crate::datum::{BitArg, DenseArg, SparseArg};
 use graph::Elem;
 
 /// The vector in a datum of the index's column type.
@@ -43,6 +43,11 @@ unsafe fn read_row(kind: graph::IndexKind, value: pg_sys::Datum) -> Option<graph
             Elem::Bit => BitArg::from_polymorphic_datum(value, false, pg_sys::InvalidOid).map(|b| graph::Row {
                 dims: b.bits,
                 raw: b.bytes.to_vec(),
+                dense: Vec::new(),
+            }),
+            Elem::Sparse => SparseArg::from_polymorphic_datum(value, false, pg_sys::InvalidOid).map(|s| graph::Row {
+                dims: s.get().dim as usize,
+                raw: bytemuck::cast_slice(&ruvector_core::sparse::pairs_of(s.get())).to_vec(),
                 dense: Vec::new(),
             }),
         }

@@ -19,7 +19,7 @@ pub mod tuple;
 
 pub use build::{BuildParams, InMemoryGraph};
 pub use search::{descend, search_layer, select_neighbors, GraphRead, Neighbor, VisitedSet};
-pub use space::{BitSpace, DenseSpace, Space};
+pub use space::{BitSpace, DenseSpace, Space, SparseSpace};
 
 use crate::kernels;
 

@@ -1,9 +1,10 @@
 //! The vector collections a graph is built over ([`Space`]): dense f32
-//! vectors and bit strings. Each knows how to measure the distance from a
+//! vectors, bit strings and sparse vectors. Each knows how to measure the distance from a
 //! query to one of its vectors; the build needs nothing else.
 
 use super::Metric;
 use crate::bits;
+use crate::sparse::{Pair, PairDistance, PairMetric};
 
 /// The vectors a graph is built over, and how to measure them.
 pub trait Space: Sync {
@@ -68,5 +69,31 @@ impl Space for BitSpace {
         } else {
             bits::hamming(q, self.get(i)) as f32
         }
+    }
+}
+
+/// Sparse vectors as pair slices (`sparsevec`), one after another.
+pub struct SparseSpace {
+    /// Row `i` is `pairs[offsets[i]..offsets[i + 1]]`.
+    pub offsets: Vec<usize>,
+    pub pairs: Vec<Pair>,
+    pub metric: PairMetric,
+}
+
+impl Space for SparseSpace {
+    type Query = [Pair];
+
+    fn len(&self) -> usize {
+        self.offsets.len().saturating_sub(1)
+    }
+
+    #[inline]
+    fn get(&self, i: u32) -> &[Pair] {
+        &self.pairs[self.offsets[i as usize]..self.offsets[i as usize + 1]]
+    }
+
+    #[inline]
+    fn distance(&self, q: &[Pair], i: u32) -> f32 {
+        PairDistance::between(q, self.get(i), self.metric)
     }
 }

@@ -12,7 +12,7 @@
 //!   u16 elements in this tuple's chunk    6
 //!   Tid first overflow TID-list tuple     8
 //!   Tid next vector chunk tuple          14
-//!   u8  bytes per vector element (4: f32, 2: binary16, 1: bits)   20
+//!   u8  bytes per vector element (4: f32, 2: binary16, 1: bits, 8: sparse pair)   20
 //!   u8 ×3 reserved, 0                    21
 //!   INLINE_TIDS × Tid heap TIDs          24
 //!   (level+1) × u16 neighbour counts     84
@@ -86,7 +86,8 @@ pub struct ElementLayout {
     pub m: usize,
     /// Vector elements in this tuple's chunk.
     pub chunk_len: usize,
-    /// Bytes per vector element: 4 (f32), 2 (binary16) or 1 (a byte of bits).
+    /// Bytes per vector element: 4 (f32), 2 (binary16), 1 (a byte of bits)
+    /// or 8 (a sparse (index, value) pair).
     pub elem_bytes: usize,
 }
 
@@ -149,7 +150,8 @@ impl<'a> ElementRef<'a> {
             chunk_len: u16_at(bytes, 6) as usize,
             elem_bytes: bytes[20] as usize,
         };
-        if !matches!(layout.elem_bytes, 1 | 2 | 4) || layout.size() > bytes.len() || bytes[3] as usize > INLINE_TIDS {
+        if !matches!(layout.elem_bytes, 1 | 2 | 4 | 8) || layout.size() > bytes.len() || bytes[3] as usize > INLINE_TIDS
+        {
             return None;
         }
         Some(ElementRef { bytes, layout })
@@ -300,7 +302,7 @@ pub struct NewElement<'a> {
 
 pub fn encode_element(e: &NewElement<'_>) -> Vec<u8> {
     assert!(e.heap_tids.len() <= INLINE_TIDS, "overflow TIDs go to TID-list tuples");
-    assert!(matches!(e.elem_bytes, 1 | 2 | 4) && e.chunk.len() % e.elem_bytes == 0);
+    assert!(matches!(e.elem_bytes, 1 | 2 | 4 | 8) && e.chunk.len() % e.elem_bytes == 0);
     let chunk_len = e.chunk.len() / e.elem_bytes;
     let layout = ElementLayout { level: e.level, m: e.m, chunk_len, elem_bytes: e.elem_bytes };
     let mut b = vec![0u8; layout.size()];
@@ -340,7 +342,7 @@ pub fn encode_chunk(data: &[u8], elem_bytes: usize, next: Tid) -> Vec<u8> {
 
 /// (element bytes, next) of a chunk tuple, or `None` if `bytes` is not one.
 pub fn parse_chunk(bytes: &[u8]) -> Option<(&[u8], Tid)> {
-    if bytes.len() < CHUNK_HEADER || bytes[0] != KIND_CHUNK || !matches!(bytes[1], 1 | 2 | 4) {
+    if bytes.len() < CHUNK_HEADER || bytes[0] != KIND_CHUNK || !matches!(bytes[1], 1 | 2 | 4 | 8) {
         return None;
     }
     let n = u16_at(bytes, 2) as usize * bytes[1] as usize;
