@@ -55,3 +55,11 @@ if __name__ == "__main__":
          "parse a 1536-dim literal (strtof per element vs ours)")
     pair("access_and_l2_1536", "copy into Vec_f32_", "zero-copy borrow",
          "access two 1536-dim datums + L2 (copy vs borrow)")
+    print()
+    print("| sparse, 10,000 dims, 500 non-zeros each | time |")
+    print("|---|---:|")
+    for bench in ["l2_squared merge-join", "dot merge-join", "dot galloping 20 vs 500", "dot with dense vector",
+                  "densify both + dense l2 kernel"]:
+        t = ns("sparse_10000d_5pct", bench)
+        if t is not None:
+            print(f"| {bench} | {t:.0f} ns |")
