@@ -50,10 +50,16 @@ RESET enable_seqscan;
 -- 8,000 dimensions (pgvector stops at 4,000 for halfvec)
 CREATE TABLE hbig (id int, v halfvec(8000));
 INSERT INTO hbig SELECT i, (SELECT array_agg(sin(i * k)) FROM generate_series(1, 8000) k)::halfvec FROM generate_series(1, 100) i;
-CREATE INDEX ON hbig USING hnsw (v halfvec_l2_ops);
+CREATE INDEX hbig_l2 ON hbig USING hnsw (v halfvec_l2_ops);
+SELECT ruvector_index_check('hbig_l2') LIKE 'ok: 100 elements%' AS big_check_ok;
+-- These 100 vectors are nearly equidistant, the worst case for graph search,
+-- so ef_search covers the whole graph: what is tested is that 16,000-byte
+-- values are stored, chunked and compared exactly.
+SET hnsw.ef_search = 100;
 SET enable_seqscan = off;
 SELECT bool_and((SELECT id FROM hbig b ORDER BY b.v <-> a.v LIMIT 1) = a.id) AS every_row_finds_itself FROM hbig a;
 RESET enable_seqscan;
+RESET hnsw.ef_search;
 
 -- an expression index on a ruvector column, used by a query with the same expression
 CREATE TABLE docs (id int, embedding ruvector(24));
