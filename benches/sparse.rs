@@ -40,10 +40,16 @@ fn bench(c: &mut Criterion) {
     let dense_b = densify(&b);
     let mut g = c.benchmark_group("sparse_10000d_5pct");
     g.warm_up_time(Duration::from_millis(300)).measurement_time(Duration::from_secs(1));
-    g.bench_function("l2_squared merge-join", |x| x.iter(|| sparse::l2_squared(black_box(a.as_ref()), black_box(b.as_ref()))));
+    g.bench_function("l2_squared merge-join", |x| {
+        x.iter(|| sparse::l2_squared(black_box(a.as_ref()), black_box(b.as_ref())))
+    });
     g.bench_function("dot merge-join", |x| x.iter(|| sparse::dot(black_box(a.as_ref()), black_box(b.as_ref()))));
-    g.bench_function("dot galloping 20 vs 500", |x| x.iter(|| sparse::dot(black_box(short.as_ref()), black_box(b.as_ref()))));
-    g.bench_function("dot with dense vector", |x| x.iter(|| sparse::dot_dense(black_box(a.as_ref()), black_box(&dense_b))));
+    g.bench_function("dot galloping 20 vs 500", |x| {
+        x.iter(|| sparse::dot(black_box(short.as_ref()), black_box(b.as_ref())))
+    });
+    g.bench_function("dot with dense vector", |x| {
+        x.iter(|| sparse::dot_dense(black_box(a.as_ref()), black_box(&dense_b)))
+    });
     g.bench_function("densify both + dense l2 kernel", |x| {
         x.iter(|| {
             let (da, db) = (densify(black_box(&a)), densify(black_box(&b)));

@@ -29,3 +29,24 @@ BEGIN
     DROP TABLE one_field;
     RETURN result;
 END $$;
+
+-- recall@10 of `op` over `data_table` for every row of `query_table`: the
+-- index scan's ids against a sequential scan's (both tables have v; the
+-- queries have i, the data id).
+CREATE FUNCTION recall_at_10(query_table regclass, data_table regclass, op text) RETURNS float8
+LANGUAGE plpgsql AS $$
+DECLARE
+    truth_sql text := format('SELECT q.i, a.id FROM %s q, LATERAL (SELECT id FROM %s d ORDER BY d.v %s q.v LIMIT 10) a',
+                             query_table, data_table, op);
+    result float8;
+BEGIN
+    SET LOCAL enable_indexscan = off;
+    EXECUTE 'CREATE TEMP TABLE truth ON COMMIT DROP AS ' || truth_sql;
+    SET LOCAL enable_indexscan = on;
+    SET LOCAL enable_seqscan = off;
+    EXECUTE 'CREATE TEMP TABLE got ON COMMIT DROP AS ' || truth_sql;
+    SELECT count(*) FILTER (WHERE EXISTS (SELECT 1 FROM truth t WHERE t.i = g.i AND t.id = g.id))::float8 / count(*)
+      INTO result FROM got g;
+    DROP TABLE truth, got;
+    RETURN result;
+END $$;

@@ -172,8 +172,16 @@ fn add_backlinks(
     cache: &mut QueryCache,
 ) {
     for (l, selected) in layers {
+        let mut linked = false;
         for s in selected {
-            add_backlink(index, graph, s.id, tid, s.distance, *l, m, cache);
+            linked |= add_backlink(index, graph, s.id, tid, s.distance, *l, m, false, cache);
+        }
+        // Nobody took the new element in at the bottom level: the nearest
+        // neighbour must, or it could never be found.
+        if !linked && *l == 0 {
+            if let Some(s) = selected.first() {
+                add_backlink(index, graph, s.id, tid, s.distance, 0, m, true, cache);
+            }
         }
     }
 }
@@ -216,7 +224,8 @@ fn append_element(
     }))
 }
 
-/// Add `new` to `node`'s list at `level`; when full, keep the heuristic's choice.
+/// Add `new` to `node`'s list at `level`; when full, keep the heuristic's
+/// choice unless `force`. Returns whether `node` now links to `new`.
 #[allow(clippy::too_many_arguments)]
 fn add_backlink(
     index: Index,
@@ -226,38 +235,84 @@ fn add_backlink(
     distance: f32,
     level: usize,
     m: usize,
+    force: bool,
     cache: &mut QueryCache,
-) {
+) -> bool {
     let cap = if level == 0 { 2 * m } else { m };
     // Read the current list, choose outside any lock, then write if unchanged.
     for _attempt in 0..3 {
-        let Some(current) =
-            index.read(node, |b| ElementRef::parse(b).map(|e| e.neighbors(level).collect::<Vec<_>>())).flatten()
-        else {
-            return;
-        };
+        let Some(current) = read_list(index, node, level) else { return false };
         if current.contains(&new) {
-            return;
+            return true;
         }
-        let wanted: Vec<Tid> = if current.len() < cap {
-            let mut l = current.clone();
-            l.push(new);
-            l
+        let mut wanted = current.clone();
+        let mut dropped = None;
+        if current.len() < cap {
+            wanted.push(new);
         } else {
+            // Full: the heuristic decides whether `new` earns a place; if it
+            // does, it takes the place of one neighbour only (the farthest the
+            // heuristic let go), so one write never strips several links.
             let mut cands: Vec<Neighbor<Tid>> =
                 current.iter().map(|&t| Neighbor { distance: cache.distance(graph, node, t), id: t }).collect();
             cands.push(Neighbor { distance, id: new });
             cands.sort();
-            select_neighbors(&cands, cap, |a, b| cache.distance(graph, a, b)).into_iter().map(|n| n.id).collect()
-        };
-        let written = index.update(node, |bytes| {
-            let Some(mut e) = ElementMut::parse(bytes) else { return (false, true) };
-            if e.as_ref().neighbors(level).collect::<Vec<_>>() != current {
-                return (false, false); // changed under us: retry
+            let chosen: Vec<Tid> =
+                select_neighbors(&cands, cap, |a, b| cache.distance(graph, a, b)).into_iter().map(|n| n.id).collect();
+            if !chosen.contains(&new) && !force {
+                return false;
             }
-            e.set_neighbors(level, &wanted);
-            (true, true)
-        });
+            let let_go = cands.iter().rev().find(|c| c.id != new && !chosen.contains(&c.id));
+            let farthest = || cands.iter().rev().find(|c| c.id != new);
+            let Some(out) = let_go.or_else(|| if force { farthest() } else { None }) else { return false };
+            let Some(slot) = current.iter().position(|&t| t == out.id) else { return false };
+            wanted[slot] = new;
+            dropped = Some(out.id);
+        }
+        let written = write_list_if_unchanged(index, node, level, &current, &wanted);
+        if let (Some(true), Some(d)) = (written, dropped) {
+            // `node` no longer links to `d` but links to `new`, so a link from
+            // `new` keeps `d` reachable along the path it was reached by (this
+            // may have been its last in-link).
+            append_link(index, new, d, level, cap);
+        }
+        if written != Some(false) {
+            return written == Some(true);
+        }
+    }
+    false
+}
+
+fn read_list(index: Index, node: Tid, level: usize) -> Option<Vec<Tid>> {
+    index.read(node, |b| ElementRef::parse(b).map(|e| e.neighbors(level).collect())).flatten()
+}
+
+/// Set `node`'s list at `level` to `wanted` if it still is `current`:
+/// `Some(true)` written, `Some(false)` changed under us (retry), `None` gone.
+fn write_list_if_unchanged(index: Index, node: Tid, level: usize, current: &[Tid], wanted: &[Tid]) -> Option<bool> {
+    index
+        .update(node, |bytes| {
+            let Some(mut e) = ElementMut::parse(bytes) else { return (false, None) };
+            if !e.as_ref().neighbors(level).eq(current.iter().copied()) {
+                return (false, Some(false));
+            }
+            e.set_neighbors(level, wanted);
+            (true, Some(true))
+        })
+        .flatten()
+}
+
+/// Append `target` to `node`'s list at `level` if it has room and lacks it
+/// (optimistically: re-read and retry if the list changes under us).
+fn append_link(index: Index, node: Tid, target: Tid, level: usize, cap: usize) {
+    for _attempt in 0..3 {
+        let Some(current) = read_list(index, node, level) else { return };
+        if current.len() >= cap || current.contains(&target) || node == target {
+            return;
+        }
+        let mut wanted = current.clone();
+        wanted.push(target);
+        let written = write_list_if_unchanged(index, node, level, &current, &wanted);
         if written != Some(false) {
             return;
         }

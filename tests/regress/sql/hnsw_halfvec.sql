@@ -1,22 +1,6 @@
 -- hnsw on halfvec: every opclass, high dimensions, and an expression index
 -- over a ruvector column.
 
-CREATE FUNCTION halfvec_recall(op text) RETURNS float8 LANGUAGE plpgsql AS $$
-DECLARE
-    q text := format('SELECT q.i, a.id FROM hq q, LATERAL (SELECT id FROM hitems d ORDER BY d.v %s q.v LIMIT 10) a', op);
-    result float8;
-BEGIN
-    SET LOCAL enable_indexscan = off;
-    EXECUTE 'CREATE TEMP TABLE truth ON COMMIT DROP AS ' || q;
-    SET LOCAL enable_indexscan = on;
-    SET LOCAL enable_seqscan = off;
-    EXECUTE 'CREATE TEMP TABLE got ON COMMIT DROP AS ' || q;
-    SELECT count(*) FILTER (WHERE EXISTS (SELECT 1 FROM truth t WHERE t.i = g.i AND t.id = g.id))::float8 / count(*)
-      INTO result FROM got g;
-    DROP TABLE truth, got;
-    RETURN result;
-END $$;
-
 SELECT setseed(0.3);
 CREATE TABLE hc AS SELECT c, (SELECT array_agg(random() * 4 - 2) FROM generate_series(1, 24) WHERE c > 0) AS x FROM generate_series(1, 30) c;
 CREATE TABLE hitems (id int PRIMARY KEY, v halfvec(24));
@@ -29,17 +13,17 @@ CREATE INDEX hitems_l2 ON hitems USING hnsw (v halfvec_l2_ops);
 SET enable_seqscan = off;
 EXPLAIN (COSTS OFF) SELECT id FROM hitems ORDER BY v <-> (SELECT v FROM hq WHERE i = 1) LIMIT 5;
 RESET enable_seqscan;
-SELECT halfvec_recall('<->') >= 0.95 AS l2_ok, ruvector_index_check('hitems_l2') LIKE 'ok: 3000 elements%' AS check_ok;
+SELECT recall_at_10('hq', 'hitems', '<->') >= 0.95 AS l2_ok, ruvector_index_check('hitems_l2') LIKE 'ok: 3000 elements%' AS check_ok;
 INSERT INTO hitems SELECT i, (SELECT array_agg(x[k] + (random() - 0.5) * 0.6) FROM generate_series(1, 24) k)::halfvec
 FROM generate_series(3001, 4000) i JOIN hc ON c = 1 + i % 30;
-SELECT halfvec_recall('<->') >= 0.95 AS l2_after_inserts_ok;
+SELECT recall_at_10('hq', 'hitems', '<->') >= 0.95 AS l2_after_inserts_ok;
 DROP INDEX hitems_l2;
 CREATE INDEX ON hitems USING hnsw (v halfvec_ip_ops);
-SELECT halfvec_recall('<#>') >= 0.7 AS ip_ok;
+SELECT recall_at_10('hq', 'hitems', '<#>') >= 0.7 AS ip_ok;
 CREATE INDEX ON hitems USING hnsw (v halfvec_cosine_ops);
-SELECT halfvec_recall('<=>') >= 0.95 AS cosine_ok;
+SELECT recall_at_10('hq', 'hitems', '<=>') >= 0.95 AS cosine_ok;
 CREATE INDEX ON hitems USING hnsw (v halfvec_l1_ops);
-SELECT halfvec_recall('<+>') >= 0.95 AS l1_ok;
+SELECT recall_at_10('hq', 'hitems', '<+>') >= 0.95 AS l1_ok;
 
 -- distances come from the stored binary16 values, exactly as the operator computes them
 SET enable_seqscan = off;
@@ -71,4 +55,3 @@ SELECT count(*) AS rows_returned FROM (SELECT id FROM docs ORDER BY embedding::h
 RESET enable_seqscan;
 
 DROP TABLE hitems, hq, hc, hbig, docs;
-DROP FUNCTION halfvec_recall(text);

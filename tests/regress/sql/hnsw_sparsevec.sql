@@ -1,22 +1,6 @@
 -- hnsw on sparsevec: every opclass, and values with more than pgvector's
 -- 1,000 non-zeros per indexed value (stored across pages).
 
-CREATE FUNCTION sparse_recall(op text) RETURNS float8 LANGUAGE plpgsql AS $$
-DECLARE
-    q text := format('SELECT q.i, a.id FROM sq q, LATERAL (SELECT id FROM sitems d ORDER BY d.v %s q.v LIMIT 10) a', op);
-    result float8;
-BEGIN
-    SET LOCAL enable_indexscan = off;
-    EXECUTE 'CREATE TEMP TABLE truth ON COMMIT DROP AS ' || q;
-    SET LOCAL enable_indexscan = on;
-    SET LOCAL enable_seqscan = off;
-    EXECUTE 'CREATE TEMP TABLE got ON COMMIT DROP AS ' || q;
-    SELECT count(*) FILTER (WHERE EXISTS (SELECT 1 FROM truth t WHERE t.i = g.i AND t.id = g.id))::float8 / count(*)
-      INTO result FROM got g;
-    DROP TABLE truth, got;
-    RETURN result;
-END $$;
-
 -- 2,000 rows of 1,000 dimensions, 30 topics of 40 terms each, ~60 non-zeros per row
 SELECT setseed(0.5);
 CREATE TABLE sitems (id int PRIMARY KEY, v sparsevec(1000));
@@ -38,14 +22,14 @@ CREATE INDEX sitems_l2 ON sitems USING hnsw (v sparsevec_l2_ops);
 SET enable_seqscan = off;
 EXPLAIN (COSTS OFF) SELECT id FROM sitems ORDER BY v <-> (SELECT v FROM sq WHERE i = 1) LIMIT 5;
 RESET enable_seqscan;
-SELECT sparse_recall('<->') >= 0.9 AS l2_ok, ruvector_index_check('sitems_l2') LIKE 'ok: 2000 elements%' AS check_ok;
+SELECT recall_at_10('sq', 'sitems', '<->') >= 0.9 AS l2_ok, ruvector_index_check('sitems_l2') LIKE 'ok: 2000 elements%' AS check_ok;
 DROP INDEX sitems_l2;
 CREATE INDEX ON sitems USING hnsw (v sparsevec_ip_ops);
-SELECT sparse_recall('<#>') >= 0.7 AS ip_ok;
+SELECT recall_at_10('sq', 'sitems', '<#>') >= 0.7 AS ip_ok;
 CREATE INDEX ON sitems USING hnsw (v sparsevec_cosine_ops);
-SELECT sparse_recall('<=>') >= 0.9 AS cosine_ok;
+SELECT recall_at_10('sq', 'sitems', '<=>') >= 0.9 AS cosine_ok;
 CREATE INDEX ON sitems USING hnsw (v sparsevec_l1_ops);
-SELECT sparse_recall('<+>') >= 0.9 AS l1_ok;
+SELECT recall_at_10('sq', 'sitems', '<+>') >= 0.9 AS l1_ok;
 
 -- 3,000 non-zeros per value (pgvector's hnsw allows 1,000): chunks across pages
 CREATE TABLE sbig (id int, v sparsevec(100000));
@@ -60,4 +44,3 @@ SELECT bool_and((SELECT id FROM sbig b ORDER BY b.v <-> a.v LIMIT 1) = a.id) AS 
 RESET enable_seqscan;
 
 DROP TABLE sitems, sq, sbig;
-DROP FUNCTION sparse_recall(text);
