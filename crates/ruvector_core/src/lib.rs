@@ -13,6 +13,7 @@ pub mod hnsw;
 pub mod kernels;
 pub mod layout;
 pub mod sparse;
+pub mod tidstore;
 
 pub use error::{ErrorKind, VectorError};
 pub use layout::VectorData;
