@@ -19,7 +19,7 @@ fn parse_with_strtof(lit: &std::ffi::CStr) -> Vec<f32> {
         loop {
             let mut end = std::ptr::null_mut();
             let v = libc::strtof(p, &mut end);
-            assert!(end as *const _ != p);
+            assert!(!std::ptr::eq(end, p));
             assert!(v.is_finite());
             out.push(v);
             p = end;

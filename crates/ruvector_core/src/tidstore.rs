@@ -61,7 +61,7 @@ impl TidStore {
 
     fn push_key(&mut self, k: u64) {
         match self.last {
-            Some(last) if self.len % CHUNK != 0 => {
+            Some(last) if !self.len.is_multiple_of(CHUNK) => {
                 let mut d = k - last;
                 while d >= 0x80 {
                     self.deltas.push((d as u8) | 0x80);

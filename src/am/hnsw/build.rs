@@ -309,7 +309,7 @@ fn write_pages<S: Space>(
                 let next = p.lists.get(k + 1).map_or(Tid::INVALID, |l| l.0);
                 writer.add(&encode_tidlist(&tids[pos..pos + len], len, next), tid);
             }
-            if i as usize % 1024 == 0 {
+            if (i as usize).is_multiple_of(1024) {
                 pgrx::check_for_interrupts!();
             }
         }

@@ -91,15 +91,15 @@ struct QueryCache(std::collections::HashMap<Tid, Query>);
 impl QueryCache {
     /// Distance between elements `a` and `b` (reads `b` from its page).
     fn distance(&mut self, graph: &DiskGraph, a: Tid, b: Tid) -> f32 {
-        if !self.0.contains_key(&a) {
-            match graph.raw(a) {
-                Some(raw) => {
-                    self.0.insert(a, graph.kind.elem.query(&raw));
-                }
+        use std::collections::hash_map::Entry;
+        let query = match self.0.entry(a) {
+            Entry::Occupied(e) => e.into_mut(),
+            Entry::Vacant(v) => match graph.raw(a) {
+                Some(raw) => v.insert(graph.kind.elem.query(&raw)),
                 None => return f32::INFINITY,
-            }
-        }
-        graph.distance(&self.0[&a], b)
+            },
+        };
+        graph.distance(query, b)
     }
 }
 

@@ -164,9 +164,7 @@ pub unsafe extern "C-unwind" fn amgettuple(scan: pg_sys::IndexScanDesc, _dir: pg
         let max = MAX_SCAN_TUPLES.get().max(1) as usize;
         state.ef = state.ef.saturating_mul(2);
         let visited = state.search(index);
-        if state.queue.is_empty() && (visited >= max || state.ef > max) {
-            state.exhausted = true;
-        } else if state.ef > max {
+        if state.ef > max || (state.queue.is_empty() && visited >= max) {
             state.exhausted = true;
         }
         pgrx::check_for_interrupts!();

@@ -89,7 +89,14 @@ impl<S: Space> InMemoryGraph<S> {
             done.fetch_add(end - start, Ordering::Relaxed);
             true
         };
-        let work = |graph: &InMemoryGraph<S>| while !stop.load(Ordering::Relaxed) && run_batch(graph) {};
+        // Each worker claims batches until none are left or the build is stopped.
+        let work = |graph: &InMemoryGraph<S>| {
+            while !stop.load(Ordering::Relaxed) {
+                if !run_batch(graph) {
+                    break;
+                }
+            }
+        };
         let cancelled = std::thread::scope(|s| {
             let _stop_workers = StopOnDrop(&stop);
             for _ in 1..threads.max(1) {

@@ -11,6 +11,9 @@ pub trait Space: Sync {
     /// One vector, as stored and as searched for.
     type Query: ?Sized;
     fn len(&self) -> usize;
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
     /// Node `i`'s vector.
     fn get(&self, i: u32) -> &Self::Query;
     fn distance(&self, q: &Self::Query, i: u32) -> f32;

@@ -242,9 +242,9 @@ impl<'a> ElementMut<'a> {
         let cap = self.layout.capacity(level);
         let n = list.len().min(cap);
         let at = self.layout.neighbors_at(level);
-        for i in 0..cap {
-            let t = if i < n { list[i] } else { Tid::INVALID };
-            t.write(&mut self.bytes[at + i * Tid::BYTES..at + (i + 1) * Tid::BYTES]);
+        let slots = self.bytes[at..at + cap * Tid::BYTES].chunks_exact_mut(Tid::BYTES);
+        for (i, slot) in slots.enumerate() {
+            list.get(i).copied().unwrap_or(Tid::INVALID).write(slot);
         }
         let c = self.layout.counts_at() + 2 * level;
         self.bytes[c..c + 2].copy_from_slice(&(n as u16).to_ne_bytes());
@@ -302,7 +302,7 @@ pub struct NewElement<'a> {
 
 pub fn encode_element(e: &NewElement<'_>) -> Vec<u8> {
     assert!(e.heap_tids.len() <= INLINE_TIDS, "overflow TIDs go to TID-list tuples");
-    assert!(matches!(e.elem_bytes, 1 | 2 | 4 | 8) && e.chunk.len() % e.elem_bytes == 0);
+    assert!(matches!(e.elem_bytes, 1 | 2 | 4 | 8) && e.chunk.len().is_multiple_of(e.elem_bytes));
     let chunk_len = e.chunk.len() / e.elem_bytes;
     let layout = ElementLayout { level: e.level, m: e.m, chunk_len, elem_bytes: e.elem_bytes };
     let mut b = vec![0u8; layout.size()];
@@ -434,7 +434,7 @@ pub const META_VERSION: u32 = 1;
 impl Meta {
     pub fn entry(&self) -> Option<(Tid, usize)> {
         (self.entry_offset != 0 && self.entry_level >= 0)
-            .then(|| (Tid { block: self.entry_block, offset: self.entry_offset as u16 }, self.entry_level as usize))
+            .then_some((Tid { block: self.entry_block, offset: self.entry_offset as u16 }, self.entry_level as usize))
     }
 }
 
