@@ -26,6 +26,14 @@ pub static ITERATIVE_SCAN: GucSetting<IterativeScan> = GucSetting::<IterativeSca
 pub static MAX_SCAN_TUPLES: GucSetting<i32> = GucSetting::<i32>::new(20_000);
 pub static SCAN_MEM_MULTIPLIER: GucSetting<f64> = GucSetting::<f64>::new(1.0);
 
+/// What an iterative scan may hold in memory, in bytes: `work_mem` ×
+/// `hnsw.scan_mem_multiplier`.
+pub fn scan_mem_limit() -> usize {
+    // SAFETY: work_mem is a plain int GUC of this backend, read on its own thread.
+    let work_mem_kb = unsafe { pg_sys::work_mem };
+    (work_mem_kb as f64 * 1024.0 * SCAN_MEM_MULTIPLIER.get()) as usize
+}
+
 /// The reloptions as PostgreSQL's build_reloptions lays them out.
 #[repr(C)]
 pub struct HnswOptions {

@@ -18,7 +18,7 @@ use ruvector_core::hnsw::tuple::Tid;
 use ruvector_core::hnsw::{descend, search_layer, GraphRead, Neighbor};
 
 use super::graph::{index_kind, DiskGraph, IndexKind, Query};
-use super::options::{IterativeScan, EF_SEARCH, ITERATIVE_SCAN, MAX_SCAN_TUPLES};
+use super::options::{scan_mem_limit, IterativeScan, EF_SEARCH, ITERATIVE_SCAN, MAX_SCAN_TUPLES};
 use super::storage::Index;
 
 struct ScanState {
@@ -42,6 +42,16 @@ impl ScanState {
         self.started = false;
         self.exhausted = false;
         self.last_distance = f32::NEG_INFINITY;
+    }
+
+    /// An estimate of the memory the scan holds after a search that visited
+    /// `visited` elements: the visited and returned sets (a hash-set slot and
+    /// control byte per TID at 7/8 load), the search's two ef-sized heaps,
+    /// and the queue of TIDs not yet returned.
+    fn memory_bytes(&self, visited: usize) -> usize {
+        let set_entry = (core::mem::size_of::<Tid>() + 1) * 8 / 7;
+        let heap_entry = core::mem::size_of::<(f32, Tid)>();
+        (visited + self.returned.len()) * set_entry + 2 * self.ef * heap_entry + self.queue.len() * heap_entry
     }
 
     /// Search with the current ef and queue what was not returned yet.
@@ -164,7 +174,12 @@ pub unsafe extern "C-unwind" fn amgettuple(scan: pg_sys::IndexScanDesc, _dir: pg
         let max = MAX_SCAN_TUPLES.get().max(1) as usize;
         state.ef = state.ef.saturating_mul(2);
         let visited = state.search(index);
-        if state.ef > max || (state.queue.is_empty() && visited >= max) {
+        // Stop widening once the tuple or memory budget is spent; what this
+        // last search found is still returned.
+        if state.ef > max
+            || (state.queue.is_empty() && visited >= max)
+            || state.memory_bytes(visited) > scan_mem_limit()
+        {
             state.exhausted = true;
         }
         pgrx::check_for_interrupts!();

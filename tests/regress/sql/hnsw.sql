@@ -140,6 +140,17 @@ SET hnsw.iterative_scan = strict_order;
 SELECT count(*) AS filtered_strict FROM (SELECT id FROM items WHERE id % 10 = 1 ORDER BY v <-> (SELECT v FROM queries WHERE i = 5) LIMIT 30) s;
 RESET hnsw.iterative_scan;
 RESET hnsw.ef_search;
+
+-- an iterative scan stops widening at work_mem × hnsw.scan_mem_multiplier
+SET hnsw.iterative_scan = relaxed_order;
+SET work_mem = '64kB';
+SELECT count(*) FILTER (WHERE id % 50 = 1) AS rows_to_find FROM items;
+SELECT count(*) BETWEEN 1 AND 99 AS stops_within_memory FROM (SELECT id FROM items WHERE id % 50 = 1 ORDER BY v <-> (SELECT v FROM queries WHERE i = 5) LIMIT 100) s;
+SET hnsw.scan_mem_multiplier = 1000;
+SELECT count(*) AS finds_all_with_more_memory FROM (SELECT id FROM items WHERE id % 50 = 1 ORDER BY v <-> (SELECT v FROM queries WHERE i = 5) LIMIT 100) s;
+RESET hnsw.scan_mem_multiplier;
+RESET work_mem;
+RESET hnsw.iterative_scan;
 RESET enable_seqscan;
 
 DROP TABLE items, queries, centres, dup, cz, big, ul;
