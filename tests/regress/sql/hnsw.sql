@@ -153,6 +153,19 @@ RESET work_mem;
 RESET hnsw.iterative_scan;
 RESET enable_seqscan;
 
+-- a build that outgrows maintenance_work_mem says so, writes the graph built
+-- so far and inserts the remaining rows one by one; the index stays whole
+SET maintenance_work_mem = '1MB';
+CREATE TABLE spill (id int, v ruvector(128));
+INSERT INTO spill SELECT i, (SELECT array_agg(random()) FROM generate_series(1, 128) WHERE i > 0) FROM generate_series(1, 3000) i;
+CREATE INDEX spill_hnsw ON spill USING hnsw (v vector_l2_ops);
+RESET maintenance_work_mem;
+SELECT ruvector_index_check('spill_hnsw') LIKE 'ok: 3000 elements (0 deleted, 0 unreachable%' AS spill_check_ok;
+SET enable_seqscan = off;
+SELECT count(*) <= 30 AS spill_rows_find_themselves FROM spill t WHERE t.id NOT IN (SELECT id FROM spill ORDER BY v <-> t.v LIMIT 1);
+RESET enable_seqscan;
+DROP TABLE spill;
+
 DROP TABLE items, queries, centres, dup, cz, big, ul;
 
 -- Inserts keep every element reachable, even with the tightest lists: a
