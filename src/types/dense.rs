@@ -275,20 +275,7 @@ macro_rules! dense_sql_functions {
         #[pg_extern(immutable, strict, parallel_safe, name = $concat)]
         fn [<$p _concat>](a: A<'_>, b: A<'_>) -> DenseOut<$E> { dense::concat(a, b) }
 
-        #[pg_extern(immutable, strict, parallel_safe, name = $lt)]
-        fn [<$p _lt>](a: A<'_>, b: A<'_>) -> bool { dense::cmp(a, b).is_lt() }
-        #[pg_extern(immutable, strict, parallel_safe, name = $le)]
-        fn [<$p _le>](a: A<'_>, b: A<'_>) -> bool { dense::cmp(a, b).is_le() }
-        #[pg_extern(immutable, strict, parallel_safe, name = $eq)]
-        fn [<$p _eq>](a: A<'_>, b: A<'_>) -> bool { dense::cmp(a, b).is_eq() }
-        #[pg_extern(immutable, strict, parallel_safe, name = $ne)]
-        fn [<$p _ne>](a: A<'_>, b: A<'_>) -> bool { dense::cmp(a, b).is_ne() }
-        #[pg_extern(immutable, strict, parallel_safe, name = $ge)]
-        fn [<$p _ge>](a: A<'_>, b: A<'_>) -> bool { dense::cmp(a, b).is_ge() }
-        #[pg_extern(immutable, strict, parallel_safe, name = $gt)]
-        fn [<$p _gt>](a: A<'_>, b: A<'_>) -> bool { dense::cmp(a, b).is_gt() }
-        #[pg_extern(immutable, strict, parallel_safe, name = $cmp)]
-        fn [<$p _cmp>](a: A<'_>, b: A<'_>) -> i32 { dense::cmp(a, b) as i32 }
+        comparison_functions!($p, A<'_>, dense::cmp, { lt: $lt, le: $le, eq: $eq, ne: $ne, ge: $ge, gt: $gt, cmp: $cmp });
 
         #[pg_extern(immutable, strict, parallel_safe, name = $accum)]
         fn [<$p _accum>](state: Array<'_, f64>, v: A<'_>) -> Vec<f64> { dense::accum(state, v, $accum) }

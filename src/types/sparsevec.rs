@@ -169,37 +169,7 @@ fn cmp(a: SparseArg<'_>, b: SparseArg<'_>) -> std::cmp::Ordering {
     sparse::compare(a.get(), b.get())
 }
 
-#[pg_extern(immutable, strict, parallel_safe)]
-fn sparsevec_lt(a: SparseArg<'_>, b: SparseArg<'_>) -> bool {
-    cmp(a, b).is_lt()
-}
-
-#[pg_extern(immutable, strict, parallel_safe)]
-fn sparsevec_le(a: SparseArg<'_>, b: SparseArg<'_>) -> bool {
-    cmp(a, b).is_le()
-}
-
-#[pg_extern(immutable, strict, parallel_safe)]
-fn sparsevec_eq(a: SparseArg<'_>, b: SparseArg<'_>) -> bool {
-    cmp(a, b).is_eq()
-}
-
-#[pg_extern(immutable, strict, parallel_safe)]
-fn sparsevec_ne(a: SparseArg<'_>, b: SparseArg<'_>) -> bool {
-    cmp(a, b).is_ne()
-}
-
-#[pg_extern(immutable, strict, parallel_safe)]
-fn sparsevec_ge(a: SparseArg<'_>, b: SparseArg<'_>) -> bool {
-    cmp(a, b).is_ge()
-}
-
-#[pg_extern(immutable, strict, parallel_safe)]
-fn sparsevec_gt(a: SparseArg<'_>, b: SparseArg<'_>) -> bool {
-    cmp(a, b).is_gt()
-}
-
-#[pg_extern(immutable, strict, parallel_safe)]
-fn sparsevec_cmp(a: SparseArg<'_>, b: SparseArg<'_>) -> i32 {
-    cmp(a, b) as i32
-}
+comparison_functions!(sparsevec, SparseArg<'_>, cmp, {
+    lt: "sparsevec_lt", le: "sparsevec_le", eq: "sparsevec_eq", ne: "sparsevec_ne",
+    ge: "sparsevec_ge", gt: "sparsevec_gt", cmp: "sparsevec_cmp",
+});
