@@ -516,3 +516,49 @@ CREATE OPERATOR CLASS sparsevec_l1_ops
     FOR TYPE sparsevec USING hnsw AS
     OPERATOR 1 <+> (sparsevec, sparsevec) FOR ORDER BY float_ops,
     FUNCTION 1 l1_distance(sparsevec, sparsevec);
+
+-- ============================================================= ivfflat
+
+CREATE ACCESS METHOD ivfflat TYPE INDEX HANDLER ivfflathandler;
+
+COMMENT ON ACCESS METHOD ivfflat IS 'ivfflat index access method';
+
+-- As for hnsw: FUNCTION 1 is the distance, FUNCTION 2 (cosine only) says
+-- vectors are normalised. The opclasses pgvector has for ivfflat.
+
+CREATE OPERATOR CLASS vector_l2_ops
+    DEFAULT FOR TYPE ruvector USING ivfflat AS
+    OPERATOR 1 <-> (ruvector, ruvector) FOR ORDER BY float_ops,
+    FUNCTION 1 vector_l2_squared_distance(ruvector, ruvector);
+
+CREATE OPERATOR CLASS vector_ip_ops
+    FOR TYPE ruvector USING ivfflat AS
+    OPERATOR 1 <#> (ruvector, ruvector) FOR ORDER BY float_ops,
+    FUNCTION 1 vector_negative_inner_product(ruvector, ruvector);
+
+CREATE OPERATOR CLASS vector_cosine_ops
+    FOR TYPE ruvector USING ivfflat AS
+    OPERATOR 1 <=> (ruvector, ruvector) FOR ORDER BY float_ops,
+    FUNCTION 1 vector_negative_inner_product(ruvector, ruvector),
+    FUNCTION 2 vector_norm(ruvector);
+
+CREATE OPERATOR CLASS halfvec_l2_ops
+    FOR TYPE halfvec USING ivfflat AS
+    OPERATOR 1 <-> (halfvec, halfvec) FOR ORDER BY float_ops,
+    FUNCTION 1 halfvec_l2_squared_distance(halfvec, halfvec);
+
+CREATE OPERATOR CLASS halfvec_ip_ops
+    FOR TYPE halfvec USING ivfflat AS
+    OPERATOR 1 <#> (halfvec, halfvec) FOR ORDER BY float_ops,
+    FUNCTION 1 halfvec_negative_inner_product(halfvec, halfvec);
+
+CREATE OPERATOR CLASS halfvec_cosine_ops
+    FOR TYPE halfvec USING ivfflat AS
+    OPERATOR 1 <=> (halfvec, halfvec) FOR ORDER BY float_ops,
+    FUNCTION 1 halfvec_negative_inner_product(halfvec, halfvec),
+    FUNCTION 2 l2_norm(halfvec);
+
+CREATE OPERATOR CLASS bit_hamming_ops
+    FOR TYPE bit USING ivfflat AS
+    OPERATOR 1 <~> (bit, bit) FOR ORDER BY float_ops,
+    FUNCTION 1 hamming_distance(bit, bit);

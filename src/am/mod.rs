@@ -1,3 +1,8 @@
-//! Index access methods.
+//! Index access methods: `hnsw` and `ivfflat`, over the shared `kind`
+//! (element type, metric, rows and queries) and `storage` (pages, buffers and
+//! WAL: the only unsafe page code).
 
 pub mod hnsw;
+pub mod ivfflat;
+pub mod kind;
+pub mod storage;

@@ -22,8 +22,8 @@ use ruvector_core::hnsw::tuple::{
 };
 use ruvector_core::hnsw::{BitSpace, BuildParams, DenseSpace, InMemoryGraph, Space, SparseSpace};
 
-use super::graph::{index_kind, metric_code, Elem, IndexKind, Measure, Row};
-use super::storage::{self, BulkWriter, Index, GEOMETRY};
+use crate::am::kind::{index_kind, metric_code, Elem, IndexKind, Measure, Row};
+use crate::am::storage::{self, BulkWriter, Index, GEOMETRY};
 use super::{insert, options};
 
 // pg_stat_progress_create_index columns (commands/progress.h) and our subphases.
@@ -206,7 +206,7 @@ fn write_graph(index: Index, c: &mut Collected) {
                     &mut c.bytes,
                 ))
                 .into_owned(),
-                metric: super::graph::pair_metric(metric),
+                metric: crate::am::kind::pair_metric(metric),
             };
             let graph = (n > 0).then(|| build(space, params, threads));
             write_pages(index, c, graph.as_ref(), m, efc, &|g, i| bytemuck::cast_slice(g.vector(i)).to_vec());
@@ -329,7 +329,7 @@ pub unsafe extern "C-unwind" fn ambuild(
     index: pg_sys::Relation,
     info: *mut pg_sys::IndexInfo,
 ) -> *mut pg_sys::IndexBuildResult {
-    let kind = index_kind(index);
+    let kind = index_kind(index, "hnsw");
     let (m, _) = options::of_index(index);
     // SAFETY: reading the index column's typmod and maintenance_work_mem.
     let (typmod, mem_kb) = unsafe { ((*(*index).rd_att).attrs.as_slice(1)[0].atttypmod, pg_sys::maintenance_work_mem) };
@@ -372,7 +372,7 @@ pub unsafe extern "C-unwind" fn ambuild(
 
 #[pg_guard]
 pub unsafe extern "C-unwind" fn ambuildempty(index: pg_sys::Relation) {
-    let kind = index_kind(index);
+    let kind = index_kind(index, "hnsw");
     let (m, efc) = options::of_index(index);
     // SAFETY: the index column's typmod.
     let typmod = unsafe { (*(*index).rd_att).attrs.as_slice(1)[0].atttypmod };

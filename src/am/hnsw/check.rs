@@ -8,9 +8,9 @@ use std::collections::{HashMap, VecDeque};
 
 use pgrx::pg_sys;
 use pgrx::prelude::*;
-use ruvector_core::hnsw::tuple::{parse_chunk, parse_tidlist, ElementRef, Tid, KIND_CHUNK, KIND_TIDLIST};
+use ruvector_core::hnsw::tuple::{parse_chunk, parse_tidlist, ElementRef, Meta, Tid, KIND_CHUNK, KIND_TIDLIST};
 
-use super::storage::Index;
+use crate::am::storage::Index;
 use crate::datum::RegClass;
 
 struct Node {
@@ -45,7 +45,7 @@ fn ruvector_index_check(index: RegClass) -> String {
         );
     }
     let idx = Index::new(rel);
-    let meta = idx.meta();
+    let meta: Meta = idx.meta();
     if meta.magic != ruvector_core::hnsw::tuple::META_MAGIC {
         violation("meta page: bad magic number".into());
     }
@@ -128,7 +128,7 @@ fn ruvector_index_check(index: RegClass) -> String {
         .map(|(t, _)| {
             (
                 *t,
-                super::graph::DiskGraph::open(idx, &meta, super::graph::index_kind(rel))
+                super::graph::DiskGraph::open(idx, &meta, crate::am::kind::index_kind(rel, "hnsw"))
                     .tids(*t)
                     .map(|e| e.tids)
                     .unwrap_or_default(),

@@ -12,12 +12,13 @@ use pgrx::pg_sys;
 use pgrx::prelude::*;
 use ruvector_core::hnsw::tuple::{
     encode_chunk, encode_element, encode_tidlist, parse_tidlist, set_tidlist, set_tidlist_next, ElementMut, ElementRef,
-    NewElement, Tid,
+    Meta, NewElement, Tid,
 };
 use ruvector_core::hnsw::{descend, random_level, search_layer, select_neighbors, GraphRead, Neighbor};
 
-use super::graph::{index_kind, DiskGraph, Elem, Query, Row};
-use super::storage::{Index, GEOMETRY};
+use super::graph::DiskGraph;
+use crate::am::kind::{index_kind, Elem, Query, Row};
+use crate::am::storage::{Index, GEOMETRY};
 
 /// TIDs per overflow list tuple made by inserts.
 const OVERFLOW_LIST_CAPACITY: usize = 64;
@@ -25,10 +26,10 @@ const OVERFLOW_LIST_CAPACITY: usize = 64;
 /// Insert an already-prepared row (normalised for cosine) for `heap_tid`.
 pub fn insert_row(index: Index, row: &Row, heap_tid: Tid) {
     let rel = index.relation();
-    let kind = index_kind(rel);
-    let mut meta = index.meta();
+    let kind = index_kind(rel, "hnsw");
+    let mut meta: Meta = index.meta();
     if meta.dims == 0 {
-        meta.dims = index.update_meta(|m| {
+        meta.dims = index.update_meta(|m: &mut Meta| {
             if m.dims == 0 {
                 m.dims = row.dims as u32;
             }
@@ -51,7 +52,7 @@ pub fn insert_row(index: Index, row: &Row, heap_tid: Tid) {
     let Some((ep, top)) = meta.entry() else {
         let tid = append_element(index, kind.elem, &row.raw, level, m, heap_tid, &[]);
         // Another insert may have set an entry point meanwhile: then link to it.
-        let first = index.update_meta(|mm| match mm.entry() {
+        let first = index.update_meta(|mm: &mut Meta| match mm.entry() {
             None => {
                 set_entry(mm, tid, level);
                 true
@@ -59,7 +60,7 @@ pub fn insert_row(index: Index, row: &Row, heap_tid: Tid) {
             Some(_) => false,
         });
         if !first {
-            let (ep, top) = index.meta().entry().expect("set by the other insert");
+            let (ep, top) = index.meta::<Meta>().entry().expect("set by the other insert");
             let layers = find_neighbors(&graph, &query, level, ep, top, m, meta.ef_construction as usize, &mut cache);
             set_own_lists(index, tid, &layers);
             add_backlinks(index, &graph, tid, &layers, m, &mut cache);
@@ -110,7 +111,7 @@ fn set_entry(m: &mut ruvector_core::hnsw::tuple::Meta, tid: Tid, level: usize) {
 }
 
 fn maybe_promote(index: Index, tid: Tid, level: usize) {
-    index.update_meta(|m| {
+    index.update_meta(|m: &mut Meta| {
         if m.entry_level < level as i32 {
             set_entry(m, tid, level);
         }
@@ -401,7 +402,7 @@ pub unsafe extern "C-unwind" fn aminsert(
     if null {
         return false;
     }
-    let kind = index_kind(index);
+    let kind = index_kind(index, "hnsw");
     // SAFETY: the indexed column's datum, of the type index_kind() found.
     let Some(row) = (unsafe { super::read_row(kind, value) }).and_then(|r| r.prepared(kind)) else {
         return false;

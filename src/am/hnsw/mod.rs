@@ -2,8 +2,8 @@
 //!
 //! One file per concern: `build` (CREATE INDEX), `insert`, `scan`, `vacuum`,
 //! `options` (reloptions and `hnsw.*` settings), `graph` (the stored graph as
-//! the core's `GraphRead`), and `storage` — the only module that touches
-//! buffers and WAL, whose header states the page layout and locking protocol.
+//! the core's `GraphRead`). Pages, buffers and WAL are `am::storage`'s, whose
+//! header states the page layout and locking protocol.
 
 mod build;
 mod check;
@@ -11,48 +11,12 @@ mod graph;
 mod insert;
 pub mod options;
 mod scan;
-mod storage;
 mod vacuum;
 
-use pgrx::datum::FromDatum;
 use pgrx::pg_sys;
 use pgrx::prelude::*;
 
-use crate::datum::{BitArg, DenseArg, SparseArg};
-use graph::Elem;
-
-/// The vector in a datum of the index's column type.
-///
-/// # Safety
-/// `value` must be a non-null datum of the type `kind.elem` stands for.
-unsafe fn read_row(kind: graph::IndexKind, value: pg_sys::Datum) -> Option<graph::Row> {
-    unsafe {
-        match kind.elem {
-            Elem::F32 => DenseArg::<f32>::from_polymorphic_datum(value, false, pg_sys::InvalidOid).map(|a| {
-                let dense = a.as_slice().to_vec();
-                graph::Row { dims: dense.len(), raw: bytemuck::cast_slice(&dense).to_vec(), dense }
-            }),
-            Elem::F16 => DenseArg::<half::f16>::from_polymorphic_datum(value, false, pg_sys::InvalidOid).map(|a| {
-                let h = a.as_slice();
-                graph::Row {
-                    dims: h.len(),
-                    raw: bytemuck::cast_slice(h).to_vec(),
-                    dense: h.iter().map(|x| x.to_f32()).collect(),
-                }
-            }),
-            Elem::Bit => BitArg::from_polymorphic_datum(value, false, pg_sys::InvalidOid).map(|b| graph::Row {
-                dims: b.bits,
-                raw: b.bytes.to_vec(),
-                dense: Vec::new(),
-            }),
-            Elem::Sparse => SparseArg::from_polymorphic_datum(value, false, pg_sys::InvalidOid).map(|s| graph::Row {
-                dims: s.get().dim as usize,
-                raw: bytemuck::cast_slice(&ruvector_core::sparse::pairs_of(s.get())).to_vec(),
-                dense: Vec::new(),
-            }),
-        }
-    }
-}
+pub(crate) use crate::am::kind::read_row;
 
 /// The access method handler: what PostgreSQL calls to learn the callbacks.
 #[pg_extern(sql = "

@@ -14,12 +14,13 @@ use pgrx::pg_sys;
 use pgrx::prelude::*;
 use pgrx::PgMemoryContexts;
 use rustc_hash::FxHashSet;
-use ruvector_core::hnsw::tuple::Tid;
+use ruvector_core::hnsw::tuple::{Meta, Tid};
 use ruvector_core::hnsw::{descend, search_layer, GraphRead, Neighbor};
 
-use super::graph::{index_kind, DiskGraph, IndexKind, Query};
+use super::graph::DiskGraph;
+use crate::am::kind::{index_kind, IndexKind, Query};
 use super::options::{scan_mem_limit, IterativeScan, EF_SEARCH, ITERATIVE_SCAN, MAX_SCAN_TUPLES};
-use super::storage::Index;
+use crate::am::storage::Index;
 
 struct ScanState {
     /// The query's length in elements and the query itself.
@@ -57,7 +58,7 @@ impl ScanState {
     /// Search with the current ef and queue what was not returned yet.
     fn search(&mut self, index: Index) -> usize {
         let Some((dims, query)) = self.query.as_ref() else { return 0 };
-        let meta = index.meta();
+        let meta: Meta = index.meta();
         let Some((ep, top)) = meta.entry() else { return 0 };
         if meta.dims as usize != *dims {
             crate::error::raise_code(
@@ -106,7 +107,7 @@ pub unsafe extern "C-unwind" fn ambeginscan(
             started: false,
             exhausted: false,
             last_distance: f32::NEG_INFINITY,
-            kind: index_kind(index),
+            kind: index_kind(index, "hnsw"),
         };
         state.reset();
         (*scan).opaque =
@@ -139,7 +140,7 @@ pub unsafe extern "C-unwind" fn amrescan(
                     // A zero query under cosine cannot be normalised; it then
                     // matches everything equally, in graph order.
                     let raw = row.raw.clone();
-                    let row = row.prepared(state.kind).unwrap_or(super::graph::Row { dims, raw, dense: Vec::new() });
+                    let row = row.prepared(state.kind).unwrap_or(crate::am::kind::Row { dims, raw, dense: Vec::new() });
                     state.query = Some((row.dims, row.query(state.kind)));
                 }
             }

@@ -11,7 +11,7 @@ use pgrx::pg_sys;
 use pgrx::prelude::*;
 use ruvector_core::hnsw::tuple::{parse_tidlist, set_tidlist, ElementMut, ElementRef, Tid, KIND_TIDLIST};
 
-use super::storage::Index;
+use crate::am::storage::Index;
 
 fn heap_tid(t: Tid) -> pg_sys::ItemPointerData {
     pg_sys::ItemPointerData {

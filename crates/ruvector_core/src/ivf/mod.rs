@@ -12,6 +12,7 @@
 pub mod kmeans;
 pub mod sample;
 pub mod topk;
+pub mod tuple;
 
 pub use kmeans::{kmeans, KMeans, KMeansParams};
 pub use sample::Reservoir;

@@ -1,12 +1,13 @@
-//! Pages, buffers and WAL of an HNSW index: the only module of the access
-//! method that touches the buffer manager or writes WAL.
+//! Pages, buffers and WAL of the `hnsw` and `ivfflat` indexes: the only
+//! module of the access methods that touches the buffer manager or writes WAL.
 //!
-//! Page layout: block 0 is the meta page (a `Meta` struct in the page
-//! contents, pd_lower set past it); blocks 1.. hold element, chunk and
-//! TID-list tuples (ruvector_core::hnsw::tuple) as ordinary line pointers.
-//! Every page carries a 4-byte special space with a page-kind marker.
+//! Page layout: block 0 is the meta page (the access method's `Pod` meta
+//! struct in the page contents, pd_lower set past it); blocks 1.. hold the
+//! access method's tuples as ordinary line pointers. Every page carries an
+//! 8-byte special space: a page-id marker, a page kind, and the next block of
+//! a page chain (ivfflat lists; InvalidBlockNumber elsewhere).
 //!
-//! Locking protocol (see also docs/hnsw.md):
+//! Locking protocol (see also docs/hnsw.md and docs/ivfflat.md):
 //! - A reader pins and share-locks one page at a time, copies or computes
 //!   what it needs from one tuple, then unlocks before touching another page.
 //!   No code path holds two page locks at once, so there are no lock-order
@@ -17,6 +18,10 @@
 //! - The meta page is share-locked to read the entry point and
 //!   exclusive-locked (alone) to change it.
 //! - Extending the relation takes the relation extension lock.
+//! - The one place two page locks are held: extending a page chain
+//!   (`append_to_chain`) holds the chain's full last page while it locks the
+//!   brand-new page, which no other backend can reach until the link is set,
+//!   so no other lock order exists for that pair.
 //! - A build writes pages without WAL and logs them all at the end with
 //!   `log_newpage_range` (permanent relations); `ambuildempty` writes the
 //!   init fork's meta page and logs it with `log_newpage`.
@@ -27,14 +32,17 @@
 
 use core::ffi::c_void;
 
+use bytemuck::Pod;
 use pgrx::pg_sys;
-use ruvector_core::hnsw::tuple::{Meta, PageGeometry, Tid};
+use ruvector_core::hnsw::tuple::{PageGeometry, Tid};
 
 /// Page-kind marker in the special space.
 const PAGE_ID: u16 = 0x5256; // "RV"
 const KIND_META: u16 = 1;
 const KIND_DATA: u16 = 2;
-const SPECIAL_SIZE: usize = 4;
+/// Page id (u16), kind (u16), next block of the chain (u32). PageInit
+/// MAXALIGNs the special size, so 8 costs nothing over the 4 of page id + kind.
+const SPECIAL_SIZE: usize = 8;
 
 const BLCKSZ: usize = pg_sys::BLCKSZ as usize;
 /// SizeOfPageHeaderData: the header up to the line pointer array.
@@ -74,6 +82,41 @@ unsafe fn page_init(page: pg_sys::Page, kind: u16) {
         let special = (page as *mut u8).add((*(page as *mut pg_sys::PageHeaderData)).pd_special as usize);
         (special as *mut u16).write_unaligned(PAGE_ID);
         (special.add(2) as *mut u16).write_unaligned(kind);
+        (special.add(4) as *mut u32).write_unaligned(pg_sys::InvalidBlockNumber);
+    }
+}
+
+fn special_next(page: pg_sys::Page) -> *mut u32 {
+    // SAFETY (callers): `page` was initialised by page_init, whose special space holds `next` at byte 4.
+    unsafe { (page as *mut u8).add((*(page as *mut pg_sys::PageHeaderData)).pd_special as usize + 4) as *mut u32 }
+}
+
+/// The next block of the page chain `page` belongs to, if any.
+unsafe fn next_of(page: pg_sys::Page) -> Option<u32> {
+    let next = unsafe { special_next(page).read_unaligned() };
+    (next != pg_sys::InvalidBlockNumber).then_some(next)
+}
+
+unsafe fn set_next(page: pg_sys::Page, next: u32) {
+    unsafe { special_next(page).write_unaligned(next) }
+}
+
+/// One data page as a reader sees it under a share lock.
+pub struct PageView {
+    page: pg_sys::Page,
+}
+
+impl PageView {
+    /// The live tuples of the page, in line pointer order.
+    pub fn items(&self) -> impl Iterator<Item = (u16, &[u8])> + '_ {
+        // SAFETY: the page is share-locked while the view exists.
+        let max = unsafe { pg_sys::PageGetMaxOffsetNumber(self.page) };
+        (1..=max).filter_map(move |off| unsafe { item(self.page, off).map(|b| (off, &*b)) })
+    }
+
+    pub fn next(&self) -> Option<u32> {
+        // SAFETY: as above.
+        unsafe { next_of(self.page) }
     }
 }
 
@@ -98,9 +141,11 @@ fn page_contents(page: pg_sys::Page) -> *mut u8 {
     (page as *mut u8).wrapping_add(PAGE_HEADER.div_ceil(MAXALIGN) * MAXALIGN)
 }
 
-unsafe fn meta_of<'p>(page: pg_sys::Page) -> &'p mut Meta {
-    // SAFETY: the meta page's contents start MAXALIGN'd after the header.
-    unsafe { &mut *(page_contents(page) as *mut Meta) }
+unsafe fn meta_of<'p, M: Pod>(page: pg_sys::Page) -> &'p mut M {
+    const { assert!(core::mem::size_of::<M>() <= 1024 && core::mem::align_of::<M>() <= MAXALIGN) };
+    // SAFETY: the meta page's contents start MAXALIGN'd after the header and
+    // are far larger than M; any bytes are a valid Pod.
+    unsafe { &mut *(page_contents(page) as *mut M) }
 }
 
 impl Index {
@@ -133,14 +178,14 @@ impl Index {
     }
 
     /// Read the meta page.
-    pub fn meta(&self) -> Meta {
+    pub fn meta<M: Pod>(&self) -> M {
         let l = self.lock(META_BLOCK, pg_sys::BUFFER_LOCK_SHARE);
         // SAFETY: block 0 is the meta page, locked.
         unsafe { *meta_of(pg_sys::BufferGetPage(l.buf)) }
     }
 
     /// Change the meta page under an exclusive lock, WAL-logged.
-    pub fn update_meta<R>(&self, f: impl FnOnce(&mut Meta) -> R) -> R {
+    pub fn update_meta<M: Pod, R>(&self, f: impl FnOnce(&mut M) -> R) -> R {
         let l = self.lock(META_BLOCK, pg_sys::BUFFER_LOCK_EXCLUSIVE);
         // SAFETY: the buffer is exclusively locked; the Generic WAL copy is
         // what we change, and Finish applies and logs it.
@@ -227,18 +272,41 @@ impl Index {
             let l = self.lock(last, pg_sys::BUFFER_LOCK_EXCLUSIVE);
             // SAFETY: exclusive lock; PageAddItem into the Generic WAL copy.
             unsafe {
-                let state = pg_sys::GenericXLogStart(self.rel);
-                let page = pg_sys::GenericXLogRegisterBuffer(state, l.buf, 0);
-                if pg_sys::PageGetFreeSpace(page) >= bytes.len().div_ceil(MAXALIGN) * MAXALIGN {
-                    let off = add_item(page, bytes);
-                    pg_sys::GenericXLogFinish(state);
+                if let Some(off) = self.add_if_room(&l, bytes) {
                     return Tid { block: last, offset: off };
                 }
-                pg_sys::GenericXLogAbort(state);
             }
         }
-        // SAFETY: new page under the extension lock, initialised and filled in
-        // one Generic WAL record (GENERIC_XLOG_FULL_IMAGE: it is all new).
+        let l = self.extend();
+        // SAFETY: a new page only this backend can reach, filled in one Generic
+        // WAL record (GENERIC_XLOG_FULL_IMAGE: it is all new).
+        unsafe {
+            let state = pg_sys::GenericXLogStart(self.rel);
+            let page = pg_sys::GenericXLogRegisterBuffer(state, l.buf, pg_sys::GENERIC_XLOG_FULL_IMAGE as i32);
+            page_init(page, KIND_DATA);
+            let off = add_item(page, bytes);
+            pg_sys::GenericXLogFinish(state);
+            Tid { block: pg_sys::BufferGetBlockNumber(l.buf), offset: off }
+        }
+    }
+
+    /// Add `bytes` to the locked page if it has room, in one Generic WAL record.
+    unsafe fn add_if_room(&self, l: &Locked, bytes: &[u8]) -> Option<u16> {
+        unsafe {
+            if pg_sys::PageGetFreeSpace(pg_sys::BufferGetPage(l.buf)) < bytes.len().div_ceil(MAXALIGN) * MAXALIGN {
+                return None;
+            }
+            let state = pg_sys::GenericXLogStart(self.rel);
+            let page = pg_sys::GenericXLogRegisterBuffer(state, l.buf, 0);
+            let off = add_item(page, bytes);
+            pg_sys::GenericXLogFinish(state);
+            Some(off)
+        }
+    }
+
+    /// A new block at the end of the relation, exclusively locked.
+    fn extend(&self) -> Locked {
+        // SAFETY: ReadBuffer(P_NEW) under the extension lock, as PostgreSQL's own AMs do.
         unsafe {
             pg_sys::LockRelationForExtension(self.rel, pg_sys::ExclusiveLock as i32);
             let buf = pg_sys::ReadBufferExtended(
@@ -250,13 +318,78 @@ impl Index {
             );
             pg_sys::LockBuffer(buf, pg_sys::BUFFER_LOCK_EXCLUSIVE as i32);
             pg_sys::UnlockRelationForExtension(self.rel, pg_sys::ExclusiveLock as i32);
-            let l = Locked { buf };
-            let state = pg_sys::GenericXLogStart(self.rel);
-            let page = pg_sys::GenericXLogRegisterBuffer(state, l.buf, pg_sys::GENERIC_XLOG_FULL_IMAGE as i32);
-            page_init(page, KIND_DATA);
-            let off = add_item(page, bytes);
-            pg_sys::GenericXLogFinish(state);
-            Tid { block: pg_sys::BufferGetBlockNumber(l.buf), offset: off }
+            Locked { buf }
+        }
+    }
+
+    /// Call `f` with data page `block` under a share lock.
+    pub fn read_page<R>(&self, block: u32, f: impl FnOnce(&PageView) -> R) -> R {
+        let l = self.lock(block, pg_sys::BUFFER_LOCK_SHARE);
+        // SAFETY: the view does not outlive the lock.
+        f(&PageView { page: unsafe { pg_sys::BufferGetPage(l.buf) } })
+    }
+
+    /// Append a tuple to a page chain, starting at `block` (a page of the
+    /// chain with room, or any page before the last) and following `next`
+    /// links until a page has room; a full last page gets a new page linked
+    /// after it. Returns where the tuple went.
+    pub fn append_to_chain(&self, mut block: u32, bytes: &[u8]) -> Tid {
+        assert!(GEOMETRY.item_cost(bytes.len()) <= GEOMETRY.empty_free, "tuple fits an empty page");
+        loop {
+            let l = self.lock(block, pg_sys::BUFFER_LOCK_EXCLUSIVE);
+            // SAFETY: exclusive lock on a chain page; changes through Generic WAL.
+            unsafe {
+                if let Some(off) = self.add_if_room(&l, bytes) {
+                    return Tid { block, offset: off };
+                }
+                if let Some(next) = next_of(pg_sys::BufferGetPage(l.buf)) {
+                    block = next;
+                    continue;
+                }
+                // The last page is full: link a new one. Both pages change in
+                // one WAL record, so a crash leaves the chain whole either way.
+                let new = self.extend();
+                let new_block = pg_sys::BufferGetBlockNumber(new.buf);
+                let state = pg_sys::GenericXLogStart(self.rel);
+                let old_page = pg_sys::GenericXLogRegisterBuffer(state, l.buf, 0);
+                let new_page = pg_sys::GenericXLogRegisterBuffer(state, new.buf, pg_sys::GENERIC_XLOG_FULL_IMAGE as i32);
+                page_init(new_page, KIND_DATA);
+                let off = add_item(new_page, bytes);
+                set_next(old_page, new_block);
+                pg_sys::GenericXLogFinish(state);
+                return Tid { block: new_block, offset: off };
+            }
+        }
+    }
+
+    /// Delete the tuples of data page `block` for which `dead(bytes)` holds,
+    /// in one Generic WAL record. Returns (tuples deleted, tuples left, next
+    /// block of the chain).
+    pub fn delete_items(&self, block: u32, mut dead: impl FnMut(&[u8]) -> bool) -> (usize, usize, Option<u32>) {
+        let l = self.lock(block, pg_sys::BUFFER_LOCK_EXCLUSIVE);
+        // SAFETY: exclusive lock; PageIndexMultiDelete on the Generic WAL copy.
+        unsafe {
+            let page = pg_sys::BufferGetPage(l.buf);
+            let max = pg_sys::PageGetMaxOffsetNumber(page);
+            let mut doomed: Vec<u16> = Vec::new();
+            let mut live = 0;
+            for off in 1..=max {
+                if let Some(bytes) = item(page, off) {
+                    if dead(bytes) {
+                        doomed.push(off);
+                    } else {
+                        live += 1;
+                    }
+                }
+            }
+            let next = next_of(page);
+            if !doomed.is_empty() {
+                let state = pg_sys::GenericXLogStart(self.rel);
+                let page = pg_sys::GenericXLogRegisterBuffer(state, l.buf, 0);
+                pg_sys::PageIndexMultiDelete(page, doomed.as_mut_ptr(), doomed.len() as i32);
+                pg_sys::GenericXLogFinish(state);
+            }
+            (doomed.len(), live, next)
         }
     }
 }
@@ -273,7 +406,7 @@ unsafe fn add_item(page: pg_sys::Page, bytes: &[u8]) -> u16 {
         )
     };
     if off == pg_sys::InvalidOffsetNumber {
-        pgrx::error!("ruvector_pg: failed to add a tuple to an hnsw index page");
+        pgrx::error!("ruvector_pg: failed to add a tuple to an index page");
     }
     off
 }
@@ -331,8 +464,82 @@ impl BulkWriter {
         }
     }
 
+    /// Write the next tuple wherever it fits: on the current page, or on a
+    /// new page (linked after the current one when `chained`).
+    pub fn add_next(&mut self, bytes: &[u8], chained: bool) -> Tid {
+        if let Some((l, block)) = &self.page {
+            // SAFETY: exclusive lock held on a page only this build can see.
+            unsafe {
+                let page = pg_sys::BufferGetPage(l.buf);
+                if pg_sys::PageGetFreeSpace(page) >= bytes.len().div_ceil(MAXALIGN) * MAXALIGN {
+                    let off = add_item(page, bytes);
+                    pg_sys::MarkBufferDirty(l.buf);
+                    return Tid { block: *block, offset: off };
+                }
+            }
+        }
+        let previous = self.page.as_ref().map(|p| p.1);
+        let block = self.new_page(KIND_DATA);
+        if chained {
+            if let Some(p) = previous {
+                self.link(p, block);
+            }
+        }
+        self.add_next(bytes, false)
+    }
+
+    /// A new, empty data page (closed at once).
+    pub fn empty_page(&mut self) -> u32 {
+        let block = self.new_page(KIND_DATA);
+        self.page = None;
+        block
+    }
+
+    /// End the current page: the next tuple starts a new page (and chain).
+    pub fn close_page(&mut self) {
+        self.page = None;
+    }
+
+    /// Set the `next` link of an already written page.
+    pub fn link(&mut self, from: u32, to: u32) {
+        self.with_page(from, |page| {
+            // SAFETY: a data page of this build, exclusively locked.
+            unsafe { set_next(page, to) }
+        });
+    }
+
+    /// Change an already written tuple in place.
+    pub fn update(&mut self, tid: Tid, f: impl FnOnce(&mut [u8])) {
+        self.with_page(tid.block, |page| {
+            // SAFETY: as above; the tuple keeps its size.
+            if let Some(bytes) = unsafe { item(page, tid.offset) } {
+                f(bytes)
+            }
+        });
+    }
+
+    fn with_page(&mut self, block: u32, f: impl FnOnce(pg_sys::Page)) {
+        match &self.page {
+            Some((l, b)) if *b == block => {
+                // SAFETY: the current page, already locked by this writer.
+                unsafe {
+                    f(pg_sys::BufferGetPage(l.buf));
+                    pg_sys::MarkBufferDirty(l.buf);
+                }
+            }
+            _ => {
+                let l = self.index.lock(block, pg_sys::BUFFER_LOCK_EXCLUSIVE);
+                // SAFETY: a page of this build, exclusively locked.
+                unsafe {
+                    f(pg_sys::BufferGetPage(l.buf));
+                    pg_sys::MarkBufferDirty(l.buf);
+                }
+            }
+        }
+    }
+
     /// Write the meta page and WAL-log the whole relation once.
-    pub fn finish(mut self, meta: Meta) {
+    pub fn finish<M: Pod>(mut self, meta: M) {
         self.page = None;
         write_meta(self.index, pg_sys::ForkNumber::MAIN_FORKNUM, meta);
         // SAFETY: the relation is open; pages 0..nblocks exist.
@@ -350,7 +557,7 @@ impl BulkWriter {
     }
 }
 
-fn write_meta(index: Index, fork: pg_sys::ForkNumber::Type, meta: Meta) {
+fn write_meta<M: Pod>(index: Index, fork: pg_sys::ForkNumber::Type, meta: M) {
     // SAFETY: block 0 of `fork` exists (main fork) or is created here (init fork).
     unsafe {
         let nblocks = pg_sys::RelationGetNumberOfBlocksInFork(index.rel, fork);
@@ -366,9 +573,9 @@ fn write_meta(index: Index, fork: pg_sys::ForkNumber::Type, meta: Meta) {
         let l = Locked { buf };
         let page = pg_sys::BufferGetPage(l.buf);
         page_init(page, KIND_META);
-        *meta_of(page) = meta;
+        *meta_of::<M>(page) = meta;
         let header = page as *mut pg_sys::PageHeaderData;
-        (*header).pd_lower = ((page_contents(page) as usize - page as usize) + core::mem::size_of::<Meta>()) as u16;
+        (*header).pd_lower = ((page_contents(page) as usize - page as usize) + core::mem::size_of::<M>()) as u16;
         pg_sys::MarkBufferDirty(l.buf);
         if fork == pg_sys::ForkNumber::INIT_FORKNUM {
             pg_sys::log_newpage_buffer(l.buf, true);
@@ -376,7 +583,56 @@ fn write_meta(index: Index, fork: pg_sys::ForkNumber::Type, meta: Meta) {
     }
 }
 
-/// `ambuildempty`: the init fork of an unlogged index is an empty meta page.
-pub fn write_init_fork(index: Index, meta: Meta) {
+/// `ambuildempty` with data pages: the init fork gets the meta page, then one
+/// data page per entry of `pages` holding those tuples, each WAL-logged.
+pub fn write_init_fork_pages<M: Pod>(index: Index, meta: M, pages: &[&[&[u8]]]) {
     write_meta(index, pg_sys::ForkNumber::INIT_FORKNUM, meta);
+    for items in pages {
+        // SAFETY: appending new blocks to the init fork, which nobody else reads during CREATE INDEX.
+        unsafe {
+            let buf = pg_sys::ReadBufferExtended(
+                index.rel,
+                pg_sys::ForkNumber::INIT_FORKNUM,
+                pg_sys::InvalidBlockNumber,
+                pg_sys::ReadBufferMode::RBM_NORMAL,
+                core::ptr::null_mut(),
+            );
+            pg_sys::LockBuffer(buf, pg_sys::BUFFER_LOCK_EXCLUSIVE as i32);
+            let l = Locked { buf };
+            let page = pg_sys::BufferGetPage(l.buf);
+            page_init(page, KIND_DATA);
+            for bytes in *items {
+                add_item(page, bytes);
+            }
+            pg_sys::MarkBufferDirty(l.buf);
+            pg_sys::log_newpage_buffer(l.buf, true);
+        }
+    }
+}
+
+/// `ambuildempty`: the init fork of an unlogged index is an empty meta page.
+pub fn write_init_fork<M: Pod>(index: Index, meta: M) {
+    write_meta(index, pg_sys::ForkNumber::INIT_FORKNUM, meta);
+}
+
+/// A heap TID as PostgreSQL's ItemPointerData.
+pub fn item_pointer(t: Tid) -> pg_sys::ItemPointerData {
+    pg_sys::ItemPointerData {
+        ip_blkid: pg_sys::BlockIdData { bi_hi: (t.block >> 16) as u16, bi_lo: t.block as u16 },
+        ip_posid: t.offset,
+    }
+}
+
+/// An ItemPointerData as a Tid.
+pub fn tid_of(p: &pg_sys::ItemPointerData) -> Tid {
+    Tid { block: (p.ip_blkid.bi_hi as u32) << 16 | p.ip_blkid.bi_lo as u32, offset: p.ip_posid }
+}
+
+/// A heap TID as one ordered number (block, then offset).
+pub fn tid_key(t: Tid) -> u64 {
+    (t.block as u64) << 16 | t.offset as u64
+}
+
+pub fn tid_from_key(k: u64) -> Tid {
+    Tid { block: (k >> 16) as u32, offset: k as u16 }
 }

@@ -1,0 +1,85 @@
+//! On-page formats of an IVFFlat index (the extension writes them into
+//! PostgreSQL pages; see docs/ivfflat.md for the page layout).
+//!
+//! - `IvfMeta` in the meta page (block 0).
+//! - A list tuple per list on the centre pages (a chain from block 1):
+//!   start block of the list's page chain, the page inserts start from, then
+//!   the centre in the index's element type.
+//! - A row tuple per indexed row on the list pages: the heap TID, 2 bytes of
+//!   padding so the vector starts 8-byte aligned (pages MAXALIGN items), then
+//!   the vector in the index's element type.
+
+use crate::hnsw::tuple::Tid;
+
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, bytemuck::Pod, bytemuck::Zeroable)]
+pub struct IvfMeta {
+    pub magic: u32,
+    pub version: u32,
+    /// Vector length (elements; bits for `bit`).
+    pub dims: u32,
+    pub lists: u32,
+    /// The metric code (same numbering as hnsw's).
+    pub metric: u32,
+    /// First centre page (the centre pages form a chain).
+    pub centre_block: u32,
+}
+
+pub const IVF_MAGIC: u32 = 0x7276_6976; // "rviv"
+pub const IVF_VERSION: u32 = 1;
+
+pub const LIST_HEADER: usize = 8;
+pub const ROW_HEADER: usize = 8;
+
+pub fn encode_list(start: u32, insert: u32, centre: &[u8]) -> Vec<u8> {
+    let mut b = Vec::with_capacity(LIST_HEADER + centre.len());
+    b.extend_from_slice(&start.to_ne_bytes());
+    b.extend_from_slice(&insert.to_ne_bytes());
+    b.extend_from_slice(centre);
+    b
+}
+
+/// (start block, insert block, centre bytes) of a list tuple.
+pub fn parse_list(b: &[u8]) -> Option<(u32, u32, &[u8])> {
+    if b.len() < LIST_HEADER {
+        return None;
+    }
+    let start = u32::from_ne_bytes(b[0..4].try_into().ok()?);
+    let insert = u32::from_ne_bytes(b[4..8].try_into().ok()?);
+    Some((start, insert, &b[LIST_HEADER..]))
+}
+
+/// Change the insert block of a list tuple in place.
+pub fn set_list_insert(b: &mut [u8], insert: u32) {
+    b[4..8].copy_from_slice(&insert.to_ne_bytes());
+}
+
+pub fn encode_row(heap: Tid, vector: &[u8]) -> Vec<u8> {
+    let mut b = vec![0u8; ROW_HEADER + vector.len()];
+    heap.write(&mut b[0..Tid::BYTES]);
+    b[ROW_HEADER..].copy_from_slice(vector);
+    b
+}
+
+/// (heap TID, vector bytes) of a row tuple.
+pub fn parse_row(b: &[u8]) -> Option<(Tid, &[u8])> {
+    (b.len() >= ROW_HEADER).then(|| (Tid::read(&b[0..Tid::BYTES]), &b[ROW_HEADER..]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips() {
+        let l = encode_list(7, 9, &[1, 2, 3, 4]);
+        assert_eq!(parse_list(&l), Some((7, 9, &[1u8, 2, 3, 4][..])));
+        let mut l = l;
+        set_list_insert(&mut l, 11);
+        assert_eq!(parse_list(&l).unwrap().1, 11);
+        let tid = Tid { block: 70_000, offset: 3 };
+        let r = encode_row(tid, &[5, 6]);
+        assert_eq!(parse_row(&r), Some((tid, &[5u8, 6][..])));
+        assert_eq!(parse_row(&[1, 2]), None);
+    }
+}

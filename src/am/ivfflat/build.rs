@@ -1,0 +1,424 @@
+//! `ambuild` / `ambuildempty` for IVFFlat.
+//!
+//! 1. Sample rows as ANALYZE does: a block sample (PostgreSQL's BlockSampler)
+//!    with a reservoir over the rows of the sampled blocks; `lists` × 50 rows,
+//!    at least 10,000 (pgvector's sample size).
+//! 2. k-means on the sample (ruvector_core::ivf, worker threads that never call
+//!    PostgreSQL; max_parallel_maintenance_workers + 1 of them). Bit indexes
+//!    cluster the bits as 0/1 floats and round the centres back to bits.
+//! 3. Write the meta page and the centre pages, then scan the whole table:
+//!    rows are gathered in batches within maintenance_work_mem, assigned to
+//!    their nearest centre on the worker threads, and written list by list as
+//!    page chains (a later batch's pages are linked after the list's earlier
+//!    ones). Every page is WAL-logged once at the end.
+
+use pgrx::pg_sys;
+use pgrx::prelude::*;
+use ruvector_core::hnsw::tuple::Tid;
+use ruvector_core::hnsw::Metric;
+use ruvector_core::ivf::tuple::{encode_list, encode_row, set_list_insert, IvfMeta, IVF_MAGIC, IVF_VERSION};
+use ruvector_core::ivf::{self, KMeansParams, Reservoir};
+
+use super::lists::Centres;
+use super::options;
+use crate::am::kind::{index_kind, metric_code, read_row, Elem, IndexKind, Measure, Row};
+use crate::am::storage::{self, tid_of, BulkWriter, Index};
+
+// pg_stat_progress_create_index columns (commands/progress.h) and pgvector's ivfflat phases.
+const PROGRESS_CREATE_IDX_SUBPHASE: i32 = 10;
+const PROGRESS_CREATE_IDX_TUPLES_TOTAL: i32 = 11;
+const PROGRESS_CREATE_IDX_TUPLES_DONE: i32 = 12;
+const PHASE_KMEANS: i64 = 2;
+const PHASE_ASSIGN: i64 = 3;
+const PHASE_LOAD: i64 = 4;
+
+fn progress(param: i32, value: i64) {
+    // SAFETY: plain counter update of this backend's progress slot.
+    unsafe { pg_sys::pgstat_progress_update_param(param, value) };
+}
+
+/// Most dimensions a centre may have so that it fits on one page (pgvector's limits).
+pub fn max_dims(elem: Elem) -> usize {
+    match elem {
+        Elem::F32 => 2000,
+        Elem::F16 => 4000,
+        Elem::Bit => 64000,
+        Elem::Sparse => 0,
+    }
+}
+
+/// Check the index's kind and dimensions can be indexed by ivfflat.
+pub fn check_dims(kind: IndexKind, dims: usize) {
+    if matches!(kind.measure, Measure::Dense(Metric::L1) | Measure::Jaccard) || kind.elem == Elem::Sparse {
+        crate::error::raise_code(
+            PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
+            "ivfflat supports L2, inner product and cosine distance on ruvector and halfvec, and Hamming distance on bit",
+        );
+    }
+    if dims > max_dims(kind.elem) {
+        crate::error::raise_code(
+            PgSqlErrorCode::ERRCODE_PROGRAM_LIMIT_EXCEEDED,
+            format!("column cannot have more than {} dimensions for ivfflat index", max_dims(kind.elem)),
+        );
+    }
+}
+
+/// The row as k-means sees it: f32 values (0/1 per bit for `bit`).
+fn kmeans_form(kind: IndexKind, row: &Row) -> Vec<f32> {
+    match kind.elem {
+        Elem::Bit => (0..row.dims).map(|i| ((row.raw[i / 8] >> (7 - i % 8)) & 1) as f32).collect(),
+        _ => row.dense.clone(),
+    }
+}
+
+/// A centre from k-means in the index's element type (bits: rounded).
+fn centre_bytes(kind: IndexKind, c: &[f32]) -> Vec<u8> {
+    match kind.elem {
+        Elem::Bit => {
+            let mut b = vec![0u8; c.len().div_ceil(8)];
+            for (i, &x) in c.iter().enumerate() {
+                if x > 0.5 {
+                    b[i / 8] |= 0x80 >> (i % 8);
+                }
+            }
+            b
+        }
+        elem => elem.encode(c),
+    }
+}
+
+struct Dims {
+    dims: usize,
+    kind: IndexKind,
+}
+
+impl Dims {
+    /// Read and prepare a row, checking its length; None for a row not indexed.
+    fn row(&mut self, value: pg_sys::Datum) -> Option<Row> {
+        // SAFETY: the indexed column's datum, of the type index_kind() found.
+        let row = unsafe { read_row(self.kind, value) }?;
+        if self.dims == 0 {
+            check_dims(self.kind, row.dims);
+            self.dims = row.dims;
+        } else if row.dims != self.dims {
+            crate::error::raise_code(
+                PgSqlErrorCode::ERRCODE_DATA_EXCEPTION,
+                format!("expected {} dimensions, not {}", self.dims, row.dims),
+            );
+        }
+        row.prepared(self.kind)
+    }
+}
+
+struct SampleState {
+    dims: Dims,
+    reservoir: Reservoir<Vec<f32>>,
+}
+
+unsafe extern "C-unwind" fn sample_callback(
+    _index: pg_sys::Relation,
+    _tid: pg_sys::ItemPointer,
+    values: *mut pg_sys::Datum,
+    isnull: *mut bool,
+    _alive: bool,
+    state: *mut core::ffi::c_void,
+) {
+    // SAFETY: PostgreSQL passes our state and one column.
+    let (state, value, null) = unsafe { (&mut *(state as *mut SampleState), *values, *isnull) };
+    if null {
+        return;
+    }
+    let Some(row) = state.dims.row(value) else { return };
+    let slot = state.reservoir.slot();
+    if slot != ivf::sample::Slot::Skip {
+        let v = kmeans_form(state.dims.kind, &row);
+        state.reservoir.put(slot, v);
+    }
+}
+
+/// Rows read from the table and not yet written: their stored bytes
+/// (`row_bytes` each) and heap TIDs.
+struct LoadState {
+    dims: Dims,
+    row_bytes: usize,
+    rows: Vec<u8>,
+    tids: Vec<Tid>,
+    batch_bytes: usize,
+    heap_tuples: f64,
+    indexed: f64,
+    centres: Centres,
+    threads: usize,
+    writer: BulkWriter,
+    /// Per list: (first page, last page) of its chain so far.
+    chains: Vec<Option<(u32, u32)>>,
+}
+
+impl LoadState {
+    /// Assign the batch to lists on the worker threads and write it list by list.
+    fn flush(&mut self) {
+        let n = self.tids.len();
+        if n == 0 {
+            return;
+        }
+        progress(PROGRESS_CREATE_IDX_SUBPHASE, PHASE_ASSIGN);
+        let (kind, rb, rows, centres) = (self.dims.kind, self.row_bytes, &self.rows, &self.centres);
+        let assigned = ivf::parallel_map(n, self.threads, |i| {
+            let q = kind.elem.query(&rows[i * rb..(i + 1) * rb]);
+            ivf::argmin((0..centres.len()).map(|c| q.distance(kind.measure, centres.get(c))))
+        });
+        progress(PROGRESS_CREATE_IDX_SUBPHASE, PHASE_LOAD);
+        // counting sort by list
+        let lists = self.chains.len();
+        let mut starts = vec![0usize; lists + 1];
+        assigned.iter().for_each(|&l| starts[l as usize + 1] += 1);
+        for l in 0..lists {
+            starts[l + 1] += starts[l];
+        }
+        let mut order = vec![0usize; n];
+        let mut fill = starts.clone();
+        for (i, &l) in assigned.iter().enumerate() {
+            order[fill[l as usize]] = i;
+            fill[l as usize] += 1;
+        }
+        for l in 0..lists {
+            if starts[l] == starts[l + 1] {
+                continue;
+            }
+            self.writer.close_page();
+            let mut first = None;
+            let mut last = 0;
+            for &i in &order[starts[l]..starts[l + 1]] {
+                let t = self.writer.add_next(&encode_row(self.tids[i], &self.rows[i * rb..(i + 1) * rb]), true);
+                first.get_or_insert(t.block);
+                last = t.block;
+            }
+            let first = first.expect("the list has rows");
+            self.chains[l] = Some(match self.chains[l] {
+                Some((start, tail)) => {
+                    self.writer.link(tail, first);
+                    (start, last)
+                }
+                None => (first, last),
+            });
+            pgrx::check_for_interrupts!();
+        }
+        self.rows.clear();
+        self.tids.clear();
+    }
+}
+
+unsafe extern "C-unwind" fn load_callback(
+    _index: pg_sys::Relation,
+    tid: pg_sys::ItemPointer,
+    values: *mut pg_sys::Datum,
+    isnull: *mut bool,
+    _alive: bool,
+    state: *mut core::ffi::c_void,
+) {
+    // SAFETY: PostgreSQL passes our state, a valid TID and one column.
+    let (state, value, null, tid) = unsafe { (&mut *(state as *mut LoadState), *values, *isnull, tid_of(&*tid)) };
+    if null {
+        return;
+    }
+    state.heap_tuples += 1.0;
+    let Some(row) = state.dims.row(value) else { return };
+    state.indexed += 1.0;
+    state.rows.extend_from_slice(&row.raw);
+    state.tids.push(tid);
+    if state.rows.len() >= state.batch_bytes {
+        state.flush();
+        progress(PROGRESS_CREATE_IDX_TUPLES_DONE, state.indexed as i64);
+    }
+}
+
+#[pg_guard]
+pub unsafe extern "C-unwind" fn ambuild(
+    heap: pg_sys::Relation,
+    index: pg_sys::Relation,
+    info: *mut pg_sys::IndexInfo,
+) -> *mut pg_sys::IndexBuildResult {
+    let kind = index_kind(index, "ivfflat");
+    let lists = options::lists_of(index);
+    // SAFETY: reading the index column's typmod and this backend's settings.
+    let (typmod, mem_kb, workers) = unsafe {
+        (
+            (*(*index).rd_att).attrs.as_slice(1)[0].atttypmod,
+            pg_sys::maintenance_work_mem as usize,
+            pg_sys::max_parallel_maintenance_workers.max(0) as usize,
+        )
+    };
+    let mut dims = Dims { dims: if typmod > 0 { typmod as usize } else { 0 }, kind };
+    if dims.dims > 0 {
+        check_dims(kind, dims.dims);
+    }
+    let threads = workers + 1;
+    let memory = mem_kb * 1024;
+
+    // 1. sample
+    let samples = (lists * 50).max(10_000);
+    let mut sample = SampleState { dims, reservoir: Reservoir::new(samples, 0x7276_6976) };
+    // SAFETY: block sampling as ANALYZE does, scanning each sampled block with our callback.
+    unsafe {
+        let nblocks = pg_sys::RelationGetNumberOfBlocksInFork(heap, pg_sys::ForkNumber::MAIN_FORKNUM);
+        let mut bs: pg_sys::BlockSamplerData = core::mem::zeroed();
+        pg_sys::BlockSampler_Init(&mut bs, nblocks, samples as i32, 0x7276);
+        while pg_sys::BlockSampler_HasMore(&mut bs) {
+            let block = pg_sys::BlockSampler_Next(&mut bs);
+            pg_sys::table_index_build_range_scan(
+                heap,
+                index,
+                info,
+                false,
+                false,
+                false,
+                block,
+                1,
+                Some(sample_callback),
+                &mut sample as *mut SampleState as *mut core::ffi::c_void,
+                core::ptr::null_mut(),
+            );
+            pgrx::check_for_interrupts!();
+        }
+    }
+    dims = sample.dims;
+    let sampled = sample.reservoir.into_items();
+    let d = dims.dims.max(1);
+    if sampled.len() < lists {
+        pg_sys::panic::ErrorReport::new(
+            PgSqlErrorCode::ERRCODE_SUCCESSFUL_COMPLETION,
+            "ivfflat index created with little data",
+            "ambuild",
+        )
+        .set_detail("This will cause low recall.")
+        .set_hint("Drop the index until the table has more data.")
+        .report(PgLogLevel::NOTICE);
+    }
+    // sample (+ a normalised copy for spherical k-means) and centres with their sums
+    let needed = sampled.len() * d * 4 * 2 + lists * d * (4 * 2 + 8) + lists * 64;
+    if needed > memory {
+        crate::error::raise_code(
+            PgSqlErrorCode::ERRCODE_PROGRAM_LIMIT_EXCEEDED,
+            format!(
+                "memory required is {} MB, maintenance_work_mem is {} MB",
+                needed.div_ceil(1024 * 1024),
+                mem_kb / 1024
+            ),
+        );
+    }
+
+    // 2. k-means
+    progress(PROGRESS_CREATE_IDX_SUBPHASE, PHASE_KMEANS);
+    let flat: Vec<f32> = sampled.into_iter().flatten().collect();
+    let spherical = matches!(kind.measure, Measure::Dense(Metric::InnerProduct | Metric::Cosine));
+    let params = KMeansParams { k: lists, spherical, max_iterations: 50, seed: 0x6b6d_6561_6e73, threads };
+    let result = ivf::kmeans(&flat, d, params, |_| {
+        pgrx::check_for_interrupts!();
+        true
+    })
+    .unwrap_or_else(|_| error!("ivfflat build cancelled"));
+    drop(flat);
+    let row_bytes = kind.elem.row_bytes(d).unwrap_or(0);
+    let mut centres = Centres::new(row_bytes);
+    result.centres.chunks_exact(d).for_each(|c| centres.push(&centre_bytes(kind, c)));
+
+    // 3. meta, centre pages, then the rows list by list
+    let idx = Index::new(index);
+    let mut writer = BulkWriter::new(idx);
+    let list_tuples: Vec<Tid> =
+        (0..lists).map(|l| writer.add_next(&encode_list(0, 0, centres.get(l)), true)).collect();
+    writer.close_page();
+    let meta = IvfMeta {
+        magic: IVF_MAGIC,
+        version: IVF_VERSION,
+        dims: dims.dims as u32,
+        lists: lists as u32,
+        metric: metric_code(kind.measure),
+        centre_block: list_tuples.first().map_or(1, |t| t.block),
+    };
+    let batch_bytes = memory.saturating_sub(needed).max(1 << 20);
+    let mut load = LoadState {
+        dims,
+        row_bytes,
+        rows: Vec::new(),
+        tids: Vec::new(),
+        batch_bytes,
+        heap_tuples: 0.0,
+        indexed: 0.0,
+        centres,
+        threads,
+        writer,
+        chains: vec![None; lists],
+    };
+    // SAFETY: pgrx's shim of table_index_build_scan: the standard build scan with our callback.
+    unsafe {
+        progress(PROGRESS_CREATE_IDX_TUPLES_TOTAL, (*(*heap).rd_rel).reltuples.max(0.0) as i64);
+        pg_sys::table_index_build_scan(
+            heap,
+            index,
+            info,
+            true,
+            true,
+            Some(load_callback),
+            &mut load as *mut LoadState as *mut core::ffi::c_void,
+            core::ptr::null_mut(),
+        );
+    }
+    load.flush();
+    // every list gets a page, so inserts always have one to start from
+    for l in 0..lists {
+        let (start, tail) = match load.chains[l] {
+            Some(c) => c,
+            None => {
+                let b = load.writer.empty_page();
+                (b, b)
+            }
+        };
+        load.writer.update(list_tuples[l], |bytes| {
+            bytes[0..4].copy_from_slice(&start.to_ne_bytes());
+            set_list_insert(bytes, tail);
+        });
+    }
+    let (heap_tuples, indexed) = (load.heap_tuples, load.indexed);
+    load.writer.finish(IvfMeta { dims: load.dims.dims as u32, ..meta });
+    let mut result = unsafe { PgBox::<pg_sys::IndexBuildResult>::alloc0() };
+    result.heap_tuples = heap_tuples;
+    result.index_tuples = indexed;
+    result.into_pg()
+}
+
+/// `ambuildempty`: an unlogged index's init fork. Its one list has a zero
+/// centre, so rows inserted after a crash reset all land in list 0 … which
+/// is the only list there is.
+#[pg_guard]
+pub unsafe extern "C-unwind" fn ambuildempty(index: pg_sys::Relation) {
+    let kind = index_kind(index, "ivfflat");
+    // SAFETY: the index column's typmod.
+    let typmod = unsafe { (*(*index).rd_att).attrs.as_slice(1)[0].atttypmod };
+    let dims = typmod.max(0) as usize;
+    let centre = vec![0u8; kind.elem.row_bytes(dims).unwrap_or(0)];
+    storage::write_init_fork_pages(
+        Index::new(index),
+        IvfMeta {
+            magic: IVF_MAGIC,
+            version: IVF_VERSION,
+            dims: dims as u32,
+            lists: 1,
+            metric: metric_code(kind.measure),
+            centre_block: 1,
+        },
+        &[&[&encode_list(2, 2, &centre)], &[]],
+    );
+}
+
+/// Names of the build phases for pg_stat_progress_create_index (pgvector's).
+#[pg_guard]
+pub unsafe extern "C-unwind" fn ambuildphasename(phase: i64) -> *mut core::ffi::c_char {
+    let name: &core::ffi::CStr = match phase {
+        1 => c"initializing",
+        PHASE_KMEANS => c"performing k-means",
+        PHASE_ASSIGN => c"assigning tuples",
+        PHASE_LOAD => c"loading tuples",
+        _ => return core::ptr::null_mut(),
+    };
+    name.as_ptr() as *mut core::ffi::c_char
+}

@@ -1,0 +1,68 @@
+//! `aminsert`: a row goes to the list of its nearest centre, appended to the
+//! list's page chain from the list's insert page (`Index::append_to_chain`,
+//! Generic WAL). When the insert had to move past the recorded insert page,
+//! the list tuple is updated to point at the page used, so later inserts skip
+//! the full pages.
+
+use pgrx::pg_sys;
+use pgrx::prelude::*;
+use ruvector_core::ivf::tuple::{encode_row, set_list_insert, IvfMeta};
+
+use super::lists::Lists;
+use crate::am::kind::{index_kind, read_row};
+use crate::am::storage::{tid_of, Index};
+
+#[pg_guard]
+#[allow(clippy::too_many_arguments)]
+pub unsafe extern "C-unwind" fn aminsert(
+    index: pg_sys::Relation,
+    values: *mut pg_sys::Datum,
+    isnull: *mut bool,
+    heap_tid: pg_sys::ItemPointer,
+    _heap: pg_sys::Relation,
+    _check_unique: pg_sys::IndexUniqueCheck::Type,
+    _index_unchanged: bool,
+    _info: *mut pg_sys::IndexInfo,
+) -> bool {
+    // SAFETY: PostgreSQL passes one column and a valid heap TID.
+    let (value, null, tid) = unsafe { (*values, *isnull, tid_of(&*heap_tid)) };
+    if null {
+        return false;
+    }
+    let kind = index_kind(index, "ivfflat");
+    // SAFETY: the indexed column's datum, of the type index_kind() found.
+    let Some(row) = (unsafe { read_row(kind, value) }) else { return false };
+    let idx = Index::new(index);
+    let lists = Lists::read(idx, kind);
+    if lists.meta.dims == 0 {
+        // an unlogged index reset after a crash, on a column without a typmod:
+        // the first row fixes the length
+        super::build::check_dims(kind, row.dims);
+        idx.update_meta(|m: &mut IvfMeta| {
+            if m.dims == 0 {
+                m.dims = row.dims as u32;
+            }
+        });
+    } else if row.dims != lists.meta.dims as usize {
+        crate::error::raise_code(
+            PgSqlErrorCode::ERRCODE_DATA_EXCEPTION,
+            format!("expected {} dimensions, not {}", lists.meta.dims, row.dims),
+        );
+    }
+    let Some(row) = row.prepared(kind) else { return false }; // zero vector under cosine
+    let list = if lists.entries.len() == 1 {
+        0
+    } else {
+        let query = row.query(kind);
+        ruvector_core::ivf::argmin(lists.centres.distances(kind, &query)) as usize
+    };
+    let entry = lists.entries[list];
+    let at = idx.append_to_chain(entry.insert, &encode_row(tid, &row.raw));
+    if at.block != entry.insert {
+        idx.update(entry.tuple, |bytes| {
+            set_list_insert(bytes, at.block);
+            (true, ())
+        });
+    }
+    false
+}

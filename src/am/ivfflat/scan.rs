@@ -1,0 +1,215 @@
+//! Index scans: `ORDER BY col <op> $query LIMIT k`.
+//!
+//! The first `amgettuple` reads the centres, orders the lists by their
+//! centre's distance to the query and scans the nearest `ivfflat.probes`
+//! lists page by page, offering every row to a bounded top-k (`batch` rows,
+//! starting at 128): memory stays O(batch) however long the lists are, and
+//! rows that cannot make the batch cost one comparison. Rows are returned in
+//! exact (distance, heap TID) order. If the batch runs out while more rows
+//! may remain, the same lists are scanned again for the next rows strictly
+//! after the last one returned, with the batch doubled.
+//!
+//! With `ivfflat.iterative_scan = relaxed_order`, once the probed lists are
+//! exhausted the next `probes` lists are scanned the same way, until
+//! `ivfflat.max_probes` lists have been probed; rows of a later round may be
+//! nearer than rows already returned (hence "relaxed").
+
+use std::collections::VecDeque;
+
+use pgrx::pg_sys;
+use pgrx::prelude::*;
+use pgrx::PgMemoryContexts;
+use ruvector_core::ivf::tuple::parse_row;
+use ruvector_core::ivf::{nearest_n, BoundedTopK, Scored};
+
+use super::lists::{ListEntry, Lists};
+use super::options::{IterativeScan, ITERATIVE_SCAN, MAX_PROBES, PROBES};
+use crate::am::kind::{index_kind, read_row, IndexKind, Query, Row};
+use crate::am::storage::{item_pointer, tid_from_key, tid_key, Index};
+
+const FIRST_BATCH: usize = 128;
+
+struct ScanState {
+    kind: IndexKind,
+    query: Option<(usize, Query)>,
+    /// Lists nearest first, once read.
+    order: Vec<ListEntry>,
+    /// The lists of the current round: `order[round]`.
+    round: std::ops::Range<usize>,
+    batch: usize,
+    /// The last row of the previous batch of this round.
+    after: Option<Scored>,
+    /// Whether the previous batch was full (more rows may follow).
+    more: bool,
+    results: VecDeque<Scored>,
+    started: bool,
+}
+
+impl ScanState {
+    fn reset(&mut self) {
+        self.query = None;
+        self.order.clear();
+        self.round = 0..0;
+        self.batch = FIRST_BATCH;
+        self.after = None;
+        self.more = false;
+        self.results.clear();
+        self.started = false;
+    }
+
+    fn start(&mut self, index: Index) {
+        self.started = true;
+        let Some((dims, query)) = &self.query else { return };
+        let lists = Lists::read(index, self.kind);
+        if lists.meta.dims != 0 && lists.meta.dims as usize != *dims {
+            crate::error::raise_code(
+                PgSqlErrorCode::ERRCODE_DATA_EXCEPTION,
+                format!("different vector dimensions {} and {}", lists.meta.dims, dims),
+            );
+        }
+        let n = lists.entries.len();
+        let order = if n == 1 { vec![(0.0, 0)] } else { nearest_n(&lists.centres.distances(self.kind, query), n) };
+        self.order = order.into_iter().map(|(_, l)| lists.entries[l as usize]).collect();
+        let probes = (PROBES.get().max(1) as usize).min(n);
+        self.round = 0..probes;
+        self.scan_round(index);
+    }
+
+    /// Score the rows of this round's lists into a batch after `after`.
+    fn scan_round(&mut self, index: Index) {
+        let Some((_, query)) = &self.query else { return };
+        let measure = self.kind.measure;
+        let mut top = BoundedTopK::new(self.batch, self.after);
+        for entry in &self.order[self.round.clone()] {
+            let mut block = Some(entry.start);
+            while let Some(b) = block {
+                block = index.read_page(b, |page| {
+                    for (_, bytes) in page.items() {
+                        if let Some((tid, raw)) = parse_row(bytes) {
+                            let distance = query.distance(measure, raw);
+                            if distance <= top.threshold() {
+                                top.offer(Scored { distance, key: tid_key(tid) });
+                            }
+                        }
+                    }
+                    page.next()
+                });
+            }
+            pgrx::check_for_interrupts!();
+        }
+        self.more = top.is_full();
+        let rows = top.into_sorted();
+        if let Some(&last) = rows.last() {
+            self.after = Some(last);
+        }
+        self.results.extend(rows);
+    }
+
+    /// The next row, scanning further batches and rounds as needed.
+    fn next(&mut self, index: Index) -> Option<Scored> {
+        loop {
+            if let Some(r) = self.results.pop_front() {
+                return Some(r);
+            }
+            if self.more {
+                self.batch = self.batch.saturating_mul(2);
+                self.scan_round(index);
+                continue;
+            }
+            let limit = self.order.len().min(MAX_PROBES.get().max(1) as usize);
+            if ITERATIVE_SCAN.get() == IterativeScan::Off || self.round.end >= limit {
+                return None;
+            }
+            let probes = PROBES.get().max(1) as usize;
+            self.round = self.round.end..(self.round.end + probes).min(limit);
+            self.after = None;
+            self.batch = FIRST_BATCH;
+            self.scan_round(index);
+        }
+    }
+}
+
+#[pg_guard]
+pub unsafe extern "C-unwind" fn ambeginscan(
+    index: pg_sys::Relation,
+    nkeys: i32,
+    norderbys: i32,
+) -> pg_sys::IndexScanDesc {
+    // SAFETY: standard scan descriptor; our state is owned by its memory context.
+    unsafe {
+        let scan = pg_sys::RelationGetIndexScan(index, nkeys, norderbys);
+        let mut state = ScanState {
+            kind: index_kind(index, "ivfflat"),
+            query: None,
+            order: Vec::new(),
+            round: 0..0,
+            batch: FIRST_BATCH,
+            after: None,
+            more: false,
+            results: VecDeque::new(),
+            started: false,
+        };
+        state.reset();
+        (*scan).opaque =
+            PgMemoryContexts::CurrentMemoryContext.leak_and_drop_on_delete(state) as *mut core::ffi::c_void;
+        scan
+    }
+}
+
+#[pg_guard]
+pub unsafe extern "C-unwind" fn amrescan(
+    scan: pg_sys::IndexScanDesc,
+    keys: pg_sys::ScanKey,
+    nkeys: i32,
+    orderbys: pg_sys::ScanKey,
+    norderbys: i32,
+) {
+    // SAFETY: the scan we created; key arrays have the lengths given.
+    unsafe {
+        let state = &mut *((*scan).opaque as *mut ScanState);
+        state.reset();
+        if !keys.is_null() && nkeys > 0 {
+            core::ptr::copy(keys, (*scan).keyData, nkeys as usize);
+        }
+        if !orderbys.is_null() && norderbys > 0 {
+            core::ptr::copy(orderbys, (*scan).orderByData, norderbys as usize);
+            let key = &*(*scan).orderByData;
+            if key.sk_flags & pg_sys::SK_ISNULL as i32 == 0 {
+                if let Some(row) = read_row(state.kind, key.sk_argument) {
+                    let dims = row.dims;
+                    // A zero query under cosine cannot be normalised; it then
+                    // matches everything equally.
+                    let raw = row.raw.clone();
+                    let row = row.prepared(state.kind).unwrap_or(Row { dims, raw, dense: Vec::new() });
+                    state.query = Some((row.dims, row.query(state.kind)));
+                }
+            }
+        }
+    }
+}
+
+#[pg_guard]
+pub unsafe extern "C-unwind" fn amgettuple(scan: pg_sys::IndexScanDesc, _dir: pg_sys::ScanDirection::Type) -> bool {
+    // SAFETY: the scan we created.
+    let (state, index) = unsafe { (&mut *((*scan).opaque as *mut ScanState), Index::new((*scan).indexRelation)) };
+    if !state.started {
+        state.start(index);
+    }
+    match state.next(index) {
+        Some(row) => {
+            // SAFETY: writing the scan's result fields.
+            unsafe {
+                (*scan).xs_heaptid = item_pointer(tid_from_key(row.key));
+                (*scan).xs_recheck = false;
+                (*scan).xs_recheckorderby = false;
+            }
+            true
+        }
+        None => false,
+    }
+}
+
+#[pg_guard]
+pub unsafe extern "C-unwind" fn amendscan(_scan: pg_sys::IndexScanDesc) {
+    // The state is dropped with the scan's memory context.
+}

@@ -1,0 +1,97 @@
+//! VACUUM: `ambulkdelete` walks every list's page chain and deletes the row
+//! tuples whose heap TIDs are dead (one Generic WAL record per page changed,
+//! under that page's exclusive lock alone). The list's insert page is moved
+//! back to the first page that gained room, so inserts refill freed space
+//! before the chain grows.
+
+use pgrx::pg_sys;
+use pgrx::prelude::*;
+use ruvector_core::ivf::tuple::{parse_row, set_list_insert};
+
+use super::lists::Lists;
+use crate::am::kind::index_kind;
+use crate::am::storage::{item_pointer, Index};
+
+#[pg_guard]
+pub unsafe extern "C-unwind" fn ambulkdelete(
+    info: *mut pg_sys::IndexVacuumInfo,
+    stats: *mut pg_sys::IndexBulkDeleteResult,
+    callback: pg_sys::IndexBulkDeleteCallback,
+    callback_state: *mut core::ffi::c_void,
+) -> *mut pg_sys::IndexBulkDeleteResult {
+    // SAFETY: VACUUM passes a valid info, optional stats, and a callback.
+    let (rel, stats) = unsafe {
+        let stats = if stats.is_null() { PgBox::<pg_sys::IndexBulkDeleteResult>::alloc0().into_pg() } else { stats };
+        ((*info).index, stats)
+    };
+    let Some(callback) = callback else { return stats };
+    let index = Index::new(rel);
+    let lists = Lists::read(index, index_kind(rel, "ivfflat"));
+    let (mut removed, mut remaining) = (0f64, 0f64);
+    for entry in &lists.entries {
+        let mut block = Some(entry.start);
+        let mut first_with_room = None;
+        while let Some(b) = block {
+            let (deleted, live, next) = index.delete_items(b, |bytes| {
+                parse_row(bytes).is_some_and(|(tid, _)| {
+                    let mut ptr = item_pointer(tid);
+                    // SAFETY: the callback only reads the TID.
+                    unsafe { callback(&mut ptr, callback_state) }
+                })
+            });
+            removed += deleted as f64;
+            remaining += live as f64;
+            if deleted > 0 && first_with_room.is_none() {
+                first_with_room = Some(b);
+            }
+            block = next;
+            pgrx::check_for_interrupts!();
+        }
+        if let Some(b) = first_with_room {
+            if b != entry.insert {
+                index.update(entry.tuple, |bytes| {
+                    set_list_insert(bytes, b);
+                    (true, ())
+                });
+            }
+        }
+    }
+    // SAFETY: stats is ours to fill.
+    unsafe {
+        (*stats).tuples_removed += removed;
+        (*stats).num_index_tuples = remaining;
+        (*stats).num_pages = index.nblocks();
+    }
+    stats
+}
+
+#[pg_guard]
+pub unsafe extern "C-unwind" fn amvacuumcleanup(
+    info: *mut pg_sys::IndexVacuumInfo,
+    stats: *mut pg_sys::IndexBulkDeleteResult,
+) -> *mut pg_sys::IndexBulkDeleteResult {
+    // SAFETY: VACUUM passes a valid info.
+    unsafe {
+        if (*info).analyze_only || !stats.is_null() {
+            return stats;
+        }
+        // No bulkdelete ran: count what the index holds.
+        let rel = (*info).index;
+        let index = Index::new(rel);
+        let lists = Lists::read(index, index_kind(rel, "ivfflat"));
+        let mut live = 0f64;
+        for entry in &lists.entries {
+            let mut block = Some(entry.start);
+            while let Some(b) = block {
+                block = index.read_page(b, |p| {
+                    live += p.items().count() as f64;
+                    p.next()
+                });
+            }
+        }
+        let stats = PgBox::<pg_sys::IndexBulkDeleteResult>::alloc0().into_pg();
+        (*stats).num_index_tuples = live;
+        (*stats).num_pages = index.nblocks();
+        stats
+    }
+}
