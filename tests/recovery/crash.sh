@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Crash safety: kill the server (pg_ctl stop -m immediate) in the middle of a
-# concurrent insert workload on an hnsw-indexed table; after restart (WAL
-# replay) the index passes ruvector_index_check and finds every committed row.
+# concurrent insert workload on a table with an hnsw and an ivfflat index;
+# after restart (WAL replay) the hnsw index passes ruvector_index_check, and
+# both indexes find every committed row.
 set -euo pipefail
 source "$(dirname "$0")/../../scripts/common.sh"
 
@@ -17,6 +18,7 @@ CREATE EXTENSION ruvector_pg;
 CREATE TABLE items (id bigserial PRIMARY KEY, v ruvector(16));
 INSERT INTO items (v) SELECT (SELECT array_agg(random()) FROM generate_series(1, 16) WHERE i > 0) FROM generate_series(1, 1000) i;
 CREATE INDEX items_hnsw ON items USING hnsw (v vector_l2_ops);
+CREATE INDEX items_ivf ON items USING ivfflat (v vector_cosine_ops) WITH (lists = 10);
 SQL
 
 # Three clients insert in small transactions until the server goes away.
@@ -37,5 +39,11 @@ rows=$("${P[@]}" -Atc "SELECT count(*) FROM items")
 check=$("${P[@]}" -Atc "SELECT ruvector_index_check('items_hnsw')")
 missing=$("${P[@]}" -Atc "SET enable_seqscan = off; SET hnsw.ef_search = 100;
     SELECT count(*) FROM items t WHERE t.id NOT IN (SELECT id FROM items ORDER BY v <-> t.v LIMIT 5)")
-echo "crash: $rows committed rows after restart; $check; rows the index cannot find: $missing"
-[ "$missing" = 0 ] && [ "$rows" -gt 1000 ]
+# ivfflat probing every list is exact: each row is its own nearest by cosine
+ivf_rows=$("${P[@]}" -Atc "SET enable_seqscan = off; SET ivfflat.probes = 10;
+    SELECT count(*) FROM (SELECT id FROM items ORDER BY v <=> '[1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1]') s")
+ivf_missing=$("${P[@]}" -Atc "SET enable_seqscan = off; SET ivfflat.probes = 10;
+    SELECT count(*) FROM items t WHERE t.id NOT IN (SELECT id FROM items ORDER BY v <=> t.v LIMIT 1)")
+echo "crash: $rows committed rows after restart; $check; rows hnsw cannot find: $missing;" \
+    "ivfflat returns $ivf_rows rows and cannot find $ivf_missing"
+[ "$missing" = 0 ] && [ "$rows" -gt 1000 ] && [ "$ivf_rows" = "$rows" ] && [ "$ivf_missing" = 0 ]

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# A hot standby fed by streaming replication answers hnsw queries exactly as
+# A hot standby fed by streaming replication answers hnsw and ivfflat queries exactly as
 # the primary does after build, inserts, deletes and VACUUM: the build's
 # log_newpage_range and every Generic WAL record replay to identical pages.
 set -euo pipefail
@@ -28,6 +28,13 @@ INSERT INTO items SELECT i, '[1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1]' FROM generate_se
 DELETE FROM items WHERE id % 3 = 0;
 VACUUM items;
 INSERT INTO items SELECT i, (SELECT array_agg(random()) FROM generate_series(1, 16) WHERE i > 0) FROM generate_series(5001, 5500) i;
+CREATE TABLE litems (id int PRIMARY KEY, v ruvector(16));
+INSERT INTO litems SELECT i, (SELECT array_agg(random()) FROM generate_series(1, 16) WHERE i > 0) FROM generate_series(1, 3000) i;
+CREATE INDEX litems_ivf ON litems USING ivfflat (v vector_l2_ops) WITH (lists = 20);
+INSERT INTO litems SELECT i, (SELECT array_agg(random()) FROM generate_series(1, 16) WHERE i > 0) FROM generate_series(3001, 6000) i;
+DELETE FROM litems WHERE id % 3 = 0;
+VACUUM litems;
+INSERT INTO litems SELECT i, (SELECT array_agg(random()) FROM generate_series(1, 16) WHERE i > 0) FROM generate_series(6001, 7000) i;
 CREATE TABLE queries AS SELECT i, (SELECT array_agg(random()) FROM generate_series(1, 16) WHERE i > 0)::ruvector(16) AS v FROM generate_series(1, 25) i;
 SQL
 
@@ -44,7 +51,12 @@ SELECT q.i, string_agg(a.id::text, $$,$$ ORDER BY a.n) FROM queries q,
   LATERAL (SELECT id, row_number() OVER () AS n FROM (SELECT id FROM items ORDER BY v <-> q.v LIMIT 10) s) a GROUP BY q.i ORDER BY q.i;
 SELECT q.i, string_agg(a.id::text, $$,$$ ORDER BY a.n) FROM queries q,
   LATERAL (SELECT id, row_number() OVER () AS n FROM (SELECT id FROM items ORDER BY v <=> q.v LIMIT 10) s) a GROUP BY q.i ORDER BY q.i;
-SELECT ruvector_index_check($$items_hnsw$$), ruvector_index_check($$items_cos$$);'
+SELECT ruvector_index_check($$items_hnsw$$), ruvector_index_check($$items_cos$$);
+SET ivfflat.probes = 3;
+SELECT q.i, string_agg(a.id::text, $$,$$ ORDER BY a.n) FROM queries q,
+  LATERAL (SELECT id, row_number() OVER () AS n FROM (SELECT id FROM litems ORDER BY v <-> q.v LIMIT 10) s) a GROUP BY q.i ORDER BY q.i;
+SET ivfflat.probes = 20;
+SELECT count(*) FROM (SELECT id FROM litems ORDER BY v <-> (SELECT v FROM queries WHERE i = 1)) s;'
 on_primary=$("${P[@]}" -p "$pport" -Atc "$query")
 on_standby=$("${P[@]}" -p "$sport" -Atc "$query")
 if [ "$on_primary" != "$on_standby" ]; then
