@@ -19,7 +19,7 @@ use std::collections::VecDeque;
 use pgrx::pg_sys;
 use pgrx::prelude::*;
 use pgrx::PgMemoryContexts;
-use ruvector_core::ivf::tuple::parse_row;
+use ruvector_core::ivf::tuple::{parse_row, ROW_HEADER};
 use ruvector_core::ivf::{nearest_n, BoundedTopK, Scored};
 
 use super::lists::{ListEntry, Lists};
@@ -85,9 +85,11 @@ impl ScanState {
             while let Some(b) = block {
                 block = index.read_page(b, |page| {
                     for (_, bytes) in page.items() {
-                        if let Some((tid, raw)) = parse_row(bytes) {
-                            let distance = query.distance(measure, raw);
-                            if distance <= top.threshold() {
+                        // the TID is decoded only for rows that can enter the batch
+                        let Some(raw) = bytes.get(ROW_HEADER..) else { continue };
+                        let distance = query.distance(measure, raw);
+                        if distance <= top.threshold() {
+                            if let Some((tid, _)) = parse_row(bytes) {
                                 top.offer(Scored { distance, key: tid_key(tid) });
                             }
                         }
