@@ -18,6 +18,10 @@
 //! - The meta page is share-locked to read the entry point and
 //!   exclusive-locked (alone) to change it.
 //! - Extending the relation takes the relation extension lock.
+//! - hnsw's update lock (`Index::update_lock`, a heavyweight lock, taken
+//!   before any buffer lock and never while one is held): inserts and
+//!   searches hold it shared; VACUUM takes it exclusively only to wait for
+//!   them and, while it frees deleted elements, to keep them out.
 //! - The one place two page locks are held: extending a page chain
 //!   (`append_to_chain`) holds the chain's full last page while it locks the
 //!   brand-new page, which no other backend can reach until the link is set,
@@ -62,6 +66,22 @@ pub const META_BLOCK: u32 = 0;
 #[derive(Clone, Copy)]
 pub struct Index {
     rel: pg_sys::Relation,
+}
+
+/// Page number of the update lock's heavyweight lock (not a real block).
+const UPDATE_LOCK_PAGE: u32 = 0xFFFF_FFF0;
+
+/// The update lock, held until dropped.
+pub struct UpdateLock {
+    rel: pg_sys::Relation,
+    mode: pg_sys::LOCKMODE,
+}
+
+impl Drop for UpdateLock {
+    fn drop(&mut self) {
+        // SAFETY: taken by Index::update_lock with this mode.
+        unsafe { pg_sys::UnlockPage(self.rel, UPDATE_LOCK_PAGE, self.mode) };
+    }
 }
 
 /// A pinned and locked buffer, released when dropped.
@@ -264,9 +284,27 @@ impl Index {
         }
     }
 
-    /// Append a tuple to the last page with room (or a new page), WAL-logged.
+    /// Append a tuple to a page with room, WAL-logged: one the free space map
+    /// offers (space VACUUM freed), else the last page, else a new page.
     pub fn append(&self, bytes: &[u8]) -> Tid {
         assert!(GEOMETRY.item_cost(bytes.len()) <= GEOMETRY.empty_free, "tuple fits an empty page");
+        let needed = GEOMETRY.item_cost(bytes.len());
+        // SAFETY: FSM lookups take their own locks; the page is then locked and its real space checked.
+        unsafe {
+            for _ in 0..4 {
+                let block = pg_sys::GetPageWithFreeSpace(self.rel, needed);
+                if block == pg_sys::InvalidBlockNumber || block == META_BLOCK || block >= self.nblocks() {
+                    break;
+                }
+                let l = self.lock(block, pg_sys::BUFFER_LOCK_EXCLUSIVE);
+                let added = self.add_if_room(&l, bytes);
+                let left = pg_sys::PageGetFreeSpace(pg_sys::BufferGetPage(l.buf));
+                pg_sys::RecordPageWithFreeSpace(self.rel, block, left);
+                if let Some(off) = added {
+                    return Tid { block, offset: off };
+                }
+            }
+        }
         let last = self.nblocks() - 1;
         if last > META_BLOCK {
             let l = self.lock(last, pg_sys::BUFFER_LOCK_EXCLUSIVE);
@@ -360,6 +398,55 @@ impl Index {
                 return Tid { block: new_block, offset: off };
             }
         }
+    }
+
+    /// Remove the tuples at `offsets` of data page `block` (one Generic WAL
+    /// record), keeping every other tuple's offset: the line pointers become
+    /// unused and may be reused by later tuples. The page's free space goes
+    /// to the free space map.
+    pub fn free_items(&self, block: u32, offsets: &[u16]) {
+        let l = self.lock(block, pg_sys::BUFFER_LOCK_EXCLUSIVE);
+        // SAFETY: exclusive lock; deletions on the Generic WAL copy.
+        unsafe {
+            let state = pg_sys::GenericXLogStart(self.rel);
+            let page = pg_sys::GenericXLogRegisterBuffer(state, l.buf, 0);
+            let mut sorted = offsets.to_vec();
+            // highest first: deleting the last line pointer shrinks the array
+            sorted.sort_unstable_by(|a, b| b.cmp(a));
+            sorted.dedup();
+            let mut any = false;
+            for off in sorted {
+                if item(page, off).is_some() {
+                    pg_sys::PageIndexTupleDeleteNoCompact(page, off);
+                    any = true;
+                }
+            }
+            if any {
+                (*(page as *mut pg_sys::PageHeaderData)).pd_flags |= pg_sys::PD_HAS_FREE_LINES as u16;
+                pg_sys::GenericXLogFinish(state);
+            } else {
+                pg_sys::GenericXLogAbort(state);
+            }
+            let free = pg_sys::PageGetFreeSpace(pg_sys::BufferGetPage(l.buf));
+            pg_sys::RecordPageWithFreeSpace(self.rel, block, free);
+        }
+    }
+
+    /// Bring the free space map's upper levels up to date after VACUUM.
+    pub fn vacuum_free_space_map(&self) {
+        // SAFETY: the relation is open.
+        unsafe { pg_sys::IndexFreeSpaceMapVacuum(self.rel) }
+    }
+
+    /// The index-wide update lock (a heavyweight lock on a page number no
+    /// buffer uses): inserts and searches hold it shared; VACUUM takes it
+    /// exclusively to wait until no insert or search that may still hold an
+    /// element it is about to remove is running. Released when dropped.
+    pub fn update_lock(&self, exclusive: bool) -> UpdateLock {
+        let mode = if exclusive { pg_sys::ExclusiveLock } else { pg_sys::ShareLock } as pg_sys::LOCKMODE;
+        // SAFETY: a heavyweight lock, released by the guard or at transaction end.
+        unsafe { pg_sys::LockPage(self.rel, UPDATE_LOCK_PAGE, mode) };
+        UpdateLock { rel: self.rel, mode }
     }
 
     /// Delete the tuples of data page `block` for which `dead(bytes)` holds,

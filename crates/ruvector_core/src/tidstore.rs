@@ -110,6 +110,29 @@ impl TidStore {
         cur == k
     }
 
+    /// Every TID, in increasing order.
+    pub fn iter(&self) -> impl Iterator<Item = (u32, u16)> + '_ {
+        self.chunks.iter().enumerate().flat_map(move |(i, &(first, start))| {
+            let end = self.chunks.get(i + 1).map_or(self.deltas.len(), |&(_, s)| s as usize);
+            let mut bytes = self.deltas[start as usize..end].iter();
+            let mut cur = first;
+            std::iter::once(first).chain(std::iter::from_fn(move || {
+                let (mut d, mut shift) = (0u64, 0);
+                loop {
+                    let &b = bytes.next()?;
+                    d |= u64::from(b & 0x7f) << shift;
+                    shift += 7;
+                    if b & 0x80 == 0 {
+                        break;
+                    }
+                }
+                cur += d;
+                Some(cur)
+            }))
+        })
+        .map(|k| ((k >> OFFSET_BITS) as u32, (k & ((1 << OFFSET_BITS) - 1)) as u16))
+    }
+
     /// Heap bytes held (capacity, not length: what the allocator gave us).
     pub fn memory_bytes(&self) -> usize {
         self.chunks.capacity() * core::mem::size_of::<(u64, u32)>() + self.deltas.capacity()
@@ -171,6 +194,7 @@ mod tests {
             let s = TidStore::from_unsorted(tids.iter().copied());
             let set: BTreeSet<(u32, u16)> = tids.iter().copied().collect();
             prop_assert_eq!(s.len(), set.len());
+            prop_assert_eq!(s.iter().collect::<Vec<_>>(), set.iter().copied().collect::<Vec<_>>());
             for &(b, o) in tids.iter().chain(probes.iter()) {
                 prop_assert_eq!(s.contains(b, o), set.contains(&(b, o)));
             }
@@ -187,6 +211,7 @@ mod tests {
                 prop_assert!(s.contains(b, o));
             }
             prop_assert!(!s.contains(2, 1));
+            prop_assert_eq!(s.iter().collect::<Vec<_>>(), tids);
         }
     }
 }

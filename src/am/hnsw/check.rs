@@ -52,10 +52,11 @@ fn ruvector_index_check(index: RegClass) -> String {
     let mut nodes: HashMap<Tid, Node> = HashMap::new();
     let (mut chunks, mut lists) = (0usize, 0usize);
     for block in 1..idx.nblocks() {
-        for offset in 1..=u16::MAX {
-            let tid = Tid { block, offset };
-            let Some(ok) = idx.read(tid, |b| {
-                if let Some(e) = ElementRef::parse(b) {
+        // freed tuples leave unused line pointers: visit the live ones
+        let malformed = idx.read_page(block, |page| {
+            for (offset, b) in page.items() {
+                let tid = Tid { block, offset };
+                let ok = if let Some(e) = ElementRef::parse(b) {
                     let links = (0..=e.level()).map(|l| e.neighbors(l).collect()).collect();
                     nodes.insert(tid, Node { level: e.level(), deleted: e.is_deleted(), links });
                     true
@@ -67,13 +68,15 @@ fn ruvector_index_check(index: RegClass) -> String {
                     parse_tidlist(b).is_some()
                 } else {
                     false
+                };
+                if !ok {
+                    return Some(tid);
                 }
-            }) else {
-                break;
-            };
-            if !ok {
-                violation(format!("tuple {tid:?} is malformed"));
             }
+            None
+        });
+        if let Some(tid) = malformed {
+            violation(format!("tuple {tid:?} is malformed"));
         }
     }
     let top = nodes.values().map(|n| n.level).max();

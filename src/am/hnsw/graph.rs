@@ -23,11 +23,19 @@ pub struct DiskGraph {
     pub index: Index,
     pub kind: IndexKind,
     pub dims: usize,
+    /// Deleted elements met while computing distances: searches pass through
+    /// them, but inserts must not link to them (VACUUM is removing them).
+    deleted_seen: std::cell::RefCell<FxHashSet<Tid>>,
 }
 
 impl DiskGraph {
     pub fn open(index: Index, meta: &Meta, kind: IndexKind) -> Self {
-        DiskGraph { index, kind, dims: meta.dims as usize }
+        DiskGraph { index, kind, dims: meta.dims as usize, deleted_seen: Default::default() }
+    }
+
+    /// Whether `tid` was seen to be a deleted element by `distance`.
+    pub fn seen_deleted(&self, tid: Tid) -> bool {
+        self.deleted_seen.borrow().contains(&tid)
     }
 
     /// The stored bytes of element `tid`'s vector (concatenating its chunks).
@@ -114,6 +122,9 @@ impl GraphRead for DiskGraph {
         };
         let first = self.index.read(id, |b| {
             let e = ElementRef::parse(b)?;
+            if e.is_deleted() {
+                self.deleted_seen.borrow_mut().insert(id);
+            }
             add(e.chunk_bytes());
             Some(e.next_chunk())
         });

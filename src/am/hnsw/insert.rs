@@ -25,6 +25,8 @@ const OVERFLOW_LIST_CAPACITY: usize = 64;
 
 /// Insert an already-prepared row (normalised for cosine) for `heap_tid`.
 pub fn insert_row(index: Index, row: &Row, heap_tid: Tid) {
+    // VACUUM waits for this before it frees deleted elements (see vacuum.rs)
+    let _update = index.update_lock(false);
     let rel = index.relation();
     let kind = index_kind(rel, "hnsw");
     let mut meta: Meta = index.meta();
@@ -87,11 +89,11 @@ pub fn insert_row(index: Index, row: &Row, heap_tid: Tid) {
 
 /// Elements' vectors, as queries, read during one insert.
 #[derive(Default)]
-struct QueryCache(std::collections::HashMap<Tid, Query>);
+pub struct QueryCache(std::collections::HashMap<Tid, Query>);
 
 impl QueryCache {
     /// Distance between elements `a` and `b` (reads `b` from its page).
-    fn distance(&mut self, graph: &DiskGraph, a: Tid, b: Tid) -> f32 {
+    pub fn distance(&mut self, graph: &DiskGraph, a: Tid, b: Tid) -> f32 {
         use std::collections::hash_map::Entry;
         let query = match self.0.entry(a) {
             Entry::Occupied(e) => e.into_mut(),
@@ -137,7 +139,9 @@ fn find_neighbors(
     for l in (0..=level.min(top)).rev() {
         let mut visited = graph.visited();
         let candidates = search_layer(graph, v, &entries, ef_construction, l, &mut visited);
-        let selected = select_neighbors(&candidates, m, |a, b| cache.distance(graph, a, b));
+        // deleted elements guide the search but are not linked to
+        let live: Vec<Neighbor<Tid>> = candidates.iter().copied().filter(|n| !graph.seen_deleted(n.id)).collect();
+        let selected = select_neighbors(&live, m, |a, b| cache.distance(graph, a, b));
         layers.push((l, selected));
         entries = candidates;
     }
@@ -256,6 +260,15 @@ fn add_backlink(
             // heuristic let go), so one write never strips several links.
             let mut cands: Vec<Neighbor<Tid>> =
                 current.iter().map(|&t| Neighbor { distance: cache.distance(graph, node, t), id: t }).collect();
+            // distance() noted which are deleted: such a neighbour (VACUUM is
+            // removing it) gives up its place first
+            if let Some(slot) = current.iter().position(|&t| graph.seen_deleted(t)) {
+                wanted[slot] = new;
+                match write_list_if_unchanged(index, node, level, &current, &wanted) {
+                    Some(false) => continue,
+                    written => return written == Some(true),
+                }
+            }
             cands.push(Neighbor { distance, id: new });
             cands.sort();
             let chosen: Vec<Tid> =
@@ -271,7 +284,7 @@ fn add_backlink(
             dropped = Some(out.id);
         }
         let written = write_list_if_unchanged(index, node, level, &current, &wanted);
-        if let (Some(true), Some(d)) = (written, dropped) {
+        if let (Some(true), Some(d)) = (written, dropped.filter(|&d| !graph.seen_deleted(d))) {
             // `node` no longer links to `d` but links to `new`, so a link from
             // `new` keeps `d` reachable along the path it was reached by (this
             // may have been its last in-link).
@@ -290,7 +303,7 @@ fn read_list(index: Index, node: Tid, level: usize) -> Option<Vec<Tid>> {
 
 /// Set `node`'s list at `level` to `wanted` if it still is `current`:
 /// `Some(true)` written, `Some(false)` changed under us (retry), `None` gone.
-fn write_list_if_unchanged(index: Index, node: Tid, level: usize, current: &[Tid], wanted: &[Tid]) -> Option<bool> {
+pub fn write_list_if_unchanged(index: Index, node: Tid, level: usize, current: &[Tid], wanted: &[Tid]) -> Option<bool> {
     index
         .update(node, |bytes| {
             let Some(mut e) = ElementMut::parse(bytes) else { return (false, None) };

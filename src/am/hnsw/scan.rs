@@ -58,6 +58,8 @@ impl ScanState {
     /// Search with the current ef and queue what was not returned yet.
     fn search(&mut self, index: Index) -> usize {
         let Some((dims, query)) = self.query.as_ref() else { return 0 };
+        // VACUUM frees deleted elements only while no search runs
+        let _update = index.update_lock(false);
         let meta: Meta = index.meta();
         let Some((ep, top)) = meta.entry() else { return 0 };
         if meta.dims as usize != *dims {

@@ -1,23 +1,160 @@
-//! VACUUM: `ambulkdelete` removes dead heap TIDs from elements and their
-//! overflow lists; an element left with no heap TID is marked deleted. A
-//! deleted element stays in the graph as a waypoint (its links keep the
-//! graph connected) but is never returned by a scan. Every page change is
-//! one Generic WAL record, made under that page's exclusive lock alone.
+//! VACUUM (`ambulkdelete`), in four steps:
 //!
-//! Not done yet: repairing the links around deleted elements and reusing
-//! their space (the open part of issue #4).
+//! 1. Remove dead heap TIDs from elements and their overflow lists; an
+//!    element left with none is marked deleted. The deleted elements' TIDs go
+//!    into a `TidStore` (about 1–3 bytes per TID instead of 6).
+//! 2. Take the update lock exclusively for a moment: every insert or search
+//!    that started before step 1 finished is done. Later inserts see the
+//!    deleted flags (`DiskGraph::seen_deleted`) and never link to a deleted
+//!    element; searches still pass through them.
+//! 3. Repair: every live element that links to a deleted one gets a new list
+//!    at that level (`repair_neighbors`: its live neighbours plus the live
+//!    elements reached through the deleted ones, thinned by the heuristic),
+//!    written only if the list did not change meanwhile (else recomputed).
+//!    A deleted entry point is replaced by a live element of the top level.
+//! 4. With the update lock held exclusively (no insert or search running),
+//!    lists whose repair kept losing races are repaired, then the deleted
+//!    elements, their vector chunks and overflow TID lists are removed from
+//!    their pages. Their space goes to the free space map, where inserts
+//!    find it (`Index::append`).
+//!
+//! Every page change is one Generic WAL record, made under that page's
+//! exclusive lock alone.
 
 use pgrx::pg_sys;
 use pgrx::prelude::*;
-use ruvector_core::hnsw::tuple::{parse_tidlist, set_tidlist, ElementMut, ElementRef, Tid, KIND_TIDLIST};
+use ruvector_core::hnsw::tuple::{parse_chunk, parse_tidlist, set_tidlist, ElementMut, ElementRef, Meta, Tid, KIND_TIDLIST};
 
-use crate::am::storage::Index;
+use ruvector_core::hnsw::repair_neighbors;
+use ruvector_core::tidstore::TidStore;
 
-fn heap_tid(t: Tid) -> pg_sys::ItemPointerData {
-    pg_sys::ItemPointerData {
-        ip_blkid: pg_sys::BlockIdData { bi_hi: (t.block >> 16) as u16, bi_lo: t.block as u16 },
-        ip_posid: t.offset,
+use super::graph::DiskGraph;
+use super::insert::QueryCache;
+use crate::am::kind::index_kind;
+use crate::am::storage::{item_pointer, Index};
+
+/// Deleted elements a repair may walk through to find live replacements.
+const REPAIR_BUDGET: usize = 32;
+
+/// Steps 2–4 of the module comment, for the deleted elements in `deleted`.
+fn remove_deleted(index: Index, deleted: &TidStore) {
+    let is_deleted = |t: Tid| deleted.contains(t.block, t.offset);
+    // 2. wait for inserts and searches that may not have seen the flags
+    drop(index.update_lock(true));
+
+    // 3. repair the lists that link to deleted elements; find a live top element
+    let meta: Meta = index.meta();
+    let graph = DiskGraph::open(index, &meta, index_kind(index.relation(), "hnsw"));
+    let m = meta.m as usize;
+    let mut top: Option<(Tid, usize)> = None;
+    let mut lost_races = Vec::new();
+    for block in 1..index.nblocks() {
+        let mut todo: Vec<(Tid, usize, Vec<Tid>)> = Vec::new();
+        index.read_page(block, |page| {
+            for (offset, bytes) in page.items() {
+                let Some(e) = ElementRef::parse(bytes) else { continue };
+                let tid = Tid { block, offset };
+                if e.is_deleted() || is_deleted(tid) {
+                    continue;
+                }
+                if top.is_none_or(|(_, l)| e.level() > l) {
+                    top = Some((tid, e.level()));
+                }
+                for level in 0..=e.level() {
+                    let list: Vec<Tid> = e.neighbors(level).filter(|t| t.is_valid()).collect();
+                    if list.iter().any(|&t| is_deleted(t)) {
+                        todo.push((tid, level, list));
+                    }
+                }
+            }
+        });
+        for (tid, level, list) in todo {
+            if !repair(index, &graph, tid, level, list, m, &is_deleted) {
+                lost_races.push((tid, level));
+            }
+        }
+        pgrx::check_for_interrupts!();
     }
+    if meta.entry().is_some_and(|(ep, _)| is_deleted(ep)) {
+        index.update_meta(|mm: &mut Meta| {
+            if mm.entry().is_some_and(|(ep, _)| is_deleted(ep)) {
+                match top {
+                    Some((t, level)) => {
+                        mm.entry_block = t.block;
+                        mm.entry_offset = t.offset as u32;
+                        mm.entry_level = level as i32;
+                    }
+                    None => {
+                        mm.entry_block = 0;
+                        mm.entry_offset = 0;
+                        mm.entry_level = -1;
+                    }
+                }
+            }
+        });
+    }
+
+    // 4. no insert or search runs: finish the repairs, then free the space
+    let _exclusive = index.update_lock(true);
+    for (tid, level) in lost_races {
+        if let Some(list) = index.read(tid, |b| ElementRef::parse(b).map(|e| e.neighbors(level).collect::<Vec<_>>())).flatten() {
+            repair(index, &graph, tid, level, list, m, &is_deleted);
+        }
+    }
+    let mut doomed: std::collections::BTreeMap<u32, Vec<u16>> = Default::default();
+    for (block, offset) in deleted.iter() {
+        let element = Tid { block, offset };
+        let Some((mut chunk, mut list)) =
+            index.read(element, |b| ElementRef::parse(b).map(|e| (e.next_chunk(), e.overflow()))).flatten()
+        else {
+            continue;
+        };
+        doomed.entry(block).or_default().push(offset);
+        while chunk.is_valid() {
+            doomed.entry(chunk.block).or_default().push(chunk.offset);
+            chunk = index.read(chunk, |b| parse_chunk(b).map(|(_, next)| next)).flatten().unwrap_or(Tid::INVALID);
+        }
+        while list.is_valid() {
+            doomed.entry(list.block).or_default().push(list.offset);
+            list = index.read(list, |b| parse_tidlist(b).map(|(_, next)| next)).flatten().unwrap_or(Tid::INVALID);
+        }
+    }
+    for (block, offsets) in doomed {
+        index.free_items(block, &offsets);
+    }
+    index.vacuum_free_space_map();
+}
+
+/// Replace `node`'s list at `level` (`current` as read) by its repair, if the
+/// list is unchanged when written; false if it changed each time.
+fn repair(
+    index: Index,
+    graph: &DiskGraph,
+    node: Tid,
+    level: usize,
+    mut current: Vec<Tid>,
+    m: usize,
+    is_deleted: &dyn Fn(Tid) -> bool,
+) -> bool {
+    let cap = if level == 0 { 2 * m } else { m };
+    for _attempt in 0..3 {
+        if !current.iter().any(|&t| is_deleted(t)) {
+            return true;
+        }
+        let mut cache = QueryCache::default();
+        let wanted = repair_neighbors(graph, node, level, &current, is_deleted, REPAIR_BUDGET, cap, |a, b| {
+            cache.distance(graph, a, b)
+        });
+        match super::insert::write_list_if_unchanged(index, node, level, &current, &wanted) {
+            Some(false) => {}
+            _ => return true,
+        }
+        match index.read(node, |b| ElementRef::parse(b).map(|e| e.neighbors(level).collect::<Vec<_>>())).flatten() {
+            Some(list) => current = list,
+            None => return true,
+        }
+    }
+    false
 }
 
 #[pg_guard]
@@ -34,7 +171,7 @@ pub unsafe extern "C-unwind" fn ambulkdelete(
     };
     let Some(callback) = callback else { return stats };
     let is_dead = |t: Tid| {
-        let mut tid = heap_tid(t);
+        let mut tid = item_pointer(t);
         // SAFETY: the callback only reads the TID.
         unsafe { callback(&mut tid, callback_state) }
     };
@@ -42,10 +179,13 @@ pub unsafe extern "C-unwind" fn ambulkdelete(
     let mut remaining = 0f64;
     // Elements whose inline TIDs all died: deleted once their overflow lists are empty too.
     let mut emptied: Vec<(Tid, Tid)> = Vec::new();
+    // Deleted elements: flagged now, or by an earlier VACUUM that did not get to free them.
+    let mut deleted: Vec<(u32, u16)> = Vec::new();
     for block in 1..index.nblocks() {
         index.update_page(block, |offset, bytes| {
             if let Some(mut e) = ElementMut::parse(bytes) {
                 if e.as_ref().is_deleted() {
+                    deleted.push((block, offset));
                     return false;
                 }
                 let gone = e.retain_heap_tids(|t| !is_dead(t));
@@ -83,15 +223,22 @@ pub unsafe extern "C-unwind" fn ambulkdelete(
             }
         }
         if empty {
-            index.update(element, |bytes| match ElementMut::parse(bytes) {
+            let flagged = index.update(element, |bytes| match ElementMut::parse(bytes) {
                 // A concurrent insert of an identical vector may have added a TID since.
                 Some(mut e) if e.as_ref().heap_tids().count() == 0 => {
                     e.set_deleted(true);
-                    (true, ())
+                    (true, true)
                 }
-                _ => (false, ()),
+                _ => (false, false),
             });
+            if flagged == Some(true) {
+                deleted.push((element.block, element.offset));
+            }
         }
+    }
+    if !deleted.is_empty() {
+        let deleted = TidStore::from_unsorted(deleted);
+        remove_deleted(index, &deleted);
     }
     // SAFETY: stats is ours to fill.
     unsafe {
@@ -120,14 +267,12 @@ pub unsafe extern "C-unwind" fn amvacuumcleanup(
         let stats = PgBox::<pg_sys::IndexBulkDeleteResult>::alloc0().into_pg();
         let mut live = 0f64;
         for block in 1..index.nblocks() {
-            for offset in 1..=u16::MAX {
-                match index.read(Tid { block, offset }, |b| {
-                    ElementRef::parse(b).map(|e| if e.is_deleted() { 0 } else { e.heap_tids().count() }).unwrap_or(0)
-                }) {
-                    Some(n) => live += n as f64,
-                    None => break,
-                }
-            }
+            live += index.read_page(block, |page| {
+                page.items()
+                    .filter_map(|(_, b)| ElementRef::parse(b))
+                    .map(|e| if e.is_deleted() { 0 } else { e.heap_tids().count() })
+                    .sum::<usize>()
+            }) as f64;
         }
         (*stats).num_index_tuples = live;
         (*stats).num_pages = index.nblocks();

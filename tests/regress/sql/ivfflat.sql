@@ -168,3 +168,5 @@ CREATE INDEX ON u USING ivfflat (v) WITH (lists = 2);
 SET enable_seqscan = off;
 SELECT array_agg(id) AS unlogged_nearest FROM (SELECT id FROM u ORDER BY v <-> '[10,0,0]' LIMIT 3) s;
 RESET enable_seqscan;
+
+DROP TABLE centres, items, queries, saved, few, same, empty_then, nz, hitems, hqueries, bitems, bqueries, u;

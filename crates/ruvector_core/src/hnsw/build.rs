@@ -589,4 +589,64 @@ mod tests {
         });
         assert_eq!(r.err(), Some(Cancelled));
     }
+
+    /// VACUUM's repair: delete half the nodes of a built graph (level 0 as a
+    /// flat graph), repair every live node's list, and search the live half.
+    #[test]
+    fn repaired_graph_keeps_recall_without_deleted_links() {
+        use crate::hnsw::{repair_neighbors, search_layer};
+        struct Flat<'a> {
+            dims: usize,
+            data: &'a [f32],
+            lists: Vec<Vec<u32>>,
+        }
+        impl GraphRead for Flat<'_> {
+            type Id = u32;
+            type Visited = std::collections::HashSet<u32>;
+            type Query = [f32];
+            fn neighbors(&self, id: u32, _level: usize, out: &mut Vec<u32>) {
+                out.extend_from_slice(&self.lists[id as usize]);
+            }
+            fn distance(&self, q: &[f32], id: u32) -> f32 {
+                Metric::L2.distance(q, &self.data[id as usize * self.dims..(id as usize + 1) * self.dims])
+            }
+            fn visited(&self) -> Self::Visited {
+                Default::default()
+            }
+        }
+        let (n, dims, k) = (3000, 24, 10);
+        let data = dataset(n, dims, 7);
+        let params = BuildParams { m: 12, ef_construction: 64, seed: 1 };
+        let graph =
+            InMemoryGraph::build(DenseSpace { dims, vectors: data.clone(), metric: Metric::L2 }, params, 1, |_| true)
+                .unwrap();
+        let mut flat = Flat { dims, data: &data, lists: (0..n as u32).map(|i| graph.neighbors_of(i, 0)).collect() };
+        let deleted = |i: u32| i % 2 == 0;
+        let vec_of = |i: u32| &data[i as usize * dims..(i as usize + 1) * dims];
+        let repaired: Vec<Vec<u32>> = (0..n as u32)
+            .map(|i| {
+                let current = flat.lists[i as usize].clone();
+                if deleted(i) || !current.iter().any(|&x| deleted(x)) {
+                    return current;
+                }
+                repair_neighbors(&flat, i, 0, &current, deleted, 32, 24, |a, b| Metric::L2.distance(vec_of(a), vec_of(b)))
+            })
+            .collect();
+        for i in (1..n as u32).step_by(2) {
+            assert!(!repaired[i as usize].iter().any(|&x| deleted(x)), "node {i} still links to a deleted node");
+            assert!(!repaired[i as usize].is_empty());
+        }
+        flat.lists = repaired;
+        let live: Vec<f32> = (1..n as u32).step_by(2).flat_map(|i| vec_of(i).to_vec()).collect();
+        let queries = dataset(100, dims, 99);
+        let mut hits = 0;
+        for q in queries.chunks_exact(dims) {
+            let truth: Vec<u32> = brute_force(&live, dims, q, k, Metric::L2).into_iter().map(|j| j * 2 + 1).collect();
+            let entry = [Neighbor { distance: flat.distance(q, 1), id: 1 }];
+            let got = search_layer(&flat, q, &entry, 128, 0, &mut flat.visited());
+            hits += got.iter().take(k).filter(|nb| truth.contains(&nb.id)).count();
+        }
+        let recall = hits as f64 / (100 * k) as f64;
+        assert!(recall >= 0.97, "recall after repair {recall}");
+    }
 }

@@ -82,6 +82,72 @@ pub fn select_neighbors<Id: Copy>(
     kept
 }
 
+/// A new neighbour list for `node` at `level` once the nodes `is_deleted`
+/// names are gone (VACUUM's graph repair). Candidates are the node's live
+/// neighbours and the live nodes reachable through deleted ones, breadth-first
+/// through at most `budget` deleted nodes, so a node whose neighbours were
+/// all deleted still finds the nodes they led to. They are ranked by
+/// distance to `node` (`between(node, x)`), thinned with the heuristic, and
+/// the remaining slots up to `cap` are filled with the nearest candidates the
+/// heuristic passed over (more links keep more paths open).
+#[allow(clippy::too_many_arguments)]
+pub fn repair_neighbors<G: GraphRead>(
+    graph: &G,
+    node: G::Id,
+    level: usize,
+    current: &[G::Id],
+    is_deleted: impl Fn(G::Id) -> bool,
+    budget: usize,
+    cap: usize,
+    mut between: impl FnMut(G::Id, G::Id) -> f32,
+) -> Vec<G::Id> {
+    let mut seen: std::collections::HashSet<G::Id> = std::collections::HashSet::new();
+    seen.insert(node);
+    let mut live = Vec::new();
+    let mut queue = std::collections::VecDeque::new();
+    for &n in current {
+        if seen.insert(n) {
+            if is_deleted(n) {
+                queue.push_back(n);
+            } else {
+                live.push(n);
+            }
+        }
+    }
+    let mut expanded = 0;
+    let mut links = Vec::new();
+    while let Some(d) = queue.pop_front() {
+        if expanded >= budget {
+            break;
+        }
+        expanded += 1;
+        links.clear();
+        graph.neighbors(d, level, &mut links);
+        for &n in &links {
+            if seen.insert(n) {
+                if is_deleted(n) {
+                    queue.push_back(n);
+                } else {
+                    live.push(n);
+                }
+            }
+        }
+    }
+    let mut ranked: Vec<Neighbor<G::Id>> =
+        live.into_iter().map(|id| Neighbor { distance: between(node, id), id }).collect();
+    ranked.sort();
+    let mut kept: Vec<G::Id> = select_neighbors(&ranked, cap, &mut between).into_iter().map(|n| n.id).collect();
+    for n in &ranked {
+        if kept.len() >= cap {
+            break;
+        }
+        if !kept.contains(&n.id) {
+            kept.push(n.id);
+        }
+    }
+    kept
+}
+
 /// Search one layer from `entry` (already marked visited by the caller or
 /// not; entries are marked here). Returns up to `ef` nearest, nearest first.
 pub fn search_layer<G: GraphRead>(
