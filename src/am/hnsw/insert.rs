@@ -232,7 +232,7 @@ fn append_element(
 /// Add `new` to `node`'s list at `level`; when full, keep the heuristic's
 /// choice unless `force`. Returns whether `node` now links to `new`.
 #[allow(clippy::too_many_arguments)]
-fn add_backlink(
+pub fn add_backlink(
     index: Index,
     graph: &DiskGraph,
     node: Tid,

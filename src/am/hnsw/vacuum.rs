@@ -26,6 +26,7 @@ use pgrx::prelude::*;
 use ruvector_core::hnsw::tuple::{parse_chunk, parse_tidlist, set_tidlist, ElementMut, ElementRef, Meta, Tid, KIND_TIDLIST};
 
 use ruvector_core::hnsw::repair_neighbors;
+use rustc_hash::FxHashSet;
 use ruvector_core::tidstore::TidStore;
 
 use super::graph::DiskGraph;
@@ -94,6 +95,8 @@ fn remove_deleted(index: Index, deleted: &TidStore) {
         });
     }
 
+    relink_orphans(index, &graph, m, &is_deleted);
+
     // 4. no insert or search runs: finish the repairs, then free the space
     let _exclusive = index.update_lock(true);
     for (tid, level) in lost_races {
@@ -123,6 +126,50 @@ fn remove_deleted(index: Index, deleted: &TidStore) {
         index.free_items(block, &offsets);
     }
     index.vacuum_free_space_map();
+}
+
+/// A live element whose only in-links came from deleted elements (and whose
+/// repaired in-neighbours did not keep it) would be unreachable once those
+/// are freed: link it from its nearest live neighbour at level 0, as an
+/// insert does for a newcomer nobody accepted.
+fn relink_orphans(index: Index, graph: &DiskGraph, m: usize, is_deleted: &dyn Fn(Tid) -> bool) {
+    let entry = index.meta::<Meta>().entry().map(|(ep, _)| ep);
+    let mut linked: FxHashSet<Tid> = FxHashSet::default();
+    for block in 1..index.nblocks() {
+        index.read_page(block, |page| {
+            for (_, bytes) in page.items() {
+                if let Some(e) = ElementRef::parse(bytes) {
+                    for level in 0..=e.level() {
+                        linked.extend(e.neighbors(level));
+                    }
+                }
+            }
+        });
+    }
+    for block in 1..index.nblocks() {
+        let orphans: Vec<(Tid, Vec<Tid>)> = index.read_page(block, |page| {
+            page.items()
+                .filter_map(|(offset, bytes)| {
+                    let tid = Tid { block, offset };
+                    let e = ElementRef::parse(bytes)?;
+                    let orphan = !e.is_deleted() && !is_deleted(tid) && !linked.contains(&tid) && Some(tid) != entry;
+                    orphan.then(|| (tid, e.neighbors(0).filter(|&t| t.is_valid() && !is_deleted(t)).collect()))
+                })
+                .collect()
+        });
+        for (tid, list) in orphans {
+            let mut cache = QueryCache::default();
+            let nearest = list
+                .iter()
+                .map(|&n| (cache.distance(graph, tid, n), n))
+                .filter(|(_, n)| !graph.seen_deleted(*n))
+                .min_by(|a, b| a.0.total_cmp(&b.0));
+            if let Some((distance, n)) = nearest {
+                super::insert::add_backlink(index, graph, n, tid, distance, 0, m, true, &mut cache);
+            }
+        }
+        pgrx::check_for_interrupts!();
+    }
 }
 
 /// Replace `node`'s list at `level` (`current` as read) by its repair, if the

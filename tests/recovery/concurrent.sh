@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Concurrency: clients insert, delete and query while VACUUM runs over and
+# over, on a table with an hnsw (L2) and an ivfflat (cosine) index. Nothing may error or
+# deadlock; afterwards the hnsw index passes ruvector_index_check (no
+# neighbour pointer to a freed element, no live element unreachable), and
+# both indexes find every row that is left.
+set -euo pipefail
+source "$(dirname "$0")/../../scripts/common.sh"
+
+work=$(mktemp -d /tmp/ruvector-concurrent.XXXXXX)
+chown postgres:postgres "$work"
+data=$work/data port=54334
+trap 'stop_cluster "$data"; rm -rf "$work"' EXIT
+start_cluster "$data" "$port"
+P=(psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$port" -U postgres -d postgres)
+
+"${P[@]}" <<'SQL'
+CREATE EXTENSION ruvector_pg;
+CREATE TABLE items (id bigserial PRIMARY KEY, v ruvector(16));
+INSERT INTO items (v) SELECT (SELECT array_agg(random()) FROM generate_series(1, 16) WHERE i > 0) FROM generate_series(1, 3000) i;
+CREATE INDEX items_hnsw ON items USING hnsw (v vector_l2_ops);
+CREATE INDEX items_ivf ON items USING ivfflat (v vector_cosine_ops) WITH (lists = 10);
+SQL
+
+errors=$work/errors
+: > "$errors"
+run() { # run SQL repeatedly for $1 seconds; any error is recorded
+    local until=$((SECONDS + $1)) sql=$2
+    while [ $SECONDS -lt $until ]; do
+        psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$port" -U postgres -d postgres -c "$sql" >/dev/null 2>>"$errors" ||
+            echo "failed: $sql" >>"$errors"
+    done
+}
+insert="INSERT INTO items (v) SELECT (SELECT array_agg(random()) FROM generate_series(1, 16) WHERE g > 0) FROM generate_series(1, 20) g"
+delete="DELETE FROM items WHERE id IN (SELECT id FROM items ORDER BY random() LIMIT 15)"
+query="SET enable_seqscan = off; SET ivfflat.probes = 3;
+SELECT count(*) FROM (SELECT id FROM items ORDER BY v <-> (SELECT array_agg(random()) FROM generate_series(1, 16))::ruvector LIMIT 10) s;
+SELECT count(*) FROM (SELECT id FROM items ORDER BY v <=> (SELECT array_agg(random()) FROM generate_series(1, 16))::ruvector LIMIT 10) s"
+run 12 "$insert" & run 12 "$insert" & run 12 "$delete" & run 12 "$query" & run 12 "VACUUM items" &
+wait
+"${P[@]}" -c "VACUUM items" # one more pass, alone
+
+if [ -s "$errors" ]; then
+    head -20 "$errors"
+    echo "concurrent: errors during the workload"
+    exit 1
+fi
+rows=$("${P[@]}" -Atc "SELECT count(*) FROM items")
+check=$("${P[@]}" -Atc "SELECT ruvector_index_check('items_hnsw')")
+missing=$("${P[@]}" -Atc "SET enable_seqscan = off; SET hnsw.ef_search = 100;
+    SELECT count(*) FROM items t WHERE t.id NOT IN (SELECT id FROM items ORDER BY v <-> t.v LIMIT 5)")
+ivf_rows=$("${P[@]}" -Atc "SET enable_seqscan = off; SET ivfflat.probes = 10;
+    SELECT count(*) FROM (SELECT id FROM items ORDER BY v <=> (SELECT v FROM items LIMIT 1)) s")
+echo "concurrent: $rows rows after inserts, deletes, queries and vacuums; $check; rows hnsw cannot find: $missing;" \
+    "ivfflat returns $ivf_rows"
+case "$check" in ok:*) ;; *) exit 1 ;; esac
+[ "$missing" = 0 ] && [ "$ivf_rows" = "$rows" ]
