@@ -46,3 +46,17 @@ install_extension() {
     unlink_installed_library
     (cd "$REPO_ROOT" && cargo pgrx install --release --pg-config "$PG_CONFIG")
 }
+
+# For tests/recovery: rows of table items(id, v) that an hnsw search for their
+# own vector (L2, LIMIT 5) does not return at ef_search 100, and how many of
+# those a search at ef_search 1000 still misses, as "missed/still_missed".
+# A miss at 100 can be HNSW's approximation; a row still missed at 1000 is lost.
+hnsw_self_search_misses() {
+    psql -X -q -h 127.0.0.1 -p "$1" -U postgres -d postgres -Atc "
+        SET enable_seqscan = off; SET hnsw.ef_search = 100;
+        CREATE TEMP TABLE missed AS
+            SELECT t.id, t.v FROM items t WHERE t.id NOT IN (SELECT id FROM items ORDER BY v <-> t.v LIMIT 5);
+        SET hnsw.ef_search = 1000;
+        SELECT (SELECT count(*) FROM missed) || '/' ||
+               (SELECT count(*) FROM missed t WHERE t.id NOT IN (SELECT id FROM items ORDER BY v <-> t.v LIMIT 5))"
+}
