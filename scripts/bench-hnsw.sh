@@ -3,7 +3,8 @@
 # benches/hnsw_bench.py). Installs the data sets and Python packages, builds
 # and installs the extension, runs a dedicated PostgreSQL on 127.0.0.1:54330
 # with shared_buffers = 2GB, then prints the tables. Pass
-# `--datasets fashion` or `--queries 200` to shorten it.
+# `--datasets fashion` or `--queries 200` to shorten it. `--vacuum` runs
+# benches/hnsw_vacuum_bench.py instead (recall after delete + VACUUM).
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
 cd "$REPO_ROOT"
@@ -20,4 +21,10 @@ as_postgres "$PG_BIN/psql" -X -q -h 127.0.0.1 -p "$port" -U postgres -d postgres
     -c "ALTER SYSTEM SET shared_buffers = '2GB'" -c "ALTER SYSTEM SET max_parallel_maintenance_workers = 1"
 stop_cluster "$data"
 start_cluster "$data" "$port"
-python3 benches/hnsw_bench.py --conninfo "host=127.0.0.1 port=$port user=postgres dbname=postgres" "$@"
+conninfo="host=127.0.0.1 port=$port user=postgres dbname=postgres"
+if [ "${1:-}" = --vacuum ]; then
+    shift
+    python3 benches/hnsw_vacuum_bench.py --conninfo "$conninfo" "$@"
+else
+    python3 benches/hnsw_bench.py --conninfo "$conninfo" "$@"
+fi
