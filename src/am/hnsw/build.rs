@@ -34,6 +34,12 @@ pub const PHASE_LOAD: i64 = 2;
 pub const PHASE_GRAPH: i64 = 3;
 pub const PHASE_WRITE: i64 = 4;
 
+/// A number that differs between builds (time and process), for `Meta::nonce`.
+fn build_nonce() -> u32 {
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+    (nanos as u32) ^ std::process::id().rotate_left(16)
+}
+
 fn progress(param: i32, value: i64) {
     // SAFETY: plain counter update of this backend's progress slot.
     unsafe { pg_sys::pgstat_progress_update_param(param, value) };
@@ -245,7 +251,8 @@ fn write_pages<S: Space>(
         entry_block: 0,
         entry_offset: 0,
         entry_level: -1,
-        insert_block: 0,
+        generation: 0,
+        nonce: build_nonce(),
     };
     let mut writer = BulkWriter::new(index);
     if let Some(graph) = graph {
@@ -388,7 +395,8 @@ pub unsafe extern "C-unwind" fn ambuildempty(index: pg_sys::Relation) {
             entry_block: 0,
             entry_offset: 0,
             entry_level: -1,
-            insert_block: 0,
+            generation: 0,
+        nonce: build_nonce(),
         },
     );
 }

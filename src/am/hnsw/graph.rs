@@ -26,11 +26,28 @@ pub struct DiskGraph {
     /// Deleted elements met while computing distances: searches pass through
     /// them, but inserts must not link to them (VACUUM is removing them).
     deleted_seen: std::cell::RefCell<FxHashSet<Tid>>,
+    /// Whether distances go through the backend's vector cache.
+    cached: bool,
 }
 
 impl DiskGraph {
     pub fn open(index: Index, meta: &Meta, kind: IndexKind) -> Self {
-        DiskGraph { index, kind, dims: meta.dims as usize, deleted_seen: Default::default() }
+        DiskGraph { index, kind, dims: meta.dims as usize, deleted_seen: Default::default(), cached: false }
+    }
+
+    /// As `open`, for a search: distances read vectors through this backend's
+    /// vector cache (see cache.rs; searches only, since inserts need the
+    /// deleted flags read with each vector).
+    pub fn open_for_search(index: Index, meta: &Meta, kind: IndexKind) -> Self {
+        let mut g = Self::open(index, meta, kind);
+        let key = super::cache::CacheKey {
+            // SAFETY: the relation is open; rd_id is its OID.
+            index: unsafe { (*index.relation()).rd_id },
+            nonce: meta.nonce,
+            generation: meta.generation,
+        };
+        g.cached = super::cache::open(key, kind.elem.row_bytes(g.dims));
+        g
     }
 
     /// Whether `tid` was seen to be a deleted element by `distance`.
@@ -120,12 +137,23 @@ impl GraphRead for DiskGraph {
             }
             _ => acc = f32::INFINITY,
         };
+        if self.cached && super::cache::with(id, &mut add).is_some() {
+            return finish(measure, query, acc, and, or, sparse);
+        }
+        // the vector's bytes, kept for the cache when it is on
+        let mut whole = Vec::new();
+        let mut take = |bytes: &[u8]| {
+            if self.cached {
+                whole.extend_from_slice(bytes);
+            }
+            add(bytes);
+        };
         let first = self.index.read(id, |b| {
             let e = ElementRef::parse(b)?;
             if e.is_deleted() {
                 self.deleted_seen.borrow_mut().insert(id);
             }
-            add(e.chunk_bytes());
+            take(e.chunk_bytes());
             Some(e.next_chunk())
         });
         let Some(Some(mut next)) = first else {
@@ -134,13 +162,27 @@ impl GraphRead for DiskGraph {
         while next.is_valid() {
             match self.index.read(next, |b| {
                 let (bytes, n) = parse_chunk(b)?;
-                add(bytes);
+                take(bytes);
                 Some(n)
             }) {
                 Some(Some(n)) => next = n,
                 _ => return f32::INFINITY,
             }
         }
+        if self.cached {
+            super::cache::put(id, &whole);
+        }
+        finish(measure, query, acc, and, or, sparse)
+    }
+
+    fn visited(&self) -> FxHashSet<Tid> {
+        FxHashSet::default()
+    }
+}
+
+/// The distance from what `DiskGraph::distance` accumulated.
+fn finish(measure: Measure, query: &Query, acc: f32, and: u64, or: u64, sparse: PairDistance) -> f32 {
+    {
         match (measure, query) {
             (Measure::Jaccard, _) => {
                 if or == 0 {
@@ -152,9 +194,5 @@ impl GraphRead for DiskGraph {
             (Measure::Sparse(metric), Query::Sparse(q)) => sparse.finish(q, pair_metric(metric)),
             _ => acc,
         }
-    }
-
-    fn visited(&self) -> FxHashSet<Tid> {
-        FxHashSet::default()
     }
 }

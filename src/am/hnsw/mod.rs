@@ -6,6 +6,7 @@
 //! header states the page layout and locking protocol.
 
 mod build;
+pub mod cache;
 mod check;
 mod graph;
 mod insert;

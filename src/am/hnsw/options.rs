@@ -25,6 +25,13 @@ pub static EF_SEARCH: GucSetting<i32> = GucSetting::<i32>::new(40);
 pub static ITERATIVE_SCAN: GucSetting<IterativeScan> = GucSetting::<IterativeScan>::new(IterativeScan::Off);
 pub static MAX_SCAN_TUPLES: GucSetting<i32> = GucSetting::<i32>::new(20_000);
 pub static SCAN_MEM_MULTIPLIER: GucSetting<f64> = GucSetting::<f64>::new(1.0);
+/// kB; see cache.rs.
+pub static VECTOR_CACHE_SIZE: GucSetting<i32> = GucSetting::<i32>::new(64 * 1024);
+
+/// The per-backend vector cache's limit in bytes (`hnsw.vector_cache_size`).
+pub fn vector_cache_bytes() -> usize {
+    VECTOR_CACHE_SIZE.get().max(0) as usize * 1024
+}
 
 /// What an iterative scan may hold in memory, in bytes: `work_mem` ×
 /// `hnsw.scan_mem_multiplier`.
@@ -83,6 +90,16 @@ pub fn init() {
         1000.0,
         GucContext::Userset,
         GucFlags::default(),
+    );
+    GucRegistry::define_int_guc(
+        c"hnsw.vector_cache_size",
+        c"Sets the memory each backend may use to cache hnsw element vectors for searches",
+        c"0 turns the cache off. Not a pgvector setting.",
+        &VECTOR_CACHE_SIZE,
+        0,
+        i32::MAX / 1024,
+        GucContext::Userset,
+        GucFlags::UNIT_KB,
     );
     // SAFETY: called once in _PG_init, before any index uses the kind.
     unsafe {

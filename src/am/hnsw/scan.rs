@@ -68,7 +68,7 @@ impl ScanState {
                 format!("different vector dimensions {} and {}", meta.dims, dims),
             );
         }
-        let graph = DiskGraph::open(index, &meta, self.kind);
+        let graph = DiskGraph::open_for_search(index, &meta, self.kind);
         let start = Neighbor { distance: graph.distance(query, ep), id: ep };
         let entry = descend(&graph, query, start, top, 0);
         let mut visited = graph.visited();

@@ -122,6 +122,9 @@ fn remove_deleted(index: Index, deleted: &TidStore) {
             list = index.read(list, |b| parse_tidlist(b).map(|(_, next)| next)).flatten().unwrap_or(Tid::INVALID);
         }
     }
+    // freed TIDs may name other elements from now on: searches' vector caches
+    // of this generation are stale (cache.rs)
+    index.update_meta(|mm: &mut Meta| mm.generation = mm.generation.wrapping_add(1));
     for (block, offsets) in doomed {
         index.free_items(block, &offsets);
     }

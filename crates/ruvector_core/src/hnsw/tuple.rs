@@ -424,12 +424,16 @@ pub struct Meta {
     pub entry_block: u32,
     pub entry_offset: u32,
     pub entry_level: i32,
-    /// The last block known to have free space for inserts.
-    pub insert_block: u32,
+    /// Bumped each time VACUUM frees elements (so their TIDs may be reused):
+    /// backends' vector caches (src/am/hnsw/cache.rs) are valid for one
+    /// (nonce, generation).
+    pub generation: u32,
+    /// Set at build: tells this index from an earlier one with the same file.
+    pub nonce: u32,
 }
 
 pub const META_MAGIC: u32 = 0x7276_686e; // "rvhn"
-pub const META_VERSION: u32 = 1;
+pub const META_VERSION: u32 = 2;
 
 impl Meta {
     pub fn entry(&self) -> Option<(Tid, usize)> {
