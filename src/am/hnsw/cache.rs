@@ -82,6 +82,19 @@ pub fn with<R>(tid: Tid, f: impl FnOnce(&[u8]) -> R) -> Option<R> {
     })
 }
 
+/// Ask the CPU to start loading `tid`'s cached vector (its first cache lines;
+/// the hardware prefetcher follows the rest once it is read in order).
+#[inline]
+pub fn prefetch(tid: Tid) {
+    CACHE.with(|c| {
+        let c = c.borrow();
+        if let Some(&slot) = c.slots.get(&tid) {
+            let at = slot as usize * c.stride;
+            ruvector_core::kernels::prefetch(&c.slab[at..at + c.stride], 4);
+        }
+    })
+}
+
 /// Keep `raw` as `tid`'s vector if there is room.
 pub fn put(tid: Tid, raw: &[u8]) {
     let limit = super::options::vector_cache_bytes();

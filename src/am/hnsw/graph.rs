@@ -178,6 +178,13 @@ impl GraphRead for DiskGraph {
     fn visited(&self) -> FxHashSet<Tid> {
         FxHashSet::default()
     }
+
+    #[inline]
+    fn prefetch(&self, id: Tid) {
+        if self.cached {
+            super::cache::prefetch(id);
+        }
+    }
 }
 
 /// The distance from what `DiskGraph::distance` accumulated.

@@ -129,6 +129,33 @@ SELECT pg_relation_size('items_l2') <= :size_before * 1.1 AS size_kept_after_rei
 SELECT recall_at_10('queries', 'items', '<->') >= 0.95 AS recall_after_reinsert_ok;
 SELECT ruvector_index_check('items_l2') LIKE 'ok: 3750 elements (0 deleted, 0 unreachable%' AS check_after_reinsert;
 DROP TABLE saved;
+
+-- the per-backend vector cache: searches fill it, and results are the same
+-- with it off, also after VACUUM freed elements whose TIDs new rows reuse
+CREATE TABLE cache_t (id int, v ruvector(16));
+INSERT INTO cache_t SELECT i, (SELECT array_agg(random()) FROM generate_series(1, 16) WHERE i > 0) FROM generate_series(1, 2000) i;
+CREATE INDEX cache_t_idx ON cache_t USING hnsw (v vector_l2_ops);
+CREATE TABLE cache_q AS SELECT i, (SELECT array_agg(random()) FROM generate_series(1, 16) WHERE i > 0)::ruvector(16) AS v FROM generate_series(1, 30) i;
+CREATE FUNCTION cache_answers() RETURNS text LANGUAGE sql AS $$
+    SELECT string_agg(ids, ';' ORDER BY i) FROM (
+        SELECT q.i, (SELECT string_agg(id::text, ',') FROM (SELECT id FROM cache_t t ORDER BY t.v <-> q.v LIMIT 10) s) AS ids
+        FROM cache_q q) a $$;
+SET enable_seqscan = off;
+SELECT cache_answers() AS first_answers \gset
+SELECT vectors > 0 AND hits > 0 AS cache_used FROM ruvector_hnsw_cache_info() WHERE index = 'cache_t_idx'::regclass;
+SET hnsw.vector_cache_size = 0;
+SELECT cache_answers() = :'first_answers' AS same_without_cache;
+RESET hnsw.vector_cache_size;
+DELETE FROM cache_t;
+VACUUM cache_t;
+INSERT INTO cache_t SELECT i, (SELECT array_agg(random() * 2) FROM generate_series(1, 16) WHERE i > 0) FROM generate_series(1, 2000) i;
+SELECT cache_answers() AS cached_answers \gset
+SET hnsw.vector_cache_size = 0;
+SELECT cache_answers() = :'cached_answers' AS same_after_vacuum_and_reuse;
+RESET hnsw.vector_cache_size;
+RESET enable_seqscan;
+DROP TABLE cache_t, cache_q;
+DROP FUNCTION cache_answers();
 SELECT error_of($$SELECT ruvector_index_check('items_pkey')$$);
 
 -- options and their errors (pgvector's)

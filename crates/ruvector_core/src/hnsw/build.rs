@@ -345,6 +345,11 @@ impl<S: Space> GraphRead for InMemoryGraph<S> {
     fn visited(&self) -> PooledVisited {
         PooledVisited::take(self.len())
     }
+
+    #[inline]
+    fn prefetch(&self, id: u32) {
+        self.space.prefetch(id);
+    }
 }
 
 /// 0..n in a random order drawn from `seed` (Fisher-Yates over splitmix64).

@@ -43,6 +43,11 @@ pub trait GraphRead {
 
     /// A fresh visited set for one search.
     fn visited(&self) -> Self::Visited;
+
+    /// A hint that `distance(_, id)` follows soon, so the node's data can be
+    /// fetched into the CPU cache meanwhile. Default: nothing.
+    #[inline]
+    fn prefetch(&self, _id: Self::Id) {}
 }
 
 /// Nodes seen during one search.
@@ -177,10 +182,10 @@ pub fn search_layer<G: GraphRead>(
         }
         links.clear();
         graph.neighbors(c.id, level, &mut links);
+        // keep the unvisited ones and let their data load while the first are measured
+        links.retain(|&n| visited.insert(n));
+        links.iter().for_each(|&n| graph.prefetch(n));
         for &n in &links {
-            if !visited.insert(n) {
-                continue;
-            }
             let d = graph.distance(query, n);
             if results.len() < ef || d < results.peek().map_or(f32::INFINITY, |f| f.distance) {
                 let nb = Neighbor { distance: d, id: n };

@@ -17,6 +17,9 @@ pub trait Space: Sync {
     /// Node `i`'s vector.
     fn get(&self, i: u32) -> &Self::Query;
     fn distance(&self, q: &Self::Query, i: u32) -> f32;
+    /// Start loading node `i`'s vector into the CPU cache.
+    #[inline]
+    fn prefetch(&self, _i: u32) {}
 }
 
 /// Dense f32 vectors in one flat array (`ruvector`, and `halfvec` widened),
@@ -42,6 +45,11 @@ impl Space for DenseSpace {
     #[inline]
     fn distance(&self, q: &[f32], i: u32) -> f32 {
         self.metric.distance(q, self.get(i))
+    }
+
+    #[inline]
+    fn prefetch(&self, i: u32) {
+        crate::kernels::prefetch(self.get(i), 4);
     }
 }
 
