@@ -49,6 +49,7 @@ fn remove_deleted(index: Index, deleted: &TidStore) {
     let m = meta.m as usize;
     let mut top: Option<(Tid, usize)> = None;
     let mut lost_races = Vec::new();
+    let mut repaired = 0usize;
     for block in 1..index.nblocks() {
         let mut todo: Vec<(Tid, usize, Vec<Tid>)> = Vec::new();
         index.read_page(block, |page| {
@@ -70,6 +71,7 @@ fn remove_deleted(index: Index, deleted: &TidStore) {
             }
         });
         for (tid, level, list) in todo {
+            repaired += 1;
             if !repair(index, &graph, tid, level, list, m, &is_deleted) {
                 lost_races.push((tid, level));
             }
@@ -95,7 +97,12 @@ fn remove_deleted(index: Index, deleted: &TidStore) {
         });
     }
 
-    relink_orphans(index, &graph, m, &is_deleted);
+    let relinked = relink_orphans(index, &graph, m, &is_deleted);
+    pgrx::debug1!(
+        "hnsw vacuum: {} deleted elements, {repaired} lists repaired ({} lost races), {relinked} elements relinked",
+        deleted.len(),
+        lost_races.len()
+    );
 
     // 4. no insert or search runs: finish the repairs, then free the space
     let _exclusive = index.update_lock(true);
@@ -135,16 +142,21 @@ fn remove_deleted(index: Index, deleted: &TidStore) {
 /// repaired in-neighbours did not keep it) would be unreachable once those
 /// are freed: link it from its nearest live neighbour at level 0, as an
 /// insert does for a newcomer nobody accepted.
-fn relink_orphans(index: Index, graph: &DiskGraph, m: usize, is_deleted: &dyn Fn(Tid) -> bool) {
+fn relink_orphans(index: Index, graph: &DiskGraph, m: usize, is_deleted: &dyn Fn(Tid) -> bool) -> usize {
+    let mut relinked = 0;
     let entry = index.meta::<Meta>().entry().map(|(ep, _)| ep);
     let mut linked: FxHashSet<Tid> = FxHashSet::default();
     for block in 1..index.nblocks() {
         index.read_page(block, |page| {
-            for (_, bytes) in page.items() {
-                if let Some(e) = ElementRef::parse(bytes) {
-                    for level in 0..=e.level() {
-                        linked.extend(e.neighbors(level));
+            for (offset, bytes) in page.items() {
+                match ElementRef::parse(bytes) {
+                    // links from elements about to be freed do not count
+                    Some(e) if !e.is_deleted() && !is_deleted(Tid { block, offset }) => {
+                        for level in 0..=e.level() {
+                            linked.extend(e.neighbors(level));
+                        }
                     }
+                    _ => {}
                 }
             }
         });
@@ -169,10 +181,12 @@ fn relink_orphans(index: Index, graph: &DiskGraph, m: usize, is_deleted: &dyn Fn
                 .min_by(|a, b| a.0.total_cmp(&b.0));
             if let Some((distance, n)) = nearest {
                 super::insert::add_backlink(index, graph, n, tid, distance, 0, m, true, &mut cache);
+                relinked += 1;
             }
         }
         pgrx::check_for_interrupts!();
     }
+    relinked
 }
 
 /// Replace `node`'s list at `level` (`current` as read) by its repair, if the

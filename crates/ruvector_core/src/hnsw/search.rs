@@ -93,8 +93,13 @@ pub fn select_neighbors<Id: Copy>(
 /// through at most `budget` deleted nodes, so a node whose neighbours were
 /// all deleted still finds the nodes they led to. They are ranked by
 /// distance to `node` (`between(node, x)`), thinned with the heuristic, and
-/// the remaining slots up to `cap` are filled with the nearest candidates the
-/// heuristic passed over (more links keep more paths open).
+/// the remaining places up to `cap` are filled with the nearest candidates
+/// the heuristic passed over (more links keep more paths open). Choosing the
+/// whole list afresh matters when whole regions were deleted: the nodes
+/// beyond them come in through the deleted ones, and the heuristic keeps
+/// them as the new long links. (Adding the results of a search for the
+/// node's own vector made recall worse on clustered data: near candidates
+/// crowded out those long links.)
 #[allow(clippy::too_many_arguments)]
 pub fn repair_neighbors<G: GraphRead>(
     graph: &G,
