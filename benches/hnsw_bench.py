@@ -74,6 +74,9 @@ def recall(base, queries, got, true_dist, k=10):
     return hits / (len(got) * k)
 
 
+VECTOR_CACHE = None
+
+
 def literal(v):
     return "[" + ",".join(repr(float(x)) for x in v) + "]"
 
@@ -118,6 +121,8 @@ def bench_ruvector(conninfo, name, base, queries, true_dist, efs, reuse=False):
 
 
 def bench_queries(conn, name, base, queries, true_dist, efs, build):
+    if VECTOR_CACHE:
+        conn.execute(f"SET hnsw.vector_cache_size = '{VECTOR_CACHE}'")
     if True:
         size = conn.execute(f"SELECT pg_relation_size('{name}_idx')").fetchone()[0]
         check = conn.execute(f"SELECT ruvector_index_check('{name}_idx')").fetchone()[0]
@@ -151,7 +156,10 @@ def main():
     ap.add_argument("--queries", type=int, default=1000)
     ap.add_argument("--ef", default="40,80,200")
     ap.add_argument("--reuse", action="store_true", help="query an index left by an earlier run")
+    ap.add_argument("--vector-cache", help="hnsw.vector_cache_size for the queries (default: the setting's default)")
     args = ap.parse_args()
+    global VECTOR_CACHE
+    VECTOR_CACHE = args.vector_cache
     efs = [int(e) for e in args.ef.split(",")]
     for ds in args.datasets.split(","):
         base, queries = (load_fashion if ds == "fashion" else load_glove)(args.queries)
