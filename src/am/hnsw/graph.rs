@@ -78,17 +78,22 @@ impl DiskGraph {
     }
 
     pub fn tids(&self, tid: Tid) -> Option<ElementTids> {
-        let (deleted, mut tids, mut next) = self.index.read(tid, |b| {
-            let e = ElementRef::parse(b)?;
-            Some((e.is_deleted(), e.heap_tids().collect::<Vec<_>>(), e.overflow()))
-        })??;
-        while next.is_valid() {
-            let (more, n) = self.index.read(next, parse_tidlist)??;
-            tids.extend(more);
-            next = n;
-        }
-        Some(ElementTids { deleted, tids })
+        element_tids(self.index, tid)
     }
+}
+
+/// Element `tid`'s heap TIDs (inline and overflow lists) and deleted flag.
+pub fn element_tids(index: Index, tid: Tid) -> Option<ElementTids> {
+    let (deleted, mut tids, mut next) = index.read(tid, |b| {
+        let e = ElementRef::parse(b)?;
+        Some((e.is_deleted(), e.heap_tids().collect::<Vec<_>>(), e.overflow()))
+    })??;
+    while next.is_valid() {
+        let (more, n) = index.read(next, parse_tidlist)??;
+        tids.extend(more);
+        next = n;
+    }
+    Some(ElementTids { deleted, tids })
 }
 
 impl GraphRead for DiskGraph {

@@ -25,7 +25,12 @@ use crate::am::storage::Index;
 struct ScanState {
     /// The query's length in elements and the query itself.
     query: Option<(usize, Query)>,
+    /// Elements found and not returned yet, nearest first; their heap TIDs
+    /// are read only when they are reached (a LIMIT 10 query at ef_search
+    /// 200 reads 10 elements' TIDs, not 200).
     queue: VecDeque<(f32, Tid)>,
+    /// Heap TIDs of the element being returned.
+    pending: VecDeque<Tid>,
     returned: FxHashSet<Tid>,
     ef: usize,
     started: bool,
@@ -38,6 +43,7 @@ impl ScanState {
     fn reset(&mut self) {
         self.query = None;
         self.queue.clear();
+        self.pending.clear();
         self.returned.clear();
         self.ef = EF_SEARCH.get().max(1) as usize;
         self.started = false;
@@ -79,13 +85,7 @@ impl ScanState {
                 continue;
             }
             self.returned.insert(n.id);
-            let Some(element) = graph.tids(n.id) else { continue };
-            if element.deleted {
-                continue;
-            }
-            for t in element.tids {
-                self.queue.push_back((n.distance, t));
-            }
+            self.queue.push_back((n.distance, n.id));
         }
         self.started = true;
         visited.len()
@@ -104,6 +104,7 @@ pub unsafe extern "C-unwind" fn ambeginscan(
         let mut state = ScanState {
             query: None,
             queue: VecDeque::new(),
+            pending: VecDeque::new(),
             returned: FxHashSet::default(),
             ef: 0,
             started: false,
@@ -158,8 +159,7 @@ pub unsafe extern "C-unwind" fn amgettuple(scan: pg_sys::IndexScanDesc, _dir: pg
         state.search(index);
     }
     loop {
-        if let Some((distance, tid)) = state.queue.pop_front() {
-            state.last_distance = state.last_distance.max(distance);
+        if let Some(tid) = state.pending.pop_front() {
             // SAFETY: writing the scan's result fields.
             unsafe {
                 (*scan).xs_heaptid = pg_sys::ItemPointerData {
@@ -170,6 +170,19 @@ pub unsafe extern "C-unwind" fn amgettuple(scan: pg_sys::IndexScanDesc, _dir: pg
                 (*scan).xs_recheckorderby = false;
             }
             return true;
+        }
+        if let Some((distance, element)) = state.queue.pop_front() {
+            // The element's heap TIDs as they are now. Should VACUUM have
+            // freed it since the search and an insert reused its TID, the
+            // newcomer's rows were inserted after this scan's snapshot was
+            // taken, so the executor's visibility check drops them.
+            state.last_distance = state.last_distance.max(distance);
+            if let Some(e) = super::graph::element_tids(index, element) {
+                if !e.deleted {
+                    state.pending.extend(e.tids);
+                }
+            }
+            continue;
         }
         if state.exhausted || ITERATIVE_SCAN.get() == IterativeScan::Off || state.query.is_none() {
             return false;
