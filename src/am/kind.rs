@@ -245,7 +245,6 @@ pub unsafe fn read_row(kind: IndexKind, value: pg_sys::Datum) -> Option<Row> {
     }
 }
 
-
 impl Query {
     /// Distance from this query to a whole stored vector `raw` (one tuple,
     /// not chunked), as the opclass's operator orders.

@@ -390,7 +390,8 @@ impl Index {
                 let new_block = pg_sys::BufferGetBlockNumber(new.buf);
                 let state = pg_sys::GenericXLogStart(self.rel);
                 let old_page = pg_sys::GenericXLogRegisterBuffer(state, l.buf, 0);
-                let new_page = pg_sys::GenericXLogRegisterBuffer(state, new.buf, pg_sys::GENERIC_XLOG_FULL_IMAGE as i32);
+                let new_page =
+                    pg_sys::GenericXLogRegisterBuffer(state, new.buf, pg_sys::GENERIC_XLOG_FULL_IMAGE as i32);
                 page_init(new_page, KIND_DATA);
                 let off = add_item(new_page, bytes);
                 set_next(old_page, new_block);

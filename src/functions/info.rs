@@ -15,13 +15,7 @@ fn ruvector_simd_info() -> &'static str {
 #[pg_extern(volatile, parallel_safe)]
 fn ruvector_hnsw_cache_info() -> TableIterator<
     'static,
-    (
-        name!(index, pgrx::pg_sys::Oid),
-        name!(vectors, i64),
-        name!(bytes, i64),
-        name!(hits, i64),
-        name!(misses, i64),
-    ),
+    (name!(index, pgrx::pg_sys::Oid), name!(vectors, i64), name!(bytes, i64), name!(hits, i64), name!(misses, i64)),
 > {
     let row = crate::am::hnsw::cache::stats()
         .map(|(index, vectors, bytes, hits, misses)| (index, vectors as i64, bytes as i64, hits as i64, misses as i64));

@@ -112,25 +112,28 @@ impl TidStore {
 
     /// Every TID, in increasing order.
     pub fn iter(&self) -> impl Iterator<Item = (u32, u16)> + '_ {
-        self.chunks.iter().enumerate().flat_map(move |(i, &(first, start))| {
-            let end = self.chunks.get(i + 1).map_or(self.deltas.len(), |&(_, s)| s as usize);
-            let mut bytes = self.deltas[start as usize..end].iter();
-            let mut cur = first;
-            std::iter::once(first).chain(std::iter::from_fn(move || {
-                let (mut d, mut shift) = (0u64, 0);
-                loop {
-                    let &b = bytes.next()?;
-                    d |= u64::from(b & 0x7f) << shift;
-                    shift += 7;
-                    if b & 0x80 == 0 {
-                        break;
+        self.chunks
+            .iter()
+            .enumerate()
+            .flat_map(move |(i, &(first, start))| {
+                let end = self.chunks.get(i + 1).map_or(self.deltas.len(), |&(_, s)| s as usize);
+                let mut bytes = self.deltas[start as usize..end].iter();
+                let mut cur = first;
+                std::iter::once(first).chain(std::iter::from_fn(move || {
+                    let (mut d, mut shift) = (0u64, 0);
+                    loop {
+                        let &b = bytes.next()?;
+                        d |= u64::from(b & 0x7f) << shift;
+                        shift += 7;
+                        if b & 0x80 == 0 {
+                            break;
+                        }
                     }
-                }
-                cur += d;
-                Some(cur)
-            }))
-        })
-        .map(|k| ((k >> OFFSET_BITS) as u32, (k & ((1 << OFFSET_BITS) - 1)) as u16))
+                    cur += d;
+                    Some(cur)
+                }))
+            })
+            .map(|k| ((k >> OFFSET_BITS) as u32, (k & ((1 << OFFSET_BITS) - 1)) as u16))
     }
 
     /// Heap bytes held (capacity, not length: what the allocator gave us).

@@ -22,9 +22,9 @@ use ruvector_core::hnsw::tuple::{
 };
 use ruvector_core::hnsw::{BitSpace, BuildParams, DenseSpace, InMemoryGraph, Space, SparseSpace};
 
+use super::{insert, options};
 use crate::am::kind::{index_kind, metric_code, Elem, IndexKind, Measure, Row};
 use crate::am::storage::{self, BulkWriter, Index, GEOMETRY};
-use super::{insert, options};
 
 // pg_stat_progress_create_index columns (commands/progress.h) and our subphases.
 const PROGRESS_CREATE_IDX_SUBPHASE: i32 = 10;
@@ -396,7 +396,7 @@ pub unsafe extern "C-unwind" fn ambuildempty(index: pg_sys::Relation) {
             entry_offset: 0,
             entry_level: -1,
             generation: 0,
-        nonce: build_nonce(),
+            nonce: build_nonce(),
         },
     );
 }

@@ -18,8 +18,8 @@ use ruvector_core::hnsw::tuple::{Meta, Tid};
 use ruvector_core::hnsw::{descend, search_layer, GraphRead, Neighbor};
 
 use super::graph::DiskGraph;
-use crate::am::kind::{index_kind, IndexKind, Query};
 use super::options::{scan_mem_limit, IterativeScan, EF_SEARCH, ITERATIVE_SCAN, MAX_SCAN_TUPLES};
+use crate::am::kind::{index_kind, IndexKind, Query};
 use crate::am::storage::Index;
 
 struct ScanState {

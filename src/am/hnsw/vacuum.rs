@@ -23,10 +23,12 @@
 
 use pgrx::pg_sys;
 use pgrx::prelude::*;
-use ruvector_core::hnsw::tuple::{parse_chunk, parse_tidlist, set_tidlist, ElementMut, ElementRef, Meta, Tid, KIND_TIDLIST};
+use ruvector_core::hnsw::tuple::{
+    parse_chunk, parse_tidlist, set_tidlist, ElementMut, ElementRef, Meta, Tid, KIND_TIDLIST,
+};
 
-use ruvector_core::hnsw::repair_neighbors;
 use rustc_hash::FxHashSet;
+use ruvector_core::hnsw::repair_neighbors;
 use ruvector_core::tidstore::TidStore;
 
 use super::graph::DiskGraph;
@@ -107,7 +109,9 @@ fn remove_deleted(index: Index, deleted: &TidStore) {
     // 4. no insert or search runs: finish the repairs, then free the space
     let _exclusive = index.update_lock(true);
     for (tid, level) in lost_races {
-        if let Some(list) = index.read(tid, |b| ElementRef::parse(b).map(|e| e.neighbors(level).collect::<Vec<_>>())).flatten() {
+        if let Some(list) =
+            index.read(tid, |b| ElementRef::parse(b).map(|e| e.neighbors(level).collect::<Vec<_>>())).flatten()
+        {
             repair(index, &graph, tid, level, list, m, &is_deleted);
         }
     }

@@ -324,8 +324,7 @@ pub unsafe extern "C-unwind" fn ambuild(
     // 3. meta, centre pages, then the rows list by list
     let idx = Index::new(index);
     let mut writer = BulkWriter::new(idx);
-    let list_tuples: Vec<Tid> =
-        (0..lists).map(|l| writer.add_next(&encode_list(0, 0, centres.get(l)), true)).collect();
+    let list_tuples: Vec<Tid> = (0..lists).map(|l| writer.add_next(&encode_list(0, 0, centres.get(l)), true)).collect();
     writer.close_page();
     let meta = IvfMeta {
         magic: IVF_MAGIC,
@@ -365,7 +364,7 @@ pub unsafe extern "C-unwind" fn ambuild(
     }
     load.flush();
     // every list gets a page, so inserts always have one to start from
-    for l in 0..lists {
+    for (l, &list_tuple) in list_tuples.iter().enumerate() {
         let (start, tail) = match load.chains[l] {
             Some(c) => c,
             None => {
@@ -373,7 +372,7 @@ pub unsafe extern "C-unwind" fn ambuild(
                 (b, b)
             }
         };
-        load.writer.update(list_tuples[l], |bytes| {
+        load.writer.update(list_tuple, |bytes| {
             bytes[0..4].copy_from_slice(&start.to_ne_bytes());
             set_list_insert(bytes, tail);
         });

@@ -72,7 +72,8 @@ impl Lists {
     pub fn read(index: Index, kind: IndexKind) -> Lists {
         let meta = meta(index);
         let centre_bytes = kind.elem.row_bytes(meta.dims as usize).unwrap_or(0);
-        let mut lists = Lists { meta, entries: Vec::with_capacity(meta.lists as usize), centres: Centres::new(centre_bytes) };
+        let mut lists =
+            Lists { meta, entries: Vec::with_capacity(meta.lists as usize), centres: Centres::new(centre_bytes) };
         let mut block = Some(meta.centre_block);
         while let Some(b) = block {
             block = index.read_page(b, |page| {

@@ -626,7 +626,7 @@ mod tests {
             InMemoryGraph::build(DenseSpace { dims, vectors: data.clone(), metric: Metric::L2 }, params, 1, |_| true)
                 .unwrap();
         let mut flat = Flat { dims, data: &data, lists: (0..n as u32).map(|i| graph.neighbors_of(i, 0)).collect() };
-        let deleted = |i: u32| i % 2 == 0;
+        let deleted = |i: u32| i.is_multiple_of(2);
         let vec_of = |i: u32| &data[i as usize * dims..(i as usize + 1) * dims];
         let repaired: Vec<Vec<u32>> = (0..n as u32)
             .map(|i| {
@@ -634,7 +634,9 @@ mod tests {
                 if deleted(i) || !current.iter().any(|&x| deleted(x)) {
                     return current;
                 }
-                repair_neighbors(&flat, i, 0, &current, deleted, 32, 24, |a, b| Metric::L2.distance(vec_of(a), vec_of(b)))
+                repair_neighbors(&flat, i, 0, &current, deleted, 32, 24, |a, b| {
+                    Metric::L2.distance(vec_of(a), vec_of(b))
+                })
             })
             .collect();
         for i in (1..n as u32).step_by(2) {
