@@ -81,3 +81,23 @@ start_bench_cluster() {
     stop_cluster "$BENCH_DATA"
     start_cluster "$BENCH_DATA" "$BENCH_PORT"
 }
+
+# For tests/recovery: a throw-away cluster on 127.0.0.1:$2 in a new directory
+# (removed on exit) holding table items(id bigserial, v ruvector(16)) with $1
+# random rows, an hnsw index items_hnsw (L2) and an ivfflat index items_ivf
+# (cosine, 10 lists). Sets WORK, DATA, PORT and the psql command array P.
+items_cluster() {
+    WORK=$(mktemp -d /tmp/ruvector-recovery.XXXXXX)
+    chown postgres:postgres "$WORK"
+    DATA=$WORK/data PORT=$2
+    trap 'stop_cluster "$DATA"; rm -rf "$WORK"' EXIT
+    start_cluster "$DATA" "$PORT"
+    P=(psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$PORT" -U postgres -d postgres)
+    "${P[@]}" <<SQL
+CREATE EXTENSION ruvector_pg;
+CREATE TABLE items (id bigserial PRIMARY KEY, v ruvector(16));
+INSERT INTO items (v) SELECT (SELECT array_agg(random()) FROM generate_series(1, 16) WHERE i > 0) FROM generate_series(1, $1) i;
+CREATE INDEX items_hnsw ON items USING hnsw (v vector_l2_ops);
+CREATE INDEX items_ivf ON items USING ivfflat (v vector_cosine_ops) WITH (lists = 10);
+SQL
+}

@@ -2,6 +2,7 @@
 //! (element type, metric, rows and queries) and `storage` (pages, buffers and
 //! WAL: the only unsafe page code).
 
+pub mod callbacks;
 pub mod hnsw;
 pub mod ivfflat;
 pub mod kind;

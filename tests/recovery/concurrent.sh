@@ -7,20 +7,8 @@
 set -euo pipefail
 source "$(dirname "$0")/../../scripts/common.sh"
 
-work=$(mktemp -d /tmp/ruvector-concurrent.XXXXXX)
-chown postgres:postgres "$work"
-data=$work/data port=54335
-trap 'stop_cluster "$data"; rm -rf "$work"' EXIT
-start_cluster "$data" "$port"
-P=(psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$port" -U postgres -d postgres)
-
-"${P[@]}" <<'SQL'
-CREATE EXTENSION ruvector_pg;
-CREATE TABLE items (id bigserial PRIMARY KEY, v ruvector(16));
-INSERT INTO items (v) SELECT (SELECT array_agg(random()) FROM generate_series(1, 16) WHERE i > 0) FROM generate_series(1, 3000) i;
-CREATE INDEX items_hnsw ON items USING hnsw (v vector_l2_ops);
-CREATE INDEX items_ivf ON items USING ivfflat (v vector_cosine_ops) WITH (lists = 10);
-SQL
+items_cluster 3000 54335
+work=$WORK data=$DATA port=$PORT
 
 errors=$work/errors
 : > "$errors"

@@ -6,20 +6,8 @@
 set -euo pipefail
 source "$(dirname "$0")/../../scripts/common.sh"
 
-work=$(mktemp -d /tmp/ruvector-crash.XXXXXX)
-chown postgres:postgres "$work"
-data=$work/data port=54333
-trap 'stop_cluster "$data"; rm -rf "$work"' EXIT
-start_cluster "$data" "$port"
-P=(psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$port" -U postgres -d postgres)
-
-"${P[@]}" <<'SQL'
-CREATE EXTENSION ruvector_pg;
-CREATE TABLE items (id bigserial PRIMARY KEY, v ruvector(16));
-INSERT INTO items (v) SELECT (SELECT array_agg(random()) FROM generate_series(1, 16) WHERE i > 0) FROM generate_series(1, 1000) i;
-CREATE INDEX items_hnsw ON items USING hnsw (v vector_l2_ops);
-CREATE INDEX items_ivf ON items USING ivfflat (v vector_cosine_ops) WITH (lists = 10);
-SQL
+items_cluster 1000 54333
+work=$WORK data=$DATA port=$PORT
 
 # Three clients insert in small transactions until the server goes away.
 insert_loop() {

@@ -23,13 +23,13 @@ use ruvector_core::hnsw::tuple::{
 use ruvector_core::hnsw::{BitSpace, BuildParams, DenseSpace, InMemoryGraph, Space, SparseSpace};
 
 use super::{insert, options};
+use crate::am::callbacks::{
+    self, progress, PROGRESS_CREATE_IDX_SUBPHASE, PROGRESS_CREATE_IDX_TUPLES_DONE, PROGRESS_CREATE_IDX_TUPLES_TOTAL,
+};
 use crate::am::kind::{index_kind, metric_code, Elem, IndexKind, Measure, Row};
-use crate::am::storage::{self, BulkWriter, Index, GEOMETRY};
+use crate::am::storage::{self, tid_of, BulkWriter, Index, GEOMETRY};
 
-// pg_stat_progress_create_index columns (commands/progress.h) and our subphases.
-const PROGRESS_CREATE_IDX_SUBPHASE: i32 = 10;
-const PROGRESS_CREATE_IDX_TUPLES_TOTAL: i32 = 11;
-const PROGRESS_CREATE_IDX_TUPLES_DONE: i32 = 12;
+// Our build phases for pg_stat_progress_create_index.
 pub const PHASE_LOAD: i64 = 2;
 pub const PHASE_GRAPH: i64 = 3;
 pub const PHASE_WRITE: i64 = 4;
@@ -38,11 +38,6 @@ pub const PHASE_WRITE: i64 = 4;
 fn build_nonce() -> u32 {
     let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
     (nanos as u32) ^ std::process::id().rotate_left(16)
-}
-
-fn progress(param: i32, value: i64) {
-    // SAFETY: plain counter update of this backend's progress slot.
-    unsafe { pg_sys::pgstat_progress_update_param(param, value) };
 }
 
 /// Rows collected from the heap: unique vectors and their heap TIDs.
@@ -135,9 +130,7 @@ unsafe extern "C-unwind" fn build_callback(
     state: *mut core::ffi::c_void,
 ) {
     // SAFETY: PostgreSQL passes the state pointer we gave it and one column.
-    let (state, value, null, tid) = unsafe {
-        (&mut *(state as *mut Collected), *values, *isnull, Tid { block: item_block(tid), offset: (*tid).ip_posid })
-    };
+    let (state, value, null, tid) = unsafe { (&mut *(state as *mut Collected), *values, *isnull, tid_of(&*tid)) };
     if null {
         return;
     }
@@ -172,11 +165,6 @@ unsafe extern "C-unwind" fn build_callback(
     }
     state.indexed += 1.0;
     state.add(&row.raw, &row.dense, tid);
-}
-
-fn item_block(tid: pg_sys::ItemPointer) -> u32 {
-    // SAFETY: a valid heap TID from the scan.
-    unsafe { ((*tid).ip_blkid.bi_hi as u32) << 16 | (*tid).ip_blkid.bi_lo as u32 }
 }
 
 /// Build the graph of everything collected and write it as the index's pages.
@@ -357,16 +345,7 @@ pub unsafe extern "C-unwind" fn ambuild(
     progress(PROGRESS_CREATE_IDX_SUBPHASE, PHASE_LOAD);
     // SAFETY: a standard index build scan with our callback and state.
     unsafe {
-        pg_sys::table_index_build_scan(
-            heap,
-            index,
-            info,
-            true,
-            true,
-            Some(build_callback),
-            &mut state as *mut Collected as *mut core::ffi::c_void,
-            core::ptr::null_mut(),
-        );
+        callbacks::scan_heap(heap, index, info, Some(build_callback), &mut state);
     }
     if state.on_disk.is_none() {
         write_graph(Index::new(index), &mut state);

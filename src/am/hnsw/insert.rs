@@ -17,6 +17,7 @@ use ruvector_core::hnsw::tuple::{
 use ruvector_core::hnsw::{descend, random_level, search_layer, select_neighbors, GraphRead, Neighbor};
 
 use super::graph::DiskGraph;
+use crate::am::callbacks;
 use crate::am::kind::{index_kind, Elem, Query, Row};
 use crate::am::storage::{Index, GEOMETRY};
 
@@ -401,20 +402,8 @@ pub unsafe extern "C-unwind" fn aminsert(
     _index_unchanged: bool,
     _info: *mut pg_sys::IndexInfo,
 ) -> bool {
-    // SAFETY: one key column; the TID is the new heap row's.
-    let (value, null, tid) = unsafe {
-        (
-            *values,
-            *isnull,
-            Tid {
-                block: ((*heap_tid).ip_blkid.bi_hi as u32) << 16 | (*heap_tid).ip_blkid.bi_lo as u32,
-                offset: (*heap_tid).ip_posid,
-            },
-        )
-    };
-    if null {
-        return false;
-    }
+    // SAFETY: aminsert's arguments.
+    let Some((value, tid)) = (unsafe { callbacks::insert_args(values, isnull, heap_tid) }) else { return false };
     let kind = index_kind(index, "hnsw");
     // SAFETY: the indexed column's datum, of the type index_kind() found.
     let Some(row) = (unsafe { super::read_row(kind, value) }).and_then(|r| r.prepared(kind)) else {

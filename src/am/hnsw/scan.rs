@@ -19,8 +19,9 @@ use ruvector_core::hnsw::{descend, search_layer, GraphRead, Neighbor};
 
 use super::graph::DiskGraph;
 use super::options::{scan_mem_limit, IterativeScan, EF_SEARCH, ITERATIVE_SCAN, MAX_SCAN_TUPLES};
+use crate::am::callbacks;
 use crate::am::kind::{index_kind, IndexKind, Query};
-use crate::am::storage::Index;
+use crate::am::storage::{item_pointer, Index};
 
 struct ScanState {
     /// The query's length in elements and the query itself.
@@ -127,27 +128,11 @@ pub unsafe extern "C-unwind" fn amrescan(
     orderbys: pg_sys::ScanKey,
     norderbys: i32,
 ) {
-    // SAFETY: the scan we created; keys arrays have the lengths given.
+    // SAFETY: the scan we created, and amrescan's arguments.
     unsafe {
         let state = &mut *((*scan).opaque as *mut ScanState);
         state.reset();
-        if !keys.is_null() && nkeys > 0 {
-            core::ptr::copy(keys, (*scan).keyData, nkeys as usize);
-        }
-        if !orderbys.is_null() && norderbys > 0 {
-            core::ptr::copy(orderbys, (*scan).orderByData, norderbys as usize);
-            let key = &*(*scan).orderByData;
-            if key.sk_flags & pg_sys::SK_ISNULL as i32 == 0 {
-                if let Some(row) = super::read_row(state.kind, key.sk_argument) {
-                    let dims = row.dims;
-                    // A zero query under cosine cannot be normalised; it then
-                    // matches everything equally, in graph order.
-                    let raw = row.raw.clone();
-                    let row = row.prepared(state.kind).unwrap_or(crate::am::kind::Row { dims, raw, dense: Vec::new() });
-                    state.query = Some((row.dims, row.query(state.kind)));
-                }
-            }
-        }
+        state.query = callbacks::rescan_query(scan, keys, nkeys, orderbys, norderbys, state.kind);
     }
 }
 
@@ -162,10 +147,7 @@ pub unsafe extern "C-unwind" fn amgettuple(scan: pg_sys::IndexScanDesc, _dir: pg
         if let Some(tid) = state.pending.pop_front() {
             // SAFETY: writing the scan's result fields.
             unsafe {
-                (*scan).xs_heaptid = pg_sys::ItemPointerData {
-                    ip_blkid: pg_sys::BlockIdData { bi_hi: (tid.block >> 16) as u16, bi_lo: tid.block as u16 },
-                    ip_posid: tid.offset,
-                };
+                (*scan).xs_heaptid = item_pointer(tid);
                 (*scan).xs_recheck = false;
                 (*scan).xs_recheckorderby = false;
             }

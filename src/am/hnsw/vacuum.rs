@@ -33,6 +33,7 @@ use ruvector_core::tidstore::TidStore;
 
 use super::graph::DiskGraph;
 use super::insert::QueryCache;
+use crate::am::callbacks;
 use crate::am::kind::index_kind;
 use crate::am::storage::{item_pointer, Index};
 
@@ -234,7 +235,7 @@ pub unsafe extern "C-unwind" fn ambulkdelete(
 ) -> *mut pg_sys::IndexBulkDeleteResult {
     // SAFETY: VACUUM passes a valid info, optional stats, and a callback.
     let (index, stats) = unsafe {
-        let stats = if stats.is_null() { PgBox::<pg_sys::IndexBulkDeleteResult>::alloc0().into_pg() } else { stats };
+        let stats = callbacks::stats_or_new(stats);
         (Index::new((*info).index), stats)
     };
     let Some(callback) = callback else { return stats };
@@ -308,12 +309,8 @@ pub unsafe extern "C-unwind" fn ambulkdelete(
         let deleted = TidStore::from_unsorted(deleted);
         remove_deleted(index, &deleted);
     }
-    // SAFETY: stats is ours to fill.
-    unsafe {
-        (*stats).tuples_removed += removed;
-        (*stats).num_index_tuples = remaining;
-        (*stats).num_pages = index.nblocks();
-    }
+    // SAFETY: stats is valid (passed in or allocated above).
+    unsafe { callbacks::record_stats(stats, removed, remaining, index.nblocks()) };
     stats
 }
 

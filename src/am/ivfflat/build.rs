@@ -21,21 +21,16 @@ use ruvector_core::ivf::{self, KMeansParams, Reservoir};
 
 use super::lists::Centres;
 use super::options;
+use crate::am::callbacks::{
+    self, progress, PROGRESS_CREATE_IDX_SUBPHASE, PROGRESS_CREATE_IDX_TUPLES_DONE, PROGRESS_CREATE_IDX_TUPLES_TOTAL,
+};
 use crate::am::kind::{index_kind, metric_code, read_row, Elem, IndexKind, Measure, Row};
 use crate::am::storage::{self, tid_of, BulkWriter, Index};
 
-// pg_stat_progress_create_index columns (commands/progress.h) and pgvector's ivfflat phases.
-const PROGRESS_CREATE_IDX_SUBPHASE: i32 = 10;
-const PROGRESS_CREATE_IDX_TUPLES_TOTAL: i32 = 11;
-const PROGRESS_CREATE_IDX_TUPLES_DONE: i32 = 12;
+// Our build phases for pg_stat_progress_create_index.
 const PHASE_KMEANS: i64 = 2;
 const PHASE_ASSIGN: i64 = 3;
 const PHASE_LOAD: i64 = 4;
-
-fn progress(param: i32, value: i64) {
-    // SAFETY: plain counter update of this backend's progress slot.
-    unsafe { pg_sys::pgstat_progress_update_param(param, value) };
-}
 
 /// Most dimensions a centre may have so that it fits on one page (pgvector's limits).
 pub fn max_dims(elem: Elem) -> usize {
@@ -351,16 +346,7 @@ pub unsafe extern "C-unwind" fn ambuild(
     // SAFETY: pgrx's shim of table_index_build_scan: the standard build scan with our callback.
     unsafe {
         progress(PROGRESS_CREATE_IDX_TUPLES_TOTAL, (*(*heap).rd_rel).reltuples.max(0.0) as i64);
-        pg_sys::table_index_build_scan(
-            heap,
-            index,
-            info,
-            true,
-            true,
-            Some(load_callback),
-            &mut load as *mut LoadState as *mut core::ffi::c_void,
-            core::ptr::null_mut(),
-        );
+        callbacks::scan_heap(heap, index, info, Some(load_callback), &mut load);
     }
     load.flush();
     // every list gets a page, so inserts always have one to start from

@@ -9,8 +9,9 @@ use pgrx::prelude::*;
 use ruvector_core::ivf::tuple::{encode_row, set_list_insert, IvfMeta};
 
 use super::lists::Lists;
+use crate::am::callbacks;
 use crate::am::kind::{index_kind, read_row};
-use crate::am::storage::{tid_of, Index};
+use crate::am::storage::Index;
 
 #[pg_guard]
 #[allow(clippy::too_many_arguments)]
@@ -24,11 +25,8 @@ pub unsafe extern "C-unwind" fn aminsert(
     _index_unchanged: bool,
     _info: *mut pg_sys::IndexInfo,
 ) -> bool {
-    // SAFETY: PostgreSQL passes one column and a valid heap TID.
-    let (value, null, tid) = unsafe { (*values, *isnull, tid_of(&*heap_tid)) };
-    if null {
-        return false;
-    }
+    // SAFETY: aminsert's arguments.
+    let Some((value, tid)) = (unsafe { callbacks::insert_args(values, isnull, heap_tid) }) else { return false };
     let kind = index_kind(index, "ivfflat");
     // SAFETY: the indexed column's datum, of the type index_kind() found.
     let Some(row) = (unsafe { read_row(kind, value) }) else { return false };

@@ -24,7 +24,8 @@ use ruvector_core::ivf::{nearest_n, BoundedTopK, Scored};
 
 use super::lists::{ListEntry, Lists};
 use super::options::{IterativeScan, ITERATIVE_SCAN, MAX_PROBES, PROBES};
-use crate::am::kind::{index_kind, read_row, IndexKind, Query, Row};
+use crate::am::callbacks;
+use crate::am::kind::{index_kind, IndexKind, Query};
 use crate::am::storage::{item_pointer, tid_from_key, tid_key, Index};
 
 const FIRST_BATCH: usize = 128;
@@ -166,27 +167,11 @@ pub unsafe extern "C-unwind" fn amrescan(
     orderbys: pg_sys::ScanKey,
     norderbys: i32,
 ) {
-    // SAFETY: the scan we created; key arrays have the lengths given.
+    // SAFETY: the scan we created, and amrescan's arguments.
     unsafe {
         let state = &mut *((*scan).opaque as *mut ScanState);
         state.reset();
-        if !keys.is_null() && nkeys > 0 {
-            core::ptr::copy(keys, (*scan).keyData, nkeys as usize);
-        }
-        if !orderbys.is_null() && norderbys > 0 {
-            core::ptr::copy(orderbys, (*scan).orderByData, norderbys as usize);
-            let key = &*(*scan).orderByData;
-            if key.sk_flags & pg_sys::SK_ISNULL as i32 == 0 {
-                if let Some(row) = read_row(state.kind, key.sk_argument) {
-                    let dims = row.dims;
-                    // A zero query under cosine cannot be normalised; it then
-                    // matches everything equally.
-                    let raw = row.raw.clone();
-                    let row = row.prepared(state.kind).unwrap_or(Row { dims, raw, dense: Vec::new() });
-                    state.query = Some((row.dims, row.query(state.kind)));
-                }
-            }
-        }
+        state.query = callbacks::rescan_query(scan, keys, nkeys, orderbys, norderbys, state.kind);
     }
 }
 

@@ -9,6 +9,7 @@ use pgrx::prelude::*;
 use ruvector_core::ivf::tuple::{parse_row, set_list_insert};
 
 use super::lists::Lists;
+use crate::am::callbacks;
 use crate::am::kind::index_kind;
 use crate::am::storage::{item_pointer, Index};
 
@@ -21,7 +22,7 @@ pub unsafe extern "C-unwind" fn ambulkdelete(
 ) -> *mut pg_sys::IndexBulkDeleteResult {
     // SAFETY: VACUUM passes a valid info, optional stats, and a callback.
     let (rel, stats) = unsafe {
-        let stats = if stats.is_null() { PgBox::<pg_sys::IndexBulkDeleteResult>::alloc0().into_pg() } else { stats };
+        let stats = callbacks::stats_or_new(stats);
         ((*info).index, stats)
     };
     let Some(callback) = callback else { return stats };
@@ -56,12 +57,8 @@ pub unsafe extern "C-unwind" fn ambulkdelete(
             }
         }
     }
-    // SAFETY: stats is ours to fill.
-    unsafe {
-        (*stats).tuples_removed += removed;
-        (*stats).num_index_tuples = remaining;
-        (*stats).num_pages = index.nblocks();
-    }
+    // SAFETY: stats is valid (passed in or allocated above).
+    unsafe { callbacks::record_stats(stats, removed, remaining, index.nblocks()) };
     stats
 }
 

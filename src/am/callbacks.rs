@@ -1,0 +1,221 @@
+//! The parts of the index AM callbacks that `hnsw` and `ivfflat` share: the
+//! `IndexAmRoutine` with the capabilities both have, the cost model for an
+//! index that only serves `ORDER BY <distance> LIMIT`, reading the query of a
+//! scan's ORDER BY key, an insert's arguments, and VACUUM's statistics.
+
+use pgrx::pg_sys;
+use pgrx::prelude::*;
+use ruvector_core::hnsw::tuple::Tid;
+
+use super::kind::{read_row, IndexKind, Query, Row};
+use super::storage::tid_of;
+
+/// The callbacks that differ between the access methods.
+pub struct Callbacks {
+    pub support: u16,
+    pub build: pg_sys::ambuild_function,
+    pub buildempty: pg_sys::ambuildempty_function,
+    pub insert: pg_sys::aminsert_function,
+    pub bulkdelete: pg_sys::ambulkdelete_function,
+    pub vacuumcleanup: pg_sys::amvacuumcleanup_function,
+    pub costestimate: pg_sys::amcostestimate_function,
+    pub options: pg_sys::amoptions_function,
+    pub buildphasename: pg_sys::ambuildphasename_function,
+    pub beginscan: pg_sys::ambeginscan_function,
+    pub rescan: pg_sys::amrescan_function,
+    pub gettuple: pg_sys::amgettuple_function,
+    pub endscan: pg_sys::amendscan_function,
+}
+
+/// An index AM that orders by an operator (distance), one key column, no
+/// uniqueness, no backward or parallel scans, using maintenance_work_mem.
+pub fn routine(cb: Callbacks) -> PgBox<pg_sys::IndexAmRoutine> {
+    // SAFETY: a zeroed node of the right tag, filled in below.
+    let mut am = unsafe { PgBox::<pg_sys::IndexAmRoutine>::alloc_node(pg_sys::NodeTag::T_IndexAmRoutine) };
+    am.amstrategies = 0;
+    am.amsupport = cb.support;
+    am.amoptsprocnum = 0;
+    am.amcanorder = false;
+    am.amcanorderbyop = true;
+    am.amcanbackward = false;
+    am.amcanunique = false;
+    am.amcanmulticol = false;
+    am.amoptionalkey = true;
+    am.amsearcharray = false;
+    am.amsearchnulls = false;
+    am.amstorage = false;
+    am.amclusterable = false;
+    am.ampredlocks = false;
+    am.amcanparallel = false;
+    am.amcaninclude = false;
+    am.amusemaintenanceworkmem = true;
+    am.amkeytype = pg_sys::InvalidOid;
+    am.ambuild = cb.build;
+    am.ambuildempty = cb.buildempty;
+    am.aminsert = cb.insert;
+    am.ambulkdelete = cb.bulkdelete;
+    am.amvacuumcleanup = cb.vacuumcleanup;
+    am.amcostestimate = cb.costestimate;
+    am.amoptions = cb.options;
+    am.ambuildphasename = cb.buildphasename;
+    am.amvalidate = Some(amvalidate);
+    am.ambeginscan = cb.beginscan;
+    am.amrescan = cb.rescan;
+    am.amgettuple = cb.gettuple;
+    am.amendscan = cb.endscan;
+    am.into_pg_boxed()
+}
+
+#[pg_guard]
+unsafe extern "C-unwind" fn amvalidate(_opclassoid: pg_sys::Oid) -> bool {
+    true
+}
+
+/// pgvector's cost model: without an ORDER BY on the opclass's operator the
+/// index is useless (infinite cost), so the planner never picks it for plain
+/// filters; with one, `rows_read(index, tuples)` index rows are read, all
+/// before the first row is returned (startup = total).
+///
+/// # Safety
+/// The pointers are amcostestimate's arguments.
+#[allow(clippy::too_many_arguments)]
+pub unsafe fn ordered_cost(
+    root: *mut pg_sys::PlannerInfo,
+    path: *mut pg_sys::IndexPath,
+    loop_count: f64,
+    startup: *mut pg_sys::Cost,
+    total: *mut pg_sys::Cost,
+    selectivity: *mut pg_sys::Selectivity,
+    correlation: *mut f64,
+    pages: *mut f64,
+    rows_read: impl FnOnce(pg_sys::Relation, f64) -> f64,
+) {
+    unsafe {
+        if (*path).indexorderbys.is_null() {
+            *startup = f64::INFINITY;
+            *total = f64::INFINITY;
+            *selectivity = 0.0;
+            *correlation = 0.0;
+            *pages = 0.0;
+            return;
+        }
+        let info = (*path).indexinfo;
+        let rel = pg_sys::index_open((*info).indexoid, pg_sys::NoLock as pg_sys::LOCKMODE);
+        let rows = rows_read(rel, (*info).tuples);
+        pg_sys::index_close(rel, pg_sys::NoLock as pg_sys::LOCKMODE);
+        let mut costs: pg_sys::GenericCosts = core::mem::zeroed();
+        costs.numIndexTuples = rows;
+        pg_sys::genericcostestimate(root, path, loop_count, &mut costs);
+        *startup = costs.indexTotalCost;
+        *total = costs.indexTotalCost;
+        *selectivity = costs.indexSelectivity;
+        *correlation = costs.indexCorrelation;
+        *pages = costs.numIndexPages;
+    }
+}
+
+/// `amrescan`'s common part: copy the keys into the scan and read the ORDER
+/// BY argument as a query (length, vector prepared for the metric). None for
+/// a NULL query. A zero query under cosine cannot be normalised; it is used
+/// as it is and then matches everything equally.
+///
+/// # Safety
+/// The arguments are amrescan's; `kind` is the index's.
+pub unsafe fn rescan_query(
+    scan: pg_sys::IndexScanDesc,
+    keys: pg_sys::ScanKey,
+    nkeys: i32,
+    orderbys: pg_sys::ScanKey,
+    norderbys: i32,
+    kind: IndexKind,
+) -> Option<(usize, Query)> {
+    unsafe {
+        if !keys.is_null() && nkeys > 0 {
+            core::ptr::copy(keys, (*scan).keyData, nkeys as usize);
+        }
+        if orderbys.is_null() || norderbys <= 0 {
+            return None;
+        }
+        core::ptr::copy(orderbys, (*scan).orderByData, norderbys as usize);
+        let key = &*(*scan).orderByData;
+        if key.sk_flags & pg_sys::SK_ISNULL as i32 != 0 {
+            return None;
+        }
+        let row = read_row(kind, key.sk_argument)?;
+        let (dims, raw) = (row.dims, row.raw.clone());
+        let row = row.prepared(kind).unwrap_or(Row { dims, raw, dense: Vec::new() });
+        Some((row.dims, row.query(kind)))
+    }
+}
+
+/// `aminsert`'s one column and heap TID, or None for a NULL.
+///
+/// # Safety
+/// The pointers are aminsert's arguments.
+pub unsafe fn insert_args(
+    values: *mut pg_sys::Datum,
+    isnull: *mut bool,
+    heap_tid: pg_sys::ItemPointer,
+) -> Option<(pg_sys::Datum, Tid)> {
+    unsafe { (!*isnull).then(|| (*values, tid_of(&*heap_tid))) }
+}
+
+/// The statistics VACUUM passed in, or new ones.
+pub fn stats_or_new(stats: *mut pg_sys::IndexBulkDeleteResult) -> *mut pg_sys::IndexBulkDeleteResult {
+    if stats.is_null() {
+        // SAFETY: a zeroed palloc'd struct in the current (VACUUM's) memory context.
+        unsafe { PgBox::<pg_sys::IndexBulkDeleteResult>::alloc0() }.into_pg()
+    } else {
+        stats
+    }
+}
+
+/// Record what a bulk delete removed and left, and the index's size.
+///
+/// # Safety
+/// `stats` is a valid IndexBulkDeleteResult.
+pub unsafe fn record_stats(stats: *mut pg_sys::IndexBulkDeleteResult, removed: f64, remaining: f64, pages: u32) {
+    unsafe {
+        (*stats).tuples_removed += removed;
+        (*stats).num_index_tuples = remaining;
+        (*stats).num_pages = pages;
+    }
+}
+
+/// pg_stat_progress_create_index columns (commands/progress.h).
+pub const PROGRESS_CREATE_IDX_SUBPHASE: i32 = 10;
+pub const PROGRESS_CREATE_IDX_TUPLES_TOTAL: i32 = 11;
+pub const PROGRESS_CREATE_IDX_TUPLES_DONE: i32 = 12;
+
+/// Update one column of this backend's CREATE INDEX progress.
+pub fn progress(param: i32, value: i64) {
+    // SAFETY: plain counter update of this backend's progress slot.
+    unsafe { pg_sys::pgstat_progress_update_param(param, value) };
+}
+
+/// Every live heap row of a build, passed to `callback` with `state`
+/// (PostgreSQL's table_index_build_scan, reporting progress).
+///
+/// # Safety
+/// `heap`, `index`, `info` are ambuild's; `callback` must treat its state
+/// argument as a `*mut S`.
+pub unsafe fn scan_heap<S>(
+    heap: pg_sys::Relation,
+    index: pg_sys::Relation,
+    info: *mut pg_sys::IndexInfo,
+    callback: pg_sys::IndexBuildCallback,
+    state: &mut S,
+) {
+    unsafe {
+        pg_sys::table_index_build_scan(
+            heap,
+            index,
+            info,
+            true,
+            true,
+            callback,
+            state as *mut S as *mut core::ffi::c_void,
+            core::ptr::null_mut(),
+        );
+    }
+}
