@@ -12,7 +12,7 @@ fn ruvector_simd_info() -> &'static str {
 /// This backend's hnsw vector cache (`hnsw.vector_cache_size`): the index it
 /// serves, vectors held, bytes allocated, and lookups that hit or missed.
 /// No row until an hnsw search has used the cache.
-#[pg_extern(volatile, parallel_safe)]
+#[pg_extern(volatile, parallel_restricted)]
 fn ruvector_hnsw_cache_info() -> TableIterator<
     'static,
     (name!(index, pgrx::pg_sys::Oid), name!(vectors, i64), name!(bytes, i64), name!(hits, i64), name!(misses, i64)),
