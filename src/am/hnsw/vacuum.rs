@@ -28,7 +28,7 @@ use ruvector_core::hnsw::tuple::{
 };
 
 use rustc_hash::FxHashSet;
-use ruvector_core::hnsw::repair_neighbors;
+use ruvector_core::hnsw::{descend, repair_neighbors, search_layer, GraphRead, Neighbor};
 use ruvector_core::tidstore::TidStore;
 
 use super::graph::DiskGraph;
@@ -143,53 +143,98 @@ fn remove_deleted(index: Index, deleted: &TidStore) {
     index.vacuum_free_space_map();
 }
 
-/// A live element whose only in-links came from deleted elements (and whose
-/// repaired in-neighbours did not keep it) would be unreachable once those
-/// are freed: link it from its nearest live neighbour at level 0, as an
-/// insert does for a newcomer nobody accepted.
+/// Live elements that only deleted elements led to would be unreachable once
+/// those are freed (a repaired list need not keep them, and a group of such
+/// elements may link only to each other). Walk the graph from the entry point
+/// over live elements; link each element not reached from its nearest
+/// reached neighbour at level 0 — one of its own neighbours, else the nearest
+/// a search from the entry point finds — as an insert does for a newcomer
+/// nobody accepted; then everything reachable from it counts as reached.
 fn relink_orphans(index: Index, graph: &DiskGraph, m: usize, is_deleted: &dyn Fn(Tid) -> bool) -> usize {
-    let mut relinked = 0;
-    let entry = index.meta::<Meta>().entry().map(|(ep, _)| ep);
-    let mut linked: FxHashSet<Tid> = FxHashSet::default();
-    for block in 1..index.nblocks() {
-        index.read_page(block, |page| {
-            for (offset, bytes) in page.items() {
-                match ElementRef::parse(bytes) {
-                    // links from elements about to be freed do not count
-                    Some(e) if !e.is_deleted() && !is_deleted(Tid { block, offset }) => {
-                        for level in 0..=e.level() {
-                            linked.extend(e.neighbors(level));
-                        }
-                    }
-                    _ => {}
+    let meta: Meta = index.meta();
+    let Some((entry, top)) = meta.entry() else { return 0 };
+    let live_links = |t: Tid| -> Vec<Tid> {
+        index
+            .read(t, |b| {
+                let e = ElementRef::parse(b)?;
+                Some((0..=e.level()).flat_map(|l| e.neighbors(l).collect::<Vec<_>>()).collect::<Vec<_>>())
+            })
+            .flatten()
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|&n| n.is_valid() && !is_deleted(n))
+            .collect()
+    };
+    let walk = |from: Tid, reached: &mut FxHashSet<Tid>| {
+        let mut queue = vec![from];
+        reached.insert(from);
+        while let Some(t) = queue.pop() {
+            for n in live_links(t) {
+                if reached.insert(n) {
+                    queue.push(n);
                 }
             }
-        });
-    }
-    for block in 1..index.nblocks() {
-        let orphans: Vec<(Tid, Vec<Tid>)> = index.read_page(block, |page| {
-            page.items()
-                .filter_map(|(offset, bytes)| {
-                    let tid = Tid { block, offset };
-                    let e = ElementRef::parse(bytes)?;
-                    let orphan = !e.is_deleted() && !is_deleted(tid) && !linked.contains(&tid) && Some(tid) != entry;
-                    orphan.then(|| (tid, e.neighbors(0).filter(|&t| t.is_valid() && !is_deleted(t)).collect()))
-                })
-                .collect()
-        });
-        for (tid, list) in orphans {
-            let mut cache = QueryCache::default();
-            let nearest = list
-                .iter()
-                .map(|&n| (cache.distance(graph, tid, n), n))
-                .filter(|(_, n)| !graph.seen_deleted(*n))
-                .min_by(|a, b| a.0.total_cmp(&b.0));
-            if let Some((distance, n)) = nearest {
-                super::insert::add_backlink(index, graph, n, tid, distance, 0, m, true, &mut cache);
-                relinked += 1;
-            }
         }
-        pgrx::check_for_interrupts!();
+    };
+    let mut relinked = 0;
+    // A forced link may push another element out of a full list; a second
+    // round from scratch catches that (rarely needed, at most three rounds).
+    for _round in 0..3 {
+        let mut reached: FxHashSet<Tid> = FxHashSet::default();
+        walk(entry, &mut reached);
+        let before = relinked;
+        let mut unreached_any = false;
+        for block in 1..index.nblocks() {
+            let unreached: Vec<(Tid, Vec<Tid>)> = index.read_page(block, |page| {
+                page.items()
+                    .filter_map(|(offset, bytes)| {
+                        let tid = Tid { block, offset };
+                        let e = ElementRef::parse(bytes)?;
+                        (!e.is_deleted() && !is_deleted(tid) && !reached.contains(&tid))
+                            .then(|| (tid, e.neighbors(0).filter(|&t| t.is_valid() && !is_deleted(t)).collect()))
+                    })
+                    .collect()
+            });
+            for (tid, list) in unreached {
+                if reached.contains(&tid) {
+                    continue; // reached through an element relinked before it
+                }
+                let mut cache = QueryCache::default();
+                let mut candidates: Vec<Tid> = list.into_iter().filter(|n| reached.contains(n)).collect();
+                if candidates.is_empty() {
+                    if let Some(raw) = graph.raw(tid) {
+                        let query = graph.kind.elem.query(&raw);
+                        let start = Neighbor { distance: graph.distance(&query, entry), id: entry };
+                        let from = descend(graph, &query, start, top, 0);
+                        let found = search_layer(
+                            graph,
+                            &query,
+                            &[from],
+                            meta.ef_construction as usize,
+                            0,
+                            &mut graph.visited(),
+                        );
+                        candidates =
+                            found.into_iter().map(|n| n.id).filter(|n| reached.contains(n) && *n != tid).collect();
+                    }
+                }
+                let nearest = candidates
+                    .iter()
+                    .map(|&n| (cache.distance(graph, tid, n), n))
+                    .filter(|(_, n)| !graph.seen_deleted(*n))
+                    .min_by(|a, b| a.0.total_cmp(&b.0));
+                unreached_any = true;
+                if let Some((distance, n)) = nearest {
+                    super::insert::add_backlink(index, graph, n, tid, distance, 0, m, true, &mut cache);
+                    relinked += 1;
+                    walk(tid, &mut reached);
+                }
+            }
+            pgrx::check_for_interrupts!();
+        }
+        if !unreached_any || relinked == before {
+            break;
+        }
     }
     relinked
 }
