@@ -4,7 +4,8 @@
 //! table lookup, a pin, a content lock and several cache misses on the page;
 //! a search computes thousands of distances, and that, not the arithmetic,
 //! is most of its time. Scans therefore keep the vectors they have read in
-//! one flat, 8-byte-aligned slab per backend, up to `hnsw.vector_cache_size`
+//! one flat, 8-byte-aligned slab per backend (found through a direct-mapped
+//! (block, offset) → slot array), up to `hnsw.vector_cache_size`
 //! bytes (filled first come, never evicted: the elements near the top of the
 //! graph, which every search visits, are the first to arrive).
 //!
@@ -22,7 +23,6 @@
 use std::cell::RefCell;
 
 use pgrx::pg_sys;
-use rustc_hash::FxHashMap;
 use ruvector_core::hnsw::tuple::Tid;
 
 /// What a cache is valid for.
@@ -36,13 +36,59 @@ pub struct CacheKey {
 #[derive(Default)]
 struct VectorCache {
     key: Option<CacheKey>,
-    slots: FxHashMap<Tid, u32>,
+    /// Slot of each cached TID, direct-mapped at `block * per_block + offset`
+    /// (index pages hold few tuples, so this is small and needs no hashing);
+    /// `EMPTY` where nothing is cached.
+    slots: Vec<u32>,
+    per_block: usize,
+    vectors: usize,
     slab: Vec<u64>,
     /// Words per vector (the vector's bytes rounded up to 8).
     stride: usize,
     bytes: usize,
     hits: u64,
     misses: u64,
+}
+
+const EMPTY: u32 = u32::MAX;
+
+impl VectorCache {
+    #[inline]
+    fn slot(&self, tid: Tid) -> Option<u32> {
+        if tid.offset as usize >= self.per_block {
+            return None;
+        }
+        self.slots.get(tid.block as usize * self.per_block + tid.offset as usize).copied().filter(|&s| s != EMPTY)
+    }
+
+    /// Bytes of the slot map once `tid` is in it.
+    fn map_bytes_with(&self, tid: Tid) -> usize {
+        let per_block = self.per_block.max((tid.offset as usize + 1).next_power_of_two());
+        let blocks = (self.slots.len() / self.per_block.max(1)).max(tid.block as usize + 1);
+        blocks * per_block * 4
+    }
+
+    fn set_slot(&mut self, tid: Tid, slot: u32) {
+        let offset = tid.offset as usize;
+        if offset >= self.per_block {
+            // re-lay the map out with room for this offset in every block
+            let per_block = (offset + 1).next_power_of_two();
+            let blocks = self.slots.len() / self.per_block.max(1);
+            let mut slots = vec![EMPTY; blocks * per_block];
+            for b in 0..blocks {
+                for o in 0..self.per_block {
+                    slots[b * per_block + o] = self.slots[b * self.per_block + o];
+                }
+            }
+            self.slots = slots;
+            self.per_block = per_block;
+        }
+        let at = tid.block as usize * self.per_block + offset;
+        if at >= self.slots.len() {
+            self.slots.resize((tid.block as usize + 1) * self.per_block, EMPTY);
+        }
+        self.slots[at] = slot;
+    }
 }
 
 thread_local! {
@@ -68,7 +114,7 @@ pub fn open(key: CacheKey, bytes: Option<usize>) -> bool {
 pub fn with<R>(tid: Tid, f: impl FnOnce(&[u8]) -> R) -> Option<R> {
     CACHE.with(|c| {
         let mut c = c.borrow_mut();
-        match c.slots.get(&tid).copied() {
+        match c.slot(tid) {
             Some(slot) => {
                 c.hits += 1;
                 let at = slot as usize * c.stride;
@@ -88,7 +134,7 @@ pub fn with<R>(tid: Tid, f: impl FnOnce(&[u8]) -> R) -> Option<R> {
 pub fn prefetch(tid: Tid) {
     CACHE.with(|c| {
         let c = c.borrow();
-        if let Some(&slot) = c.slots.get(&tid) {
+        if let Some(slot) = c.slot(tid) {
             let at = slot as usize * c.stride;
             ruvector_core::kernels::prefetch(&c.slab[at..at + c.stride], 4);
         }
@@ -100,19 +146,20 @@ pub fn put(tid: Tid, raw: &[u8]) {
     let limit = super::options::vector_cache_bytes();
     CACHE.with(|c| {
         let mut c = c.borrow_mut();
-        if raw.len() != c.bytes || c.slots.contains_key(&tid) {
+        if raw.len() != c.bytes || c.slot(tid).is_some() {
             return;
         }
-        let slot = c.slab.len() / c.stride.max(1);
-        // the slab, and the map's slot (key, value, control byte) per entry
-        if (c.slab.len() + c.stride) * 8 + (slot + 1) * 24 > limit {
+        let slot = c.vectors;
+        // the slab and the slot map
+        if (c.slab.len() + c.stride) * 8 + c.map_bytes_with(tid) > limit {
             return;
         }
         let at = c.slab.len();
         let stride = c.stride;
         c.slab.resize(at + stride, 0);
         bytemuck::cast_slice_mut::<u64, u8>(&mut c.slab[at..at + stride])[..raw.len()].copy_from_slice(raw);
-        c.slots.insert(tid, slot as u32);
+        c.set_slot(tid, slot as u32);
+        c.vectors += 1;
     });
 }
 
@@ -120,6 +167,6 @@ pub fn put(tid: Tid, raw: &[u8]) {
 pub fn stats() -> Option<(pg_sys::Oid, usize, usize, u64, u64)> {
     CACHE.with(|c| {
         let c = c.borrow();
-        c.key.map(|k| (k.index, c.slots.len(), c.slab.capacity() * 8 + c.slots.capacity() * 24, c.hits, c.misses))
+        c.key.map(|k| (k.index, c.vectors, c.slab.capacity() * 8 + c.slots.capacity() * 4, c.hits, c.misses))
     })
 }
