@@ -138,7 +138,8 @@ fn find_neighbors(
     let mut entries = vec![if top > level { descend(graph, v, start, top, level) } else { start }];
     let mut layers = Vec::new();
     for l in (0..=level.min(top)).rev() {
-        let mut visited = graph.visited();
+        // sized for about ef_construction × m visits, so it does not rehash
+        let mut visited = rustc_hash::FxHashSet::with_capacity_and_hasher(ef_construction * 16, Default::default());
         let candidates = search_layer(graph, v, &entries, ef_construction, l, &mut visited);
         // deleted elements guide the search but are not linked to
         let live: Vec<Neighbor<Tid>> = candidates.iter().copied().filter(|n| !graph.seen_deleted(n.id)).collect();

@@ -78,7 +78,9 @@ impl ScanState {
         let graph = DiskGraph::open_for_search(index, &meta, self.kind);
         let start = Neighbor { distance: graph.distance(query, ep), id: ep };
         let entry = descend(&graph, query, start, top, 0);
-        let mut visited = graph.visited();
+        // sized for what a search at this ef visits (about ef × m), so the set
+        // does not rehash as it grows
+        let mut visited: FxHashSet<Tid> = FxHashSet::with_capacity_and_hasher(self.ef * 16, Default::default());
         let found = search_layer(&graph, query, &[entry], self.ef, 0, &mut visited);
         let strict = ITERATIVE_SCAN.get() == IterativeScan::StrictOrder;
         for n in found {
