@@ -219,3 +219,154 @@ pub unsafe fn scan_heap<S>(
         );
     }
 }
+
+/// `amvacuumcleanup`'s common part: after a bulk delete (or for ANALYZE) the
+/// statistics stand; otherwise `count_live(index)` counts the rows the index
+/// holds.
+///
+/// # Safety
+/// The arguments are amvacuumcleanup's.
+pub unsafe fn vacuum_cleanup(
+    info: *mut pg_sys::IndexVacuumInfo,
+    stats: *mut pg_sys::IndexBulkDeleteResult,
+    count_live: impl FnOnce(super::storage::Index) -> f64,
+) -> *mut pg_sys::IndexBulkDeleteResult {
+    unsafe {
+        if (*info).analyze_only || !stats.is_null() {
+            return stats;
+        }
+        let index = super::storage::Index::new((*info).index);
+        let stats = stats_or_new(core::ptr::null_mut());
+        (*stats).num_index_tuples = count_live(index);
+        (*stats).num_pages = index.nblocks();
+        stats
+    }
+}
+
+/// A scan's state: restarted by every `amrescan` with the new query.
+pub trait OrderedScan {
+    fn kind(&self) -> IndexKind;
+    fn restart(&mut self, query: Option<(usize, Query)>);
+}
+
+/// `ambeginscan`: a scan descriptor owning `state` (dropped with the scan's
+/// memory context).
+///
+/// # Safety
+/// The arguments are ambeginscan's.
+pub unsafe fn begin_scan<S: OrderedScan>(
+    index: pg_sys::Relation,
+    nkeys: i32,
+    norderbys: i32,
+    state: S,
+) -> pg_sys::IndexScanDesc {
+    unsafe {
+        let scan = pg_sys::RelationGetIndexScan(index, nkeys, norderbys);
+        (*scan).opaque =
+            pgrx::PgMemoryContexts::CurrentMemoryContext.leak_and_drop_on_delete(state) as *mut core::ffi::c_void;
+        scan
+    }
+}
+
+/// The state `begin_scan` gave `scan`.
+///
+/// # Safety
+/// `scan` was made by `begin_scan::<S>`.
+pub unsafe fn scan_state<'a, S: OrderedScan>(scan: pg_sys::IndexScanDesc) -> &'a mut S {
+    unsafe { &mut *((*scan).opaque as *mut S) }
+}
+
+/// `amrescan`: restart the scan's state with the new ORDER BY query.
+///
+/// # Safety
+/// The arguments are amrescan's; `scan` was made by `begin_scan::<S>`.
+pub unsafe fn rescan<S: OrderedScan>(
+    scan: pg_sys::IndexScanDesc,
+    keys: pg_sys::ScanKey,
+    nkeys: i32,
+    orderbys: pg_sys::ScanKey,
+    norderbys: i32,
+) {
+    unsafe {
+        let state = scan_state::<S>(scan);
+        let query = rescan_query(scan, keys, nkeys, orderbys, norderbys, state.kind());
+        state.restart(query);
+    }
+}
+
+/// `amendscan`: the state goes with the scan's memory context.
+#[pg_guard]
+pub unsafe extern "C-unwind" fn amendscan(_scan: pg_sys::IndexScanDesc) {}
+
+/// The `IndexAmRoutine` of an access method module with submodules
+/// `build`, `insert`, `vacuum`, `scan`, `options` holding the standard
+/// callback names, and an `amcostestimate` function.
+macro_rules! am_routine {
+    ($support:expr) => {
+        $crate::am::callbacks::routine($crate::am::callbacks::Callbacks {
+            support: $support,
+            build: Some(build::ambuild),
+            buildempty: Some(build::ambuildempty),
+            insert: Some(insert::aminsert),
+            bulkdelete: Some(vacuum::ambulkdelete),
+            vacuumcleanup: Some(vacuum::amvacuumcleanup),
+            costestimate: Some(amcostestimate),
+            options: Some(options::amoptions),
+            buildphasename: Some(build::ambuildphasename),
+            beginscan: Some(scan::ambeginscan),
+            rescan: Some(scan::amrescan),
+            gettuple: Some(scan::amgettuple),
+            endscan: Some($crate::am::callbacks::amendscan),
+        })
+    };
+}
+pub(crate) use am_routine;
+
+/// An `amcostestimate` using `ordered_cost` with the given
+/// `|index, tuples| rows read` estimate.
+macro_rules! am_costestimate {
+    ($rows_read:expr) => {
+        /// Cost model (pgvector's): see `callbacks::ordered_cost`.
+        #[pg_guard]
+        #[allow(clippy::too_many_arguments)]
+        unsafe extern "C-unwind" fn amcostestimate(
+            root: *mut pg_sys::PlannerInfo,
+            path: *mut pg_sys::IndexPath,
+            loop_count: f64,
+            startup: *mut pg_sys::Cost,
+            total: *mut pg_sys::Cost,
+            selectivity: *mut pg_sys::Selectivity,
+            correlation: *mut f64,
+            pages: *mut f64,
+        ) {
+            // SAFETY: amcostestimate's arguments; the index is locked by the planner.
+            unsafe {
+                $crate::am::callbacks::ordered_cost(
+                    root,
+                    path,
+                    loop_count,
+                    startup,
+                    total,
+                    selectivity,
+                    correlation,
+                    pages,
+                    $rows_read,
+                )
+            }
+        }
+    };
+}
+pub(crate) use am_costestimate;
+
+/// Hand heap row `tid` to the executor as the scan's next row, in exact
+/// distance order (no recheck).
+///
+/// # Safety
+/// `scan` is the scan being read.
+pub unsafe fn return_row(scan: pg_sys::IndexScanDesc, tid: Tid) {
+    unsafe {
+        (*scan).xs_heaptid = super::storage::item_pointer(tid);
+        (*scan).xs_recheck = false;
+        (*scan).xs_recheckorderby = false;
+    }
+}

@@ -259,3 +259,19 @@ impl Query {
         }
     }
 }
+
+/// A row of `got` elements where the index holds `expected` (the core's
+/// typmod check and message: "expected N dimensions, not M").
+pub fn check_row_dims(expected: usize, got: usize) {
+    if let Err(e) = ruvector_core::dense::check_expected_dims(expected as i32, got) {
+        crate::error::raise(e);
+    }
+}
+
+/// A query of `query` elements against an index of `index` elements
+/// ("different vector dimensions N and M", the core's message).
+pub fn check_query_dims(index: usize, query: usize) {
+    if let Err(e) = ruvector_core::dense::check_same_dims::<f32>(index, query) {
+        crate::error::raise(e);
+    }
+}

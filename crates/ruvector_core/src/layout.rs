@@ -172,3 +172,80 @@ mod tests {
         assert!(DenseRef::<f32>::from_image(&neg).is_err());
     }
 }
+
+/// Fixed-length byte records, each starting 8-byte aligned in one buffer, so
+/// that f32 / f16 vectors stored in them are read in place (a plain byte
+/// vector would not be aligned for f32). Used for IVF centres and the hnsw
+/// search cache.
+#[derive(Debug, Default, Clone)]
+pub struct AlignedRows {
+    words: Vec<u64>,
+    /// Words per record (the record's bytes rounded up to 8).
+    stride: usize,
+    bytes: usize,
+}
+
+impl AlignedRows {
+    /// An empty set of records of `bytes` bytes each.
+    pub fn new(bytes: usize) -> Self {
+        AlignedRows { words: Vec::new(), stride: bytes.div_ceil(8).max(1), bytes }
+    }
+
+    /// Bytes per record.
+    pub fn record_bytes(&self) -> usize {
+        self.bytes
+    }
+
+    /// Append `record` (exactly `record_bytes` long); returns its index.
+    pub fn push(&mut self, record: &[u8]) -> usize {
+        assert_eq!(record.len(), self.bytes, "records have a fixed length");
+        let at = self.words.len();
+        self.words.resize(at + self.stride, 0);
+        bytemuck::cast_slice_mut::<u64, u8>(&mut self.words[at..])[..self.bytes].copy_from_slice(record);
+        at / self.stride
+    }
+
+    pub fn get(&self, i: usize) -> &[u8] {
+        &bytemuck::cast_slice::<u64, u8>(&self.words[i * self.stride..(i + 1) * self.stride])[..self.bytes]
+    }
+
+    pub fn len(&self) -> usize {
+        self.words.len() / self.stride
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.words.is_empty()
+    }
+
+    /// Bytes the records take once one more is pushed.
+    pub fn bytes_with_one_more(&self) -> usize {
+        (self.words.len() + self.stride) * 8
+    }
+
+    /// Bytes allocated.
+    pub fn memory_bytes(&self) -> usize {
+        self.words.capacity() * 8
+    }
+}
+
+#[cfg(test)]
+mod aligned_rows_tests {
+    use super::AlignedRows;
+
+    #[test]
+    fn records_are_aligned_and_kept() {
+        let mut rows = AlignedRows::new(6);
+        assert!(rows.is_empty());
+        assert_eq!(rows.push(&[1, 2, 3, 4, 5, 6]), 0);
+        assert_eq!(rows.push(&[7; 6]), 1);
+        assert_eq!(rows.len(), 2);
+        assert_eq!(rows.get(0), &[1, 2, 3, 4, 5, 6]);
+        assert_eq!(rows.get(1), &[7; 6]);
+        assert_eq!(rows.get(1).as_ptr() as usize % 8, 0);
+        assert_eq!(rows.bytes_with_one_more(), 24);
+        let mut floats = AlignedRows::new(12);
+        floats.push(bytemuck::cast_slice(&[1.0f32, 2.0, 3.0]));
+        floats.push(bytemuck::cast_slice(&[4.0f32, 5.0, 6.0]));
+        assert_eq!(bytemuck::cast_slice::<u8, f32>(floats.get(1)), &[4.0, 5.0, 6.0]);
+    }
+}

@@ -26,7 +26,7 @@ use super::{insert, options};
 use crate::am::callbacks::{
     self, progress, PROGRESS_CREATE_IDX_SUBPHASE, PROGRESS_CREATE_IDX_TUPLES_DONE, PROGRESS_CREATE_IDX_TUPLES_TOTAL,
 };
-use crate::am::kind::{index_kind, metric_code, Elem, IndexKind, Measure, Row};
+use crate::am::kind::{check_row_dims, index_kind, metric_code, Elem, IndexKind, Measure, Row};
 use crate::am::storage::{self, tid_of, BulkWriter, Index, GEOMETRY};
 
 // Our build phases for pg_stat_progress_create_index.
@@ -139,11 +139,8 @@ unsafe extern "C-unwind" fn build_callback(
     let Some(row) = (unsafe { super::read_row(state.kind, value) }) else { return };
     if state.dims == 0 {
         state.dims = row.dims;
-    } else if row.dims != state.dims {
-        crate::error::raise_code(
-            PgSqlErrorCode::ERRCODE_DATA_EXCEPTION,
-            format!("expected {} dimensions, not {}", state.dims, row.dims),
-        );
+    } else {
+        check_row_dims(state.dims, row.dims);
     }
     let Some(row) = row.prepared(state.kind) else {
         return; // zero vector under cosine: not indexed

@@ -24,6 +24,7 @@ use std::cell::RefCell;
 
 use pgrx::pg_sys;
 use ruvector_core::hnsw::tuple::Tid;
+use ruvector_core::layout::AlignedRows;
 
 /// What a cache is valid for.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -41,11 +42,7 @@ struct VectorCache {
     /// `EMPTY` where nothing is cached.
     slots: Vec<u32>,
     per_block: usize,
-    vectors: usize,
-    slab: Vec<u64>,
-    /// Words per vector (the vector's bytes rounded up to 8).
-    stride: usize,
-    bytes: usize,
+    slab: AlignedRows,
     hits: u64,
     misses: u64,
 }
@@ -102,8 +99,8 @@ pub fn open(key: CacheKey, bytes: Option<usize>) -> bool {
     let Some(bytes) = bytes.filter(|&b| b > 0 && limit > 0) else { return false };
     CACHE.with(|c| {
         let mut c = c.borrow_mut();
-        if c.key != Some(key) || c.bytes != bytes {
-            *c = VectorCache { key: Some(key), stride: bytes.div_ceil(8), bytes, ..Default::default() };
+        if c.key != Some(key) || c.slab.record_bytes() != bytes {
+            *c = VectorCache { key: Some(key), slab: AlignedRows::new(bytes), ..Default::default() };
         }
     });
     true
@@ -117,8 +114,7 @@ pub fn with<R>(tid: Tid, f: impl FnOnce(&[u8]) -> R) -> Option<R> {
         match c.slot(tid) {
             Some(slot) => {
                 c.hits += 1;
-                let at = slot as usize * c.stride;
-                Some(f(&bytemuck::cast_slice(&c.slab[at..at + c.stride])[..c.bytes]))
+                Some(f(c.slab.get(slot as usize)))
             }
             None => {
                 c.misses += 1;
@@ -135,8 +131,7 @@ pub fn prefetch(tid: Tid) {
     CACHE.with(|c| {
         let c = c.borrow();
         if let Some(slot) = c.slot(tid) {
-            let at = slot as usize * c.stride;
-            ruvector_core::kernels::prefetch(&c.slab[at..at + c.stride], 4);
+            ruvector_core::kernels::prefetch(c.slab.get(slot as usize), 4);
         }
     })
 }
@@ -146,20 +141,15 @@ pub fn put(tid: Tid, raw: &[u8]) {
     let limit = super::options::vector_cache_bytes();
     CACHE.with(|c| {
         let mut c = c.borrow_mut();
-        if raw.len() != c.bytes || c.slot(tid).is_some() {
+        if raw.len() != c.slab.record_bytes() || c.slot(tid).is_some() {
             return;
         }
-        let slot = c.vectors;
         // the slab and the slot map
-        if (c.slab.len() + c.stride) * 8 + c.map_bytes_with(tid) > limit {
+        if c.slab.bytes_with_one_more() + c.map_bytes_with(tid) > limit {
             return;
         }
-        let at = c.slab.len();
-        let stride = c.stride;
-        c.slab.resize(at + stride, 0);
-        bytemuck::cast_slice_mut::<u64, u8>(&mut c.slab[at..at + stride])[..raw.len()].copy_from_slice(raw);
+        let slot = c.slab.push(raw);
         c.set_slot(tid, slot as u32);
-        c.vectors += 1;
     });
 }
 
@@ -167,6 +157,6 @@ pub fn put(tid: Tid, raw: &[u8]) {
 pub fn stats() -> Option<(pg_sys::Oid, usize, usize, u64, u64)> {
     CACHE.with(|c| {
         let c = c.borrow();
-        c.key.map(|k| (k.index, c.vectors, c.slab.capacity() * 8 + c.slots.capacity() * 4, c.hits, c.misses))
+        c.key.map(|k| (k.index, c.slab.len(), c.slab.memory_bytes() + c.slots.capacity() * 4, c.hits, c.misses))
     })
 }

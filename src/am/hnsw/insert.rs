@@ -18,7 +18,7 @@ use ruvector_core::hnsw::{descend, random_level, search_layer, select_neighbors,
 
 use super::graph::DiskGraph;
 use crate::am::callbacks;
-use crate::am::kind::{index_kind, Elem, Query, Row};
+use crate::am::kind::{check_row_dims, index_kind, Elem, Query, Row};
 use crate::am::storage::{Index, GEOMETRY};
 
 /// TIDs per overflow list tuple made by inserts.
@@ -39,12 +39,7 @@ pub fn insert_row(index: Index, row: &Row, heap_tid: Tid) {
             m.dims
         });
     }
-    if meta.dims as usize != row.dims {
-        crate::error::raise_code(
-            PgSqlErrorCode::ERRCODE_DATA_EXCEPTION,
-            format!("expected {} dimensions, not {}", meta.dims, row.dims),
-        );
-    }
+    check_row_dims(meta.dims as usize, row.dims);
     let m = meta.m as usize;
     let graph = DiskGraph::open(index, &meta, kind);
     let query = row.query(kind);

@@ -12,7 +12,6 @@ use std::collections::VecDeque;
 
 use pgrx::pg_sys;
 use pgrx::prelude::*;
-use pgrx::PgMemoryContexts;
 use rustc_hash::FxHashSet;
 use ruvector_core::hnsw::tuple::{Meta, Tid};
 use ruvector_core::hnsw::{descend, search_layer, GraphRead, Neighbor};
@@ -20,8 +19,8 @@ use ruvector_core::hnsw::{descend, search_layer, GraphRead, Neighbor};
 use super::graph::DiskGraph;
 use super::options::{scan_mem_limit, IterativeScan, EF_SEARCH, ITERATIVE_SCAN, MAX_SCAN_TUPLES};
 use crate::am::callbacks;
-use crate::am::kind::{index_kind, IndexKind, Query};
-use crate::am::storage::{item_pointer, Index};
+use crate::am::kind::{check_query_dims, index_kind, IndexKind, Query};
+use crate::am::storage::Index;
 
 struct ScanState {
     /// The query's length in elements and the query itself.
@@ -69,12 +68,7 @@ impl ScanState {
         let _update = index.update_lock(false);
         let meta: Meta = index.meta();
         let Some((ep, top)) = meta.entry() else { return 0 };
-        if meta.dims as usize != *dims {
-            crate::error::raise_code(
-                PgSqlErrorCode::ERRCODE_DATA_EXCEPTION,
-                format!("different vector dimensions {} and {}", meta.dims, dims),
-            );
-        }
+        check_query_dims(meta.dims as usize, *dims);
         let graph = DiskGraph::open_for_search(index, &meta, self.kind);
         let start = Neighbor { distance: graph.distance(query, ep), id: ep };
         let entry = descend(&graph, query, start, top, 0);
@@ -95,6 +89,17 @@ impl ScanState {
     }
 }
 
+impl callbacks::OrderedScan for ScanState {
+    fn kind(&self) -> IndexKind {
+        self.kind
+    }
+
+    fn restart(&mut self, query: Option<(usize, Query)>) {
+        self.reset();
+        self.query = query;
+    }
+}
+
 #[pg_guard]
 pub unsafe extern "C-unwind" fn ambeginscan(
     index: pg_sys::Relation,
@@ -103,7 +108,6 @@ pub unsafe extern "C-unwind" fn ambeginscan(
 ) -> pg_sys::IndexScanDesc {
     // SAFETY: standard scan descriptor; our state is owned by its memory context.
     unsafe {
-        let scan = pg_sys::RelationGetIndexScan(index, nkeys, norderbys);
         let mut state = ScanState {
             query: None,
             queue: VecDeque::new(),
@@ -116,9 +120,7 @@ pub unsafe extern "C-unwind" fn ambeginscan(
             kind: index_kind(index, "hnsw"),
         };
         state.reset();
-        (*scan).opaque =
-            PgMemoryContexts::CurrentMemoryContext.leak_and_drop_on_delete(state) as *mut core::ffi::c_void;
-        scan
+        callbacks::begin_scan(index, nkeys, norderbys, state)
     }
 }
 
@@ -130,29 +132,21 @@ pub unsafe extern "C-unwind" fn amrescan(
     orderbys: pg_sys::ScanKey,
     norderbys: i32,
 ) {
-    // SAFETY: the scan we created, and amrescan's arguments.
-    unsafe {
-        let state = &mut *((*scan).opaque as *mut ScanState);
-        state.reset();
-        state.query = callbacks::rescan_query(scan, keys, nkeys, orderbys, norderbys, state.kind);
-    }
+    // SAFETY: the scan ambeginscan made, and amrescan's arguments.
+    unsafe { callbacks::rescan::<ScanState>(scan, keys, nkeys, orderbys, norderbys) }
 }
 
 #[pg_guard]
 pub unsafe extern "C-unwind" fn amgettuple(scan: pg_sys::IndexScanDesc, _dir: pg_sys::ScanDirection::Type) -> bool {
     // SAFETY: the scan we created.
-    let (state, index) = unsafe { (&mut *((*scan).opaque as *mut ScanState), Index::new((*scan).indexRelation)) };
+    let (state, index) = unsafe { (callbacks::scan_state::<ScanState>(scan), Index::new((*scan).indexRelation)) };
     if !state.started {
         state.search(index);
     }
     loop {
         if let Some(tid) = state.pending.pop_front() {
-            // SAFETY: writing the scan's result fields.
-            unsafe {
-                (*scan).xs_heaptid = item_pointer(tid);
-                (*scan).xs_recheck = false;
-                (*scan).xs_recheckorderby = false;
-            }
+            // SAFETY: the scan being read.
+            unsafe { callbacks::return_row(scan, tid) };
             return true;
         }
         if let Some((distance, element)) = state.queue.pop_front() {
@@ -184,9 +178,4 @@ pub unsafe extern "C-unwind" fn amgettuple(scan: pg_sys::IndexScanDesc, _dir: pg
         }
         pgrx::check_for_interrupts!();
     }
-}
-
-#[pg_guard]
-pub unsafe extern "C-unwind" fn amendscan(_scan: pg_sys::IndexScanDesc) {
-    // The state is dropped with the scan's memory context.
 }

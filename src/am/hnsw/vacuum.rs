@@ -364,28 +364,19 @@ pub unsafe extern "C-unwind" fn amvacuumcleanup(
     info: *mut pg_sys::IndexVacuumInfo,
     stats: *mut pg_sys::IndexBulkDeleteResult,
 ) -> *mut pg_sys::IndexBulkDeleteResult {
-    // SAFETY: VACUUM passes a valid info.
+    // SAFETY: amvacuumcleanup's arguments.
     unsafe {
-        if (*info).analyze_only {
-            return stats;
-        }
-        if !stats.is_null() {
-            return stats;
-        }
-        // No bulkdelete ran: count what the index holds.
-        let index = Index::new((*info).index);
-        let stats = PgBox::<pg_sys::IndexBulkDeleteResult>::alloc0().into_pg();
-        let mut live = 0f64;
-        for block in 1..index.nblocks() {
-            live += index.read_page(block, |page| {
-                page.items()
-                    .filter_map(|(_, b)| ElementRef::parse(b))
-                    .map(|e| if e.is_deleted() { 0 } else { e.heap_tids().count() })
-                    .sum::<usize>()
-            }) as f64;
-        }
-        (*stats).num_index_tuples = live;
-        (*stats).num_pages = index.nblocks();
-        stats
+        callbacks::vacuum_cleanup(info, stats, |index| {
+            (1..index.nblocks())
+                .map(|block| {
+                    index.read_page(block, |page| {
+                        page.items()
+                            .filter_map(|(_, b)| ElementRef::parse(b))
+                            .map(|e| if e.is_deleted() { 0 } else { e.heap_tids().count() })
+                            .sum::<usize>()
+                    }) as f64
+                })
+                .sum()
+        })
     }
 }

@@ -24,7 +24,7 @@ use super::options;
 use crate::am::callbacks::{
     self, progress, PROGRESS_CREATE_IDX_SUBPHASE, PROGRESS_CREATE_IDX_TUPLES_DONE, PROGRESS_CREATE_IDX_TUPLES_TOTAL,
 };
-use crate::am::kind::{index_kind, metric_code, read_row, Elem, IndexKind, Measure, Row};
+use crate::am::kind::{check_row_dims, index_kind, metric_code, read_row, Elem, IndexKind, Measure, Row};
 use crate::am::storage::{self, tid_of, BulkWriter, Index};
 
 // Our build phases for pg_stat_progress_create_index.
@@ -95,11 +95,8 @@ impl Dims {
         if self.dims == 0 {
             check_dims(self.kind, row.dims);
             self.dims = row.dims;
-        } else if row.dims != self.dims {
-            crate::error::raise_code(
-                PgSqlErrorCode::ERRCODE_DATA_EXCEPTION,
-                format!("expected {} dimensions, not {}", self.dims, row.dims),
-            );
+        } else {
+            check_row_dims(self.dims, row.dims);
         }
         row.prepared(self.kind)
     }
@@ -314,7 +311,9 @@ pub unsafe extern "C-unwind" fn ambuild(
     drop(flat);
     let row_bytes = kind.elem.row_bytes(d).unwrap_or(0);
     let mut centres = Centres::new(row_bytes);
-    result.centres.chunks_exact(d).for_each(|c| centres.push(&centre_bytes(kind, c)));
+    for c in result.centres.chunks_exact(d) {
+        centres.push(&centre_bytes(kind, c));
+    }
 
     // 3. meta, centre pages, then the rows list by list
     let idx = Index::new(index);

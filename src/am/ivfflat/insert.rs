@@ -10,7 +10,7 @@ use ruvector_core::ivf::tuple::{encode_row, set_list_insert, IvfMeta};
 
 use super::lists::Lists;
 use crate::am::callbacks;
-use crate::am::kind::{index_kind, read_row};
+use crate::am::kind::{check_row_dims, index_kind, read_row};
 use crate::am::storage::Index;
 
 #[pg_guard]
@@ -31,7 +31,7 @@ pub unsafe extern "C-unwind" fn aminsert(
     // SAFETY: the indexed column's datum, of the type index_kind() found.
     let Some(row) = (unsafe { read_row(kind, value) }) else { return false };
     let idx = Index::new(index);
-    let lists = Lists::read(idx, kind);
+    let lists = Lists::read(idx);
     if lists.meta.dims == 0 {
         // an unlogged index reset after a crash, on a column without a typmod:
         // the first row fixes the length
@@ -41,18 +41,15 @@ pub unsafe extern "C-unwind" fn aminsert(
                 m.dims = row.dims as u32;
             }
         });
-    } else if row.dims != lists.meta.dims as usize {
-        crate::error::raise_code(
-            PgSqlErrorCode::ERRCODE_DATA_EXCEPTION,
-            format!("expected {} dimensions, not {}", lists.meta.dims, row.dims),
-        );
+    } else {
+        check_row_dims(lists.meta.dims as usize, row.dims);
     }
     let Some(row) = row.prepared(kind) else { return false }; // zero vector under cosine
     let list = if lists.entries.len() == 1 {
         0
     } else {
         let query = row.query(kind);
-        ruvector_core::ivf::argmin(lists.centres.distances(kind, &query)) as usize
+        ruvector_core::ivf::argmin(super::lists::centre_distances(&lists.centres, kind, &query)) as usize
     };
     let entry = lists.entries[list];
     let at = idx.append_to_chain(entry.insert, &encode_row(tid, &row.raw));

@@ -5,6 +5,7 @@
 use pgrx::prelude::*;
 use ruvector_core::hnsw::tuple::Tid;
 use ruvector_core::ivf::tuple::{parse_list, IvfMeta, IVF_MAGIC};
+use ruvector_core::layout::AlignedRows;
 
 use crate::am::kind::{IndexKind, Query};
 use crate::am::storage::Index;
@@ -20,37 +21,12 @@ pub struct ListEntry {
     pub insert: u32,
 }
 
-/// The centres, 8-byte aligned one after another so the kernels read them in
-/// place (a byte vector would not be aligned for f32).
-pub struct Centres {
-    words: Vec<u64>,
-    stride: usize,
-    bytes: usize,
-}
+/// The centres, one aligned record each, in list order.
+pub type Centres = AlignedRows;
 
-impl Centres {
-    pub fn new(bytes: usize) -> Self {
-        Centres { words: Vec::new(), stride: bytes.div_ceil(8), bytes }
-    }
-
-    pub fn push(&mut self, centre: &[u8]) {
-        let at = self.words.len();
-        self.words.resize(at + self.stride, 0);
-        bytemuck::cast_slice_mut::<u64, u8>(&mut self.words[at..])[..self.bytes].copy_from_slice(centre);
-    }
-
-    pub fn get(&self, i: usize) -> &[u8] {
-        &bytemuck::cast_slice::<u64, u8>(&self.words[i * self.stride..(i + 1) * self.stride])[..self.bytes]
-    }
-
-    pub fn len(&self) -> usize {
-        self.words.len() / self.stride.max(1)
-    }
-
-    /// Distance from `query` to every centre, in list order.
-    pub fn distances(&self, kind: IndexKind, query: &Query) -> Vec<f32> {
-        (0..self.len()).map(|i| query.distance(kind.measure, self.get(i))).collect()
-    }
+/// Distance from `query` to every centre, in list order.
+pub fn centre_distances(centres: &Centres, kind: IndexKind, query: &Query) -> Vec<f32> {
+    (0..centres.len()).map(|i| query.distance(kind.measure, centres.get(i))).collect()
 }
 
 pub struct Lists {
@@ -69,22 +45,37 @@ pub fn meta(index: Index) -> IvfMeta {
 }
 
 impl Lists {
-    pub fn read(index: Index, kind: IndexKind) -> Lists {
+    pub fn read(index: Index) -> Lists {
         let meta = meta(index);
-        let centre_bytes = kind.elem.row_bytes(meta.dims as usize).unwrap_or(0);
-        let mut lists =
-            Lists { meta, entries: Vec::with_capacity(meta.lists as usize), centres: Centres::new(centre_bytes) };
+        // The centres' length comes from the first one: an unlogged index
+        // reset after a crash on a column without a typmod has one empty
+        // centre while its meta page learns the length from the first insert.
+        let mut lists = Lists { meta, entries: Vec::with_capacity(meta.lists as usize), centres: Centres::default() };
         let mut block = Some(meta.centre_block);
+        let mut uneven = false;
         while let Some(b) = block {
             block = index.read_page(b, |page| {
                 for (offset, bytes) in page.items() {
                     if let Some((start, insert, centre)) = parse_list(bytes) {
+                        if lists.entries.is_empty() {
+                            lists.centres = Centres::new(centre.len());
+                        }
+                        if centre.len() != lists.centres.record_bytes() {
+                            uneven = true;
+                            return None;
+                        }
                         lists.entries.push(ListEntry { tuple: Tid { block: b, offset }, start, insert });
                         lists.centres.push(centre);
                     }
                 }
                 page.next()
             });
+        }
+        if uneven {
+            crate::error::raise_code(
+                PgSqlErrorCode::ERRCODE_INDEX_CORRUPTED,
+                "ivfflat index has centres of different lengths",
+            );
         }
         if lists.entries.len() != meta.lists as usize {
             crate::error::raise_code(

@@ -18,15 +18,14 @@ use std::collections::VecDeque;
 
 use pgrx::pg_sys;
 use pgrx::prelude::*;
-use pgrx::PgMemoryContexts;
 use ruvector_core::ivf::tuple::{parse_row, ROW_HEADER};
 use ruvector_core::ivf::{nearest_n, BoundedTopK, Scored};
 
 use super::lists::{ListEntry, Lists};
 use super::options::{IterativeScan, ITERATIVE_SCAN, MAX_PROBES, PROBES};
 use crate::am::callbacks;
-use crate::am::kind::{index_kind, IndexKind, Query};
-use crate::am::storage::{item_pointer, tid_from_key, tid_key, Index};
+use crate::am::kind::{check_query_dims, index_kind, IndexKind, Query};
+use crate::am::storage::{tid_from_key, tid_key, Index};
 
 const FIRST_BATCH: usize = 128;
 
@@ -61,15 +60,16 @@ impl ScanState {
     fn start(&mut self, index: Index) {
         self.started = true;
         let Some((dims, query)) = &self.query else { return };
-        let lists = Lists::read(index, self.kind);
-        if lists.meta.dims != 0 && lists.meta.dims as usize != *dims {
-            crate::error::raise_code(
-                PgSqlErrorCode::ERRCODE_DATA_EXCEPTION,
-                format!("different vector dimensions {} and {}", lists.meta.dims, dims),
-            );
+        let lists = Lists::read(index);
+        if lists.meta.dims != 0 {
+            check_query_dims(lists.meta.dims as usize, *dims);
         }
         let n = lists.entries.len();
-        let order = if n == 1 { vec![(0.0, 0)] } else { nearest_n(&lists.centres.distances(self.kind, query), n) };
+        let order = if n == 1 {
+            vec![(0.0, 0)]
+        } else {
+            nearest_n(&super::lists::centre_distances(&lists.centres, self.kind, query), n)
+        };
         self.order = order.into_iter().map(|(_, l)| lists.entries[l as usize]).collect();
         let probes = (PROBES.get().max(1) as usize).min(n);
         self.round = 0..probes;
@@ -132,6 +132,17 @@ impl ScanState {
     }
 }
 
+impl callbacks::OrderedScan for ScanState {
+    fn kind(&self) -> IndexKind {
+        self.kind
+    }
+
+    fn restart(&mut self, query: Option<(usize, Query)>) {
+        self.reset();
+        self.query = query;
+    }
+}
+
 #[pg_guard]
 pub unsafe extern "C-unwind" fn ambeginscan(
     index: pg_sys::Relation,
@@ -140,7 +151,6 @@ pub unsafe extern "C-unwind" fn ambeginscan(
 ) -> pg_sys::IndexScanDesc {
     // SAFETY: standard scan descriptor; our state is owned by its memory context.
     unsafe {
-        let scan = pg_sys::RelationGetIndexScan(index, nkeys, norderbys);
         let mut state = ScanState {
             kind: index_kind(index, "ivfflat"),
             query: None,
@@ -153,9 +163,7 @@ pub unsafe extern "C-unwind" fn ambeginscan(
             started: false,
         };
         state.reset();
-        (*scan).opaque =
-            PgMemoryContexts::CurrentMemoryContext.leak_and_drop_on_delete(state) as *mut core::ffi::c_void;
-        scan
+        callbacks::begin_scan(index, nkeys, norderbys, state)
     }
 }
 
@@ -167,36 +175,23 @@ pub unsafe extern "C-unwind" fn amrescan(
     orderbys: pg_sys::ScanKey,
     norderbys: i32,
 ) {
-    // SAFETY: the scan we created, and amrescan's arguments.
-    unsafe {
-        let state = &mut *((*scan).opaque as *mut ScanState);
-        state.reset();
-        state.query = callbacks::rescan_query(scan, keys, nkeys, orderbys, norderbys, state.kind);
-    }
+    // SAFETY: the scan ambeginscan made, and amrescan's arguments.
+    unsafe { callbacks::rescan::<ScanState>(scan, keys, nkeys, orderbys, norderbys) }
 }
 
 #[pg_guard]
 pub unsafe extern "C-unwind" fn amgettuple(scan: pg_sys::IndexScanDesc, _dir: pg_sys::ScanDirection::Type) -> bool {
     // SAFETY: the scan we created.
-    let (state, index) = unsafe { (&mut *((*scan).opaque as *mut ScanState), Index::new((*scan).indexRelation)) };
+    let (state, index) = unsafe { (callbacks::scan_state::<ScanState>(scan), Index::new((*scan).indexRelation)) };
     if !state.started {
         state.start(index);
     }
     match state.next(index) {
         Some(row) => {
-            // SAFETY: writing the scan's result fields.
-            unsafe {
-                (*scan).xs_heaptid = item_pointer(tid_from_key(row.key));
-                (*scan).xs_recheck = false;
-                (*scan).xs_recheckorderby = false;
-            }
+            // SAFETY: the scan being read.
+            unsafe { callbacks::return_row(scan, tid_from_key(row.key)) };
             true
         }
         None => false,
     }
-}
-
-#[pg_guard]
-pub unsafe extern "C-unwind" fn amendscan(_scan: pg_sys::IndexScanDesc) {
-    // The state is dropped with the scan's memory context.
 }

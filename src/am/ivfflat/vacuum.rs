@@ -10,7 +10,6 @@ use ruvector_core::ivf::tuple::{parse_row, set_list_insert};
 
 use super::lists::Lists;
 use crate::am::callbacks;
-use crate::am::kind::index_kind;
 use crate::am::storage::{item_pointer, Index};
 
 #[pg_guard]
@@ -27,7 +26,7 @@ pub unsafe extern "C-unwind" fn ambulkdelete(
     };
     let Some(callback) = callback else { return stats };
     let index = Index::new(rel);
-    let lists = Lists::read(index, index_kind(rel, "ivfflat"));
+    let lists = Lists::read(index);
     let (mut removed, mut remaining) = (0f64, 0f64);
     for entry in &lists.entries {
         let mut block = Some(entry.start);
@@ -67,28 +66,20 @@ pub unsafe extern "C-unwind" fn amvacuumcleanup(
     info: *mut pg_sys::IndexVacuumInfo,
     stats: *mut pg_sys::IndexBulkDeleteResult,
 ) -> *mut pg_sys::IndexBulkDeleteResult {
-    // SAFETY: VACUUM passes a valid info.
+    // SAFETY: amvacuumcleanup's arguments.
     unsafe {
-        if (*info).analyze_only || !stats.is_null() {
-            return stats;
-        }
-        // No bulkdelete ran: count what the index holds.
-        let rel = (*info).index;
-        let index = Index::new(rel);
-        let lists = Lists::read(index, index_kind(rel, "ivfflat"));
-        let mut live = 0f64;
-        for entry in &lists.entries {
-            let mut block = Some(entry.start);
-            while let Some(b) = block {
-                block = index.read_page(b, |p| {
-                    live += p.items().count() as f64;
-                    p.next()
-                });
+        callbacks::vacuum_cleanup(info, stats, |index| {
+            let mut live = 0f64;
+            for entry in &Lists::read(index).entries {
+                let mut block = Some(entry.start);
+                while let Some(b) = block {
+                    block = index.read_page(b, |p| {
+                        live += p.items().count() as f64;
+                        p.next()
+                    });
+                }
             }
-        }
-        let stats = PgBox::<pg_sys::IndexBulkDeleteResult>::alloc0().into_pg();
-        (*stats).num_index_tuples = live;
-        (*stats).num_pages = index.nblocks();
-        stats
+            live
+        })
     }
 }
