@@ -16,6 +16,10 @@ as_postgres() { runuser -u postgres -- "$@"; }
 # start_cluster DATADIR PORT: a fresh or existing cluster owned by postgres,
 # listening on 127.0.0.1:PORT (its Unix socket in /tmp, outside the data
 # directory, so pg_basebackup does not copy it).
+# Test clusters listen on ports below 32768, outside Linux's ephemeral range
+# (32768-60999): a test that opens many short connections leaves client
+# sockets in TIME_WAIT on ephemeral ports, which would keep a later cluster
+# from binding the same port for a minute.
 start_cluster() {
     local data=$1 port=$2
     if [ ! -f "$data/PG_VERSION" ]; then

@@ -22,7 +22,7 @@ rm -rf "$pgrx_data"
 log "SQL regression suite (pg_regress)"
 install_extension
 regress_data=$(mktemp -d /tmp/ruvector-regress.XXXXXX)
-port=54329
+port=25429
 trap 'stop_cluster "$regress_data"; rm -rf "$regress_data"' EXIT
 start_cluster "$regress_data" "$port"
 psql_admin=(psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$port" -U postgres)

@@ -8,7 +8,7 @@
 set -euo pipefail
 source "$(dirname "$0")/../../scripts/common.sh"
 
-items_cluster 3000 54335
+items_cluster 3000 25435
 work=$WORK data=$DATA port=$PORT
 
 errors=$work/errors

@@ -6,7 +6,7 @@
 set -euo pipefail
 source "$(dirname "$0")/../../scripts/common.sh"
 
-items_cluster 1000 54333
+items_cluster 1000 25433
 work=$WORK data=$DATA port=$PORT
 
 # Three clients insert in small transactions until the server goes away.

@@ -8,7 +8,7 @@ source "$(dirname "$0")/../../scripts/common.sh"
 work=$(mktemp -d /tmp/ruvector-replica.XXXXXX)
 chown postgres:postgres "$work"
 primary=$work/primary standby=$work/standby
-pport=54331 sport=54332
+pport=25431 sport=25432
 trap 'stop_cluster "$standby"; stop_cluster "$primary"; rm -rf "$work"' EXIT
 
 start_cluster "$primary" "$pport"
