@@ -20,11 +20,13 @@ mod types;
 
 pgrx::pg_module_magic!();
 
-/// Library load: register the index settings and reloptions.
+/// Library load: register the index settings and reloptions, install the
+/// planner hook.
 #[pg_guard]
 pub extern "C-unwind" fn _PG_init() {
     am::hnsw::options::init();
     am::ivfflat::options::init();
+    am::planner::init();
 }
 
 extension_sql_file!("../sql/bootstrap.sql", name = "bootstrap", bootstrap);

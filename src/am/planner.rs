@@ -1,0 +1,135 @@
+//! A planner hook that keeps plans from computing distances nobody reads.
+//!
+//! For `SELECT id FROM items ORDER BY embedding <-> $1 LIMIT 10` PostgreSQL
+//! puts `embedding <-> $1` into the index scan's target list as a junk sort
+//! column and evaluates it for every row the scan returns, although the
+//! index already returned the rows in that order and nothing above the scan
+//! reads the column (the junk filter drops it before rows reach the client).
+//! Each evaluation detoasts the row's vector (a TOAST fetch through the toast
+//! table's index once a vector exceeds about 2 kB, e.g. 784 dimensions) and
+//! computes a distance: for a 10-row query on 784-dimensional data that was
+//! about a seventh of the query's time in the backend.
+//!
+//! After the standard planner (or an earlier hook) has made the plan, such
+//! junk columns become NULL constants, when all of this holds, so that no
+//! node can read them:
+//! - the plan's top is an `IndexScan`, or a `Limit` that counts rows (not
+//!   `WITH TIES`, which compares sort keys) directly over one;
+//! - the scan's index is an `hnsw` or `ivfflat` index of this extension
+//!   (recognised by its `amendscan` callback) and the scan has ORDER BY
+//!   expressions;
+//! - the target entry is junk, is a sort key (`ressortgroupref` set) and is
+//!   equal to one of the scan's ORDER BY expressions.
+//! Plans of any other shape (sorts, merges of partitions, aggregates, row
+//! locks, data-modifying statements) are left as they are. `EXPLAIN VERBOSE`
+//! shows the constant. `ruvector.skip_unused_distances = off` turns it off.
+//!
+//! Unsafe: reads and edits the plan tree the planner just returned, in the
+//! planner's memory context; the index is locked by the planner.
+
+use pgrx::pg_sys;
+use pgrx::prelude::*;
+use pgrx::{GucContext, GucFlags, GucRegistry, GucSetting};
+
+static SKIP_UNUSED_DISTANCES: GucSetting<bool> = GucSetting::<bool>::new(true);
+
+/// The hook that was installed before ours (another extension's), called first.
+static mut PREVIOUS_PLANNER: pg_sys::planner_hook_type = None;
+
+/// Register the setting and install the hook; called once from `_PG_init`.
+pub fn init() {
+    GucRegistry::define_bool_guc(
+        c"ruvector.skip_unused_distances",
+        c"Skips computing ORDER BY distances that an hnsw or ivfflat index scan already ordered by and nothing reads",
+        c"When on, a query such as SELECT id ... ORDER BY v <-> q LIMIT k does not recompute v <-> q for each returned row.",
+        &SKIP_UNUSED_DISTANCES,
+        GucContext::Userset,
+        GucFlags::default(),
+    );
+    // SAFETY: _PG_init runs once per backend, before any planning, on the
+    // backend's only thread; chaining keeps earlier hooks working.
+    unsafe {
+        PREVIOUS_PLANNER = pg_sys::planner_hook;
+        pg_sys::planner_hook = Some(plan);
+    }
+}
+
+#[pg_guard]
+unsafe extern "C-unwind" fn plan(
+    parse: *mut pg_sys::Query,
+    query_string: *const core::ffi::c_char,
+    cursor_options: core::ffi::c_int,
+    bound_params: pg_sys::ParamListInfo,
+) -> *mut pg_sys::PlannedStmt {
+    // SAFETY: the arguments are the planner's; the result is a complete plan.
+    unsafe {
+        let stmt = match PREVIOUS_PLANNER {
+            Some(previous) => previous(parse, query_string, cursor_options, bound_params),
+            None => pg_sys::standard_planner(parse, query_string, cursor_options, bound_params),
+        };
+        if SKIP_UNUSED_DISTANCES.get() && !stmt.is_null() {
+            drop_unused_distances((*stmt).planTree);
+        }
+        stmt
+    }
+}
+
+/// Replace the unread ORDER BY distances of `top` (see the module comment).
+///
+/// # Safety
+/// `top` is null or a finished plan tree.
+unsafe fn drop_unused_distances(top: *mut pg_sys::Plan) {
+    unsafe {
+        let mut node = top;
+        if is_a(node, pg_sys::NodeTag::T_Limit) {
+            if (*node.cast::<pg_sys::Limit>()).limitOption != pg_sys::LimitOption::LIMIT_OPTION_COUNT {
+                return;
+            }
+            node = (*node).lefttree;
+        }
+        if !is_a(node, pg_sys::NodeTag::T_IndexScan) {
+            return;
+        }
+        let scan = node.cast::<pg_sys::IndexScan>();
+        let order_by = (*scan).indexorderbyorig;
+        if order_by.is_null() || !is_our_index((*scan).indexid) {
+            return;
+        }
+        for entry in list_items::<pg_sys::TargetEntry>((*node).targetlist) {
+            let expr = (*entry).expr.cast::<pg_sys::Node>();
+            let is_order_by = list_items::<pg_sys::Node>(order_by).any(|o| pg_sys::equal(o.cast(), expr.cast()));
+            if (*entry).resjunk && (*entry).ressortgroupref != 0 && is_order_by {
+                let null = pg_sys::makeNullConst(pg_sys::exprType(expr), pg_sys::exprTypmod(expr), pg_sys::exprCollation(expr));
+                (*entry).expr = null.cast();
+            }
+        }
+    }
+}
+
+/// Whether `node` is a non-null node with tag `tag`.
+unsafe fn is_a(node: *mut pg_sys::Plan, tag: pg_sys::NodeTag) -> bool {
+    // SAFETY: a non-null plan node starts with its tag.
+    !node.is_null() && unsafe { (*node).type_ } == tag
+}
+
+/// Whether index `oid` belongs to one of this extension's access methods.
+unsafe fn is_our_index(oid: pg_sys::Oid) -> bool {
+    unsafe {
+        let rel = pg_sys::RelationIdGetRelation(oid);
+        if rel.is_null() {
+            return false;
+        }
+        let am = (*rel).rd_indam;
+        let ours = !am.is_null() && (*am).amendscan.map(|f| f as *const () as usize) == Some(super::callbacks::amendscan as *const () as usize);
+        pg_sys::RelationClose(rel);
+        ours
+    }
+}
+
+/// The pointer elements of `list` (NIL = empty) as `*mut T`.
+unsafe fn list_items<T>(list: *mut pg_sys::List) -> impl Iterator<Item = *mut T> {
+    // SAFETY: a non-NIL List holds `length` cells; pointer lists use ptr_value.
+    let cells: &[pg_sys::ListCell] =
+        if list.is_null() { &[] } else { unsafe { std::slice::from_raw_parts((*list).elements, (*list).length as usize) } };
+    cells.iter().map(|c| unsafe { c.ptr_value.cast::<T>() })
+}
