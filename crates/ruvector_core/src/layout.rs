@@ -222,10 +222,52 @@ impl AlignedRows {
         (self.words.len() + self.stride) * 8
     }
 
-    /// Bytes allocated.
-    pub fn memory_bytes(&self) -> usize {
-        self.words.capacity() * 8
+    /// Bytes the records take.
+    pub fn used_bytes(&self) -> usize {
+        self.words.len() * 8
     }
+
+    /// Allocate room for `records` records now, and ask the kernel to back
+    /// it with 2 MiB pages where it can (Linux `MADV_HUGEPAGE`; transparent
+    /// huge pages are commonly on "madvise only"). A search reads records
+    /// at random across the whole set; with 4 kB pages nearly every record
+    /// read also misses the TLB. The reservation is address space only:
+    /// memory is committed as records are written.
+    pub fn reserve_huge(&mut self, records: usize) {
+        let words = records.saturating_mul(self.stride);
+        if words > self.words.len() {
+            self.words.reserve_exact(words - self.words.len());
+        }
+        advise_huge_pages(self.words.as_ptr().cast(), self.words.capacity() * 8);
+    }
+}
+
+/// `data` moved into a fresh allocation that the kernel may back with 2 MiB
+/// pages (see [`AlignedRows::reserve_huge`]): for arrays read at random
+/// positions, such as a graph build's vectors. Costs one copy.
+pub fn into_huge_pages<T: Copy>(data: Vec<T>) -> Vec<T> {
+    let mut out: Vec<T> = Vec::with_capacity(data.len());
+    advise_huge_pages(out.as_ptr().cast(), out.capacity() * std::mem::size_of::<T>());
+    out.extend_from_slice(&data);
+    out
+}
+
+/// `madvise(MADV_HUGEPAGE)` on the whole 2 MiB pages inside `[start, start + len)`.
+/// Advice only: failure (or another OS) changes nothing but speed.
+pub(crate) fn advise_huge_pages(start: *const u8, len: usize) {
+    #[cfg(target_os = "linux")]
+    {
+        const HUGE: usize = 2 << 20;
+        let first = (start as usize).next_multiple_of(HUGE);
+        let end = (start as usize + len) / HUGE * HUGE;
+        if end > first {
+            // SAFETY: the range lies inside one live allocation of ours;
+            // MADV_HUGEPAGE changes how it is backed, never its contents.
+            unsafe { libc::madvise(first as *mut libc::c_void, end - first, libc::MADV_HUGEPAGE) };
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = (start, len);
 }
 
 #[cfg(test)]

@@ -100,7 +100,9 @@ pub fn open(key: CacheKey, bytes: Option<usize>) -> bool {
     CACHE.with(|c| {
         let mut c = c.borrow_mut();
         if c.key != Some(key) || c.slab.record_bytes() != bytes {
-            *c = VectorCache { key: Some(key), slab: AlignedRows::new(bytes), ..Default::default() };
+            let mut slab = AlignedRows::new(bytes);
+            slab.reserve_huge(limit / bytes.next_multiple_of(8));
+            *c = VectorCache { key: Some(key), slab, ..Default::default() };
         }
     });
     true
@@ -157,6 +159,6 @@ pub fn put(tid: Tid, raw: &[u8]) {
 pub fn stats() -> Option<(pg_sys::Oid, usize, usize, u64, u64)> {
     CACHE.with(|c| {
         let c = c.borrow();
-        c.key.map(|k| (k.index, c.slab.len(), c.slab.memory_bytes() + c.slots.capacity() * 4, c.hits, c.misses))
+        c.key.map(|k| (k.index, c.slab.len(), c.slab.used_bytes() + c.slots.capacity() * 4, c.hits, c.misses))
     })
 }

@@ -1,10 +1,11 @@
 //! Concurrent in-memory HNSW construction.
 //!
 //! Worker threads take node indices from a shared counter and insert them
-//! (Malkov & Yashunin, algorithm 1). Each node's neighbour lists sit behind
-//! their own mutex, held only to copy a list out or to rewrite it, so inserts
-//! proceed in parallel; the entry point sits behind one more mutex, held for
-//! the whole insert of a node that raises the graph's top level (rare).
+//! (Malkov & Yashunin, algorithm 1). Each node's neighbour lists change only
+//! under their own mutex, held only to rewrite a list, and level 0 is read
+//! without it (see [`super::links`]), so inserts proceed in parallel; the
+//! entry point sits behind one more mutex, held for the whole insert of a
+//! node that raises the graph's top level (rare).
 //! Lock order: the entry mutex, then at most one node mutex at a time.
 //!
 //! The calling thread works too and, between batches, calls the caller's
@@ -12,6 +13,7 @@
 //! backend reports progress and checks for cancellation. Nothing here calls
 //! PostgreSQL.
 
+use super::links::Links;
 use super::random_level;
 use super::search::{descend, search_layer, select_neighbors, GraphRead, Neighbor, VisitedSet};
 pub use super::space::{DenseSpace, Space};
@@ -33,7 +35,7 @@ pub struct BuildParams {
 pub struct InMemoryGraph<S: Space = DenseSpace> {
     space: S,
     levels: Vec<u8>,
-    links: Vec<Mutex<Vec<Vec<u32>>>>,
+    links: Links,
     entry: Mutex<Option<(u32, usize)>>,
     params: BuildParams,
 }
@@ -47,7 +49,7 @@ impl<S: Space> InMemoryGraph<S> {
     pub fn new(space: S, params: BuildParams) -> Self {
         let n = space.len();
         let levels: Vec<u8> = (0..n).map(|i| random_level(i as u64, params.seed, params.m) as u8).collect();
-        let links = levels.iter().map(|&l| Mutex::new(vec![Vec::new(); l as usize + 1])).collect();
+        let links = Links::new(&levels, 2 * params.m);
         InMemoryGraph { space, levels, links, entry: Mutex::new(None), params }
     }
 
@@ -127,9 +129,12 @@ impl<S: Space> InMemoryGraph<S> {
         let mut seen = vec![false; self.len()];
         let mut stack = vec![ep];
         seen[ep as usize] = true;
+        let mut list = Vec::new();
         while let Some(x) = stack.pop() {
-            for list in self.links[x as usize].lock().iter() {
-                for &y in list {
+            for level in 0..=self.level(x) {
+                list.clear();
+                self.links.read(x, level, &mut list);
+                for &y in &list {
                     if !seen[y as usize] {
                         seen[y as usize] = true;
                         stack.push(y);
@@ -151,8 +156,11 @@ impl<S: Space> InMemoryGraph<S> {
                 return;
             }
             let mut indegree = vec![0u32; self.len()];
-            for links in &self.links {
-                for &y in links.lock().first().into_iter().flatten() {
+            let mut list = Vec::new();
+            for x in 0..self.len() as u32 {
+                list.clear();
+                self.links.read(x, 0, &mut list);
+                for &y in &list {
                     indegree[y as usize] += 1;
                 }
             }
@@ -162,8 +170,8 @@ impl<S: Space> InMemoryGraph<S> {
                 let Some(x) = found.iter().map(|n| n.id).find(|&x| x != u && !orphans.contains(&x)) else {
                     continue;
                 };
-                let mut links = self.links[x as usize].lock();
-                let list = &mut links[0];
+                let mut node = self.links.lock(x);
+                let mut list = node.get(0);
                 if list.contains(&u) {
                     continue;
                 }
@@ -173,6 +181,7 @@ impl<S: Space> InMemoryGraph<S> {
                     indegree[list[slot] as usize] -= 1;
                     list[slot] = u;
                 }
+                node.set(0, &list);
                 indegree[u as usize] += 1;
             }
         }
@@ -209,7 +218,9 @@ impl<S: Space> InMemoryGraph<S> {
 
     /// A copy of node `i`'s neighbours at `level`.
     pub fn neighbors_of(&self, i: u32, level: usize) -> Vec<u32> {
-        self.links[i as usize].lock().get(level).cloned().unwrap_or_default()
+        let mut out = Vec::new();
+        self.links.read(i, level, &mut out);
+        out
     }
 
     fn capacity(&self, level: usize) -> usize {
@@ -267,10 +278,10 @@ impl<S: Space> InMemoryGraph<S> {
     /// inserts added meanwhile (pruned by the heuristic if that overfills it).
     fn set_links(&self, i: u32, level: usize, selected: &[Neighbor<u32>]) {
         let cap = self.capacity(level);
-        let mut links = self.links[i as usize].lock();
-        let list = &mut links[level];
+        let mut node = self.links.lock(i);
+        let list = node.get(level);
         if list.is_empty() {
-            *list = selected.iter().map(|n| n.id).collect();
+            node.set(level, &selected.iter().map(|n| n.id).collect::<Vec<_>>());
             return;
         }
         let base = self.vector(i);
@@ -281,7 +292,7 @@ impl<S: Space> InMemoryGraph<S> {
             }
         }
         all.sort();
-        *list = self.select(&all, cap).into_iter().map(|n| n.id).collect();
+        node.set(level, &self.select(&all, cap).into_iter().map(|n| n.id).collect::<Vec<_>>());
     }
 
     /// Add `new` to `node`'s list at `level`, pruning by the heuristic when full.
@@ -290,13 +301,14 @@ impl<S: Space> InMemoryGraph<S> {
             return;
         }
         let cap = self.capacity(level);
-        let mut links = self.links[node as usize].lock();
-        let list = &mut links[level];
+        let mut lists = self.links.lock(node);
+        let mut list = lists.get(level);
         if list.contains(&new) {
             return;
         }
         if list.len() < cap {
             list.push(new);
+            lists.set(level, &list);
             return;
         }
         let base = self.vector(node);
@@ -304,7 +316,7 @@ impl<S: Space> InMemoryGraph<S> {
             list.iter().map(|&n| Neighbor { distance: self.space.distance(base, n), id: n }).collect();
         candidates.push(Neighbor { distance, id: new });
         candidates.sort();
-        *list = self.select(&candidates, cap).into_iter().map(|n| n.id).collect();
+        lists.set(level, &self.select(&candidates, cap).into_iter().map(|n| n.id).collect::<Vec<_>>());
     }
 
     /// The neighbour-selection heuristic over this graph's vectors.
@@ -332,9 +344,7 @@ impl<S: Space> GraphRead for InMemoryGraph<S> {
     type Query = S::Query;
 
     fn neighbors(&self, id: u32, level: usize, out: &mut Vec<u32>) {
-        if let Some(list) = self.links[id as usize].lock().get(level) {
-            out.extend_from_slice(list);
-        }
+        self.links.read(id, level, out);
     }
 
     #[inline]
@@ -349,6 +359,13 @@ impl<S: Space> GraphRead for InMemoryGraph<S> {
     #[inline]
     fn prefetch(&self, id: u32) {
         self.space.prefetch(id);
+    }
+
+    #[inline]
+    fn prefetch_neighbors(&self, id: u32, level: usize) {
+        if level == 0 {
+            self.links.prefetch(id);
+        }
     }
 }
 
@@ -412,6 +429,15 @@ impl VisitedSet<u32> for PooledVisited {
         }
         *slot = m.generation;
         true
+    }
+
+    #[inline]
+    fn prefetch(&self, id: u32) {
+        if let Some(m) = &self.0 {
+            if let Some(stamp) = m.stamps.get(id as usize..id as usize + 1) {
+                crate::kernels::prefetch(stamp, 1);
+            }
+        }
     }
 }
 
@@ -572,9 +598,12 @@ mod tests {
         let (ep, _) = g.entry_point().unwrap();
         // Cut every link into three nodes.
         let victims: Vec<u32> = (0..1500u32).filter(|&i| i != ep).step_by(400).take(3).collect();
-        for links in &g.links {
-            for list in links.lock().iter_mut() {
-                list.retain(|x| !victims.contains(x));
+        for x in 0..1500u32 {
+            let mut node = g.links.lock(x);
+            for level in 0..=g.level(x) {
+                let mut list = node.get(level);
+                list.retain(|y| !victims.contains(y));
+                node.set(level, &list);
             }
         }
         let mut orphans = g.unreachable();

@@ -4,7 +4,8 @@
 //!   [`GraphRead`] so the same code walks the in-memory build graph and, in the
 //!   extension, graphs stored in index pages.
 //! - [`build`]: concurrent in-memory construction (worker threads insert nodes
-//!   with per-node locks, as hnswlib does) and neighbour selection.
+//!   with per-node locks, as hnswlib does) and neighbour selection, over
+//!   [`links`] (flat level-0 lists read without locking).
 //! - [`Metric`]: how distances are computed for each opclass.
 //!
 //! Invariants of a built graph: every node has a level drawn from the
@@ -13,6 +14,7 @@
 //! ids other than itself; the entry point is a node of the highest level.
 
 pub mod build;
+pub mod links;
 pub mod search;
 pub mod space;
 pub mod tuple;

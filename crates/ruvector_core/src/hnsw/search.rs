@@ -48,12 +48,21 @@ pub trait GraphRead {
     /// fetched into the CPU cache meanwhile. Default: nothing.
     #[inline]
     fn prefetch(&self, _id: Self::Id) {}
+
+    /// A hint that `neighbors(id, level)` may follow: the node is a new
+    /// candidate. Default: nothing.
+    #[inline]
+    fn prefetch_neighbors(&self, _id: Self::Id, _level: usize) {}
 }
 
 /// Nodes seen during one search.
 pub trait VisitedSet<Id> {
     /// Mark `id`; false if it was already marked.
     fn insert(&mut self, id: Id) -> bool;
+
+    /// A hint that `insert(id)` follows soon. Default: nothing.
+    #[inline]
+    fn prefetch(&self, _id: Id) {}
 }
 
 impl<Id: std::hash::Hash + Eq, S: std::hash::BuildHasher> VisitedSet<Id> for std::collections::HashSet<Id, S> {
@@ -188,12 +197,14 @@ pub fn search_layer<G: GraphRead>(
         links.clear();
         graph.neighbors(c.id, level, &mut links);
         // keep the unvisited ones and let their data load while the first are measured
+        links.iter().for_each(|&n| visited.prefetch(n));
         links.retain(|&n| visited.insert(n));
         links.iter().for_each(|&n| graph.prefetch(n));
         for &n in &links {
             let d = graph.distance(query, n);
             if results.len() < ef || d < results.peek().map_or(f32::INFINITY, |f| f.distance) {
                 let nb = Neighbor { distance: d, id: n };
+                graph.prefetch_neighbors(n, level);
                 candidates.push(Reverse(nb));
                 results.push(nb);
                 if results.len() > ef {
