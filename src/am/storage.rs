@@ -119,6 +119,38 @@ mod recent {
         None
     }
 
+    /// Hint the CPU to load what reading tuple `offset` of `block` touches
+    /// first: the buffer's descriptor (pin and lock), the page header and the
+    /// line pointer, if the block's buffer is known. No pin is taken: the
+    /// buffer may hold another page by the time it is read, which costs
+    /// nothing but the wasted hint (prefetches never fault).
+    ///
+    /// # Safety
+    /// `rel` is an open relation.
+    pub unsafe fn prefetch(rel: pg_sys::Relation, block: u32, offset: u16) {
+        let oid = unsafe { (*rel).rd_id };
+        let buf = RECENT.with(|r| {
+            let r = r.borrow();
+            (r.relation == oid).then(|| r.buffers.get(block as usize).copied()).flatten()
+        });
+        let Some(buf) = buf.filter(|&b| b > 0) else { return };
+        let index = buf as usize - 1;
+        // SAFETY: shared buffers and their descriptors are mapped for the
+        // life of the backend and `buf` was a valid shared buffer number;
+        // only addresses are computed here, nothing is dereferenced.
+        unsafe {
+            let desc = pg_sys::BufferDescriptors.add(index).cast::<i8>();
+            let page = pg_sys::BufferBlocks.add(index * pg_sys::BLCKSZ as usize).cast::<i8>();
+            let line_pointer = page.add(core::mem::size_of::<pg_sys::PageHeaderData>() + 4 * (offset.max(1) as usize - 1));
+            for p in [desc, page, line_pointer] {
+                #[cfg(target_arch = "x86_64")]
+                core::arch::x86_64::_mm_prefetch::<{ core::arch::x86_64::_MM_HINT_T0 }>(p);
+                #[cfg(not(target_arch = "x86_64"))]
+                let _ = p;
+            }
+        }
+    }
+
     /// Remember that `block` of `rel` is in `buf`.
     ///
     /// # Safety
@@ -275,6 +307,14 @@ impl Index {
             };
             pg_sys::LockBuffer(buf, mode as i32);
             Locked { buf }
+        }
+    }
+
+    /// A hint that `read(tid)` follows soon (see `recent::prefetch`).
+    pub fn prefetch(&self, tid: Tid) {
+        if tid.is_valid() {
+            // SAFETY: the relation is open.
+            unsafe { recent::prefetch(self.rel, tid.block, tid.offset) }
         }
     }
 

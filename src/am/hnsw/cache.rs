@@ -128,13 +128,22 @@ pub fn with<R>(tid: Tid, f: impl FnOnce(&[u8]) -> R) -> Option<R> {
 
 /// Ask the CPU to start loading `tid`'s cached vector (its first cache lines;
 /// the hardware prefetcher follows the rest once it is read in order).
+/// Whether it is cached.
 #[inline]
-pub fn prefetch(tid: Tid) {
+pub fn prefetch(tid: Tid) -> bool {
     CACHE.with(|c| {
         let c = c.borrow();
-        if let Some(slot) = c.slot(tid) {
-            ruvector_core::kernels::prefetch(c.slab.get(slot as usize), 4);
-        }
+        c.slot(tid).map(|slot| ruvector_core::kernels::prefetch(c.slab.get(slot as usize), 4)).is_some()
+    })
+}
+
+/// Whether one more vector may fit (so a miss is worth copying for `put`).
+#[inline]
+pub fn has_room() -> bool {
+    let limit = super::options::vector_cache_bytes();
+    CACHE.with(|c| {
+        let c = c.borrow();
+        c.slab.bytes_with_one_more() + c.slots.len() * 4 <= limit
     })
 }
 

@@ -145,10 +145,11 @@ impl GraphRead for DiskGraph {
         if self.cached && super::cache::with(id, &mut add).is_some() {
             return finish(measure, query, acc, and, or, sparse);
         }
-        // the vector's bytes, kept for the cache when it is on
+        // the vector's bytes, kept for the cache while it has room
+        let keep = self.cached && super::cache::has_room();
         let mut whole = Vec::new();
         let mut take = |bytes: &[u8]| {
-            if self.cached {
+            if keep {
                 whole.extend_from_slice(bytes);
             }
             add(bytes);
@@ -174,7 +175,7 @@ impl GraphRead for DiskGraph {
                 _ => return f32::INFINITY,
             }
         }
-        if self.cached {
+        if keep {
             super::cache::put(id, &whole);
         }
         finish(measure, query, acc, and, or, sparse)
@@ -186,8 +187,8 @@ impl GraphRead for DiskGraph {
 
     #[inline]
     fn prefetch(&self, id: Tid) {
-        if self.cached {
-            super::cache::prefetch(id);
+        if !(self.cached && super::cache::prefetch(id)) {
+            self.index.prefetch(id);
         }
     }
 }
