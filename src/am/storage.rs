@@ -310,6 +310,39 @@ impl Index {
         }
     }
 
+    /// Where the WAL stands — the insert position, or on a standby the
+    /// replay position, with which of the two it is — when every change to
+    /// this index is WAL-logged; None when some are not (unlogged and
+    /// temporary indexes, and under wal_level = minimal one created in this
+    /// transaction). A change to one of the index's pages happens under the
+    /// page's exclusive lock and its WAL record is inserted (or replayed)
+    /// before the lock is released, so while the mark stays the same, no page
+    /// has changed since a reader last saw it: what a backend copied from the
+    /// pages is still current (see hnsw/cache.rs).
+    pub fn wal_mark(&self) -> Option<(bool, u64)> {
+        // SAFETY: the relation is open; the WAL functions read shared state
+        // under their own spinlocks.
+        unsafe {
+            let rel = &*self.rel;
+            let permanent = (*rel.rd_rel).relpersistence == pg_sys::RELPERSISTENCE_PERMANENT as core::ffi::c_char;
+            let wal_needed = pg_sys::wal_level >= pg_sys::WalLevel::WAL_LEVEL_REPLICA as core::ffi::c_int;
+            #[cfg(any(feature = "pg13", feature = "pg14", feature = "pg15"))]
+            let first_file_sub = rel.rd_firstRelfilenodeSubid;
+            #[cfg(any(feature = "pg16", feature = "pg17"))]
+            let first_file_sub = rel.rd_firstRelfilelocatorSubid;
+            // InvalidSubTransactionId
+            let new_here = rel.rd_createSubid != 0 || first_file_sub != 0;
+            if !permanent || (!wal_needed && new_here) {
+                return None;
+            }
+            Some(if pg_sys::RecoveryInProgress() {
+                (true, pg_sys::GetXLogReplayRecPtr(core::ptr::null_mut()))
+            } else {
+                (false, pg_sys::GetXLogInsertRecPtr())
+            })
+        }
+    }
+
     /// A hint that `read(tid)` follows soon (see `recent::prefetch`).
     pub fn prefetch(&self, tid: Tid) {
         if tid.is_valid() {

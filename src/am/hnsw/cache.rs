@@ -9,6 +9,20 @@
 //! bytes (filled first come, never evicted: the elements near the top of the
 //! graph, which every search visits, are the first to arrive).
 //!
+//! The level-0 neighbour lists of cached elements are kept too, beside their
+//! vectors, because reading a list from its page (pin, lock, three cache
+//! misses) cost as much again as the distances on 784-dimensional data. A
+//! list changes with inserts and VACUUM, so cached lists are trusted only
+//! while the index's WAL mark (`Index::wal_mark`: the WAL insert position, or
+//! the replay position on a standby) is the one they were read under: every
+//! change to an index page is WAL-logged before its page lock is released,
+//! so an unchanged mark means an unchanged page. A search that finds the mark
+//! moved (any WAL written anywhere) starts a new list epoch, which makes every
+//! cached list stale at once; indexes whose changes are not all WAL-logged
+//! (unlogged, temporary, new under wal_level = minimal) never use cached lists.
+//! On a busy primary, lists are thus re-read nearly every search; on
+//! read-mostly data and on standbys between replayed records, they are not.
+//!
 //! Validity: an element's vector never changes while its TID names it. A TID
 //! can name another element only after VACUUM freed the first, and VACUUM
 //! bumps the meta page's `generation` while holding the update lock that
@@ -43,6 +57,13 @@ struct VectorCache {
     slots: Vec<u32>,
     per_block: usize,
     slab: AlignedRows,
+    /// Level-0 neighbour lists at the vectors' slots, `list_words` words per
+    /// slot: [epoch, count, (block, offset) × capacity]; epoch 0 = none.
+    lists: Vec<u32>,
+    list_words: usize,
+    /// The epoch current lists carry, and the WAL mark it belongs to.
+    epoch: u32,
+    wal_mark: Option<(bool, u64)>,
     hits: u64,
     misses: u64,
 }
@@ -92,20 +113,65 @@ thread_local! {
     static CACHE: RefCell<VectorCache> = RefCell::default();
 }
 
-/// Make the cache the one for `key` with vectors of `bytes` bytes, emptying
-/// it if it belonged to something else. Returns whether caching is on.
-pub fn open(key: CacheKey, bytes: Option<usize>) -> bool {
+/// Make the cache the one for `key` with vectors of `bytes` bytes and level-0
+/// lists of up to `list_capacity` TIDs, emptying it if it belonged to
+/// something else, and start a new list epoch if the index's WAL mark
+/// (`wal_mark`, None: lists not to be trusted) moved. Returns whether
+/// caching is on.
+pub fn open(key: CacheKey, bytes: Option<usize>, list_capacity: usize, wal_mark: Option<(bool, u64)>) -> bool {
     let limit = super::options::vector_cache_bytes();
     let Some(bytes) = bytes.filter(|&b| b > 0 && limit > 0) else { return false };
     CACHE.with(|c| {
         let mut c = c.borrow_mut();
-        if c.key != Some(key) || c.slab.record_bytes() != bytes {
+        let list_words = 2 + 2 * list_capacity;
+        if c.key != Some(key) || c.slab.record_bytes() != bytes || c.list_words != list_words {
             let mut slab = AlignedRows::new(bytes);
-            slab.reserve_huge(limit / bytes.next_multiple_of(8));
-            *c = VectorCache { key: Some(key), slab, ..Default::default() };
+            slab.reserve_huge(limit / (bytes.next_multiple_of(8) + list_words * 4));
+            *c = VectorCache { key: Some(key), slab, list_words, epoch: 1, ..Default::default() };
+        } else if wal_mark.is_none() || c.wal_mark != wal_mark {
+            c.epoch = c.epoch.wrapping_add(1);
+            if c.epoch == 0 {
+                c.lists.fill(0);
+                c.epoch = 1;
+            }
         }
+        c.wal_mark = wal_mark;
     });
     true
+}
+
+/// Append `tid`'s cached level-0 neighbours to `out`, if they are cached and current.
+#[inline]
+pub fn neighbors(tid: Tid, out: &mut Vec<Tid>) -> bool {
+    CACHE.with(|c| {
+        let c = c.borrow();
+        let Some(slot) = c.slot(tid).filter(|_| c.wal_mark.is_some()) else { return false };
+        let at = slot as usize * c.list_words;
+        let Some(words) = c.lists.get(at..at + c.list_words).filter(|w| w[0] == c.epoch) else { return false };
+        let count = words[1] as usize;
+        out.extend(words[2..2 + 2 * count].chunks_exact(2).map(|p| Tid { block: p[0], offset: p[1] as u16 }));
+        true
+    })
+}
+
+/// Keep `tids` as `tid`'s level-0 neighbours, if its vector is cached (lists
+/// live at the vectors' slots) and they fit.
+pub fn put_neighbors(tid: Tid, tids: &[Tid]) {
+    CACHE.with(|c| {
+        let mut c = c.borrow_mut();
+        if c.wal_mark.is_none() || 2 + 2 * tids.len() > c.list_words {
+            return;
+        }
+        let Some(slot) = c.slot(tid) else { return };
+        let (at, epoch) = (slot as usize * c.list_words, c.epoch);
+        let words = &mut c.lists[at..];
+        words[0] = epoch;
+        words[1] = tids.len() as u32;
+        for (pair, t) in words[2..].chunks_exact_mut(2).zip(tids) {
+            pair[0] = t.block;
+            pair[1] = t.offset as u32;
+        }
+    })
 }
 
 /// Call `f` with the cached vector of `tid`, if there is one.
@@ -143,7 +209,7 @@ pub fn has_room() -> bool {
     let limit = super::options::vector_cache_bytes();
     CACHE.with(|c| {
         let c = c.borrow();
-        c.slab.bytes_with_one_more() + c.slots.len() * 4 <= limit
+        c.slab.bytes_with_one_more() + (c.lists.len() + c.list_words + c.slots.len()) * 4 <= limit
     })
 }
 
@@ -156,10 +222,12 @@ pub fn put(tid: Tid, raw: &[u8]) {
             return;
         }
         // the slab and the slot map
-        if c.slab.bytes_with_one_more() + c.map_bytes_with(tid) > limit {
+        if c.slab.bytes_with_one_more() + (c.lists.len() + c.list_words) * 4 + c.map_bytes_with(tid) > limit {
             return;
         }
         let slot = c.slab.push(raw);
+        let words = c.lists.len() + c.list_words;
+        c.lists.resize(words, 0);
         c.set_slot(tid, slot as u32);
     });
 }
@@ -168,6 +236,6 @@ pub fn put(tid: Tid, raw: &[u8]) {
 pub fn stats() -> Option<(pg_sys::Oid, usize, usize, u64, u64)> {
     CACHE.with(|c| {
         let c = c.borrow();
-        c.key.map(|k| (k.index, c.slab.len(), c.slab.used_bytes() + c.slots.capacity() * 4, c.hits, c.misses))
+        c.key.map(|k| (k.index, c.slab.len(), c.slab.used_bytes() + (c.lists.capacity() + c.slots.capacity()) * 4, c.hits, c.misses))
     })
 }

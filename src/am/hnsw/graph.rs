@@ -46,7 +46,7 @@ impl DiskGraph {
             nonce: meta.nonce,
             generation: meta.generation,
         };
-        g.cached = super::cache::open(key, kind.elem.row_bytes(g.dims));
+        g.cached = super::cache::open(key, kind.elem.row_bytes(g.dims), 2 * meta.m as usize, index.wal_mark());
         g
     }
 
@@ -102,11 +102,19 @@ impl GraphRead for DiskGraph {
     type Query = Query;
 
     fn neighbors(&self, id: Tid, level: usize, out: &mut Vec<Tid>) {
+        let cached = self.cached && level == 0;
+        if cached && super::cache::neighbors(id, out) {
+            return;
+        }
+        let start = out.len();
         self.index.read(id, |b| {
             if let Some(e) = ElementRef::parse(b) {
                 out.extend(e.neighbors(level).filter(|t| t.is_valid()));
             }
         });
+        if cached {
+            super::cache::put_neighbors(id, &out[start..]);
+        }
     }
 
     /// Distance summed chunk by chunk, each computed under its page's lock

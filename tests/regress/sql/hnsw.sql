@@ -150,6 +150,30 @@ SELECT vectors > 0 AND hits > 0 AS cache_used FROM ruvector_hnsw_cache_info() WH
 SET hnsw.vector_cache_size = 0;
 SELECT cache_answers() = :'first_answers' AS same_without_cache;
 RESET hnsw.vector_cache_size;
+-- cached neighbour lists follow inserts: rows inserted at the queries (where
+-- the searches above cached the lists) are found by the next searches in the
+-- same transaction; the unlogged table's inserts write no WAL, so its index
+-- must not trust cached lists at all
+CREATE UNLOGGED TABLE cache_u AS SELECT * FROM cache_t;
+CREATE INDEX cache_u_idx ON cache_u USING hnsw (v vector_l2_ops);
+CREATE FUNCTION found_inserted(t regclass) RETURNS bigint LANGUAGE plpgsql AS $$
+DECLARE n bigint;
+BEGIN
+    EXECUTE format('SELECT count(*) FROM cache_q q WHERE (SELECT id FROM %s t ORDER BY t.v <-> q.v LIMIT 1) = 100000 + q.i', t) INTO n;
+    RETURN n;
+END $$;
+-- (a backend caches one index at a time: each table is searched, changed
+-- and searched again before the other)
+BEGIN;
+SELECT found_inserted('cache_t') AS logged_before;
+INSERT INTO cache_t SELECT 100000 + i, v FROM cache_q;
+SELECT found_inserted('cache_t') AS logged_after;
+SELECT found_inserted('cache_u') AS unlogged_before;
+INSERT INTO cache_u SELECT 100000 + i, v FROM cache_q;
+SELECT found_inserted('cache_u') AS unlogged_after;
+ROLLBACK;
+DROP TABLE cache_u;
+DROP FUNCTION found_inserted(regclass);
 DELETE FROM cache_t;
 VACUUM cache_t;
 INSERT INTO cache_t SELECT i, (SELECT array_agg(random() * 2) FROM generate_series(1, 16) WHERE i > 0) FROM generate_series(1, 2000) i;
