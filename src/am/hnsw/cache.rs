@@ -57,8 +57,11 @@ struct VectorCache {
     slots: Vec<u32>,
     per_block: usize,
     slab: AlignedRows,
-    /// Level-0 neighbour lists at the vectors' slots, `list_words` words per
-    /// slot: [epoch, count, (block, offset) × capacity]; epoch 0 = none.
+    /// Where each vector slot's level-0 neighbour list is in `lists`
+    /// (`EMPTY`: none); lists are kept only for elements a search expanded,
+    /// a small part of those it measured.
+    list_of: Vec<u32>,
+    /// `list_words` words per list: [epoch, count, (block, offset) × capacity].
     lists: Vec<u32>,
     list_words: usize,
     /// The epoch current lists carry, and the WAL mark it belongs to.
@@ -77,6 +80,11 @@ impl VectorCache {
             return None;
         }
         self.slots.get(tid.block as usize * self.per_block + tid.offset as usize).copied().filter(|&s| s != EMPTY)
+    }
+
+    /// Bytes held: vectors, lists and maps.
+    fn bytes(&self) -> usize {
+        self.slab.used_bytes() + (self.slots.len() + self.list_of.len() + self.lists.len()) * 4
     }
 
     /// Bytes of the slot map once `tid` is in it.
@@ -126,7 +134,7 @@ pub fn open(key: CacheKey, bytes: Option<usize>, list_capacity: usize, wal_mark:
         let list_words = 2 + 2 * list_capacity;
         if c.key != Some(key) || c.slab.record_bytes() != bytes || c.list_words != list_words {
             let mut slab = AlignedRows::new(bytes);
-            slab.reserve_huge(limit / (bytes.next_multiple_of(8) + list_words * 4));
+            slab.reserve_huge(limit / bytes.next_multiple_of(8));
             *c = VectorCache { key: Some(key), slab, list_words, epoch: 1, ..Default::default() };
         } else if wal_mark.is_none() || c.wal_mark != wal_mark {
             c.epoch = c.epoch.wrapping_add(1);
@@ -146,7 +154,8 @@ pub fn neighbors(tid: Tid, out: &mut Vec<Tid>) -> bool {
     CACHE.with(|c| {
         let c = c.borrow();
         let Some(slot) = c.slot(tid).filter(|_| c.wal_mark.is_some()) else { return false };
-        let at = slot as usize * c.list_words;
+        let Some(&list) = c.list_of.get(slot as usize).filter(|&&l| l != EMPTY) else { return false };
+        let at = list as usize * c.list_words;
         let Some(words) = c.lists.get(at..at + c.list_words).filter(|w| w[0] == c.epoch) else { return false };
         let count = words[1] as usize;
         out.extend(words[2..2 + 2 * count].chunks_exact(2).map(|p| Tid { block: p[0], offset: p[1] as u16 }));
@@ -154,16 +163,29 @@ pub fn neighbors(tid: Tid, out: &mut Vec<Tid>) -> bool {
     })
 }
 
-/// Keep `tids` as `tid`'s level-0 neighbours, if its vector is cached (lists
-/// live at the vectors' slots) and they fit.
+/// Keep `tids` as `tid`'s level-0 neighbours, if its vector is cached (a
+/// list belongs to a vector slot), they fit and there is room.
 pub fn put_neighbors(tid: Tid, tids: &[Tid]) {
+    let limit = super::options::vector_cache_bytes();
     CACHE.with(|c| {
         let mut c = c.borrow_mut();
         if c.wal_mark.is_none() || 2 + 2 * tids.len() > c.list_words {
             return;
         }
         let Some(slot) = c.slot(tid) else { return };
-        let (at, epoch) = (slot as usize * c.list_words, c.epoch);
+        let slot = slot as usize;
+        if c.list_of.len() <= slot {
+            c.list_of.resize(slot + 1, EMPTY);
+        }
+        if c.list_of[slot] == EMPTY {
+            if c.bytes() + c.list_words * 4 > limit {
+                return;
+            }
+            c.list_of[slot] = (c.lists.len() / c.list_words) as u32;
+            let words = c.lists.len() + c.list_words;
+            c.lists.resize(words, 0);
+        }
+        let (at, epoch) = (c.list_of[slot] as usize * c.list_words, c.epoch);
         let words = &mut c.lists[at..];
         words[0] = epoch;
         words[1] = tids.len() as u32;
@@ -209,7 +231,7 @@ pub fn has_room() -> bool {
     let limit = super::options::vector_cache_bytes();
     CACHE.with(|c| {
         let c = c.borrow();
-        c.slab.bytes_with_one_more() + (c.lists.len() + c.list_words + c.slots.len()) * 4 <= limit
+        c.bytes() + c.slab.record_bytes() <= limit
     })
 }
 
@@ -222,12 +244,10 @@ pub fn put(tid: Tid, raw: &[u8]) {
             return;
         }
         // the slab and the slot map
-        if c.slab.bytes_with_one_more() + (c.lists.len() + c.list_words) * 4 + c.map_bytes_with(tid) > limit {
+        if c.slab.bytes_with_one_more() + (c.lists.len() + c.list_of.len()) * 4 + c.map_bytes_with(tid) > limit {
             return;
         }
         let slot = c.slab.push(raw);
-        let words = c.lists.len() + c.list_words;
-        c.lists.resize(words, 0);
         c.set_slot(tid, slot as u32);
     });
 }
@@ -236,6 +256,6 @@ pub fn put(tid: Tid, raw: &[u8]) {
 pub fn stats() -> Option<(pg_sys::Oid, usize, usize, u64, u64)> {
     CACHE.with(|c| {
         let c = c.borrow();
-        c.key.map(|k| (k.index, c.slab.len(), c.slab.used_bytes() + (c.lists.capacity() + c.slots.capacity()) * 4, c.hits, c.misses))
+        c.key.map(|k| (k.index, c.slab.len(), c.bytes(), c.hits, c.misses))
     })
 }
