@@ -26,6 +26,14 @@
 //!
 //! Unsafe: reads and edits the plan tree the planner just returned, in the
 //! planner's memory context; the index is locked by the planner.
+//!
+//! Errors: planning raises ordinary errors (a literal that does not parse, a
+//! dimension mismatch found while folding constants). The hook calls the
+//! planner outside pgrx's guard, so such an error passes through unchanged
+//! (a guard would catch it and raise it again, with a Rust backtrace in its
+//! DETAIL when RUST_BACKTRACE is set); the hook's frame holds nothing to
+//! drop, so PostgreSQL's longjmp may pass over it. Only the edit afterwards
+//! runs under the guard.
 
 use pgrx::pg_sys;
 use pgrx::prelude::*;
@@ -54,7 +62,19 @@ pub fn init() {
     }
 }
 
-#[pg_guard]
+unsafe extern "C-unwind" {
+    /// The planner itself, called without pgrx's guard (see the module comment).
+    #[link_name = "standard_planner"]
+    fn standard_planner_unguarded(
+        parse: *mut pg_sys::Query,
+        query_string: *const core::ffi::c_char,
+        cursor_options: core::ffi::c_int,
+        bound_params: pg_sys::ParamListInfo,
+    ) -> *mut pg_sys::PlannedStmt;
+}
+
+/// The hook. No `#[pg_guard]` and nothing to drop in this frame: an ERROR
+/// in the planner longjmps over it untouched.
 unsafe extern "C-unwind" fn plan(
     parse: *mut pg_sys::Query,
     query_string: *const core::ffi::c_char,
@@ -65,12 +85,18 @@ unsafe extern "C-unwind" fn plan(
     unsafe {
         let stmt = match PREVIOUS_PLANNER {
             Some(previous) => previous(parse, query_string, cursor_options, bound_params),
-            None => pg_sys::standard_planner(parse, query_string, cursor_options, bound_params),
+            None => standard_planner_unguarded(parse, query_string, cursor_options, bound_params),
         };
-        if SKIP_UNUSED_DISTANCES.get() && !stmt.is_null() {
-            drop_unused_distances((*stmt).planTree);
-        }
+        after_planning(stmt);
         stmt
+    }
+}
+
+#[pg_guard]
+unsafe extern "C-unwind" fn after_planning(stmt: *mut pg_sys::PlannedStmt) {
+    if SKIP_UNUSED_DISTANCES.get() && !stmt.is_null() {
+        // SAFETY: a complete plan, just made.
+        unsafe { drop_unused_distances((*stmt).planTree) }
     }
 }
 
