@@ -216,7 +216,7 @@ pub fn with<R>(tid: Tid, f: impl FnOnce(&[u8]) -> R) -> Option<R> {
 
 /// Ask the CPU to start loading `tid`'s cached vector (its first cache lines;
 /// the hardware prefetcher follows the rest once it is read in order).
-/// Whether it is cached.
+/// Returns whether the vector is cached.
 #[inline]
 pub fn prefetch(tid: Tid) -> bool {
     CACHE.with(|c| {
