@@ -52,17 +52,32 @@ install_extension() {
 }
 
 # For tests/recovery: rows of table items(id, v) that an hnsw search for their
-# own vector (L2, LIMIT 5) does not return at ef_search 100, and how many of
-# those a search at ef_search 1000 still misses, as "missed/still_missed".
-# A miss at 100 can be HNSW's approximation; a row still missed at 1000 is lost.
+# own vector (L2, LIMIT 5) does not return at ef_search 100, how many of those
+# a search at ef_search 1000 still misses, and how many of those an iterative
+# scan (relaxed_order, no tuple limit) never returns, as
+# "missed/missed_at_1000/lost". A miss at 100 or 1000 is HNSW's approximation
+# (on this uniform 16-d data, about one run in 35 left one row of ~2,400 first
+# returned at rank 1,001 for its own vector); a row the iterative scan never
+# returns is lost from the index.
 hnsw_self_search_misses() {
     psql -X -q -h 127.0.0.1 -p "$1" -U postgres -d postgres -Atc "
         SET enable_seqscan = off; SET hnsw.ef_search = 100;
         CREATE TEMP TABLE missed AS
             SELECT t.id, t.v FROM items t WHERE t.id NOT IN (SELECT id FROM items ORDER BY v <-> t.v LIMIT 5);
         SET hnsw.ef_search = 1000;
-        SELECT (SELECT count(*) FROM missed) || '/' ||
-               (SELECT count(*) FROM missed t WHERE t.id NOT IN (SELECT id FROM items ORDER BY v <-> t.v LIMIT 5))"
+        CREATE TEMP TABLE missed_1000 AS
+            SELECT t.id, t.v FROM missed t WHERE t.id NOT IN (SELECT id FROM items ORDER BY v <-> t.v LIMIT 5);
+        SET hnsw.iterative_scan = relaxed_order; SET hnsw.max_scan_tuples = 1000000; SET work_mem = '256MB';
+        SELECT (SELECT count(*) FROM missed) || '/' || (SELECT count(*) FROM missed_1000) || '/' ||
+               (SELECT count(*) FROM missed_1000 t WHERE t.id NOT IN (SELECT id FROM items ORDER BY v <-> t.v))"
+}
+
+# Whether "missed/missed_at_1000/lost" (hnsw_self_search_misses) of $2 rows
+# loses none and misses at most 0.2 % at ef_search 1000.
+hnsw_misses_ok() {
+    local at_1000 lost
+    IFS=/ read -r _ at_1000 lost <<<"$1"
+    [ "$lost" = 0 ] && [ $((at_1000 * 500)) -le "$2" ]
 }
 
 # For the index benchmarks: install the data sets, the Python packages
