@@ -13,14 +13,22 @@
 //! After the standard planner (or an earlier hook) has made the plan, such
 //! junk columns become NULL constants, when all of this holds, so that no
 //! node can read them:
-//! - the plan's top is an `IndexScan`, or a `Limit` that counts rows (not
-//!   `WITH TIES`, which compares sort keys) directly over one;
+//! - the scan is an `IndexScan`, alone or under a `Limit` that counts rows
+//!   (not `WITH TIES`, which compares sort keys), and that pair is the top of
+//!   the plan, the top of a subplan (a sublink's subquery: the sublink reads
+//!   only the non-junk columns), or the child of a nested loop, a plain
+//!   aggregate (no grouping) or a subquery scan whose expressions do not
+//!   refer to the column (a `LATERAL (... ORDER BY ... LIMIT k)` join, an
+//!   `array_agg` over one);
 //! - the scan's index is an `hnsw` or `ivfflat` index of this extension
 //!   (recognised by its `amendscan` callback) and the scan has ORDER BY
 //!   expressions;
-//! - the target entry is junk, is a sort key (`ressortgroupref` set) and is
-//!   equal to one of the scan's ORDER BY expressions.
-//! Plans of any other shape (sorts, merges of partitions, aggregates, row
+//! - the target entry is equal to one of the scan's ORDER BY expressions and,
+//!   at the top of the plan or of a subplan, is junk and a sort key
+//!   (`ressortgroupref` set); under a node whose expressions were checked,
+//!   any column that node does not refer to is unread (a subquery scan the
+//!   planner removed leaves its child's columns labelled non-junk).
+//! Plans of any other shape (sorts, merges of partitions, grouping, row
 //! locks, data-modifying statements) are left as they are. `EXPLAIN VERBOSE`
 //! shows the constant. `ruvector.skip_unused_distances = off` turns it off.
 //!
@@ -96,15 +104,106 @@ unsafe extern "C-unwind" fn plan(
 unsafe extern "C-unwind" fn after_planning(stmt: *mut pg_sys::PlannedStmt) {
     if SKIP_UNUSED_DISTANCES.get() && !stmt.is_null() {
         // SAFETY: a complete plan, just made.
-        unsafe { drop_unused_distances((*stmt).planTree) }
+        unsafe {
+            drop_unused_distances((*stmt).planTree, Readers::Client);
+            visit_children_of((*stmt).planTree);
+            for subplan in list_items::<pg_sys::Plan>((*stmt).subplans) {
+                drop_unused_distances(subplan, Readers::Client);
+                visit_children_of(subplan);
+            }
+        }
     }
 }
 
-/// Replace the unread ORDER BY distances of `top` (see the module comment).
+/// Walk the tree under `node`: at each nested loop, plain aggregate and
+/// subquery scan, drop the unused distances of its children, given which of
+/// their columns the node's own expressions read.
+///
+/// # Safety
+/// `node` is null or a finished plan tree.
+unsafe fn visit_children_of(node: *mut pg_sys::Plan) {
+    if node.is_null() {
+        return;
+    }
+    unsafe {
+        let tag = (*node).type_;
+        let mut exprs: Vec<*mut pg_sys::Node> = vec![(*node).targetlist.cast(), (*node).qual.cast()];
+        let mut children: Vec<(*mut pg_sys::Plan, i32)> = Vec::new();
+        if tag == pg_sys::NodeTag::T_NestLoop {
+            let join = node.cast::<pg_sys::NestLoop>();
+            exprs.push((*join).join.joinqual.cast());
+            for param in list_items::<pg_sys::NestLoopParam>((*join).nestParams) {
+                exprs.push((*param).paramval.cast());
+            }
+            children.push(((*node).lefttree, pg_sys::OUTER_VAR));
+            children.push(((*node).righttree, pg_sys::INNER_VAR));
+        } else if tag == pg_sys::NodeTag::T_Agg {
+            let agg = node.cast::<pg_sys::Agg>();
+            if (*agg).aggstrategy == pg_sys::AggStrategy::AGG_PLAIN && (*agg).numCols == 0 && (*agg).groupingSets.is_null() {
+                children.push(((*node).lefttree, pg_sys::OUTER_VAR));
+            }
+        } else if tag == pg_sys::NodeTag::T_SubqueryScan {
+            let scan = node.cast::<pg_sys::SubqueryScan>();
+            children.push(((*scan).subplan, (*scan).scan.scanrelid as i32));
+        }
+        for (child, varno) in children {
+            let read = columns_read(&exprs, varno);
+            drop_unused_distances(child, Readers::Parent(&read));
+        }
+        visit_children_of((*node).lefttree);
+        visit_children_of((*node).righttree);
+        match tag {
+            pg_sys::NodeTag::T_SubqueryScan => visit_children_of((*node.cast::<pg_sys::SubqueryScan>()).subplan),
+            pg_sys::NodeTag::T_Append => {
+                for child in list_items::<pg_sys::Plan>((*node.cast::<pg_sys::Append>()).appendplans) {
+                    visit_children_of(child);
+                }
+            }
+            pg_sys::NodeTag::T_MergeAppend => {
+                for child in list_items::<pg_sys::Plan>((*node.cast::<pg_sys::MergeAppend>()).mergeplans) {
+                    visit_children_of(child);
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// The attribute numbers of Vars with `varno` in `exprs` (aggregates,
+/// window functions and placeholders looked into).
+///
+/// # Safety
+/// `exprs` are null or expression trees.
+unsafe fn columns_read(exprs: &[*mut pg_sys::Node], varno: i32) -> Vec<pg_sys::AttrNumber> {
+    let flags = (pg_sys::PVC_RECURSE_AGGREGATES | pg_sys::PVC_RECURSE_WINDOWFUNCS | pg_sys::PVC_RECURSE_PLACEHOLDERS) as i32;
+    let mut read = Vec::new();
+    for &e in exprs.iter().filter(|e| !e.is_null()) {
+        // SAFETY: a plan's expression tree; the list is palloc'd in the planner's context.
+        for var in unsafe { list_items::<pg_sys::Var>(pg_sys::pull_var_clause(e, flags)) } {
+            // SAFETY: pull_var_clause returns Vars.
+            let var = unsafe { &*var };
+            if var.varno == varno {
+                read.push(var.varattno);
+            }
+        }
+    }
+    read
+}
+
+/// Who reads the output columns of a plan node.
+enum Readers<'a> {
+    /// The client or a sublink: the non-junk columns.
+    Client,
+    /// A parent node whose expressions read these columns (and no others).
+    Parent(&'a [pg_sys::AttrNumber]),
+}
+
+/// Replace the ORDER BY distances of `top` (see the module comment) that
+/// nothing reads (`top`'s output columns are those of the scan).
 ///
 /// # Safety
 /// `top` is null or a finished plan tree.
-unsafe fn drop_unused_distances(top: *mut pg_sys::Plan) {
+unsafe fn drop_unused_distances(top: *mut pg_sys::Plan, readers: Readers) {
     unsafe {
         let mut node = top;
         if is_a(node, pg_sys::NodeTag::T_Limit) {
@@ -124,7 +223,11 @@ unsafe fn drop_unused_distances(top: *mut pg_sys::Plan) {
         for entry in list_items::<pg_sys::TargetEntry>((*node).targetlist) {
             let expr = (*entry).expr.cast::<pg_sys::Node>();
             let is_order_by = list_items::<pg_sys::Node>(order_by).any(|o| pg_sys::equal(o.cast(), expr.cast()));
-            if (*entry).resjunk && (*entry).ressortgroupref != 0 && is_order_by {
+            let unread = match readers {
+                Readers::Client => (*entry).resjunk && (*entry).ressortgroupref != 0,
+                Readers::Parent(read) => !read.contains(&(*entry).resno),
+            };
+            if is_order_by && unread {
                 let null = pg_sys::makeNullConst(pg_sys::exprType(expr), pg_sys::exprTypmod(expr), pg_sys::exprCollation(expr));
                 (*entry).expr = null.cast();
             }

@@ -48,6 +48,27 @@ SELECT array_agg(id) = (SELECT array_agg(id) FROM (SELECT id FROM pts ORDER BY v
     AS partitions_in_order
 FROM (SELECT id FROM parts ORDER BY v <-> '[0.5,0.5,0.5]' LIMIT 10) s;
 
+-- under a nested loop (LATERAL), an aggregate or a sublink, a distance the
+-- node above does not read is not computed; one it reads is
+CREATE TABLE qs AS SELECT i, ARRAY[random(), random(), random()]::ruvector(3) AS v FROM generate_series(1, 5) i;
+EXPLAIN (VERBOSE, COSTS OFF) SELECT q.i, s.id FROM qs q, LATERAL (SELECT id FROM pts ORDER BY pts.v <-> q.v LIMIT 3) s;
+EXPLAIN (VERBOSE, COSTS OFF) SELECT q.i, s.id, s.d FROM qs q, LATERAL (SELECT id, pts.v <-> q.v AS d FROM pts ORDER BY d LIMIT 3) s;
+EXPLAIN (VERBOSE, COSTS OFF) SELECT q.i, (SELECT array_agg(id) FROM (SELECT id FROM pts ORDER BY pts.v <-> q.v LIMIT 3) z) FROM qs q;
+EXPLAIN (VERBOSE, COSTS OFF) SELECT q.i FROM qs q WHERE 7 IN (SELECT id FROM pts ORDER BY pts.v <-> q.v LIMIT 3);
+-- a subquery scan that outputs the column (its whole row, here) keeps it
+EXPLAIN (VERBOSE, COSTS OFF) SELECT q.i, s.id FROM qs q, LATERAL (SELECT id, v FROM pts ORDER BY pts.v <-> q.v LIMIT 3) s WHERE s.v <-> q.v < 0.3;
+CREATE TABLE lateral_hooked AS
+    SELECT q.i, s.id, s.d FROM qs q, LATERAL (SELECT id, pts.v <-> q.v AS d FROM pts ORDER BY d LIMIT 3) s;
+SELECT count(*) = 15 AND bool_and(d = l2_distance(p.v, q.v)) AS lateral_distances_true
+FROM lateral_hooked h JOIN pts p USING (id) JOIN qs q USING (i);
+CREATE TABLE lateral_ids AS
+    SELECT q.i, array_agg(s.id) AS ids FROM qs q, LATERAL (SELECT id FROM pts ORDER BY pts.v <-> q.v LIMIT 3) s GROUP BY q.i;
+SET ruvector.skip_unused_distances = off;
+SELECT bool_and(l.ids = o.ids) AND count(*) = 5 AS lateral_same_rows FROM lateral_ids l JOIN
+    (SELECT q.i, array_agg(s.id) AS ids FROM qs q, LATERAL (SELECT id FROM pts ORDER BY pts.v <-> q.v LIMIT 3) s GROUP BY q.i) o USING (i);
+RESET ruvector.skip_unused_distances;
+DROP TABLE qs, lateral_hooked, lateral_ids;
+
 -- other access methods are left alone (a btree ORDER BY id keeps its key)
 EXPLAIN (VERBOSE, COSTS OFF) SELECT v FROM pts ORDER BY id LIMIT 1;
 DROP TABLE pts, parts, hooked;
