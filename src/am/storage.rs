@@ -128,27 +128,76 @@ mod recent {
     /// # Safety
     /// `rel` is an open relation.
     pub unsafe fn prefetch(rel: pg_sys::Relation, block: u32, offset: u16) {
+        let Some(index) = (unsafe { buffer_index(rel, block) }) else { return };
+        // SAFETY: shared buffers and their descriptors are mapped for the
+        // life of the backend and `index` was a valid shared buffer;
+        // only addresses are computed here, nothing is dereferenced.
+        unsafe {
+            let desc = pg_sys::BufferDescriptors.add(index).cast::<i8>();
+            let page = pg_sys::BufferBlocks.add(index * pg_sys::BLCKSZ as usize).cast::<i8>();
+            for p in [desc, page, line_pointer(page, offset)] {
+                prefetch_line(p);
+            }
+        }
+    }
+
+    /// Hint the CPU to load the first `bytes` of tuple `offset` of `block`,
+    /// whose line pointer `prefetch` asked for earlier. The line pointer is
+    /// read without a pin or lock: the word may be changing, so it is only
+    /// used, after a bounds check, as an address to prefetch, never to read.
+    ///
+    /// # Safety
+    /// `rel` is an open relation.
+    pub unsafe fn prefetch_tuple(rel: pg_sys::Relation, block: u32, offset: u16, bytes: usize) {
+        let Some(index) = (unsafe { buffer_index(rel, block) }) else { return };
+        // SAFETY: as in `prefetch`; the line pointer lies inside the mapped
+        // buffer block and is read as one aligned word (volatile: another
+        // process may write it).
+        unsafe {
+            let page = pg_sys::BufferBlocks.add(index * pg_sys::BLCKSZ as usize).cast::<i8>();
+            let word = core::ptr::read_volatile(line_pointer(page, offset).cast::<u32>());
+            // ItemIdData: lp_off:15, lp_flags:2, lp_len:15
+            let (off, flags, len) = ((word & 0x7fff) as usize, (word >> 15) & 3, (word >> 17) as usize);
+            if flags != pg_sys::LP_NORMAL || off + len > pg_sys::BLCKSZ as usize {
+                return;
+            }
+            for at in (off..off + len.min(bytes)).step_by(64) {
+                prefetch_line(page.add(at));
+            }
+        }
+    }
+
+    /// Index into the shared buffer arrays of the buffer `block` of `rel`
+    /// was last found in, if known.
+    ///
+    /// # Safety
+    /// `rel` is an open relation.
+    unsafe fn buffer_index(rel: pg_sys::Relation, block: u32) -> Option<usize> {
         let oid = unsafe { (*rel).rd_id };
         let buf = RECENT.with(|r| {
             let r = r.borrow();
             (r.relation == oid).then(|| r.buffers.get(block as usize).copied()).flatten()
         });
-        let Some(buf) = buf.filter(|&b| b > 0) else { return };
-        let index = buf as usize - 1;
-        // SAFETY: shared buffers and their descriptors are mapped for the
-        // life of the backend and `buf` was a valid shared buffer number;
-        // only addresses are computed here, nothing is dereferenced.
+        buf.filter(|&b| b > 0).map(|b| b as usize - 1)
+    }
+
+    /// The address of line pointer `offset` (1-based) on `page`.
+    ///
+    /// # Safety
+    /// `page` is a mapped page; the result stays inside it.
+    unsafe fn line_pointer(page: *mut i8, offset: u16) -> *mut i8 {
+        let at = core::mem::size_of::<pg_sys::PageHeaderData>() + 4 * (offset.max(1) as usize - 1);
+        unsafe { page.add(at.min(pg_sys::BLCKSZ as usize - 4)) }
+    }
+
+    fn prefetch_line(p: *const i8) {
+        // SAFETY: prefetching never faults, whatever the address.
+        #[cfg(target_arch = "x86_64")]
         unsafe {
-            let desc = pg_sys::BufferDescriptors.add(index).cast::<i8>();
-            let page = pg_sys::BufferBlocks.add(index * pg_sys::BLCKSZ as usize).cast::<i8>();
-            let line_pointer = page.add(core::mem::size_of::<pg_sys::PageHeaderData>() + 4 * (offset.max(1) as usize - 1));
-            for p in [desc, page, line_pointer] {
-                #[cfg(target_arch = "x86_64")]
-                core::arch::x86_64::_mm_prefetch::<{ core::arch::x86_64::_MM_HINT_T0 }>(p);
-                #[cfg(not(target_arch = "x86_64"))]
-                let _ = p;
-            }
-        }
+            core::arch::x86_64::_mm_prefetch::<{ core::arch::x86_64::_MM_HINT_T0 }>(p)
+        };
+        #[cfg(not(target_arch = "x86_64"))]
+        let _ = p;
     }
 
     /// Remember that `block` of `rel` is in `buf`.
@@ -348,6 +397,15 @@ impl Index {
         if tid.is_valid() {
             // SAFETY: the relation is open.
             unsafe { recent::prefetch(self.rel, tid.block, tid.offset) }
+        }
+    }
+
+    /// A second hint, some time after `prefetch(tid)`: the tuple's first
+    /// `bytes` (see `recent::prefetch_tuple`).
+    pub fn prefetch_tuple(&self, tid: Tid, bytes: usize) {
+        if tid.is_valid() {
+            // SAFETY: the relation is open.
+            unsafe { recent::prefetch_tuple(self.rel, tid.block, tid.offset, bytes) }
         }
     }
 

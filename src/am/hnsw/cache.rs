@@ -225,6 +225,12 @@ pub fn prefetch(tid: Tid) -> bool {
     })
 }
 
+/// Whether `tid`'s vector is cached.
+#[inline]
+pub fn contains(tid: Tid) -> bool {
+    CACHE.with(|c| c.borrow().slot(tid).is_some())
+}
+
 /// Whether one more vector may fit (so a miss is worth copying for `put`).
 #[inline]
 pub fn has_room() -> bool {

