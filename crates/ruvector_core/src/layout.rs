@@ -197,12 +197,19 @@ impl AlignedRows {
     }
 
     /// Append `record` (exactly `record_bytes` long); returns its index.
+    /// Panics (an ERROR in the extension, not an abort) when memory runs out.
     pub fn push(&mut self, record: &[u8]) -> usize {
+        self.try_push(record).expect("out of memory for fixed-length records")
+    }
+
+    /// As `push`, or None, with nothing changed, when no memory can be had.
+    pub fn try_push(&mut self, record: &[u8]) -> Option<usize> {
         assert_eq!(record.len(), self.bytes, "records have a fixed length");
+        self.words.try_reserve(self.stride).ok()?;
         let at = self.words.len();
         self.words.resize(at + self.stride, 0);
         bytemuck::cast_slice_mut::<u64, u8>(&mut self.words[at..])[..self.bytes].copy_from_slice(record);
-        at / self.stride
+        Some(at / self.stride)
     }
 
     pub fn get(&self, i: usize) -> &[u8] {
@@ -231,12 +238,14 @@ impl AlignedRows {
     /// it with 2 MiB pages where it can (Linux `MADV_HUGEPAGE`; transparent
     /// huge pages are commonly on "madvise only"). A search reads records
     /// at random across the whole set; with 4 kB pages nearly every record
-    /// read also misses the TLB. The reservation is address space only:
-    /// memory is committed as records are written.
+    /// read also misses the TLB. The pages are touched only as records are
+    /// written (under strict overcommit the whole reservation is charged).
+    /// If the allocation fails, nothing is reserved and records are added
+    /// as usual.
     pub fn reserve_huge(&mut self, records: usize) {
         let words = records.saturating_mul(self.stride);
-        if words > self.words.len() {
-            self.words.reserve_exact(words - self.words.len());
+        if words > self.words.len() && self.words.try_reserve_exact(words - self.words.len()).is_err() {
+            return;
         }
         advise_huge_pages(self.words.as_ptr().cast(), self.words.capacity() * 8);
     }
@@ -244,9 +253,13 @@ impl AlignedRows {
 
 /// `data` moved into a fresh allocation that the kernel may back with 2 MiB
 /// pages (see [`AlignedRows::reserve_huge`]): for arrays read at random
-/// positions, such as a graph build's vectors. Costs one copy.
+/// positions, such as a graph build's vectors. Costs one copy; without
+/// memory for it, `data` is returned as it is.
 pub fn into_huge_pages<T: Copy>(data: Vec<T>) -> Vec<T> {
-    let mut out: Vec<T> = Vec::with_capacity(data.len());
+    let mut out: Vec<T> = Vec::new();
+    if out.try_reserve_exact(data.len()).is_err() {
+        return data;
+    }
     advise_huge_pages(out.as_ptr().cast(), out.capacity() * std::mem::size_of::<T>());
     out.extend_from_slice(&data);
     out

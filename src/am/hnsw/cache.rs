@@ -175,10 +175,15 @@ pub fn put_neighbors(tid: Tid, tids: &[Tid]) {
         let Some(slot) = c.slot(tid) else { return };
         let slot = slot as usize;
         if c.list_of.len() <= slot {
+            let more = slot + 1 - c.list_of.len();
+            if c.list_of.try_reserve(more).is_err() {
+                return;
+            }
             c.list_of.resize(slot + 1, EMPTY);
         }
         if c.list_of[slot] == EMPTY {
-            if c.bytes() + c.list_words * 4 > limit {
+            let words = c.list_words;
+            if c.bytes() + words * 4 > limit || c.lists.try_reserve(words).is_err() {
                 return;
             }
             c.list_of[slot] = (c.lists.len() / c.list_words) as u32;
@@ -253,7 +258,8 @@ pub fn put(tid: Tid, raw: &[u8]) {
         if c.slab.bytes_with_one_more() + (c.lists.len() + c.list_of.len()) * 4 + c.map_bytes_with(tid) > limit {
             return;
         }
-        let slot = c.slab.push(raw);
+        // without memory for it, the vector is simply not cached
+        let Some(slot) = c.slab.try_push(raw) else { return };
         c.set_slot(tid, slot as u32);
     });
 }
