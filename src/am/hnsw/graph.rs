@@ -6,10 +6,10 @@ use half::f16;
 use rustc_hash::FxHashSet;
 use ruvector_core::bits;
 use ruvector_core::hnsw::tuple::{chunk_elems, parse_chunk, parse_tidlist, ElementRef, Meta, Tid};
-use ruvector_core::hnsw::GraphRead;
+use ruvector_core::hnsw::{GraphRead, Neighbor};
 use ruvector_core::sparse::{Pair, PairDistance};
 
-pub use crate::am::kind::{pair_metric, IndexKind, Measure, Query};
+pub use crate::am::kind::{pair_metric, Elem, IndexKind, Measure, Query};
 use crate::am::storage::Index;
 
 /// An element's heap TIDs (inline and overflow) and whether it is deleted.
@@ -28,11 +28,47 @@ pub struct DiskGraph {
     deleted_seen: std::cell::RefCell<FxHashSet<Tid>>,
     /// Whether distances go through the backend's vector cache.
     cached: bool,
+    /// Whether the cache holds this index's vectors in binary16 (see
+    /// `HALF_CACHE_MIN_DIMS`), and the search's query in binary16 once
+    /// `prepare_query` made it (None: the query does not fit binary16, and
+    /// the cache is not used for this search).
+    half: bool,
+    half_query: Option<Vec<f16>>,
+    /// Whether the query is exactly representable in binary16.
+    half_query_exact: bool,
+    /// Elements whose distance this search took from an inexact binary16
+    /// copy (or with an inexact query): the ones `exact_distances` re-measures.
+    approximated: std::cell::RefCell<FxHashSet<Tid>>,
 }
+
+/// From this many dimensions on, the vector cache of a `ruvector` index holds
+/// binary16 copies: half the memory per vector, so twice as many fit the same
+/// `hnsw.vector_cache_size`, and half the bytes streamed per distance, which
+/// is what a search on long vectors waits for. Distances during the search
+/// are then approximate (relative error about 1e-3) unless both the vector and
+/// the query are exactly representable in binary16 (each cached copy carries
+/// a byte saying so; embeddings computed in half precision are): binary16
+/// widens to f32 exactly, and the kernel does the same arithmetic, so such a
+/// distance equals the full-precision one. The elements a search returns whose
+/// distance was approximate are measured again in full precision from their
+/// pages and the results re-sorted (`exact_distances`), so rows come back in
+/// exact order. Shorter vectors are cached in f32: they are cheap to stream,
+/// and their searches stay exact throughout.
+pub const HALF_CACHE_MIN_DIMS: usize = 256;
 
 impl DiskGraph {
     pub fn open(index: Index, meta: &Meta, kind: IndexKind) -> Self {
-        DiskGraph { index, kind, dims: meta.dims as usize, deleted_seen: Default::default(), cached: false }
+        DiskGraph {
+            index,
+            kind,
+            dims: meta.dims as usize,
+            deleted_seen: Default::default(),
+            cached: false,
+            half: false,
+            half_query: None,
+            half_query_exact: false,
+            approximated: Default::default(),
+        }
     }
 
     /// As `open`, for a search: distances read vectors through this backend's
@@ -46,8 +82,50 @@ impl DiskGraph {
             nonce: meta.nonce,
             generation: meta.generation,
         };
-        g.cached = super::cache::open(key, kind.elem.row_bytes(g.dims), 2 * meta.m as usize, index.wal_mark());
+        g.half = kind.elem == Elem::F32 && matches!(kind.measure, Measure::Dense(_)) && g.dims >= HALF_CACHE_MIN_DIMS;
+        // binary16 copies carry one more byte: whether the copy is exact
+        let bytes = if g.half { Some(g.dims * 2 + 1) } else { kind.elem.row_bytes(g.dims) };
+        g.cached = super::cache::open(key, bytes, 2 * meta.m as usize, index.wal_mark());
         g
+    }
+
+    /// Get ready to search for `query`: in binary16 when the cache holds
+    /// binary16 vectors (a query with elements beyond binary16's range
+    /// searches without the cache).
+    pub fn prepare_query(&mut self, query: &Query) {
+        if !(self.cached && self.half) {
+            return;
+        }
+        self.half_query = match query {
+            Query::F32(q) => {
+                let h: Vec<f16> = q.iter().map(|&x| f16::from_f32(x)).collect();
+                self.half_query_exact = h.iter().zip(q.iter()).all(|(a, &b)| a.to_f32() == b);
+                h.iter().all(|x| x.is_finite()).then_some(h)
+            }
+            _ => None,
+        };
+        if self.half_query.is_none() {
+            self.cached = false;
+        }
+    }
+
+    /// Whether distances during a search may be approximate, so that what it
+    /// returns must be measured again (`exact_distances`).
+    pub fn approximate(&self) -> bool {
+        self.cached && self.half
+    }
+
+    /// Replace the approximate distances in `found` with full-precision ones
+    /// read from the pages (prefetched in two rounds first) and sort it again.
+    pub fn exact_distances(&self, query: &Query, found: &mut [Neighbor<Tid>]) {
+        let approximated = self.approximated.borrow();
+        let again = |n: &&mut Neighbor<Tid>| approximated.contains(&n.id);
+        found.iter_mut().filter(again).for_each(|n| self.index.prefetch(n.id));
+        found.iter_mut().filter(again).for_each(|n| self.index.prefetch_tuple(n.id, 4096));
+        for n in found.iter_mut().filter(again) {
+            n.distance = self.page_distance(query, n.id, false);
+        }
+        found.sort();
     }
 
     /// Whether `tid` was seen to be a deleted element by `distance`.
@@ -79,6 +157,91 @@ impl DiskGraph {
 
     pub fn tids(&self, tid: Tid) -> Option<ElementTids> {
         element_tids(self.index, tid)
+    }
+
+    /// Distance summed chunk by chunk, each computed under its page's lock
+    /// (L2², negative dot, L1 and the bit counts all add up over disjoint
+    /// ranges), in the index's element type, exactly; through the cache when
+    /// `use_cache` and it holds full-precision copies, and kept for it.
+    fn page_distance(&self, query: &Query, id: Tid, use_cache: bool) -> f32 {
+        let measure = self.kind.measure;
+        let mut pos = 0;
+        let mut acc = 0.0f32;
+        let (mut and, mut or) = (0u64, 0u64);
+        let mut sparse = PairDistance::default();
+        let mut add = |bytes: &[u8]| match (query, measure) {
+            (Query::Sparse(q), Measure::Sparse(_)) => sparse.feed(q, &chunk_elems::<Pair>(bytes)),
+            (Query::F32(q), Measure::Dense(metric)) => {
+                let c = chunk_elems::<f32>(bytes);
+                let end = (pos + c.len()).min(q.len());
+                acc += metric.distance(&q[pos..end], &c);
+                pos = end;
+            }
+            (Query::F16(q), Measure::Dense(metric)) => {
+                let c = chunk_elems::<f16>(bytes);
+                let end = (pos + c.len()).min(q.len());
+                acc += metric.distance(&q[pos..end], &c);
+                pos = end;
+            }
+            (Query::Bit(q), _) => {
+                let end = (pos + bytes.len()).min(q.len());
+                let (x, a, o) = (bits::BitKernels::active().counts)(&q[pos..end], bytes);
+                acc += x as f32;
+                and += a;
+                or += o;
+                pos = end;
+            }
+            _ => acc = f32::INFINITY,
+        };
+        if use_cache && !self.half && super::cache::with(id, &mut add).is_some() {
+            return finish(measure, query, acc, and, or, sparse);
+        }
+        // the vector's bytes, kept for the cache while it has room
+        let keep = use_cache && super::cache::has_room();
+        let mut whole = Vec::new();
+        let mut take = |bytes: &[u8]| {
+            if keep {
+                whole.extend_from_slice(bytes);
+            }
+            add(bytes);
+        };
+        let first = self.index.read(id, |b| {
+            let e = ElementRef::parse(b)?;
+            if e.is_deleted() {
+                self.deleted_seen.borrow_mut().insert(id);
+            }
+            take(e.chunk_bytes());
+            Some(e.next_chunk())
+        });
+        let Some(Some(mut next)) = first else {
+            return f32::INFINITY;
+        };
+        while next.is_valid() {
+            match self.index.read(next, |b| {
+                let (bytes, n) = parse_chunk(b)?;
+                take(bytes);
+                Some(n)
+            }) {
+                Some(Some(n)) => next = n,
+                _ => return f32::INFINITY,
+            }
+        }
+        if keep {
+            if self.half {
+                // binary16 copies, unless an element is beyond binary16's range
+                let full = chunk_elems::<f32>(&whole);
+                let h: Vec<f16> = full.iter().map(|&x| f16::from_f32(x)).collect();
+                if h.iter().all(|x| x.is_finite()) {
+                    let exact = h.iter().zip(full.iter()).all(|(a, &b)| a.to_f32() == b);
+                    let mut record: Vec<u8> = bytemuck::cast_slice(&h).to_vec();
+                    record.push(exact as u8);
+                    super::cache::put(id, &record);
+                }
+            } else {
+                super::cache::put(id, &whole);
+            }
+        }
+        finish(measure, query, acc, and, or, sparse)
     }
 }
 
@@ -117,76 +280,23 @@ impl GraphRead for DiskGraph {
         }
     }
 
-    /// Distance summed chunk by chunk, each computed under its page's lock
-    /// (L2², negative dot, L1 and the bit counts all add up over disjoint
-    /// ranges), in the index's element type.
+    /// From the vector cache when it holds the element (binary16 copies, an
+    /// approximate distance, in half mode), else from the pages.
     fn distance(&self, query: &Query, id: Tid) -> f32 {
-        let measure = self.kind.measure;
-        let mut pos = 0;
-        let mut acc = 0.0f32;
-        let (mut and, mut or) = (0u64, 0u64);
-        let mut sparse = PairDistance::default();
-        let mut add = |bytes: &[u8]| match (query, measure) {
-            (Query::Sparse(q), Measure::Sparse(_)) => sparse.feed(q, &chunk_elems::<Pair>(bytes)),
-            (Query::F32(q), Measure::Dense(metric)) => {
-                let c = chunk_elems::<f32>(bytes);
-                let end = (pos + c.len()).min(q.len());
-                acc += metric.distance(&q[pos..end], &c);
-                pos = end;
-            }
-            (Query::F16(q), Measure::Dense(metric)) => {
-                let c = chunk_elems::<f16>(bytes);
-                let end = (pos + c.len()).min(q.len());
-                acc += metric.distance(&q[pos..end], &c);
-                pos = end;
-            }
-            (Query::Bit(q), _) => {
-                let end = (pos + bytes.len()).min(q.len());
-                let (x, a, o) = (bits::BitKernels::active().counts)(&q[pos..end], bytes);
-                acc += x as f32;
-                and += a;
-                or += o;
-                pos = end;
-            }
-            _ => acc = f32::INFINITY,
-        };
-        if self.cached && super::cache::with(id, &mut add).is_some() {
-            return finish(measure, query, acc, and, or, sparse);
-        }
-        // the vector's bytes, kept for the cache while it has room
-        let keep = self.cached && super::cache::has_room();
-        let mut whole = Vec::new();
-        let mut take = |bytes: &[u8]| {
-            if keep {
-                whole.extend_from_slice(bytes);
-            }
-            add(bytes);
-        };
-        let first = self.index.read(id, |b| {
-            let e = ElementRef::parse(b)?;
-            if e.is_deleted() {
-                self.deleted_seen.borrow_mut().insert(id);
-            }
-            take(e.chunk_bytes());
-            Some(e.next_chunk())
-        });
-        let Some(Some(mut next)) = first else {
-            return f32::INFINITY;
-        };
-        while next.is_valid() {
-            match self.index.read(next, |b| {
-                let (bytes, n) = parse_chunk(b)?;
-                take(bytes);
-                Some(n)
-            }) {
-                Some(Some(n)) => next = n,
-                _ => return f32::INFINITY,
+        if self.cached {
+            if let (Some(hq), Measure::Dense(metric)) = (&self.half_query, self.kind.measure) {
+                let n = hq.len() * 2;
+                let cached = super::cache::with(id, |b| (metric.distance(hq, &chunk_elems::<f16>(&b[..n])), b[n] == 1));
+                if let Some((d, copy_exact)) = cached {
+                    if !(copy_exact && self.half_query_exact) {
+                        self.approximated.borrow_mut().insert(id);
+                    }
+                    return d;
+                }
+                return self.page_distance(query, id, true);
             }
         }
-        if keep {
-            super::cache::put(id, &whole);
-        }
-        finish(measure, query, acc, and, or, sparse)
+        self.page_distance(query, id, self.cached)
     }
 
     fn visited(&self) -> FxHashSet<Tid> {

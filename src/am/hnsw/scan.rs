@@ -69,13 +69,17 @@ impl ScanState {
         let meta: Meta = index.meta();
         let Some((ep, top)) = meta.entry() else { return 0 };
         check_query_dims(meta.dims as usize, *dims);
-        let graph = DiskGraph::open_for_search(index, &meta, self.kind);
+        let mut graph = DiskGraph::open_for_search(index, &meta, self.kind);
+        graph.prepare_query(query);
         let start = Neighbor { distance: graph.distance(query, ep), id: ep };
         let entry = descend(&graph, query, start, top, 0);
         // sized for what a search at this ef visits (about ef × m), so the set
         // does not rehash as it grows
         let mut visited: FxHashSet<Tid> = FxHashSet::with_capacity_and_hasher(self.ef * 16, Default::default());
-        let found = search_layer(&graph, query, &[entry], self.ef, 0, &mut visited);
+        let mut found = search_layer(&graph, query, &[entry], self.ef, 0, &mut visited);
+        if graph.approximate() {
+            graph.exact_distances(query, &mut found);
+        }
         let strict = ITERATIVE_SCAN.get() == IterativeScan::StrictOrder;
         for n in found {
             if self.returned.contains(&n.id) || (strict && self.started && n.distance < self.last_distance) {

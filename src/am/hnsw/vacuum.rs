@@ -177,9 +177,10 @@ fn relink_orphans(index: Index, graph: &DiskGraph, m: usize, is_deleted: &dyn Fn
         }
     };
     let mut relinked = 0;
-    // A forced link may push another element out of a full list; a second
-    // round from scratch catches that (rarely needed, at most three rounds).
-    for _round in 0..3 {
+    // A forced link may push another element out of a full list; another
+    // round from scratch catches that (rarely needed; a round that relinks
+    // nothing ends it, and there are at most ten).
+    for _round in 0..10 {
         let mut reached: FxHashSet<Tid> = FxHashSet::default();
         walk(entry, &mut reached);
         let before = relinked;
@@ -218,14 +219,23 @@ fn relink_orphans(index: Index, graph: &DiskGraph, m: usize, is_deleted: &dyn Fn
                             found.into_iter().map(|n| n.id).filter(|n| reached.contains(n) && *n != tid).collect();
                     }
                 }
-                let nearest = candidates
+                let mut ranked: Vec<(f32, Tid)> = candidates
                     .iter()
                     .map(|&n| (cache.distance(graph, tid, n), n))
                     .filter(|(_, n)| !graph.seen_deleted(*n))
-                    .min_by(|a, b| a.0.total_cmp(&b.0));
+                    .collect();
+                ranked.sort_by(|a, b| a.0.total_cmp(&b.0));
                 unreached_any = true;
-                if let Some((distance, n)) = nearest {
-                    super::insert::add_backlink(index, graph, n, tid, distance, 0, m, true, &mut cache);
+                // A link from the nearest candidate that takes it without
+                // pushing anyone out (room, or the heuristic's choice) first;
+                // forcing one in can orphan the element it replaces, and two
+                // orphans competing for one full list would take turns.
+                let linked = ranked.iter().take(8).any(|&(distance, n)| {
+                    super::insert::add_backlink(index, graph, n, tid, distance, 0, m, false, &mut cache)
+                });
+                if linked || ranked.first().is_some_and(|&(distance, n)| {
+                    super::insert::add_backlink(index, graph, n, tid, distance, 0, m, true, &mut cache)
+                }) {
                     relinked += 1;
                     walk(tid, &mut reached);
                 }
