@@ -149,6 +149,14 @@ def bench_queries(conn, name, base, queries, true_dist, efs, build):
         return build, size, check, out, round_trip_us
 
 
+def print_table(setting, ours, reference_name, reference):
+    """A markdown table of (setting, QPS, recall) rows, ours beside the reference's."""
+    print(f"| {setting} | ruvector_pg QPS | recall | {reference_name} QPS | recall |")
+    print("|---:|---:|---:|---:|---:|")
+    for (s, q1, r1), (_, q2, r2) in zip(ours, reference):
+        print(f"| {s} | {q1:.0f} | {r1:.3f} | {q2:.0f} | {r2:.3f} |")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--conninfo", required=True)
@@ -170,10 +178,7 @@ def main():
         print(f"index check: {check}")
         print(f"build: ruvector_pg {rb:.1f} s, hnswlib {hb:.1f} s (ratio {rb / hb:.2f}); index size {size / 2**20:.0f} MiB")
         print(f"trivial query round trip: {rtt:.0f} us")
-        print("| ef_search | ruvector_pg QPS | recall | hnswlib QPS | recall |")
-        print("|---:|---:|---:|---:|---:|")
-        for (ef, q1, r1), (_, q2, r2) in zip(rres, hres):
-            print(f"| {ef} | {q1:.0f} | {r1:.3f} | {q2:.0f} | {r2:.3f} |")
+        print_table("ef_search", rres, "hnswlib", hres)
 
 
 if __name__ == "__main__":

@@ -21,7 +21,7 @@ import time
 import numpy as np
 import psycopg
 
-from hnsw_bench import ground_truth, literal, load_fashion, load_glove, recall
+from hnsw_bench import ground_truth, literal, load_fashion, load_glove, print_table, recall
 
 
 def bench_faiss(base, queries, true_dist, lists, probes):
@@ -111,10 +111,7 @@ def main():
         rb, size, rres = bench_ruvector(args.conninfo, f"bench_{ds}", base, queries, true_dist, lists, probes, args.reuse)
         print(f"\n## {ds}: {len(base)} x {base.shape[1]}, {len(queries)} queries, L2, lists = {lists}")
         print(f"build: ruvector_pg {rb:.2f} s, faiss {fb:.2f} s (ratio {rb / fb:.2f}); index size {size / 2**20:.0f} MiB")
-        print("| probes | ruvector_pg QPS | recall | faiss QPS | recall |")
-        print("|---:|---:|---:|---:|---:|")
-        for (p, q1, r1), (_, q2, r2) in zip(rres, fres):
-            print(f"| {p} | {q1:.0f} | {r1:.3f} | {q2:.0f} | {r2:.3f} |")
+        print_table("probes", rres, "faiss", fres)
 
 
 if __name__ == "__main__":

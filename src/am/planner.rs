@@ -222,12 +222,11 @@ unsafe fn drop_unused_distances(top: *mut pg_sys::Plan, readers: Readers) {
         }
         for entry in list_items::<pg_sys::TargetEntry>((*node).targetlist) {
             let expr = (*entry).expr.cast::<pg_sys::Node>();
-            let is_order_by = list_items::<pg_sys::Node>(order_by).any(|o| pg_sys::equal(o.cast(), expr.cast()));
             let unread = match readers {
                 Readers::Client => (*entry).resjunk && (*entry).ressortgroupref != 0,
                 Readers::Parent(read) => !read.contains(&(*entry).resno),
             };
-            if is_order_by && unread {
+            if unread && list_items::<pg_sys::Node>(order_by).any(|o| pg_sys::equal(o.cast(), expr.cast())) {
                 let null = pg_sys::makeNullConst(pg_sys::exprType(expr), pg_sys::exprTypmod(expr), pg_sys::exprCollation(expr));
                 (*entry).expr = null.cast();
             }

@@ -230,10 +230,12 @@ pub fn prefetch(tid: Tid) -> bool {
     })
 }
 
-/// Whether `tid`'s vector is cached.
-#[inline]
-pub fn contains(tid: Tid) -> bool {
-    CACHE.with(|c| c.borrow().slot(tid).is_some())
+/// `f` of `tid`'s cached record, if there is one (not counted as a hit).
+pub fn peek<R>(tid: Tid, f: impl FnOnce(&[u8]) -> R) -> Option<R> {
+    CACHE.with(|c| {
+        let c = c.borrow();
+        c.slot(tid).map(|slot| f(c.slab.get(slot as usize)))
+    })
 }
 
 /// Whether one more vector may fit (so a miss is worth copying for `put`).

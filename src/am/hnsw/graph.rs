@@ -36,9 +36,6 @@ pub struct DiskGraph {
     half_query: Option<Vec<f16>>,
     /// Whether the query is exactly representable in binary16.
     half_query_exact: bool,
-    /// Elements whose distance this search took from an inexact binary16
-    /// copy (or with an inexact query): the ones `exact_distances` re-measures.
-    approximated: std::cell::RefCell<FxHashSet<Tid>>,
 }
 
 /// From this many dimensions on, the vector cache of a `ruvector` index holds
@@ -67,7 +64,6 @@ impl DiskGraph {
             half: false,
             half_query: None,
             half_query_exact: false,
-            approximated: Default::default(),
         }
     }
 
@@ -117,9 +113,14 @@ impl DiskGraph {
 
     /// Replace the approximate distances in `found` with full-precision ones
     /// read from the pages (prefetched in two rounds first) and sort it again.
+    /// A distance was approximate if it came from a cached copy (an element
+    /// in the cache now was in it when measured: nothing is evicted) and the
+    /// copy or the query is not exact in binary16.
     pub fn exact_distances(&self, query: &Query, found: &mut [Neighbor<Tid>]) {
-        let approximated = self.approximated.borrow();
-        let again = |n: &&mut Neighbor<Tid>| approximated.contains(&n.id);
+        let flag = self.dims * 2;
+        let again = |n: &&mut Neighbor<Tid>| {
+            super::cache::peek(n.id, |b| !(self.half_query_exact && b[flag] == 1)).unwrap_or(false)
+        };
         found.iter_mut().filter(again).for_each(|n| self.index.prefetch(n.id));
         found.iter_mut().filter(again).for_each(|n| self.index.prefetch_tuple(n.id, 4096));
         for n in found.iter_mut().filter(again) {
@@ -228,12 +229,18 @@ impl DiskGraph {
         }
         if keep {
             if self.half {
-                // binary16 copies, unless an element is beyond binary16's range
+                // a binary16 copy and whether it is exact, unless an element
+                // is beyond binary16's range
                 let full = chunk_elems::<f32>(&whole);
-                let h: Vec<f16> = full.iter().map(|&x| f16::from_f32(x)).collect();
-                if h.iter().all(|x| x.is_finite()) {
-                    let exact = h.iter().zip(full.iter()).all(|(a, &b)| a.to_f32() == b);
-                    let mut record: Vec<u8> = bytemuck::cast_slice(&h).to_vec();
+                let mut record = Vec::with_capacity(full.len() * 2 + 1);
+                let (mut finite, mut exact) = (true, true);
+                for &x in full.iter() {
+                    let h = f16::from_f32(x);
+                    finite &= h.is_finite();
+                    exact &= h.to_f32() == x;
+                    record.extend_from_slice(&h.to_bits().to_ne_bytes());
+                }
+                if finite {
                     record.push(exact as u8);
                     super::cache::put(id, &record);
                 }
@@ -286,11 +293,7 @@ impl GraphRead for DiskGraph {
         if self.cached {
             if let (Some(hq), Measure::Dense(metric)) = (&self.half_query, self.kind.measure) {
                 let n = hq.len() * 2;
-                let cached = super::cache::with(id, |b| (metric.distance(hq, &chunk_elems::<f16>(&b[..n])), b[n] == 1));
-                if let Some((d, copy_exact)) = cached {
-                    if !(copy_exact && self.half_query_exact) {
-                        self.approximated.borrow_mut().insert(id);
-                    }
+                if let Some(d) = super::cache::with(id, |b| metric.distance(hq, &chunk_elems::<f16>(&b[..n]))) {
                     return d;
                 }
                 return self.page_distance(query, id, true);
@@ -309,11 +312,21 @@ impl GraphRead for DiskGraph {
     /// Fashion-MNIST with the default cache: 270 → 220 µs of backend time
     /// per query at ef 20; the first 512 bytes only: 237 µs).
     fn prefetch_all(&self, ids: &[Tid]) {
-        ids.iter().for_each(|&id| self.prefetch(id));
+        // the uncached ones, found by the first round (beyond 64, at once)
+        let mut uncached = [Tid::INVALID; 64];
+        let mut count = 0;
         for &id in ids {
-            if !(self.cached && super::cache::contains(id)) {
-                self.index.prefetch_tuple(id, 4096);
+            if !(self.cached && super::cache::prefetch(id)) {
+                self.index.prefetch(id);
+                match uncached.get_mut(count) {
+                    Some(slot) => *slot = id,
+                    None => self.index.prefetch_tuple(id, 4096),
+                }
+                count += 1;
             }
+        }
+        for &id in &uncached[..count.min(uncached.len())] {
+            self.index.prefetch_tuple(id, 4096);
         }
     }
 

@@ -5,7 +5,8 @@
 SET max_parallel_maintenance_workers = 0;
 SELECT setseed(0.42);
 CREATE TABLE centres AS SELECT c, (SELECT array_agg(random() * 4 - 2) FROM generate_series(1, 16) WHERE c > 0) AS x FROM generate_series(1, 40) c;
-CREATE TABLE items (id int PRIMARY KEY, v ruvector(16));
+-- no autovacuum: the test's own VACUUMs decide where reinserted rows go
+CREATE TABLE items (id int PRIMARY KEY, v ruvector(16)) WITH (autovacuum_enabled = off);
 INSERT INTO items SELECT i, (SELECT array_agg(x[k] + (random() - 0.5) * 0.6) FROM generate_series(1, 16) k)::ruvector
 FROM generate_series(1, 5000) i JOIN centres ON c = 1 + i % 40;
 CREATE TABLE queries AS SELECT i, (SELECT array_agg(x[k] + (random() - 0.5) * 0.6) FROM generate_series(1, 16) k)::ruvector(16) AS v
