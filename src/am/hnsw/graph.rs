@@ -4,7 +4,8 @@
 
 use half::f16;
 use rustc_hash::FxHashSet;
-use ruvector_core::bits;
+use ruvector_core::kernels::Sq8Kernels;
+use ruvector_core::{bits, sq8};
 use ruvector_core::hnsw::tuple::{chunk_elems, parse_chunk, parse_tidlist, ElementRef, Meta, Tid};
 use ruvector_core::hnsw::{GraphRead, Neighbor};
 use ruvector_core::sparse::{Pair, PairDistance};
@@ -28,30 +29,27 @@ pub struct DiskGraph {
     deleted_seen: std::cell::RefCell<FxHashSet<Tid>>,
     /// Whether distances go through the backend's vector cache.
     cached: bool,
-    /// Whether the cache holds this index's vectors in binary16 (see
-    /// `HALF_CACHE_MIN_DIMS`), and the search's query in binary16 once
-    /// `prepare_query` made it (None: the query does not fit binary16, and
-    /// the cache is not used for this search).
-    half: bool,
-    half_query: Option<Vec<f16>>,
-    /// Whether the query is exactly representable in binary16.
-    half_query_exact: bool,
+    /// Whether the cache holds this index's vectors as SQ8 copies (see
+    /// `SQ8_CACHE_MIN_DIMS`).
+    sq8: bool,
 }
 
 /// From this many dimensions on, the vector cache of a `ruvector` index holds
-/// binary16 copies: half the memory per vector, so twice as many fit the same
-/// `hnsw.vector_cache_size`, and half the bytes streamed per distance, which
-/// is what a search on long vectors waits for. Distances during the search
-/// are then approximate (relative error about 1e-3) unless both the vector and
-/// the query are exactly representable in binary16 (each cached copy carries
-/// a byte saying so; embeddings computed in half precision are): binary16
-/// widens to f32 exactly, and the kernel does the same arithmetic, so such a
-/// distance equals the full-precision one. The elements a search returns whose
-/// distance was approximate are measured again in full precision from their
-/// pages and the results re-sorted (`exact_distances`), so rows come back in
-/// exact order. Shorter vectors are cached in f32: they are cheap to stream,
-/// and their searches stay exact throughout.
-pub const HALF_CACHE_MIN_DIMS: usize = 256;
+/// SQ8 copies (`ruvector_core::sq8`: a byte per element and the vector's own
+/// offset and step): a quarter of the memory per vector, so four times as
+/// many fit the same `hnsw.vector_cache_size`, and a quarter of the bytes
+/// streamed per distance, which is what a search on long vectors waits for.
+/// The query stays f32. Distances during the search are then approximate
+/// (each element within half a step, 1/510 of the vector's range) unless the
+/// copy is exact, as it is for vectors of integers spanning at most 255
+/// (pixels, int8 and uint8 embeddings; each copy carries a byte saying so):
+/// the SQ8 kernels decode in the lanes of the same fold the f32 kernels run,
+/// so an exact copy gives the full-precision distance to the bit. The
+/// elements a search returns whose distance was approximate are measured
+/// again in full precision from their pages and the results re-sorted
+/// (`exact_distances`), so rows come back in exact order. Shorter vectors are
+/// cached in f32: they are cheap to stream, and their searches stay exact.
+pub const SQ8_CACHE_MIN_DIMS: usize = 256;
 
 impl DiskGraph {
     pub fn open(index: Index, meta: &Meta, kind: IndexKind) -> Self {
@@ -61,9 +59,7 @@ impl DiskGraph {
             dims: meta.dims as usize,
             deleted_seen: Default::default(),
             cached: false,
-            half: false,
-            half_query: None,
-            half_query_exact: false,
+            sq8: false,
         }
     }
 
@@ -78,29 +74,16 @@ impl DiskGraph {
             nonce: meta.nonce,
             generation: meta.generation,
         };
-        g.half = kind.elem == Elem::F32 && matches!(kind.measure, Measure::Dense(_)) && g.dims >= HALF_CACHE_MIN_DIMS;
-        // binary16 copies carry one more byte: whether the copy is exact
-        let bytes = if g.half { Some(g.dims * 2 + 1) } else { kind.elem.row_bytes(g.dims) };
+        g.sq8 = kind.elem == Elem::F32 && matches!(kind.measure, Measure::Dense(_)) && g.dims >= SQ8_CACHE_MIN_DIMS;
+        let bytes = if g.sq8 { Some(sq8::record_bytes(g.dims)) } else { kind.elem.row_bytes(g.dims) };
         g.cached = super::cache::open(key, bytes, 2 * meta.m as usize, index.wal_mark());
         g
     }
 
-    /// Get ready to search for `query`: in binary16 when the cache holds
-    /// binary16 vectors (a query with elements beyond binary16's range
-    /// searches without the cache).
+    /// Get ready to search for `query` (a query of another element type than
+    /// the index's searches without an SQ8 cache).
     pub fn prepare_query(&mut self, query: &Query) {
-        if !(self.cached && self.half) {
-            return;
-        }
-        self.half_query = match query {
-            Query::F32(q) => {
-                let h: Vec<f16> = q.iter().map(|&x| f16::from_f32(x)).collect();
-                self.half_query_exact = h.iter().zip(q.iter()).all(|(a, &b)| a.to_f32() == b);
-                h.iter().all(|x| x.is_finite()).then_some(h)
-            }
-            _ => None,
-        };
-        if self.half_query.is_none() {
+        if self.sq8 && !matches!(query, Query::F32(_)) {
             self.cached = false;
         }
     }
@@ -108,18 +91,18 @@ impl DiskGraph {
     /// Whether distances during a search may be approximate, so that what it
     /// returns must be measured again (`exact_distances`).
     pub fn approximate(&self) -> bool {
-        self.cached && self.half
+        self.cached && self.sq8
     }
 
     /// Replace the approximate distances in `found` with full-precision ones
     /// read from the pages (prefetched in two rounds first) and sort it again.
     /// A distance was approximate if it came from a cached copy (an element
-    /// in the cache now was in it when measured: nothing is evicted) and the
-    /// copy or the query is not exact in binary16.
+    /// in the cache now was in it when measured: nothing is evicted) that is
+    /// not exact, or from any copy if the SQ8 kernels are not the f32 ones.
     pub fn exact_distances(&self, query: &Query, found: &mut [Neighbor<Tid>]) {
-        let flag = self.dims * 2;
+        let trust_exact = Sq8Kernels::match_f32();
         let again = |n: &&mut Neighbor<Tid>| {
-            super::cache::peek(n.id, |b| !(self.half_query_exact && b[flag] == 1)).unwrap_or(false)
+            super::cache::peek(n.id, |b| !(trust_exact && sq8::is_exact(b, self.dims))).unwrap_or(false)
         };
         found.iter_mut().filter(again).for_each(|n| self.index.prefetch(n.id));
         found.iter_mut().filter(again).for_each(|n| self.index.prefetch_tuple(n.id, 4096));
@@ -194,13 +177,15 @@ impl DiskGraph {
             }
             _ => acc = f32::INFINITY,
         };
-        if use_cache && !self.half && super::cache::with(id, &mut add).is_some() {
+        if use_cache && !self.sq8 && super::cache::with(id, &mut add).is_some() {
             return finish(measure, query, acc, and, or, sparse);
         }
         // the vector's bytes, kept for the cache while it has room
         let keep = use_cache && super::cache::has_room();
         let mut whole = Vec::new();
+        let mut chunks = 0;
         let mut take = |bytes: &[u8]| {
+            chunks += 1;
             if keep {
                 whole.extend_from_slice(bytes);
             }
@@ -228,20 +213,13 @@ impl DiskGraph {
             }
         }
         if keep {
-            if self.half {
-                // a binary16 copy and whether it is exact, unless an element
-                // is beyond binary16's range
-                let full = chunk_elems::<f32>(&whole);
-                let mut record = Vec::with_capacity(full.len() * 2 + 1);
-                let (mut finite, mut exact) = (true, true);
-                for &x in full.iter() {
-                    let h = f16::from_f32(x);
-                    finite &= h.is_finite();
-                    exact &= h.to_f32() == x;
-                    record.extend_from_slice(&h.to_bits().to_ne_bytes());
-                }
-                if finite {
-                    record.push(exact as u8);
+            if self.sq8 {
+                if let Some(mut record) = sq8::encode(&chunk_elems::<f32>(&whole)) {
+                    // summed chunk by chunk, the page distance is another
+                    // fold than the cached one: equal only nearly
+                    if chunks > 1 {
+                        *record.last_mut().expect("the exact byte") = 0;
+                    }
                     super::cache::put(id, &record);
                 }
             } else {
@@ -287,16 +265,15 @@ impl GraphRead for DiskGraph {
         }
     }
 
-    /// From the vector cache when it holds the element (binary16 copies, an
-    /// approximate distance, in half mode), else from the pages.
+    /// From the vector cache when it holds the element (an SQ8 copy, an
+    /// approximate distance unless exact, for long vectors), else from the pages.
     fn distance(&self, query: &Query, id: Tid) -> f32 {
-        if self.cached {
-            if let (Some(hq), Measure::Dense(metric)) = (&self.half_query, self.kind.measure) {
-                let n = hq.len() * 2;
-                if let Some(d) = super::cache::with(id, |b| metric.distance(hq, &chunk_elems::<f16>(&b[..n]))) {
+        if self.cached && self.sq8 {
+            if let (Query::F32(q), Measure::Dense(metric)) = (query, self.kind.measure) {
+                let dims = self.dims;
+                if let Some(d) = super::cache::with(id, |b| metric.sq8_distance(q, sq8::parse(b, dims).0)) {
                     return d;
                 }
-                return self.page_distance(query, id, true);
             }
         }
         self.page_distance(query, id, self.cached)

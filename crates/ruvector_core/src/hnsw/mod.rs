@@ -49,6 +49,17 @@ impl Metric {
         }
     }
 
+    /// The same distance from an f32 query to an SQ8 copy (see `crate::sq8`).
+    #[inline]
+    pub fn sq8_distance(self, q: &[f32], v: kernels::Sq8Ref) -> f32 {
+        let k = kernels::Sq8Kernels::active();
+        match self {
+            Metric::L2 => (k.l2_squared)(q, v),
+            Metric::InnerProduct | Metric::Cosine => -(k.dot)(q, v),
+            Metric::L1 => (k.l1)(q, v),
+        }
+    }
+
     /// Bring a vector into the form the index stores and compares (unit length
     /// for cosine). Returns false for a vector the metric cannot index (the
     /// zero vector under cosine).

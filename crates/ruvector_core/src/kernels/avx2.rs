@@ -1,13 +1,14 @@
 //! AVX2 + FMA (+ F16C for half precision) kernels: four 8-lane accumulators (32
 //! elements per iteration) to hide FMA latency, 8-wide steps, then one
 //! zero-padded load for the tail. Generic over the stored element through
-//! [`Load8`]: f32 loads directly, f16 widens with `vcvtph2ps`.
+//! [`Load8`]: f32 loads directly, f16 widens with `vcvtph2ps`; SQ8 codes (the
+//! f32 query against a quantized copy) widen and decode with one multiply-add.
 //!
 //! Safety: every `unsafe fn` here requires AVX2, FMA and F16C; [`kernels`] hands
 //! them out only after `is_x86_feature_detected!` confirmed all three (every
 //! AVX2 CPU has F16C).
 
-use super::{Kernels, Scalar};
+use super::{Kernels, Scalar, Sq8Kernels, Sq8Ref};
 use half::f16;
 use std::arch::x86_64::*;
 
@@ -66,35 +67,141 @@ unsafe fn load8_tail<T: Load8>(s: &[T]) -> __m256 {
     unsafe { T::load8(buf.as_ptr()) }
 }
 
-/// Fold `term(a_lanes, b_lanes, acc)` over both slices.
+/// Where a kernel reads its eight-lane steps from: a slice of stored
+/// elements, or SQ8 codes decoded as they are loaded ([`Sq8Lanes`]).
+trait Lanes8 {
+    fn len(&self) -> usize;
+    /// Lanes `i..i + 8`.
+    /// # Safety
+    /// `i + 8 <= self.len()`; the CPU must have AVX2, FMA, F16C.
+    unsafe fn at(&self, i: usize) -> __m256;
+    /// Lanes `i..n` (fewer than 8), zeros above.
+    /// # Safety
+    /// `i < n <= self.len()`; the CPU must have AVX2, FMA, F16C.
+    unsafe fn tail(&self, i: usize, n: usize) -> __m256;
+}
+
+impl<T: Load8> Lanes8 for &[T] {
+    #[inline(always)]
+    fn len(&self) -> usize {
+        <[T]>::len(self)
+    }
+
+    #[inline(always)]
+    unsafe fn at(&self, i: usize) -> __m256 {
+        unsafe { T::load8(self.as_ptr().add(i)) }
+    }
+
+    #[inline(always)]
+    unsafe fn tail(&self, i: usize, n: usize) -> __m256 {
+        unsafe { load8_tail(&self[i..n]) }
+    }
+}
+
+/// SQ8 codes widened and decoded (`code * step + lo`, one fused multiply-add,
+/// as `Sq8Ref::decode` does) as they are loaded.
+struct Sq8Lanes<'a> {
+    codes: &'a [u8],
+    lo: __m256,
+    step: __m256,
+}
+
+impl Sq8Lanes<'_> {
+    #[inline(always)]
+    unsafe fn decode(&self, p: *const u8) -> __m256 {
+        unsafe {
+            let c = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_loadl_epi64(p.cast())));
+            _mm256_fmadd_ps(c, self.step, self.lo)
+        }
+    }
+}
+
+impl Lanes8 for Sq8Lanes<'_> {
+    #[inline(always)]
+    fn len(&self) -> usize {
+        self.codes.len()
+    }
+
+    #[inline(always)]
+    unsafe fn at(&self, i: usize) -> __m256 {
+        unsafe { self.decode(self.codes.as_ptr().add(i)) }
+    }
+
+    #[inline(always)]
+    unsafe fn tail(&self, i: usize, n: usize) -> __m256 {
+        let mut buf = [0u8; 8];
+        buf[..n - i].copy_from_slice(&self.codes[i..n]);
+        unsafe {
+            // lanes past the end decode to `lo`: clear them
+            let live = _mm256_cmpgt_epi32(_mm256_set1_epi32((n - i) as i32), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+            _mm256_and_ps(self.decode(buf.as_ptr()), _mm256_castsi256_ps(live))
+        }
+    }
+}
+
+/// The SQ8 kernels (f32 query against decoded codes): the same folds as the
+/// f32 kernels, so a copy that decodes exactly gives the identical distance.
+pub fn sq8_kernels() -> Option<Sq8Kernels> {
+    if !(is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") && is_x86_feature_detected!("f16c")) {
+        return None;
+    }
+    // SAFETY (all three closures): the features were detected just above.
+    Some(Sq8Kernels {
+        isa: "avx2+fma",
+        l2_squared: |q, v| unsafe { sq8_l2_squared(q, v) },
+        dot: |q, v| unsafe { sq8_dot(q, v) },
+        l1: |q, v| unsafe { sq8_l1(q, v) },
+    })
+}
+
+#[target_feature(enable = "avx2,fma,f16c")]
+fn sq8_lanes<'a>(v: Sq8Ref<'a>) -> Sq8Lanes<'a> {
+    Sq8Lanes { codes: v.codes, lo: _mm256_set1_ps(v.lo), step: _mm256_set1_ps(v.step) }
+}
+
+#[target_feature(enable = "avx2,fma,f16c")]
+unsafe fn sq8_l2_squared(q: &[f32], v: Sq8Ref) -> f32 {
+    unsafe { l2_squared(q, sq8_lanes(v)) }
+}
+
+#[target_feature(enable = "avx2,fma,f16c")]
+unsafe fn sq8_dot(q: &[f32], v: Sq8Ref) -> f32 {
+    unsafe { dot(q, sq8_lanes(v)) }
+}
+
+#[target_feature(enable = "avx2,fma,f16c")]
+unsafe fn sq8_l1(q: &[f32], v: Sq8Ref) -> f32 {
+    unsafe { l1(q, sq8_lanes(v)) }
+}
+
+/// Fold `term(a_lanes, b_lanes, acc)` over both sources.
 #[inline(always)]
-unsafe fn fold8<T: Load8>(a: &[T], b: &[T], term: impl Fn(__m256, __m256, __m256) -> __m256) -> f32 {
+unsafe fn fold8<A: Lanes8, B: Lanes8>(a: A, b: B, term: impl Fn(__m256, __m256, __m256) -> __m256) -> f32 {
     let n = a.len().min(b.len());
-    let (pa, pb) = (a.as_ptr(), b.as_ptr());
-    // SAFETY: every full load reads [i, i+8) with i + 8 <= n; the tail load
-    // copies the remaining elements into a padded buffer first.
+    // SAFETY: every full step reads [i, i+8) with i + 8 <= n; the tail step
+    // reads only the remaining elements.
     unsafe {
         let mut acc = [_mm256_setzero_ps(); 4];
         let mut i = 0;
         while i + 32 <= n {
             for (k, acc) in acc.iter_mut().enumerate() {
-                *acc = term(T::load8(pa.add(i + 8 * k)), T::load8(pb.add(i + 8 * k)), *acc);
+                *acc = term(a.at(i + 8 * k), b.at(i + 8 * k), *acc);
             }
             i += 32;
         }
         while i + 8 <= n {
-            acc[0] = term(T::load8(pa.add(i)), T::load8(pb.add(i)), acc[0]);
+            acc[0] = term(a.at(i), b.at(i), acc[0]);
             i += 8;
         }
         if i < n {
-            acc[1] = term(load8_tail(&a[i..n]), load8_tail(&b[i..n]), acc[1]);
+            acc[1] = term(a.tail(i, n), b.tail(i, n), acc[1]);
         }
         hsum(_mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3])))
     }
 }
 
 #[target_feature(enable = "avx2,fma,f16c")]
-unsafe fn l2_squared<T: Load8>(a: &[T], b: &[T]) -> f32 {
+unsafe fn l2_squared<A: Lanes8, B: Lanes8>(a: A, b: B) -> f32 {
     unsafe {
         fold8(a, b, |x, y, acc| {
             let d = _mm256_sub_ps(x, y);
@@ -104,12 +211,12 @@ unsafe fn l2_squared<T: Load8>(a: &[T], b: &[T]) -> f32 {
 }
 
 #[target_feature(enable = "avx2,fma,f16c")]
-unsafe fn dot<T: Load8>(a: &[T], b: &[T]) -> f32 {
+unsafe fn dot<A: Lanes8, B: Lanes8>(a: A, b: B) -> f32 {
     unsafe { fold8(a, b, |x, y, acc| _mm256_fmadd_ps(x, y, acc)) }
 }
 
 #[target_feature(enable = "avx2,fma,f16c")]
-unsafe fn l1<T: Load8>(a: &[T], b: &[T]) -> f32 {
+unsafe fn l1<A: Lanes8, B: Lanes8>(a: A, b: B) -> f32 {
     let sign = _mm256_set1_ps(-0.0);
     unsafe { fold8(a, b, |x, y, acc| _mm256_add_ps(acc, _mm256_andnot_ps(sign, _mm256_sub_ps(x, y)))) }
 }

@@ -2,13 +2,14 @@
 //! iteration, enough FMAs in flight to cover their latency on two ports), then
 //! 16-wide steps, then one masked (f32) or zero-padded (f16) load for the tail,
 //! so no scalar loop runs. Generic over the stored element through [`Load16`]:
-//! f32 loads directly, f16 widens with `vcvtph2ps`.
+//! f32 loads directly, f16 widens with `vcvtph2ps`; SQ8 codes (the f32 query
+//! against a quantized copy) widen and decode with one multiply-add.
 //!
 //! Safety: every `unsafe fn` here requires AVX-512F; [`kernels`] hands them out
 //! only after `is_x86_feature_detected!("avx512f")` confirmed it. Masked loads
 //! never touch memory outside the mask, so tail reads stay in bounds.
 
-use super::{Kernels, Scalar};
+use super::{Kernels, Scalar, Sq8Kernels, Sq8Ref};
 use half::f16;
 use std::arch::x86_64::*;
 
@@ -65,35 +66,135 @@ pub fn kernels<T: Load16>() -> Option<Kernels<T>> {
     })
 }
 
-/// Fold `term(a_lanes, b_lanes, acc)` over both slices.
+/// Where a kernel reads its sixteen-lane steps from: a slice of stored
+/// elements, or SQ8 codes decoded as they are loaded ([`Sq8Lanes`]).
+trait Lanes16 {
+    fn len(&self) -> usize;
+    /// Lanes `i..i + 16`.
+    /// # Safety
+    /// `i + 16 <= self.len()`; the CPU must have AVX-512F.
+    unsafe fn at(&self, i: usize) -> __m512;
+    /// Lanes `i..n` (fewer than 16), zeros above.
+    /// # Safety
+    /// `i < n <= self.len()`; the CPU must have AVX-512F.
+    unsafe fn tail(&self, i: usize, n: usize) -> __m512;
+}
+
+impl<T: Load16> Lanes16 for &[T] {
+    #[inline(always)]
+    fn len(&self) -> usize {
+        <[T]>::len(self)
+    }
+
+    #[inline(always)]
+    unsafe fn at(&self, i: usize) -> __m512 {
+        unsafe { T::load16(self.as_ptr().add(i)) }
+    }
+
+    #[inline(always)]
+    unsafe fn tail(&self, i: usize, n: usize) -> __m512 {
+        unsafe { T::load16_tail(&self[i..n]) }
+    }
+}
+
+/// SQ8 codes widened and decoded (`code * step + lo`, one fused multiply-add,
+/// as `Sq8::decode` does) as they are loaded.
+struct Sq8Lanes<'a> {
+    codes: &'a [u8],
+    lo: __m512,
+    step: __m512,
+}
+
+impl Lanes16 for Sq8Lanes<'_> {
+    #[inline(always)]
+    fn len(&self) -> usize {
+        self.codes.len()
+    }
+
+    #[inline(always)]
+    unsafe fn at(&self, i: usize) -> __m512 {
+        unsafe {
+            let c = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_loadu_si128(self.codes.as_ptr().add(i).cast())));
+            _mm512_fmadd_ps(c, self.step, self.lo)
+        }
+    }
+
+    #[inline(always)]
+    unsafe fn tail(&self, i: usize, n: usize) -> __m512 {
+        let rest = &self.codes[i..n];
+        let mut buf = [0u8; 16];
+        buf[..rest.len()].copy_from_slice(rest);
+        let mask = ((1u32 << rest.len()) - 1) as __mmask16;
+        unsafe {
+            let c = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_loadu_si128(buf.as_ptr().cast())));
+            _mm512_maskz_fmadd_ps(mask, c, self.step, self.lo)
+        }
+    }
+}
+
+/// The SQ8 kernels (f32 query against decoded codes): the same folds as the
+/// f32 kernels, so a copy that decodes exactly gives the identical distance.
+pub fn sq8_kernels() -> Option<Sq8Kernels> {
+    if !is_x86_feature_detected!("avx512f") {
+        return None;
+    }
+    // SAFETY (all three closures): the feature was detected just above.
+    Some(Sq8Kernels {
+        isa: "avx512f",
+        l2_squared: |q, v| unsafe { sq8_l2_squared(q, v) },
+        dot: |q, v| unsafe { sq8_dot(q, v) },
+        l1: |q, v| unsafe { sq8_l1(q, v) },
+    })
+}
+
+#[target_feature(enable = "avx512f")]
+fn sq8_lanes<'a>(v: Sq8Ref<'a>) -> Sq8Lanes<'a> {
+    Sq8Lanes { codes: v.codes, lo: _mm512_set1_ps(v.lo), step: _mm512_set1_ps(v.step) }
+}
+
+#[target_feature(enable = "avx512f")]
+unsafe fn sq8_l2_squared(q: &[f32], v: Sq8Ref) -> f32 {
+    unsafe { l2_squared(q, sq8_lanes(v)) }
+}
+
+#[target_feature(enable = "avx512f")]
+unsafe fn sq8_dot(q: &[f32], v: Sq8Ref) -> f32 {
+    unsafe { dot(q, sq8_lanes(v)) }
+}
+
+#[target_feature(enable = "avx512f")]
+unsafe fn sq8_l1(q: &[f32], v: Sq8Ref) -> f32 {
+    unsafe { l1(q, sq8_lanes(v)) }
+}
+
+/// Fold `term(a_lanes, b_lanes, acc)` over both sources.
 #[inline(always)]
-unsafe fn fold16<T: Load16>(a: &[T], b: &[T], term: impl Fn(__m512, __m512, __m512) -> __m512) -> f32 {
+unsafe fn fold16<A: Lanes16, B: Lanes16>(a: A, b: B, term: impl Fn(__m512, __m512, __m512) -> __m512) -> f32 {
     let n = a.len().min(b.len());
-    let (pa, pb) = (a.as_ptr(), b.as_ptr());
-    // SAFETY: full loads read [i, i+16) with i + 16 <= n; the tail load reads
+    // SAFETY: full steps read [i, i+16) with i + 16 <= n; the tail step reads
     // only the `n - i` remaining elements.
     unsafe {
         let mut acc = [_mm512_setzero_ps(); 4];
         let mut i = 0;
         while i + 64 <= n {
             for (k, acc) in acc.iter_mut().enumerate() {
-                *acc = term(T::load16(pa.add(i + 16 * k)), T::load16(pb.add(i + 16 * k)), *acc);
+                *acc = term(a.at(i + 16 * k), b.at(i + 16 * k), *acc);
             }
             i += 64;
         }
         while i + 16 <= n {
-            acc[0] = term(T::load16(pa.add(i)), T::load16(pb.add(i)), acc[0]);
+            acc[0] = term(a.at(i), b.at(i), acc[0]);
             i += 16;
         }
         if i < n {
-            acc[1] = term(T::load16_tail(&a[i..n]), T::load16_tail(&b[i..n]), acc[1]);
+            acc[1] = term(a.tail(i, n), b.tail(i, n), acc[1]);
         }
         _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(acc[0], acc[1]), _mm512_add_ps(acc[2], acc[3])))
     }
 }
 
 #[target_feature(enable = "avx512f")]
-unsafe fn l2_squared<T: Load16>(a: &[T], b: &[T]) -> f32 {
+unsafe fn l2_squared<A: Lanes16, B: Lanes16>(a: A, b: B) -> f32 {
     unsafe {
         fold16(a, b, |x, y, acc| {
             let d = _mm512_sub_ps(x, y);
@@ -103,12 +204,12 @@ unsafe fn l2_squared<T: Load16>(a: &[T], b: &[T]) -> f32 {
 }
 
 #[target_feature(enable = "avx512f")]
-unsafe fn dot<T: Load16>(a: &[T], b: &[T]) -> f32 {
+unsafe fn dot<A: Lanes16, B: Lanes16>(a: A, b: B) -> f32 {
     unsafe { fold16(a, b, |x, y, acc| _mm512_fmadd_ps(x, y, acc)) }
 }
 
 #[target_feature(enable = "avx512f")]
-unsafe fn l1<T: Load16>(a: &[T], b: &[T]) -> f32 {
+unsafe fn l1<A: Lanes16, B: Lanes16>(a: A, b: B) -> f32 {
     unsafe { fold16(a, b, |x, y, acc| _mm512_add_ps(acc, _mm512_abs_ps(_mm512_sub_ps(x, y)))) }
 }
 

@@ -28,6 +28,8 @@ mod neon;
 use half::f16;
 use std::sync::OnceLock;
 
+pub use crate::sq8::Sq8Ref;
+
 /// A stored element the kernels read: widened to f32 for arithmetic.
 pub trait Scalar: Copy + Send + Sync + 'static {
     const ZERO: Self;
@@ -118,6 +120,41 @@ impl KernelElement for f16 {
     fn active() -> &'static Kernels<f16> {
         static ACTIVE: OnceLock<Kernels<f16>> = OnceLock::new();
         ACTIVE.get_or_init(|| *Self::available().last().expect("portable kernels always exist"))
+    }
+}
+
+/// Distances from an f32 query to an SQ8 copy ([`Sq8Ref`]), for one
+/// instruction set. Each runs the same fold as the f32 kernel of that set,
+/// with the codes decoded as they are loaded, so a copy that decodes to the
+/// original values exactly gives a distance identical to the f32 kernel's.
+#[derive(Debug, Clone, Copy)]
+pub struct Sq8Kernels {
+    pub isa: &'static str,
+    pub l2_squared: fn(&[f32], Sq8Ref) -> f32,
+    pub dot: fn(&[f32], Sq8Ref) -> f32,
+    pub l1: fn(&[f32], Sq8Ref) -> f32,
+}
+
+impl Sq8Kernels {
+    /// Every SQ8 kernel set this CPU can run, best last.
+    pub fn available() -> Vec<Sq8Kernels> {
+        let mut all = vec![portable::sq8_kernels()];
+        #[cfg(target_arch = "x86_64")]
+        all.extend(avx2::sq8_kernels().into_iter().chain(avx512::sq8_kernels()));
+        all
+    }
+
+    /// The dispatched set, detected on first call.
+    pub fn active() -> &'static Sq8Kernels {
+        static ACTIVE: OnceLock<Sq8Kernels> = OnceLock::new();
+        ACTIVE.get_or_init(|| *Self::available().last().expect("portable kernels always exist"))
+    }
+
+    /// Whether the active SQ8 kernels run the same folds as the active f32
+    /// kernels (on aarch64 the f32 ones are NEON, the SQ8 ones portable), so
+    /// that exactly decoded copies give the f32 kernels' distances to the bit.
+    pub fn match_f32() -> bool {
+        Self::active().isa == active().isa
     }
 }
 
@@ -306,6 +343,40 @@ mod tests {
         } else if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
             assert_eq!(active().isa, "avx2+fma");
         }
+    }
+
+    /// SQ8 kernels: within the decoding error of the f32 kernels on any
+    /// data, and identical to them on data that decodes exactly.
+    #[test]
+    fn sq8_kernels_match_f32_kernels() {
+        let f32_sets = f32::available();
+        for n in (1..=300).chain([783, 784, 785, 1536, 3072]) {
+            let (q, v) = pair(n, n as u64 * 31);
+            let ints: Vec<f32> = v.iter().map(|&x| (x * 100.0).round() + 7.0).collect();
+            for (data, exact) in [(&v, false), (&ints, true)] {
+                let rec = crate::sq8::encode(data).unwrap();
+                let (copy, is_exact) = crate::sq8::parse(&rec, n);
+                assert!(!exact || is_exact, "n={n}: integers within 255 of each other decode exactly");
+                let decoded: Vec<f32> = (0..n).map(|i| copy.decode(i)).collect();
+                for k in Sq8Kernels::available() {
+                    let f = f32_sets.iter().find(|f| f.isa == k.isa).expect("an f32 set per SQ8 set");
+                    let pairs = [
+                        ((k.l2_squared)(&q, copy), (f.l2_squared)(&q, &decoded), (f.l2_squared)(&q, data)),
+                        ((k.dot)(&q, copy), (f.dot)(&q, &decoded), (f.dot)(&q, data)),
+                        ((k.l1)(&q, copy), (f.l1)(&q, &decoded), (f.l1)(&q, data)),
+                    ];
+                    for (got, on_decoded, on_original) in pairs {
+                        assert_eq!(got.to_bits(), on_decoded.to_bits(), "{} n={n}: same fold as f32", k.isa);
+                        if is_exact {
+                            assert_eq!(got.to_bits(), on_original.to_bits(), "{} n={n}: exact copy", k.isa);
+                        }
+                    }
+                }
+            }
+        }
+        assert_eq!(Sq8Kernels::active().isa, Sq8Kernels::available().last().unwrap().isa);
+        #[cfg(target_arch = "x86_64")]
+        assert!(Sq8Kernels::match_f32());
     }
 
     #[test]

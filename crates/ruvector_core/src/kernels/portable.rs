@@ -1,28 +1,69 @@
 //! Portable kernels: eight independent lanes so the compiler can vectorise the
 //! loop for the baseline ISA without reassociating a single float sum. Generic
-//! over the stored element (f32, or f16 widened to f32 per element).
+//! over the stored element (f32, f16 widened to f32 per element, or SQ8 codes
+//! decoded per element).
 
-use super::Scalar;
+use super::{Scalar, Sq8Kernels, Sq8Ref};
 
 const LANES: usize = 8;
 
+/// Where a kernel reads its elements from: a slice of stored elements, or
+/// SQ8 codes decoded one by one.
+trait Source {
+    fn len(&self) -> usize;
+    fn get(&self, i: usize) -> f32;
+}
+
+impl<T: Scalar> Source for &[T] {
+    #[inline(always)]
+    fn len(&self) -> usize {
+        <[T]>::len(self)
+    }
+
+    #[inline(always)]
+    fn get(&self, i: usize) -> f32 {
+        self[i].to_f32()
+    }
+}
+
+impl Source for Sq8Ref<'_> {
+    #[inline(always)]
+    fn len(&self) -> usize {
+        self.codes.len()
+    }
+
+    #[inline(always)]
+    fn get(&self, i: usize) -> f32 {
+        self.decode(i)
+    }
+}
+
 #[inline]
-fn fold<T: Scalar>(a: &[T], b: &[T], term: impl Fn(f32, f32) -> f32) -> f32 {
+fn fold<A: Source, B: Source>(a: A, b: B, term: impl Fn(f32, f32) -> f32) -> f32 {
     let n = a.len().min(b.len());
-    let (a, b) = (&a[..n], &b[..n]);
+    let full = n / LANES * LANES;
     let mut acc = [0.0f32; LANES];
-    let mut ca = a.chunks_exact(LANES);
-    let mut cb = b.chunks_exact(LANES);
-    for (xa, xb) in (&mut ca).zip(&mut cb) {
-        for l in 0..LANES {
-            acc[l] += term(xa[l].to_f32(), xb[l].to_f32());
+    for i in (0..full).step_by(LANES) {
+        for (l, acc) in acc.iter_mut().enumerate() {
+            *acc += term(a.get(i + l), b.get(i + l));
         }
     }
     let mut tail = 0.0f32;
-    for (&x, &y) in ca.remainder().iter().zip(cb.remainder()) {
-        tail += term(x.to_f32(), y.to_f32());
+    for i in full..n {
+        tail += term(a.get(i), b.get(i));
     }
     acc.iter().sum::<f32>() + tail
+}
+
+/// The portable SQ8 kernels (f32 query against decoded codes), the same folds
+/// as the portable f32 kernels.
+pub fn sq8_kernels() -> Sq8Kernels {
+    Sq8Kernels {
+        isa: "portable",
+        l2_squared: |q, v| fold(q, v, |x, y| (x - y) * (x - y)),
+        dot: |q, v| fold(q, v, |x, y| x * y),
+        l1: |q, v| fold(q, v, |x, y| (x - y).abs()),
+    }
 }
 
 pub fn l2_squared<T: Scalar>(a: &[T], b: &[T]) -> f32 {

@@ -1,0 +1,131 @@
+//! SQ8: a compact copy of an f32 vector, one byte per element plus the
+//! vector's own offset and step (`value ≈ code · step + lo`, with `lo` its
+//! smallest element and `step` its range / 255), so that a copy takes a
+//! quarter of the f32 bytes and every vector uses all 256 codes of its range.
+//! Vectors of integers spanning at most 255 (pixels, counts, int8/uint8
+//! embeddings) get step 1 and are copied exactly.
+//!
+//! A copy is a record: `lo: f32, step: f32, codes: [u8; dims], exact: u8`,
+//! native-endian, `exact` being 1 when every element decodes to its original
+//! value (then the SQ8 kernels give the f32 kernels' distances to the bit, see
+//! `kernels::Sq8Kernels`). Decoding is one fused multiply-add, in the kernels'
+//! lanes and in [`Sq8Ref::decode`] alike.
+
+/// Bytes before the codes: `lo` and `step`.
+const HEADER: usize = 8;
+
+/// An SQ8 copy as the kernels read it.
+#[derive(Debug, Clone, Copy)]
+pub struct Sq8Ref<'a> {
+    pub lo: f32,
+    pub step: f32,
+    pub codes: &'a [u8],
+}
+
+impl Sq8Ref<'_> {
+    /// Element `i`'s decoded value.
+    #[inline(always)]
+    pub fn decode(&self, i: usize) -> f32 {
+        (self.codes[i] as f32).mul_add(self.step, self.lo)
+    }
+}
+
+/// Bytes of the record for a vector of `dims` elements.
+pub const fn record_bytes(dims: usize) -> usize {
+    HEADER + dims + 1
+}
+
+/// The record of `x`'s copy; None when `x` has a non-finite element, a
+/// range beyond f32's or a range of subnormals (such a vector is not copied).
+pub fn encode(x: &[f32]) -> Option<Vec<u8>> {
+    let (lo, hi) = x.iter().fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), &v| (lo.min(v), hi.max(v)));
+    if x.is_empty() || !(x.iter().all(|v| v.is_finite()) && (hi - lo).is_finite()) {
+        return None;
+    }
+    // integers below 2^24 differ from `lo` by exact multiples of 1
+    let integral = hi - lo <= 255.0 && x.iter().all(|&v| v.fract() == 0.0 && v.abs() < (1 << 24) as f32);
+    let step = if integral || hi == lo { 1.0 } else { (hi - lo) / 255.0 };
+    if step == 0.0 {
+        return None; // a range of subnormals
+    }
+    let mut record = Vec::with_capacity(record_bytes(x.len()));
+    record.extend_from_slice(&lo.to_ne_bytes());
+    record.extend_from_slice(&step.to_ne_bytes());
+    let mut exact = true;
+    for &v in x {
+        let code = ((v - lo) / step).round().clamp(0.0, 255.0) as u8;
+        // exact in f64 means the multiply-add rounds to `v` too
+        exact &= code as f64 * step as f64 + lo as f64 == v as f64;
+        record.push(code);
+    }
+    record.push(exact as u8);
+    Some(record)
+}
+
+/// The copy in a record of a `dims`-element vector, and whether it is exact.
+/// Panics if `record` is shorter than `record_bytes(dims)`.
+#[inline]
+pub fn parse(record: &[u8], dims: usize) -> (Sq8Ref<'_>, bool) {
+    let f = |at: usize| f32::from_ne_bytes(record[at..at + 4].try_into().expect("4 bytes"));
+    (Sq8Ref { lo: f(0), step: f(4), codes: &record[HEADER..HEADER + dims] }, record[HEADER + dims] == 1)
+}
+
+/// Whether a record says its copy is exact.
+#[inline]
+pub fn is_exact(record: &[u8], dims: usize) -> bool {
+    record.get(HEADER + dims) == Some(&1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn decoded(x: &[f32]) -> (Vec<f32>, bool) {
+        let rec = encode(x).unwrap();
+        assert_eq!(rec.len(), record_bytes(x.len()));
+        let (copy, exact) = parse(&rec, x.len());
+        ((0..x.len()).map(|i| copy.decode(i)).collect(), exact)
+    }
+
+    #[test]
+    fn integers_within_255_are_exact() {
+        let pixels: Vec<f32> = (0..784).map(|i| ((i * 37) % 256) as f32).collect();
+        assert_eq!(decoded(&pixels), (pixels.clone(), true));
+        let int8: Vec<f32> = (0..300).map(|i| ((i * 11) % 256) as f32 - 128.0).collect();
+        assert_eq!(decoded(&int8), (int8.clone(), true));
+        let constant = vec![0.3f32; 10];
+        assert_eq!(decoded(&constant), (constant.clone(), true));
+    }
+
+    #[test]
+    fn not_copied_when_not_finite() {
+        assert!(encode(&[1.0, f32::NAN]).is_none());
+        assert!(encode(&[1.0, f32::INFINITY]).is_none());
+        assert!(encode(&[-3e38, 3e38]).is_none());
+        assert!(encode(&[]).is_none());
+    }
+
+    #[test]
+    fn wider_integers_are_approximate() {
+        let x: Vec<f32> = (0..300).map(|i| (i * 3) as f32).collect();
+        let (d, exact) = decoded(&x);
+        assert!(!exact);
+        assert!(d.iter().zip(&x).all(|(a, b)| (a - b).abs() <= 897.0 / 255.0 / 2.0 + 1e-3));
+    }
+
+    proptest! {
+        /// Every element decodes within half a step (plus rounding), and a
+        /// copy that says it is exact is.
+        #[test]
+        fn decoding_error_is_within_half_a_step(x in proptest::collection::vec(-1e6f32..1e6, 1..600)) {
+            let (d, exact) = decoded(&x);
+            let (lo, hi) = x.iter().fold((f32::INFINITY, f32::NEG_INFINITY), |(l, h), &v| (l.min(v), h.max(v)));
+            let half_step = (hi - lo) as f64 / 255.0 / 2.0;
+            for (a, b) in d.iter().zip(&x) {
+                prop_assert!(((a - b) as f64).abs() <= half_step * 1.0001 + (hi.abs().max(lo.abs()) as f64) * 1e-6);
+            }
+            prop_assert!(!exact || d == x);
+        }
+    }
+}
