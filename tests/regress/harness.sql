@@ -38,15 +38,39 @@ LANGUAGE plpgsql AS $$
 DECLARE
     truth_sql text := format('SELECT q.i, a.id FROM %s q, LATERAL (SELECT id FROM %s d ORDER BY d.v %s q.v LIMIT 10) a',
                              query_table, data_table, op);
+    -- restored at the end: SET LOCAL would outlast this call, and a second
+    -- call in the same statement would take its truth from the index
+    old_seqscan text := current_setting('enable_seqscan');
+    old_indexscan text := current_setting('enable_indexscan');
     result float8;
 BEGIN
-    SET LOCAL enable_indexscan = off;
+    PERFORM set_config('enable_seqscan', 'on', true);
+    PERFORM set_config('enable_indexscan', 'off', true);
+    PERFORM assert_plan(truth_sql, false);
     EXECUTE 'CREATE TEMP TABLE truth ON COMMIT DROP AS ' || truth_sql;
-    SET LOCAL enable_indexscan = on;
-    SET LOCAL enable_seqscan = off;
+    PERFORM set_config('enable_seqscan', 'off', true);
+    PERFORM set_config('enable_indexscan', 'on', true);
+    PERFORM assert_plan(truth_sql, true);
     EXECUTE 'CREATE TEMP TABLE got ON COMMIT DROP AS ' || truth_sql;
+    PERFORM set_config('enable_seqscan', old_seqscan, true);
+    PERFORM set_config('enable_indexscan', old_indexscan, true);
     SELECT count(*) FILTER (WHERE EXISTS (SELECT 1 FROM truth t WHERE t.i = g.i AND t.id = g.id))::float8 / count(*)
       INTO result FROM got g;
     DROP TABLE truth, got;
     RETURN result;
+END $$;
+
+-- Raise unless `query`'s plan uses an index scan (`indexed`) or none: a
+-- recall is only a recall if the truth is exact and the answers the index's.
+CREATE FUNCTION assert_plan(query text, indexed bool) RETURNS void LANGUAGE plpgsql AS $$
+DECLARE
+    plan text := '';
+    line text;
+BEGIN
+    FOR line IN EXECUTE 'EXPLAIN (COSTS OFF) ' || query LOOP
+        plan := plan || line || E'\n';
+    END LOOP;
+    IF (plan LIKE '%Index Scan%') <> indexed THEN
+        RAISE EXCEPTION 'expected a plan % an index scan: %', CASE WHEN indexed THEN 'with' ELSE 'without' END, plan;
+    END IF;
 END $$;
