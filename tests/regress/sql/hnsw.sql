@@ -92,6 +92,13 @@ SET enable_seqscan = off;
 SELECT qid, ids = (SELECT array_agg(id) FROM (SELECT id FROM big ORDER BY v <-> (SELECT v FROM big WHERE id = qid) LIMIT 1) s) AS index_finds_the_row_itself
 FROM big_exact ORDER BY qid;
 EXPLAIN (COSTS OFF) SELECT id FROM big ORDER BY v <-> (SELECT v FROM big WHERE id = 42) LIMIT 3;
+-- searches measure against SQ8 cache copies, then re-measure what they return
+-- from the pages (chunk by chunk): rows come back in exact distance order
+SELECT bool_and(d >= coalesce(prev, 0)) AS big_rows_in_exact_order FROM (
+    SELECT d, lag(d) OVER (PARTITION BY qid ORDER BY r) AS prev FROM (
+        SELECT q.id AS qid, l2_distance(b.v, q.v) AS d, b.r FROM big q, LATERAL (
+            SELECT v, row_number() OVER () AS r FROM (SELECT v FROM big ORDER BY v <-> q.v LIMIT 10) s) b
+        WHERE q.id IN (7, 99, 260)) x) y;
 RESET enable_seqscan;
 
 -- empty table, then inserts; unlogged tables
