@@ -217,6 +217,43 @@ SET hnsw.vector_cache_size = 0;
 SELECT :half_cached_hits >= half_hits() - 6 AS half_cache_recall_as_full_precision;
 RESET hnsw.vector_cache_size;
 DROP FUNCTION half_hits();
+-- the other opclasses over SQ8 copies: rows in exact order, recall as with
+-- full precision
+CREATE FUNCTION half_check(operator text) RETURNS TABLE (op text, rows_in_exact_order bool, recall_as_full_precision bool)
+LANGUAGE plpgsql AS $$
+DECLARE
+    ordered_sql text := format('SELECT bool_and(d >= coalesce(prev, d)) FROM half_q q, LATERAL (
+        SELECT d, lag(d) OVER (ORDER BY r) AS prev FROM (SELECT d, row_number() OVER () AS r FROM
+            (SELECT t.v %1$s q.v AS d FROM half_t t ORDER BY t.v %1$s q.v LIMIT 10) s) x) y', operator);
+    hits_sql text := format('SELECT count(*) FROM half_q q, LATERAL (SELECT id FROM half_t t ORDER BY t.v %1$s q.v LIMIT 10) a
+        WHERE a.id IN (SELECT id FROM (SELECT id, t.v %1$s q.v AS d FROM half_t t OFFSET 0) e ORDER BY d LIMIT 10)', operator);
+    cached bigint;
+    uncached bigint;
+BEGIN
+    PERFORM set_config('enable_seqscan', 'off', true);
+    PERFORM assert_plan(hits_sql, true);
+    EXECUTE ordered_sql INTO rows_in_exact_order;
+    EXECUTE hits_sql INTO cached;
+    PERFORM set_config('hnsw.vector_cache_size', '0', true);
+    EXECUTE hits_sql INTO uncached;
+    PERFORM set_config('hnsw.vector_cache_size', '64MB', true);
+    PERFORM set_config('enable_seqscan', 'on', true);
+    op := operator;
+    recall_as_full_precision := cached >= uncached - 6;
+    RETURN NEXT;
+END $$;
+DROP INDEX half_v;
+CREATE INDEX half_ip ON half_t USING hnsw (v vector_ip_ops);
+SELECT * FROM half_check('<#>');
+DROP INDEX half_ip;
+CREATE INDEX half_cos ON half_t USING hnsw (v vector_cosine_ops);
+SELECT * FROM half_check('<=>');
+DROP INDEX half_cos;
+CREATE INDEX half_l1 ON half_t USING hnsw (v vector_l1_ops);
+SELECT * FROM half_check('<+>');
+DROP INDEX half_l1;
+DROP FUNCTION half_check(text);
+CREATE INDEX half_v ON half_t USING hnsw (v vector_l2_ops);
 -- near-twins SQ8 cannot tell apart (inserted first, so lower TIDs win
 -- ties): only the re-measuring puts each row before its twin
 CREATE TABLE twins AS SELECT id + 10000 AS id, v FROM half_t WHERE id <= 20;
