@@ -82,6 +82,17 @@ impl VectorCache {
         self.slots.get(tid.block as usize * self.per_block + tid.offset as usize).copied().filter(|&s| s != EMPTY)
     }
 
+    /// Ask the CPU to load `tid`'s entry of the slot map.
+    #[inline]
+    fn prefetch_slot(&self, tid: Tid) {
+        if (tid.offset as usize) < self.per_block {
+            let at = tid.block as usize * self.per_block + tid.offset as usize;
+            if let Some(entry) = self.slots.get(at..at + 1) {
+                ruvector_core::kernels::prefetch(entry, 1);
+            }
+        }
+    }
+
     /// Bytes held: vectors, lists and maps.
     fn bytes(&self) -> usize {
         self.slab.used_bytes() + (self.slots.len() + self.list_of.len() + self.lists.len()) * 4
@@ -234,6 +245,22 @@ pub fn prefetch(tid: Tid) -> bool {
     CACHE.with(|c| {
         let c = c.borrow();
         c.slot(tid).map(|slot| ruvector_core::kernels::prefetch(c.slab.get(slot as usize), PREFETCH_LINES)).is_some()
+    })
+}
+
+/// `prefetch` for each of `ids`, with the slot map entries of all asked for
+/// first (a map entry is a cache miss of its own, and the vector's address
+/// depends on it); `uncached` is called for each id not cached.
+pub fn prefetch_all(ids: &[Tid], mut uncached: impl FnMut(Tid)) {
+    CACHE.with(|c| {
+        let c = c.borrow();
+        ids.iter().for_each(|&id| c.prefetch_slot(id));
+        for &id in ids {
+            match c.slot(id) {
+                Some(slot) => ruvector_core::kernels::prefetch(c.slab.get(slot as usize), PREFETCH_LINES),
+                None => uncached(id),
+            }
+        }
     })
 }
 

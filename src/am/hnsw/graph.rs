@@ -292,15 +292,18 @@ impl GraphRead for DiskGraph {
         // the uncached ones, found by the first round (beyond 64, at once)
         let mut uncached = [Tid::INVALID; 64];
         let mut count = 0;
-        for &id in ids {
-            if !(self.cached && super::cache::prefetch(id)) {
-                self.index.prefetch(id);
-                match uncached.get_mut(count) {
-                    Some(slot) => *slot = id,
-                    None => self.index.prefetch_tuple(id, 4096),
-                }
-                count += 1;
+        let mut first_round = |id: Tid| {
+            self.index.prefetch(id);
+            match uncached.get_mut(count) {
+                Some(slot) => *slot = id,
+                None => self.index.prefetch_tuple(id, 4096),
             }
+            count += 1;
+        };
+        if self.cached {
+            super::cache::prefetch_all(ids, first_round);
+        } else {
+            ids.iter().for_each(|&id| first_round(id));
         }
         for &id in &uncached[..count.min(uncached.len())] {
             self.index.prefetch_tuple(id, 4096);
