@@ -1,5 +1,5 @@
-//! Introspection: which SIMD kernels this backend runs, and what this
-//! backend's hnsw vector cache holds.
+//! Introspection: which SIMD kernels this backend runs, what this backend's
+//! hnsw vector cache holds, and where this backend's memory is.
 
 use pgrx::prelude::*;
 
@@ -20,4 +20,72 @@ fn ruvector_hnsw_cache_info() -> TableIterator<
     let row = crate::am::hnsw::cache::stats()
         .map(|(index, vectors, bytes, hits, misses)| (index, vectors as i64, bytes as i64, hits as i64, misses as i64));
     TableIterator::new(row)
+}
+
+/// Where this backend's memory is, one row per component: the hnsw vector
+/// cache (copies, level-0 lists and slot maps held, against its budget),
+/// the Rust heap (everything the extension's Rust code holds, which
+/// PostgreSQL's memory contexts never see: the cache's reservation, a
+/// build's graph, scan state) and PostgreSQL's memory contexts (all of
+/// them, not only ours; per context see `pg_backend_memory_contexts`).
+#[pg_extern(volatile, parallel_restricted)]
+fn ruvector_memory_detailed(
+) -> TableIterator<'static, (name!(component, &'static str), name!(bytes, i64), name!(detail, String))> {
+    let budget = crate::am::hnsw::options::vector_cache_bytes();
+    let cache = match crate::am::hnsw::cache::usage() {
+        Some(c) => {
+            let held = c.vector_bytes + c.list_bytes + c.map_bytes;
+            let detail = format!(
+                "index {}: {} vectors of {} bytes ({}), level-0 lists {}, slot maps {}; budget {} \
+                 (hnsw.vector_cache_size), {} allocated for vectors; {} hits, {} misses",
+                index_name(c.index),
+                c.vectors,
+                c.record_bytes,
+                megabytes(c.vector_bytes),
+                megabytes(c.list_bytes),
+                megabytes(c.map_bytes),
+                megabytes(budget),
+                megabytes(c.reserved_bytes),
+                c.hits,
+                c.misses
+            );
+            ("hnsw vector cache", held as i64, detail)
+        }
+        None => (
+            "hnsw vector cache",
+            0,
+            format!("empty: no hnsw search in this backend has used it; budget {} (hnsw.vector_cache_size)", megabytes(budget)),
+        ),
+    };
+    let heap = crate::alloc::heap_use();
+    let rust = (
+        "rust heap",
+        heap.live_bytes as i64,
+        format!(
+            "{} allocations live, peak {}; includes memory allocated but not yet touched (the vector cache's)",
+            heap.live_allocations,
+            megabytes(heap.peak_bytes)
+        ),
+    );
+    // SAFETY: TopMemoryContext exists for the life of a backend, and
+    // MemoryContextMemAllocated only reads the context tree.
+    let contexts = unsafe { pgrx::pg_sys::MemoryContextMemAllocated(pgrx::pg_sys::TopMemoryContext, true) };
+    let postgres = (
+        "postgres memory contexts",
+        contexts as i64,
+        "all of this backend's memory contexts; per context: pg_backend_memory_contexts".to_string(),
+    );
+    TableIterator::new([cache, rust, postgres])
+}
+
+fn megabytes(bytes: usize) -> String {
+    format!("{:.1} MB", bytes as f64 / (1024.0 * 1024.0))
+}
+
+/// The relation's name, or its OID if it is gone.
+fn index_name(oid: pgrx::pg_sys::Oid) -> String {
+    Spi::get_one_with_args::<String>("SELECT $1::regclass::text", &[oid.into()])
+        .ok()
+        .flatten()
+        .unwrap_or_else(|| oid.to_u32().to_string())
 }

@@ -234,6 +234,11 @@ impl AlignedRows {
         self.words.len() * 8
     }
 
+    /// Bytes allocated for records, taken or not (see `reserve_huge`).
+    pub fn reserved_bytes(&self) -> usize {
+        self.words.capacity() * 8
+    }
+
     /// Allocate room for `records` records now, and ask the kernel to back
     /// it with 2 MiB pages where it can (Linux `MADV_HUGEPAGE`; transparent
     /// huge pages are commonly on "madvise only"). A search reads records

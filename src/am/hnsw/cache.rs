@@ -300,6 +300,39 @@ pub fn put(tid: Tid, raw: &[u8]) {
     });
 }
 
+/// What this backend's cache holds, for `ruvector_memory_detailed()`.
+pub struct CacheUse {
+    pub index: pg_sys::Oid,
+    pub vectors: usize,
+    /// Bytes of one cached copy.
+    pub record_bytes: usize,
+    /// Bytes of the copies, of the level-0 lists and of the slot maps.
+    pub vector_bytes: usize,
+    pub list_bytes: usize,
+    pub map_bytes: usize,
+    /// Bytes allocated for copies, most of them untouched until used.
+    pub reserved_bytes: usize,
+    pub hits: u64,
+    pub misses: u64,
+}
+
+pub fn usage() -> Option<CacheUse> {
+    CACHE.with(|c| {
+        let c = c.borrow();
+        c.key.map(|k| CacheUse {
+            index: k.index,
+            vectors: c.slab.len(),
+            record_bytes: c.slab.record_bytes(),
+            vector_bytes: c.slab.used_bytes(),
+            list_bytes: c.lists.len() * 4,
+            map_bytes: (c.slots.len() + c.list_of.len()) * 4,
+            reserved_bytes: c.slab.reserved_bytes(),
+            hits: c.hits,
+            misses: c.misses,
+        })
+    })
+}
+
 /// (index, vectors, bytes, hits, misses) of this backend's cache.
 pub fn stats() -> Option<(pg_sys::Oid, usize, usize, u64, u64)> {
     CACHE.with(|c| {

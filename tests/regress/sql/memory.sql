@@ -1,0 +1,34 @@
+-- ruvector_memory_detailed(): where this backend's memory is.
+
+-- a new session: the vector cache is empty, the other components are not
+SELECT component, bytes = 0 AS zero, detail LIKE 'empty: %' AS says_empty
+FROM ruvector_memory_detailed() WHERE component = 'hnsw vector cache';
+SELECT component, bytes > 0 AS some FROM ruvector_memory_detailed() WHERE component <> 'hnsw vector cache' ORDER BY 1;
+
+-- after searches the cache row counts what ruvector_hnsw_cache_info() does,
+-- names the index, and the Rust heap holds at least that much
+CREATE TABLE mem_t (id int, v ruvector(300));
+INSERT INTO mem_t SELECT i, (SELECT array_agg(random()) FROM generate_series(1, 300) WHERE i > 0) FROM generate_series(1, 500) i;
+CREATE INDEX mem_v ON mem_t USING hnsw (v vector_l2_ops);
+SET enable_seqscan = off;
+SELECT count(*) FROM (SELECT id FROM mem_t ORDER BY v <-> (SELECT v FROM mem_t WHERE id = 7) LIMIT 5) s;
+RESET enable_seqscan;
+SELECT m.bytes = i.bytes AS cache_bytes_agree, m.bytes > 0 AS cache_holds_something,
+       m.detail LIKE 'index mem_v: % vectors of 309 bytes %' AS detail_names_index_and_sq8_copies
+FROM ruvector_memory_detailed() m, ruvector_hnsw_cache_info() i WHERE m.component = 'hnsw vector cache';
+SELECT (SELECT bytes FROM ruvector_memory_detailed() WHERE component = 'rust heap')
+       >= (SELECT bytes FROM ruvector_memory_detailed() WHERE component = 'hnsw vector cache') AS rust_heap_holds_the_cache;
+
+-- a build's graph is Rust memory: counted while the build runs (the peak
+-- reaches at least the 3.6 MB of vectors above what was live), given back
+-- when it ends
+CREATE TABLE mem_b (id int, v ruvector(300));
+INSERT INTO mem_b SELECT i, (SELECT array_agg(random()) FROM generate_series(1, 300) WHERE i > 0) FROM generate_series(1, 3000) i;
+CREATE FUNCTION heap_now(out live bigint, out peak_mb float8) LANGUAGE sql AS $$
+    SELECT bytes, substring(detail FROM 'peak ([0-9.]+) MB')::float8 FROM ruvector_memory_detailed() WHERE component = 'rust heap' $$;
+SELECT live AS heap_before FROM heap_now() \gset
+CREATE INDEX mem_b_v ON mem_b USING hnsw (v vector_l2_ops);
+SELECT peak_mb >= :heap_before / 1048576.0 + 3.4 AS build_memory_counted,
+       live < :heap_before + 1048576 AS build_memory_returned FROM heap_now();
+DROP FUNCTION heap_now();
+DROP TABLE mem_t, mem_b;
