@@ -46,7 +46,7 @@ echo "regress: $passed passed, $failed failed"
 rm -rf "$results"
 [ "$failed" -eq 0 ]
 
-log "Recovery: streaming replica and crash restart (tests/recovery)"
+log "Recovery and server-level tests: streaming replica, crash restart, concurrency, shared memory (tests/recovery)"
 recovery_failed=0
 for t in tests/recovery/*.sh; do
     bash "$t" || recovery_failed=$((recovery_failed + 1))

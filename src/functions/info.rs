@@ -75,7 +75,50 @@ fn ruvector_memory_detailed(
         contexts as i64,
         "all of this backend's memory contexts; per context: pg_backend_memory_contexts".to_string(),
     );
-    TableIterator::new([cache, rust, postgres])
+    let all = match crate::shared::backend_caches() {
+        Some(caches) => {
+            let total: u64 = caches.iter().map(|c| c.bytes).sum();
+            let largest = caches.iter().max_by_key(|c| c.bytes);
+            let detail = match largest {
+                Some(l) => format!(
+                    "{} backends hold a cache; largest: pid {} ({}); per backend: ruvector_backend_caches()",
+                    caches.len(),
+                    l.pid,
+                    megabytes(l.bytes as usize)
+                ),
+                None => "no backend holds a cache".to_string(),
+            };
+            ("hnsw vector caches, all backends", total as i64, detail)
+        }
+        None => ("hnsw vector caches, all backends", 0, NOT_PRELOADED.to_string()),
+    };
+    TableIterator::new([cache, rust, postgres, all])
+}
+
+const NOT_PRELOADED: &str = "not shared: add ruvector_pg to shared_preload_libraries to see every backend's cache";
+
+/// Every backend's hnsw vector cache as it last published it (after each of
+/// its searches): process id, database, index, vectors, bytes held, hits and
+/// misses. Needs `ruvector_pg` in `shared_preload_libraries`.
+#[pg_extern(volatile, parallel_restricted)]
+fn ruvector_backend_caches() -> TableIterator<
+    'static,
+    (
+        name!(pid, i32),
+        name!(database, pgrx::pg_sys::Oid),
+        name!(index, pgrx::pg_sys::Oid),
+        name!(vectors, i64),
+        name!(bytes, i64),
+        name!(hits, i64),
+        name!(misses, i64),
+    ),
+> {
+    let Some(caches) = crate::shared::backend_caches() else {
+        crate::error::raise_code(PgSqlErrorCode::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE, NOT_PRELOADED);
+    };
+    TableIterator::new(caches.into_iter().map(|c| {
+        (c.pid, c.database, c.index, c.vectors as i64, c.bytes as i64, c.hits as i64, c.misses as i64)
+    }))
 }
 
 fn megabytes(bytes: usize) -> String {

@@ -80,6 +80,7 @@ impl ScanState {
         if graph.approximate() {
             graph.exact_distances(query, &mut found);
         }
+        crate::shared::publish_cache();
         let strict = ITERATIVE_SCAN.get() == IterativeScan::StrictOrder;
         for n in found {
             if self.returned.contains(&n.id) || (strict && self.started && n.distance < self.last_distance) {

@@ -3,7 +3,11 @@
 -- a new session: the vector cache is empty, the other components are not
 SELECT component, bytes = 0 AS zero, detail LIKE 'empty: %' AS says_empty
 FROM ruvector_memory_detailed() WHERE component = 'hnsw vector cache';
-SELECT component, bytes > 0 AS some FROM ruvector_memory_detailed() WHERE component <> 'hnsw vector cache' ORDER BY 1;
+SELECT component, bytes > 0 AS some FROM ruvector_memory_detailed() WHERE component IN ('rust heap', 'postgres memory contexts') ORDER BY 1;
+-- every backend's cache is visible only with the library preloaded (shared
+-- memory; tests/recovery/shared_memory.sh runs that case)
+SELECT bytes, detail FROM ruvector_memory_detailed() WHERE component = 'hnsw vector caches, all backends';
+SELECT error_of('SELECT * FROM ruvector_backend_caches()');
 
 -- after searches the cache row counts what ruvector_hnsw_cache_info() does,
 -- names the index, and the Rust heap holds at least that much
