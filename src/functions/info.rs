@@ -26,8 +26,9 @@ fn ruvector_hnsw_cache_info() -> TableIterator<
 /// cache (copies, level-0 lists and slot maps held, against its budget),
 /// the Rust heap (everything the extension's Rust code holds, which
 /// PostgreSQL's memory contexts never see: the cache's reservation, a
-/// build's graph, scan state) and PostgreSQL's memory contexts (all of
-/// them, not only ours; per context see `pg_backend_memory_contexts`).
+/// build's graph, scan state), PostgreSQL's memory contexts (all of them,
+/// not only ours; per context see `pg_backend_memory_contexts`), and, with
+/// the library preloaded, every backend's vector cache summed (shared.rs).
 #[pg_extern(volatile, parallel_restricted)]
 fn ruvector_memory_detailed(
 ) -> TableIterator<'static, (name!(component, &'static str), name!(bytes, i64), name!(detail, String))> {
