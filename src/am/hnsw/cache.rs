@@ -238,6 +238,31 @@ pub fn with<R>(tid: Tid, f: impl FnOnce(&[u8]) -> R) -> Option<R> {
 /// for all 49 lines of a 784-d f32 copy was slower than 4).
 const PREFETCH_LINES: usize = 16;
 
+/// For each of `ids` in order: `f` of its cached record pushed to `out`, or,
+/// if it is not cached, a placeholder pushed and its position to `missing`
+/// (one borrow of the cache for a whole neighbour list).
+pub fn measure_all(ids: &[Tid], out: &mut Vec<f32>, missing: &mut Vec<usize>, mut f: impl FnMut(&[u8]) -> f32) {
+    CACHE.with(|c| {
+        let mut c = c.borrow_mut();
+        let (mut hits, mut misses) = (0, 0);
+        for (i, &id) in ids.iter().enumerate() {
+            match c.slot(id) {
+                Some(slot) => {
+                    out.push(f(c.slab.get(slot as usize)));
+                    hits += 1;
+                }
+                None => {
+                    out.push(f32::INFINITY);
+                    missing.push(i);
+                    misses += 1;
+                }
+            }
+        }
+        c.hits += hits;
+        c.misses += misses;
+    })
+}
+
 /// Ask the CPU to start loading `tid`'s cached vector (up to
 /// `PREFETCH_LINES`). Returns whether the vector is cached.
 #[inline]

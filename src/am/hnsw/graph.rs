@@ -32,6 +32,8 @@ pub struct DiskGraph {
     /// Whether the cache holds this index's vectors as SQ8 copies (see
     /// `SQ8_CACHE_MIN_DIMS`).
     sq8: bool,
+    /// Scratch for `distances`: positions of ids not in the cache.
+    missing: std::cell::RefCell<Vec<usize>>,
 }
 
 /// From this many dimensions on, the vector cache of a `ruvector` index holds
@@ -60,6 +62,7 @@ impl DiskGraph {
             deleted_seen: Default::default(),
             cached: false,
             sq8: false,
+            missing: Default::default(),
         }
     }
 
@@ -143,45 +146,39 @@ impl DiskGraph {
         element_tids(self.index, tid)
     }
 
+    /// The distance to a cached record: an SQ8 copy's (approximate unless the
+    /// copy is exact), or a full-precision copy's, as the pages would give.
+    #[inline]
+    fn cached_distance(&self, query: &Query, record: &[u8]) -> f32 {
+        if self.sq8 {
+            if let (Query::F32(q), Measure::Dense(metric)) = (query, self.kind.measure) {
+                return metric.sq8_distance(q, sq8::parse(record, self.dims).0);
+            }
+        }
+        let mut sum = Accumulator::new(query, self.kind.measure);
+        sum.add(record);
+        sum.finish()
+    }
+
     /// Distance summed chunk by chunk, each computed under its page's lock
     /// (L2², negative dot, L1 and the bit counts all add up over disjoint
     /// ranges), in the index's element type, exactly; through the cache when
     /// `use_cache` and it holds full-precision copies, and kept for it.
     fn page_distance(&self, query: &Query, id: Tid, use_cache: bool) -> f32 {
-        let measure = self.kind.measure;
-        let mut pos = 0;
-        let mut acc = 0.0f32;
-        let (mut and, mut or) = (0u64, 0u64);
-        let mut sparse = PairDistance::default();
-        let mut add = |bytes: &[u8]| match (query, measure) {
-            (Query::Sparse(q), Measure::Sparse(_)) => sparse.feed(q, &chunk_elems::<Pair>(bytes)),
-            (Query::F32(q), Measure::Dense(metric)) => {
-                let c = chunk_elems::<f32>(bytes);
-                let end = (pos + c.len()).min(q.len());
-                acc += metric.distance(&q[pos..end], &c);
-                pos = end;
+        if use_cache && !self.sq8 {
+            if let Some(d) = super::cache::with(id, |record| self.cached_distance(query, record)) {
+                return d;
             }
-            (Query::F16(q), Measure::Dense(metric)) => {
-                let c = chunk_elems::<f16>(bytes);
-                let end = (pos + c.len()).min(q.len());
-                acc += metric.distance(&q[pos..end], &c);
-                pos = end;
-            }
-            (Query::Bit(q), _) => {
-                let end = (pos + bytes.len()).min(q.len());
-                let (x, a, o) = (bits::BitKernels::active().counts)(&q[pos..end], bytes);
-                acc += x as f32;
-                and += a;
-                or += o;
-                pos = end;
-            }
-            _ => acc = f32::INFINITY,
-        };
-        if use_cache && !self.sq8 && super::cache::with(id, &mut add).is_some() {
-            return finish(measure, query, acc, and, or, sparse);
         }
+        self.read_distance(query, id, use_cache)
+    }
+
+    /// The distance from the pages, the vector kept for the cache if `keep`
+    /// and there is room.
+    fn read_distance(&self, query: &Query, id: Tid, keep: bool) -> f32 {
+        let mut sum = Accumulator::new(query, self.kind.measure);
         // the vector's bytes, kept for the cache while it has room
-        let keep = use_cache && super::cache::has_room();
+        let keep = keep && super::cache::has_room();
         let mut whole = Vec::new();
         let mut chunks = 0;
         let mut take = |bytes: &[u8]| {
@@ -189,7 +186,7 @@ impl DiskGraph {
             if keep {
                 whole.extend_from_slice(bytes);
             }
-            add(bytes);
+            sum.add(bytes);
         };
         let first = self.index.read(id, |b| {
             let e = ElementRef::parse(b)?;
@@ -226,7 +223,7 @@ impl DiskGraph {
                 super::cache::put(id, &whole);
             }
         }
-        finish(measure, query, acc, and, or, sparse)
+        sum.finish()
     }
 }
 
@@ -269,14 +266,29 @@ impl GraphRead for DiskGraph {
     /// approximate distance unless exact, for long vectors), else from the pages.
     fn distance(&self, query: &Query, id: Tid) -> f32 {
         if self.cached && self.sq8 {
-            if let (Query::F32(q), Measure::Dense(metric)) = (query, self.kind.measure) {
-                let dims = self.dims;
-                if let Some(d) = super::cache::with(id, |b| metric.sq8_distance(q, sq8::parse(b, dims).0)) {
-                    return d;
-                }
+            if let Some(d) = super::cache::with(id, |record| self.cached_distance(query, record)) {
+                return d;
             }
         }
         self.page_distance(query, id, self.cached)
+    }
+
+    /// As `distance` for each, with the cached ones measured under one
+    /// borrow of the cache (GloVe-50 ef 200: 720 -> 570-630 µs of backend time
+    /// per query; Fashion-MNIST ef 20: 147 -> 137-140 µs), then the rest
+    /// from the pages.
+    fn distances(&self, query: &Query, ids: &[Tid], out: &mut Vec<f32>) {
+        out.clear();
+        if !self.cached {
+            out.extend(ids.iter().map(|&id| self.page_distance(query, id, false)));
+            return;
+        }
+        let mut missing = self.missing.borrow_mut();
+        missing.clear();
+        super::cache::measure_all(ids, out, &mut missing, |record| self.cached_distance(query, record));
+        for &i in missing.iter() {
+            out[i] = self.read_distance(query, ids[i], true);
+        }
     }
 
     fn visited(&self) -> FxHashSet<Tid> {
@@ -318,19 +330,65 @@ impl GraphRead for DiskGraph {
     }
 }
 
-/// The distance from what `DiskGraph::distance` accumulated.
-fn finish(measure: Measure, query: &Query, acc: f32, and: u64, or: u64, sparse: PairDistance) -> f32 {
-    {
-        match (measure, query) {
+/// A distance summed over a vector's pieces (its chunks, or a cached copy
+/// in one piece): L2², negative dot, L1 and the bit counts all add up over
+/// disjoint ranges of the query.
+struct Accumulator<'q> {
+    query: &'q Query,
+    measure: Measure,
+    pos: usize,
+    acc: f32,
+    and: u64,
+    or: u64,
+    sparse: PairDistance,
+}
+
+impl<'q> Accumulator<'q> {
+    fn new(query: &'q Query, measure: Measure) -> Self {
+        Accumulator { query, measure, pos: 0, acc: 0.0, and: 0, or: 0, sparse: PairDistance::default() }
+    }
+
+    /// The next piece of the vector, as stored element bytes.
+    #[inline]
+    fn add(&mut self, bytes: &[u8]) {
+        let pos = self.pos;
+        match (self.query, self.measure) {
+            (Query::Sparse(q), Measure::Sparse(_)) => self.sparse.feed(q, &chunk_elems::<Pair>(bytes)),
+            (Query::F32(q), Measure::Dense(metric)) => {
+                let c = chunk_elems::<f32>(bytes);
+                let end = (pos + c.len()).min(q.len());
+                self.acc += metric.distance(&q[pos..end], &c);
+                self.pos = end;
+            }
+            (Query::F16(q), Measure::Dense(metric)) => {
+                let c = chunk_elems::<f16>(bytes);
+                let end = (pos + c.len()).min(q.len());
+                self.acc += metric.distance(&q[pos..end], &c);
+                self.pos = end;
+            }
+            (Query::Bit(q), _) => {
+                let end = (pos + bytes.len()).min(q.len());
+                let (x, a, o) = (bits::BitKernels::active().counts)(&q[pos..end], bytes);
+                self.acc += x as f32;
+                self.and += a;
+                self.or += o;
+                self.pos = end;
+            }
+            _ => self.acc = f32::INFINITY,
+        }
+    }
+
+    fn finish(self) -> f32 {
+        match (self.measure, self.query) {
             (Measure::Jaccard, _) => {
-                if or == 0 {
+                if self.or == 0 {
                     0.0
                 } else {
-                    1.0 - and as f32 / or as f32
+                    1.0 - self.and as f32 / self.or as f32
                 }
             }
-            (Measure::Sparse(metric), Query::Sparse(q)) => sparse.finish(q, pair_metric(metric)),
-            _ => acc,
+            (Measure::Sparse(metric), Query::Sparse(q)) => self.sparse.finish(q, pair_metric(metric)),
+            _ => self.acc,
         }
     }
 }

@@ -44,6 +44,15 @@ pub trait GraphRead {
     /// A fresh visited set for one search.
     fn visited(&self) -> Self::Visited;
 
+    /// `distance` to each of `ids`, in order, into `out` (cleared first):
+    /// one call per neighbour list, so a graph can look its data up in one
+    /// go. Default: `distance` for each.
+    #[inline]
+    fn distances(&self, query: &Self::Query, ids: &[Self::Id], out: &mut Vec<f32>) {
+        out.clear();
+        out.extend(ids.iter().map(|&id| self.distance(query, id)));
+    }
+
     /// A hint that `distance(_, id)` follows soon, so the node's data can be
     /// fetched into the CPU cache meanwhile. Default: nothing.
     #[inline]
@@ -194,6 +203,7 @@ pub fn search_layer<G: GraphRead>(
         }
     }
     let mut links = Vec::new();
+    let mut distances = Vec::new();
     while let Some(Reverse(c)) = candidates.pop() {
         if let Some(far) = results.peek() {
             if results.len() >= ef && c.distance > far.distance {
@@ -206,8 +216,8 @@ pub fn search_layer<G: GraphRead>(
         links.iter().for_each(|&n| visited.prefetch(n));
         links.retain(|&n| visited.insert(n));
         graph.prefetch_all(&links);
-        for &n in &links {
-            let d = graph.distance(query, n);
+        graph.distances(query, &links, &mut distances);
+        for (&n, &d) in links.iter().zip(&distances) {
             if results.len() < ef || d < results.peek().map_or(f32::INFINITY, |f| f.distance) {
                 let nb = Neighbor { distance: d, id: n };
                 graph.prefetch_neighbors(n, level);
