@@ -148,7 +148,7 @@ pub fn publish_cache() {
     slot.database.store(database.to_u32(), Relaxed);
     slot.index.store(c.index.to_u32(), Relaxed);
     slot.vectors.store(c.vectors as u64, Relaxed);
-    slot.bytes.store((c.vector_bytes + c.list_bytes + c.map_bytes) as u64, Relaxed);
+    slot.bytes.store(c.held_bytes() as u64, Relaxed);
     slot.hits.store(c.hits, Relaxed);
     slot.misses.store(c.misses, Relaxed);
     slot.pid.store(pid, Relaxed);

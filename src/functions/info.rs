@@ -17,8 +17,8 @@ fn ruvector_hnsw_cache_info() -> TableIterator<
     'static,
     (name!(index, pgrx::pg_sys::Oid), name!(vectors, i64), name!(bytes, i64), name!(hits, i64), name!(misses, i64)),
 > {
-    let row = crate::am::hnsw::cache::stats()
-        .map(|(index, vectors, bytes, hits, misses)| (index, vectors as i64, bytes as i64, hits as i64, misses as i64));
+    let row = crate::am::hnsw::cache::usage()
+        .map(|c| (c.index, c.vectors as i64, c.held_bytes() as i64, c.hits as i64, c.misses as i64));
     TableIterator::new(row)
 }
 
@@ -35,7 +35,6 @@ fn ruvector_memory_detailed(
     let budget = crate::am::hnsw::options::vector_cache_bytes();
     let cache = match crate::am::hnsw::cache::usage() {
         Some(c) => {
-            let held = c.vector_bytes + c.list_bytes + c.map_bytes;
             let detail = format!(
                 "index {}: {} vectors of {} bytes ({}), level-0 lists {}, slot maps {}; budget {} \
                  (hnsw.vector_cache_size), {} allocated for vectors; {} hits, {} misses",
@@ -50,7 +49,7 @@ fn ruvector_memory_detailed(
                 c.hits,
                 c.misses
             );
-            ("hnsw vector cache", held as i64, detail)
+            ("hnsw vector cache", c.held_bytes() as i64, detail)
         }
         None => (
             "hnsw vector cache",

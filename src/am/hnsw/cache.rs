@@ -230,7 +230,7 @@ pub fn with<R>(tid: Tid, f: impl FnOnce(&[u8]) -> R) -> Option<R> {
     })
 }
 
-/// Cache lines of a cached vector `prefetch` asks for: all of an SQ8 copy of
+/// Cache lines of a cached vector `prefetch_all` asks for: all of an SQ8 copy of
 /// up to ~1,000 dimensions (Fashion-MNIST's 784: 13 lines; backend time per
 /// query at ef 20 180-187 µs with 4 lines, 173-183 with 8, 157-167 with 16).
 /// The f32 copies of short vectors are smaller anyway; for longer records the
@@ -263,17 +263,9 @@ pub fn measure_all(ids: &[Tid], out: &mut Vec<f32>, missing: &mut Vec<usize>, mu
     })
 }
 
-/// Ask the CPU to start loading `tid`'s cached vector (up to
-/// `PREFETCH_LINES`). Returns whether the vector is cached.
-#[inline]
-pub fn prefetch(tid: Tid) -> bool {
-    CACHE.with(|c| {
-        let c = c.borrow();
-        c.slot(tid).map(|slot| ruvector_core::kernels::prefetch(c.slab.get(slot as usize), PREFETCH_LINES)).is_some()
-    })
-}
 
-/// `prefetch` for each of `ids`, with the slot map entries of all asked for
+/// Ask the CPU to start loading the cached vector of each of `ids` (up to
+/// `PREFETCH_LINES`), with the slot map entries of all asked for
 /// first (a map entry is a cache miss of its own, and the vector's address
 /// depends on it); `uncached` is called for each id not cached.
 pub fn prefetch_all(ids: &[Tid], mut uncached: impl FnMut(Tid)) {
@@ -341,6 +333,14 @@ pub struct CacheUse {
     pub misses: u64,
 }
 
+impl CacheUse {
+    /// Bytes held: copies, lists and maps (what the budget counts).
+    pub fn held_bytes(&self) -> usize {
+        self.vector_bytes + self.list_bytes + self.map_bytes
+    }
+}
+
+/// What this backend's cache holds, if a search has used it.
 pub fn usage() -> Option<CacheUse> {
     CACHE.with(|c| {
         let c = c.borrow();
@@ -358,10 +358,3 @@ pub fn usage() -> Option<CacheUse> {
     })
 }
 
-/// (index, vectors, bytes, hits, misses) of this backend's cache.
-pub fn stats() -> Option<(pg_sys::Oid, usize, usize, u64, u64)> {
-    CACHE.with(|c| {
-        let c = c.borrow();
-        c.key.map(|k| (k.index, c.slab.len(), c.bytes(), c.hits, c.misses))
-    })
-}

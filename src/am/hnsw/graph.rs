@@ -104,13 +104,15 @@ impl DiskGraph {
     /// not exact, or from any copy if the SQ8 kernels are not the f32 ones.
     pub fn exact_distances(&self, query: &Query, found: &mut [Neighbor<Tid>]) {
         let trust_exact = Sq8Kernels::match_f32();
-        let again = |n: &&mut Neighbor<Tid>| {
-            super::cache::peek(n.id, |b| !(trust_exact && sq8::is_exact(b, self.dims))).unwrap_or(false)
-        };
-        found.iter_mut().filter(again).for_each(|n| self.index.prefetch(n.id));
-        found.iter_mut().filter(again).for_each(|n| self.index.prefetch_tuple(n.id, 4096));
-        for n in found.iter_mut().filter(again) {
-            n.distance = self.page_distance(query, n.id, false);
+        let again: Vec<usize> = (0..found.len())
+            .filter(|&i| {
+                super::cache::peek(found[i].id, |b| !(trust_exact && sq8::is_exact(b, self.dims))).unwrap_or(false)
+            })
+            .collect();
+        again.iter().for_each(|&i| self.index.prefetch(found[i].id));
+        again.iter().for_each(|&i| self.index.prefetch_tuple(found[i].id, 4096));
+        for &i in &again {
+            found[i].distance = self.read_distance(query, found[i].id, false);
         }
         found.sort();
     }
@@ -160,21 +162,9 @@ impl DiskGraph {
         sum.finish()
     }
 
-    /// Distance summed chunk by chunk, each computed under its page's lock
-    /// (L2², negative dot, L1 and the bit counts all add up over disjoint
-    /// ranges), in the index's element type, exactly; through the cache when
-    /// `use_cache` and it holds full-precision copies, and kept for it.
-    fn page_distance(&self, query: &Query, id: Tid, use_cache: bool) -> f32 {
-        if use_cache && !self.sq8 {
-            if let Some(d) = super::cache::with(id, |record| self.cached_distance(query, record)) {
-                return d;
-            }
-        }
-        self.read_distance(query, id, use_cache)
-    }
-
-    /// The distance from the pages, the vector kept for the cache if `keep`
-    /// and there is room.
+    /// The distance from the pages, summed chunk by chunk, each computed
+    /// under its page's lock, in the index's element type, exactly; the
+    /// vector kept for the cache if `keep` and there is room.
     fn read_distance(&self, query: &Query, id: Tid, keep: bool) -> f32 {
         let mut sum = Accumulator::new(query, self.kind.measure);
         // the vector's bytes, kept for the cache while it has room
@@ -262,15 +252,15 @@ impl GraphRead for DiskGraph {
         }
     }
 
-    /// From the vector cache when it holds the element (an SQ8 copy, an
-    /// approximate distance unless exact, for long vectors), else from the pages.
+    /// From the vector cache when it holds the element (for long vectors an
+    /// SQ8 copy, approximate unless exact), else from the pages.
     fn distance(&self, query: &Query, id: Tid) -> f32 {
-        if self.cached && self.sq8 {
+        if self.cached {
             if let Some(d) = super::cache::with(id, |record| self.cached_distance(query, record)) {
                 return d;
             }
         }
-        self.page_distance(query, id, self.cached)
+        self.read_distance(query, id, self.cached)
     }
 
     /// As `distance` for each, with the cached ones measured under one
@@ -280,7 +270,7 @@ impl GraphRead for DiskGraph {
     fn distances(&self, query: &Query, ids: &[Tid], out: &mut Vec<f32>) {
         out.clear();
         if !self.cached {
-            out.extend(ids.iter().map(|&id| self.page_distance(query, id, false)));
+            out.extend(ids.iter().map(|&id| self.read_distance(query, id, false)));
             return;
         }
         let mut missing = self.missing.borrow_mut();
@@ -322,12 +312,6 @@ impl GraphRead for DiskGraph {
         }
     }
 
-    #[inline]
-    fn prefetch(&self, id: Tid) {
-        if !(self.cached && super::cache::prefetch(id)) {
-            self.index.prefetch(id);
-        }
-    }
 }
 
 /// A distance summed over a vector's pieces (its chunks, or a cached copy
