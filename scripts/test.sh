@@ -8,6 +8,9 @@ cd "$REPO_ROOT"
 
 bash scripts/install-deps.sh
 
+log "Static checks: every C entry point is under #[pg_guard] (tests/static)"
+python3 tests/static/check_guards.py
+
 log "Rust unit and property tests (pgrx-free core)"
 cargo test -p ruvector_core --release
 

@@ -27,6 +27,16 @@ pgrx::pg_module_magic!();
 /// planner hook, and (when preloaded) ask for the shared backend slots.
 #[pg_guard]
 pub extern "C-unwind" fn _PG_init() {
+    // pgrx captures a backtrace for every ERROR raised through Rust when
+    // RUST_BACKTRACE is set in the server's environment and puts it in the
+    // error's DETAIL, which is Rust internals in a user's error message.
+    // RUST_LIB_BACKTRACE governs library captures only (panic messages keep
+    // RUST_BACKTRACE); an explicit setting is respected.
+    if std::env::var_os("RUST_LIB_BACKTRACE").is_none() {
+        // _PG_init runs on the backend's (or postmaster's) only thread,
+        // before any other thread of ours exists.
+        std::env::set_var("RUST_LIB_BACKTRACE", "0");
+    }
     am::hnsw::options::init();
     am::ivfflat::options::init();
     am::planner::init();

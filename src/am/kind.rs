@@ -119,12 +119,14 @@ impl Row {
                 self.raw = kind.elem.encode(&self.dense);
             }
             Measure::Sparse(Metric::Cosine) => {
-                let pairs: &mut [Pair] = bytemuck::cast_slice_mut(&mut self.raw);
+                // an owned, correctly aligned copy: `raw` may be empty (`{}/n`)
+                let mut pairs: Vec<Pair> = chunk_elems::<Pair>(&self.raw).into_owned();
                 let norm = pairs.iter().map(|p| p.value as f64 * p.value as f64).sum::<f64>().sqrt();
                 if norm == 0.0 || !norm.is_finite() {
                     return None;
                 }
                 pairs.iter_mut().for_each(|p| p.value = (p.value as f64 / norm) as f32);
+                self.raw = bytemuck::cast_slice(&pairs).to_vec();
             }
             _ => {}
         }
@@ -148,25 +150,111 @@ fn proc_name(index: pg_sys::Relation, procnum: u16) -> Option<String> {
     }
 }
 
+/// The element type a column type stores, found by the unqualified catalogue
+/// name of its base type (domains resolved), so that neither `search_path`
+/// (which qualifies `format_type_be`'s text) nor a domain changes it.
+fn elem_of_type(typid: pg_sys::Oid) -> Result<(Elem, &'static str), String> {
+    // SAFETY: catalogue lookups of an existing type; the syscache tuple is
+    // released before returning and its name copied out first.
+    let name = unsafe {
+        let base = pg_sys::getBaseType(typid);
+        if base == pg_sys::BITOID {
+            return Ok((Elem::Bit, ""));
+        }
+        let tuple = pg_sys::SearchSysCache1(pg_sys::SysCacheIdentifier::TYPEOID as i32, pg_sys::Datum::from(base));
+        if tuple.is_null() {
+            return Err(format!("type {} does not exist", base.to_u32()));
+        }
+        let header = (*tuple).t_data;
+        let form = (header as *const u8).add((*header).t_hoff as usize) as *const pg_sys::FormData_pg_type;
+        let name = core::ffi::CStr::from_ptr((*form).typname.data.as_ptr()).to_string_lossy().into_owned();
+        pg_sys::ReleaseSysCache(tuple);
+        name
+    };
+    match name.as_str() {
+        "ruvector" => Ok((Elem::F32, "vector")),
+        "halfvec" => Ok((Elem::F16, "halfvec")),
+        "sparsevec" => Ok((Elem::Sparse, "sparsevec")),
+        other => Err(other.to_string()),
+    }
+}
+
+/// The element type and metric of an index, worked out from the catalogue
+/// (`kind_from_catalogue`) once per relcache entry and kept in `rd_amcache`
+/// (freed by PostgreSQL whenever the entry is invalidated: ALTER INDEX,
+/// REINDEX, DROP). When the index already has a meta page, its magic,
+/// version and metric are checked against the catalogue at the same time,
+/// so a page that is not ours or an index of another opclass is an ERROR
+/// (XX002), not a misread.
+pub fn index_kind(index: pg_sys::Relation, am: &str) -> IndexKind {
+    #[repr(C)]
+    struct AmCache {
+        tag: u64,
+        kind: IndexKind,
+    }
+    const TAG: u64 = 0x7275_7665_6374_6b64;
+    // SAFETY: rd_amcache is null or was set below to an AmCache in the
+    // index's own memory context.
+    unsafe {
+        let cached = (*index).rd_amcache as *const AmCache;
+        if !cached.is_null() && (*cached).tag == TAG {
+            return (*cached).kind;
+        }
+    }
+    let kind = kind_from_catalogue(index, am);
+    let storage = crate::am::storage::Index::new(index);
+    if storage.nblocks() > 0 {
+        check_meta_page(storage, am, kind);
+    }
+    // SAFETY: allocated in the relcache entry's index context, which lives as
+    // long as rd_amcache may point into it.
+    unsafe {
+        let cache = pg_sys::MemoryContextAlloc((*index).rd_indexcxt, std::mem::size_of::<AmCache>()) as *mut AmCache;
+        cache.write(AmCache { tag: TAG, kind });
+        (*index).rd_amcache = cache.cast();
+    }
+    kind
+}
+
+/// Check that block 0 is this access method's meta page, of a version this
+/// build reads, for the metric the opclass says.
+fn check_meta_page(index: crate::am::storage::Index, am: &str, kind: IndexKind) {
+    use ruvector_core::hnsw::tuple::{Meta, META_MAGIC, META_VERSION};
+    use ruvector_core::ivf::tuple::{IvfMeta, IVF_MAGIC, IVF_VERSION};
+    let (magic, version, metric, want_magic, want_version) = if am == "hnsw" {
+        let m: Meta = index.meta();
+        (m.magic, m.version, m.metric, META_MAGIC, META_VERSION)
+    } else {
+        let m: IvfMeta = index.meta();
+        (m.magic, m.version, m.metric, IVF_MAGIC, IVF_VERSION)
+    };
+    let problem = if magic != want_magic {
+        format!("its meta page has magic {magic:#x}, not {want_magic:#x}")
+    } else if version != want_version {
+        format!("its meta page has version {version}; this build reads version {want_version} (REINDEX it)")
+    } else if metric != metric_code(kind.measure) {
+        format!("it was built for metric {metric}, but its operator class measures with metric {}", metric_code(kind.measure))
+    } else {
+        return;
+    };
+    crate::error::raise_code(
+        PgSqlErrorCode::ERRCODE_INDEX_CORRUPTED,
+        format!("{am} index \"{}\" is not valid: {problem}", index.name()),
+    );
+}
+
 /// The element type and metric of an index: the column type says the former,
 /// the opclass's support functions the latter (1: the distance, 2: present for
 /// cosine, as in pgvector's opclasses).
-pub fn index_kind(index: pg_sys::Relation, am: &str) -> IndexKind {
+fn kind_from_catalogue(index: pg_sys::Relation, am: &str) -> IndexKind {
     // SAFETY: the index has one key column.
-    let typname = unsafe {
-        let att = (*(*index).rd_att).attrs.as_slice(1)[0];
-        core::ffi::CStr::from_ptr(pg_sys::format_type_be(att.atttypid)).to_string_lossy().into_owned()
-    };
-    let (elem, prefix) = match typname.split('(').next().unwrap_or("") {
-        "ruvector" => (Elem::F32, "vector"),
-        "halfvec" => (Elem::F16, "halfvec"),
-        "bit" => (Elem::Bit, ""),
-        "sparsevec" => (Elem::Sparse, "sparsevec"),
-        other => crate::error::raise_code(
+    let typid = unsafe { (*(*index).rd_att).attrs.as_slice(1)[0].atttypid };
+    let (elem, prefix) = elem_of_type(typid).unwrap_or_else(|other| {
+        crate::error::raise_code(
             PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
-            format!("{am} indexes on type {other} are not supported yet"),
-        ),
-    };
+            format!("{am} indexes on type {other} are not supported"),
+        )
+    });
     let name = proc_name(index, 1).unwrap_or_default();
     let cosine = proc_name(index, 2).is_some();
     let measure = match (elem, name.strip_prefix(prefix).unwrap_or(&name)) {

@@ -147,8 +147,9 @@ unsafe fn visit_children_of(node: *mut pg_sys::Plan) {
             children.push(((*scan).subplan, (*scan).scan.scanrelid as i32));
         }
         for (child, varno) in children {
-            let read = columns_read(&exprs, varno);
-            drop_unused_distances(child, Readers::Parent(&read));
+            if let Some(read) = columns_read(&exprs, varno) {
+                drop_unused_distances(child, Readers::Parent(&read));
+            }
         }
         visit_children_of((*node).lefttree);
         visit_children_of((*node).righttree);
@@ -170,11 +171,13 @@ unsafe fn visit_children_of(node: *mut pg_sys::Plan) {
 }
 
 /// The attribute numbers of Vars with `varno` in `exprs` (aggregates,
-/// window functions and placeholders looked into).
+/// window functions and placeholders looked into); `None` when a whole-row
+/// Var (attribute 0: `SELECT s FROM (...) s`, `row_to_json(s)`) reads every
+/// column.
 ///
 /// # Safety
 /// `exprs` are null or expression trees.
-unsafe fn columns_read(exprs: &[*mut pg_sys::Node], varno: i32) -> Vec<pg_sys::AttrNumber> {
+unsafe fn columns_read(exprs: &[*mut pg_sys::Node], varno: i32) -> Option<Vec<pg_sys::AttrNumber>> {
     let flags = (pg_sys::PVC_RECURSE_AGGREGATES | pg_sys::PVC_RECURSE_WINDOWFUNCS | pg_sys::PVC_RECURSE_PLACEHOLDERS) as i32;
     let mut read = Vec::new();
     for &e in exprs.iter().filter(|e| !e.is_null()) {
@@ -183,11 +186,14 @@ unsafe fn columns_read(exprs: &[*mut pg_sys::Node], varno: i32) -> Vec<pg_sys::A
             // SAFETY: pull_var_clause returns Vars.
             let var = unsafe { &*var };
             if var.varno == varno {
+                if var.varattno <= 0 {
+                    return None;
+                }
                 read.push(var.varattno);
             }
         }
     }
-    read
+    Some(read)
 }
 
 /// Who reads the output columns of a plan node.

@@ -306,6 +306,11 @@ unsafe fn item<'p>(page: pg_sys::Page, offset: u16) -> Option<&'p mut [u8]> {
             return None;
         }
         let len = (*id).lp_len() as usize;
+        // a line pointer outside the page (a corrupt or foreign page) is no item
+        let start = (*id).lp_off() as usize;
+        if start < PAGE_HEADER || start + len > BLCKSZ {
+            return None;
+        }
         let data = pg_sys::PageGetItem(page, id) as *mut u8;
         Some(core::slice::from_raw_parts_mut(data, len))
     }
@@ -330,6 +335,12 @@ impl Index {
 
     pub fn relation(&self) -> pg_sys::Relation {
         self.rel
+    }
+
+    /// The index's name, for messages.
+    pub fn name(&self) -> String {
+        // SAFETY: the relation is open; rd_rel->relname is a NUL-terminated NameData.
+        unsafe { core::ffi::CStr::from_ptr((*(*self.rel).rd_rel).relname.data.as_ptr()).to_string_lossy().into_owned() }
     }
 
     pub fn nblocks(&self) -> u32 {

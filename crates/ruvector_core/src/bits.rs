@@ -131,8 +131,9 @@ pub fn hamming(a: &[u8], b: &[u8]) -> u64 {
 /// 1 - |a ∩ b| / |a ∪ b|; 0 when neither has a bit set.
 pub fn jaccard(a: &[u8], b: &[u8]) -> f64 {
     let (_, and, or) = (BitKernels::active().counts)(a, b);
+    // no bit set in either: pgvector's answer is 1 (nothing in common)
     if or == 0 {
-        return 0.0;
+        return 1.0;
     }
     1.0 - and as f64 / or as f64
 }
@@ -146,7 +147,8 @@ mod tests {
     fn small_cases() {
         assert_eq!(hamming(&[0b1010_0000], &[0b0110_0000]), 2);
         assert_eq!(jaccard(&[0b1100_0000], &[0b0110_0000]), 1.0 - 1.0 / 3.0);
-        assert_eq!(jaccard(&[0], &[0]), 0.0);
+        assert_eq!(jaccard(&[0], &[0]), 1.0);
+        assert_eq!(jaccard(&[], &[]), 1.0);
         assert_eq!(check_same_lengths(3, 5).unwrap_err().message, "different bit lengths 3 and 5");
     }
 

@@ -121,6 +121,9 @@ impl Collected {
     }
 }
 
+/// A heap-scan callback: guarded, so an ERROR or panic in it becomes an ERROR
+/// raised from `ambuild`'s frame instead of unwinding through the C scan.
+#[pg_guard]
 unsafe extern "C-unwind" fn build_callback(
     index: pg_sys::Relation,
     tid: pg_sys::ItemPointer,

@@ -26,6 +26,55 @@ fn violation(msg: String) -> ! {
 #[pg_extern(volatile, strict)]
 fn ruvector_index_check(index: RegClass) -> String {
     let index = index.0;
+    // SAFETY: catalogue lookups of the named relation.
+    let (relkind, heap) = unsafe {
+        let relkind = pg_sys::get_rel_relkind(index) as u8;
+        if relkind == 0 {
+            crate::error::raise_code(
+                PgSqlErrorCode::ERRCODE_UNDEFINED_OBJECT,
+                format!("relation with OID {} does not exist", index.to_u32()),
+            );
+        }
+        (relkind, pg_sys::IndexGetRelation(index, true))
+    };
+    if relkind != pg_sys::RELKIND_INDEX && relkind != pg_sys::RELKIND_PARTITIONED_INDEX || heap == pg_sys::InvalidOid {
+        crate::error::raise_code(PgSqlErrorCode::ERRCODE_WRONG_OBJECT_TYPE, "ruvector_index_check works on hnsw indexes");
+    }
+    // The structure of an index tells about its table's rows: only a role
+    // that may read the table may see it.
+    // SAFETY: an ACL check of an existing table for the current user.
+    let allowed = unsafe {
+        pg_sys::pg_class_aclcheck(heap, pg_sys::GetUserId(), pg_sys::ACL_SELECT as pg_sys::AclMode)
+            == pg_sys::AclResult::ACLCHECK_OK
+    };
+    if !allowed {
+        // SAFETY: the table exists (IndexGetRelation found it).
+        let name = unsafe { core::ffi::CStr::from_ptr(pg_sys::get_rel_name(heap)).to_string_lossy().into_owned() };
+        crate::error::raise_code(
+            PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE,
+            format!("permission denied for table {name}"),
+        );
+    }
+    if relkind == pg_sys::RELKIND_PARTITIONED_INDEX {
+        // a partitioned index has no pages: check each partition's index
+        let leaves: Vec<(String, pg_sys::Oid)> = Spi::connect(|client| {
+            client
+                .select(
+                    "SELECT relid::regclass::text, relid FROM pg_partition_tree($1::regclass) WHERE isleaf ORDER BY 1",
+                    None,
+                    &[pg_sys::Oid::from(index.to_u32()).into()],
+                )
+                .map(|rows| {
+                    rows.filter_map(|r| Some((r.get::<String>(1).ok()??, r.get::<pg_sys::Oid>(2).ok()??))).collect()
+                })
+                .unwrap_or_default()
+        });
+        return leaves
+            .into_iter()
+            .map(|(name, oid)| format!("{name}: {}", ruvector_index_check(RegClass(oid))))
+            .collect::<Vec<_>>()
+            .join("; ");
+    }
     // SAFETY: open with AccessShareLock for the duration of the check.
     let rel = unsafe { pg_sys::index_open(index, pg_sys::AccessShareLock as pg_sys::LOCKMODE) };
     let am_name = unsafe {
@@ -45,6 +94,12 @@ fn ruvector_index_check(index: RegClass) -> String {
         );
     }
     let idx = Index::new(rel);
+    // A consistent view: the update lock in exclusive mode waits for inserts
+    // and searches in flight and keeps new ones out until the check ends
+    // (otherwise a back-link written after its page was read names an
+    // element this check has not seen).
+    let _no_inserts = idx.update_lock(true);
+    let kind = crate::am::kind::index_kind(rel, "hnsw");
     let meta: Meta = idx.meta();
     if meta.magic != ruvector_core::hnsw::tuple::META_MAGIC {
         violation("meta page: bad magic number".into());
@@ -104,13 +159,15 @@ fn ruvector_index_check(index: RegClass) -> String {
             }
         }
     }
-    // Reachability over all levels' links from the entry point.
+    // Reachability through level-0 links from the entry point: a search
+    // descends the upper levels to one element and then walks level 0 only,
+    // so an element that only upper-level links lead to is one searches miss.
     let mut seen: HashMap<Tid, ()> = HashMap::new();
     if let Some((ep, _)) = meta.entry() {
         let mut queue = VecDeque::from([ep]);
         seen.insert(ep, ());
         while let Some(t) = queue.pop_front() {
-            for list in &nodes[&t].links {
+            if let Some(list) = nodes[&t].links.first() {
                 for &x in list {
                     if seen.insert(x, ()).is_none() {
                         queue.push_back(x);
@@ -131,7 +188,7 @@ fn ruvector_index_check(index: RegClass) -> String {
         .map(|(t, _)| {
             (
                 *t,
-                super::graph::DiskGraph::open(idx, &meta, crate::am::kind::index_kind(rel, "hnsw"))
+                super::graph::DiskGraph::open(idx, &meta, kind)
                     .tids(*t)
                     .map(|e| e.tids)
                     .unwrap_or_default(),

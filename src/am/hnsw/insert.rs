@@ -134,7 +134,7 @@ fn find_neighbors(
     let mut layers = Vec::new();
     for l in (0..=level.min(top)).rev() {
         // sized for about ef_construction × m visits, so it does not rehash
-        let mut visited = rustc_hash::FxHashSet::with_capacity_and_hasher(ef_construction * 16, Default::default());
+        let mut visited = rustc_hash::FxHashSet::with_capacity_and_hasher(ruvector_core::hnsw::presize(ef_construction, 16), Default::default());
         let candidates = search_layer(graph, v, &entries, ef_construction, l, &mut visited);
         // deleted elements guide the search but are not linked to
         let live: Vec<Neighbor<Tid>> = candidates.iter().copied().filter(|n| !graph.seen_deleted(n.id)).collect();
@@ -332,23 +332,23 @@ fn append_link(index: Index, node: Tid, target: Tid, level: usize, cap: usize) {
 
 /// Add a heap TID to an existing element (inline, else its overflow lists).
 fn add_heap_tid(index: Index, element: Tid, heap_tid: Tid) -> bool {
-    let overflow = index.update(element, |bytes| match ElementMut::parse(bytes) {
-        Some(mut e) => {
-            if e.as_ref().is_deleted() {
-                return (false, None);
-            }
+    // Ok: the TID went into the element's inline slots; Err(first overflow
+    // list, INVALID if none yet): they are full.
+    let inline = index.update(element, |bytes| match ElementMut::parse(bytes) {
+        Some(mut e) if !e.as_ref().is_deleted() => {
             if e.push_heap_tid(heap_tid) {
-                (true, Some(Tid::INVALID))
+                (true, Some(Ok(())))
             } else {
-                (false, Some(e.as_ref().overflow()))
+                (false, Some(Err(e.as_ref().overflow())))
             }
         }
-        None => (false, None),
+        _ => (false, None),
     });
-    let Some(Some(mut list)) = overflow else { return false };
-    if !list.is_valid() {
-        return true;
-    }
+    let mut list = match inline.flatten() {
+        None => return false,
+        Some(Ok(())) => return true,
+        Some(Err(list)) => list,
+    };
     // Walk the overflow lists for one with room.
     let mut last = Tid::INVALID;
     while list.is_valid() {

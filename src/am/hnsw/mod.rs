@@ -32,7 +32,7 @@ fn hnswhandler(_fcinfo: pg_sys::FunctionCallInfo) -> PgBox<pg_sys::IndexAmRoutin
 
 callbacks::am_costestimate!(|rel, tuples| {
     // about (entry level + 2) × m elements' pages
-    let (m, _) = options::of_index(rel);
+    let (m, _) = options::reloptions(rel);
     let entry_level = (tuples.max(1.0).ln() / (m as f64).ln()).floor();
     ((entry_level + 2.0) * m as f64).min(tuples.max(1.0))
 });

@@ -154,8 +154,11 @@ pub unsafe extern "C-unwind" fn amoptions(reloptions: pg_sys::Datum, validate: b
     }
 }
 
-/// (m, ef_construction) of an index, with the defaults where not set.
-pub fn of_index(index: pg_sys::Relation) -> (usize, usize) {
+/// (m, ef_construction) as set on the index now, with the defaults where
+/// not set. `ALTER INDEX ... SET` may have changed them since the build (the
+/// graph keeps the m it was built with, in its meta page), so only a build
+/// checks them against each other (`of_index`).
+pub fn reloptions(index: pg_sys::Relation) -> (usize, usize) {
     // SAFETY: rd_options is NULL or the struct amoptions built.
     let (m, efc) = unsafe {
         let opts = (*index).rd_options as *const HnswOptions;
@@ -165,11 +168,17 @@ pub fn of_index(index: pg_sys::Relation) -> (usize, usize) {
             ((*opts).m, (*opts).ef_construction)
         }
     };
+    (m.max(2) as usize, efc.max(1) as usize)
+}
+
+/// (m, ef_construction) for a build, checked as pgvector checks them.
+pub fn of_index(index: pg_sys::Relation) -> (usize, usize) {
+    let (m, efc) = reloptions(index);
     if efc < 2 * m {
         crate::error::raise_code(
             PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
             "ef_construction must be greater than or equal to 2 * m",
         );
     }
-    (m as usize, efc as usize)
+    (m, efc)
 }

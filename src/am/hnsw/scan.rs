@@ -13,8 +13,8 @@ use std::collections::VecDeque;
 use pgrx::pg_sys;
 use pgrx::prelude::*;
 use rustc_hash::FxHashSet;
-use ruvector_core::hnsw::tuple::{Meta, Tid};
-use ruvector_core::hnsw::{descend, search_layer, GraphRead, Neighbor};
+use ruvector_core::hnsw::tuple::{ElementRef, Meta, Tid};
+use ruvector_core::hnsw::{descend, presize, search_layer, GraphRead, Neighbor};
 
 use super::graph::DiskGraph;
 use super::options::{scan_mem_limit, IterativeScan, EF_SEARCH, ITERATIVE_SCAN, MAX_SCAN_TUPLES};
@@ -61,13 +61,22 @@ impl ScanState {
         (visited + self.returned.len()) * set_entry + 2 * self.ef * heap_entry + self.queue.len() * heap_entry
     }
 
-    /// Search with the current ef and queue what was not returned yet.
+    /// Search with the current ef and queue what was not returned yet; the
+    /// elements visited. A search that finds fewer than ef elements has seen
+    /// every element reachable from the entry point, so it marks the scan
+    /// exhausted: widening further would only repeat it.
     fn search(&mut self, index: Index) -> usize {
-        let Some((dims, query)) = self.query.as_ref() else { return 0 };
+        let Some((dims, query)) = self.query.as_ref() else {
+            self.queue_every_element(index);
+            return 0;
+        };
         // VACUUM frees deleted elements only while no search runs
         let _update = index.update_lock(false);
         let meta: Meta = index.meta();
-        let Some((ep, top)) = meta.entry() else { return 0 };
+        let Some((ep, top)) = meta.entry() else {
+            self.exhausted = true;
+            return 0;
+        };
         check_query_dims(meta.dims as usize, *dims);
         let mut graph = DiskGraph::open_for_search(index, &meta, self.kind);
         graph.prepare_query(query);
@@ -75,8 +84,11 @@ impl ScanState {
         let entry = descend(&graph, query, start, top, 0);
         // sized for what a search at this ef visits (GloVe-50 at ef 200, m 16:
         // 3,430 on average, beyond ef × 16), so the set rarely rehashes as it grows
-        let mut visited: FxHashSet<Tid> = FxHashSet::with_capacity_and_hasher(self.ef * 24, Default::default());
+        let mut visited: FxHashSet<Tid> = FxHashSet::with_capacity_and_hasher(presize(self.ef, 24), Default::default());
         let mut found = search_layer(&graph, query, &[entry], self.ef, 0, &mut visited);
+        if found.len() < self.ef {
+            self.exhausted = true;
+        }
         if graph.approximate() {
             graph.exact_distances(query, &mut found);
         }
@@ -91,6 +103,26 @@ impl ScanState {
         }
         self.started = true;
         visited.len()
+    }
+}
+
+impl ScanState {
+    /// A NULL query (`ORDER BY v <-> NULL`) has no distances to order by: as
+    /// in pgvector, the scan returns every indexed row, here in page order.
+    fn queue_every_element(&mut self, index: Index) {
+        let _update = index.update_lock(false);
+        for block in 1..index.nblocks() {
+            index.read_page(block, |page| {
+                for (offset, bytes) in page.items() {
+                    if ElementRef::parse(bytes).is_some_and(|e| !e.is_deleted()) {
+                        self.queue.push_back((0.0, Tid { block, offset }));
+                    }
+                }
+            });
+            pgrx::check_for_interrupts!();
+        }
+        self.started = true;
+        self.exhausted = true;
     }
 }
 

@@ -157,7 +157,8 @@ fn relink_orphans(index: Index, graph: &DiskGraph, m: usize, is_deleted: &dyn Fn
         index
             .read(t, |b| {
                 let e = ElementRef::parse(b)?;
-                Some((0..=e.level()).flat_map(|l| e.neighbors(l).collect::<Vec<_>>()).collect::<Vec<_>>())
+                // level 0 only: what a search walks after its descent
+                Some(e.neighbors(0).collect::<Vec<_>>())
             })
             .flatten()
             .unwrap_or_default()

@@ -107,6 +107,9 @@ struct SampleState {
     reservoir: Reservoir<Vec<f32>>,
 }
 
+/// A heap-scan callback: guarded, so an ERROR or panic in it becomes an ERROR
+/// raised from `ambuild`'s frame instead of unwinding through the C scan.
+#[pg_guard]
 unsafe extern "C-unwind" fn sample_callback(
     _index: pg_sys::Relation,
     _tid: pg_sys::ItemPointer,
@@ -199,6 +202,9 @@ impl LoadState {
     }
 }
 
+/// A heap-scan callback: guarded, so an ERROR or panic in it becomes an ERROR
+/// raised from `ambuild`'s frame instead of unwinding through the C scan.
+#[pg_guard]
 unsafe extern "C-unwind" fn load_callback(
     _index: pg_sys::Relation,
     tid: pg_sys::ItemPointer,
@@ -285,14 +291,24 @@ pub unsafe extern "C-unwind" fn ambuild(
         .set_hint("Drop the index until the table has more data.")
         .report(PgLogLevel::NOTICE);
     }
-    // sample (+ a normalised copy for spherical k-means) and centres with their sums
-    let needed = sampled.len() * d * 4 * 2 + lists * d * (4 * 2 + 8) + lists * 64;
-    if needed > memory {
+    // pgvector's rule, so that the same builds are accepted and refused: the
+    // centres and the sample, each vector at its stored size (with its
+    // 8-byte header, MAXALIGN'd), must fit maintenance_work_mem. The sample
+    // counted is pgvector's: lists × 50, at least 10,000, at most the rows
+    // the table's pages can hold.
+    let item = (kind.elem.row_bytes(d).unwrap_or(0) + 8).next_multiple_of(8);
+    // SAFETY: the heap is open.
+    let heap_blocks = unsafe { pg_sys::RelationGetNumberOfBlocksInFork(heap, pg_sys::ForkNumber::MAIN_FORKNUM) };
+    // MaxHeapTuplesPerPage for 8 kB pages: (8192 - 24) / (MAXALIGN(23) + 4)
+    let max_tuples = heap_blocks as usize * 291;
+    let counted_samples = samples.min(max_tuples).max(1);
+    let needed = (lists + counted_samples) * item;
+    if needed / 1024 > mem_kb {
         crate::error::raise_code(
             PgSqlErrorCode::ERRCODE_PROGRAM_LIMIT_EXCEEDED,
             format!(
                 "memory required is {} MB, maintenance_work_mem is {} MB",
-                needed.div_ceil(1024 * 1024),
+                needed / (1024 * 1024) + 1,
                 mem_kb / 1024
             ),
         );

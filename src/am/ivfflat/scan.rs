@@ -59,16 +59,18 @@ impl ScanState {
 
     fn start(&mut self, index: Index) {
         self.started = true;
-        let Some((dims, query)) = &self.query else { return };
         let lists = Lists::read(index);
-        if lists.meta.dims != 0 {
-            check_query_dims(lists.meta.dims as usize, *dims);
-        }
         let n = lists.entries.len();
-        let order = if n == 1 {
-            vec![(0.0, 0)]
-        } else {
-            nearest_n(&super::lists::centre_distances(&lists.centres, self.kind, query), n)
+        // A NULL query (`ORDER BY v <-> NULL`) measures every distance as 0,
+        // as pgvector does: the first `probes` lists, all their rows.
+        if let Some((dims, _)) = &self.query {
+            if lists.meta.dims != 0 {
+                check_query_dims(lists.meta.dims as usize, *dims);
+            }
+        }
+        let order = match &self.query {
+            Some((_, query)) if n > 1 => nearest_n(&super::lists::centre_distances(&lists.centres, self.kind, query), n),
+            _ => (0..n as u32).map(|l| (0.0, l)).collect(),
         };
         self.order = order.into_iter().map(|(_, l)| lists.entries[l as usize]).collect();
         let probes = (PROBES.get().max(1) as usize).min(n);
@@ -78,7 +80,7 @@ impl ScanState {
 
     /// Score the rows of this round's lists into a batch after `after`.
     fn scan_round(&mut self, index: Index) {
-        let Some((_, query)) = &self.query else { return };
+        let query = self.query.as_ref().map(|(_, q)| q);
         let measure = self.kind.measure;
         let mut top = BoundedTopK::new(self.batch, self.after);
         for entry in &self.order[self.round.clone()] {
@@ -88,8 +90,9 @@ impl ScanState {
                     for (_, bytes) in page.items() {
                         // the TID is decoded only for rows that can enter the batch
                         let Some(raw) = bytes.get(ROW_HEADER..) else { continue };
-                        let distance = query.distance(measure, raw);
-                        if distance <= top.threshold() {
+                        let distance = query.map_or(0.0, |q| q.distance(measure, raw));
+                        // (not `<=`: a NaN distance is kept and sorts last)
+                        if !(distance > top.threshold()) {
                             if let Some((tid, _)) = parse_row(bytes) {
                                 top.offer(Scored { distance, key: tid_key(tid) });
                             }

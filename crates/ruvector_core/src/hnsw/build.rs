@@ -123,7 +123,8 @@ impl<S: Space> InMemoryGraph<S> {
         Ok(graph)
     }
 
-    /// Nodes no path of links leads to from the entry point (over all levels).
+    /// Nodes no path of level-0 links leads to from the entry point (a search
+    /// walks level 0 only once its descent through the upper levels ends).
     pub fn unreachable(&self) -> Vec<u32> {
         let Some((ep, _)) = self.entry_point() else { return Vec::new() };
         let mut seen = vec![false; self.len()];
@@ -131,14 +132,12 @@ impl<S: Space> InMemoryGraph<S> {
         seen[ep as usize] = true;
         let mut list = Vec::new();
         while let Some(x) = stack.pop() {
-            for level in 0..=self.level(x) {
-                list.clear();
-                self.links.read(x, level, &mut list);
-                for &y in &list {
-                    if !seen[y as usize] {
-                        seen[y as usize] = true;
-                        stack.push(y);
-                    }
+            list.clear();
+            self.links.read(x, 0, &mut list);
+            for &y in &list {
+                if !seen[y as usize] {
+                    seen[y as usize] = true;
+                    stack.push(y);
                 }
             }
         }

@@ -6,6 +6,13 @@
 use std::cmp::{Ordering, Reverse};
 use std::collections::BinaryHeap;
 
+/// A capacity to reserve for `ef × per` entries, bounded: an iterative scan
+/// doubles ef without a natural limit, and a reservation is only a hint (the
+/// collection grows past it), so an absurd ef must not become an allocation.
+pub fn presize(ef: usize, per: usize) -> usize {
+    ef.saturating_mul(per).min(1 << 16)
+}
+
 /// A node id with its distance to the query.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Neighbor<Id> {
@@ -192,8 +199,8 @@ pub fn search_layer<G: GraphRead>(
     level: usize,
     visited: &mut G::Visited,
 ) -> Vec<Neighbor<G::Id>> {
-    let mut candidates: BinaryHeap<Reverse<Neighbor<G::Id>>> = BinaryHeap::with_capacity(ef * 2);
-    let mut results: BinaryHeap<Neighbor<G::Id>> = BinaryHeap::with_capacity(ef + 1);
+    let mut candidates: BinaryHeap<Reverse<Neighbor<G::Id>>> = BinaryHeap::with_capacity(presize(ef, 2));
+    let mut results: BinaryHeap<Neighbor<G::Id>> = BinaryHeap::with_capacity(presize(ef, 1));
     for &e in entry {
         visited.insert(e.id);
         candidates.push(Reverse(e));

@@ -20,7 +20,10 @@ impl Eq for Scored {}
 
 impl Ord for Scored {
     fn cmp(&self, other: &Self) -> Ordering {
-        self.distance.total_cmp(&other.distance).then(self.key.cmp(&other.key))
+        // NaN (an overflowed inner product) sorts after every number, as
+        // PostgreSQL orders float8 NaN, whatever its sign bit
+        let key = |d: f32| if d.is_nan() { f32::NAN } else { d };
+        key(self.distance).total_cmp(&key(other.distance)).then(self.key.cmp(&other.key))
     }
 }
 
@@ -39,7 +42,7 @@ pub struct BoundedTopK {
 
 impl BoundedTopK {
     pub fn new(k: usize, after: Option<Scored>) -> Self {
-        BoundedTopK { k: k.max(1), after, heap: BinaryHeap::with_capacity(k.max(1) + 1) }
+        BoundedTopK { k: k.max(1), after, heap: BinaryHeap::with_capacity(k.max(1).min(1 << 16) + 1) }
     }
 
     /// The distance a row must not exceed to be kept (infinite until full).
@@ -54,7 +57,7 @@ impl BoundedTopK {
 
     #[inline]
     pub fn offer(&mut self, row: Scored) {
-        if row.distance > self.threshold() || self.after.is_some_and(|a| row <= a) {
+        if self.is_full() && self.heap.peek().is_some_and(|w| row >= *w) || self.after.is_some_and(|a| row <= a) {
             return;
         }
         if self.heap.len() < self.k {
