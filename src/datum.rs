@@ -497,6 +497,31 @@ impl<M> ArrayArg<'_, M> {
     }
 }
 
+impl ArrayArg<'_, Float8Array> {
+    /// The elements of a one-dimensional `double precision[]` with at least
+    /// one element and no NULLs, borrowed where they lie (the shape of an
+    /// `avg` state); `None` for any other array.
+    pub fn float8_vector(&self) -> Option<&[f64]> {
+        // SAFETY: a detoasted array with a 4-byte header: for one dimension
+        // and no null bitmap (dataoffset 0) the dimension is the int32 at
+        // byte 16 and the data starts MAXALIGN(16 + 8) = 24 bytes in, 8-byte
+        // aligned like the palloc'd or in-tuple ('d'-aligned) array itself.
+        unsafe {
+            let a = self.arr.as_ref();
+            if a.ndim != 1 || a.dataoffset != 0 || a.elemtype != pg_sys::FLOAT8OID {
+                return None;
+            }
+            let base = self.arr.as_ptr() as *const u8;
+            let n = (base.add(16) as *const i32).read();
+            if n < 1 {
+                return None;
+            }
+            let data = base.add(24) as *const f64;
+            data.is_aligned().then(|| core::slice::from_raw_parts(data, n as usize))
+        }
+    }
+}
+
 impl<M> FromDatum for ArrayArg<'_, M> {
     unsafe fn from_polymorphic_datum(datum: pg_sys::Datum, is_null: bool, _: pg_sys::Oid) -> Option<Self> {
         if is_null {

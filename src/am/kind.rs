@@ -233,7 +233,10 @@ fn check_meta_page(index: crate::am::storage::Index, am: &str, kind: IndexKind) 
     } else if version != want_version {
         format!("its meta page has version {version}; this build reads version {want_version} (REINDEX it)")
     } else if metric != metric_code(kind.measure) {
-        format!("it was built for metric {metric}, but its operator class measures with metric {}", metric_code(kind.measure))
+        format!(
+            "it was built for metric {metric}, but its operator class measures with metric {}",
+            metric_code(kind.measure)
+        )
     } else {
         return;
     };

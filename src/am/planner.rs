@@ -139,7 +139,10 @@ unsafe fn visit_children_of(node: *mut pg_sys::Plan) {
             children.push(((*node).righttree, pg_sys::INNER_VAR));
         } else if tag == pg_sys::NodeTag::T_Agg {
             let agg = node.cast::<pg_sys::Agg>();
-            if (*agg).aggstrategy == pg_sys::AggStrategy::AGG_PLAIN && (*agg).numCols == 0 && (*agg).groupingSets.is_null() {
+            if (*agg).aggstrategy == pg_sys::AggStrategy::AGG_PLAIN
+                && (*agg).numCols == 0
+                && (*agg).groupingSets.is_null()
+            {
                 children.push(((*node).lefttree, pg_sys::OUTER_VAR));
             }
         } else if tag == pg_sys::NodeTag::T_SubqueryScan {
@@ -178,7 +181,8 @@ unsafe fn visit_children_of(node: *mut pg_sys::Plan) {
 /// # Safety
 /// `exprs` are null or expression trees.
 unsafe fn columns_read(exprs: &[*mut pg_sys::Node], varno: i32) -> Option<Vec<pg_sys::AttrNumber>> {
-    let flags = (pg_sys::PVC_RECURSE_AGGREGATES | pg_sys::PVC_RECURSE_WINDOWFUNCS | pg_sys::PVC_RECURSE_PLACEHOLDERS) as i32;
+    let flags =
+        (pg_sys::PVC_RECURSE_AGGREGATES | pg_sys::PVC_RECURSE_WINDOWFUNCS | pg_sys::PVC_RECURSE_PLACEHOLDERS) as i32;
     let mut read = Vec::new();
     for &e in exprs.iter().filter(|e| !e.is_null()) {
         // SAFETY: a plan's expression tree; the list is palloc'd in the planner's context.
@@ -233,7 +237,11 @@ unsafe fn drop_unused_distances(top: *mut pg_sys::Plan, readers: Readers) {
                 Readers::Parent(read) => !read.contains(&(*entry).resno),
             };
             if unread && list_items::<pg_sys::Node>(order_by).any(|o| pg_sys::equal(o.cast(), expr.cast())) {
-                let null = pg_sys::makeNullConst(pg_sys::exprType(expr), pg_sys::exprTypmod(expr), pg_sys::exprCollation(expr));
+                let null = pg_sys::makeNullConst(
+                    pg_sys::exprType(expr),
+                    pg_sys::exprTypmod(expr),
+                    pg_sys::exprCollation(expr),
+                );
                 (*entry).expr = null.cast();
             }
         }
@@ -254,7 +262,9 @@ unsafe fn is_our_index(oid: pg_sys::Oid) -> bool {
             return false;
         }
         let am = (*rel).rd_indam;
-        let ours = !am.is_null() && (*am).amendscan.map(|f| f as *const () as usize) == Some(super::callbacks::amendscan as *const () as usize);
+        let ours = !am.is_null()
+            && (*am).amendscan.map(|f| f as *const () as usize)
+                == Some(super::callbacks::amendscan as *const () as usize);
         pg_sys::RelationClose(rel);
         ours
     }
@@ -263,7 +273,10 @@ unsafe fn is_our_index(oid: pg_sys::Oid) -> bool {
 /// The pointer elements of `list` (NIL = empty) as `*mut T`.
 unsafe fn list_items<T>(list: *mut pg_sys::List) -> impl Iterator<Item = *mut T> {
     // SAFETY: a non-NIL List holds `length` cells; pointer lists use ptr_value.
-    let cells: &[pg_sys::ListCell] =
-        if list.is_null() { &[] } else { unsafe { std::slice::from_raw_parts((*list).elements, (*list).length as usize) } };
+    let cells: &[pg_sys::ListCell] = if list.is_null() {
+        &[]
+    } else {
+        unsafe { std::slice::from_raw_parts((*list).elements, (*list).length as usize) }
+    };
     cells.iter().map(|c| unsafe { c.ptr_value.cast::<T>() })
 }

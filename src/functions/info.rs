@@ -54,7 +54,10 @@ fn ruvector_memory_detailed(
         None => (
             "hnsw vector cache",
             0,
-            format!("empty: no hnsw search in this backend has used it; budget {} (hnsw.vector_cache_size)", megabytes(budget)),
+            format!(
+                "empty: no hnsw search in this backend has used it; budget {} (hnsw.vector_cache_size)",
+                megabytes(budget)
+            ),
         ),
     };
     let heap = crate::alloc::heap_use();
@@ -116,9 +119,11 @@ fn ruvector_backend_caches() -> TableIterator<
     let Some(caches) = crate::shared::backend_caches() else {
         crate::error::raise_code(PgSqlErrorCode::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE, NOT_PRELOADED);
     };
-    TableIterator::new(caches.into_iter().map(|c| {
-        (c.pid, c.database, c.index, c.vectors as i64, c.bytes as i64, c.hits as i64, c.misses as i64)
-    }))
+    TableIterator::new(
+        caches
+            .into_iter()
+            .map(|c| (c.pid, c.database, c.index, c.vectors as i64, c.bytes as i64, c.hits as i64, c.misses as i64)),
+    )
 }
 
 fn megabytes(bytes: usize) -> String {

@@ -10,7 +10,8 @@ use ruvector_core::dense::{self, avg, binary, text, DenseElement};
 use ruvector_core::{kernels, ErrorKind};
 
 use crate::datum::{
-    numeric_datum_to_f32, ArrayArg, BitOut, ByteaOut, CStringArray, CStringOut, DenseArg, DenseOut, RecvBuffer,
+    numeric_datum_to_f32, ArrayArg, BitOut, ByteaOut, CStringArray, CStringOut, DenseArg, DenseOut, Float8Array,
+    RecvBuffer,
 };
 use crate::error::{raise_kind, OrRaise};
 
@@ -172,24 +173,26 @@ pub fn cmp<E: DenseElement>(a: DenseArg<'_, E>, b: DenseArg<'_, E>) -> std::cmp:
     dense::compare(a.as_slice(), b.as_slice())
 }
 
-fn state<'a>(arr: &'a Array<'_, f64>, caller: &str) -> &'a [f64] {
-    match arr.as_slice() {
-        Ok(s) if !s.is_empty() && !arr.contains_nulls() => s,
-        _ => raise_kind(ErrorKind::DataException, format!("{caller}: expected state array")),
-    }
+/// An `avg` state array (pgvector's check: one dimension, at least one
+/// element, no NULLs, `double precision`).
+pub type StateArg<'a> = ArrayArg<'a, Float8Array>;
+
+fn state<'a>(arr: &'a StateArg<'_>, caller: &str) -> &'a [f64] {
+    arr.float8_vector()
+        .unwrap_or_else(|| raise_kind(ErrorKind::DataException, format!("{caller}: expected state array")))
 }
 
-pub fn accum<E: DenseElement>(state_arr: Array<'_, f64>, v: DenseArg<'_, E>, caller: &str) -> Vec<f64> {
+pub fn accum<E: DenseElement>(state_arr: StateArg<'_>, v: DenseArg<'_, E>, caller: &str) -> Vec<f64> {
     avg::accumulate(state(&state_arr, caller), v.as_slice()).or_raise()
 }
 
-pub fn average<E: DenseElement>(state_arr: Array<'_, f64>, caller: &str) -> Option<DenseOut<E>> {
+pub fn average<E: DenseElement>(state_arr: StateArg<'_>, caller: &str) -> Option<DenseOut<E>> {
     avg::finish::<E>(state(&state_arr, caller)).or_raise().map(|v| DenseOut::from_slice(&v))
 }
 
 /// Combines `avg` states of either dense type (pgvector shares it too).
 #[pg_extern(immutable, strict, parallel_safe)]
-fn vector_combine(a: Array<'_, f64>, b: Array<'_, f64>) -> Vec<f64> {
+fn vector_combine(a: StateArg<'_>, b: StateArg<'_>) -> Vec<f64> {
     avg::combine(state(&a, "vector_combine"), state(&b, "vector_combine")).or_raise()
 }
 
@@ -278,8 +281,8 @@ macro_rules! dense_sql_functions {
         comparison_functions!($p, A<'_>, dense::cmp, { lt: $lt, le: $le, eq: $eq, ne: $ne, ge: $ge, gt: $gt, cmp: $cmp });
 
         #[pg_extern(immutable, strict, parallel_safe, name = $accum)]
-        fn [<$p _accum>](state: Array<'_, f64>, v: A<'_>) -> Vec<f64> { dense::accum(state, v, $accum) }
+        fn [<$p _accum>](state: dense::StateArg<'_>, v: A<'_>) -> Vec<f64> { dense::accum(state, v, $accum) }
         #[pg_extern(immutable, strict, parallel_safe, name = $avg)]
-        fn [<$p _avg>](state: Array<'_, f64>) -> Option<DenseOut<$E>> { dense::average(state, $avg) }
+        fn [<$p _avg>](state: dense::StateArg<'_>) -> Option<DenseOut<$E>> { dense::average(state, $avg) }
     }};
 }

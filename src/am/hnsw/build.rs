@@ -179,7 +179,11 @@ fn write_graph(index: Index, c: &mut Collected) {
     let params = BuildParams { m, ef_construction: efc, seed: 0x5275_7665_6374 };
     match c.kind.measure {
         Measure::Dense(metric) => {
-            let space = DenseSpace { dims: c.dims.max(1), vectors: ruvector_core::layout::into_huge_pages(std::mem::take(&mut c.vectors)), metric };
+            let space = DenseSpace {
+                dims: c.dims.max(1),
+                vectors: ruvector_core::layout::into_huge_pages(std::mem::take(&mut c.vectors)),
+                metric,
+            };
             let graph = (n > 0).then(|| build(space, params, threads));
             let elem = c.kind.elem;
             write_pages(index, c, graph.as_ref(), m, efc, &|g, i| elem.encode(g.vector(i)));

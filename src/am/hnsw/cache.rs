@@ -263,7 +263,6 @@ pub fn measure_all(ids: &[Tid], out: &mut Vec<f32>, missing: &mut Vec<usize>, mu
     })
 }
 
-
 /// Ask the CPU to start loading the cached vector of each of `ids` (up to
 /// `PREFETCH_LINES`), with the slot map entries of all asked for
 /// first (a map entry is a cache miss of its own, and the vector's address
@@ -357,4 +356,3 @@ pub fn usage() -> Option<CacheUse> {
         })
     })
 }
-

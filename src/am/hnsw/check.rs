@@ -38,7 +38,10 @@ fn ruvector_index_check(index: RegClass) -> String {
         (relkind, pg_sys::IndexGetRelation(index, true))
     };
     if relkind != pg_sys::RELKIND_INDEX && relkind != pg_sys::RELKIND_PARTITIONED_INDEX || heap == pg_sys::InvalidOid {
-        crate::error::raise_code(PgSqlErrorCode::ERRCODE_WRONG_OBJECT_TYPE, "ruvector_index_check works on hnsw indexes");
+        crate::error::raise_code(
+            PgSqlErrorCode::ERRCODE_WRONG_OBJECT_TYPE,
+            "ruvector_index_check works on hnsw indexes",
+        );
     }
     // The structure of an index tells about its table's rows: only a role
     // that may read the table may see it.
@@ -186,13 +189,7 @@ fn ruvector_index_check(index: RegClass) -> String {
         .iter()
         .filter(|(t, n)| !n.deleted && !seen.contains_key(t))
         .map(|(t, _)| {
-            (
-                *t,
-                super::graph::DiskGraph::open(idx, &meta, kind)
-                    .tids(*t)
-                    .map(|e| e.tids)
-                    .unwrap_or_default(),
-            )
+            (*t, super::graph::DiskGraph::open(idx, &meta, kind).tids(*t).map(|e| e.tids).unwrap_or_default())
         })
         .collect();
     if !unreachable.is_empty() {

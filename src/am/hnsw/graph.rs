@@ -4,11 +4,11 @@
 
 use half::f16;
 use rustc_hash::FxHashSet;
-use ruvector_core::kernels::Sq8Kernels;
-use ruvector_core::{bits, sq8};
 use ruvector_core::hnsw::tuple::{chunk_elems, parse_chunk, parse_tidlist, ElementRef, Meta, Tid};
 use ruvector_core::hnsw::{GraphRead, Neighbor};
+use ruvector_core::kernels::Sq8Kernels;
 use ruvector_core::sparse::{Pair, PairDistance};
+use ruvector_core::{bits, sq8};
 
 pub use crate::am::kind::{pair_metric, Elem, IndexKind, Measure, Query};
 use crate::am::storage::Index;
@@ -311,7 +311,6 @@ impl GraphRead for DiskGraph {
             self.index.prefetch_tuple(id, 4096);
         }
     }
-
 }
 
 /// A distance summed over a vector's pieces (its chunks, or a cached copy

@@ -134,7 +134,10 @@ fn find_neighbors(
     let mut layers = Vec::new();
     for l in (0..=level.min(top)).rev() {
         // sized for about ef_construction × m visits, so it does not rehash
-        let mut visited = rustc_hash::FxHashSet::with_capacity_and_hasher(ruvector_core::hnsw::presize(ef_construction, 16), Default::default());
+        let mut visited = rustc_hash::FxHashSet::with_capacity_and_hasher(
+            ruvector_core::hnsw::presize(ef_construction, 16),
+            Default::default(),
+        );
         let candidates = search_layer(graph, v, &entries, ef_construction, l, &mut visited);
         // deleted elements guide the search but are not linked to
         let live: Vec<Neighbor<Tid>> = candidates.iter().copied().filter(|n| !graph.seen_deleted(n.id)).collect();

@@ -234,9 +234,11 @@ fn relink_orphans(index: Index, graph: &DiskGraph, m: usize, is_deleted: &dyn Fn
                 let linked = ranked.iter().take(8).any(|&(distance, n)| {
                     super::insert::add_backlink(index, graph, n, tid, distance, 0, m, false, &mut cache)
                 });
-                if linked || ranked.first().is_some_and(|&(distance, n)| {
-                    super::insert::add_backlink(index, graph, n, tid, distance, 0, m, true, &mut cache)
-                }) {
+                if linked
+                    || ranked.first().is_some_and(|&(distance, n)| {
+                        super::insert::add_backlink(index, graph, n, tid, distance, 0, m, true, &mut cache)
+                    })
+                {
                     relinked += 1;
                     walk(tid, &mut reached);
                 }

@@ -69,7 +69,9 @@ impl ScanState {
             }
         }
         let order = match &self.query {
-            Some((_, query)) if n > 1 => nearest_n(&super::lists::centre_distances(&lists.centres, self.kind, query), n),
+            Some((_, query)) if n > 1 => {
+                nearest_n(&super::lists::centre_distances(&lists.centres, self.kind, query), n)
+            }
             _ => (0..n as u32).map(|l| (0.0, l)).collect(),
         };
         self.order = order.into_iter().map(|(_, l)| lists.entries[l as usize]).collect();

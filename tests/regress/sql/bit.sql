@@ -13,7 +13,7 @@ SELECT count(*) AS mismatches FROM (
         FROM generate_series(1, 600) n) s
 ) t
 WHERE (a <~> b) <> length(replace((a # b)::text, '0', ''))
-   OR (a <%> b) IS DISTINCT FROM (CASE WHEN length(replace((a | b)::text, '0', '')) = 0 THEN 0
+   OR (a <%> b) IS DISTINCT FROM (CASE WHEN length(replace((a | b)::text, '0', '')) = 0 THEN 1
        ELSE 1 - length(replace((a & b)::text, '0', ''))::float8 / length(replace((a | b)::text, '0', '')) END);
 
 -- Binary quantisation then Hamming re-ranking, in SQL

@@ -216,6 +216,8 @@ pub mod avg {
             return Ok(a.to_vec());
         }
         check_expected_dims((a.len() - 1) as i32, b.len() - 1)?;
+        // pgvector checks the limit here too (both types allow 16,000)
+        check_dims::<f32>(a.len() - 1)?;
         let mut out = Vec::with_capacity(a.len());
         out.push(na + nb);
         for (x, y) in a[1..].iter().zip(&b[1..]) {

@@ -145,15 +145,21 @@ impl<S: Space> InMemoryGraph<S> {
     }
 
     /// Pruning can drop a node's last incoming link, leaving it unreachable
-    /// (more likely with concurrent inserts). Give each such node a level-0
-    /// link from the nearest reachable node, displacing, if that list is
-    /// full, the neighbour with the most other incoming links.
+    /// (more likely with concurrent inserts, and on data where many
+    /// distances tie). Give each such node a level-0 link from a near
+    /// reachable node: one with room in its list if a search finds one,
+    /// else replacing the neighbour that has the most other incoming links
+    /// (at least two, so that it keeps one). Rounds repeat while they make
+    /// progress, since a replaced link can strand a node in turn.
     fn connect_unreachable(&self) {
-        for _round in 0..8 {
+        let mut left = usize::MAX;
+        for _round in 0..32 {
             let orphans = self.unreachable();
-            if orphans.is_empty() {
+            if orphans.is_empty() || orphans.len() >= left {
                 return;
             }
+            left = orphans.len();
+            let orphan_set: std::collections::HashSet<u32> = orphans.iter().copied().collect();
             let mut indegree = vec![0u32; self.len()];
             let mut list = Vec::new();
             for x in 0..self.len() as u32 {
@@ -166,21 +172,38 @@ impl<S: Space> InMemoryGraph<S> {
             let cap = self.capacity(0);
             for &u in &orphans {
                 let found = self.search(self.vector(u), 8, self.params.ef_construction.max(8));
-                let Some(x) = found.iter().map(|n| n.id).find(|&x| x != u && !orphans.contains(&x)) else {
-                    continue;
-                };
+                let hosts: Vec<u32> =
+                    found.iter().map(|n| n.id).filter(|&x| x != u && !orphan_set.contains(&x)).collect();
+                let mut best: Option<(u32, Option<usize>, u32)> = None; // (host, slot to replace, its indegree)
+                for &x in &hosts {
+                    let l = self.links.lock(x).get(0);
+                    if l.contains(&u) {
+                        best = None;
+                        break;
+                    }
+                    if l.len() < cap {
+                        best = Some((x, None, u32::MAX));
+                        break;
+                    }
+                    if let Some(k) = (0..l.len()).max_by_key(|&k| indegree[l[k] as usize]) {
+                        let d = indegree[l[k] as usize];
+                        if d >= 2 && best.is_none_or(|b| d > b.2) {
+                            best = Some((x, Some(k), d));
+                        }
+                    }
+                }
+                let Some((x, slot, _)) = best else { continue };
                 let mut node = self.links.lock(x);
-                let mut list = node.get(0);
-                if list.contains(&u) {
-                    continue;
+                let mut l = node.get(0);
+                match slot {
+                    None if l.len() < cap => l.push(u),
+                    Some(k) if k < l.len() => {
+                        indegree[l[k] as usize] -= 1;
+                        l[k] = u;
+                    }
+                    _ => continue,
                 }
-                if list.len() < cap {
-                    list.push(u);
-                } else if let Some(slot) = (0..list.len()).max_by_key(|&k| indegree[list[k] as usize]) {
-                    indegree[list[slot] as usize] -= 1;
-                    list[slot] = u;
-                }
-                node.set(0, &list);
+                node.set(0, &l);
                 indegree[u as usize] += 1;
             }
         }
@@ -528,6 +551,26 @@ mod tests {
         {
             let r = recall(metric, 1);
             assert!(r >= floor, "{metric:?} recall {r}");
+        }
+    }
+
+    /// One-hot vectors are all at the same distance from each other: the
+    /// heuristic must still keep full lists, every node must be reachable at
+    /// level 0, and a search for each node's own vector must find it.
+    #[test]
+    fn equidistant_data_builds_a_connected_graph() {
+        let n = 200;
+        let mut data = vec![0.0f32; n * n];
+        for i in 0..n {
+            data[i * n + i] = 1.0;
+        }
+        for threads in [1, 2] {
+            let params = BuildParams { m: 16, ef_construction: 64, seed: 0x5275_7665_6374 };
+            let g = InMemoryGraph::build(dense(n, data.clone()), params, threads, |_| true).unwrap();
+            assert_eq!(g.unreachable(), Vec::<u32>::new(), "threads {threads}");
+            // with ef = n a search visits everything reachable at level 0
+            let found = (0..n).filter(|&i| g.search(&data[i * n..(i + 1) * n], 1, n)[0].id == i as u32).count();
+            assert_eq!(found, n, "threads {threads}");
         }
     }
 

@@ -95,9 +95,11 @@ impl<Id: std::hash::Hash + Eq, S: std::hash::BuildHasher> VisitedSet<Id> for std
 
 /// The neighbour-selection heuristic (algorithm 4): walk `candidates`
 /// (sorted nearest first by their distance to the base node) and keep one
-/// only if it is closer to the base than to every one already kept, so the
-/// kept set spans different directions. `between(a, b)` is the distance
-/// between two candidates.
+/// only if no kept one is strictly closer to it than the base is, so the
+/// kept set spans different directions. A tie keeps the candidate (as
+/// hnswlib does): on equidistant data (one-hot vectors) rejecting ties left
+/// every list one link long and most of the graph unreachable.
+/// `between(a, b)` is the distance between two candidates.
 pub fn select_neighbors<Id: Copy>(
     candidates: &[Neighbor<Id>],
     m: usize,
@@ -111,7 +113,7 @@ pub fn select_neighbors<Id: Copy>(
         if kept.len() >= m {
             break;
         }
-        if kept.iter().all(|k| between(c.id, k.id) > c.distance) {
+        if kept.iter().all(|k| between(c.id, k.id) >= c.distance) {
             kept.push(c);
         }
     }

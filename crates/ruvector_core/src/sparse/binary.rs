@@ -91,7 +91,7 @@ mod tests {
         assert_eq!(msg(&[0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 9]), "expected unused to be 0, not 9");
         assert_eq!(
             msg(&[0, 0, 0, 3, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 3, 0x3f, 0x80, 0, 0]),
-            "index must be less than dimensions"
+            "sparsevec index out of bounds"
         );
         assert_eq!(
             msg(&[0, 0, 0, 3, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0]),

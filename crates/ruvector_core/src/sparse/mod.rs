@@ -218,17 +218,14 @@ pub fn check_nnz(nnz: i64, dim: i64) -> Result<()> {
 /// Indices must be in 0..dim, strictly ascending.
 pub fn check_indices(indices: &[i32], dim: i32) -> Result<()> {
     for (i, &index) in indices.iter().enumerate() {
-        if index < 0 {
-            return Err(data_error("index must not be negative"));
-        }
-        if index >= dim {
-            return Err(data_error("index must be less than dimensions"));
+        if index < 0 || index >= dim {
+            return Err(data_error("sparsevec index out of bounds"));
         }
         if i > 0 && index < indices[i - 1] {
-            return Err(data_error("indexes must be in ascending order"));
+            return Err(data_error("sparsevec indices must be in ascending order"));
         }
         if i > 0 && index == indices[i - 1] {
-            return Err(data_error("indexes must not contain duplicates"));
+            return Err(data_error("sparsevec indices must not contain duplicates"));
         }
     }
     Ok(())
@@ -336,7 +333,8 @@ pub fn dot_dense<E: Scalar>(a: SparseRef<'_>, dense: &[E]) -> f32 {
 }
 
 pub fn norm(a: SparseRef<'_>) -> f64 {
-    a.values.iter().map(|&x| x as f64 * x as f64).sum::<f64>().sqrt()
+    // a fold from +0 (an empty `sum` is -0, and `l2_norm('{}/2')` is 0)
+    a.values.iter().fold(0.0, |s, &x| s + x as f64 * x as f64).sqrt()
 }
 
 pub fn cosine_distance(a: SparseRef<'_>, b: SparseRef<'_>) -> f64 {
@@ -519,10 +517,10 @@ mod tests {
 
     #[test]
     fn checks() {
-        assert_eq!(check_indices(&[0, 2, 2], 5).unwrap_err().message, "indexes must not contain duplicates");
-        assert_eq!(check_indices(&[0, 3, 2], 5).unwrap_err().message, "indexes must be in ascending order");
-        assert_eq!(check_indices(&[5], 5).unwrap_err().message, "index must be less than dimensions");
-        assert_eq!(check_indices(&[-1], 5).unwrap_err().message, "index must not be negative");
+        assert_eq!(check_indices(&[0, 2, 2], 5).unwrap_err().message, "sparsevec indices must not contain duplicates");
+        assert_eq!(check_indices(&[0, 3, 2], 5).unwrap_err().message, "sparsevec indices must be in ascending order");
+        assert_eq!(check_indices(&[5], 5).unwrap_err().message, "sparsevec index out of bounds");
+        assert_eq!(check_indices(&[-1], 5).unwrap_err().message, "sparsevec index out of bounds");
         assert_eq!(check_nnz(3, 2).unwrap_err().message, "sparsevec cannot have more elements than dimensions");
         assert_eq!(check_dim(0).unwrap_err().message, "sparsevec must have at least 1 dimension");
         assert_eq!(check_dim(MAX_DIM + 1).unwrap_err().kind, ErrorKind::ProgramLimitExceeded);
