@@ -27,3 +27,6 @@ if ! grep -qs "^pg$PG_MAJOR = \"$PG_CONFIG\"" "$HOME/.pgrx/config.toml"; then
     log "cargo pgrx init --pg$PG_MAJOR $PG_CONFIG"
     cargo pgrx init --pg$PG_MAJOR "$PG_CONFIG"
 fi
+
+# The SQL fuzzer (tests/fuzz) talks to the server with psycopg.
+python3 -c "import psycopg" 2>/dev/null || pip install --quiet "psycopg[binary]"

@@ -49,6 +49,9 @@ echo "regress: $passed passed, $failed failed"
 rm -rf "$results"
 [ "$failed" -eq 0 ]
 
+log "SQL fuzzer (tests/fuzz): seeded random statements, the server must survive every one"
+bash tests/fuzz/run.sh
+
 log "Recovery and server-level tests: streaming replica, crash restart, concurrency, shared memory (tests/recovery)"
 recovery_failed=0
 for t in tests/recovery/*.sh; do

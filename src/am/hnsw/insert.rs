@@ -297,7 +297,7 @@ pub fn add_backlink(
     false
 }
 
-fn read_list(index: Index, node: Tid, level: usize) -> Option<Vec<Tid>> {
+pub fn read_list(index: Index, node: Tid, level: usize) -> Option<Vec<Tid>> {
     index.read(node, |b| ElementRef::parse(b).map(|e| e.neighbors(level).collect())).flatten()
 }
 

@@ -234,10 +234,7 @@ fn relink_orphans(index: Index, graph: &DiskGraph, m: usize, is_deleted: &dyn Fn
                 let linked = ranked.iter().take(8).any(|&(distance, n)| {
                     super::insert::add_backlink(index, graph, n, tid, distance, 0, m, false, &mut cache)
                 });
-                if linked
-                    || ranked.first().is_some_and(|&(distance, n)| {
-                        super::insert::add_backlink(index, graph, n, tid, distance, 0, m, true, &mut cache)
-                    })
+                if linked || ranked.first().is_some_and(|&(_, n)| force_link(index, graph, n, tid, m, &reached, &mut cache))
                 {
                     relinked += 1;
                     walk(tid, &mut reached);
@@ -250,6 +247,73 @@ fn relink_orphans(index: Index, graph: &DiskGraph, m: usize, is_deleted: &dyn Fn
         }
     }
     relinked
+}
+
+/// Link `host` (reached) to `orphan` at level 0 although the heuristic did
+/// not choose it and `host`'s list may be full, without stranding anyone:
+/// the neighbour `orphan` displaces (the farthest from `host`) gets a link
+/// from `orphan`, which takes the place, if `orphan`'s own list is full, of
+/// a neighbour that is reached anyway. So every element reached before stays
+/// reached, and `orphan` joins them. (Forcing a link without that, on data
+/// where distances tie, displaced one orphan for another round after round.)
+fn force_link(
+    index: Index,
+    graph: &DiskGraph,
+    host: Tid,
+    orphan: Tid,
+    m: usize,
+    reached: &FxHashSet<Tid>,
+    cache: &mut QueryCache,
+) -> bool {
+    use super::insert::{read_list, write_list_if_unchanged};
+    let cap = 2 * m;
+    for _attempt in 0..3 {
+        let Some(current) = read_list(index, host, 0) else { return false };
+        if current.contains(&orphan) {
+            return true;
+        }
+        let mut wanted = current.clone();
+        let displaced = if current.len() < cap {
+            wanted.push(orphan);
+            None
+        } else {
+            let Some((slot, _)) = current
+                .iter()
+                .enumerate()
+                .map(|(k, &t)| (k, cache.distance(graph, host, t)))
+                .max_by(|a, b| a.1.total_cmp(&b.1))
+            else {
+                return false;
+            };
+            wanted[slot] = orphan;
+            Some(current[slot])
+        };
+        match write_list_if_unchanged(index, host, 0, &current, &wanted) {
+            Some(true) => {}
+            Some(false) => continue,
+            None => return false,
+        }
+        let Some(d) = displaced else { return true };
+        // keep `d` reachable through `orphan`
+        for _attempt in 0..3 {
+            let Some(own) = read_list(index, orphan, 0) else { return true };
+            if own.contains(&d) || orphan == d {
+                return true;
+            }
+            let mut want = own.clone();
+            if own.len() < cap {
+                want.push(d);
+            } else {
+                let slot = own.iter().position(|t| reached.contains(t) && *t != d).unwrap_or(own.len() - 1);
+                want[slot] = d;
+            }
+            if write_list_if_unchanged(index, orphan, 0, &own, &want) != Some(false) {
+                return true;
+            }
+        }
+        return true;
+    }
+    false
 }
 
 /// Replace `node`'s list at `level` (`current` as read) by its repair, if the
@@ -372,6 +436,21 @@ pub unsafe extern "C-unwind" fn ambulkdelete(
     stats
 }
 
+/// An insert that prunes a full neighbour list can take away an element's
+/// last level-0 in-link (HNSW's heuristic; pgvector's graphs do the same),
+/// and searches never reach such an element again. Every VACUUM (autovacuum
+/// runs one after enough inserts too) therefore walks level 0 from the entry
+/// point and relinks what it does not reach, also when no row was deleted.
+fn relink_stranded(index: Index) {
+    if index.nblocks() <= 1 {
+        return;
+    }
+    let meta: Meta = index.meta();
+    let graph = DiskGraph::open(index, &meta, index_kind(index.relation(), "hnsw"));
+    let relinked = relink_orphans(index, &graph, meta.m as usize, &|_| false);
+    pgrx::debug1!("hnsw vacuum cleanup: {relinked} stranded elements relinked");
+}
+
 #[pg_guard]
 pub unsafe extern "C-unwind" fn amvacuumcleanup(
     info: *mut pg_sys::IndexVacuumInfo,
@@ -379,6 +458,9 @@ pub unsafe extern "C-unwind" fn amvacuumcleanup(
 ) -> *mut pg_sys::IndexBulkDeleteResult {
     // SAFETY: amvacuumcleanup's arguments.
     unsafe {
+        if !(*info).analyze_only {
+            relink_stranded(Index::new((*info).index));
+        }
         callbacks::vacuum_cleanup(info, stats, |index| {
             (1..index.nblocks())
                 .map(|block| {
