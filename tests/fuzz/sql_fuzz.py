@@ -269,8 +269,10 @@ class Fuzzer:
             return  # zero vectors are not indexed under cosine: the seq scan has rows the index does not
         # the index may skip NULL-distance rows only; compare the distances returned
         if len(dg) < min(len(de), limit) or any(abs(a - b) > 1e-3 * max(1.0, abs(b)) for a, b in zip(dg, de)):
-            what = f"exhaustive {am} scan differs from the exact answer\nindex: {dg}\nexact: {de}\n{sql}"
-            if am == "hnsw":
+            # the planner picks among the table's indexes for this operator
+            ams = sorted({a for (_, a, oc, _) in t.indexes if op_of(oc) == op})
+            what = f"exhaustive scan ({'/'.join(ams)}) differs from the exact answer\nindex: {dg}\nexact: {de}\n{sql}"
+            if "hnsw" in ams:
                 # Open (issue 12): an element an insert's pruning left without a
                 # level-0 in-link is not found until VACUUM relinks it; seen on
                 # data where distances tie or overflow.
