@@ -49,6 +49,9 @@ echo "regress: $passed passed, $failed failed"
 rm -rf "$results"
 [ "$failed" -eq 0 ]
 
+log "pgvector's own regression SQL, replayed (tests/pgvector_compat; skipped without pgvector's source)"
+bash tests/pgvector_compat/run.sh
+
 log "SQL fuzzer (tests/fuzz): seeded random statements, the server must survive every one"
 bash tests/fuzz/run.sh
 

@@ -252,11 +252,9 @@ fn check_meta_page(index: crate::am::storage::Index, am: &str, kind: IndexKind) 
 fn kind_from_catalogue(index: pg_sys::Relation, am: &str) -> IndexKind {
     // SAFETY: the index has one key column.
     let typid = unsafe { (*(*index).rd_att).attrs.as_slice(1)[0].atttypid };
-    let (elem, prefix) = elem_of_type(typid).unwrap_or_else(|other| {
-        crate::error::raise_code(
-            PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
-            format!("{am} indexes on type {other} are not supported"),
-        )
+    // pgvector's message (its SQLSTATE too: a plain ERROR, XX000)
+    let (elem, prefix) = elem_of_type(typid).unwrap_or_else(|_| {
+        crate::error::raise_code(PgSqlErrorCode::ERRCODE_INTERNAL_ERROR, format!("type not supported for {am} index"))
     });
     let name = proc_name(index, 1).unwrap_or_default();
     let cosine = proc_name(index, 2).is_some();

@@ -56,8 +56,10 @@ pub fn convert<S: DenseElement, E: DenseElement>(v: DenseArg<'_, S>, typmod: i32
     DenseOut::build(v.len(), |out| dense::convert_into(v, out))
 }
 
-/// `array_to_vector` / `array_to_halfvec`: pgvector's checks, in its order.
-pub fn from_array<E: DenseElement, M>(arr: ArrayArg<'_, M>, typmod: i32) -> DenseOut<E> {
+/// The elements of an array cast to a vector type, as f32, after pgvector's
+/// checks in its order; `check_len(n)` runs between the shape checks and the
+/// reading of the elements (each type's dimension checks, with its names).
+pub fn array_values<M>(arr: ArrayArg<'_, M>, check_len: impl FnOnce(usize)) -> Vec<f32> {
     if arr.ndim() > 1 {
         raise_kind(ErrorKind::DataException, "array must be 1-D");
     }
@@ -65,10 +67,9 @@ pub fn from_array<E: DenseElement, M>(arr: ArrayArg<'_, M>, typmod: i32) -> Dens
         raise_kind(ErrorKind::NullValueNotAllowed, "array must not contain nulls");
     }
     let datums = arr.datums();
-    dense::check_dims::<E>(datums.len()).or_raise();
-    dense::check_expected_dims(typmod, datums.len()).or_raise();
+    check_len(datums.len());
     let elem = arr.elem_type();
-    let values: Vec<f32> = datums
+    datums
         .iter()
         .map(|d| match elem {
             pg_sys::INT4OID => d.value() as i32 as f32,
@@ -77,7 +78,15 @@ pub fn from_array<E: DenseElement, M>(arr: ArrayArg<'_, M>, typmod: i32) -> Dens
             pg_sys::NUMERICOID => numeric_datum_to_f32(*d),
             _ => raise_kind(ErrorKind::DataException, "unsupported array type"),
         })
-        .collect();
+        .collect()
+}
+
+/// `array_to_vector` / `array_to_halfvec`: pgvector's checks, in its order.
+pub fn from_array<E: DenseElement, M>(arr: ArrayArg<'_, M>, typmod: i32) -> DenseOut<E> {
+    let values = array_values(arr, |n| {
+        dense::check_dims::<E>(n).or_raise();
+        dense::check_expected_dims(typmod, n).or_raise();
+    });
     DenseOut::build(values.len(), |out| dense::convert_into(&values, out))
 }
 

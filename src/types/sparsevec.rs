@@ -87,12 +87,16 @@ fn sparsevec_to_halfvec(v: SparseArg<'_>, typmod: i32, _explicit: bool) -> Dense
     to_dense(v, typmod)
 }
 
-/// Arrays are read as a dense vector first (array_to_vector's checks), then made sparse.
+/// `array_to_sparsevec`: pgvector's checks in its order, with sparsevec's
+/// limits and messages (up to 1,000,000,000 dimensions, 16,000 non-zeros).
 fn from_array<M>(arr: ArrayArg<'_, M>, typmod: i32) -> SparseOut {
-    let mut dense_vector: DenseOut<f32> = dense::from_array(arr, -1);
-    let values = dense_vector.data_mut();
-    core_dense::check_expected_dims(typmod, values.len()).or_raise();
-    SparseOut::new(sparse::from_dense(values).or_raise().as_ref())
+    let values = dense::array_values(arr, |n| {
+        sparse::check_dim(n as i64).or_raise();
+        core_dense::check_expected_dims(typmod, n).or_raise();
+    });
+    let sparse_vector = sparse::from_dense(&values).or_raise();
+    sparse_vector.values.iter().try_for_each(|&x| sparse::check_element(x)).or_raise();
+    SparseOut::new(sparse_vector.as_ref())
 }
 
 #[pg_extern(immutable, strict, parallel_safe, name = "array_to_sparsevec")]

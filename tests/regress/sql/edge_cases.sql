@@ -182,3 +182,17 @@ RESET client_min_messages;
 RESET maintenance_work_mem;
 DROP TABLE spill;
 SELECT 1 AS server_alive;
+
+-- Found by replaying pgvector's regression SQL: array casts to sparsevec use
+-- sparsevec's limits and messages; vector_combine checks the dimensions of
+-- the state it returns; a column type no opclass fits is pgvector's message.
+SELECT error_of($$SELECT '{NaN,1}'::real[]::sparsevec$$);
+SELECT error_of($$SELECT '{}'::real[]::sparsevec$$);
+SELECT error_of($$SELECT array_fill(1, ARRAY[16001])::sparsevec$$);
+SELECT l2_norm(array_fill(0, ARRAY[20000])::sparsevec) AS wide_sparse_from_array;
+SELECT error_of($$SELECT vector_combine('{0}', (SELECT array_agg(n) FROM generate_series(1, 16002) n))$$);
+SELECT vector_combine('{0}', '{0}') AS empty_states, vector_combine('{1,2}', '{0}') AS one_empty;
+CREATE TABLE vb (val varbit(3));
+SELECT error_of('CREATE INDEX ON vb USING hnsw (val bit_hamming_ops)');
+SELECT error_of('CREATE INDEX ON vb USING ivfflat (val bit_hamming_ops) WITH (lists = 1)');
+DROP TABLE vb;

@@ -206,27 +206,35 @@ pub mod avg {
         Ok(out)
     }
 
-    /// Merge two partial states (parallel aggregation).
+    /// Merge two partial states (parallel aggregation), as pgvector does: by
+    /// their dimensions (an empty state has none), checking the limit, with
+    /// the counts added.
     pub fn combine(a: &[f64], b: &[f64]) -> Result<Vec<f64>> {
         let (na, nb) = (a.first().copied().unwrap_or(0.0), b.first().copied().unwrap_or(0.0));
-        if na == 0.0 {
-            return Ok(b.to_vec());
-        }
-        if nb == 0.0 {
-            return Ok(a.to_vec());
-        }
-        check_expected_dims((a.len() - 1) as i32, b.len() - 1)?;
-        // pgvector checks the limit here too (both types allow 16,000)
-        check_dims::<f32>(a.len() - 1)?;
-        let mut out = Vec::with_capacity(a.len());
-        out.push(na + nb);
-        for (x, y) in a[1..].iter().zip(&b[1..]) {
-            let sum = x + y;
-            if sum.is_infinite() {
-                return Err(overflow());
+        let (da, db) = (a.len().saturating_sub(1), b.len().saturating_sub(1));
+        let mut out = if da == 0 && db == 0 {
+            vec![0.0]
+        } else if da == 0 {
+            check_dims::<f32>(db)?;
+            b.to_vec()
+        } else if db == 0 {
+            check_dims::<f32>(da)?;
+            a.to_vec()
+        } else {
+            check_dims::<f32>(da)?;
+            check_expected_dims(da as i32, db)?;
+            let mut out = Vec::with_capacity(a.len());
+            out.push(0.0);
+            for (x, y) in a[1..].iter().zip(&b[1..]) {
+                let sum = x + y;
+                if sum.is_infinite() {
+                    return Err(overflow());
+                }
+                out.push(sum);
             }
-            out.push(sum);
-        }
+            out
+        };
+        out[0] = na + nb;
         Ok(out)
     }
 
