@@ -62,6 +62,54 @@ pub const GEOMETRY: PageGeometry = PageGeometry {
 
 pub const META_BLOCK: u32 = 0;
 
+/// Bounds a walk along a chain of pages or of tuples (ivfflat lists, vector
+/// chunks, overflow TID lists): a chain in a valid index visits each page
+/// (tuple) once, so more steps than the index has pages (line pointers) mean
+/// a corrupt chain that loops, raised as XX002 instead of looping forever.
+/// Checks for interrupts every 64 steps. The index's size is asked only once
+/// a walk gets long, so short walks on the search path cost nothing extra.
+pub struct ChainWalk {
+    index: Index,
+    steps: u64,
+    limit: Option<u64>,
+    per_page: u64,
+    what: &'static str,
+}
+
+impl ChainWalk {
+    /// A walk over pages (at most one step per page).
+    pub fn pages(index: Index, what: &'static str) -> Self {
+        ChainWalk { index, steps: 0, limit: None, per_page: 1, what }
+    }
+
+    /// A walk over tuples (at most one step per line pointer).
+    pub fn tuples(index: Index, what: &'static str) -> Self {
+        ChainWalk {
+            index,
+            steps: 0,
+            limit: None,
+            per_page: (BLCKSZ / core::mem::size_of::<pg_sys::ItemIdData>()) as u64,
+            what,
+        }
+    }
+
+    /// Count one step of the walk.
+    pub fn step(&mut self) {
+        self.steps += 1;
+        if self.steps % 64 != 0 {
+            return;
+        }
+        pgrx::check_for_interrupts!();
+        let limit = *self.limit.get_or_insert_with(|| (self.index.nblocks() as u64 + 1) * self.per_page);
+        if self.steps > limit {
+            crate::error::raise_code(
+                pgrx::PgSqlErrorCode::ERRCODE_INDEX_CORRUPTED,
+                format!("index \"{}\": a {} chain loops (more than {limit} steps)", self.index.name(), self.what),
+            );
+        }
+    }
+}
+
 /// An open index relation (owned by the caller; this only borrows it).
 #[derive(Clone, Copy)]
 pub struct Index {
@@ -596,7 +644,9 @@ impl Index {
     /// after it. Returns where the tuple went.
     pub fn append_to_chain(&self, mut block: u32, bytes: &[u8]) -> Tid {
         assert!(GEOMETRY.item_cost(bytes.len()) <= GEOMETRY.empty_free, "tuple fits an empty page");
+        let mut walk = ChainWalk::pages(*self, "list page");
         loop {
+            walk.step();
             let l = self.lock(block, pg_sys::BUFFER_LOCK_EXCLUSIVE);
             // SAFETY: exclusive lock on a chain page; changes through Generic WAL.
             unsafe {

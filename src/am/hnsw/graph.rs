@@ -11,7 +11,7 @@ use ruvector_core::sparse::{Pair, PairDistance};
 use ruvector_core::{bits, sq8};
 
 pub use crate::am::kind::{pair_metric, Elem, IndexKind, Measure, Query};
-use crate::am::storage::Index;
+use crate::am::storage::{ChainWalk, Index};
 
 /// An element's heap TIDs (inline and overflow) and whether it is deleted.
 pub struct ElementTids {
@@ -130,7 +130,9 @@ impl DiskGraph {
             out.extend_from_slice(e.chunk_bytes());
             Some(e.next_chunk())
         })??;
+        let mut walk = ChainWalk::tuples(self.index, "vector chunk");
         while next.is_valid() {
+            walk.step();
             next = self.index.read(next, |b| {
                 let (bytes, n) = parse_chunk(b)?;
                 out.extend_from_slice(bytes);
@@ -189,7 +191,9 @@ impl DiskGraph {
         let Some(Some(mut next)) = first else {
             return f32::INFINITY;
         };
+        let mut walk = ChainWalk::tuples(self.index, "vector chunk");
         while next.is_valid() {
+            walk.step();
             match self.index.read(next, |b| {
                 let (bytes, n) = parse_chunk(b)?;
                 take(bytes);
@@ -223,7 +227,9 @@ pub fn element_tids(index: Index, tid: Tid) -> Option<ElementTids> {
         let e = ElementRef::parse(b)?;
         Some((e.is_deleted(), e.heap_tids().collect::<Vec<_>>(), e.overflow()))
     })??;
+    let mut walk = ChainWalk::tuples(index, "TID list");
     while next.is_valid() {
+        walk.step();
         let (more, n) = index.read(next, parse_tidlist)??;
         tids.extend(more);
         next = n;

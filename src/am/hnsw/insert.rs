@@ -354,7 +354,9 @@ fn add_heap_tid(index: Index, element: Tid, heap_tid: Tid) -> bool {
     };
     // Walk the overflow lists for one with room.
     let mut last = Tid::INVALID;
+    let mut walk = crate::am::storage::ChainWalk::tuples(index, "TID list");
     while list.is_valid() {
+        walk.step();
         let added = index.update(list, |bytes| {
             let Some((mut tids, next)) = parse_tidlist(bytes) else { return (false, (false, Tid::INVALID)) };
             tids.push(heap_tid);

@@ -35,7 +35,7 @@ use super::graph::DiskGraph;
 use super::insert::QueryCache;
 use crate::am::callbacks;
 use crate::am::kind::index_kind;
-use crate::am::storage::{item_pointer, Index};
+use crate::am::storage::{item_pointer, ChainWalk, Index};
 
 /// Deleted elements a repair may walk through to find live replacements.
 const REPAIR_BUDGET: usize = 32;
@@ -125,11 +125,14 @@ fn remove_deleted(index: Index, deleted: &TidStore) {
             continue;
         };
         doomed.entry(block).or_default().push(offset);
+        let mut walk = ChainWalk::tuples(index, "vector chunk or TID list");
         while chunk.is_valid() {
+            walk.step();
             doomed.entry(chunk.block).or_default().push(chunk.offset);
             chunk = index.read(chunk, |b| parse_chunk(b).map(|(_, next)| next)).flatten().unwrap_or(Tid::INVALID);
         }
         while list.is_valid() {
+            walk.step();
             doomed.entry(list.block).or_default().push(list.offset);
             list = index.read(list, |b| parse_tidlist(b).map(|(_, next)| next)).flatten().unwrap_or(Tid::INVALID);
         }
@@ -234,7 +237,8 @@ fn relink_orphans(index: Index, graph: &DiskGraph, m: usize, is_deleted: &dyn Fn
                 let linked = ranked.iter().take(8).any(|&(distance, n)| {
                     super::insert::add_backlink(index, graph, n, tid, distance, 0, m, false, &mut cache)
                 });
-                if linked || ranked.first().is_some_and(|&(_, n)| force_link(index, graph, n, tid, m, &reached, &mut cache))
+                if linked
+                    || ranked.first().is_some_and(|&(_, n)| force_link(index, graph, n, tid, m, &reached, &mut cache))
                 {
                     relinked += 1;
                     walk(tid, &mut reached);
@@ -404,7 +408,9 @@ pub unsafe extern "C-unwind" fn ambulkdelete(
     }
     for (element, mut list) in emptied {
         let mut empty = true;
+        let mut walk = ChainWalk::tuples(index, "TID list");
         while list.is_valid() && empty {
+            walk.step();
             match index.read(list, parse_tidlist).flatten() {
                 Some((tids, next)) => {
                     empty = tids.is_empty();

@@ -375,7 +375,8 @@ pub unsafe extern "C-unwind" fn ambuild(
         };
         load.writer.update(list_tuple, |bytes| {
             bytes[0..4].copy_from_slice(&start.to_ne_bytes());
-            set_list_insert(bytes, tail);
+            let written = set_list_insert(bytes, tail);
+            debug_assert!(written, "list tuples are written by this build");
         });
     }
     let (heap_tuples, indexed) = (load.heap_tuples, load.indexed);

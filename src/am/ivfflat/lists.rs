@@ -8,7 +8,7 @@ use ruvector_core::ivf::tuple::{parse_list, IvfMeta, IVF_MAGIC};
 use ruvector_core::layout::AlignedRows;
 
 use crate::am::kind::{IndexKind, Query};
-use crate::am::storage::Index;
+use crate::am::storage::{ChainWalk, Index};
 
 /// Where a list lives.
 #[derive(Clone, Copy, Debug)]
@@ -53,7 +53,9 @@ impl Lists {
         let mut lists = Lists { meta, entries: Vec::with_capacity(meta.lists as usize), centres: Centres::default() };
         let mut block = Some(meta.centre_block);
         let mut uneven = false;
+        let mut walk = ChainWalk::pages(index, "centre page");
         while let Some(b) = block {
+            walk.step();
             block = index.read_page(b, |page| {
                 for (offset, bytes) in page.items() {
                     if let Some((start, insert, centre)) = parse_list(bytes) {

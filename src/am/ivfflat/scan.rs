@@ -25,7 +25,7 @@ use super::lists::{ListEntry, Lists};
 use super::options::{IterativeScan, ITERATIVE_SCAN, MAX_PROBES, PROBES};
 use crate::am::callbacks;
 use crate::am::kind::{check_query_dims, index_kind, IndexKind, Query};
-use crate::am::storage::{tid_from_key, tid_key, Index};
+use crate::am::storage::{tid_from_key, tid_key, ChainWalk, Index};
 
 const FIRST_BATCH: usize = 128;
 
@@ -87,7 +87,9 @@ impl ScanState {
         let mut top = BoundedTopK::new(self.batch, self.after);
         for entry in &self.order[self.round.clone()] {
             let mut block = Some(entry.start);
+            let mut walk = ChainWalk::pages(index, "list page");
             while let Some(b) = block {
+                walk.step();
                 block = index.read_page(b, |page| {
                     for (_, bytes) in page.items() {
                         // the TID is decoded only for rows that can enter the batch

@@ -10,7 +10,7 @@ use ruvector_core::ivf::tuple::{parse_row, set_list_insert};
 
 use super::lists::Lists;
 use crate::am::callbacks;
-use crate::am::storage::{item_pointer, Index};
+use crate::am::storage::{item_pointer, ChainWalk, Index};
 
 #[pg_guard]
 pub unsafe extern "C-unwind" fn ambulkdelete(
@@ -31,7 +31,9 @@ pub unsafe extern "C-unwind" fn ambulkdelete(
     for entry in &lists.entries {
         let mut block = Some(entry.start);
         let mut first_with_room = None;
+        let mut walk = ChainWalk::pages(index, "list page");
         while let Some(b) = block {
+            walk.step();
             let (deleted, live, next) = index.delete_items(b, |bytes| {
                 parse_row(bytes).is_some_and(|(tid, _)| {
                     let mut ptr = item_pointer(tid);
@@ -49,10 +51,7 @@ pub unsafe extern "C-unwind" fn ambulkdelete(
         }
         if let Some(b) = first_with_room {
             if b != entry.insert {
-                index.update(entry.tuple, |bytes| {
-                    set_list_insert(bytes, b);
-                    (true, ())
-                });
+                index.update(entry.tuple, |bytes| (set_list_insert(bytes, b), ()));
             }
         }
     }
@@ -72,7 +71,9 @@ pub unsafe extern "C-unwind" fn amvacuumcleanup(
             let mut live = 0f64;
             for entry in &Lists::read(index).entries {
                 let mut block = Some(entry.start);
+                let mut walk = ChainWalk::pages(index, "list page");
                 while let Some(b) = block {
+                    walk.step();
                     block = index.read_page(b, |p| {
                         live += p.items().count() as f64;
                         p.next()

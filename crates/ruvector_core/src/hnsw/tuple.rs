@@ -399,8 +399,11 @@ pub fn parse_tidlist(bytes: &[u8]) -> Option<(Vec<Tid>, Tid)> {
 
 /// Rewrite the TIDs of a TID-list tuple in place (count ≤ capacity).
 pub fn set_tidlist(bytes: &mut [u8], tids: &[Tid]) -> bool {
+    if bytes.len() < TIDLIST_HEADER || bytes[0] != KIND_TIDLIST {
+        return false;
+    }
     let cap = u16_at(bytes, 10) as usize;
-    if bytes[0] != KIND_TIDLIST || tids.len() > cap {
+    if tids.len() > cap || bytes.len() < tidlist_size(cap) {
         return false;
     }
     bytes[2..4].copy_from_slice(&(tids.len() as u16).to_ne_bytes());
@@ -597,5 +600,116 @@ mod tests {
         assert!(g.item_cost(e.size()) <= g.empty_free);
         assert!(g.item_cost(ElementLayout { chunk_len: max / 4 + 4, ..e }.size()) > g.empty_free);
         assert!(g.item_cost(chunk_size(g.max_chunk_bytes())) <= g.empty_free);
+    }
+}
+
+/// Arbitrary bytes (a corrupt or foreign page's items) given to every parser
+/// and setter of the on-disk formats: each answers `None`/`false` or works
+/// within the bytes it was given, and never panics.
+#[cfg(test)]
+mod arbitrary_bytes {
+    use super::*;
+    use crate::ivf::tuple::{parse_list, parse_row, set_list_insert};
+    use proptest::prelude::*;
+
+    fn tids() -> impl Strategy<Value = Vec<Tid>> {
+        proptest::collection::vec((any::<u32>(), any::<u16>()).prop_map(|(block, offset)| Tid { block, offset }), 0..40)
+    }
+
+    /// Bytes that often look like our tuples: a kind byte, element sizes
+    /// and small counts, then noise.
+    fn tuple_bytes() -> impl Strategy<Value = Vec<u8>> {
+        (
+            prop_oneof![Just(KIND_ELEMENT), Just(KIND_CHUNK), Just(KIND_TIDLIST), any::<u8>()],
+            0u8..4,
+            prop_oneof![Just(1u8), Just(2), Just(4), Just(8), any::<u8>()],
+            proptest::collection::vec(any::<u8>(), 0..600),
+        )
+            .prop_map(|(kind, level, elem, mut rest)| {
+                rest.insert(0, kind);
+                if rest.len() > 1 {
+                    rest[1] = if kind == KIND_CHUNK { elem } else { level };
+                }
+                if rest.len() > 20 {
+                    rest[20] = elem;
+                }
+                rest
+            })
+    }
+
+    /// Real tuples (an element, a chunk, a TID list) with some bytes
+    /// overwritten: the headers parse, and their counts and sizes lie.
+    fn damaged_tuples() -> impl Strategy<Value = Vec<u8>> {
+        (0usize..3, 0usize..3, 1usize..6, tids(), proptest::collection::vec((any::<usize>(), any::<u8>()), 0..6))
+            .prop_map(|(kind, level, m, tids, damage)| {
+                let neighbors: Vec<Vec<Tid>> =
+                    (0..=level).map(|l| tids.iter().copied().take(m * 2 - l.min(1) * m).collect()).collect();
+                let chunk = [7u8; 12];
+                let mut b = match kind {
+                    0 => encode_element(&NewElement {
+                        level,
+                        m,
+                        heap_tids: &tids[..tids.len().min(INLINE_TIDS)],
+                        overflow: Tid::INVALID,
+                        next_chunk: Tid::INVALID,
+                        neighbors: &neighbors,
+                        chunk: &chunk,
+                        elem_bytes: 4,
+                    }),
+                    1 => encode_chunk(&chunk, 4, Tid::INVALID),
+                    _ => encode_tidlist(&tids[..tids.len().min(8)], 8, Tid::INVALID),
+                };
+                for (at, byte) in damage {
+                    let n = b.len();
+                    b[at % n] = byte;
+                }
+                b
+            })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 3000, ..ProptestConfig::default() })]
+        #[test]
+        fn readers_and_setters_never_panic(
+            mut bytes in prop_oneof![tuple_bytes(), damaged_tuples()],
+            list in tids(),
+            t in any::<(u32, u16)>(),
+        ) {
+            let tid = Tid { block: t.0, offset: t.1 };
+            if let Some(e) = ElementRef::parse(&bytes) {
+                let _ = (e.is_deleted(), e.overflow(), e.next_chunk(), e.chunk_bytes().len(), e.chunk::<f32>().len());
+                let _ = e.heap_tids().count();
+                for level in 0..=e.level() + 1 {
+                    let _ = (e.neighbor_count(level), e.neighbors(level).count());
+                }
+            }
+            if let Some(mut e) = ElementMut::parse(&mut bytes) {
+                e.set_deleted(true);
+                e.set_overflow(tid);
+                let level = e.as_ref().level();
+                for l in 0..=level {
+                    e.set_neighbors(l, &list);
+                    prop_assert!(e.as_ref().neighbors(l).count() <= list.len());
+                }
+                let _ = e.push_heap_tid(tid);
+                let _ = e.retain_heap_tids(|x| x.block % 2 == 0);
+                prop_assert!(ElementRef::parse(&bytes).is_some(), "a setter broke the element");
+            }
+            let _ = parse_chunk(&bytes).map(|(data, next)| (data.len(), next));
+            if parse_tidlist(&bytes).is_some() {
+                let _ = set_tidlist(&mut bytes, &list);
+                let _ = set_tidlist_next(&mut bytes, tid);
+                prop_assert!(parse_tidlist(&bytes).is_some());
+            } else {
+                let _ = set_tidlist(&mut bytes, &list);
+                let _ = set_tidlist_next(&mut bytes, tid);
+            }
+            let _ = parse_list(&bytes).map(|(s, i, c)| (s, i, c.len()));
+            let _ = set_list_insert(&mut bytes, t.0);
+            let _ = parse_row(&bytes).map(|(h, v)| (h, v.len()));
+            let _ = chunk_elems::<f32>(&bytes).len();
+            let _ = chunk_elems::<half::f16>(&bytes).len();
+            let _ = chunk_elems::<crate::sparse::Pair>(&bytes).len();
+        }
     }
 }

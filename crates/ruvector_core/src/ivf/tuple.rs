@@ -49,9 +49,16 @@ pub fn parse_list(b: &[u8]) -> Option<(u32, u32, &[u8])> {
     Some((start, insert, &b[LIST_HEADER..]))
 }
 
-/// Change the insert block of a list tuple in place.
-pub fn set_list_insert(b: &mut [u8], insert: u32) {
-    b[4..8].copy_from_slice(&insert.to_ne_bytes());
+/// Change the insert block of a list tuple in place; false (nothing
+/// written) if `b` is too short to be one.
+pub fn set_list_insert(b: &mut [u8], insert: u32) -> bool {
+    match b.get_mut(4..8) {
+        Some(slot) => {
+            slot.copy_from_slice(&insert.to_ne_bytes());
+            true
+        }
+        None => false,
+    }
 }
 
 pub fn encode_row(heap: Tid, vector: &[u8]) -> Vec<u8> {
