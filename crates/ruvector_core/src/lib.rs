@@ -16,6 +16,7 @@ pub mod layout;
 pub mod sparse;
 pub mod sq8;
 pub mod tidstore;
+pub mod workers;
 
 pub use error::{ErrorKind, VectorError};
 pub use layout::VectorData;

@@ -100,20 +100,20 @@ impl<S: Space> InMemoryGraph<S> {
             }
         };
         let cancelled = std::thread::scope(|s| {
-            let _stop_workers = StopOnDrop(&stop);
-            for _ in 1..threads.max(1) {
-                s.spawn(|| work(&graph));
-            }
+            let stop_workers = StopOnDrop(&stop);
+            let workers: Vec<_> = (1..threads.max(1)).map(|_| s.spawn(|| work(&graph))).collect();
             // The calling thread inserts too, one batch between ticks.
-            loop {
+            let cancelled = loop {
                 if !tick(done.load(Ordering::Relaxed)) {
-                    return true;
+                    break true;
                 }
                 if !run_batch(&graph) {
-                    break;
+                    break false;
                 }
-            }
-            false
+            };
+            drop(stop_workers);
+            workers.into_iter().for_each(|w| crate::workers::joined(w.join()));
+            cancelled
         });
         if cancelled {
             return Err(Cancelled);

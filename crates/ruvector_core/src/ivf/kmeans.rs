@@ -195,7 +195,7 @@ pub fn kmeans(
                     })
                 })
                 .collect();
-            handles.into_iter().map(|h| h.join().expect("worker thread panicked")).collect()
+            handles.into_iter().map(|h| crate::workers::joined(h.join())).collect()
         });
         let mut sums = vec![0f64; k * dims];
         let mut counts = vec![0u64; k];
@@ -275,7 +275,7 @@ pub fn kmeans(
                     (changed, searched)
                 }));
             }
-            handles.into_iter().map(|h| h.join().expect("worker thread panicked")).unzip()
+            handles.into_iter().map(|h| crate::workers::joined(h.join())).unzip()
         });
         full_searches += searched.iter().sum::<u64>();
         let changed: u64 = changed.iter().sum();

@@ -31,7 +31,7 @@ pub fn parallel_map<T: Send, F: Fn(usize) -> T + Sync>(n: usize, threads: usize,
         let handles: Vec<_> = (0..threads)
             .map(|t| s.spawn(move || (t * per..((t + 1) * per).min(n)).map(f).collect::<Vec<T>>()))
             .collect();
-        handles.into_iter().flat_map(|h| h.join().expect("worker thread panicked")).collect()
+        handles.into_iter().flat_map(|h| crate::workers::joined(h.join())).collect()
     })
 }
 
