@@ -288,7 +288,7 @@ pub fn add_backlink(
             // `node` no longer links to `d` but links to `new`, so a link from
             // `new` keeps `d` reachable along the path it was reached by (this
             // may have been its last in-link).
-            append_link(index, new, d, level, cap);
+            keep_reachable_through(index, graph, new, d, level, cap, cache);
         }
         if written != Some(false) {
             return written == Some(true);
@@ -316,18 +316,42 @@ pub fn write_list_if_unchanged(index: Index, node: Tid, level: usize, current: &
         .flatten()
 }
 
-/// Append `target` to `node`'s list at `level` if it has room and lacks it
-/// (optimistically: re-read and retry if the list changes under us).
-fn append_link(index: Index, node: Tid, target: Tid, level: usize, cap: usize) {
+/// Give `node` (the element just linked in) a link to `target` (the
+/// neighbour it displaced), so that `target` stays reachable along the path
+/// it was reached by: this may have been its last in-link. When `node`'s
+/// list is full, `target` takes the place of `node`'s farthest neighbour,
+/// which a search found moments ago and so has in-links of its own. (Only
+/// appending when there was room left far elements, the first a full list
+/// lets go, unreachable on tie-heavy or widely spread data.)
+fn keep_reachable_through(
+    index: Index,
+    graph: &DiskGraph,
+    node: Tid,
+    target: Tid,
+    level: usize,
+    cap: usize,
+    cache: &mut QueryCache,
+) {
     for _attempt in 0..3 {
         let Some(current) = read_list(index, node, level) else { return };
-        if current.len() >= cap || current.contains(&target) || node == target {
+        if current.contains(&target) || node == target {
             return;
         }
         let mut wanted = current.clone();
-        wanted.push(target);
-        let written = write_list_if_unchanged(index, node, level, &current, &wanted);
-        if written != Some(false) {
+        if current.len() < cap {
+            wanted.push(target);
+        } else {
+            let Some((slot, _)) = current
+                .iter()
+                .enumerate()
+                .map(|(k, &t)| (k, cache.distance(graph, node, t)))
+                .max_by(|a, b| a.1.total_cmp(&b.1))
+            else {
+                return;
+            };
+            wanted[slot] = target;
+        }
+        if write_list_if_unchanged(index, node, level, &current, &wanted) != Some(false) {
             return;
         }
     }

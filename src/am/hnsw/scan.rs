@@ -82,10 +82,17 @@ impl ScanState {
         graph.prepare_query(query);
         let start = Neighbor { distance: graph.distance(query, ep), id: ep };
         let entry = descend(&graph, query, start, top, 0);
+        // Level 0 is walked from where the descent ended and from the entry
+        // point itself: every element is reachable from the entry point
+        // through level-0 links (build, VACUUM and ruvector_index_check keep
+        // it so), but not necessarily from the descent's end, since links
+        // point one way. So a search whose ef covers the index finds every
+        // element, and an iterative scan that widens far enough returns all.
+        let entries: &[Neighbor<Tid>] = if entry.id == start.id { &[start] } else { &[entry, start] };
         // sized for what a search at this ef visits (GloVe-50 at ef 200, m 16:
         // 3,430 on average, beyond ef × 16), so the set rarely rehashes as it grows
         let mut visited: FxHashSet<Tid> = FxHashSet::with_capacity_and_hasher(presize(self.ef, 24), Default::default());
-        let mut found = search_layer(&graph, query, &[entry], self.ef, 0, &mut visited);
+        let mut found = search_layer(&graph, query, entries, self.ef, 0, &mut visited);
         if found.len() < self.ef {
             self.exhausted = true;
         }
