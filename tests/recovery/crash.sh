@@ -33,4 +33,21 @@ ivf_missing=$("${P[@]}" -Atc "SET enable_seqscan = off; SET ivfflat.probes = 10;
     SELECT count(*) FROM items t WHERE t.id NOT IN (SELECT id FROM items ORDER BY v <=> t.v LIMIT 1)")
 echo "crash: $rows committed rows after restart; $check; rows hnsw misses at ef 100/1000 and lost: $missing;" \
     "ivfflat returns $ivf_rows rows and cannot find $ivf_missing"
-hnsw_misses_ok "$missing" "$rows" && [ "$rows" -gt 1000 ] && [ "$ivf_rows" = "$rows" ] && [ "$ivf_missing" = 0 ]
+if hnsw_misses_ok "$missing" "$rows" && [ "$rows" -gt 1000 ] && [ "$ivf_rows" = "$rows" ] && [ "$ivf_missing" = 0 ]; then
+    exit 0
+fi
+# Keep what a failure needs to be understood (the test fails about once in
+# 15-20 runs on this machine, cause not yet known): the rows missed at ef
+# 1000 with the rank at which an iterative scan returns them, the element
+# holding each, and the whole cluster (server log, data directory).
+kept=$(mktemp -d /tmp/ruvector-crash-failed.XXXXXX)
+"${P[@]}" -Atc "SET enable_seqscan = off; SET hnsw.ef_search = 1000;
+    SET hnsw.iterative_scan = relaxed_order; SET hnsw.max_scan_tuples = 1000000; SET work_mem = '256MB';
+    SELECT t.id, (SELECT count(*) FROM items u WHERE (u.v <-> t.v) < 1e-9 AND u.id <> t.id) AS twins,
+           (SELECT r FROM (SELECT id, row_number() OVER () AS r FROM (SELECT id FROM items ORDER BY v <-> t.v) o) q
+             WHERE q.id = t.id) AS iterative_rank
+    FROM items t WHERE t.id NOT IN (SELECT id FROM items ORDER BY v <-> t.v LIMIT 5)" > "$kept/missed.txt" 2>&1 || true
+stop_cluster "$data"
+cp -a "$data" "$kept/data"
+echo "crash: FAILED; missed rows and the cluster kept in $kept (missed.txt, data/server.log)"
+exit 1

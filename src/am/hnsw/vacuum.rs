@@ -435,7 +435,9 @@ pub unsafe extern "C-unwind" fn ambulkdelete(
     }
     if !deleted.is_empty() {
         let deleted = TidStore::from_unsorted(deleted);
-        remove_deleted(index, &deleted);
+        remove_deleted(index, &deleted); // relinks as its last step
+    } else {
+        relink_stranded(index);
     }
     // SAFETY: stats is valid (passed in or allocated above).
     unsafe { callbacks::record_stats(stats, removed, remaining, index.nblocks()) };
@@ -446,7 +448,9 @@ pub unsafe extern "C-unwind" fn ambulkdelete(
 /// last level-0 in-link (HNSW's heuristic; pgvector's graphs do the same),
 /// and searches never reach such an element again. Every VACUUM (autovacuum
 /// runs one after enough inserts too) therefore walks level 0 from the entry
-/// point and relinks what it does not reach, also when no row was deleted.
+/// point and relinks what it does not reach, also when no row was deleted:
+/// in `ambulkdelete` (after freeing, or alone) or, when VACUUM found no dead
+/// row and skipped it, in `amvacuumcleanup`.
 fn relink_stranded(index: Index) {
     if index.nblocks() <= 1 {
         return;
@@ -464,7 +468,8 @@ pub unsafe extern "C-unwind" fn amvacuumcleanup(
 ) -> *mut pg_sys::IndexBulkDeleteResult {
     // SAFETY: amvacuumcleanup's arguments.
     unsafe {
-        if !(*info).analyze_only {
+        // a VACUUM that found nothing to delete did not call ambulkdelete
+        if !(*info).analyze_only && stats.is_null() {
             relink_stranded(Index::new((*info).index));
         }
         callbacks::vacuum_cleanup(info, stats, |index| {
