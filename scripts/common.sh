@@ -45,10 +45,13 @@ unlink_installed_library() {
     rm -f "$("$PG_CONFIG" --pkglibdir)/ruvector_pg.so"
 }
 
-# Build (release) and install the extension into the system PostgreSQL.
+# Build (release) and install the extension into the system PostgreSQL,
+# with the install scripts of earlier versions and the upgrade scripts
+# (sql/upgrades) that ALTER EXTENSION ... UPDATE reads.
 install_extension() {
     unlink_installed_library
     (cd "$REPO_ROOT" && cargo pgrx install --release --pg-config "$PG_CONFIG")
+    install -m 644 "$REPO_ROOT"/sql/upgrades/*.sql "$("$PG_CONFIG" --sharedir)/extension/"
 }
 
 # For tests/recovery: rows of table items(id, v) that an hnsw search for their
