@@ -137,7 +137,6 @@ unsafe extern "C-unwind" fn build_callback(
     if null {
         return;
     }
-    state.heap_tuples += 1.0;
     // SAFETY: the indexed column's datum, of the type index_kind() found.
     let Some(row) = (unsafe { super::read_row(state.kind, value) }) else { return };
     if state.dims == 0 {
@@ -349,7 +348,7 @@ pub unsafe extern "C-unwind" fn ambuild(
     progress(PROGRESS_CREATE_IDX_SUBPHASE, PHASE_LOAD);
     // SAFETY: a standard index build scan with our callback and state.
     unsafe {
-        callbacks::scan_heap(heap, index, info, Some(build_callback), &mut state);
+        state.heap_tuples = callbacks::scan_heap(heap, index, info, Some(build_callback), &mut state);
     }
     if state.on_disk.is_none() {
         write_graph(Index::new(index), &mut state);

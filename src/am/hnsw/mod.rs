@@ -31,8 +31,9 @@ fn hnswhandler(_fcinfo: pg_sys::FunctionCallInfo) -> PgBox<pg_sys::IndexAmRoutin
 }
 
 callbacks::am_costestimate!(|rel, tuples| {
-    // about (entry level + 2) × m elements' pages
+    // the first search: about (entry level + 2) × m elements' pages; every
+    // row returned: about 4·m visits (see callbacks::ordered_cost)
     let (m, _) = options::reloptions(rel);
     let entry_level = (tuples.max(1.0).ln() / (m as f64).ln()).floor();
-    ((entry_level + 2.0) * m as f64).min(tuples.max(1.0))
+    (((entry_level + 2.0) * m as f64).min(tuples.max(1.0)), 4.0 * m as f64)
 });

@@ -218,7 +218,6 @@ unsafe extern "C-unwind" fn load_callback(
     if null {
         return;
     }
-    state.heap_tuples += 1.0;
     let Some(row) = state.dims.row(value) else { return };
     state.indexed += 1.0;
     state.rows.extend_from_slice(&row.raw);
@@ -361,7 +360,7 @@ pub unsafe extern "C-unwind" fn ambuild(
     // SAFETY: pgrx's shim of table_index_build_scan: the standard build scan with our callback.
     unsafe {
         progress(PROGRESS_CREATE_IDX_TUPLES_TOTAL, (*(*heap).rd_rel).reltuples.max(0.0) as i64);
-        callbacks::scan_heap(heap, index, info, Some(load_callback), &mut load);
+        load.heap_tuples = callbacks::scan_heap(heap, index, info, Some(load_callback), &mut load);
     }
     load.flush();
     // every list gets a page, so inserts always have one to start from

@@ -29,6 +29,6 @@ fn ivfflathandler(_fcinfo: pg_sys::FunctionCallInfo) -> PgBox<pg_sys::IndexAmRou
 }
 
 callbacks::am_costestimate!(|rel, tuples| {
-    // probes / lists of the rows
-    tuples * (options::PROBES.get().max(1) as f64 / options::lists_of(rel) as f64).min(1.0)
+    // probes / lists of the rows, one visit (a distance) per row
+    (tuples * (options::PROBES.get().max(1) as f64 / options::lists_of(rel) as f64).min(1.0), 1.0)
 });
