@@ -1,9 +1,53 @@
 -- ruvector_pg 0.1.0 -> 0.2.0
 --
--- 0.2.0 changes no SQL object: every type, function, operator, opclass and
--- access method keeps its signature and C symbol (tests/recovery/upgrade.sh
--- compares the objects of an updated and a fresh installation). What changed
+-- 0.2.0 keeps every 0.1.0 object (types, functions, operators, opclasses,
+-- access methods: same signatures and C symbols) and adds one function,
+-- ruvector_recall (tests/recovery/upgrade.sh compares the objects of an
+-- updated and a fresh installation). What changed
 -- is behaviour inside the library (issue 11: guarded callbacks, validated
 -- pages, pgvector's answers in edge cases) and nothing on disk: 0.1.0
 -- indexes are read as they are (meta page version 2 for hnsw, 1 for ivfflat).
 \echo Use "ALTER EXTENSION ruvector_pg UPDATE" to load this file. \quit
+
+-- 0.2.0 adds ruvector_recall(query) (issue 15): the same definition as sql/types.sql.
+CREATE FUNCTION ruvector_recall(query text,
+    OUT recall float8, OUT rows_returned bigint, OUT rows_exact bigint,
+    OUT approximate_ms float8, OUT exact_ms float8, OUT vector_index text)
+LANGUAGE plpgsql VOLATILE AS $body$
+DECLARE
+    started timestamptz;
+    got text[];
+    truth text[];
+    plan json;
+    saved text[] := ARRAY[current_setting('enable_indexscan'), current_setting('enable_seqscan'),
+                          current_setting('enable_bitmapscan')];
+BEGIN
+    EXECUTE 'EXPLAIN (FORMAT JSON) ' || query INTO plan;
+    SELECT string_agg(DISTINCT c.relname, ', ') INTO vector_index
+    FROM regexp_matches(plan::text, '"Index Name": "([^"]+)"', 'g') AS m(name)
+    JOIN pg_class c ON c.relname = m.name[1] JOIN pg_am a ON a.oid = c.relam
+    WHERE a.amname IN ('hnsw', 'ivfflat') AND pg_table_is_visible(c.oid);
+    started := clock_timestamp();
+    EXECUTE format('SELECT array_agg(row_to_json(q)::text) FROM (%s) q', query) INTO got;
+    approximate_ms := extract(epoch FROM clock_timestamp() - started) * 1000;
+    -- the exact answer: no index scan (so no hnsw/ivfflat scan), sequential
+    -- and bitmap scans allowed whatever the session said
+    PERFORM set_config('enable_indexscan', 'off', true), set_config('enable_seqscan', 'on', true),
+            set_config('enable_bitmapscan', 'on', true);
+    BEGIN
+        started := clock_timestamp();
+        EXECUTE format('SELECT array_agg(row_to_json(q)::text) FROM (%s) q', query) INTO truth;
+        exact_ms := extract(epoch FROM clock_timestamp() - started) * 1000;
+    EXCEPTION WHEN OTHERS THEN
+        PERFORM set_config('enable_indexscan', saved[1], true), set_config('enable_seqscan', saved[2], true),
+                set_config('enable_bitmapscan', saved[3], true);
+        RAISE;
+    END;
+    PERFORM set_config('enable_indexscan', saved[1], true), set_config('enable_seqscan', saved[2], true),
+            set_config('enable_bitmapscan', saved[3], true);
+    rows_returned := coalesce(cardinality(got), 0);
+    rows_exact := coalesce(cardinality(truth), 0);
+    recall := CASE WHEN rows_exact = 0 THEN 1.0 ELSE
+        (SELECT count(*) FROM (SELECT unnest(got) INTERSECT ALL SELECT unnest(truth)) i)::float8 / rows_exact END;
+END
+$body$;

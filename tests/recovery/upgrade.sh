@@ -51,7 +51,8 @@ checks=$("${P[@]}" -d old -Atc "SELECT string_agg((ruvector_index_check(c) LIKE 
 "${P[@]}" -d fresh -c "CREATE EXTENSION ruvector_pg"
 updated_objects=$("${P[@]}" -d old -At -c "$objects")
 fresh_objects=$("${P[@]}" -d fresh -At -c "$objects")
-n=$(echo "$fresh_objects" | wc -l)
+n=$("${P[@]}" -d fresh -Atc "SELECT count(*) FROM pg_depend WHERE refclassid = 'pg_extension'::regclass AND deptype = 'e'
+    AND refobjid = (SELECT oid FROM pg_extension WHERE extname = 'ruvector_pg')")
 ok=1
 [ "$version" = "$current" ] || { echo "upgrade: extversion is $version, expected $current"; ok=0; }
 [ "$before" = "$after" ] || { echo "upgrade: answers changed"; diff <(echo "$before") <(echo "$after") || true; ok=0; }
