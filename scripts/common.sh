@@ -104,17 +104,23 @@ start_bench_cluster() {
     start_cluster "$BENCH_DATA" "$BENCH_PORT"
 }
 
-# For tests/recovery: a throw-away cluster on 127.0.0.1:$2 in a new directory
-# (removed on exit) holding table items(id bigserial, v ruvector(16)) with $1
-# random rows, an hnsw index items_hnsw (L2) and an ivfflat index items_ivf
-# (cosine, 10 lists). Sets WORK, DATA, PORT and the psql command array P.
-items_cluster() {
-    WORK=$(mktemp -d /tmp/ruvector-recovery.XXXXXX)
+# For the tests: a throw-away cluster on 127.0.0.1:$1 in a new directory,
+# stopped and removed on exit. Sets WORK, DATA, PORT and the psql command
+# array P (database postgres).
+scratch_cluster() {
+    WORK=$(mktemp -d /tmp/ruvector-test.XXXXXX)
     chown postgres:postgres "$WORK"
-    DATA=$WORK/data PORT=$2
+    DATA=$WORK/data PORT=$1
     trap 'stop_cluster "$DATA"; rm -rf "$WORK"' EXIT
     start_cluster "$DATA" "$PORT"
     P=(psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$PORT" -U postgres -d postgres)
+}
+
+# For tests/recovery: a scratch_cluster on port $2 holding table
+# items(id bigserial, v ruvector(16)) with $1 random rows, an hnsw index
+# items_hnsw (L2) and an ivfflat index items_ivf (cosine, 10 lists).
+items_cluster() {
+    scratch_cluster "$2"
     "${P[@]}" <<SQL
 CREATE EXTENSION ruvector_pg;
 CREATE TABLE items (id bigserial PRIMARY KEY, v ruvector(16));

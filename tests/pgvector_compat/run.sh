@@ -17,9 +17,5 @@ else
     fi
     source_args=(--git-dir "$git_dir")
 fi
-port=25472
-work=$(mktemp -d /tmp/ruvector-pgvector-replay.XXXXXX)
-chown postgres:postgres "$work"
-trap 'stop_cluster "$work/data"; rm -rf "$work"' EXIT
-start_cluster "$work/data" "$port"
-python3 tests/pgvector_compat/replay.py "${source_args[@]}" --port "$port" --diffs /tmp/pgvector_replay.diffs
+scratch_cluster 25472
+python3 tests/pgvector_compat/replay.py "${source_args[@]}" --port "$PORT" --diffs /tmp/pgvector_replay.diffs

@@ -7,12 +7,8 @@
 set -euo pipefail
 source "$(dirname "$0")/../../scripts/common.sh"
 
-work=$(mktemp -d /tmp/ruvector-shared.XXXXXX)
-chown postgres:postgres "$work"
-data=$work/data port=25436
-trap 'stop_cluster "$data"; rm -rf "$work"' EXIT
-start_cluster "$data" "$port"
-P=(psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$port" -U postgres -d postgres)
+scratch_cluster 25436
+work=$WORK data=$DATA port=$PORT
 "${P[@]}" -c "ALTER SYSTEM SET shared_preload_libraries = 'ruvector_pg'" >/dev/null
 stop_cluster "$data"
 start_cluster "$data" "$port"

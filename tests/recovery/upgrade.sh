@@ -6,12 +6,8 @@
 # (with the same definitions) of a fresh install of the current version.
 set -euo pipefail
 source "$(dirname "$0")/../../scripts/common.sh"
-WORK=$(mktemp -d /tmp/ruvector-upgrade.XXXXXX)
-chown postgres:postgres "$WORK"
-DATA=$WORK/data PORT=25458
-trap 'stop_cluster "$DATA"; rm -rf "$WORK"' EXIT
-start_cluster "$DATA" "$PORT"
-P=(psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$PORT" -U postgres)
+scratch_cluster 25458
+P=("${P[@]:0:${#P[@]}-2}") # without -d: each command names its database
 current=$(sed -n 's/^version = "\(.*\)"/\1/p' "$REPO_ROOT/Cargo.toml" | head -1)
 "${P[@]}" -d postgres -c "CREATE DATABASE old" -c "CREATE DATABASE fresh"
 "${P[@]}" -d old <<'SQL'

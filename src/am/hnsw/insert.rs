@@ -316,6 +316,16 @@ pub fn write_list_if_unchanged(index: Index, node: Tid, level: usize, current: &
         .flatten()
 }
 
+/// The position in `list` (a neighbour list of `node`) of the neighbour
+/// farthest from `node`.
+pub fn farthest_slot(graph: &DiskGraph, node: Tid, list: &[Tid], cache: &mut QueryCache) -> Option<usize> {
+    list.iter()
+        .enumerate()
+        .map(|(k, &t)| (k, cache.distance(graph, node, t)))
+        .max_by(|a, b| a.1.total_cmp(&b.1))
+        .map(|(k, _)| k)
+}
+
 /// Give `node` (the element just linked in) a link to `target` (the
 /// neighbour it displaced), so that `target` stays reachable along the path
 /// it was reached by: this may have been its last in-link. When `node`'s
@@ -341,14 +351,7 @@ fn keep_reachable_through(
         if current.len() < cap {
             wanted.push(target);
         } else {
-            let Some((slot, _)) = current
-                .iter()
-                .enumerate()
-                .map(|(k, &t)| (k, cache.distance(graph, node, t)))
-                .max_by(|a, b| a.1.total_cmp(&b.1))
-            else {
-                return;
-            };
+            let Some(slot) = farthest_slot(graph, node, &current, cache) else { return };
             wanted[slot] = target;
         }
         if write_list_if_unchanged(index, node, level, &current, &wanted) != Some(false) {

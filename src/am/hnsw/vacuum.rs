@@ -281,14 +281,7 @@ fn force_link(
             wanted.push(orphan);
             None
         } else {
-            let Some((slot, _)) = current
-                .iter()
-                .enumerate()
-                .map(|(k, &t)| (k, cache.distance(graph, host, t)))
-                .max_by(|a, b| a.1.total_cmp(&b.1))
-            else {
-                return false;
-            };
+            let Some(slot) = super::insert::farthest_slot(graph, host, &current, cache) else { return false };
             wanted[slot] = orphan;
             Some(current[slot])
         };
