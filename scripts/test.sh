@@ -63,3 +63,6 @@ done
 count=$(ls tests/recovery/*.sh | wc -l)
 echo "recovery: $((count - recovery_failed)) passed, $recovery_failed failed"
 [ "$recovery_failed" -eq 0 ]
+
+log "Citus: a coordinator and two workers (tests/citus; skipped without Citus's source in ../shared/citus)"
+bash tests/citus/run.sh
