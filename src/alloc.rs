@@ -80,6 +80,11 @@ pub struct HeapUse {
     pub peak_bytes: usize,
 }
 
+/// Start peak tracking again from what is live now; the peak until now.
+pub fn reset_peak() -> usize {
+    PEAK_BYTES.swap(LIVE_BYTES.load(Relaxed), Relaxed)
+}
+
 pub fn heap_use() -> HeapUse {
     HeapUse {
         live_bytes: LIVE_BYTES.load(Relaxed),

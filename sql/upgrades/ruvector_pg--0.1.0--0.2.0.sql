@@ -1,9 +1,10 @@
 -- ruvector_pg 0.1.0 -> 0.2.0
 --
 -- 0.2.0 keeps every 0.1.0 object (types, functions, operators, opclasses,
--- access methods: same signatures and C symbols) and adds one function,
--- ruvector_recall (tests/recovery/upgrade.sh compares the objects of an
--- updated and a fresh installation). What changed
+-- access methods: same signatures and C symbols) and adds four functions,
+-- ruvector_recall, ruvector_index_stats, ruvector_prewarm and
+-- ruvector_reset_peak_memory (tests/recovery/upgrade.sh compares the
+-- objects of an updated and a fresh installation). What changed
 -- is behaviour inside the library (issue 11: guarded callbacks, validated
 -- pages, pgvector's answers in edge cases) and nothing on disk: 0.1.0
 -- indexes are read as they are (meta page version 2 for hnsw, 1 for ivfflat).
@@ -51,3 +52,22 @@ BEGIN
         (SELECT count(*) FROM (SELECT unnest(got) INTERSECT ALL SELECT unnest(truth)) i)::float8 / rows_exact END;
 END
 $body$;
+
+-- 0.2.0 adds ruvector_index_stats(regclass), ruvector_prewarm(regclass) and
+-- ruvector_reset_peak_memory() (issue 13), as the 0.2.0 install script declares them.
+CREATE  FUNCTION "ruvector_index_stats"(
+	"index" regclass /* RegClass */
+) RETURNS jsonb /* JsonB */
+STRICT VOLATILE
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'ruvector_index_stats_wrapper';
+CREATE  FUNCTION "ruvector_prewarm"(
+	"index" regclass /* RegClass */
+) RETURNS bigint /* i64 */
+STRICT VOLATILE
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'ruvector_prewarm_wrapper';
+CREATE  FUNCTION "ruvector_reset_peak_memory"() RETURNS bigint /* i64 */
+STRICT VOLATILE
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'ruvector_reset_peak_memory_wrapper';

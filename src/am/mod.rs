@@ -3,6 +3,7 @@
 //! WAL: the only unsafe page code), and a planner hook for their ORDER BY
 //! scans (`planner`).
 
+pub mod access;
 pub mod callbacks;
 pub mod hnsw;
 pub mod ivfflat;

@@ -631,6 +631,30 @@ impl Index {
         }
     }
 
+    /// Read every block of the index into shared buffers (pinned and released
+    /// at once, no lock kept); the number of blocks read.
+    pub fn prewarm(&self) -> u32 {
+        let n = self.nblocks();
+        for block in 0..n {
+            // SAFETY: block < nblocks; ReadBufferExtended raises ERROR on failure
+            // and the pin is released before the next read.
+            unsafe {
+                let buf = pg_sys::ReadBufferExtended(
+                    self.rel,
+                    pg_sys::ForkNumber::MAIN_FORKNUM,
+                    block,
+                    pg_sys::ReadBufferMode::RBM_NORMAL,
+                    core::ptr::null_mut(),
+                );
+                pg_sys::ReleaseBuffer(buf);
+            }
+            if block % 256 == 0 {
+                pgrx::check_for_interrupts!();
+            }
+        }
+        n
+    }
+
     /// Call `f` with data page `block` under a share lock.
     pub fn read_page<R>(&self, block: u32, f: impl FnOnce(&PageView) -> R) -> R {
         let l = self.lock(block, pg_sys::BUFFER_LOCK_SHARE);

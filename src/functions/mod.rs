@@ -1,3 +1,4 @@
 //! SQL functions that belong to no single type.
 
 mod info;
+mod stats;

@@ -26,39 +26,14 @@ fn violation(msg: String) -> ! {
 #[pg_extern(volatile, strict)]
 fn ruvector_index_check(index: RegClass) -> String {
     let index = index.0;
-    // SAFETY: catalogue lookups of the named relation.
-    let (relkind, heap) = unsafe {
-        let relkind = pg_sys::get_rel_relkind(index) as u8;
-        if relkind == 0 {
-            crate::error::raise_code(
-                PgSqlErrorCode::ERRCODE_UNDEFINED_OBJECT,
-                format!("relation with OID {} does not exist", index.to_u32()),
-            );
-        }
-        (relkind, pg_sys::IndexGetRelation(index, true))
-    };
-    if relkind != pg_sys::RELKIND_INDEX && relkind != pg_sys::RELKIND_PARTITIONED_INDEX || heap == pg_sys::InvalidOid {
+    let target = crate::am::access::readable_index(index, "ruvector_index_check");
+    if target.am != "hnsw" {
         crate::error::raise_code(
             PgSqlErrorCode::ERRCODE_WRONG_OBJECT_TYPE,
             "ruvector_index_check works on hnsw indexes",
         );
     }
-    // The structure of an index tells about its table's rows: only a role
-    // that may read the table may see it.
-    // SAFETY: an ACL check of an existing table for the current user.
-    let allowed = unsafe {
-        pg_sys::pg_class_aclcheck(heap, pg_sys::GetUserId(), pg_sys::ACL_SELECT as pg_sys::AclMode)
-            == pg_sys::AclResult::ACLCHECK_OK
-    };
-    if !allowed {
-        // SAFETY: the table exists (IndexGetRelation found it).
-        let name = unsafe { core::ffi::CStr::from_ptr(pg_sys::get_rel_name(heap)).to_string_lossy().into_owned() };
-        crate::error::raise_code(
-            PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE,
-            format!("permission denied for table {name}"),
-        );
-    }
-    if relkind == pg_sys::RELKIND_PARTITIONED_INDEX {
+    if target.partitioned {
         // a partitioned index has no pages: check each partition's index
         let leaves: Vec<(String, pg_sys::Oid)> = Spi::connect(|client| {
             client
@@ -80,22 +55,6 @@ fn ruvector_index_check(index: RegClass) -> String {
     }
     // SAFETY: open with AccessShareLock for the duration of the check.
     let rel = unsafe { pg_sys::index_open(index, pg_sys::AccessShareLock as pg_sys::LOCKMODE) };
-    let am_name = unsafe {
-        let amoid = (*rel).rd_rel.as_ref().map(|r| r.relam).unwrap_or(pg_sys::InvalidOid);
-        let name = pg_sys::get_am_name(amoid);
-        if name.is_null() {
-            String::new()
-        } else {
-            core::ffi::CStr::from_ptr(name).to_string_lossy().into_owned()
-        }
-    };
-    if am_name != "hnsw" {
-        unsafe { pg_sys::index_close(rel, pg_sys::AccessShareLock as pg_sys::LOCKMODE) };
-        crate::error::raise_code(
-            PgSqlErrorCode::ERRCODE_WRONG_OBJECT_TYPE,
-            "ruvector_index_check works on hnsw indexes",
-        );
-    }
     let idx = Index::new(rel);
     // A consistent view: the update lock in exclusive mode waits for inserts
     // and searches in flight and keeps new ones out until the check ends

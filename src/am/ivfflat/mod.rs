@@ -10,7 +10,7 @@
 
 mod build;
 mod insert;
-mod lists;
+pub mod lists;
 pub mod options;
 mod scan;
 mod vacuum;

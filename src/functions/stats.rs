@@ -1,0 +1,140 @@
+//! Figures a DBA can check: one index's size and contents as `jsonb`
+//! (`ruvector_index_stats`), reading an index into shared buffers
+//! (`ruvector_prewarm`), and restarting the Rust heap's peak tracking
+//! (`ruvector_reset_peak_memory`). Index figures come from the meta page
+//! and a walk over the index's pages (`"source": "meta_page"`); shared
+//! memory holds no index metadata yet.
+
+use pgrx::pg_sys;
+use pgrx::prelude::*;
+use pgrx::JsonB;
+use ruvector_core::hnsw::tuple::{parse_tidlist, ElementRef, Meta, KIND_CHUNK, KIND_TIDLIST};
+use serde_json::json;
+
+use crate::am::storage::Index;
+use crate::datum::RegClass;
+
+/// An index opened for reading, closed when dropped.
+struct Opened(pg_sys::Relation);
+
+impl Opened {
+    fn new(index: pg_sys::Oid) -> Self {
+        // SAFETY: an existing index (checked by readable_index), AccessShareLock.
+        Opened(unsafe { pg_sys::index_open(index, pg_sys::AccessShareLock as pg_sys::LOCKMODE) })
+    }
+}
+
+impl Drop for Opened {
+    fn drop(&mut self) {
+        // SAFETY: opened by Opened::new with this lock mode.
+        unsafe { pg_sys::index_close(self.0, pg_sys::AccessShareLock as pg_sys::LOCKMODE) }
+    }
+}
+
+/// One hnsw or ivfflat index's figures: pages and bytes on disk, and what it
+/// holds (elements, deleted elements, heap TIDs; lists and rows), with the
+/// build parameters from its meta page.
+#[pg_extern(volatile, strict)]
+fn ruvector_index_stats(index: RegClass) -> JsonB {
+    let target = crate::am::access::readable_index(index.0, "ruvector_index_stats");
+    if target.partitioned || !matches!(target.am.as_str(), "hnsw" | "ivfflat") {
+        crate::error::raise_code(
+            PgSqlErrorCode::ERRCODE_WRONG_OBJECT_TYPE,
+            "ruvector_index_stats works on hnsw and ivfflat indexes (of a partition, for a partitioned table)",
+        );
+    }
+    let rel = Opened::new(index.0);
+    let idx = Index::new(rel.0);
+    let pages = idx.nblocks();
+    let mut stats = json!({
+        "index": idx.name(),
+        "access_method": target.am,
+        "source": "meta_page",
+        "pages": pages,
+        "bytes": pages as u64 * pg_sys::BLCKSZ as u64,
+    });
+    let extra = if pages == 0 {
+        json!({ "node_count": 0 })
+    } else if target.am == "hnsw" {
+        crate::am::kind::index_kind(rel.0, "hnsw");
+        let meta: Meta = idx.meta();
+        let (mut live, mut deleted, mut tids, mut chunks) = (0u64, 0u64, 0u64, 0u64);
+        for block in 1..pages {
+            idx.read_page(block, |page| {
+                for (_, bytes) in page.items() {
+                    if let Some(e) = ElementRef::parse(bytes) {
+                        if e.is_deleted() {
+                            deleted += 1;
+                        } else {
+                            live += 1;
+                            tids += e.heap_tids().count() as u64;
+                        }
+                    } else if bytes.first() == Some(&KIND_TIDLIST) {
+                        tids += parse_tidlist(bytes).map_or(0, |(t, _)| t.len() as u64);
+                    } else if bytes.first() == Some(&KIND_CHUNK) {
+                        chunks += 1;
+                    }
+                }
+            });
+            pgrx::check_for_interrupts!();
+        }
+        json!({
+            "node_count": live,
+            "deleted_nodes": deleted,
+            "heap_tids": tids,
+            "vector_chunks": chunks,
+            "dimensions": meta.dims,
+            "m": meta.m,
+            "ef_construction": meta.ef_construction,
+            "entry_level": meta.entry_level,
+            "vacuum_generation": meta.generation,
+        })
+    } else {
+        crate::am::kind::index_kind(rel.0, "ivfflat");
+        let lists = crate::am::ivfflat::lists::Lists::read(idx);
+        let mut rows = 0u64;
+        for entry in &lists.entries {
+            let mut block = Some(entry.start);
+            let mut walk = crate::am::storage::ChainWalk::pages(idx, "list page");
+            while let Some(b) = block {
+                walk.step();
+                block = idx.read_page(b, |page| {
+                    rows += page.items().count() as u64;
+                    page.next()
+                });
+            }
+        }
+        json!({
+            "node_count": rows,
+            "lists": lists.meta.lists,
+            "dimensions": lists.meta.dims,
+        })
+    };
+    if let (Some(s), Some(e)) = (stats.as_object_mut(), extra.as_object()) {
+        s.extend(e.clone());
+    }
+    JsonB(stats)
+}
+
+/// Read every page of an hnsw or ivfflat index into shared buffers (like
+/// pg_prewarm's "buffer" mode); the number of pages read.
+#[pg_extern(volatile, strict)]
+fn ruvector_prewarm(index: RegClass) -> i64 {
+    let target = crate::am::access::readable_index(index.0, "ruvector_prewarm");
+    if target.partitioned || !matches!(target.am.as_str(), "hnsw" | "ivfflat") {
+        crate::error::raise_code(
+            PgSqlErrorCode::ERRCODE_WRONG_OBJECT_TYPE,
+            "ruvector_prewarm works on hnsw and ivfflat indexes",
+        );
+    }
+    let rel = Opened::new(index.0);
+    Index::new(rel.0).prewarm() as i64
+}
+
+/// Restart the peak tracking of this backend's Rust heap (the "rust heap"
+/// row of `ruvector_memory_detailed()`) from what is live now; returns the
+/// peak until now, in bytes.
+#[pg_extern(volatile)]
+fn ruvector_reset_peak_memory() -> i64 {
+    crate::alloc::reset_peak() as i64
+}
