@@ -16,6 +16,7 @@ rc=$?
 set -e
 if [ "$rc" = 2 ]; then
     echo "citus: skipped (no Citus source: put it in ../shared/citus or set CITUS_SRC)"
+    echo "citus: 0 passed, 0 failed, 1 skipped"
     exit 0
 fi
 [ "$rc" = 0 ]
@@ -91,7 +92,12 @@ echo "citus: extension on the workers: $workers_ext; $rows rows over $shards sha
      "$pushed with the shard's hnsw index scan under its Limit; merged top 10 at ef_search 400 (SET LOCAL, propagated)" \
      "$([ "$approx" = "$exact" ] && echo equals || echo differs from) the exact answer; tenant query: $ttasks task(s), $tanswer rows;" \
      "ef_search 1 by session SET: $session_set rows (workers kept 40), by propagated SET LOCAL: $local_set rows (one per shard)"
-[ "$workers_ext" = "1,1" ] && [ "$rows" = 12000 ] && [ "$indexed" = "$shards" ] && [ "$ivf_indexed" -gt 0 ] \
+if [ "$workers_ext" = "1,1" ] && [ "$rows" = 12000 ] && [ "$indexed" = "$shards" ] && [ "$ivf_indexed" -gt 0 ] \
     && [ "$tasks" = "$shards" ] && [ "$pushed" = "$shards" ] && [ "$limit_pushed" -ge 1 ] \
     && [ "$approx" = "$exact" ] && [ "$ttasks" = 1 ] && [ "$tanswer" = 5 ] \
-    && [ "$session_set" = 10 ] && [ "$local_set" = "$shards" ]
+    && [ "$session_set" = 10 ] && [ "$local_set" = "$shards" ]; then
+    echo "citus: 1 passed, 0 failed"
+else
+    echo "citus: 0 passed, 1 failed"
+    exit 1
+fi
