@@ -25,6 +25,7 @@ fn ops<T: KernelElement>() -> [(&'static str, Op<T>); 3] {
 }
 
 fn bench_type<T: KernelElement>(c: &mut Criterion, suffix: &str, convert: fn(&[f32]) -> Vec<T>) {
+    #[allow(clippy::type_complexity)]
     let baselines: [fn(&[f32], &[f32]) -> f32; 3] = [baseline::l2_squared, baseline::dot, baseline::l1];
     for ((name, pick), base) in ops::<T>().into_iter().zip(baselines) {
         let mut group = c.benchmark_group(format!("{name}{suffix}"));

@@ -8,8 +8,11 @@ cd "$REPO_ROOT"
 
 bash scripts/install-deps.sh
 
-log "Static checks: every C entry point is under #[pg_guard] (tests/static)"
+log "Static checks: every C entry point under #[pg_guard] (tests/static), rustfmt, clippy with warnings denied"
 python3 tests/static/check_guards.py
+cargo fmt --all --check
+cargo clippy --release --all-targets -p ruvector_core -- -D warnings
+cargo clippy --release -p ruvector_pg -- -D warnings
 
 log "Rust unit and property tests (pgrx-free core)"
 cargo test -p ruvector_core --release

@@ -4,6 +4,8 @@
 //! function, which hands the error to PostgreSQL's `ereport`, so no Rust
 //! panic ever crosses the FFI boundary.
 
+#![forbid(unsafe_code)]
+
 use pgrx::pg_sys::panic::ErrorReport;
 use pgrx::{PgLogLevel, PgSqlErrorCode};
 use ruvector_core::{ErrorKind, VectorError};

@@ -28,6 +28,7 @@
 //!   (`ressortgroupref` set); under a node whose expressions were checked,
 //!   any column that node does not refer to is unread (a subquery scan the
 //!   planner removed leaves its child's columns labelled non-junk).
+//!
 //! Plans of any other shape (sorts, merges of partitions, grouping, row
 //! locks, data-modifying statements) are left as they are. `EXPLAIN VERBOSE`
 //! shows the constant. `ruvector.skip_unused_distances = off` turns it off.

@@ -96,7 +96,7 @@ impl ChainWalk {
     /// Count one step of the walk.
     pub fn step(&mut self) {
         self.steps += 1;
-        if self.steps % 64 != 0 {
+        if !self.steps.is_multiple_of(64) {
             return;
         }
         pgrx::check_for_interrupts!();

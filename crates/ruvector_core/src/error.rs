@@ -3,6 +3,8 @@
 //! The messages follow pgvector's wording (with the type's own name), because
 //! users grep logs and client code matches on them.
 
+#![forbid(unsafe_code)]
+
 use std::fmt;
 
 /// Which SQLSTATE an error maps to. The names are PostgreSQL's `ERRCODE_*` names.

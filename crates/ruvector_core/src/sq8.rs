@@ -11,6 +11,8 @@
 //! `kernels::Sq8Kernels`). Decoding is one fused multiply-add, in the kernels'
 //! lanes and in [`Sq8Ref::decode`] alike.
 
+#![forbid(unsafe_code)]
+
 /// Bytes before the codes: `lo` and `step`.
 const HEADER: usize = 8;
 

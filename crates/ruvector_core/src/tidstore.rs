@@ -13,6 +13,8 @@
 //! is the first key of chunk i, and its remaining `CHUNK - 1` keys (fewer in
 //! the last chunk) are the deltas in `deltas[chunks[i].1 .. chunks[i + 1].1]`.
 
+#![forbid(unsafe_code)]
+
 /// Keys per chunk: lookup decodes at most this many deltas.
 const CHUNK: usize = 128;
 const OFFSET_BITS: u32 = 11;

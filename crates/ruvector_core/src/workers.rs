@@ -5,6 +5,8 @@
 //! extension's guard turns it into an ERROR; `std::thread::scope`'s own
 //! re-raise would only say that "a scoped thread panicked".
 
+#![forbid(unsafe_code)]
+
 /// The result of a joined worker, or a panic on the calling thread naming
 /// what the worker's panic said.
 pub fn joined<T>(result: std::thread::Result<T>) -> T {

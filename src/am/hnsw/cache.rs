@@ -34,6 +34,8 @@
 //! Fixed-length types only (`ruvector`, `halfvec`, `bit`); `sparsevec` rows
 //! vary in length and are not cached.
 
+#![forbid(unsafe_code)]
+
 use std::cell::RefCell;
 
 use pgrx::pg_sys;

@@ -2,6 +2,8 @@
 //! pages, read into memory once per scan or insert. Safe code; page access is
 //! `am::storage`'s.
 
+#![forbid(unsafe_code)]
+
 use pgrx::prelude::*;
 use ruvector_core::hnsw::tuple::Tid;
 use ruvector_core::ivf::tuple::{parse_list, IvfMeta, IVF_MAGIC};

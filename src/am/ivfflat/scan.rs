@@ -96,7 +96,7 @@ impl ScanState {
                         let Some(raw) = bytes.get(ROW_HEADER..) else { continue };
                         let distance = query.map_or(0.0, |q| q.distance(measure, raw));
                         // (not `<=`: a NaN distance is kept and sorts last)
-                        if !(distance > top.threshold()) {
+                        if distance.partial_cmp(&top.threshold()) != Some(std::cmp::Ordering::Greater) {
                             if let Some((tid, _)) = parse_row(bytes) {
                                 top.offer(Scored { distance, key: tid_key(tid) });
                             }

@@ -3,6 +3,8 @@
 //! (or binary16) values, all big-endian. Binary COPY files and pgvector client
 //! libraries' encoders therefore work unchanged against our columns.
 
+#![forbid(unsafe_code)]
+
 use super::{check_dims, check_element, check_expected_dims, DenseElement};
 use crate::error::{ErrorKind, Result, VectorError};
 

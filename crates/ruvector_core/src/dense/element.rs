@@ -2,6 +2,8 @@
 //! `ruvector`, IEEE binary16 for `halfvec`), their SQL name, and the word
 //! pgvector's messages use for them.
 
+#![forbid(unsafe_code)]
+
 use crate::error::{ErrorKind, Result, VectorError};
 use crate::kernels::KernelElement;
 use half::f16;

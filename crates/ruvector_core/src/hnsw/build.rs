@@ -13,6 +13,8 @@
 //! backend reports progress and checks for cancellation. Nothing here calls
 //! PostgreSQL.
 
+#![forbid(unsafe_code)]
+
 use super::links::Links;
 use super::random_level;
 use super::search::{descend, search_layer, select_neighbors, GraphRead, Neighbor, VisitedSet};

@@ -16,6 +16,8 @@
 //! which a search tolerates — and never an id out of range. Once the build's
 //! threads have joined, reads are exact.
 
+#![forbid(unsafe_code)]
+
 use parking_lot::{Mutex, MutexGuard};
 use std::sync::atomic::{AtomicU32, Ordering};
 

@@ -13,6 +13,8 @@
 //! lists for levels 0..=L holding at most 2m (level 0) or m (above) distinct
 //! ids other than itself; the entry point is a node of the highest level.
 
+#![forbid(unsafe_code)]
+
 pub mod build;
 pub mod links;
 pub mod search;

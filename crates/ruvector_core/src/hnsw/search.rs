@@ -3,6 +3,8 @@
 //! `ef` entries ordered farthest-first; the search stops when the nearest
 //! unexpanded candidate is farther than the farthest result.
 
+#![forbid(unsafe_code)]
+
 use std::cmp::{Ordering, Reverse};
 use std::collections::BinaryHeap;
 

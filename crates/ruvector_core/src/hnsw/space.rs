@@ -2,6 +2,8 @@
 //! vectors, bit strings and sparse vectors. Each knows how to measure the distance from a
 //! query to one of its vectors; the build needs nothing else.
 
+#![forbid(unsafe_code)]
+
 use super::Metric;
 use crate::bits;
 use crate::sparse::{Pair, PairDistance, PairMetric};

@@ -27,6 +27,8 @@
 //! unused slots hold `Tid::INVALID`; a vector's chunks, in chain order,
 //! concatenate to the stored vector (normalised for cosine).
 
+#![forbid(unsafe_code)]
+
 use std::fmt;
 
 /// A tuple address, laid out as PostgreSQL's ItemPointerData (block as two

@@ -14,6 +14,8 @@
 //! Every random choice comes from the seed, so a run is reproducible; other
 //! thread counts differ only by the rounding of the f64 cluster sums.
 
+#![forbid(unsafe_code)]
+
 use crate::kernels;
 
 #[derive(Clone, Copy, Debug)]

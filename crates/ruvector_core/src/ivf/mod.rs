@@ -9,6 +9,8 @@
 //! - [`parallel_map`]: split an index range over threads (assignment of rows
 //!   to lists at build time).
 
+#![forbid(unsafe_code)]
+
 pub mod kmeans;
 pub mod sample;
 pub mod topk;

@@ -1,6 +1,8 @@
 //! A seeded reservoir sample (Vitter's algorithm R): after `n` offers it holds
 //! a uniform random subset of min(n, capacity) of them, in O(capacity) memory.
 
+#![forbid(unsafe_code)]
+
 use super::kmeans::Rng;
 
 pub struct Reservoir<T> {

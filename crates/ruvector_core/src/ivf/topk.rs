@@ -6,6 +6,8 @@
 //! makes the order total: a later pass over the same rows can resume strictly
 //! after the last row returned (`after`) and neither repeat nor skip one.
 
+#![forbid(unsafe_code)]
+
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
 
@@ -42,7 +44,7 @@ pub struct BoundedTopK {
 
 impl BoundedTopK {
     pub fn new(k: usize, after: Option<Scored>) -> Self {
-        BoundedTopK { k: k.max(1), after, heap: BinaryHeap::with_capacity(k.max(1).min(1 << 16) + 1) }
+        BoundedTopK { k: k.max(1), after, heap: BinaryHeap::with_capacity(k.clamp(1, 1 << 16) + 1) }
     }
 
     /// The distance a row must not exceed to be kept (infinite until full).

@@ -9,6 +9,8 @@
 //!   padding so the vector starts 8-byte aligned (pages MAXALIGN items), then
 //!   the vector in the index's element type.
 
+#![forbid(unsafe_code)]
+
 use crate::hnsw::tuple::Tid;
 
 #[repr(C)]

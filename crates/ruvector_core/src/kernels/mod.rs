@@ -52,6 +52,9 @@ impl Scalar for f16 {
     }
 }
 
+/// (a·b, a·a, b·b) of two vectors in one pass.
+pub type CosineParts<T> = fn(&[T], &[T]) -> (f32, f32, f32);
+
 /// One complete set of kernels for one instruction set and element type.
 #[derive(Debug)]
 pub struct Kernels<T: 'static> {
@@ -60,7 +63,7 @@ pub struct Kernels<T: 'static> {
     pub l2_squared: fn(&[T], &[T]) -> f32,
     pub dot: fn(&[T], &[T]) -> f32,
     /// (a·b, a·a, b·b) in one pass, for cosine distance.
-    pub cosine_parts: fn(&[T], &[T]) -> (f32, f32, f32),
+    pub cosine_parts: CosineParts<T>,
     pub l1: fn(&[T], &[T]) -> f32,
 }
 

@@ -3,6 +3,8 @@
 //! over the stored element (f32, f16 widened to f32 per element, or SQ8 codes
 //! decoded per element).
 
+#![forbid(unsafe_code)]
+
 use super::{Scalar, Sq8Kernels, Sq8Ref};
 
 const LANES: usize = 8;

@@ -2,6 +2,8 @@
 //! `int32 nnz`, `int32 0`, `nnz × int32` 0-based indices, `nnz × float4`
 //! values, all big-endian.
 
+#![forbid(unsafe_code)]
+
 use super::{check_dim, check_element, check_indices, check_nnz, SparseRef, SparseVec};
 use crate::dense::check_expected_dims;
 use crate::error::{ErrorKind, Result, VectorError};

@@ -15,6 +15,8 @@
 //! Invariants of every value: 1 ≤ dim ≤ MAX_DIM, 0 ≤ nnz ≤ min(dim, MAX_NNZ),
 //! indices strictly ascending in 0..dim, values finite and non-zero.
 
+#![forbid(unsafe_code)]
+
 pub mod binary;
 pub mod text;
 

@@ -3,6 +3,8 @@
 //! pgvector's `sparsevec_in` (strtol for integers, strtof semantics for
 //! values, C-locale whitespace anywhere between tokens) with its errors.
 
+#![forbid(unsafe_code)]
+
 use super::{check_dim, check_element, check_indices, SparseRef, SparseVec, MAX_NNZ};
 use crate::dense::check_expected_dims;
 use crate::error::{ErrorKind, Result, VectorError};
