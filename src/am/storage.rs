@@ -402,13 +402,7 @@ impl Index {
             let buf = match recent::pin(self.rel, block) {
                 Some(buf) => buf,
                 None => {
-                    let buf = pg_sys::ReadBufferExtended(
-                        self.rel,
-                        pg_sys::ForkNumber::MAIN_FORKNUM,
-                        block,
-                        pg_sys::ReadBufferMode::RBM_NORMAL,
-                        core::ptr::null_mut(),
-                    );
+                    let buf = self.read_buffer(block);
                     recent::remember(self.rel, block, buf);
                     buf
                 }
@@ -631,23 +625,31 @@ impl Index {
         }
     }
 
+    /// Pin block `block` of the main fork (ReadBufferExtended raises ERROR
+    /// for a block past the end).
+    ///
+    /// # Safety
+    /// The caller releases the pin.
+    unsafe fn read_buffer(&self, block: u32) -> pg_sys::Buffer {
+        // SAFETY: the relation is open; see above for the pin.
+        unsafe {
+            pg_sys::ReadBufferExtended(
+                self.rel,
+                pg_sys::ForkNumber::MAIN_FORKNUM,
+                block,
+                pg_sys::ReadBufferMode::RBM_NORMAL,
+                core::ptr::null_mut(),
+            )
+        }
+    }
+
     /// Read every block of the index into shared buffers (pinned and released
     /// at once, no lock kept); the number of blocks read.
     pub fn prewarm(&self) -> u32 {
         let n = self.nblocks();
         for block in 0..n {
-            // SAFETY: block < nblocks; ReadBufferExtended raises ERROR on failure
-            // and the pin is released before the next read.
-            unsafe {
-                let buf = pg_sys::ReadBufferExtended(
-                    self.rel,
-                    pg_sys::ForkNumber::MAIN_FORKNUM,
-                    block,
-                    pg_sys::ReadBufferMode::RBM_NORMAL,
-                    core::ptr::null_mut(),
-                );
-                pg_sys::ReleaseBuffer(buf);
-            }
+            // SAFETY: block < nblocks; the pin is released before the next read.
+            unsafe { pg_sys::ReleaseBuffer(self.read_buffer(block)) };
             if block % 256 == 0 {
                 pgrx::check_for_interrupts!();
             }

@@ -24,6 +24,19 @@ impl Opened {
     }
 }
 
+/// Check that `index` is an hnsw or ivfflat index (not a partitioned one)
+/// the current role may look into, and open it.
+fn open_vector_index(index: pg_sys::Oid, caller: &str) -> (Opened, String) {
+    let target = crate::am::access::readable_index(index, caller);
+    if target.partitioned || !matches!(target.am.as_str(), "hnsw" | "ivfflat") {
+        crate::error::raise_code(
+            PgSqlErrorCode::ERRCODE_WRONG_OBJECT_TYPE,
+            format!("{caller} works on hnsw and ivfflat indexes (of a partition, for a partitioned table)"),
+        );
+    }
+    (Opened::new(index), target.am)
+}
+
 impl Drop for Opened {
     fn drop(&mut self) {
         // SAFETY: opened by Opened::new with this lock mode.
@@ -36,26 +49,19 @@ impl Drop for Opened {
 /// build parameters from its meta page.
 #[pg_extern(volatile, strict)]
 fn ruvector_index_stats(index: RegClass) -> JsonB {
-    let target = crate::am::access::readable_index(index.0, "ruvector_index_stats");
-    if target.partitioned || !matches!(target.am.as_str(), "hnsw" | "ivfflat") {
-        crate::error::raise_code(
-            PgSqlErrorCode::ERRCODE_WRONG_OBJECT_TYPE,
-            "ruvector_index_stats works on hnsw and ivfflat indexes (of a partition, for a partitioned table)",
-        );
-    }
-    let rel = Opened::new(index.0);
+    let (rel, am) = open_vector_index(index.0, "ruvector_index_stats");
     let idx = Index::new(rel.0);
     let pages = idx.nblocks();
     let mut stats = json!({
         "index": idx.name(),
-        "access_method": target.am,
+        "access_method": am,
         "source": "meta_page",
         "pages": pages,
         "bytes": pages as u64 * pg_sys::BLCKSZ as u64,
     });
     let extra = if pages == 0 {
         json!({ "node_count": 0 })
-    } else if target.am == "hnsw" {
+    } else if am == "hnsw" {
         crate::am::kind::index_kind(rel.0, "hnsw");
         let meta: Meta = idx.meta();
         let (mut live, mut deleted, mut tids, mut chunks) = (0u64, 0u64, 0u64, 0u64);
@@ -120,14 +126,7 @@ fn ruvector_index_stats(index: RegClass) -> JsonB {
 /// pg_prewarm's "buffer" mode); the number of pages read.
 #[pg_extern(volatile, strict)]
 fn ruvector_prewarm(index: RegClass) -> i64 {
-    let target = crate::am::access::readable_index(index.0, "ruvector_prewarm");
-    if target.partitioned || !matches!(target.am.as_str(), "hnsw" | "ivfflat") {
-        crate::error::raise_code(
-            PgSqlErrorCode::ERRCODE_WRONG_OBJECT_TYPE,
-            "ruvector_prewarm works on hnsw and ivfflat indexes",
-        );
-    }
-    let rel = Opened::new(index.0);
+    let (rel, _) = open_vector_index(index.0, "ruvector_prewarm");
     Index::new(rel.0).prewarm() as i64
 }
 
