@@ -6,6 +6,32 @@
 use pgrx::pg_sys;
 use pgrx::prelude::*;
 
+/// Read the catalogue row `oid` of syscache `cache` as the struct `T`
+/// (`Form_pg_class`, `Form_pg_type`, ...) inside `f`; `None` if there is none.
+/// The row is released before returning, so `f` copies out what it needs.
+///
+/// # Safety
+/// `T` is the row type of `cache`.
+pub unsafe fn with_catalog_row<T, R>(
+    cache: pg_sys::SysCacheIdentifier::Type,
+    oid: pg_sys::Oid,
+    f: impl FnOnce(&T) -> R,
+) -> Option<R> {
+    // SAFETY: a syscache lookup; GETSTRUCT (data past the tuple header) is a
+    // T by the caller's promise; released after `f`.
+    unsafe {
+        let tuple = pg_sys::SearchSysCache1(cache as i32, pg_sys::Datum::from(oid));
+        if tuple.is_null() {
+            return None;
+        }
+        let header = (*tuple).t_data;
+        let row = &*((header as *const u8).add((*header).t_hoff as usize) as *const T);
+        let r = f(row);
+        pg_sys::ReleaseSysCache(tuple);
+        Some(r)
+    }
+}
+
 /// What a diagnostic was pointed at.
 pub struct Target {
     /// A partitioned index (no pages of its own).
@@ -31,20 +57,11 @@ pub fn readable_index(index: pg_sys::Oid, caller: &str) -> Target {
         } else {
             pg_sys::InvalidOid
         };
-        let tuple = pg_sys::SearchSysCache1(pg_sys::SysCacheIdentifier::RELOID as i32, pg_sys::Datum::from(index));
-        let am = if tuple.is_null() {
-            String::new()
-        } else {
-            let header = (*tuple).t_data;
-            let form = (header as *const u8).add((*header).t_hoff as usize) as *const pg_sys::FormData_pg_class;
-            let name = pg_sys::get_am_name((*form).relam);
-            pg_sys::ReleaseSysCache(tuple);
-            if name.is_null() {
-                String::new()
-            } else {
-                core::ffi::CStr::from_ptr(name).to_string_lossy().into_owned()
-            }
-        };
+        let relam =
+            with_catalog_row(pg_sys::SysCacheIdentifier::RELOID, index, |c: &pg_sys::FormData_pg_class| c.relam);
+        let name = relam.map_or(core::ptr::null_mut(), |am| pg_sys::get_am_name(am));
+        let am =
+            if name.is_null() { String::new() } else { core::ffi::CStr::from_ptr(name).to_string_lossy().into_owned() };
         (relkind, heap, am)
     };
     if heap == pg_sys::InvalidOid {

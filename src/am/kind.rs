@@ -161,15 +161,14 @@ fn elem_of_type(typid: pg_sys::Oid) -> Result<(Elem, &'static str), String> {
         if base == pg_sys::BITOID {
             return Ok((Elem::Bit, ""));
         }
-        let tuple = pg_sys::SearchSysCache1(pg_sys::SysCacheIdentifier::TYPEOID as i32, pg_sys::Datum::from(base));
-        if tuple.is_null() {
-            return Err(format!("type {} does not exist", base.to_u32()));
-        }
-        let header = (*tuple).t_data;
-        let form = (header as *const u8).add((*header).t_hoff as usize) as *const pg_sys::FormData_pg_type;
-        let name = core::ffi::CStr::from_ptr((*form).typname.data.as_ptr()).to_string_lossy().into_owned();
-        pg_sys::ReleaseSysCache(tuple);
-        name
+        crate::am::access::with_catalog_row(
+            pg_sys::SysCacheIdentifier::TYPEOID,
+            base,
+            |t: &pg_sys::FormData_pg_type| {
+                core::ffi::CStr::from_ptr(t.typname.data.as_ptr()).to_string_lossy().into_owned()
+            },
+        )
+        .ok_or_else(|| format!("type {} does not exist", base.to_u32()))?
     };
     match name.as_str() {
         "ruvector" => Ok((Elem::F32, "vector")),
