@@ -73,7 +73,7 @@ pushed=$(echo "$plan" | grep -c "Index Scan using items_hnsw" || true)
 limit_pushed=$(echo "$plan" | grep -c "^ *->  Limit\|^ *Limit" || true)
 # settings: SET LOCAL with citus.propagate_set_commands = 'local' reaches the workers
 # (one statement per command: Citus refuses a multi-statement string here)
-approx=$("${C[@]}" -At -c "BEGIN" -c "SET LOCAL citus.propagate_set_commands = 'local'" -c "SET LOCAL hnsw.ef_search = 400" \
+approx=$("${C[@]}" -At -c "BEGIN" -c "SET LOCAL citus.propagate_set_commands = 'local'" -c "SET LOCAL hnsw.ef_search = 1000" \
     -c "SELECT string_agg(id::text, ',' ORDER BY d, id) FROM (SELECT id, v <-> $q AS d FROM items ORDER BY v <-> $q LIMIT 10) s" \
     -c "COMMIT" | grep -v '^\(BEGIN\|SET\|COMMIT\)$' | tail -1)
 # whether a setting reached the workers shows in what they return: at
@@ -89,7 +89,7 @@ ttasks=$(echo "$tplan" | sed -n 's/.*Task Count: \([0-9]*\).*/\1/p' | head -1)
 tanswer=$("${C[@]}" -Atc "SELECT count(*) FROM (SELECT id FROM tenant_items WHERE tenant = 7 ORDER BY v <=> '[1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1]' LIMIT 5) s")
 echo "citus: extension on the workers: $workers_ext; $rows rows over $shards shards (binary COPY + 100 prepared INSERTs);" \
      "hnsw on $indexed of $shards shards, ivfflat on $ivf_indexed of tenant_items' shards; KNN: $tasks tasks," \
-     "$pushed with the shard's hnsw index scan under its Limit; merged top 10 at ef_search 400 (SET LOCAL, propagated)" \
+     "$pushed with the shard's hnsw index scan under its Limit; merged top 10 at ef_search 1000 (SET LOCAL, propagated)" \
      "$([ "$approx" = "$exact" ] && echo equals || echo differs from) the exact answer; tenant query: $ttasks task(s), $tanswer rows;" \
      "ef_search 1 by session SET: $session_set rows (workers kept 40), by propagated SET LOCAL: $local_set rows (one per shard)"
 if [ "$workers_ext" = "1,1" ] && [ "$rows" = 12000 ] && [ "$indexed" = "$shards" ] && [ "$ivf_indexed" -gt 0 ] \

@@ -35,7 +35,8 @@ sed -E -e 's/^CREATE EXTENSION IF NOT EXISTS vector WITH SCHEMA public;/CREATE E
        -e 's/public\.vector\(/public.ruvector(/g' -e 's/::public\.vector\b/::public.ruvector/g' \
        "$dump" > "$WORK/ruv.sql"
 "${RV[@]}" -f "$WORK/ruv.sql" >/dev/null
-answers="SET enable_seqscan = off; SET hnsw.ef_search = 200; SET ivfflat.probes = 5;
+# indexes built separately: settings under which a search is exhaustive
+answers="SET enable_seqscan = off; SET hnsw.ef_search = 1000; SET ivfflat.probes = 5;
 SELECT string_agg(id::text, ',') FROM (SELECT id FROM docs ORDER BY embedding <=> (SELECT embedding FROM docs WHERE id = 3) LIMIT 10) q;
 SELECT string_agg(id::text, ',') FROM (SELECT id FROM docs ORDER BY embedding <-> (SELECT embedding FROM docs WHERE id = 4) LIMIT 10) q;
 SELECT string_agg(id::text, ',') FROM (SELECT id FROM docs ORDER BY small <-> (SELECT small FROM docs WHERE id = 5) LIMIT 10) q;
