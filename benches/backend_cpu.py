@@ -1,11 +1,11 @@
 #!/usr/bin/env python3
 """Backend CPU time per query: run the benchmark's queries against an hnsw
-index left by scripts/bench-hnsw.sh and read the serving backend's CPU time
+index left by `scripts/benchmark.sh --methods hnsw --no-pgvector --keep` and read the serving backend's CPU time
 from /proc/<pid>/stat (the server must run on this machine). This is the
 measure the per-change tables in docs/benchmarks.md use: unlike QPS it leaves
 out the client and most of the network.
 
-  python3 benches/backend_cpu.py --conninfo "host=127.0.0.1 port=54330 user=postgres dbname=postgres" \\
+  python3 benches/backend_cpu.py --conninfo "host=127.0.0.1 port=54330 user=postgres dbname=ruvector_bench" \\
       --dataset fashion --ef 20 --reps 3 [--vector-cache 256MB]
 """
 import argparse
@@ -14,7 +14,7 @@ import time
 
 import psycopg
 
-from hnsw_bench import LOADERS, literal
+from datasets import LOADERS, literal
 
 
 def main():
@@ -25,7 +25,7 @@ def main():
     ap.add_argument("--reps", type=int, default=3, help="timed passes over the 1,000 queries")
     ap.add_argument("--vector-cache", help="hnsw.vector_cache_size for the session")
     args = ap.parse_args()
-    _, queries = LOADERS[args.dataset](1000)
+    queries = LOADERS[args.dataset]()[1][:1000]
     texts = [literal(q) for q in queries]
     table = f"bench_{args.dataset}"
     with psycopg.connect(args.conninfo, autocommit=True) as conn:
@@ -38,7 +38,8 @@ def main():
             fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
             return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
-        sql = f"SELECT id FROM {table} ORDER BY v <-> %s::ruvector LIMIT 10"
+        op = "<->" if LOADERS[args.dataset]()[2] == "l2" else "<=>"
+        sql = f"SELECT id FROM {table} ORDER BY v {op} %s::ruvector LIMIT 10"
         for q in texts:  # warm-up: shared buffers and the vector cache
             conn.execute(sql, (q,)).fetchall()
         c0, t0 = cpu_seconds(), time.perf_counter()

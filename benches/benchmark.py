@@ -272,8 +272,10 @@ def bench_sql(args, engine, ds, base, queries, metric, true_dist, copy_data):
                     "clients": clients,
                 }
             )
-            conn.execute(f"DROP INDEX {table}_idx")
-        conn.execute(f"DROP TABLE {table}")
+            if not (args.keep and am == args.methods[-1]):
+                conn.execute(f"DROP INDEX {table}_idx")
+        if not args.keep:
+            conn.execute(f"DROP TABLE {table}")
     return runs
 
 
@@ -501,6 +503,7 @@ def main():
     ap.add_argument("--ef-construction", type=int, default=64)
     ap.add_argument("--no-pgvector", action="store_true", help="skip pgvector even when installed")
     ap.add_argument("--out", default="target/benchmark")
+    ap.add_argument("--keep", action="store_true", help="keep each table and its last index (for benches/backend_cpu.py, bq_bench.py)")
     ap.add_argument("--quick", action="store_true", help="small synthetic set, short sweeps, then check the output")
     args = ap.parse_args()
     if args.quick:

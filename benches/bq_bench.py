@@ -2,16 +2,15 @@
 """Binary quantisation with re-ranking on Fashion-MNIST (60,000 x 784, L2):
 an hnsw index on binary_quantize(v)::bit(784) with bit_hamming_ops, `--candidates`
 rows by Hamming distance, re-ranked by exact L2 in SQL. Reuses the table that
-scripts/bench-hnsw.sh loads (bench_fashion); prints recall@10 and QPS.
-Run: python3 benches/bq_bench.py --conninfo "host=127.0.0.1 port=54330 user=postgres dbname=postgres"
+`scripts/benchmark.sh --datasets fashion --methods hnsw --no-pgvector --keep` leaves (bench_fashion); prints recall@10 and QPS.
+Run: python3 benches/bq_bench.py --conninfo "host=127.0.0.1 port=54330 user=postgres dbname=ruvector_bench"
 """
 import argparse
 import time
 
-import numpy as np
 import psycopg
 
-from hnsw_bench import ground_truth, literal, load_fashion, recall
+from datasets import ground_truth, literal, load_fashion, recall
 
 
 def main():
@@ -20,7 +19,8 @@ def main():
     ap.add_argument("--queries", type=int, default=500)
     ap.add_argument("--candidates", default="100,200,400")
     args = ap.parse_args()
-    base, queries = load_fashion(args.queries)
+    base, queries, _ = load_fashion()
+    queries = queries[: args.queries]
     _, true_dist = ground_truth(base, queries)
     with psycopg.connect(args.conninfo, autocommit=True) as conn:
         conn.execute("SET maintenance_work_mem = '2GB'")

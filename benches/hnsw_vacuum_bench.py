@@ -5,7 +5,7 @@ reinsert, and compare index sizes.
 
 Data: the first --rows rows of GloVe-50 (normalised; queries from the held-out
 rows), or Fashion-MNIST; L2; m = 16, ef_construction = 64. Recall as in
-benches/hnsw_bench.py. Run through scripts/bench-hnsw.sh --vacuum.
+benches/datasets.py. Run through scripts/bench-vacuum.sh.
 """
 import argparse
 import time
@@ -13,7 +13,7 @@ import time
 import numpy as np
 import psycopg
 
-from hnsw_bench import ground_truth, literal, load_fashion, load_glove, recall
+from datasets import ground_truth, literal, load_fashion, load_glove, recall
 
 
 def recall_at(conn, table, ids, base, queries, true_dist, efs):
@@ -36,7 +36,8 @@ def main():
     ap.add_argument("--ef", default="40,80")
     args = ap.parse_args()
     efs = [int(e) for e in args.ef.split(",")]
-    base, queries = (load_fashion if args.dataset == "fashion" else load_glove)(args.queries)
+    base, queries, _ = (load_fashion if args.dataset == "fashion" else load_glove)()
+    queries = queries[: args.queries]
     base = base[: args.rows]
     dims = base.shape[1]
     kept = np.arange(0, len(base), 2)  # the odd ids are deleted

@@ -58,6 +58,9 @@ bash tests/pgvector_compat/run.sh
 log "SQL fuzzer (tests/fuzz): seeded random statements, the server must survive every one"
 bash tests/fuzz/run.sh
 
+log "The documentation's SQL examples, run; the SQL reference names everything the extension installs (tests/docs)"
+bash tests/docs/run.sh
+
 log "Recovery and server-level tests: streaming replica, crash restart, concurrency, shared memory (tests/recovery)"
 recovery_failed=0
 for t in tests/recovery/*.sh; do
