@@ -129,3 +129,25 @@ CREATE INDEX items_hnsw ON items USING hnsw (v vector_l2_ops);
 CREATE INDEX items_ivf ON items USING ivfflat (v vector_cosine_ops) WITH (lists = 10);
 SQL
 }
+
+# citus_cluster DIR COORDINATOR_PORT WORKER_PORT...: Citus nodes on
+# 127.0.0.1 in DIR/n<port> (citus preloaded, its extension created), the
+# first the coordinator with the others added as workers. The caller stops
+# them (stop_cluster DIR/n<port>).
+citus_cluster() {
+    local dir=$1 coordinator=$2 p
+    chown postgres:postgres "$dir"
+    for p in "${@:2}"; do
+        start_cluster "$dir/n$p" "$p"
+        psql -X -q -h 127.0.0.1 -p "$p" -U postgres -d postgres -c "ALTER SYSTEM SET shared_preload_libraries = 'citus'"
+        stop_cluster "$dir/n$p"
+        start_cluster "$dir/n$p" "$p"
+        psql -X -q -h 127.0.0.1 -p "$p" -U postgres -d postgres -c "CREATE EXTENSION citus"
+    done
+    psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$coordinator" -U postgres -d postgres \
+        -c "SELECT citus_set_coordinator_host('127.0.0.1', $coordinator)" >/dev/null
+    for p in "${@:3}"; do
+        psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$coordinator" -U postgres -d postgres \
+            -c "SELECT citus_add_node('127.0.0.1', $p)" >/dev/null
+    done
+}

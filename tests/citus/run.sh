@@ -21,20 +21,11 @@ if [ "$rc" = 2 ]; then
 fi
 [ "$rc" = 0 ]
 WORK=$(mktemp -d /tmp/ruvector-citus.XXXXXX)
-chown postgres:postgres "$WORK"
 ports=(25480 25481 25482)
 [ -n "${CITUS_KEEP:-}" ] || trap 'for p in "${ports[@]}"; do stop_cluster "$WORK/n$p"; done; rm -rf "$WORK"' EXIT
 export PGOPTIONS="-c client_min_messages=warning"
-for p in "${ports[@]}"; do
-    start_cluster "$WORK/n$p" "$p"
-    psql -X -q -h 127.0.0.1 -p "$p" -U postgres -d postgres -c "ALTER SYSTEM SET shared_preload_libraries = 'citus'"
-    stop_cluster "$WORK/n$p"
-    start_cluster "$WORK/n$p" "$p"
-    psql -X -q -h 127.0.0.1 -p "$p" -U postgres -d postgres -c "CREATE EXTENSION citus"
-done
+citus_cluster "$WORK" "${ports[@]}"
 C=(psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p 25480 -U postgres -d postgres)
-"${C[@]}" -c "SELECT citus_set_coordinator_host('127.0.0.1', 25480)" \
-    -c "SELECT citus_add_node('127.0.0.1', 25481)" -c "SELECT citus_add_node('127.0.0.1', 25482)" >/dev/null
 # the extension, created on the coordinator, is created on the workers too
 "${C[@]}" -c "CREATE EXTENSION ruvector_pg"
 workers_ext=$(for p in 25481 25482; do psql -X -At -h 127.0.0.1 -p $p -U postgres -d postgres -c "SELECT count(*) FROM pg_extension WHERE extname = 'ruvector_pg'"; done | paste -sd,)
