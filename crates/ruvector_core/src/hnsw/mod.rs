@@ -22,7 +22,10 @@ pub mod space;
 pub mod tuple;
 
 pub use build::{BuildParams, InMemoryGraph};
-pub use search::{descend, presize, repair_neighbors, search_layer, select_neighbors, GraphRead, Neighbor, VisitedSet};
+pub use search::{
+    descend, presize, repair_neighbors, search_layer, select_neighbors, select_neighbors_filled, GraphRead, Neighbor,
+    VisitedSet,
+};
 pub use space::{BitSpace, DenseSpace, Space, SparseSpace};
 
 use crate::kernels;

@@ -122,6 +122,27 @@ pub fn select_neighbors<Id: Copy>(
     kept
 }
 
+/// [`select_neighbors`], then the nearest candidates it passed over until
+/// `m` are kept (pgvector's "keep pruned connections"): the diverse links
+/// first, and the list full. A full list gives searches more ways out of
+/// each node, which raises recall at a given ef more than it costs per hop.
+pub fn select_neighbors_filled<Id: Copy + PartialEq>(
+    candidates: &[Neighbor<Id>],
+    m: usize,
+    between: impl FnMut(Id, Id) -> f32,
+) -> Vec<Neighbor<Id>> {
+    let mut kept = select_neighbors(candidates, m, between);
+    for c in candidates {
+        if kept.len() >= m {
+            break;
+        }
+        if !kept.iter().any(|k| k.id == c.id) {
+            kept.push(*c);
+        }
+    }
+    kept
+}
+
 /// A new neighbour list for `node` at `level` once the nodes `is_deleted`
 /// names are gone (VACUUM's graph repair). Candidates are the node's live
 /// neighbours and the live nodes reachable through deleted ones, breadth-first
@@ -181,16 +202,7 @@ pub fn repair_neighbors<G: GraphRead>(
     let mut ranked: Vec<Neighbor<G::Id>> =
         live.into_iter().map(|id| Neighbor { distance: between(node, id), id }).collect();
     ranked.sort();
-    let mut kept: Vec<G::Id> = select_neighbors(&ranked, cap, &mut between).into_iter().map(|n| n.id).collect();
-    for n in &ranked {
-        if kept.len() >= cap {
-            break;
-        }
-        if !kept.contains(&n.id) {
-            kept.push(n.id);
-        }
-    }
-    kept
+    select_neighbors_filled(&ranked, cap, &mut between).into_iter().map(|n| n.id).collect()
 }
 
 /// Search one layer from `entry` (already marked visited by the caller or

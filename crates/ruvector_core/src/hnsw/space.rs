@@ -32,6 +32,13 @@ pub struct DenseSpace {
     pub metric: Metric,
 }
 
+impl DenseSpace {
+    /// Vectors measured exactly.
+    pub fn new(dims: usize, vectors: Vec<f32>, metric: Metric) -> Self {
+        DenseSpace { dims, vectors, metric }
+    }
+}
+
 impl Space for DenseSpace {
     type Query = [f32];
 
