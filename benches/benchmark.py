@@ -5,10 +5,11 @@ For each data set (benches/datasets.py) and each access method (hnsw,
 ivfflat) it measures, per engine:
 - load: rows/s of a binary COPY into an unindexed table (both extensions share
   the binary format);
-- build: seconds, peak build memory (the sum of the private resident memory,
-  RssAnon, of every server process, sampled every 20 ms, above its level
-  before the build: leader, parallel workers and build threads alike), index
-  size (pg_relation_size);
+- build: seconds, peak build memory (how far the machine's used memory,
+  MemTotal - MemAvailable, rose above its level before the build, sampled
+  every 20 ms: leader, parallel workers, build threads, shared memory
+  segments and the new index pages in shared buffers alike), index size
+  (pg_relation_size);
 - a sweep of hnsw.ef_search / ivfflat.probes: recall@10, QPS with one client,
   p50 and p99 latency;
 - QPS with N concurrent clients (one process and connection each, warmed
@@ -39,6 +40,7 @@ import numpy as np
 import psycopg
 
 import datasets
+import filtered
 from datasets import literal, progress, recall
 
 K = 10
@@ -82,44 +84,32 @@ def binary_copy_data(base):
 
 
 class BuildMonitor:
-    """Samples the server's private memory (RssAnon of the postmaster and its
-    children) every 20 ms and prints the build's progress every 15 s."""
+    """Samples the machine's used memory every 20 ms and prints the build's
+    progress every 15 s."""
 
     def __init__(self, conninfo, label):
-        with psycopg.connect(conninfo, autocommit=True) as conn:
-            datadir = conn.execute("SELECT current_setting('data_directory')").fetchone()[0]
-        with open(os.path.join(datadir, "postmaster.pid")) as f:
-            self.postmaster = int(f.readline())
         self.conninfo, self.label = conninfo, label
-        self.baseline = self.rss_anon()
+        self.baseline = self.used_memory()
         self.peak = self.baseline
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self.run, daemon=True)
 
-    def rss_anon(self):
-        total = 0
-        for pid in os.listdir("/proc"):
-            if not pid.isdigit():
-                continue
-            try:
-                with open(f"/proc/{pid}/stat") as f:
-                    stat = f.read()
-                ppid = int(stat.rsplit(")", 1)[1].split()[1])
-                if int(pid) != self.postmaster and ppid != self.postmaster:
-                    continue
-                with open(f"/proc/{pid}/status") as f:
-                    for line in f:
-                        if line.startswith("RssAnon:"):
-                            total += int(line.split()[1]) * 1024
-            except (OSError, ValueError, IndexError):
-                continue
-        return total
+    def used_memory(self):
+        """The machine's used memory: MemTotal - MemAvailable. Unlike a
+        process's RssAnon it counts shared memory too: pgvector's parallel
+        build keeps its graph in a dynamic shared memory segment."""
+        info = {}
+        with open("/proc/meminfo") as f:
+            for line in f:
+                key, value = line.split(":", 1)
+                info[key] = int(value.split()[0]) * 1024
+        return info["MemTotal"] - info["MemAvailable"]
 
     def run(self):
         started = last = time.perf_counter()
         with psycopg.connect(self.conninfo, autocommit=True) as conn:
             while not self.stop.wait(0.02):
-                self.peak = max(self.peak, self.rss_anon())
+                self.peak = max(self.peak, self.used_memory())
                 if time.perf_counter() - last >= 15:
                     last = time.perf_counter()
                     row = conn.execute(
@@ -164,23 +154,26 @@ def client_worker(conninfo, settings, sql, texts, warm, barrier, out):
             conn.execute(s)
         for q in texts[:warm]:
             conn.execute(sql, (q,)).fetchall()
+        timed = texts[: max(50, len(texts) - warm)] if len(texts) > warm else texts
         barrier.wait()
         t = time.perf_counter()
-        for q in texts:
+        for q in timed:
             conn.execute(sql, (q,)).fetchall()
-        out.put((len(texts), time.perf_counter() - t))
+        out.put((len(timed), time.perf_counter() - t))
 
 
-def concurrent_qps(conninfo, settings, sql, texts, clients):
+def concurrent_qps(conninfo, settings, sql, texts, clients, warm=200):
     """QPS of `clients` processes, each with its own connection and a share of
-    the queries (at least 20 each, cycling), warmed first, started together."""
+    the queries (at least 50 each, cycling), each connection warmed first
+    with `warm` queries (its vector cache filled as a long-lived connection's
+    is), started together."""
     ctx = multiprocessing.get_context("fork")
-    per = max(20, len(texts) // clients)
+    per = max(50, len(texts) // clients)
     barrier, out = ctx.Barrier(clients), ctx.Queue()
     procs = []
     for c in range(clients):
-        share = [texts[(c * per + i) % len(texts)] for i in range(per)]
-        p = ctx.Process(target=client_worker, args=(conninfo, settings, sql, share, min(per, 200), barrier, out))
+        share = [texts[(c * per + i) % len(texts)] for i in range(max(per, warm))]
+        p = ctx.Process(target=client_worker, args=(conninfo, settings, sql, share, warm, barrier, out))
         p.start()
         procs.append(p)
     results = [out.get(timeout=3600) for _ in procs]
@@ -335,9 +328,22 @@ def point(knob, value, base, queries, got, times, true_dist):
     }
 
 
-def best_qps_at_target(run):
-    ok = [p["qps"] for p in run["sweep"] if p["recall"] >= RECALL_TARGET]
-    return max(ok) if ok else None
+def best_qps_at_target(run, target=RECALL_TARGET):
+    """QPS at recall `target` on the run's recall-QPS curve: between the last
+    setting below the target and the first at or above it, log(QPS) is
+    interpolated linearly in recall (so a setting that just misses the target
+    does not make a run look several times slower); None if no setting
+    reaches it. Where the first setting already reaches it, the best QPS of
+    the settings that do."""
+    pts = sorted(run["sweep"], key=lambda p: p["value"])
+    for i, p in enumerate(pts):
+        if p["recall"] >= target:
+            if i == 0 or pts[i - 1]["recall"] >= p["recall"]:
+                return max(q["qps"] for q in pts if q["recall"] >= target)
+            lo = pts[i - 1]
+            f = (target - lo["recall"]) / (p["recall"] - lo["recall"])
+            return float(np.exp(np.log(lo["qps"]) + f * (np.log(p["qps"]) - np.log(lo["qps"]))))
+    return None
 
 
 def ratio(a, b):
@@ -349,8 +355,10 @@ def markdown(result):
     out.append(
         f"hnsw m = {result['settings']['m']}, ef_construction = {result['settings']['ef_construction']}; "
         "ivfflat lists = rows / 1000; one client unless stated; recall@10; "
-        f"'QPS @ {RECALL_TARGET}' is the best one-client QPS among the settings reaching recall {RECALL_TARGET}."
+        f"'QPS @ {RECALL_TARGET}' is one client's QPS at recall {RECALL_TARGET}, interpolated (log QPS, linear in recall) between the settings on either side; "
+        "peak build memory is the most the machine's used memory (MemTotal - MemAvailable) rose during the build, index pages in shared buffers included."
     )
+    out += headline(result)
     for ds, d in result["datasets"].items():
         runs = d["runs"]
         out += ["", f"## {ds}: {d['rows']:,} x {d['dims']}, {d['queries']} queries, {d['metric']}", ""]
@@ -387,6 +395,26 @@ def markdown(result):
                     out.append(f"| {r['engine']} | {r['clients'][0]['value']} | " + " | ".join(f"{c['qps']:.0f}" for c in r["clients"]) + " |")
         out += ["", f"![{ds}]({ds}.png)"]
     return "\n".join(out) + "\n"
+
+
+def headline(result):
+    """One line per data set and access method: QPS at recall 0.95 and build
+    time, ours and pgvector's (when it ran) and the in-process reference's."""
+    out = ["", "## Headline", "", "| data set | index | QPS @ 0.95: ruvector_pg | pgvector | ratio | reference | "
+           "build s: ruvector_pg | pgvector | ratio | reference |", "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for ds, d in result["datasets"].items():
+        for am, ref in (("hnsw", "hnswlib"), ("ivfflat", "faiss")):
+            runs = {r["engine"]: r for r in d["runs"] if r["index"] == am}
+            ours, pgv, other = runs.get("ruvector_pg"), runs.get("pgvector"), runs.get(ref)
+            if not ours:
+                continue
+            q = {k: best_qps_at_target(r) if r else None for k, r in (("o", ours), ("p", pgv), ("r", other))}
+            b = {k: r["build_s"] if r else None for k, r in (("o", ours), ("p", pgv), ("r", other))}
+            out.append(
+                f"| {ds} ({d['rows']:,} × {d['dims']}) | {am} | {fmt(q['o'], '.0f')} | {fmt(q['p'], '.0f')} | {ratio(q['o'], q['p'])} | "
+                f"{ref} {fmt(q['r'], '.0f')} | {b['o']:.1f} | {fmt(b['p'], '.1f')} | {ratio(b['o'], b['p'])} | {ref} {fmt(b['r'], '.1f')} |"
+            )
+    return out
 
 
 def fmt(v, spec):
@@ -492,7 +520,8 @@ def ints(s):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--conninfo", required=True, help="libpq conninfo of the server, without dbname")
+    ap.add_argument("--conninfo", help="libpq conninfo of the server, without dbname")
+    ap.add_argument("--report", metavar="DIR", help="only rewrite DIR/results.md and the plots from DIR/results.json")
     ap.add_argument("--datasets", default="wordnet384,clustered1536,glove,fashion", help="comma-separated: " + ", ".join(datasets.LOADERS))
     ap.add_argument("--methods", default="hnsw,ivfflat")
     ap.add_argument("--queries", type=int, default=1000)
@@ -505,7 +534,18 @@ def main():
     ap.add_argument("--out", default="target/benchmark")
     ap.add_argument("--keep", action="store_true", help="keep each table and its last index (for benches/backend_cpu.py, bq_bench.py)")
     ap.add_argument("--quick", action="store_true", help="small synthetic set, short sweeps, then check the output")
+    ap.add_argument("--filtered", action="store_true", help="the filtered mode only (benches/filtered.py): WHERE r < K at 0.1-100 %% selectivity")
     args = ap.parse_args()
+    if args.report:
+        with open(os.path.join(args.report, "results.json")) as f:
+            result = json.load(f)
+        with open(os.path.join(args.report, "results.md"), "w") as f:
+            f.write(markdown(result))
+        plot(result, args.report)
+        print(markdown(result))
+        return
+    if not args.conninfo:
+        ap.error("--conninfo is required")
     if args.quick:
         args.datasets, args.queries, args.ef, args.probes, args.clients = "quick", 200, [10, 200], [1, 5], [1, 2]
     args.methods = args.methods.split(",")
@@ -523,6 +563,24 @@ def main():
         "pgvector": "pgvector" in engines,
         "datasets": {},
     }
+    if args.filtered:
+        result["filtered"] = {}
+        for ds in args.datasets.split(","):
+            base, queries, metric = datasets.LOADERS[ds]()
+            queries = queries[: min(args.queries, 200)]
+            result["filtered"][ds] = {
+                e: filtered.run(conninfo_for(args.conninfo, SQL_ENGINES[e][0]), SQL_ENGINES[e][2], ds, base, queries, metric, args.m, args.ef_construction)
+                for e in engines
+            }
+            with open(os.path.join(args.out, "filtered.json"), "w") as f:
+                json.dump(result, f, indent=1)
+        md = [f"# Filtered search, {result['date']}", "", f"Machine: {result['machine']}. Command: `{result['command']}`."]
+        for ds, res in result["filtered"].items():
+            md += filtered.markdown(ds, res)
+        with open(os.path.join(args.out, "filtered.md"), "w") as f:
+            f.write("\n".join(md) + "\n")
+        print("\n".join(md))
+        return
     for ds in args.datasets.split(","):
         base, queries, metric, _, true_dist = datasets.load(ds, args.queries)
         progress(f"{ds}: {len(base):,} x {base.shape[1]}, {len(queries)} queries, {metric}")
