@@ -30,9 +30,11 @@ pub fn typmod_in<E: DenseElement>(list: ArrayArg<'_, CStringArray>) -> i32 {
 }
 
 pub fn recv<E: DenseElement>(mut buf: RecvBuffer<'_>, typmod: i32) -> DenseOut<E> {
-    let (data, used) = binary::decode::<E>(buf.remaining(), typmod).or_raise();
+    let msg = buf.remaining();
+    let (dims, used) = binary::decode_header::<E>(msg, typmod).or_raise();
+    let out = DenseOut::build(dims, |out| binary::decode_body(&msg[4..used], out));
     buf.advance(used);
-    DenseOut::from_slice(&data)
+    out
 }
 
 pub fn send<E: DenseElement>(v: DenseArg<'_, E>) -> ByteaOut {

@@ -21,6 +21,15 @@ pub const fn wire_size<E: DenseElement>(dims: usize) -> usize {
 /// Decode one value from the front of `msg`; returns the elements and the bytes used.
 /// Trailing bytes are left for the caller (PostgreSQL checks them itself).
 pub fn decode<E: DenseElement>(msg: &[u8], typmod: i32) -> Result<(Vec<E>, usize)> {
+    let (dims, size) = decode_header::<E>(msg, typmod)?;
+    let mut out = vec![E::zeroed(); dims];
+    decode_body(&msg[4..size], &mut out)?;
+    Ok((out, size))
+}
+
+/// The header of a value at the front of `msg`, checked (dimensions, typmod,
+/// the unused field, length): its dimensions and the bytes the value takes.
+pub fn decode_header<E: DenseElement>(msg: &[u8], typmod: i32) -> Result<(usize, usize)> {
     if msg.len() < 4 {
         return Err(short_message());
     }
@@ -36,14 +45,24 @@ pub fn decode<E: DenseElement>(msg: &[u8], typmod: i32) -> Result<(Vec<E>, usize
         return Err(VectorError::new(ErrorKind::DataException, format!("expected unused to be 0, not {unused}")));
     }
     let size = wire_size::<E>(dims);
-    let body = msg.get(4..size).ok_or_else(short_message)?;
-    let mut out = Vec::with_capacity(dims);
-    for chunk in body.chunks_exact(E::WIRE_BYTES) {
-        let x = E::read_be(chunk);
-        check_element(x)?;
-        out.push(x);
+    if msg.len() < size {
+        return Err(short_message());
     }
-    Ok((out, size))
+    Ok((dims, size))
+}
+
+/// Decode the big-endian elements of `body` into `out` (as long), straight
+/// into the caller's memory: one byte-swapping pass the compiler vectorises,
+/// then one check that every element is finite (the first one that is not
+/// is reported, as pgvector does).
+pub fn decode_body<E: DenseElement>(body: &[u8], out: &mut [E]) -> Result<()> {
+    for (o, chunk) in out.iter_mut().zip(body.chunks_exact(E::WIRE_BYTES)) {
+        *o = E::read_be(chunk);
+    }
+    if out.iter().any(|x| x.is_nan() || x.is_infinite()) {
+        out.iter().try_for_each(|&x| check_element(x))?;
+    }
+    Ok(())
 }
 
 /// Encode `v` into `out`, which must be `wire_size(v.len())` bytes.
