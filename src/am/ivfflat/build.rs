@@ -123,12 +123,17 @@ unsafe extern "C-unwind" fn sample_callback(
     if null {
         return;
     }
-    let Some(row) = state.dims.row(value) else { return };
+    // Decide first, read after: most rows of a large table are skipped, and
+    // reading one detoasts it (a 1,536-d vector is a TOAST fetch). A row
+    // that turns out not indexable (a zero vector under cosine) takes no
+    // place; it only counted as seen.
     let slot = state.reservoir.slot();
-    if slot != ivf::sample::Slot::Skip {
-        let v = kmeans_form(state.dims.kind, &row);
-        state.reservoir.put(slot, v);
+    if slot == ivf::sample::Slot::Skip {
+        return;
     }
+    let Some(row) = state.dims.row(value) else { return };
+    let v = kmeans_form(state.dims.kind, &row);
+    state.reservoir.put(slot, v);
 }
 
 /// Rows read from the table and not yet written: their stored bytes
@@ -357,6 +362,13 @@ pub unsafe extern "C-unwind" fn ambuild(
         writer,
         chains: vec![None; lists],
     };
+    // the heap scan is part of assigning tuples, as in pgvector's phases
+    progress(PROGRESS_CREATE_IDX_SUBPHASE, PHASE_ASSIGN);
+    // room for the rows the planner expects (within the batch), so the batch
+    // is not copied as it grows; without room, the Vec grows as it would
+    // SAFETY: reading the heap relation's pg_class row that the relcache holds.
+    let expected = unsafe { (*(*heap).rd_rel).reltuples.max(0.0) as usize };
+    let _ = load.rows.try_reserve_exact(expected.saturating_mul(row_bytes).min(batch_bytes));
     // SAFETY: pgrx's shim of table_index_build_scan: the standard build scan with our callback.
     unsafe {
         progress(PROGRESS_CREATE_IDX_TUPLES_TOTAL, (*(*heap).rd_rel).reltuples.max(0.0) as i64);
