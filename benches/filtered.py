@@ -86,7 +86,9 @@ def run(conninfo, engine_type, ds, base, queries, metric, m, ef_construction):
                 sql = f"SELECT id FROM {table} WHERE r < {bound} ORDER BY {order} LIMIT {K}"
                 plan = "\n".join(x[0] for x in conn.execute(f"EXPLAIN {sql}", (texts[0],)).fetchall())
                 shape = "ann" if f"Index Scan using {table}_hnsw" in plan else "exact"
-                for q in texts[:20]:  # warm
+                # warm: an index scan fills this backend's vector cache on its first
+                # queries, so the first plan measured would pay for it alone
+                for q in texts if shape == "ann" else texts[:20]:
                     conn.execute(sql, (q,)).fetchall()
                 got, t = [], time.perf_counter()
                 for q in texts:
@@ -105,8 +107,8 @@ def run(conninfo, engine_type, ds, base, queries, metric, m, ef_construction):
 
 
 def markdown(ds, results):
-    """The filtered table of one data set: ours against the better of our two
-    forced plans, and against pgvector's planner choice."""
+    """The filtered table of one data set: ours against the faster of our two
+    forced plans (whatever its recall), and against pgvector's planner choice."""
     ours, theirs = results.get("ruvector_pg"), results.get("pgvector")
     if not ours:
         return []
@@ -119,7 +121,7 @@ def markdown(ds, results):
     out += [head, sep]
     for i, row in enumerate(ours):
         p, e, a = row["planner"], row["exact"], row["ann"]
-        best = max(e["qps"], a["qps"] if a["recall"] >= 0.95 else 0)
+        best = max(e["qps"], a["qps"])
         line = (f"| {row['selectivity']:.1%} | {p['plan']} | {p['qps']:.0f} | {p['recall']:.3f} | {p['rows']:.1f} | "
                 f"{e['qps']:.0f} | {a['qps']:.0f} ({a['recall']:.3f}) | {p['qps'] / best:.2f}x |")
         if theirs:

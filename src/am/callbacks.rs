@@ -7,7 +7,7 @@ use pgrx::pg_sys;
 use pgrx::prelude::*;
 use ruvector_core::hnsw::tuple::Tid;
 
-use super::kind::{read_row, IndexKind, Query, Row};
+use super::kind::{read_row, Elem, IndexKind, Query, Row};
 use super::storage::tid_of;
 
 /// The callbacks that differ between the access methods.
@@ -85,9 +85,12 @@ unsafe extern "C-unwind" fn amvalidate(_opclassoid: pg_sys::Oid) -> bool {
 /// `visits_per_row` visits (hnsw: about 4·m — a search visits some 2·m
 /// elements per result, and an iterative scan, doubling ef, repeats its
 /// search about twice; ivfflat: one row, one distance), each a distance at
-/// `cpu_operator_cost` (what the planner charges a sort for the same
-/// distance) and a tuple read at `cpu_index_tuple_cost`. The measurements
-/// these constants were checked against are in docs/filtered-search.md.
+/// `cpu_operator_cost` times the vector's weight (dimensions ÷ 16 for the
+/// float types, bits ÷ 512 for `bit`, 1 to 128: a 384-d distance costs some
+/// 24 times a 16-d one, and an ANN scan measures far more of them per row
+/// than an exact plan does) and a tuple read at `cpu_index_tuple_cost`. The
+/// measurements these constants were checked against are in
+/// docs/filtered-search.md.
 ///
 /// # Safety
 /// The pointers are amcostestimate's arguments.
@@ -116,9 +119,10 @@ pub unsafe fn ordered_cost(
         let info = (*path).indexinfo;
         let rel = pg_sys::index_open((*info).indexoid, pg_sys::NoLock as pg_sys::LOCKMODE);
         let (rows, visits_per_row) = rows_read(rel, (*info).tuples);
+        let weight = distance_weight(rel);
         pg_sys::index_close(rel, pg_sys::NoLock as pg_sys::LOCKMODE);
         let all = (*info).tuples.max(rows);
-        let per_visit = pg_sys::cpu_operator_cost + pg_sys::cpu_index_tuple_cost;
+        let per_visit = pg_sys::cpu_operator_cost * weight + pg_sys::cpu_index_tuple_cost;
         let visit_cost = |n: f64| n * visits_per_row * per_visit * loop_count.max(1.0);
         let mut first: pg_sys::GenericCosts = core::mem::zeroed();
         first.numIndexTuples = rows;
@@ -132,6 +136,25 @@ pub unsafe fn ordered_cost(
         *correlation = costs.indexCorrelation;
         *pages = costs.numIndexPages;
     }
+}
+
+/// How much one distance of this index costs against a 16-d one, from the
+/// column's typmod (1 without one, and for `sparsevec`).
+///
+/// # Safety
+/// `rel` is an open index of ours.
+unsafe fn distance_weight(rel: pg_sys::Relation) -> f64 {
+    // SAFETY: an open index relation has a tuple descriptor with its one column.
+    let typmod = unsafe { (*(*rel).rd_att).attrs.as_slice(1)[0].atttypmod };
+    if typmod <= 0 {
+        return 1.0;
+    }
+    let per = match super::kind::column_elem(rel) {
+        Some(Elem::F32 | Elem::F16) => 8.0,
+        Some(Elem::Bit) => 256.0,
+        Some(Elem::Sparse) | None => return 1.0,
+    };
+    (typmod as f64 / per).clamp(1.0, 256.0)
 }
 
 /// `amrescan`'s common part: copy the keys into the scan and read the ORDER

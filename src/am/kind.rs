@@ -248,6 +248,14 @@ fn check_meta_page(index: crate::am::storage::Index, am: &str, kind: IndexKind) 
 /// The element type and metric of an index: the column type says the former,
 /// the opclass's support functions the latter (1: the distance, 2: present for
 /// cosine, as in pgvector's opclasses).
+/// The element type of an index's column, if it is one of ours (for the
+/// cost model, which must not raise).
+pub fn column_elem(index: pg_sys::Relation) -> Option<Elem> {
+    // SAFETY: the index has one key column.
+    let typid = unsafe { (*(*index).rd_att).attrs.as_slice(1)[0].atttypid };
+    elem_of_type(typid).ok().map(|(elem, _)| elem)
+}
+
 fn kind_from_catalogue(index: pg_sys::Relation, am: &str) -> IndexKind {
     // SAFETY: the index has one key column.
     let typid = unsafe { (*(*index).rd_att).attrs.as_slice(1)[0].atttypid };
