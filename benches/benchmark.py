@@ -236,16 +236,7 @@ def bench_sql(args, engine, ds, base, queries, metric, true_dist, copy_data):
                 if f"Index Scan using {table}_idx" not in plan:
                     raise SystemExit(f"{label}: the planner did not use the index at {knob} {v}:\n{plan}")
                 got, times = timed_queries(conn, sql, texts)
-                sweep.append(
-                    {
-                        "setting": knob,
-                        "value": v,
-                        "recall": recall(base, queries, got, true_dist),
-                        "qps": len(texts) / sum(times),
-                        "p50_ms": float(np.percentile(times, 50) * 1e3),
-                        "p99_ms": float(np.percentile(times, 99) * 1e3),
-                    }
-                )
+                sweep.append(point(knob, v, base, queries, got, times, true_dist))
                 progress(f"{label}: {knob} {v}: recall {sweep[-1]['recall']:.3f}, {sweep[-1]['qps']:.0f} QPS")
             chosen = pick_setting(sweep)
             clients = []
