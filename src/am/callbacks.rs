@@ -150,11 +150,11 @@ unsafe fn distance_weight(rel: pg_sys::Relation) -> f64 {
         return 1.0;
     }
     let per = match super::kind::column_elem(rel) {
-        Some(Elem::F32 | Elem::F16) => 8.0,
-        Some(Elem::Bit) => 256.0,
+        Some(Elem::F32 | Elem::F16) => 16.0,
+        Some(Elem::Bit) => 512.0,
         Some(Elem::Sparse) | None => return 1.0,
     };
-    (typmod as f64 / per).clamp(1.0, 256.0)
+    (typmod as f64 / per).clamp(1.0, 128.0)
 }
 
 /// `amrescan`'s common part: copy the keys into the scan and read the ORDER
