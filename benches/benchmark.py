@@ -41,7 +41,7 @@ import psycopg
 
 import datasets
 import filtered
-from datasets import literal, progress, recall
+from datasets import binary_copy_data, literal, progress, recall
 
 K = 10
 SQL_ENGINES = {
@@ -68,19 +68,6 @@ def prepare_database(base_conninfo, engine):
     with psycopg.connect(conninfo_for(base_conninfo, db), autocommit=True) as conn:
         conn.execute(f"CREATE EXTENSION IF NOT EXISTS {ext}")
     return True
-
-
-def binary_copy_data(base):
-    """PostgreSQL binary COPY of (id int4, v vector): header, rows, trailer,
-    built in one numpy pass (dims int16, unused int16, float4 big-endian)."""
-    n, dims = base.shape
-    row = np.dtype(
-        [("nf", ">i2"), ("l1", ">i4"), ("id", ">i4"), ("l2", ">i4"), ("dim", ">i2"), ("unused", ">i2"), ("v", ">f4", (dims,))]
-    )
-    rows = np.empty(n, dtype=row)
-    rows["nf"], rows["l1"], rows["id"], rows["l2"] = 2, 4, np.arange(n), 4 + 4 * dims
-    rows["dim"], rows["unused"], rows["v"] = dims, 0, base
-    return b"PGCOPY\n\xff\r\n\0" + b"\0" * 8 + rows.tobytes() + b"\xff\xff"
 
 
 class BuildMonitor:

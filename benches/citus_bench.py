@@ -18,8 +18,8 @@ import time
 import psycopg
 
 import datasets
-from benchmark import binary_copy_data, concurrent_qps, timed_queries
-from datasets import literal, progress, recall
+from benchmark import concurrent_qps, timed_queries
+from datasets import binary_copy_data, literal, progress, recall
 
 
 def main():

@@ -200,5 +200,23 @@ def recall(base, queries, got, true_dist, k=10):
     return hits / (len(got) * k)
 
 
+def binary_copy_data(base, r=None):
+    """PostgreSQL binary COPY of (id int4, [r int4,] v vector): header, rows,
+    trailer, built in one numpy pass (the vector as pgvector's wire format:
+    dims int16, unused int16, float4 big-endian)."""
+    n, dims = base.shape
+    extra = [] if r is None else [("lr", ">i4"), ("r", ">i4")]
+    row = np.dtype(
+        [("nf", ">i2"), ("l1", ">i4"), ("id", ">i4")] + extra
+        + [("l2", ">i4"), ("dim", ">i2"), ("unused", ">i2"), ("v", ">f4", (dims,))]
+    )
+    rows = np.empty(n, dtype=row)
+    rows["nf"], rows["l1"], rows["id"] = 2 if r is None else 3, 4, np.arange(n)
+    if r is not None:
+        rows["lr"], rows["r"] = 4, r
+    rows["l2"], rows["dim"], rows["unused"], rows["v"] = 4 + 4 * dims, dims, 0, base
+    return b"PGCOPY\n\xff\r\n\0" + b"\0" * 8 + rows.tobytes() + b"\xff\xff"
+
+
 def literal(v):
     return "[" + ",".join(repr(float(x)) for x in v) + "]"

@@ -18,7 +18,7 @@ import time
 import numpy as np
 import psycopg
 
-from datasets import literal, progress, recall
+from datasets import binary_copy_data, literal, progress, recall
 
 SELECTIVITIES = [0.001, 0.01, 0.1, 0.5, 1.0]
 K = 10
@@ -26,19 +26,6 @@ K = 10
 
 def filter_column(n):
     return np.random.default_rng(1000).integers(0, 1000, n).astype(np.int32)
-
-
-def copy_data_with_filter(base, r):
-    """Binary COPY of (id int4, r int4, v vector)."""
-    n, dims = base.shape
-    row = np.dtype(
-        [("nf", ">i2"), ("l1", ">i4"), ("id", ">i4"), ("lr", ">i4"), ("r", ">i4"), ("l2", ">i4"),
-         ("dim", ">i2"), ("unused", ">i2"), ("v", ">f4", (dims,))]
-    )
-    rows = np.empty(n, dtype=row)
-    rows["nf"], rows["l1"], rows["id"], rows["lr"], rows["r"] = 3, 4, np.arange(n), 4, r
-    rows["l2"], rows["dim"], rows["unused"], rows["v"] = 4 + 4 * dims, dims, 0, base
-    return b"PGCOPY\n\xff\r\n\0" + b"\0" * 8 + rows.tobytes() + b"\xff\xff"
 
 
 def filtered_truth(base, queries, mask):
@@ -63,7 +50,7 @@ def run(conninfo, engine_type, ds, base, queries, metric, m, ef_construction):
     with psycopg.connect(conninfo, autocommit=True) as conn:
         conn.execute(f"DROP TABLE IF EXISTS {table}")
         conn.execute(f"CREATE TABLE {table} (id int4, r int4, v {engine_type}({base.shape[1]}))")
-        data = copy_data_with_filter(base, r)
+        data = binary_copy_data(base, r)
         with conn.cursor().copy(f"COPY {table} (id, r, v) FROM STDIN (FORMAT binary)") as cp:
             for s in range(0, len(data), 1 << 24):
                 cp.write(data[s : s + (1 << 24)])

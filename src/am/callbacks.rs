@@ -144,8 +144,7 @@ pub unsafe fn ordered_cost(
 /// # Safety
 /// `rel` is an open index of ours.
 unsafe fn distance_weight(rel: pg_sys::Relation) -> f64 {
-    // SAFETY: an open index relation has a tuple descriptor with its one column.
-    let typmod = unsafe { (*(*rel).rd_att).attrs.as_slice(1)[0].atttypmod };
+    let typmod = super::kind::key_column(rel).1;
     if typmod <= 0 {
         return 1.0;
     }

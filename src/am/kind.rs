@@ -245,20 +245,24 @@ fn check_meta_page(index: crate::am::storage::Index, am: &str, kind: IndexKind) 
     );
 }
 
-/// The element type and metric of an index: the column type says the former,
-/// the opclass's support functions the latter (1: the distance, 2: present for
-/// cosine, as in pgvector's opclasses).
+/// The type and typmod of an index's one key column.
+pub fn key_column(index: pg_sys::Relation) -> (pg_sys::Oid, i32) {
+    // SAFETY: an open index of ours has a tuple descriptor with its one key column.
+    let att = unsafe { &(*(*index).rd_att).attrs.as_slice(1)[0] };
+    (att.atttypid, att.atttypmod)
+}
+
 /// The element type of an index's column, if it is one of ours (for the
 /// cost model, which must not raise).
 pub fn column_elem(index: pg_sys::Relation) -> Option<Elem> {
-    // SAFETY: the index has one key column.
-    let typid = unsafe { (*(*index).rd_att).attrs.as_slice(1)[0].atttypid };
-    elem_of_type(typid).ok().map(|(elem, _)| elem)
+    elem_of_type(key_column(index).0).ok().map(|(elem, _)| elem)
 }
 
+/// The element type and metric of an index: the column type says the former,
+/// the opclass's support functions the latter (1: the distance, 2: present for
+/// cosine, as in pgvector's opclasses).
 fn kind_from_catalogue(index: pg_sys::Relation, am: &str) -> IndexKind {
-    // SAFETY: the index has one key column.
-    let typid = unsafe { (*(*index).rd_att).attrs.as_slice(1)[0].atttypid };
+    let typid = key_column(index).0;
     // pgvector's message (its SQLSTATE too: a plain ERROR, XX000)
     let (elem, prefix) = elem_of_type(typid).unwrap_or_else(|_| {
         crate::error::raise_code(PgSqlErrorCode::ERRCODE_INTERNAL_ERROR, format!("type not supported for {am} index"))

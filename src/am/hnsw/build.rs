@@ -26,7 +26,7 @@ use super::{insert, options};
 use crate::am::callbacks::{
     self, progress, PROGRESS_CREATE_IDX_SUBPHASE, PROGRESS_CREATE_IDX_TUPLES_DONE, PROGRESS_CREATE_IDX_TUPLES_TOTAL,
 };
-use crate::am::kind::{check_row_dims, index_kind, metric_code, Elem, IndexKind, Measure, Row};
+use crate::am::kind::{check_row_dims, index_kind, key_column, metric_code, Elem, IndexKind, Measure, Row};
 use crate::am::storage::{self, tid_of, BulkWriter, Index, GEOMETRY};
 
 // Our build phases for pg_stat_progress_create_index.
@@ -329,8 +329,9 @@ pub unsafe extern "C-unwind" fn ambuild(
 ) -> *mut pg_sys::IndexBuildResult {
     let kind = index_kind(index, "hnsw");
     let (m, _) = options::of_index(index);
-    // SAFETY: reading the index column's typmod and maintenance_work_mem.
-    let (typmod, mem_kb) = unsafe { ((*(*index).rd_att).attrs.as_slice(1)[0].atttypmod, pg_sys::maintenance_work_mem) };
+    let typmod = key_column(index).1;
+    // SAFETY: reading this backend's maintenance_work_mem.
+    let mem_kb = unsafe { pg_sys::maintenance_work_mem };
     let mut state = Collected {
         dims: if typmod > 0 { typmod as usize } else { 0 },
         kind,
@@ -363,8 +364,7 @@ pub unsafe extern "C-unwind" fn ambuild(
 pub unsafe extern "C-unwind" fn ambuildempty(index: pg_sys::Relation) {
     let kind = index_kind(index, "hnsw");
     let (m, efc) = options::of_index(index);
-    // SAFETY: the index column's typmod.
-    let typmod = unsafe { (*(*index).rd_att).attrs.as_slice(1)[0].atttypmod };
+    let typmod = key_column(index).1;
     storage::write_init_fork(
         Index::new(index),
         Meta {

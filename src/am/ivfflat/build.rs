@@ -24,7 +24,7 @@ use super::options;
 use crate::am::callbacks::{
     self, progress, PROGRESS_CREATE_IDX_SUBPHASE, PROGRESS_CREATE_IDX_TUPLES_DONE, PROGRESS_CREATE_IDX_TUPLES_TOTAL,
 };
-use crate::am::kind::{check_row_dims, index_kind, metric_code, read_row, Elem, IndexKind, Measure, Row};
+use crate::am::kind::{check_row_dims, index_kind, key_column, metric_code, read_row, Elem, IndexKind, Measure, Row};
 use crate::am::storage::{self, tid_of, BulkWriter, Index};
 
 // Our build phases for pg_stat_progress_create_index.
@@ -241,14 +241,10 @@ pub unsafe extern "C-unwind" fn ambuild(
 ) -> *mut pg_sys::IndexBuildResult {
     let kind = index_kind(index, "ivfflat");
     let lists = options::lists_of(index);
-    // SAFETY: reading the index column's typmod and this backend's settings.
-    let (typmod, mem_kb, workers) = unsafe {
-        (
-            (*(*index).rd_att).attrs.as_slice(1)[0].atttypmod,
-            pg_sys::maintenance_work_mem as usize,
-            pg_sys::max_parallel_maintenance_workers.max(0) as usize,
-        )
-    };
+    let typmod = key_column(index).1;
+    // SAFETY: reading this backend's settings.
+    let (mem_kb, workers) =
+        unsafe { (pg_sys::maintenance_work_mem as usize, pg_sys::max_parallel_maintenance_workers.max(0) as usize) };
     let mut dims = Dims { dims: if typmod > 0 { typmod as usize } else { 0 }, kind };
     if dims.dims > 0 {
         check_dims(kind, dims.dims);
@@ -369,9 +365,9 @@ pub unsafe extern "C-unwind" fn ambuild(
     // SAFETY: reading the heap relation's pg_class row that the relcache holds.
     let expected = unsafe { (*(*heap).rd_rel).reltuples.max(0.0) as usize };
     let _ = load.rows.try_reserve_exact(expected.saturating_mul(row_bytes).min(batch_bytes));
+    progress(PROGRESS_CREATE_IDX_TUPLES_TOTAL, expected as i64);
     // SAFETY: pgrx's shim of table_index_build_scan: the standard build scan with our callback.
     unsafe {
-        progress(PROGRESS_CREATE_IDX_TUPLES_TOTAL, (*(*heap).rd_rel).reltuples.max(0.0) as i64);
         load.heap_tuples = callbacks::scan_heap(heap, index, info, Some(load_callback), &mut load);
     }
     load.flush();
@@ -404,9 +400,7 @@ pub unsafe extern "C-unwind" fn ambuild(
 #[pg_guard]
 pub unsafe extern "C-unwind" fn ambuildempty(index: pg_sys::Relation) {
     let kind = index_kind(index, "ivfflat");
-    // SAFETY: the index column's typmod.
-    let typmod = unsafe { (*(*index).rd_att).attrs.as_slice(1)[0].atttypmod };
-    let dims = typmod.max(0) as usize;
+    let dims = key_column(index).1.max(0) as usize;
     let centre = vec![0u8; kind.elem.row_bytes(dims).unwrap_or(0)];
     storage::write_init_fork_pages(
         Index::new(index),
