@@ -229,6 +229,36 @@ pub const PROGRESS_CREATE_IDX_SUBPHASE: i32 = 10;
 pub const PROGRESS_CREATE_IDX_TUPLES_TOTAL: i32 = 11;
 pub const PROGRESS_CREATE_IDX_TUPLES_DONE: i32 = 12;
 
+/// Threads an hnsw build or VACUUM runs on: max_parallel_maintenance_workers
+/// workers besides the backend.
+pub fn maintenance_threads() -> usize {
+    // SAFETY: reading this backend's setting.
+    unsafe { pg_sys::max_parallel_maintenance_workers }.max(0) as usize + 1
+}
+
+/// The memory a VACUUM may hold: `autovacuum_work_mem` in an autovacuum
+/// worker when set, else `maintenance_work_mem` (as for VACUUM's dead-TID
+/// array), in bytes.
+pub fn vacuum_memory_budget() -> usize {
+    let setting = |name: &core::ffi::CStr| {
+        // SAFETY: reading a setting by name (missing_ok: NULL if unknown); the
+        // string is owned by the GUC machinery and copied out at once.
+        unsafe {
+            let value = pg_sys::GetConfigOption(name.as_ptr(), true, false);
+            (!value.is_null()).then(|| core::ffi::CStr::from_ptr(value).to_str().ok()?.parse::<i64>().ok())?
+        }
+    };
+    // SAFETY: this backend's type, set at start-up.
+    let autovacuum = unsafe { pg_sys::MyBackendType } == pg_sys::BackendType::B_AUTOVAC_WORKER;
+    let kb = autovacuum
+        .then(|| setting(c"autovacuum_work_mem"))
+        .flatten()
+        .filter(|&kb| kb > 0)
+        .or_else(|| setting(c"maintenance_work_mem"))
+        .unwrap_or(65536);
+    (kb.max(1024) as usize).saturating_mul(1024)
+}
+
 /// Update one column of this backend's CREATE INDEX progress.
 pub fn progress(param: i32, value: i64) {
     // SAFETY: plain counter update of this backend's progress slot.

@@ -20,8 +20,9 @@
 //! - Extending the relation takes the relation extension lock.
 //! - hnsw's update lock (`Index::update_lock`, a heavyweight lock, taken
 //!   before any buffer lock and never while one is held): inserts and
-//!   searches hold it shared; VACUUM takes it exclusively only to wait for
-//!   them and, while it frees deleted elements, to keep them out.
+//!   searches hold it shared; VACUUM takes it exclusively only for a
+//!   moment, to wait for those that began before a point (flags set, lists
+//!   repaired), and frees deleted elements without it (hnsw/vacuum.rs).
 //! - The one place two page locks are held: extending a page chain
 //!   (`append_to_chain`) holds the chain's full last page while it locks the
 //!   brand-new page, which no other backend can reach until the link is set,

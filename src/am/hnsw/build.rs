@@ -172,8 +172,7 @@ fn write_graph(index: Index, c: &mut Collected) {
     progress(PROGRESS_CREATE_IDX_SUBPHASE, PHASE_GRAPH);
     progress(PROGRESS_CREATE_IDX_TUPLES_TOTAL, n as i64);
     let (m, efc) = options::of_index(index.relation());
-    // SAFETY: reading the GUC of this backend.
-    let threads = unsafe { pg_sys::max_parallel_maintenance_workers }.max(0) as usize + 1;
+    let threads = callbacks::maintenance_threads();
     // fixed seed: the same rows give the same graph
     let params = BuildParams { m, ef_construction: efc, seed: 0x5275_7665_6374 };
     match c.kind.measure {

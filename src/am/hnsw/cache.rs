@@ -25,8 +25,9 @@
 //!
 //! Validity: an element's vector never changes while its TID names it. A TID
 //! can name another element only after VACUUM freed the first, and VACUUM
-//! bumps the meta page's `generation` while holding the update lock that
-//! excludes searches; a build sets a new `nonce`. The cache belongs to one
+//! bumps the meta page's `generation` before it frees any, then waits out
+//! (update lock, exclusively for a moment) every search that began under the
+//! old generation; a build sets a new `nonce`. The cache belongs to one
 //! (index, nonce, generation) and is emptied when a search sees another.
 //! Inserts never use it: they need each element's deleted flag, which they
 //! read with the vector.

@@ -1,4 +1,4 @@
-//! VACUUM (`ambulkdelete`), in four steps:
+//! VACUUM (`ambulkdelete`), in six steps:
 //!
 //! 1. Remove dead heap TIDs from elements and their overflow lists; an
 //!    element left with none is marked deleted. The deleted elements' TIDs go
@@ -7,16 +7,28 @@
 //!    that started before step 1 finished is done. Later inserts see the
 //!    deleted flags (`DiskGraph::seen_deleted`) and never link to a deleted
 //!    element; searches still pass through them.
-//! 3. Repair: every live element that links to a deleted one gets a new list
-//!    at that level (`repair_neighbors`: its live neighbours plus the live
-//!    elements reached through the deleted ones, thinned by the heuristic),
-//!    written only if the list did not change meanwhile (else recomputed).
-//!    A deleted entry point is replaced by a live element of the top level.
-//! 4. With the update lock held exclusively (no insert or search running),
-//!    lists whose repair kept losing races are repaired, then the deleted
-//!    elements, their vector chunks and overflow TID lists are removed from
-//!    their pages. Their space goes to the free space map, where inserts
-//!    find it (`Index::append`).
+//! 3. Repair: every list of a live element that names a deleted one gets a
+//!    new list (`repair_neighbors`: its live neighbours plus the live
+//!    elements reached through the deleted ones, thinned by the heuristic).
+//!    In memory when the graph fits VACUUM's memory budget (snapshot.rs: one
+//!    read of the pages, the repair on the build's threads, one WAL record
+//!    per page), else element by element from the pages; either way a list
+//!    is written only if it did not change meanwhile (else recomputed from
+//!    the pages). A deleted entry point is replaced by a live element of the
+//!    top level; live elements no search reaches are relinked.
+//! 4. Lists whose repair lost races to inserts are repaired again until none
+//!    is left (a repaired list stays clean: inserts never add a deleted
+//!    element), the last few, if any keep changing, with the update lock
+//!    held exclusively for that moment.
+//! 5. The meta page's generation is bumped (searches' vector caches of the
+//!    old one are dropped), then the update lock is taken exclusively for a
+//!    moment once more: every search or insert that could still hold a
+//!    deleted element's TID has finished, and none started since can reach
+//!    one (no list names one, the entry point is live).
+//! 6. The deleted elements, their vector chunks and overflow TID lists are
+//!    removed from their pages while searches and inserts go on; their
+//!    space goes to the free space map, where inserts find it
+//!    (`Index::append`).
 //!
 //! Every page change is one Generic WAL record, made under that page's
 //! exclusive lock alone.
@@ -33,6 +45,7 @@ use ruvector_core::tidstore::TidStore;
 
 use super::graph::DiskGraph;
 use super::insert::QueryCache;
+use super::snapshot;
 use crate::am::callbacks;
 use crate::am::kind::index_kind;
 use crate::am::storage::{item_pointer, ChainWalk, Index};
@@ -40,16 +53,134 @@ use crate::am::storage::{item_pointer, ChainWalk, Index};
 /// Deleted elements a repair may walk through to find live replacements.
 const REPAIR_BUDGET: usize = 32;
 
-/// Steps 2–4 of the module comment, for the deleted elements in `deleted`.
+/// Steps 2–6 of the module comment, for the deleted elements in `deleted`.
 fn remove_deleted(index: Index, deleted: &TidStore) {
     let is_deleted = |t: Tid| deleted.contains(t.block, t.offset);
     // 2. wait for inserts and searches that may not have seen the flags
     drop(index.update_lock(true));
 
     // 3. repair the lists that link to deleted elements; find a live top element
+    let started = std::time::Instant::now();
     let meta: Meta = index.meta();
     let graph = DiskGraph::open(index, &meta, index_kind(index.relation(), "hnsw"));
     let m = meta.m as usize;
+    let list_of = |tid: Tid, level: usize| {
+        index.read(tid, |b| ElementRef::parse(b).map(|e| e.neighbors(level).collect::<Vec<_>>())).flatten()
+    };
+    let mut repair_again = |tid: Tid, level: usize| {
+        list_of(tid, level).is_none_or(|list| repair(index, &graph, tid, level, list, m, &is_deleted))
+    };
+    let (top, mut lost_races, in_memory, how) =
+        match snapshot::repair_in_memory(index, &graph, m, REPAIR_BUDGET, &is_deleted, &mut repair_again) {
+            Some(r) => {
+                let [read, compute, write] = r.seconds;
+                let how = format!(
+                    "{} lists repaired in memory (read {read:.2} s, compute {compute:.2} s, write {write:.2} s), \
+                     {} changed meanwhile and repaired again",
+                    r.lists, r.from_pages
+                );
+                (r.top, r.lost_races, true, how)
+            }
+            None => {
+                let r = repair_from_pages(index, &graph, m, &is_deleted);
+                (r.top, r.lost_races, false, format!("{} lists repaired from the pages", r.lists))
+            }
+        };
+    // which path ran, in words that do not change from run to run (tests/regress/sql/hnsw_vacuum.sql)
+    pgrx::debug1!(
+        "hnsw vacuum of \"{}\": {} deleted elements, lists repaired {}",
+        index.name(),
+        deleted.len(),
+        if in_memory { "in memory" } else { "from the pages (the graph does not fit the memory budget)" }
+    );
+    if meta.entry().is_some_and(|(ep, _)| is_deleted(ep)) {
+        index.update_meta(|mm: &mut Meta| {
+            if mm.entry().is_some_and(|(ep, _)| is_deleted(ep)) {
+                match top {
+                    Some((t, level)) => {
+                        mm.entry_block = t.block;
+                        mm.entry_offset = t.offset as u32;
+                        mm.entry_level = level as i32;
+                    }
+                    None => {
+                        mm.entry_block = 0;
+                        mm.entry_offset = 0;
+                        mm.entry_level = -1;
+                    }
+                }
+            }
+        });
+    }
+
+    let repaired_at = started.elapsed().as_secs_f64();
+    let relinked = relink_orphans(index, &graph, m, &is_deleted);
+    let relinked_at = started.elapsed().as_secs_f64();
+
+    // 4. Lists whose repair lost races to inserts, again until none is left:
+    // an insert never adds a deleted element to a list, so a repaired list
+    // stays clean. Should some keep changing, they are repaired with inserts
+    // and searches held off for that moment.
+    for _round in 0..10 {
+        if lost_races.is_empty() {
+            break;
+        }
+        lost_races.retain(|&(tid, level)| !repair_again(tid, level));
+    }
+    let stubborn = lost_races.len();
+    if !lost_races.is_empty() {
+        let _exclusive = index.update_lock(true);
+        lost_races.retain(|&(tid, level)| !repair_again(tid, level));
+    }
+
+    // 5. Freed TIDs may name other elements from now on: the vector caches of
+    // this generation are stale (cache.rs); every search from here on starts
+    // a new one, and can reach no deleted element (no list names one).
+    index.update_meta(|mm: &mut Meta| mm.generation = mm.generation.wrapping_add(1));
+    // 6. Wait out the searches and inserts that may still hold a deleted
+    // element's TID (they began before the repairs ended), then free the
+    // elements without holding the update lock: searches and inserts go on.
+    drop(index.update_lock(true));
+    let mut doomed: std::collections::BTreeMap<u32, Vec<u16>> = Default::default();
+    for (block, offset) in deleted.iter() {
+        let element = Tid { block, offset };
+        let Some((mut chunk, mut list)) =
+            index.read(element, |b| ElementRef::parse(b).map(|e| (e.next_chunk(), e.overflow()))).flatten()
+        else {
+            continue;
+        };
+        doomed.entry(block).or_default().push(offset);
+        let mut walk = ChainWalk::tuples(index, "vector chunk or TID list");
+        while chunk.is_valid() {
+            walk.step();
+            doomed.entry(chunk.block).or_default().push(chunk.offset);
+            chunk = index.read(chunk, |b| parse_chunk(b).map(|(_, next)| next)).flatten().unwrap_or(Tid::INVALID);
+        }
+        while list.is_valid() {
+            walk.step();
+            doomed.entry(list.block).or_default().push(list.offset);
+            list = index.read(list, |b| parse_tidlist(b).map(|(_, next)| next)).flatten().unwrap_or(Tid::INVALID);
+        }
+    }
+    for (block, offsets) in doomed {
+        index.free_items(block, &offsets);
+    }
+    index.vacuum_free_space_map();
+    pgrx::debug2!(
+        "hnsw vacuum: {how}, {stubborn} repaired with searches held off, {relinked} elements relinked; \
+         repair {repaired_at:.2} s, relink {:.2} s, free {:.2} s",
+        relinked_at - repaired_at,
+        started.elapsed().as_secs_f64() - relinked_at
+    );
+}
+
+/// Step 3 from the pages, element by element (when the graph does not fit
+/// VACUUM's memory budget).
+fn repair_from_pages(
+    index: Index,
+    graph: &DiskGraph,
+    m: usize,
+    is_deleted: &dyn Fn(Tid) -> bool,
+) -> snapshot::Repaired {
     let mut top: Option<(Tid, usize)> = None;
     let mut lost_races = Vec::new();
     let mut repaired = 0usize;
@@ -75,75 +206,13 @@ fn remove_deleted(index: Index, deleted: &TidStore) {
         });
         for (tid, level, list) in todo {
             repaired += 1;
-            if !repair(index, &graph, tid, level, list, m, &is_deleted) {
+            if !repair(index, graph, tid, level, list, m, is_deleted) {
                 lost_races.push((tid, level));
             }
         }
         pgrx::check_for_interrupts!();
     }
-    if meta.entry().is_some_and(|(ep, _)| is_deleted(ep)) {
-        index.update_meta(|mm: &mut Meta| {
-            if mm.entry().is_some_and(|(ep, _)| is_deleted(ep)) {
-                match top {
-                    Some((t, level)) => {
-                        mm.entry_block = t.block;
-                        mm.entry_offset = t.offset as u32;
-                        mm.entry_level = level as i32;
-                    }
-                    None => {
-                        mm.entry_block = 0;
-                        mm.entry_offset = 0;
-                        mm.entry_level = -1;
-                    }
-                }
-            }
-        });
-    }
-
-    let relinked = relink_orphans(index, &graph, m, &is_deleted);
-    pgrx::debug1!(
-        "hnsw vacuum: {} deleted elements, {repaired} lists repaired ({} lost races), {relinked} elements relinked",
-        deleted.len(),
-        lost_races.len()
-    );
-
-    // 4. no insert or search runs: finish the repairs, then free the space
-    let _exclusive = index.update_lock(true);
-    for (tid, level) in lost_races {
-        if let Some(list) =
-            index.read(tid, |b| ElementRef::parse(b).map(|e| e.neighbors(level).collect::<Vec<_>>())).flatten()
-        {
-            repair(index, &graph, tid, level, list, m, &is_deleted);
-        }
-    }
-    let mut doomed: std::collections::BTreeMap<u32, Vec<u16>> = Default::default();
-    for (block, offset) in deleted.iter() {
-        let element = Tid { block, offset };
-        let Some((mut chunk, mut list)) =
-            index.read(element, |b| ElementRef::parse(b).map(|e| (e.next_chunk(), e.overflow()))).flatten()
-        else {
-            continue;
-        };
-        doomed.entry(block).or_default().push(offset);
-        let mut walk = ChainWalk::tuples(index, "vector chunk or TID list");
-        while chunk.is_valid() {
-            walk.step();
-            doomed.entry(chunk.block).or_default().push(chunk.offset);
-            chunk = index.read(chunk, |b| parse_chunk(b).map(|(_, next)| next)).flatten().unwrap_or(Tid::INVALID);
-        }
-        while list.is_valid() {
-            walk.step();
-            doomed.entry(list.block).or_default().push(list.offset);
-            list = index.read(list, |b| parse_tidlist(b).map(|(_, next)| next)).flatten().unwrap_or(Tid::INVALID);
-        }
-    }
-    // freed TIDs may name other elements from now on: searches' vector caches
-    // of this generation are stale (cache.rs)
-    index.update_meta(|mm: &mut Meta| mm.generation = mm.generation.wrapping_add(1));
-    for (block, offsets) in doomed {
-        index.free_items(block, &offsets);
-    }
-    index.vacuum_free_space_map();
+    snapshot::Repaired { lists: repaired, from_pages: repaired, lost_races, top, seconds: [0.0; 3] }
 }
 
 /// Live elements that only deleted elements led to would be unreachable once
@@ -185,68 +254,64 @@ fn relink_orphans(index: Index, graph: &DiskGraph, m: usize, is_deleted: &dyn Fn
     // round from scratch catches that (rarely needed; a round that relinks
     // nothing ends it, and there are at most ten).
     for _round in 0..10 {
-        let mut reached: FxHashSet<Tid> = FxHashSet::default();
-        walk(entry, &mut reached);
-        let before = relinked;
-        let mut unreached_any = false;
-        for block in 1..index.nblocks() {
-            let unreached: Vec<(Tid, Vec<Tid>)> = index.read_page(block, |page| {
-                page.items()
-                    .filter_map(|(offset, bytes)| {
-                        let tid = Tid { block, offset };
-                        let e = ElementRef::parse(bytes)?;
-                        (!e.is_deleted() && !is_deleted(tid) && !reached.contains(&tid))
-                            .then(|| (tid, e.neighbors(0).filter(|&t| t.is_valid() && !is_deleted(t)).collect()))
-                    })
-                    .collect()
+        let (mut reached, unreached) =
+            snapshot::level0_reach(index, entry, is_deleted, callbacks::vacuum_memory_budget()).unwrap_or_else(|| {
+                // the lists do not fit the memory budget: walk them element by element
+                let mut reached: FxHashSet<Tid> = FxHashSet::default();
+                walk(entry, &mut reached);
+                let mut unreached = Vec::new();
+                for block in 1..index.nblocks() {
+                    index.read_page(block, |page| {
+                        unreached.extend(page.items().filter_map(|(offset, bytes)| {
+                            let tid = Tid { block, offset };
+                            let e = ElementRef::parse(bytes)?;
+                            (!e.is_deleted() && !is_deleted(tid) && !reached.contains(&tid)).then_some(tid)
+                        }))
+                    });
+                }
+                (reached, unreached)
             });
-            for (tid, list) in unreached {
-                if reached.contains(&tid) {
-                    continue; // reached through an element relinked before it
-                }
-                let mut cache = QueryCache::default();
-                let mut candidates: Vec<Tid> = list.into_iter().filter(|n| reached.contains(n)).collect();
-                if candidates.is_empty() {
-                    if let Some(raw) = graph.raw(tid) {
-                        let query = graph.kind.elem.query(&raw);
-                        let start = Neighbor { distance: graph.distance(&query, entry), id: entry };
-                        let from = descend(graph, &query, start, top, 0);
-                        let found = search_layer(
-                            graph,
-                            &query,
-                            &[from],
-                            meta.ef_construction as usize,
-                            0,
-                            &mut graph.visited(),
-                        );
-                        candidates =
-                            found.into_iter().map(|n| n.id).filter(|n| reached.contains(n) && *n != tid).collect();
-                    }
-                }
-                let mut ranked: Vec<(f32, Tid)> = candidates
-                    .iter()
-                    .map(|&n| (cache.distance(graph, tid, n), n))
-                    .filter(|(_, n)| !graph.seen_deleted(*n))
-                    .collect();
-                ranked.sort_by(|a, b| a.0.total_cmp(&b.0));
-                unreached_any = true;
-                // A link from the nearest candidate that takes it without
-                // pushing anyone out (room, or the heuristic's choice) first;
-                // forcing one in can orphan the element it replaces, and two
-                // orphans competing for one full list would take turns.
-                let linked = ranked.iter().take(8).any(|&(distance, n)| {
-                    super::insert::add_backlink(index, graph, n, tid, distance, 0, m, false, &mut cache)
-                });
-                if linked
-                    || ranked.first().is_some_and(|&(_, n)| force_link(index, graph, n, tid, m, &reached, &mut cache))
-                {
-                    relinked += 1;
-                    walk(tid, &mut reached);
-                }
+        let before = relinked;
+        if unreached.is_empty() {
+            break;
+        }
+        for tid in unreached {
+            if reached.contains(&tid) {
+                continue; // reached through an element relinked before it
             }
             pgrx::check_for_interrupts!();
+            let mut cache = QueryCache::default();
+            let mut candidates: Vec<Tid> = live_links(tid).into_iter().filter(|n| reached.contains(n)).collect();
+            if candidates.is_empty() {
+                if let Some(raw) = graph.raw(tid) {
+                    let query = graph.kind.elem.query(&raw);
+                    let start = Neighbor { distance: graph.distance(&query, entry), id: entry };
+                    let from = descend(graph, &query, start, top, 0);
+                    let found =
+                        search_layer(graph, &query, &[from], meta.ef_construction as usize, 0, &mut graph.visited());
+                    candidates = found.into_iter().map(|n| n.id).filter(|n| reached.contains(n) && *n != tid).collect();
+                }
+            }
+            let mut ranked: Vec<(f32, Tid)> = candidates
+                .iter()
+                .map(|&n| (cache.distance(graph, tid, n), n))
+                .filter(|(_, n)| !graph.seen_deleted(*n))
+                .collect();
+            ranked.sort_by(|a, b| a.0.total_cmp(&b.0));
+            // A link from the nearest candidate that takes it without
+            // pushing anyone out (room, or the heuristic's choice) first;
+            // forcing one in can orphan the element it replaces, and two
+            // orphans competing for one full list would take turns.
+            let linked = ranked.iter().take(8).any(|&(distance, n)| {
+                super::insert::add_backlink(index, graph, n, tid, distance, 0, m, false, &mut cache)
+            });
+            if linked || ranked.first().is_some_and(|&(_, n)| force_link(index, graph, n, tid, m, &reached, &mut cache))
+            {
+                relinked += 1;
+                walk(tid, &mut reached);
+            }
         }
-        if !unreached_any || relinked == before {
+        if relinked == before {
             break;
         }
     }

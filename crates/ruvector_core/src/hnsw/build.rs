@@ -425,7 +425,7 @@ thread_local! {
 }
 
 impl PooledVisited {
-    fn take(n: usize) -> Self {
+    pub(crate) fn take(n: usize) -> Self {
         let mut m = VISITED_POOL
             .try_with(|p| p.borrow_mut().pop())
             .ok()
@@ -474,7 +474,7 @@ impl Drop for PooledVisited {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     /// Deterministic pseudo-random vectors in clusters (closer to real data than uniform noise).

@@ -20,6 +20,7 @@ pub mod links;
 pub mod search;
 pub mod space;
 pub mod tuple;
+pub mod vacuum;
 
 pub use build::{BuildParams, InMemoryGraph};
 pub use search::{
