@@ -73,3 +73,7 @@ SELECT ruvector_index_check('big_v') LIKE 'ok: 1000 elements (0 deleted, 0 unrea
 DELETE FROM big_fresh WHERE id % 3 = 1;
 REINDEX TABLE big_fresh;
 SELECT recall_at_10('bq', 'big', '<->') >= recall_at_10('bq', 'big_fresh', '<->') - 0.02 AS in_memory_recall_near_fresh;
+
+DROP VIEW kinds_now;
+DROP TABLE kinds, centres, kq, kq_h, kinds_fresh, big, bq, big_fresh;
+RESET max_parallel_maintenance_workers;
