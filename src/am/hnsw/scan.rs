@@ -2,10 +2,14 @@
 //!
 //! The first `amgettuple` runs the HNSW search with `hnsw.ef_search` and
 //! queues the heap TIDs of the elements found, nearest first. With
-//! `hnsw.iterative_scan` on, an exhausted queue triggers a wider search
-//! (ef doubled) whose not-yet-returned elements are queued next — in any
-//! order for `relaxed_order`, only those not nearer than the last returned
-//! for `strict_order` — until `hnsw.max_scan_tuples` elements were visited.
+//! `hnsw.iterative_scan` on, an exhausted queue triggers the next batch of
+//! the same search (`ruvector_core::hnsw::IterativeSearch`: twice as many
+//! elements as the batch before, from the nearest ones measured and not
+//! returned yet, none measured twice), queued next — in any order for `relaxed_order`,
+//! only those not nearer than the last returned for `strict_order` — until
+//! `hnsw.max_scan_tuples` elements were measured. A batch after VACUUM freed
+//! elements (a new meta-page generation: their TIDs may name other elements
+//! now) starts the search again instead, skipping what was returned.
 //! Scan state lives in the scan's memory context and is dropped with it.
 
 use std::collections::VecDeque;
@@ -14,13 +18,16 @@ use pgrx::pg_sys;
 use pgrx::prelude::*;
 use rustc_hash::FxHashSet;
 use ruvector_core::hnsw::tuple::{ElementRef, Meta, Tid};
-use ruvector_core::hnsw::{descend, presize, search_layer, GraphRead, Neighbor};
+use ruvector_core::hnsw::{descend, presize, GraphRead, IterativeSearch, Neighbor};
 
 use super::graph::DiskGraph;
 use super::options::{scan_mem_limit, IterativeScan, EF_SEARCH, ITERATIVE_SCAN, MAX_SCAN_TUPLES};
 use crate::am::callbacks;
 use crate::am::kind::{check_query_dims, index_kind, IndexKind, Query};
 use crate::am::storage::Index;
+
+/// An iterative search over the stored graph.
+type DiskSearch = IterativeSearch<Tid, FxHashSet<Tid>>;
 
 struct ScanState {
     /// The query's length in elements and the query itself.
@@ -32,6 +39,9 @@ struct ScanState {
     /// Heap TIDs of the element being returned.
     pending: VecDeque<Tid>,
     returned: FxHashSet<Tid>,
+    /// The search the next batch continues, with the index's (nonce,
+    /// generation) it ran under.
+    search: Option<(DiskSearch, (u32, u32))>,
     ef: usize,
     started: bool,
     exhausted: bool,
@@ -45,6 +55,7 @@ impl ScanState {
         self.queue.clear();
         self.pending.clear();
         self.returned.clear();
+        self.search = None;
         self.ef = EF_SEARCH.get().max(1) as usize;
         self.started = false;
         self.exhausted = false;
@@ -53,24 +64,26 @@ impl ScanState {
 
     /// An estimate of the memory the scan holds after a search that visited
     /// `visited` elements: the visited and returned sets (a hash-set slot and
-    /// control byte per TID at 7/8 load), the search's two ef-sized heaps,
-    /// and the queue of TIDs not yet returned.
+    /// control byte per TID at 7/8 load), the measured elements waiting for
+    /// a later batch, the search's two ef-sized heaps, and the queue of TIDs
+    /// not yet returned.
     fn memory_bytes(&self, visited: usize) -> usize {
         let set_entry = (core::mem::size_of::<Tid>() + 1) * 8 / 7;
         let heap_entry = core::mem::size_of::<(f32, Tid)>();
-        (visited + self.returned.len()) * set_entry + 2 * self.ef * heap_entry + self.queue.len() * heap_entry
+        let waiting = self.search.as_ref().map_or(0, |(s, _)| s.waiting());
+        (visited + self.returned.len()) * set_entry + (2 * self.ef + self.queue.len() + waiting) * heap_entry
     }
 
-    /// Search with the current ef and queue what was not returned yet; the
-    /// elements visited. A search that finds fewer than ef elements has seen
-    /// every element reachable from the entry point, so it marks the scan
-    /// exhausted: widening further would only repeat it.
+    /// The next batch of the search (the first: from the entry point) and
+    /// queue what was not returned yet; the elements measured so far. A
+    /// batch that leaves nothing to continue from marks the scan exhausted.
     fn search(&mut self, index: Index) -> usize {
         let Some((dims, query)) = self.query.as_ref() else {
             self.queue_every_element(index);
             return 0;
         };
-        // VACUUM frees deleted elements only while no search runs
+        // VACUUM frees deleted elements only once no search that began before
+        // its repairs runs, and bumps the generation first
         let _update = index.update_lock(false);
         let meta: Meta = index.meta();
         let Some((ep, top)) = meta.entry() else {
@@ -80,20 +93,34 @@ impl ScanState {
         check_query_dims(meta.dims as usize, *dims);
         let mut graph = DiskGraph::open_for_search(index, &meta, self.kind);
         graph.prepare_query(query);
-        let start = Neighbor { distance: graph.distance(query, ep), id: ep };
-        let entry = descend(&graph, query, start, top, 0);
-        // Level 0 is walked from where the descent ended and from the entry
-        // point itself: every element is reachable from the entry point
-        // through level-0 links (build, VACUUM and ruvector_index_check keep
-        // it so), but not necessarily from the descent's end, since links
-        // point one way. So a search whose ef covers the index finds every
-        // element, and an iterative scan that widens far enough returns all.
-        let entries: &[Neighbor<Tid>] = if entry.id == start.id { &[start] } else { &[entry, start] };
-        // sized for what a search at this ef visits (GloVe-50 at ef 200, m 16:
-        // 3,430 on average, beyond ef × 16), so the set rarely rehashes as it grows
-        let mut visited: FxHashSet<Tid> = FxHashSet::with_capacity_and_hasher(presize(self.ef, 24), Default::default());
-        let mut found = search_layer(&graph, query, entries, self.ef, 0, &mut visited);
-        if found.len() < self.ef {
+        let key = (meta.nonce, meta.generation);
+        if self.search.as_ref().is_some_and(|(_, k)| *k != key) {
+            self.search = None; // elements were freed since: their TIDs may name others now
+        }
+        let mut found = match &mut self.search {
+            Some((search, _)) => search.next(&graph, query, self.ef),
+            None => {
+                let start = Neighbor { distance: graph.distance(query, ep), id: ep };
+                let entry = descend(&graph, query, start, top, 0);
+                // Level 0 is walked from where the descent ended and from the
+                // entry point itself: every element is reachable from the entry
+                // point through level-0 links (build, VACUUM and
+                // ruvector_index_check keep it so), but not necessarily from the
+                // descent's end, since links point one way. So a search whose ef
+                // covers the index finds every element, and an iterative scan
+                // that goes on long enough returns all.
+                let entries: &[Neighbor<Tid>] = if entry.id == start.id { &[start] } else { &[entry, start] };
+                // sized for what a search at this ef visits (GloVe-50 at ef 200, m 16:
+                // 3,430 on average, beyond ef × 16), so the set rarely rehashes as it grows
+                let visited = FxHashSet::with_capacity_and_hasher(presize(self.ef, 24), Default::default());
+                let (search, found) = IterativeSearch::start(&graph, query, entries, self.ef, visited);
+                self.search = Some((search, key));
+                found
+            }
+        };
+        let Some((search, _)) = self.search.as_ref() else { unreachable!("set above") };
+        let measured = search.measured();
+        if search.waiting() == 0 {
             self.exhausted = true;
         }
         if graph.approximate() {
@@ -109,7 +136,7 @@ impl ScanState {
             self.queue.push_back((n.distance, n.id));
         }
         self.started = true;
-        visited.len()
+        measured
     }
 }
 
@@ -157,6 +184,7 @@ pub unsafe extern "C-unwind" fn ambeginscan(
             queue: VecDeque::new(),
             pending: VecDeque::new(),
             returned: FxHashSet::default(),
+            search: None,
             ef: 0,
             started: false,
             exhausted: false,
@@ -210,14 +238,14 @@ pub unsafe extern "C-unwind" fn amgettuple(scan: pg_sys::IndexScanDesc, _dir: pg
             return false;
         }
         let max = MAX_SCAN_TUPLES.get().max(1) as usize;
-        state.ef = state.ef.saturating_mul(2);
-        let visited = state.search(index);
-        // Stop widening once the tuple or memory budget is spent; what this
-        // last search found is still returned.
-        if state.ef > max
-            || (state.queue.is_empty() && visited >= max)
-            || state.memory_bytes(visited) > scan_mem_limit()
-        {
+        // Each batch twice the last: on 384-d sentence embeddings with a filter
+        // passing 1-5 % of rows, 1.4-1.7x the QPS of restarting with a doubled
+        // ef at the same recall; batches of ef_search each lost 1-1.5 points.
+        state.ef = state.ef.saturating_mul(2).min(max);
+        let measured = state.search(index);
+        // Stop once the tuple or memory budget is spent; what this last
+        // batch found is still returned.
+        if measured >= max || state.memory_bytes(measured) > scan_mem_limit() {
             state.exhausted = true;
         }
         pgrx::check_for_interrupts!();

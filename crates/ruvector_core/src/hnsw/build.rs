@@ -544,6 +544,66 @@ pub(crate) mod tests {
         hits as f64 / (100 * k) as f64
     }
 
+    /// An iterative search's batches return every node once, the first
+    /// batch is the plain search's answer, and a filter that keeps one node
+    /// in ten finds its true ten nearest within the first few batches.
+    #[test]
+    fn iterative_search_returns_each_node_once_and_resumes_near_the_query() {
+        use crate::hnsw::IterativeSearch;
+        let (n, dims) = (3000, 24);
+        let data = dataset(n, dims, 7);
+        let params = BuildParams { m: 12, ef_construction: 64, seed: 1 };
+        let graph =
+            InMemoryGraph::build(DenseSpace { dims, vectors: data.clone(), metric: Metric::L2 }, params, 2, |_| true)
+                .unwrap();
+        let (ep, top) = graph.entry_point().unwrap();
+        let queries = dataset(20, dims, 99);
+        let mut batches_needed = Vec::new();
+        for q in queries.chunks_exact(dims) {
+            let start = Neighbor { distance: graph.space().distance(q, ep), id: ep };
+            let entry = descend(&graph, q, start, top, 0);
+            let plain = search_layer(&graph, q, &[entry], 40, 0, &mut graph.visited());
+            let (mut search, first) = IterativeSearch::start(&graph, q, &[entry], 40, graph.visited());
+            assert_eq!(first, plain, "the first batch is the plain search");
+            let mut seen = vec![0u8; n];
+            let mut order: Vec<u32> = first.iter().map(|x| x.id).collect();
+            loop {
+                let batch = search.next(&graph, q, 40);
+                if batch.is_empty() {
+                    break;
+                }
+                order.extend(batch.iter().map(|x| x.id));
+            }
+            for &id in &order {
+                seen[id as usize] += 1;
+            }
+            assert!(seen.iter().all(|&c| c == 1), "every node returned exactly once");
+            assert_eq!(search.measured(), n);
+            // one node in ten passes the filter: its true ten nearest are all
+            // returned after a few batches, not near the end
+            let truth: Vec<u32> = brute_force(
+                &data
+                    .chunks_exact(dims)
+                    .enumerate()
+                    .filter(|(i, _)| i % 10 == 3)
+                    .flat_map(|(_, v)| v.to_vec())
+                    .collect::<Vec<_>>(),
+                dims,
+                q,
+                10,
+                Metric::L2,
+            )
+            .into_iter()
+            .map(|k| k * 10 + 3)
+            .collect();
+            let last = truth.iter().map(|t| order.iter().position(|x| x == t).unwrap()).max().unwrap();
+            batches_needed.push(last / 40 + 1);
+        }
+        batches_needed.sort();
+        // (measured: a median of 4 batches of 40, at most 8)
+        assert!(batches_needed[batches_needed.len() / 2] <= 6 && batches_needed[19] <= 12, "{batches_needed:?}");
+    }
+
     #[test]
     fn recall_is_high_for_every_metric() {
         // Inner product is not a metric (no triangle inequality), and these
