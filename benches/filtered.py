@@ -1,6 +1,6 @@
 """The benchmark's filtered mode (benchmark.py --filtered): `WHERE r < K
-ORDER BY distance LIMIT 10` at selectivities 0.1 %, 1 %, 10 %, 50 % and
-100 %, on a table with an integer column r (uniform in 0..999, seeded, a
+ORDER BY distance LIMIT 10` at selectivities 0.1 %, 1 %, 2 %, 5 %, 10 %,
+50 % and 100 %, on a table with an integer column r (uniform in 0..999, seeded, a
 btree index on it) beside the vectors and an hnsw index.
 
 For each selectivity and extension it measures three plans with one client:
@@ -20,7 +20,7 @@ import psycopg
 
 from datasets import binary_copy_data, literal, progress, recall
 
-SELECTIVITIES = [0.001, 0.01, 0.1, 0.5, 1.0]
+SELECTIVITIES = [0.001, 0.01, 0.02, 0.05, 0.1, 0.5, 1.0]
 K = 10
 
 

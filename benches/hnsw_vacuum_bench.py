@@ -111,6 +111,7 @@ def bench_engine(args, engine, base, queries, metric, kept, kept_base, true_dist
         progress(f"{engine}: VACUUM after deleting {len(base) - len(kept):,} rows, one client searching")
 
         def vacuum():
+            conn.execute(f"SET maintenance_work_mem = '{args.vacuum_work_mem}'")
             conn.execute("VACUUM vac_items")
 
         r["vacuum_s"], during, errors = search_while(conninfo, settings, sql, texts, vacuum)
@@ -142,7 +143,8 @@ def markdown(args, runs, n, dims):
     mib = 2**20
     out = [
         f"## {args.dataset}: {n:,} rows x {dims}, every other row deleted, m {args.m}, "
-        f"ef_construction {args.efc}; one client searching at ef_search {args.search_ef}",
+        f"ef_construction {args.efc}; one client searching at ef_search {args.search_ef}; "
+        f"VACUUM with maintenance_work_mem {args.vacuum_work_mem}",
         "",
         "| | " + " | ".join(r["engine"] for r in runs) + " |",
         "|---|" + "---:|" * len(runs),
@@ -188,6 +190,7 @@ def main():
     ap.add_argument("--idle-seconds", type=float, default=5.0)
     ap.add_argument("--engines", default="ruvector_pg,pgvector")
     ap.add_argument("--reinsert", action="store_true", help="also delete all, vacuum and reinsert")
+    ap.add_argument("--vacuum-work-mem", default="2GB", help="maintenance_work_mem of the VACUUM (builds: 2GB)")
     args = ap.parse_args()
     args.efs = [int(e) for e in args.ef.split(",")]
     base, queries, metric, _, _ = datasets.load(args.dataset, args.queries)

@@ -4,8 +4,11 @@
 //! reported on the calling thread with the worker's own message, where the
 //! extension's guard turns it into an ERROR; `std::thread::scope`'s own
 //! re-raise would only say that "a scoped thread panicked".
+//!
+//! The one unsafe call here, `setpriority` on the calling thread, touches no
+//! memory.
 
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)]
 
 /// The result of a joined worker, or a panic on the calling thread naming
 /// what the worker's panic said.
@@ -18,6 +21,21 @@ pub fn joined<T>(result: std::thread::Result<T>) -> T {
             .unwrap_or_else(|| "no message".to_string());
         panic!("a worker thread of the index build failed: {what}")
     })
+}
+
+/// Lower the calling worker thread's CPU priority (nice 10) so that
+/// searches running meanwhile keep their share of the CPU: VACUUM's repair
+/// threads take what is idle. Linux schedules threads, so this affects this
+/// thread alone; raising a thread's nice value needs no privilege. Errors
+/// are ignored (the work is the same, only scheduled as before).
+pub fn yield_to_foreground() {
+    #[cfg(target_os = "linux")]
+    #[allow(unsafe_code)]
+    // SAFETY: plain system calls on the calling thread's own id; no memory is passed.
+    unsafe {
+        let tid = libc::gettid();
+        libc::setpriority(libc::PRIO_PROCESS, tid as libc::id_t, 10);
+    }
 }
 
 #[cfg(test)]
@@ -36,5 +54,22 @@ mod tests {
         let msg = payload.downcast_ref::<String>().expect("a formatted message");
         assert_eq!(msg, "a worker thread of the index build failed: boom 42");
         assert_eq!(std::thread::scope(|s| joined(s.spawn(|| 7).join())), 7);
+    }
+
+    #[test]
+    #[cfg(target_os = "linux")]
+    fn a_worker_lowers_its_own_priority_only() {
+        #[allow(unsafe_code)]
+        // SAFETY: reading the calling thread's nice value.
+        let nice = || unsafe { libc::getpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t) };
+        let before = nice();
+        let worker = std::thread::spawn(move || {
+            yield_to_foreground();
+            nice()
+        })
+        .join()
+        .unwrap();
+        assert_eq!(worker, (before + 10).min(19));
+        assert_eq!(nice(), before, "the calling thread keeps its priority");
     }
 }

@@ -155,8 +155,9 @@ pub struct RepairedList {
 /// The lists of live nodes that name a deleted node, each repaired with
 /// [`repair_neighbors`] (through at most `budget` deleted nodes; `2m` links
 /// at level 0, `m` above), on `threads` threads (the caller's included),
-/// in node order. `tick(done)` runs on the calling thread between batches;
-/// returning false cancels.
+/// in node order; the worker threads run at a lower CPU priority than the
+/// caller's, so searches meanwhile keep theirs. `tick(done)` runs on the
+/// calling thread between batches; returning false cancels.
 pub fn repair_deleted_links<S: Space>(
     g: &StoredGraph<S>,
     m: usize,
@@ -202,6 +203,7 @@ pub fn repair_deleted_links<S: Space>(
         true
     };
     let worker = || {
+        crate::workers::yield_to_foreground();
         while !stop.load(Ordering::Relaxed) {
             if !run_batch() {
                 break;
