@@ -18,7 +18,8 @@
 use rustc_hash::FxHashSet;
 use ruvector_core::hnsw::tuple::{chunk_elems, ElementMut, ElementRef, Tid};
 use ruvector_core::hnsw::vacuum::{repair_deleted_links, StoredGraph};
-use ruvector_core::hnsw::{BitSpace, DenseSpace, Space, SparseSpace};
+use ruvector_core::hnsw::{BitSpace, DenseSpace, Space, SparseSpace, Sq8Space};
+use ruvector_core::sq8;
 
 use super::graph::DiskGraph;
 use crate::am::callbacks;
@@ -42,6 +43,9 @@ struct Read {
 enum Vectors {
     /// `ruvector` and `halfvec` (widened): `dims` f32 per node.
     Dense(Vec<f32>),
+    /// The same as SQ8 records (`ruvector_core::sq8`), when the f32 vectors
+    /// would not fit the memory budget: a quarter of the bytes.
+    Sq8(Vec<u8>),
     /// `bit` and `sparsevec`: stored bytes; node `i`'s are `data[ends[i - 1]..ends[i]]`.
     Bytes { data: Vec<u8>, ends: Vec<usize> },
 }
@@ -72,10 +76,27 @@ impl NodeMap {
     }
 }
 
+/// The SQ8 record of a stored `ruvector` or `halfvec` vector (`None` if it
+/// has no SQ8 copy: a range beyond f32's).
+fn sq8_record(elem: Elem, raw: &[u8], scratch: &mut Vec<f32>) -> Option<Vec<u8>> {
+    scratch.clear();
+    match elem {
+        Elem::F32 => scratch.extend_from_slice(&chunk_elems::<f32>(raw)),
+        _ => scratch.extend(chunk_elems::<half::f16>(raw).iter().map(|h| h.to_f32())),
+    }
+    sq8::encode(scratch)
+}
+
 /// Read every element in two passes: their TIDs first, so that the second
 /// can store lists as node numbers straight away. `None` once the snapshot
 /// outgrows `budget` bytes, or if a vector has the wrong length.
-fn read_elements(index: Index, graph: &DiskGraph, is_deleted: &dyn Fn(Tid) -> bool, budget: usize) -> Option<Read> {
+fn read_elements(
+    index: Index,
+    graph: &DiskGraph,
+    m: usize,
+    is_deleted: &dyn Fn(Tid) -> bool,
+    budget: usize,
+) -> Option<Read> {
     let mut tids = Vec::new();
     for block in 1..index.nblocks() {
         index.read_page(block, |page| {
@@ -89,19 +110,27 @@ fn read_elements(index: Index, graph: &DiskGraph, is_deleted: &dyn Fn(Tid) -> bo
     }
     let map = NodeMap::new(&tids);
     let (dims, elem) = (graph.dims, graph.kind.elem);
-    let dense = matches!(elem, Elem::F32 | Elem::F16);
+    // What the graph takes besides the vectors: lists (level 0 holds up to
+    // 2m links, the levels above about m/(m-1) of m more), the node map, levels and flags.
+    let graph_bytes = tids.len() * ((2 * m + 2) * 4 + 16) + map.slots.len() * 4;
+    let vectors = if !matches!(elem, Elem::F32 | Elem::F16) {
+        Vectors::Bytes { data: Vec::new(), ends: Vec::with_capacity(tids.len()) }
+    } else if graph_bytes + tids.len() * dims * 4 <= budget {
+        Vectors::Dense(Vec::with_capacity(tids.len() * dims))
+    } else if graph_bytes + tids.len() * sq8::record_bytes(dims) <= budget {
+        Vectors::Sq8(Vec::with_capacity(tids.len() * sq8::record_bytes(dims)))
+    } else {
+        return None;
+    };
     let mut r = Read {
         levels: Vec::with_capacity(tids.len()),
         deleted: Vec::with_capacity(tids.len()),
         lens: Vec::new(),
         ids: Vec::new(),
-        vectors: if dense {
-            Vectors::Dense(Vec::new())
-        } else {
-            Vectors::Bytes { data: Vec::new(), ends: Vec::with_capacity(tids.len()) }
-        },
+        vectors,
         tids: Vec::new(),
     };
+    let mut scratch: Vec<f32> = Vec::with_capacity(dims);
     let mut chained: Vec<u32> = Vec::new();
     let mut valid = true;
     // Elements inserted since the first pass are not nodes (the lists naming
@@ -130,6 +159,14 @@ fn read_elements(index: Index, graph: &DiskGraph, is_deleted: &dyn Fn(Tid) -> bo
                         }
                         v.resize(start + dims, 0.0);
                     }
+                    Vectors::Sq8(records) => {
+                        valid &= !whole || e.chunk_bytes().len() == dims * elem.bytes();
+                        match whole.then(|| sq8_record(elem, e.chunk_bytes(), &mut scratch)).flatten() {
+                            Some(record) => records.extend_from_slice(&record),
+                            None if whole => valid = false, // a vector SQ8 cannot copy: from the pages
+                            None => records.resize(records.len() + sq8::record_bytes(dims), 0),
+                        }
+                    }
                     Vectors::Bytes { data, ends } => {
                         if whole {
                             data.extend_from_slice(e.chunk_bytes());
@@ -148,6 +185,7 @@ fn read_elements(index: Index, graph: &DiskGraph, is_deleted: &dyn Fn(Tid) -> bo
         });
         let vectors = match &r.vectors {
             Vectors::Dense(v) => v.len() * 4,
+            Vectors::Sq8(records) => records.len(),
             Vectors::Bytes { data, ends } => data.len() + ends.len() * 8,
         };
         if !valid || vectors + r.ids.len() * 4 + map.slots.len() * 4 + tids.len() * 12 > budget {
@@ -161,12 +199,23 @@ fn read_elements(index: Index, graph: &DiskGraph, is_deleted: &dyn Fn(Tid) -> bo
     r.tids = tids;
     for &node in &chained {
         let raw = graph.raw(r.tids[node as usize])?;
-        if let Vectors::Dense(v) = &mut r.vectors {
-            let row = &mut v[node as usize * dims..(node as usize + 1) * dims];
-            match elem {
-                Elem::F32 => row.copy_from_slice(chunk_elems::<f32>(&raw).get(..dims)?),
-                _ => row.iter_mut().zip(chunk_elems::<half::f16>(&raw).iter()).for_each(|(x, h)| *x = h.to_f32()),
+        match &mut r.vectors {
+            Vectors::Dense(v) => {
+                let row = &mut v[node as usize * dims..(node as usize + 1) * dims];
+                match elem {
+                    Elem::F32 => row.copy_from_slice(chunk_elems::<f32>(&raw).get(..dims)?),
+                    _ => row.iter_mut().zip(chunk_elems::<half::f16>(&raw).iter()).for_each(|(x, h)| *x = h.to_f32()),
+                }
             }
+            Vectors::Sq8(records) => {
+                let n = sq8::record_bytes(dims);
+                records[node as usize * n..(node as usize + 1) * n].copy_from_slice(&sq8_record(
+                    elem,
+                    &raw,
+                    &mut scratch,
+                )?);
+            }
+            Vectors::Bytes { .. } => {}
         }
     }
     if let Vectors::Bytes { data, ends } = &mut r.vectors {
@@ -213,6 +262,8 @@ pub struct Repaired {
     pub top: Option<(Tid, usize)>,
     /// Seconds spent reading the pages, computing the new lists, writing them.
     pub seconds: [f64; 3],
+    /// Whether the repair measured SQ8 copies of the vectors (the f32 ones did not fit).
+    pub sq8: bool,
 }
 
 /// Step 3 of VACUUM in memory (see the module comment): each list of a live
@@ -231,13 +282,16 @@ pub fn repair_in_memory(
     repair_from_pages: &mut dyn FnMut(Tid, usize) -> bool,
 ) -> Option<Repaired> {
     let started = std::time::Instant::now();
-    let r = read_elements(index, graph, is_deleted, callbacks::vacuum_memory_budget())?;
+    let r = read_elements(index, graph, m, is_deleted, callbacks::vacuum_memory_budget())?;
     let (levels, deleted, lens, ids) = (r.levels, r.deleted, r.lens, r.ids);
     let parts =
         Parts { index, tids: r.tids, levels, deleted, lens, ids, m, through_deleted, repair_from_pages, started };
     let dims = graph.dims;
     match (r.vectors, graph.kind.measure) {
         (Vectors::Dense(vectors), Measure::Dense(metric)) => parts.run(DenseSpace::new(dims, vectors, metric)),
+        (Vectors::Sq8(records), Measure::Dense(metric)) => {
+            parts.run(Sq8Space { dims, records, metric }).map(|r| Repaired { sq8: true, ..r })
+        }
         (Vectors::Bytes { data, .. }, measure @ (Measure::Hamming | Measure::Jaccard)) => {
             parts.run(BitSpace { bytes: dims.div_ceil(8), data, jaccard: measure == Measure::Jaccard })
         }
@@ -284,8 +338,14 @@ impl Parts<'_> {
         })
         .ok()?;
         let computed = self.started.elapsed().as_secs_f64();
-        let mut out =
-            Repaired { lists: 0, from_pages: 0, lost_races: Vec::new(), top, seconds: [read, computed - read, 0.0] };
+        let mut out = Repaired {
+            lists: 0,
+            from_pages: 0,
+            lost_races: Vec::new(),
+            top,
+            seconds: [read, computed - read, 0.0],
+            sq8: false,
+        };
         let tids = |ids: &[u32]| ids.iter().map(|&i| self.tids[i as usize]).collect::<Vec<Tid>>();
         // One WAL record per page: the repaired lists of its elements (sorted
         // by node, so by page) written together, each only if unchanged.

@@ -70,7 +70,7 @@ fn remove_deleted(index: Index, deleted: &TidStore) {
     let mut repair_again = |tid: Tid, level: usize| {
         list_of(tid, level).is_none_or(|list| repair(index, &graph, tid, level, list, m, &is_deleted))
     };
-    let (top, mut lost_races, in_memory, how) =
+    let (top, mut lost_races, path, how) =
         match snapshot::repair_in_memory(index, &graph, m, REPAIR_BUDGET, &is_deleted, &mut repair_again) {
             Some(r) => {
                 let [read, compute, write] = r.seconds;
@@ -79,20 +79,20 @@ fn remove_deleted(index: Index, deleted: &TidStore) {
                      {} changed meanwhile and repaired again",
                     r.lists, r.from_pages
                 );
-                (r.top, r.lost_races, true, how)
+                (r.top, r.lost_races, if r.sq8 { "in memory (vectors as SQ8 copies)" } else { "in memory" }, how)
             }
             None => {
                 let r = repair_from_pages(index, &graph, m, &is_deleted);
-                (r.top, r.lost_races, false, format!("{} lists repaired from the pages", r.lists))
+                (
+                    r.top,
+                    r.lost_races,
+                    "from the pages (the graph does not fit the memory budget)",
+                    format!("{} lists repaired from the pages", r.lists),
+                )
             }
         };
     // which path ran, in words that do not change from run to run (tests/regress/sql/hnsw_vacuum.sql)
-    pgrx::debug1!(
-        "hnsw vacuum of \"{}\": {} deleted elements, lists repaired {}",
-        index.name(),
-        deleted.len(),
-        if in_memory { "in memory" } else { "from the pages (the graph does not fit the memory budget)" }
-    );
+    pgrx::debug1!("hnsw vacuum of \"{}\": {} deleted elements, lists repaired {}", index.name(), deleted.len(), path);
     if meta.entry().is_some_and(|(ep, _)| is_deleted(ep)) {
         index.update_meta(|mm: &mut Meta| {
             if mm.entry().is_some_and(|(ep, _)| is_deleted(ep)) {
@@ -212,7 +212,7 @@ fn repair_from_pages(
         }
         pgrx::check_for_interrupts!();
     }
-    snapshot::Repaired { lists: repaired, from_pages: repaired, lost_races, top, seconds: [0.0; 3] }
+    snapshot::Repaired { lists: repaired, from_pages: repaired, lost_races, top, seconds: [0.0; 3], sq8: false }
 }
 
 /// Live elements that only deleted elements led to would be unreachable once

@@ -27,7 +27,7 @@ pub use search::{
     descend, presize, repair_neighbors, search_layer, search_layer_keeping, select_neighbors, select_neighbors_filled,
     Discarded, GraphRead, IterativeSearch, Neighbor, VisitedSet,
 };
-pub use space::{BitSpace, DenseSpace, Space, SparseSpace};
+pub use space::{BitSpace, DenseSpace, Space, SparseSpace, Sq8Space};
 
 use crate::kernels;
 

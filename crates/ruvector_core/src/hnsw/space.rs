@@ -62,6 +62,65 @@ impl Space for DenseSpace {
     }
 }
 
+/// Dense vectors as SQ8 copies ([`crate::sq8`] records, one after another):
+/// a quarter of [`DenseSpace`]'s memory, distances approximate (each element
+/// within half its vector's step). For VACUUM's repair when the f32 vectors
+/// do not fit its memory. A query is a record too; it is decoded to f32 once
+/// per thread and reused while the same record is asked for again (a repair
+/// measures one node against many; the record's bytes are compared, not
+/// its address, which a later space may reuse).
+pub struct Sq8Space {
+    pub dims: usize,
+    pub records: Vec<u8>,
+    pub metric: Metric,
+}
+
+thread_local! {
+    /// The last query record decoded on this thread, and its values.
+    static DECODED: std::cell::RefCell<(Vec<u8>, Vec<f32>)> = const { std::cell::RefCell::new((Vec::new(), Vec::new())) };
+}
+
+impl Sq8Space {
+    fn record(&self, i: u32) -> &[u8] {
+        let n = crate::sq8::record_bytes(self.dims);
+        &self.records[i as usize * n..(i as usize + 1) * n]
+    }
+}
+
+impl Space for Sq8Space {
+    type Query = [u8];
+
+    fn len(&self) -> usize {
+        self.records.len() / crate::sq8::record_bytes(self.dims)
+    }
+
+    #[inline]
+    fn get(&self, i: u32) -> &[u8] {
+        self.record(i)
+    }
+
+    fn distance(&self, q: &[u8], i: u32) -> f32 {
+        let (v, _) = crate::sq8::parse(self.record(i), self.dims);
+        DECODED.with(|d| {
+            let mut d = d.borrow_mut();
+            let d = &mut *d;
+            if d.0 != q || d.1.len() != self.dims {
+                let (qv, _) = crate::sq8::parse(q, self.dims);
+                d.1.clear();
+                d.1.extend((0..self.dims).map(|k| qv.decode(k)));
+                d.0.clear();
+                d.0.extend_from_slice(q);
+            }
+            self.metric.sq8_distance(&d.1, v)
+        })
+    }
+
+    #[inline]
+    fn prefetch(&self, i: u32) {
+        crate::kernels::prefetch(self.record(i), 1);
+    }
+}
+
 /// Bit strings of equal length (PostgreSQL `bit(n)`), `bytes` per vector, by
 /// Hamming distance or, when `jaccard` is set, Jaccard distance.
 pub struct BitSpace {
@@ -115,5 +174,39 @@ impl Space for SparseSpace {
     #[inline]
     fn distance(&self, q: &[Pair], i: u32) -> f32 {
         PairDistance::between(q, self.get(i), self.metric)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sq8_distances_are_near_the_f32_ones_for_every_metric() {
+        let dims = 48;
+        let rows: Vec<Vec<f32>> =
+            (0..20).map(|r| (0..dims).map(|k| ((r * 31 + k * 17) % 23) as f32 / 7.0 - 1.3).collect()).collect();
+        for metric in [Metric::L2, Metric::InnerProduct, Metric::Cosine, Metric::L1] {
+            let mut prepared = rows.clone();
+            prepared.iter_mut().for_each(|v| {
+                metric.prepare(v);
+            });
+            let dense = DenseSpace::new(dims, prepared.concat(), metric);
+            let sq8 = Sq8Space {
+                dims,
+                records: prepared.iter().flat_map(|v| crate::sq8::encode(v).unwrap()).collect(),
+                metric,
+            };
+            assert_eq!(sq8.len(), 20);
+            for a in 0..20u32 {
+                for b in 0..20u32 {
+                    let exact = dense.distance(dense.get(a), b);
+                    let approx = sq8.distance(sq8.get(a), b);
+                    // both sides quantised: a few hundredths of the distance
+                    let scale = 1.0 + exact.abs();
+                    assert!((exact - approx).abs() <= 0.05 * scale, "{metric:?} {a} {b}: {exact} vs {approx}");
+                }
+            }
+        }
     }
 }
