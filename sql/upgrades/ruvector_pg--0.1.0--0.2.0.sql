@@ -1,9 +1,10 @@
 -- ruvector_pg 0.1.0 -> 0.2.0
 --
 -- 0.2.0 keeps every 0.1.0 object (types, functions, operators, opclasses,
--- access methods: same signatures and C symbols) and adds four functions,
--- ruvector_recall, ruvector_index_stats, ruvector_prewarm and
--- ruvector_reset_peak_memory (tests/recovery/upgrade.sh compares the
+-- access methods: same signatures and C symbols) and adds six functions,
+-- ruvector_recall, ruvector_index_stats, ruvector_prewarm,
+-- ruvector_reset_peak_memory, ruvector_from_bytes and ruvector_to_bytes
+-- (tests/recovery/upgrade.sh compares the
 -- objects of an updated and a fresh installation). What changed
 -- is behaviour inside the library (issue 11: guarded callbacks, validated
 -- pages, pgvector's answers in edge cases) and nothing on disk: 0.1.0
@@ -71,3 +72,19 @@ CREATE  FUNCTION "ruvector_reset_peak_memory"() RETURNS bigint /* i64 */
 STRICT VOLATILE
 LANGUAGE c /* Rust */
 AS 'MODULE_PATHNAME', 'ruvector_reset_peak_memory_wrapper';
+
+-- 0.2.0 adds ruvector_from_bytes(bytea) and ruvector_to_bytes(ruvector)
+-- (issue 13: loading raw little-endian float buffers), as the 0.2.0 install
+-- script declares them.
+CREATE  FUNCTION "ruvector_from_bytes"(
+	"bytes" bytea /* & [u8] */
+) RETURNS ruvector /* DenseOut < f32 > */
+IMMUTABLE STRICT PARALLEL SAFE
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'ruvector_from_bytes_wrapper';
+CREATE  FUNCTION "ruvector_to_bytes"(
+	"v" ruvector /* A < '_ > */
+) RETURNS bytea /* ByteaOut */
+IMMUTABLE STRICT PARALLEL SAFE
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'ruvector_to_bytes_wrapper';

@@ -22,3 +22,21 @@ fn ruvector_dims(v: A<'_>) -> i32 {
 fn vector_to_float8(v: A<'_>, _typmod: i32, _explicit: bool) -> Vec<f64> {
     v.as_slice().iter().map(|&x| x as f64).collect()
 }
+
+/// A vector from a bare little-endian float4 buffer (numpy's `tobytes()`),
+/// in one copy: for loading from clients that hold raw float arrays.
+#[pg_extern(immutable, strict, parallel_safe)]
+fn ruvector_from_bytes(bytes: &[u8]) -> DenseOut<f32> {
+    use crate::error::OrRaise;
+    let dims = ruvector_core::dense::bytes::dims_of(bytes.len()).or_raise();
+    DenseOut::build(dims, |out| ruvector_core::dense::bytes::decode(bytes, out))
+}
+
+/// The vector's elements as a bare little-endian float4 buffer, in one copy.
+#[pg_extern(immutable, strict, parallel_safe)]
+fn ruvector_to_bytes(v: A<'_>) -> ByteaOut {
+    let v = v.as_slice();
+    let mut out = ByteaOut::new(v.len() * 4);
+    ruvector_core::dense::bytes::encode(v, out.payload_mut());
+    out
+}

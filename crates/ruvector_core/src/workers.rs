@@ -23,6 +23,79 @@ pub fn joined<T>(result: std::thread::Result<T>) -> T {
     })
 }
 
+/// The caller's `tick` asked a batch run to stop.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Cancelled;
+
+/// Run `batch(start..end)` over `0..n` in batches of `size`, claimed from a
+/// shared counter by `threads` threads: `threads - 1` workers (each first
+/// running `setup`) and the calling thread, which runs `tick(done)` before
+/// each of its batches (returning false cancels: workers stop after their
+/// current batch) and once at the end with `n`. A worker's panic reaches the
+/// caller ([`joined`]); workers also stop if `tick` unwinds (an ERROR in the
+/// backend), and none outlives the call.
+pub fn run_batches(
+    n: usize,
+    size: usize,
+    threads: usize,
+    setup: impl Fn() + Sync,
+    batch: impl Fn(std::ops::Range<usize>) + Sync,
+    mut tick: impl FnMut(usize) -> bool,
+) -> Result<(), Cancelled> {
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    let next = AtomicUsize::new(0);
+    let done = AtomicUsize::new(0);
+    let stop = AtomicBool::new(false);
+    struct StopOnDrop<'a>(&'a AtomicBool);
+    impl Drop for StopOnDrop<'_> {
+        fn drop(&mut self) {
+            self.0.store(true, Ordering::Relaxed);
+        }
+    }
+    // the next batch; false once every index has been taken
+    let run_batch = || {
+        let start = next.fetch_add(size, Ordering::Relaxed);
+        if start >= n {
+            return false;
+        }
+        let end = (start + size).min(n);
+        batch(start..end);
+        done.fetch_add(end - start, Ordering::Relaxed);
+        true
+    };
+    let cancelled = std::thread::scope(|s| {
+        let stop_workers = StopOnDrop(&stop);
+        let workers: Vec<_> = (1..threads.max(1))
+            .map(|_| {
+                s.spawn(|| {
+                    setup();
+                    while !stop.load(Ordering::Relaxed) {
+                        if !run_batch() {
+                            break;
+                        }
+                    }
+                })
+            })
+            .collect();
+        let cancelled = loop {
+            if !tick(done.load(Ordering::Relaxed)) {
+                break true;
+            }
+            if !run_batch() {
+                break false;
+            }
+        };
+        drop(stop_workers);
+        workers.into_iter().for_each(|w| joined(w.join()));
+        cancelled
+    });
+    if cancelled {
+        return Err(Cancelled);
+    }
+    tick(n);
+    Ok(())
+}
+
 /// Lower the calling worker thread's CPU priority (nice 10) so that
 /// searches running meanwhile keep their share of the CPU: VACUUM's repair
 /// threads take what is idle. Linux schedules threads, so this affects this

@@ -7,6 +7,7 @@
 //! element type. Checks and messages follow pgvector's, per type.
 
 pub mod binary;
+pub mod bytes;
 mod element;
 pub mod text;
 

@@ -23,7 +23,6 @@ pub use super::space::{DenseSpace, Space};
 use super::Metric;
 use parking_lot::Mutex;
 use std::cell::RefCell;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 #[derive(Clone, Copy, Debug)]
 pub struct BuildParams {
@@ -43,8 +42,7 @@ pub struct InMemoryGraph<S: Space = DenseSpace> {
 }
 
 /// The build stopped because `tick` asked it to.
-#[derive(Debug, PartialEq, Eq)]
-pub struct Cancelled;
+pub use crate::workers::Cancelled;
 
 impl<S: Space> InMemoryGraph<S> {
     /// An empty graph over the vectors of `space`.
@@ -69,57 +67,14 @@ impl<S: Space> InMemoryGraph<S> {
         // topic, cluster), and inserting a cluster at a time leaves the graph
         // a chain of clusters in which greedy descent gets stuck.
         let order = shuffled(n, params.seed);
-        let next = AtomicUsize::new(0);
-        let done = AtomicUsize::new(0);
-        let stop = AtomicBool::new(false);
-        // Workers stop when this is dropped, also if `tick` unwinds (an ERROR in the backend).
-        struct StopOnDrop<'a>(&'a AtomicBool);
-        impl Drop for StopOnDrop<'_> {
-            fn drop(&mut self) {
-                self.0.store(true, Ordering::Relaxed);
-            }
-        }
-        const BATCH: usize = 64;
-        // Insert the next batch; false once every node has been taken.
-        let run_batch = |graph: &InMemoryGraph<S>| {
-            let start = next.fetch_add(BATCH, Ordering::Relaxed);
-            if start >= n {
-                return false;
-            }
-            let end = (start + BATCH).min(n);
-            for &i in &order[start..end] {
-                graph.insert(i);
-            }
-            done.fetch_add(end - start, Ordering::Relaxed);
-            true
-        };
-        // Each worker claims batches until none are left or the build is stopped.
-        let work = |graph: &InMemoryGraph<S>| {
-            while !stop.load(Ordering::Relaxed) {
-                if !run_batch(graph) {
-                    break;
-                }
-            }
-        };
-        let cancelled = std::thread::scope(|s| {
-            let stop_workers = StopOnDrop(&stop);
-            let workers: Vec<_> = (1..threads.max(1)).map(|_| s.spawn(|| work(&graph))).collect();
-            // The calling thread inserts too, one batch between ticks.
-            let cancelled = loop {
-                if !tick(done.load(Ordering::Relaxed)) {
-                    break true;
-                }
-                if !run_batch(&graph) {
-                    break false;
-                }
-            };
-            drop(stop_workers);
-            workers.into_iter().for_each(|w| crate::workers::joined(w.join()));
-            cancelled
-        });
-        if cancelled {
-            return Err(Cancelled);
-        }
+        crate::workers::run_batches(
+            n,
+            64,
+            threads,
+            || {},
+            |range| order[range].iter().for_each(|&i| graph.insert(i)),
+            |done| done >= n || tick(done),
+        )?;
         graph.connect_unreachable();
         tick(n);
         Ok(graph)

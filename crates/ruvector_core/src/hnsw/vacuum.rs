@@ -20,8 +20,6 @@
 
 #![forbid(unsafe_code)]
 
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-
 use parking_lot::Mutex;
 
 use super::build::{Cancelled, PooledVisited};
@@ -170,74 +168,36 @@ pub fn repair_deleted_links<S: Space>(
         .flat_map(|i| (0..=g.level(i)).map(move |l| (i, l)))
         .filter(|&(i, l)| g.list(i, l).iter().any(|&n| g.is_deleted(n)))
         .collect();
-    const BATCH: usize = 256;
-    let next = AtomicUsize::new(0);
-    let done = AtomicUsize::new(0);
-    let stop = AtomicBool::new(false);
     let out: Mutex<Vec<RepairedList>> = Mutex::new(Vec::with_capacity(work.len()));
-    let run_batch = || {
-        let start = next.fetch_add(BATCH, Ordering::Relaxed);
-        if start >= work.len() {
-            return false;
-        }
-        let end = (start + BATCH).min(work.len());
-        let repaired: Vec<RepairedList> = work[start..end]
-            .iter()
-            .map(|&(node, level)| {
-                let cap = if level == 0 { 2 * m } else { m };
-                let list = repair_neighbors(
-                    g,
-                    node,
-                    level,
-                    g.list(node, level),
-                    |n| g.is_deleted(n),
-                    budget,
-                    cap,
-                    |a, b| g.between(a, b),
-                );
-                RepairedList { node, level, list }
-            })
-            .collect();
-        out.lock().extend(repaired);
-        done.fetch_add(end - start, Ordering::Relaxed);
-        true
-    };
-    let worker = || {
-        crate::workers::yield_to_foreground();
-        while !stop.load(Ordering::Relaxed) {
-            if !run_batch() {
-                break;
-            }
-        }
-    };
-    // Workers stop when this is dropped, also if `tick` unwinds (an ERROR in the backend).
-    struct StopOnDrop<'a>(&'a AtomicBool);
-    impl Drop for StopOnDrop<'_> {
-        fn drop(&mut self) {
-            self.0.store(true, Ordering::Relaxed);
-        }
-    }
-    let cancelled = std::thread::scope(|s| {
-        let stop_workers = StopOnDrop(&stop);
-        let workers: Vec<_> = (1..threads.max(1)).map(|_| s.spawn(worker)).collect();
-        let cancelled = loop {
-            if !tick(done.load(Ordering::Relaxed)) {
-                break true;
-            }
-            if !run_batch() {
-                break false;
-            }
-        };
-        drop(stop_workers);
-        workers.into_iter().for_each(|w| crate::workers::joined(w.join()));
-        cancelled
-    });
-    if cancelled {
-        return Err(Cancelled);
-    }
+    crate::workers::run_batches(
+        work.len(),
+        256,
+        threads,
+        crate::workers::yield_to_foreground,
+        |range| {
+            let repaired: Vec<RepairedList> = work[range]
+                .iter()
+                .map(|&(node, level)| {
+                    let cap = if level == 0 { 2 * m } else { m };
+                    let list = repair_neighbors(
+                        g,
+                        node,
+                        level,
+                        g.list(node, level),
+                        |n| g.is_deleted(n),
+                        budget,
+                        cap,
+                        |a, b| g.between(a, b),
+                    );
+                    RepairedList { node, level, list }
+                })
+                .collect();
+            out.lock().extend(repaired);
+        },
+        &mut tick,
+    )?;
     let mut out = out.into_inner();
     out.sort_by_key(|r| (r.node, r.level));
-    tick(work.len());
     Ok(out)
 }
 
