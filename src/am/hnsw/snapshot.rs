@@ -4,7 +4,7 @@
 //! each new list back only if the stored one is still the one read (else it
 //! is repaired again from the pages, as the on-disk path does).
 //!
-//! The snapshot holds each element's vector (f32 for `ruvector` and
+//! The snapshot holds each live element's vector (f32 for `ruvector` and
 //! `halfvec`, stored bytes for `bit` and `sparsevec`) and its lists as node
 //! numbers; it must fit the VACUUM's memory budget (`autovacuum_work_mem` in
 //! autovacuum, else `maintenance_work_mem`), and reading stops as soon as it
@@ -17,7 +17,7 @@
 
 use rustc_hash::FxHashSet;
 use ruvector_core::hnsw::tuple::{chunk_elems, ElementMut, ElementRef, Tid};
-use ruvector_core::hnsw::vacuum::{repair_deleted_links, StoredGraph};
+use ruvector_core::hnsw::vacuum::{repair_deleted_links, StoredGraph, DELETED};
 use ruvector_core::hnsw::{BitSpace, DenseSpace, Space, SparseSpace, Sq8Space};
 use ruvector_core::sq8;
 
@@ -30,7 +30,9 @@ use crate::am::storage::Index;
 struct Read {
     tids: Vec<Tid>,
     levels: Vec<u8>,
-    deleted: Vec<bool>,
+    /// Each node's row among the vectors, or `DELETED` (deleted nodes have
+    /// none: a repair only measures live ones).
+    rows: Vec<u32>,
     /// List lengths, node by node, level 0 first.
     lens: Vec<u16>,
     /// The lists as node numbers, one after another (a link to an element
@@ -39,9 +41,9 @@ struct Read {
     vectors: Vectors,
 }
 
-/// The vectors as the spaces want them.
+/// The live nodes' vectors as the spaces want them.
 enum Vectors {
-    /// `ruvector` and `halfvec` (widened): `dims` f32 per node.
+    /// `ruvector` and `halfvec` (widened): `dims` f32 per row.
     Dense(Vec<f32>),
     /// The same as SQ8 records (`ruvector_core::sq8`), when the f32 vectors
     /// would not fit the memory budget: a quarter of the bytes.
@@ -98,11 +100,16 @@ fn read_elements(
     budget: usize,
 ) -> Option<Read> {
     let mut tids = Vec::new();
+    let mut live = 0usize;
     for block in 1..index.nblocks() {
         index.read_page(block, |page| {
-            tids.extend(
-                page.items().filter(|(_, b)| ElementRef::parse(b).is_some()).map(|(offset, _)| Tid { block, offset }),
-            )
+            for (offset, bytes) in page.items() {
+                if let Some(e) = ElementRef::parse(bytes) {
+                    let tid = Tid { block, offset };
+                    live += usize::from(!e.is_deleted() && !is_deleted(tid));
+                    tids.push(tid);
+                }
+            }
         });
         if tids.len() * 8 > budget / 4 {
             return None;
@@ -114,17 +121,17 @@ fn read_elements(
     // 2m links, the levels above about m/(m-1) of m more), the node map, levels and flags.
     let graph_bytes = tids.len() * ((2 * m + 2) * 4 + 16) + map.slots.len() * 4;
     let vectors = if !matches!(elem, Elem::F32 | Elem::F16) {
-        Vectors::Bytes { data: Vec::new(), ends: Vec::with_capacity(tids.len()) }
-    } else if graph_bytes + tids.len() * dims * 4 <= budget {
-        Vectors::Dense(Vec::with_capacity(tids.len() * dims))
-    } else if graph_bytes + tids.len() * sq8::record_bytes(dims) <= budget {
-        Vectors::Sq8(Vec::with_capacity(tids.len() * sq8::record_bytes(dims)))
+        Vectors::Bytes { data: Vec::new(), ends: Vec::with_capacity(live) }
+    } else if graph_bytes + live * dims * 4 <= budget {
+        Vectors::Dense(Vec::with_capacity(live * dims))
+    } else if graph_bytes + live * sq8::record_bytes(dims) <= budget {
+        Vectors::Sq8(Vec::with_capacity(live * sq8::record_bytes(dims)))
     } else {
         return None;
     };
     let mut r = Read {
         levels: Vec::with_capacity(tids.len()),
-        deleted: Vec::with_capacity(tids.len()),
+        rows: Vec::with_capacity(tids.len()),
         lens: Vec::new(),
         ids: Vec::new(),
         vectors,
@@ -133,8 +140,9 @@ fn read_elements(
     let mut scratch: Vec<f32> = Vec::with_capacity(dims);
     let mut chained: Vec<u32> = Vec::new();
     let mut valid = true;
-    // Elements inserted since the first pass are not nodes (the lists naming
-    // them are repaired from the pages); nodes come in the same order.
+    let mut rows = 0u32; // the next live node's row
+                         // Elements inserted since the first pass are not nodes (the lists naming
+                         // them are repaired from the pages); nodes come in the same order.
     for block in 1..index.nblocks() {
         index.read_page(block, |page| {
             for (offset, bytes) in page.items() {
@@ -144,6 +152,18 @@ fn read_elements(
                     valid = false;
                     return;
                 }
+                r.levels.push(e.level() as u8);
+                for level in 0..=e.level() {
+                    let before = r.ids.len();
+                    r.ids.extend(e.neighbors(level).filter_map(|t| map.get(t)));
+                    r.lens.push((r.ids.len() - before) as u16);
+                }
+                if e.is_deleted() || is_deleted(tid) {
+                    r.rows.push(DELETED);
+                    continue;
+                }
+                r.rows.push(rows);
+                rows += 1;
                 let whole = !e.next_chunk().is_valid();
                 if !whole {
                     chained.push(node); // the rest is on other pages: read below, with no page locked
@@ -174,13 +194,6 @@ fn read_elements(
                         ends.push(data.len());
                     }
                 }
-                r.levels.push(e.level() as u8);
-                r.deleted.push(e.is_deleted() || is_deleted(tid));
-                for level in 0..=e.level() {
-                    let before = r.ids.len();
-                    r.ids.extend(e.neighbors(level).filter_map(|t| map.get(t)));
-                    r.lens.push((r.ids.len() - before) as u16);
-                }
             }
         });
         let vectors = match &r.vectors {
@@ -199,9 +212,10 @@ fn read_elements(
     r.tids = tids;
     for &node in &chained {
         let raw = graph.raw(r.tids[node as usize])?;
+        let at = r.rows[node as usize] as usize;
         match &mut r.vectors {
             Vectors::Dense(v) => {
-                let row = &mut v[node as usize * dims..(node as usize + 1) * dims];
+                let row = &mut v[at * dims..(at + 1) * dims];
                 match elem {
                     Elem::F32 => row.copy_from_slice(chunk_elems::<f32>(&raw).get(..dims)?),
                     _ => row.iter_mut().zip(chunk_elems::<half::f16>(&raw).iter()).for_each(|(x, h)| *x = h.to_f32()),
@@ -220,13 +234,13 @@ fn read_elements(
     }
     if let Vectors::Bytes { data, ends } = &mut r.vectors {
         if !chained.is_empty() {
-            // rebuild in node order with the chained elements' whole vectors
+            // rebuild in row order with the chained elements' whole vectors
+            // (rows follow node order, so the chained nodes' rows are sorted)
             let (mut whole, mut new_ends, mut start) = (Vec::with_capacity(data.len()), Vec::new(), 0);
-            let mut next = chained.iter().peekable();
-            for (i, &end) in ends.iter().enumerate() {
-                if next.peek() == Some(&&(i as u32)) {
-                    next.next();
-                    whole.extend_from_slice(&graph.raw(r.tids[i])?);
+            let mut next = chained.iter().map(|&node| (r.rows[node as usize], node)).peekable();
+            for (row, &end) in ends.iter().enumerate() {
+                if let Some((_, node)) = next.next_if(|&(r, _)| r as usize == row) {
+                    whole.extend_from_slice(&graph.raw(r.tids[node as usize])?);
                 } else {
                     whole.extend_from_slice(&data[start..end]);
                 }
@@ -283,9 +297,8 @@ pub fn repair_in_memory(
 ) -> Option<Repaired> {
     let started = std::time::Instant::now();
     let r = read_elements(index, graph, m, is_deleted, callbacks::vacuum_memory_budget())?;
-    let (levels, deleted, lens, ids) = (r.levels, r.deleted, r.lens, r.ids);
-    let parts =
-        Parts { index, tids: r.tids, levels, deleted, lens, ids, m, through_deleted, repair_from_pages, started };
+    let (levels, rows, lens, ids) = (r.levels, r.rows, r.lens, r.ids);
+    let parts = Parts { index, tids: r.tids, levels, rows, lens, ids, m, through_deleted, repair_from_pages, started };
     let dims = graph.dims;
     match (r.vectors, graph.kind.measure) {
         (Vectors::Dense(vectors), Measure::Dense(metric)) => parts.run(DenseSpace::new(dims, vectors, metric)),
@@ -313,7 +326,7 @@ struct Parts<'a> {
     index: Index,
     tids: Vec<Tid>,
     levels: Vec<u8>,
-    deleted: Vec<bool>,
+    rows: Vec<u32>,
     lens: Vec<u16>,
     ids: Vec<u32>,
     m: usize,
@@ -326,11 +339,11 @@ impl Parts<'_> {
     /// Repair on the build's threads, then write each new list if the stored one is unchanged.
     fn run<S: Space>(self, space: S) -> Option<Repaired> {
         let top = (0..self.tids.len())
-            .filter(|&i| !self.deleted[i])
+            .filter(|&i| self.rows[i] != DELETED)
             .max_by_key(|&i| (self.levels[i], std::cmp::Reverse(i)))
             .map(|i| (self.tids[i], self.levels[i] as usize));
         let read = self.started.elapsed().as_secs_f64();
-        let g = StoredGraph::new(space, self.levels, self.deleted, &self.lens, self.ids).ok()?;
+        let g = StoredGraph::new(space, self.levels, self.rows, &self.lens, self.ids).ok()?;
         let threads = callbacks::maintenance_threads();
         let repaired = repair_deleted_links(&g, self.m, self.through_deleted, threads, |_| {
             pgrx::check_for_interrupts!();

@@ -26,11 +26,14 @@ use super::build::{Cancelled, PooledVisited};
 use super::search::{repair_neighbors, GraphRead};
 use super::space::Space;
 
-/// The stored graph as VACUUM read it: node `i`'s vector is `space.get(i)`.
+/// The stored graph as VACUUM read it. Only live nodes have a vector (a
+/// repair measures live nodes alone; deleted ones are walked through):
+/// live node `i`'s is `space.get(rows[i])`.
 pub struct StoredGraph<S: Space> {
     space: S,
     levels: Vec<u8>,
-    deleted: Vec<bool>,
+    /// Each node's row in `space`, or [`DELETED`].
+    rows: Vec<u32>,
     /// Node `i`'s lists are slots `slot0[i]..slot0[i + 1]`, level 0 first.
     slot0: Vec<u32>,
     /// Slot `s` is `ids[starts[s]..starts[s + 1]]`.
@@ -38,26 +41,27 @@ pub struct StoredGraph<S: Space> {
     ids: Vec<u32>,
 }
 
+/// `rows[i]` of a deleted node.
+pub const DELETED: u32 = u32::MAX;
+
 /// Why a snapshot was refused.
 #[derive(Debug, PartialEq, Eq)]
 pub struct BadSnapshot(pub &'static str);
 
 impl<S: Space> StoredGraph<S> {
-    /// A snapshot of `levels.len()` nodes: node `i` is at level `levels[i]`
-    /// and deleted if `deleted[i]`; `lens` holds the length of each list,
-    /// node by node and level 0 first (`levels[i] + 1` lists per node), and
-    /// `ids` the lists one after another. Refused if the parts disagree or a
-    /// list names a node that does not exist.
-    pub fn new(
-        space: S,
-        levels: Vec<u8>,
-        deleted: Vec<bool>,
-        lens: &[u16],
-        ids: Vec<u32>,
-    ) -> Result<Self, BadSnapshot> {
+    /// A snapshot of `levels.len()` nodes: node `i` is at level `levels[i]`,
+    /// its vector is row `rows[i]` of `space` ([`DELETED`]: a deleted node);
+    /// `lens` holds the length of each list, node by node and level 0 first
+    /// (`levels[i] + 1` lists per node), and `ids` the lists one after
+    /// another. Refused if the parts disagree, a live node's row is not in
+    /// `space`, or a list names a node that does not exist.
+    pub fn new(space: S, levels: Vec<u8>, rows: Vec<u32>, lens: &[u16], ids: Vec<u32>) -> Result<Self, BadSnapshot> {
         let n = levels.len();
-        if deleted.len() != n || space.len() != n {
+        if rows.len() != n {
             return Err(BadSnapshot("node counts differ"));
+        }
+        if rows.iter().any(|&r| r != DELETED && r as usize >= space.len()) {
+            return Err(BadSnapshot("a node's vector is not in the space"));
         }
         let mut slot0 = Vec::with_capacity(n + 1);
         let mut slots = 0u32;
@@ -82,7 +86,7 @@ impl<S: Space> StoredGraph<S> {
         if ids.iter().any(|&id| id as usize >= n) {
             return Err(BadSnapshot("a list names a node that does not exist"));
         }
-        Ok(StoredGraph { space, levels, deleted, slot0, starts, ids })
+        Ok(StoredGraph { space, levels, rows, slot0, starts, ids })
     }
 
     pub fn len(&self) -> usize {
@@ -98,7 +102,7 @@ impl<S: Space> StoredGraph<S> {
     }
 
     pub fn is_deleted(&self, i: u32) -> bool {
-        self.deleted[i as usize]
+        self.rows[i as usize] == DELETED
     }
 
     /// Node `i`'s list at `level` (empty above its level).
@@ -111,10 +115,13 @@ impl<S: Space> StoredGraph<S> {
         &self.ids[self.starts[s] as usize..self.starts[s + 1] as usize]
     }
 
-    /// Distance between nodes `a` and `b`.
+    /// Distance between nodes `a` and `b` (infinite if either is deleted).
     #[inline]
     pub fn between(&self, a: u32, b: u32) -> f32 {
-        self.space.distance(self.space.get(a), b)
+        match (self.rows[a as usize], self.rows[b as usize]) {
+            (DELETED, _) | (_, DELETED) => f32::INFINITY,
+            (ra, rb) => self.space.distance(self.space.get(ra), rb),
+        }
     }
 }
 
@@ -129,16 +136,14 @@ impl<S: Space> GraphRead for StoredGraph<S> {
 
     #[inline]
     fn distance(&self, query: &S::Query, id: u32) -> f32 {
-        self.space.distance(query, id)
+        match self.rows[id as usize] {
+            DELETED => f32::INFINITY,
+            row => self.space.distance(query, row),
+        }
     }
 
     fn visited(&self) -> PooledVisited {
         PooledVisited::take(self.len())
-    }
-
-    #[inline]
-    fn prefetch(&self, id: u32) {
-        self.space.prefetch(id);
     }
 }
 
@@ -222,18 +227,32 @@ mod tests {
             }
         }
         let levels = (0..n).map(|i| g.level(i) as u8).collect();
-        let flags = (0..n).map(deleted).collect();
-        StoredGraph::new(DenseSpace::new(dims, data.to_vec(), Metric::L2), levels, flags, &lens, ids).unwrap()
+        // the space holds the live nodes' vectors only, in node order
+        let mut live = Vec::new();
+        let rows = (0..n)
+            .map(|i| {
+                if deleted(i) {
+                    return DELETED;
+                }
+                live.extend_from_slice(&data[i as usize * dims..(i as usize + 1) * dims]);
+                (live.len() / dims - 1) as u32
+            })
+            .collect();
+        StoredGraph::new(DenseSpace::new(dims, live, Metric::L2), levels, rows, &lens, ids).unwrap()
     }
 
     #[test]
     fn a_snapshot_naming_a_missing_node_is_refused() {
-        let space = DenseSpace::new(2, vec![0.0; 4], Metric::L2);
-        let bad = StoredGraph::new(space, vec![0, 0], vec![false, false], &[1, 1], vec![1, 2]);
+        let space = || DenseSpace::new(2, vec![0.0; 4], Metric::L2);
+        let bad = StoredGraph::new(space(), vec![0, 0], vec![0, 1], &[1, 1], vec![1, 2]);
         assert_eq!(bad.err(), Some(BadSnapshot("a list names a node that does not exist")));
-        let space = DenseSpace::new(2, vec![0.0; 4], Metric::L2);
-        let short = StoredGraph::new(space, vec![1, 0], vec![false, false], &[1, 1], vec![1, 0]);
+        let short = StoredGraph::new(space(), vec![1, 0], vec![0, 1], &[1, 1], vec![1, 0]);
         assert_eq!(short.err(), Some(BadSnapshot("list count differs from the levels")));
+        let outside = StoredGraph::new(space(), vec![0, 0], vec![0, 2], &[1, 1], vec![1, 0]);
+        assert_eq!(outside.err(), Some(BadSnapshot("a node's vector is not in the space")));
+        let ok = StoredGraph::new(space(), vec![0, 0], vec![DELETED, 1], &[1, 1], vec![1, 0]).unwrap();
+        assert!(ok.is_deleted(0) && !ok.is_deleted(1));
+        assert_eq!(ok.between(0, 1), f32::INFINITY);
     }
 
     #[test]
