@@ -303,7 +303,7 @@ pub fn repair_in_memory(
     match (r.vectors, graph.kind.measure) {
         (Vectors::Dense(vectors), Measure::Dense(metric)) => parts.run(DenseSpace::new(dims, vectors, metric)),
         (Vectors::Sq8(records), Measure::Dense(metric)) => {
-            parts.run(Sq8Space { dims, records, metric }).map(|r| Repaired { sq8: true, ..r })
+            parts.run(Sq8Space::new(dims, records, metric)).map(|r| Repaired { sq8: true, ..r })
         }
         (Vectors::Bytes { data, .. }, measure @ (Measure::Hamming | Measure::Jaccard)) => {
             parts.run(BitSpace { bytes: dims.div_ceil(8), data, jaccard: measure == Measure::Jaccard })

@@ -67,23 +67,48 @@ impl Space for DenseSpace {
 /// within half its vector's step). For VACUUM's repair when the f32 vectors
 /// do not fit its memory. A query is a record too; it is decoded to f32 once
 /// per thread and reused while the same record is asked for again (a repair
-/// measures one node against many; the record's bytes are compared, not
-/// its address, which a later space may reuse).
+/// measures one node against many). A record of this space is known by the
+/// space's serial number and its row; any other query by its bytes.
 pub struct Sq8Space {
-    pub dims: usize,
-    pub records: Vec<u8>,
-    pub metric: Metric,
+    dims: usize,
+    records: Vec<u8>,
+    metric: Metric,
+    serial: u64,
+}
+
+/// What the decoded query on a thread was.
+#[derive(PartialEq)]
+enum DecodedKey {
+    None,
+    /// Row `1` of the space with serial number `0`.
+    Row(u64, usize),
+    /// A record from elsewhere, by its bytes.
+    Bytes(Vec<u8>),
 }
 
 thread_local! {
     /// The last query record decoded on this thread, and its values.
-    static DECODED: std::cell::RefCell<(Vec<u8>, Vec<f32>)> = const { std::cell::RefCell::new((Vec::new(), Vec::new())) };
+    static DECODED: std::cell::RefCell<(DecodedKey, Vec<f32>)> = const { std::cell::RefCell::new((DecodedKey::None, Vec::new())) };
 }
 
 impl Sq8Space {
+    /// The space of `records` (`crate::sq8::record_bytes(dims)` bytes each).
+    pub fn new(dims: usize, records: Vec<u8>, metric: Metric) -> Self {
+        static SERIAL: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+        let serial = SERIAL.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Sq8Space { dims, records, metric, serial }
+    }
+
     fn record(&self, i: u32) -> &[u8] {
         let n = crate::sq8::record_bytes(self.dims);
         &self.records[i as usize * n..(i as usize + 1) * n]
+    }
+
+    /// Row of `q` if it is one of this space's records.
+    fn row_of(&self, q: &[u8]) -> Option<usize> {
+        let n = crate::sq8::record_bytes(self.dims);
+        let at = (q.as_ptr() as usize).checked_sub(self.records.as_ptr() as usize)?;
+        (q.len() == n && at.is_multiple_of(n) && at < self.records.len()).then_some(at / n)
     }
 }
 
@@ -104,12 +129,19 @@ impl Space for Sq8Space {
         DECODED.with(|d| {
             let mut d = d.borrow_mut();
             let d = &mut *d;
-            if d.0 != q || d.1.len() != self.dims {
+            let same = match (&d.0, self.row_of(q)) {
+                (DecodedKey::Row(serial, row), Some(r)) => *serial == self.serial && *row == r,
+                (DecodedKey::Bytes(bytes), None) => bytes.as_slice() == q,
+                _ => false,
+            };
+            if !same || d.1.len() != self.dims {
                 let (qv, _) = crate::sq8::parse(q, self.dims);
                 d.1.clear();
                 d.1.extend((0..self.dims).map(|k| qv.decode(k)));
-                d.0.clear();
-                d.0.extend_from_slice(q);
+                d.0 = match self.row_of(q) {
+                    Some(r) => DecodedKey::Row(self.serial, r),
+                    None => DecodedKey::Bytes(q.to_vec()),
+                };
             }
             self.metric.sq8_distance(&d.1, v)
         })
@@ -192,11 +224,8 @@ mod tests {
                 metric.prepare(v);
             });
             let dense = DenseSpace::new(dims, prepared.concat(), metric);
-            let sq8 = Sq8Space {
-                dims,
-                records: prepared.iter().flat_map(|v| crate::sq8::encode(v).unwrap()).collect(),
-                metric,
-            };
+            let sq8 =
+                Sq8Space::new(dims, prepared.iter().flat_map(|v| crate::sq8::encode(v).unwrap()).collect(), metric);
             assert_eq!(sq8.len(), 20);
             for a in 0..20u32 {
                 for b in 0..20u32 {
@@ -205,6 +234,8 @@ mod tests {
                     // both sides quantised: a few hundredths of the distance
                     let scale = 1.0 + exact.abs();
                     assert!((exact - approx).abs() <= 0.05 * scale, "{metric:?} {a} {b}: {exact} vs {approx}");
+                    // a query from elsewhere (a copy) gives the same distance
+                    assert_eq!(sq8.distance(&sq8.get(a).to_vec(), b).to_bits(), approx.to_bits());
                 }
             }
         }
