@@ -235,7 +235,8 @@ mod tests {
                     let scale = 1.0 + exact.abs();
                     assert!((exact - approx).abs() <= 0.05 * scale, "{metric:?} {a} {b}: {exact} vs {approx}");
                     // a query from elsewhere (a copy) gives the same distance
-                    assert_eq!(sq8.distance(&sq8.get(a).to_vec(), b).to_bits(), approx.to_bits());
+                    let copy: Vec<u8> = sq8.get(a).into();
+                    assert_eq!(sq8.distance(&copy, b).to_bits(), approx.to_bits());
                 }
             }
         }
