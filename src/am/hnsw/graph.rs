@@ -1,6 +1,6 @@
 //! The graph as stored in index pages, read through `am::storage::Index`: the
 //! `GraphRead` the core's search runs on, plus helpers to read an element's
-//! vector and heap TIDs. Safe code; page access is storage.rs's.
+//! vector and heap TIDs. Safe code; page access is am::storage's.
 
 use half::f16;
 use rustc_hash::FxHashSet;

@@ -11,7 +11,7 @@
 //! does not (the caller then repairs from the pages). A list naming an
 //! element the snapshot does not hold (inserted meanwhile on a page already
 //! read) keeps the rest; the write-back then finds the stored list different
-//! and repairs it from the pages. Safe code; page access is storage.rs's.
+//! and repairs it from the pages. Safe code; page access is am::storage's.
 
 #![forbid(unsafe_code)]
 

@@ -1,11 +1,11 @@
 //! Pages, buffers and WAL of the `hnsw` and `ivfflat` indexes: the only
 //! module of the access methods that touches the buffer manager or writes WAL.
 //!
-//! Page layout: block 0 is the meta page (the access method's `Pod` meta
-//! struct in the page contents, pd_lower set past it); blocks 1.. hold the
-//! access method's tuples as ordinary line pointers. Every page carries an
-//! 8-byte special space: a page-id marker, a page kind, and the next block of
-//! a page chain (ivfflat lists; InvalidBlockNumber elsewhere).
+//! - `page`: the page format (meta page, data pages, special space).
+//! - `recent`: where this backend last found each block (buffer hints).
+//! - this module: `Index`, the index operations (read, update, append, free,
+//!   the update lock), each one page lock at a time.
+//! - `bulk`: writing a freshly built index.
 //!
 //! Locking protocol (see also docs/hnsw.md and docs/ivfflat.md):
 //! - A reader pins and share-locks one page at a time, copies or computes
@@ -35,33 +35,17 @@
 //! and pin, and an unfinished Generic WAL record is discarded with its
 //! memory context, so a half-made change never reaches the page.
 
-use core::ffi::c_void;
+mod bulk;
+mod page;
+mod recent;
 
 use bytemuck::Pod;
 use pgrx::pg_sys;
-use ruvector_core::hnsw::tuple::{PageGeometry, Tid};
+use ruvector_core::hnsw::tuple::Tid;
 
-/// Page-kind marker in the special space.
-const PAGE_ID: u16 = 0x5256; // "RV"
-const KIND_META: u16 = 1;
-const KIND_DATA: u16 = 2;
-/// Page id (u16), kind (u16), next block of the chain (u32). PageInit
-/// MAXALIGNs the special size, so 8 costs nothing over the 4 of page id + kind.
-const SPECIAL_SIZE: usize = 8;
-
-const BLCKSZ: usize = pg_sys::BLCKSZ as usize;
-/// SizeOfPageHeaderData: the header up to the line pointer array.
-const PAGE_HEADER: usize = core::mem::offset_of!(pg_sys::PageHeaderData, pd_linp);
-const MAXALIGN: usize = 8;
-
-/// Space accounting of a data page, for planning where tuples go.
-pub const GEOMETRY: PageGeometry = PageGeometry {
-    empty_free: BLCKSZ - PAGE_HEADER - SPECIAL_SIZE.div_ceil(MAXALIGN) * MAXALIGN,
-    maxalign: MAXALIGN,
-    item_id: core::mem::size_of::<pg_sys::ItemIdData>(),
-};
-
-pub const META_BLOCK: u32 = 0;
+pub use bulk::{write_init_fork, write_init_fork_pages, BulkWriter};
+use page::*;
+pub use page::{PageView, GEOMETRY, META_BLOCK};
 
 /// Bounds a walk along a chain of pages or of tuples (ivfflat lists, vector
 /// chunks, overflow TID lists): a chain in a valid index visits each page
@@ -114,162 +98,7 @@ impl ChainWalk {
 /// An open index relation (owned by the caller; this only borrows it).
 #[derive(Clone, Copy)]
 pub struct Index {
-    rel: pg_sys::Relation,
-}
-
-/// Where this backend last found each block of the index it used last, so a
-/// read can pin that buffer with `ReadRecentBuffer` (a check of the buffer's
-/// tag) instead of a buffer-table lookup, which profiles showed costing a
-/// tenth of a search. A stale entry just fails the check and falls back to
-/// ReadBuffer; the buffer's tag, not this map, decides what page it holds.
-mod recent {
-    use std::cell::RefCell;
-
-    use pgrx::pg_sys;
-
-    /// Blocks remembered at most (4 bytes each).
-    const MAX_BLOCKS: usize = 1 << 20;
-
-    #[derive(Default)]
-    struct Recent {
-        relation: pg_sys::Oid,
-        buffers: Vec<pg_sys::Buffer>,
-    }
-
-    thread_local! {
-        static RECENT: RefCell<Recent> = RefCell::default();
-    }
-
-    /// The buffer `block` of `rel` was last found in, pinned, if it still holds it.
-    ///
-    /// # Safety
-    /// `rel` is an open relation.
-    #[allow(unused_variables)]
-    pub unsafe fn pin(rel: pg_sys::Relation, block: u32) -> Option<pg_sys::Buffer> {
-        #[cfg(any(feature = "pg14", feature = "pg15", feature = "pg16", feature = "pg17"))]
-        {
-            let oid = unsafe { (*rel).rd_id };
-            let buf = RECENT.with(|r| {
-                let r = r.borrow();
-                (r.relation == oid).then(|| r.buffers.get(block as usize).copied()).flatten()
-            })?;
-            if buf == pg_sys::InvalidBuffer as pg_sys::Buffer {
-                return None;
-            }
-            #[cfg(any(feature = "pg14", feature = "pg15"))]
-            let node = unsafe { (*rel).rd_node };
-            #[cfg(any(feature = "pg16", feature = "pg17"))]
-            let node = unsafe { (*rel).rd_locator };
-            // SAFETY: ReadRecentBuffer pins `buf` only if its tag is this block.
-            let hit = unsafe { pg_sys::ReadRecentBuffer(node, pg_sys::ForkNumber::MAIN_FORKNUM, block, buf) };
-            return hit.then_some(buf);
-        }
-        #[allow(unreachable_code)]
-        None
-    }
-
-    /// Hint the CPU to load what reading tuple `offset` of `block` touches
-    /// first: the buffer's descriptor (pin and lock), the page header and the
-    /// line pointer, if the block's buffer is known. No pin is taken: the
-    /// buffer may hold another page by the time it is read, which costs
-    /// nothing but the wasted hint (prefetches never fault).
-    ///
-    /// # Safety
-    /// `rel` is an open relation.
-    pub unsafe fn prefetch(rel: pg_sys::Relation, block: u32, offset: u16) {
-        let Some(index) = (unsafe { buffer_index(rel, block) }) else { return };
-        // SAFETY: shared buffers and their descriptors are mapped for the
-        // life of the backend and `index` was a valid shared buffer;
-        // only addresses are computed here, nothing is dereferenced.
-        unsafe {
-            let desc = pg_sys::BufferDescriptors.add(index).cast::<i8>();
-            let page = pg_sys::BufferBlocks.add(index * pg_sys::BLCKSZ as usize).cast::<i8>();
-            for p in [desc, page, line_pointer(page, offset)] {
-                prefetch_line(p);
-            }
-        }
-    }
-
-    /// Hint the CPU to load the first `bytes` of tuple `offset` of `block`,
-    /// whose line pointer `prefetch` asked for earlier. The line pointer is
-    /// read without a pin or lock: the word may be changing, so it is only
-    /// used, after a bounds check, as an address to prefetch, never to read.
-    ///
-    /// # Safety
-    /// `rel` is an open relation.
-    pub unsafe fn prefetch_tuple(rel: pg_sys::Relation, block: u32, offset: u16, bytes: usize) {
-        let Some(index) = (unsafe { buffer_index(rel, block) }) else { return };
-        // SAFETY: as in `prefetch`; the line pointer lies inside the mapped
-        // buffer block and is read as one aligned word (volatile: another
-        // process may write it).
-        unsafe {
-            let page = pg_sys::BufferBlocks.add(index * pg_sys::BLCKSZ as usize).cast::<i8>();
-            let word = core::ptr::read_volatile(line_pointer(page, offset).cast::<u32>());
-            // ItemIdData: lp_off:15, lp_flags:2, lp_len:15
-            let (off, flags, len) = ((word & 0x7fff) as usize, (word >> 15) & 3, (word >> 17) as usize);
-            if flags != pg_sys::LP_NORMAL || off + len > pg_sys::BLCKSZ as usize {
-                return;
-            }
-            for at in (off..off + len.min(bytes)).step_by(64) {
-                prefetch_line(page.add(at));
-            }
-        }
-    }
-
-    /// Index into the shared buffer arrays of the buffer `block` of `rel`
-    /// was last found in, if known.
-    ///
-    /// # Safety
-    /// `rel` is an open relation.
-    unsafe fn buffer_index(rel: pg_sys::Relation, block: u32) -> Option<usize> {
-        let oid = unsafe { (*rel).rd_id };
-        let buf = RECENT.with(|r| {
-            let r = r.borrow();
-            (r.relation == oid).then(|| r.buffers.get(block as usize).copied()).flatten()
-        });
-        buf.filter(|&b| b > 0).map(|b| b as usize - 1)
-    }
-
-    /// The address of line pointer `offset` (1-based) on `page`.
-    ///
-    /// # Safety
-    /// `page` is a mapped page; the result stays inside it.
-    unsafe fn line_pointer(page: *mut i8, offset: u16) -> *mut i8 {
-        let at = core::mem::size_of::<pg_sys::PageHeaderData>() + 4 * (offset.max(1) as usize - 1);
-        unsafe { page.add(at.min(pg_sys::BLCKSZ as usize - 4)) }
-    }
-
-    fn prefetch_line(p: *const i8) {
-        // SAFETY: prefetching never faults, whatever the address.
-        #[cfg(target_arch = "x86_64")]
-        unsafe {
-            core::arch::x86_64::_mm_prefetch::<{ core::arch::x86_64::_MM_HINT_T0 }>(p)
-        };
-        #[cfg(not(target_arch = "x86_64"))]
-        let _ = p;
-    }
-
-    /// Remember that `block` of `rel` is in `buf`.
-    ///
-    /// # Safety
-    /// `rel` is an open relation.
-    pub unsafe fn remember(rel: pg_sys::Relation, block: u32, buf: pg_sys::Buffer) {
-        if block as usize >= MAX_BLOCKS {
-            return;
-        }
-        let oid = unsafe { (*rel).rd_id };
-        RECENT.with(|r| {
-            let mut r = r.borrow_mut();
-            if r.relation != oid {
-                r.relation = oid;
-                r.buffers.clear();
-            }
-            if r.buffers.len() <= block as usize {
-                r.buffers.resize(block as usize + 1, pg_sys::InvalidBuffer as pg_sys::Buffer);
-            }
-            r.buffers[block as usize] = buf;
-        });
-    }
+    pub(super) rel: pg_sys::Relation,
 }
 
 /// Page number of the update lock's heavyweight lock (not a real block).
@@ -289,8 +118,8 @@ impl Drop for UpdateLock {
 }
 
 /// A pinned and locked buffer, released when dropped.
-struct Locked {
-    buf: pg_sys::Buffer,
+pub(super) struct Locked {
+    pub(super) buf: pg_sys::Buffer,
 }
 
 impl Drop for Locked {
@@ -298,83 +127,6 @@ impl Drop for Locked {
         // SAFETY: `buf` is pinned and locked by this guard.
         unsafe { pg_sys::UnlockReleaseBuffer(self.buf) };
     }
-}
-
-unsafe fn page_init(page: pg_sys::Page, kind: u16) {
-    unsafe {
-        pg_sys::PageInit(page, BLCKSZ, SPECIAL_SIZE);
-        let special = (page as *mut u8).add((*(page as *mut pg_sys::PageHeaderData)).pd_special as usize);
-        (special as *mut u16).write_unaligned(PAGE_ID);
-        (special.add(2) as *mut u16).write_unaligned(kind);
-        (special.add(4) as *mut u32).write_unaligned(pg_sys::InvalidBlockNumber);
-    }
-}
-
-fn special_next(page: pg_sys::Page) -> *mut u32 {
-    // SAFETY (callers): `page` was initialised by page_init, whose special space holds `next` at byte 4.
-    unsafe { (page as *mut u8).add((*(page as *mut pg_sys::PageHeaderData)).pd_special as usize + 4) as *mut u32 }
-}
-
-/// The next block of the page chain `page` belongs to, if any.
-unsafe fn next_of(page: pg_sys::Page) -> Option<u32> {
-    let next = unsafe { special_next(page).read_unaligned() };
-    (next != pg_sys::InvalidBlockNumber).then_some(next)
-}
-
-unsafe fn set_next(page: pg_sys::Page, next: u32) {
-    unsafe { special_next(page).write_unaligned(next) }
-}
-
-/// One data page as a reader sees it under a share lock.
-pub struct PageView {
-    page: pg_sys::Page,
-}
-
-impl PageView {
-    /// The live tuples of the page, in line pointer order.
-    pub fn items(&self) -> impl Iterator<Item = (u16, &[u8])> + '_ {
-        // SAFETY: the page is share-locked while the view exists.
-        let max = unsafe { pg_sys::PageGetMaxOffsetNumber(self.page) };
-        (1..=max).filter_map(move |off| unsafe { item(self.page, off).map(|b| (off, &*b)) })
-    }
-
-    pub fn next(&self) -> Option<u32> {
-        // SAFETY: as above.
-        unsafe { next_of(self.page) }
-    }
-}
-
-/// The item at `offset` of `page` as bytes, or `None` if there is none.
-unsafe fn item<'p>(page: pg_sys::Page, offset: u16) -> Option<&'p mut [u8]> {
-    unsafe {
-        if offset == 0 || offset > pg_sys::PageGetMaxOffsetNumber(page) {
-            return None;
-        }
-        let id = pg_sys::PageGetItemId(page, offset);
-        if (*id).lp_flags() != pg_sys::LP_NORMAL {
-            return None;
-        }
-        let len = (*id).lp_len() as usize;
-        // a line pointer outside the page (a corrupt or foreign page) is no item
-        let start = (*id).lp_off() as usize;
-        if start < PAGE_HEADER || start + len > BLCKSZ {
-            return None;
-        }
-        let data = pg_sys::PageGetItem(page, id) as *mut u8;
-        Some(core::slice::from_raw_parts_mut(data, len))
-    }
-}
-
-/// PageGetContents: the page body after the MAXALIGN'd header.
-fn page_contents(page: pg_sys::Page) -> *mut u8 {
-    (page as *mut u8).wrapping_add(PAGE_HEADER.div_ceil(MAXALIGN) * MAXALIGN)
-}
-
-unsafe fn meta_of<'p, M: Pod>(page: pg_sys::Page) -> &'p mut M {
-    const { assert!(core::mem::size_of::<M>() <= 1024 && core::mem::align_of::<M>() <= MAXALIGN) };
-    // SAFETY: the meta page's contents start MAXALIGN'd after the header and
-    // are far larger than M; any bytes are a valid Pod.
-    unsafe { &mut *(page_contents(page) as *mut M) }
 }
 
 impl Index {
@@ -780,227 +532,6 @@ impl Index {
             (doomed.len(), live, next)
         }
     }
-}
-
-unsafe fn add_item(page: pg_sys::Page, bytes: &[u8]) -> u16 {
-    // SAFETY: the caller checked the free space; PageAddItem copies `bytes`.
-    let off = unsafe {
-        pg_sys::PageAddItemExtended(
-            page,
-            bytes.as_ptr() as *mut c_void as pg_sys::Item,
-            bytes.len(),
-            pg_sys::InvalidOffsetNumber,
-            0,
-        )
-    };
-    if off == pg_sys::InvalidOffsetNumber {
-        pgrx::error!("ruvector_pg: failed to add a tuple to an index page");
-    }
-    off
-}
-
-/// Writes a freshly built index page by page, without WAL; `finish` writes
-/// the meta page and logs every page once.
-pub struct BulkWriter {
-    index: Index,
-    page: Option<(Locked, u32)>,
-}
-
-impl BulkWriter {
-    /// Start a build: the relation must be empty. Block 0 (meta) is created now.
-    pub fn new(index: Index) -> Self {
-        let mut w = BulkWriter { index, page: None };
-        let meta = w.new_page(KIND_META);
-        assert_eq!(meta, META_BLOCK, "a build starts on an empty relation");
-        w.page = None; // the meta page is written in finish()
-        w
-    }
-
-    fn new_page(&mut self, kind: u16) -> u32 {
-        self.page = None;
-        // SAFETY: during a build nobody else can see the relation.
-        unsafe {
-            let buf = pg_sys::ReadBufferExtended(
-                self.index.rel,
-                pg_sys::ForkNumber::MAIN_FORKNUM,
-                pg_sys::InvalidBlockNumber,
-                pg_sys::ReadBufferMode::RBM_NORMAL,
-                core::ptr::null_mut(),
-            );
-            pg_sys::LockBuffer(buf, pg_sys::BUFFER_LOCK_EXCLUSIVE as i32);
-            page_init(pg_sys::BufferGetPage(buf), kind);
-            pg_sys::MarkBufferDirty(buf);
-            let block = pg_sys::BufferGetBlockNumber(buf);
-            self.page = Some((Locked { buf }, block));
-            block
-        }
-    }
-
-    /// Write the next tuple, which the planner placed at `expected`.
-    pub fn add(&mut self, bytes: &[u8], expected: Tid) {
-        if self.page.as_ref().map(|p| p.1) != Some(expected.block) {
-            let block = self.new_page(KIND_DATA);
-            assert_eq!(block, expected.block, "pages are written in order");
-        }
-        let (l, _) = self.page.as_ref().expect("a page is open");
-        // SAFETY: exclusive lock held on a page only this build can see.
-        unsafe {
-            let page = pg_sys::BufferGetPage(l.buf);
-            let off = add_item(page, bytes);
-            assert_eq!(off, expected.offset, "tuple placed where the plan said");
-            pg_sys::MarkBufferDirty(l.buf);
-        }
-    }
-
-    /// Write the next tuple wherever it fits: on the current page, or on a
-    /// new page (linked after the current one when `chained`).
-    pub fn add_next(&mut self, bytes: &[u8], chained: bool) -> Tid {
-        if let Some((l, block)) = &self.page {
-            // SAFETY: exclusive lock held on a page only this build can see.
-            unsafe {
-                let page = pg_sys::BufferGetPage(l.buf);
-                if pg_sys::PageGetFreeSpace(page) >= bytes.len().div_ceil(MAXALIGN) * MAXALIGN {
-                    let off = add_item(page, bytes);
-                    pg_sys::MarkBufferDirty(l.buf);
-                    return Tid { block: *block, offset: off };
-                }
-            }
-        }
-        let previous = self.page.as_ref().map(|p| p.1);
-        let block = self.new_page(KIND_DATA);
-        if chained {
-            if let Some(p) = previous {
-                self.link(p, block);
-            }
-        }
-        self.add_next(bytes, false)
-    }
-
-    /// A new, empty data page (closed at once).
-    pub fn empty_page(&mut self) -> u32 {
-        let block = self.new_page(KIND_DATA);
-        self.page = None;
-        block
-    }
-
-    /// End the current page: the next tuple starts a new page (and chain).
-    pub fn close_page(&mut self) {
-        self.page = None;
-    }
-
-    /// Set the `next` link of an already written page.
-    pub fn link(&mut self, from: u32, to: u32) {
-        self.with_page(from, |page| {
-            // SAFETY: a data page of this build, exclusively locked.
-            unsafe { set_next(page, to) }
-        });
-    }
-
-    /// Change an already written tuple in place.
-    pub fn update(&mut self, tid: Tid, f: impl FnOnce(&mut [u8])) {
-        self.with_page(tid.block, |page| {
-            // SAFETY: as above; the tuple keeps its size.
-            if let Some(bytes) = unsafe { item(page, tid.offset) } {
-                f(bytes)
-            }
-        });
-    }
-
-    fn with_page(&mut self, block: u32, f: impl FnOnce(pg_sys::Page)) {
-        match &self.page {
-            Some((l, b)) if *b == block => {
-                // SAFETY: the current page, already locked by this writer.
-                unsafe {
-                    f(pg_sys::BufferGetPage(l.buf));
-                    pg_sys::MarkBufferDirty(l.buf);
-                }
-            }
-            _ => {
-                let l = self.index.lock(block, pg_sys::BUFFER_LOCK_EXCLUSIVE);
-                // SAFETY: a page of this build, exclusively locked.
-                unsafe {
-                    f(pg_sys::BufferGetPage(l.buf));
-                    pg_sys::MarkBufferDirty(l.buf);
-                }
-            }
-        }
-    }
-
-    /// Write the meta page and WAL-log the whole relation once.
-    pub fn finish<M: Pod>(mut self, meta: M) {
-        self.page = None;
-        write_meta(self.index, pg_sys::ForkNumber::MAIN_FORKNUM, meta);
-        // SAFETY: the relation is open; pages 0..nblocks exist.
-        unsafe {
-            if (*(*self.index.rel).rd_rel).relpersistence == pg_sys::RELPERSISTENCE_PERMANENT as core::ffi::c_char {
-                pg_sys::log_newpage_range(
-                    self.index.rel,
-                    pg_sys::ForkNumber::MAIN_FORKNUM,
-                    0,
-                    self.index.nblocks(),
-                    true,
-                );
-            }
-        }
-    }
-}
-
-fn write_meta<M: Pod>(index: Index, fork: pg_sys::ForkNumber::Type, meta: M) {
-    // SAFETY: block 0 of `fork` exists (main fork) or is created here (init fork).
-    unsafe {
-        let nblocks = pg_sys::RelationGetNumberOfBlocksInFork(index.rel, fork);
-        let block = if nblocks == 0 { pg_sys::InvalidBlockNumber } else { META_BLOCK };
-        let buf = pg_sys::ReadBufferExtended(
-            index.rel,
-            fork,
-            block,
-            pg_sys::ReadBufferMode::RBM_NORMAL,
-            core::ptr::null_mut(),
-        );
-        pg_sys::LockBuffer(buf, pg_sys::BUFFER_LOCK_EXCLUSIVE as i32);
-        let l = Locked { buf };
-        let page = pg_sys::BufferGetPage(l.buf);
-        page_init(page, KIND_META);
-        *meta_of::<M>(page) = meta;
-        let header = page as *mut pg_sys::PageHeaderData;
-        (*header).pd_lower = ((page_contents(page) as usize - page as usize) + core::mem::size_of::<M>()) as u16;
-        pg_sys::MarkBufferDirty(l.buf);
-        if fork == pg_sys::ForkNumber::INIT_FORKNUM {
-            pg_sys::log_newpage_buffer(l.buf, true);
-        }
-    }
-}
-
-/// `ambuildempty` with data pages: the init fork gets the meta page, then one
-/// data page per entry of `pages` holding those tuples, each WAL-logged.
-pub fn write_init_fork_pages<M: Pod>(index: Index, meta: M, pages: &[&[&[u8]]]) {
-    write_meta(index, pg_sys::ForkNumber::INIT_FORKNUM, meta);
-    for items in pages {
-        // SAFETY: appending new blocks to the init fork, which nobody else reads during CREATE INDEX.
-        unsafe {
-            let buf = pg_sys::ReadBufferExtended(
-                index.rel,
-                pg_sys::ForkNumber::INIT_FORKNUM,
-                pg_sys::InvalidBlockNumber,
-                pg_sys::ReadBufferMode::RBM_NORMAL,
-                core::ptr::null_mut(),
-            );
-            pg_sys::LockBuffer(buf, pg_sys::BUFFER_LOCK_EXCLUSIVE as i32);
-            let l = Locked { buf };
-            let page = pg_sys::BufferGetPage(l.buf);
-            page_init(page, KIND_DATA);
-            for bytes in *items {
-                add_item(page, bytes);
-            }
-            pg_sys::MarkBufferDirty(l.buf);
-            pg_sys::log_newpage_buffer(l.buf, true);
-        }
-    }
-}
-
-/// `ambuildempty`: the init fork of an unlogged index is an empty meta page.
-pub fn write_init_fork<M: Pod>(index: Index, meta: M) {
-    write_meta(index, pg_sys::ForkNumber::INIT_FORKNUM, meta);
 }
 
 /// A heap TID as PostgreSQL's ItemPointerData.
