@@ -1,9 +1,11 @@
 -- ruvector_pg 0.1.0 -> 0.2.0
 --
 -- 0.2.0 keeps every 0.1.0 object (types, functions, operators, opclasses,
--- access methods: same signatures and C symbols) and adds six functions,
--- ruvector_recall, ruvector_index_stats, ruvector_prewarm,
--- ruvector_reset_peak_memory, ruvector_from_bytes and ruvector_to_bytes
+-- access methods: same signatures and C symbols) but one, and adds seven
+-- functions, ruvector_recall, ruvector_index_stats, ruvector_prewarm,
+-- ruvector_reset_peak_memory, ruvector_from_bytes, ruvector_to_bytes and
+-- ruvector_memory_components (0.1.0's ruvector_memory_detailed table under
+-- a new name; ruvector_memory_detailed now returns jsonb)
 -- (tests/recovery/upgrade.sh compares the
 -- objects of an updated and a fresh installation). What changed
 -- is behaviour inside the library (issue 11: guarded callbacks, validated
@@ -88,3 +90,21 @@ CREATE  FUNCTION "ruvector_to_bytes"(
 IMMUTABLE STRICT PARALLEL SAFE
 LANGUAGE c /* Rust */
 AS 'MODULE_PATHNAME', 'ruvector_to_bytes_wrapper';
+
+-- 0.2.0's ruvector_memory_detailed() returns jsonb (issue 13); the table
+-- 0.1.0's returned is ruvector_memory_components(), calling the same C
+-- symbol as 0.1.0's ruvector_memory_detailed() did (so a 0.1.0 catalogue
+-- running this library before the update still gets its table).
+DROP FUNCTION "ruvector_memory_detailed"();
+CREATE  FUNCTION "ruvector_memory_components"() RETURNS TABLE (
+	"component" TEXT,  /* & '_ str */
+	"bytes" bigint,  /* i64 */
+	"detail" TEXT  /* String */
+)
+STRICT VOLATILE PARALLEL RESTRICTED
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'ruvector_memory_detailed_wrapper';
+CREATE  FUNCTION "ruvector_memory_detailed"() RETURNS jsonb /* pgrx::JsonB */
+STRICT VOLATILE PARALLEL RESTRICTED
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'ruvector_memory_detailed_jsonb_wrapper';

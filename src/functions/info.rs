@@ -22,16 +22,27 @@ fn ruvector_hnsw_cache_info() -> TableIterator<
     TableIterator::new(row)
 }
 
-/// Where this backend's memory is, one row per component: the hnsw vector
+/// Where this backend's memory is, one row per component (the table behind
+/// `ruvector_memory_detailed()`'s figures): the hnsw vector
 /// cache (copies, level-0 lists and slot maps held, against its budget),
 /// the Rust heap (everything the extension's Rust code holds, which
 /// PostgreSQL's memory contexts never see: the cache's reservation, a
 /// build's graph, scan state), PostgreSQL's memory contexts (all of them,
 /// not only ours; per context see `pg_backend_memory_contexts`), and, with
 /// the library preloaded, every backend's vector cache summed (shared.rs).
-#[pg_extern(volatile, parallel_restricted)]
+///
+/// The Rust name (and so the C symbol, `ruvector_memory_detailed_wrapper`)
+/// is the one 0.1.0's `ruvector_memory_detailed()` table function calls, so
+/// a 0.1.0 catalogue running this library before `ALTER EXTENSION ... UPDATE`
+/// still gets the table it declares.
+#[pg_extern(volatile, parallel_restricted, name = "ruvector_memory_components")]
 fn ruvector_memory_detailed(
 ) -> TableIterator<'static, (name!(component, &'static str), name!(bytes, i64), name!(detail, String))> {
+    TableIterator::new(components())
+}
+
+/// The rows of `ruvector_memory_components()`.
+fn components() -> [(&'static str, i64, String); 4] {
     let budget = crate::am::hnsw::options::vector_cache_bytes();
     let cache = match crate::am::hnsw::cache::usage() {
         Some(c) => {
@@ -95,7 +106,85 @@ fn ruvector_memory_detailed(
         }
         None => ("hnsw vector caches, all backends", 0, NOT_PRELOADED.to_string()),
     };
-    TableIterator::new([cache, rust, postgres, all])
+    [cache, rust, postgres, all]
+}
+
+/// This backend's memory as `jsonb` (serde_json): `current_mb` (the Rust
+/// heap and PostgreSQL's memory contexts now), `peak_mb` (the Rust heap's
+/// peak since start or `ruvector_reset_peak_memory()`, plus the contexts
+/// now), `cache_mb` and `vector_count` (this backend's hnsw vector cache),
+/// `total_mb` (every backend's caches with the library preloaded, else this
+/// backend's), `components` (the rows of `ruvector_memory_components()`),
+/// and `indexes`: one object per hnsw or ivfflat index of this database with
+/// its on-disk bytes (`pg_relation_size`), the bytes of its pages in shared
+/// buffers now, and its shared-memory entry (none: index metadata is not in
+/// shared memory yet, so `shared_memory_entry` is null and `source` says the
+/// figures come from the catalogue and the buffer descriptors).
+#[pg_extern(volatile, parallel_restricted, name = "ruvector_memory_detailed")]
+fn ruvector_memory_detailed_jsonb() -> pgrx::JsonB {
+    use serde_json::json;
+    const MB: f64 = 1024.0 * 1024.0;
+    let rows = components();
+    let bytes = |name: &str| rows.iter().find(|r| r.0 == name).map_or(0, |r| r.1);
+    let heap = crate::alloc::heap_use();
+    let cache = crate::am::hnsw::cache::usage();
+    let contexts = bytes("postgres memory contexts");
+    let preloaded = crate::shared::backend_caches().is_some();
+    let this_cache = bytes("hnsw vector cache");
+    let all_caches = if preloaded { bytes("hnsw vector caches, all backends") } else { this_cache };
+    let indexes: Vec<serde_json::Value> = Spi::connect(|client| {
+        client
+            .select(
+                "SELECT c.oid::regclass::text, a.amname::text, pg_relation_size(c.oid), \
+                        pg_relation_filenode(c.oid), c.reltablespace, c.relpersistence::text \
+                 FROM pg_class c JOIN pg_am a ON a.oid = c.relam \
+                 WHERE a.amname IN ('hnsw', 'ivfflat') AND c.relkind = 'i' ORDER BY 1",
+                None,
+                &[],
+            )
+            .map(|rows| {
+                rows.filter_map(|r| {
+                    let name = r.get::<String>(1).ok()??;
+                    let am = r.get::<String>(2).ok()??;
+                    let size = r.get::<i64>(3).ok()??;
+                    let filenode = r.get::<pgrx::pg_sys::Oid>(4).ok()?;
+                    let space = r.get::<pgrx::pg_sys::Oid>(5).ok()??;
+                    let temporary = r.get::<String>(6).ok()?? == "t";
+                    // temporary indexes live in local buffers, not shared ones
+                    let resident = match filenode {
+                        Some(rel) if !temporary => {
+                            // SAFETY: this backend's database and its default tablespace, set at connection.
+                            let (db, default_space) =
+                                unsafe { (pgrx::pg_sys::MyDatabaseId, pgrx::pg_sys::MyDatabaseTableSpace) };
+                            let spc = if space == pgrx::pg_sys::InvalidOid { default_space } else { space };
+                            let node = pgrx::pg_sys::RelFileNode { spcNode: spc, dbNode: db, relNode: rel };
+                            crate::am::storage::resident_pages(node) * pgrx::pg_sys::BLCKSZ as u64
+                        }
+                        _ => 0,
+                    };
+                    Some(json!({
+                        "name": name,
+                        "access_method": am,
+                        "size_bytes": size,
+                        "shared_buffers_bytes": resident,
+                        "shared_memory_entry": null,
+                        "source": "catalogue and buffer descriptors",
+                    }))
+                })
+                .collect()
+            })
+            .unwrap_or_default()
+    });
+    pgrx::JsonB(json!({
+        "current_mb": (heap.live_bytes as i64 + contexts) as f64 / MB,
+        "peak_mb": (heap.peak_bytes as i64 + contexts) as f64 / MB,
+        "cache_mb": this_cache as f64 / MB,
+        "total_mb": all_caches as f64 / MB,
+        "total_source": if preloaded { "all backends (shared memory)" } else { "this backend (library not preloaded)" },
+        "vector_count": cache.map_or(0, |c| c.vectors),
+        "components": rows.iter().map(|(c, b, d)| json!({"component": c, "bytes": b, "detail": d})).collect::<Vec<_>>(),
+        "indexes": indexes,
+    }))
 }
 
 const NOT_PRELOADED: &str = "not shared: add ruvector_pg to shared_preload_libraries to see every backend's cache";

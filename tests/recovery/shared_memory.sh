@@ -2,7 +2,7 @@
 # With ruvector_pg in shared_preload_libraries, every backend publishes what
 # its hnsw vector cache holds to its slot in shared memory: one session sees
 # another's cache (ruvector_backend_caches(), and the "all backends" row of
-# ruvector_memory_detailed()), each row agrees with that backend's own
+# ruvector_memory_components(), and ruvector_memory_detailed()'s total_mb), each row agrees with that backend's own
 # ruvector_hnsw_cache_info(), and a backend's slot is cleared when it exits.
 set -euo pipefail
 source "$(dirname "$0")/../../scripts/common.sh"
@@ -43,8 +43,9 @@ SELECT (SELECT bytes FROM ruvector_backend_caches() WHERE pid = $a_pid) = $a_byt
    AND (SELECT bytes FROM ruvector_backend_caches() WHERE pid = pg_backend_pid())
        = (SELECT bytes FROM ruvector_hnsw_cache_info())
    AND (SELECT count(*) FROM ruvector_backend_caches() WHERE index = 'items_v'::regclass) = 2
-   AND (SELECT bytes FROM ruvector_memory_detailed() WHERE component = 'hnsw vector caches, all backends')
-       = (SELECT sum(bytes) FROM ruvector_backend_caches());
+   AND (SELECT bytes FROM ruvector_memory_components() WHERE component = 'hnsw vector caches, all backends')
+       = (SELECT sum(bytes) FROM ruvector_backend_caches())
+   AND abs((ruvector_memory_detailed()->>'total_mb')::float8 * 1048576 - (SELECT sum(bytes) FROM ruvector_backend_caches())) < 1;
 SQL
 )
 wait "$a_job"

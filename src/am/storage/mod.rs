@@ -555,3 +555,33 @@ pub fn tid_key(t: Tid) -> u64 {
 pub fn tid_from_key(k: u64) -> Tid {
     Tid { block: (k >> 16) as u32, offset: k as u16 }
 }
+
+/// Pages of the main fork of relation file `node` that are in shared buffers
+/// now: a pass over the buffer descriptors reading each one's state and tag
+/// without its header lock (a figure for a report: a buffer being replaced
+/// meanwhile counts as either its old or its new page, as a pg_buffercache
+/// snapshot taken a moment earlier or later would).
+pub fn resident_pages(node: pg_sys::RelFileNode) -> u64 {
+    let mut pages = 0;
+    // SAFETY: BufferDescriptors holds NBuffers descriptors for the life of
+    // the server; fields are only read (volatile: other backends write them).
+    unsafe {
+        for i in 0..pg_sys::NBuffers.max(0) as usize {
+            let d = core::ptr::addr_of!((*pg_sys::BufferDescriptors.add(i)).bufferdesc);
+            let state = core::ptr::read_volatile(core::ptr::addr_of!((*d).state.value));
+            let valid = pg_sys::BM_VALID | pg_sys::BM_TAG_VALID;
+            if state & valid != valid {
+                continue;
+            }
+            let tag = core::ptr::read_volatile(core::ptr::addr_of!((*d).tag));
+            if tag.forkNum == pg_sys::ForkNumber::MAIN_FORKNUM
+                && tag.rnode.relNode == node.relNode
+                && tag.rnode.dbNode == node.dbNode
+                && tag.rnode.spcNode == node.spcNode
+            {
+                pages += 1;
+            }
+        }
+    }
+    pages
+}

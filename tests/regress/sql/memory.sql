@@ -1,12 +1,13 @@
--- ruvector_memory_detailed(): where this backend's memory is.
+-- ruvector_memory_components(): where this backend's memory is, by
+-- component; ruvector_memory_detailed(): the same as jsonb, with the indexes.
 
 -- a new session: the vector cache is empty, the other components are not
 SELECT component, bytes = 0 AS zero, detail LIKE 'empty: %' AS says_empty
-FROM ruvector_memory_detailed() WHERE component = 'hnsw vector cache';
-SELECT component, bytes > 0 AS some FROM ruvector_memory_detailed() WHERE component IN ('rust heap', 'postgres memory contexts') ORDER BY 1;
+FROM ruvector_memory_components() WHERE component = 'hnsw vector cache';
+SELECT component, bytes > 0 AS some FROM ruvector_memory_components() WHERE component IN ('rust heap', 'postgres memory contexts') ORDER BY 1;
 -- every backend's cache is visible only with the library preloaded (shared
 -- memory; tests/recovery/shared_memory.sh runs that case)
-SELECT bytes, detail FROM ruvector_memory_detailed() WHERE component = 'hnsw vector caches, all backends';
+SELECT bytes, detail FROM ruvector_memory_components() WHERE component = 'hnsw vector caches, all backends';
 SELECT error_of('SELECT * FROM ruvector_backend_caches()');
 
 -- after searches the cache row counts what ruvector_hnsw_cache_info() does,
@@ -19,9 +20,9 @@ SELECT count(*) FROM (SELECT id FROM mem_t ORDER BY v <-> (SELECT v FROM mem_t W
 RESET enable_seqscan;
 SELECT m.bytes = i.bytes AS cache_bytes_agree, m.bytes > 0 AS cache_holds_something,
        m.detail LIKE 'index mem_v: % vectors of 309 bytes %' AS detail_names_index_and_sq8_copies
-FROM ruvector_memory_detailed() m, ruvector_hnsw_cache_info() i WHERE m.component = 'hnsw vector cache';
-SELECT (SELECT bytes FROM ruvector_memory_detailed() WHERE component = 'rust heap')
-       >= (SELECT bytes FROM ruvector_memory_detailed() WHERE component = 'hnsw vector cache') AS rust_heap_holds_the_cache;
+FROM ruvector_memory_components() m, ruvector_hnsw_cache_info() i WHERE m.component = 'hnsw vector cache';
+SELECT (SELECT bytes FROM ruvector_memory_components() WHERE component = 'rust heap')
+       >= (SELECT bytes FROM ruvector_memory_components() WHERE component = 'hnsw vector cache') AS rust_heap_holds_the_cache;
 
 -- a build's graph is Rust memory: counted while the build runs (the peak
 -- reaches at least the 3.6 MB of vectors above what was live), given back
@@ -29,10 +30,39 @@ SELECT (SELECT bytes FROM ruvector_memory_detailed() WHERE component = 'rust hea
 CREATE TABLE mem_b (id int, v ruvector(300));
 INSERT INTO mem_b SELECT i, (SELECT array_agg(random()) FROM generate_series(1, 300) WHERE i > 0) FROM generate_series(1, 3000) i;
 CREATE FUNCTION heap_now(out live bigint, out peak_mb float8) LANGUAGE sql AS $$
-    SELECT bytes, substring(detail FROM 'peak ([0-9.]+) MB')::float8 FROM ruvector_memory_detailed() WHERE component = 'rust heap' $$;
+    SELECT bytes, substring(detail FROM 'peak ([0-9.]+) MB')::float8 FROM ruvector_memory_components() WHERE component = 'rust heap' $$;
 SELECT live AS heap_before FROM heap_now() \gset
 CREATE INDEX mem_b_v ON mem_b USING hnsw (v vector_l2_ops);
 SELECT peak_mb >= :heap_before / 1048576.0 + 3.4 AS build_memory_counted,
        live < :heap_before + 1048576 AS build_memory_returned FROM heap_now();
 DROP FUNCTION heap_now();
+
+-- ruvector_memory_detailed() as jsonb agrees with the components and the
+-- cache's own figures; without the preload its total is this backend's
+SELECT abs((d->>'cache_mb')::float8 * 1048576
+           - (SELECT bytes FROM ruvector_memory_components() WHERE component = 'hnsw vector cache')) < 1 AS cache_mb_agrees,
+       (d->>'vector_count')::bigint = (SELECT vectors FROM ruvector_hnsw_cache_info()) AS vector_count_agrees,
+       (d->>'vector_count')::bigint > 0 AS some_vectors,
+       (d->>'total_mb')::float8 = (d->>'cache_mb')::float8 AS total_is_this_backends,
+       d->>'total_source' AS total_source,
+       jsonb_array_length(d->'components') AS components,
+       (d->>'current_mb')::float8 > 0 AND (d->>'peak_mb')::float8 >= (d->>'current_mb')::float8 AS current_below_peak
+FROM ruvector_memory_detailed() d;
+-- its indexes: every hnsw and ivfflat index of the database, with the size
+-- pg_relation_size gives and the pages pg_buffercache finds in shared buffers
+CREATE INDEX mem_ivf ON mem_t USING ivfflat (v vector_l2_ops) WITH (lists = 2);
+SELECT ruvector_prewarm('mem_v') > 0 AS prewarmed;
+CREATE EXTENSION pg_buffercache;
+SELECT i->>'name' AS name, i->>'access_method' AS am,
+       (i->>'size_bytes')::bigint = pg_relation_size((i->>'name')::regclass) AS size_agrees,
+       (i->>'shared_buffers_bytes')::bigint
+           = (SELECT count(*) * current_setting('block_size')::bigint FROM pg_buffercache b
+              WHERE b.relfilenode = pg_relation_filenode((i->>'name')::regclass) AND b.relforknumber = 0
+                AND b.reldatabase = (SELECT oid FROM pg_database WHERE datname = current_database())) AS resident_agrees,
+       i->'shared_memory_entry' = 'null'::jsonb AS no_shared_entry
+FROM ruvector_memory_detailed() d, jsonb_array_elements(d->'indexes') i WHERE i->>'name' LIKE 'mem_%' ORDER BY 1;
+-- after prewarm every page of mem_v is resident
+SELECT (i->>'shared_buffers_bytes')::bigint = pg_relation_size('mem_v') AS all_resident
+FROM ruvector_memory_detailed() d, jsonb_array_elements(d->'indexes') i WHERE i->>'name' = 'mem_v';
+DROP EXTENSION pg_buffercache;
 DROP TABLE mem_t, mem_b;
