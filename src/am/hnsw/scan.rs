@@ -113,7 +113,9 @@ impl ScanState {
                 // sized for what a search at this ef visits (GloVe-50 at ef 200, m 16:
                 // 3,430 on average, beyond ef × 16), so the set rarely rehashes as it grows
                 let visited = FxHashSet::with_capacity_and_hasher(presize(self.ef, 24), Default::default());
-                let (search, found) = IterativeSearch::start(&graph, query, entries, self.ef, visited);
+                // without iterative_scan no batch follows: keep nothing for one
+                let resumable = ITERATIVE_SCAN.get() != IterativeScan::Off;
+                let (search, found) = IterativeSearch::start(&graph, query, entries, self.ef, visited, resumable);
                 self.search = Some((search, key));
                 found
             }

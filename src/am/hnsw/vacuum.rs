@@ -212,7 +212,7 @@ fn repair_from_pages(
         }
         pgrx::check_for_interrupts!();
     }
-    snapshot::Repaired { lists: repaired, from_pages: repaired, lost_races, top, seconds: [0.0; 3], sq8: false }
+    snapshot::Repaired { lists: repaired, from_pages: 0, lost_races, top, seconds: [0.0; 3], sq8: false }
 }
 
 /// Live elements that only deleted elements led to would be unreachable once

@@ -518,7 +518,7 @@ pub(crate) mod tests {
             let start = Neighbor { distance: graph.space().distance(q, ep), id: ep };
             let entry = descend(&graph, q, start, top, 0);
             let plain = search_layer(&graph, q, &[entry], 40, 0, &mut graph.visited());
-            let (mut search, first) = IterativeSearch::start(&graph, q, &[entry], 40, graph.visited());
+            let (mut search, first) = IterativeSearch::start(&graph, q, &[entry], 40, graph.visited(), true);
             assert_eq!(first, plain, "the first batch is the plain search");
             let mut seen = vec![0u8; n];
             let mut order: Vec<u32> = first.iter().map(|x| x.id).collect();

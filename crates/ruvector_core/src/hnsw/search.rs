@@ -297,22 +297,27 @@ pub fn search_layer_keeping<G: GraphRead>(
 /// every later one.)
 pub struct IterativeSearch<Id, V> {
     visited: V,
-    discarded: Discarded<Id>,
+    /// `None` for a search that will not go on (a scan without
+    /// `iterative_scan`): then nothing is collected for later batches.
+    discarded: Option<Discarded<Id>>,
     /// Elements the batches so far returned.
     returned: usize,
 }
 
 impl<Id: Copy + Ord, V: VisitedSet<Id>> IterativeSearch<Id, V> {
     /// The first batch, from `entry` (the descent's end, and the entry
-    /// point), with an empty `visited` set (sized by the caller).
+    /// point), with an empty `visited` set (sized by the caller). Unless
+    /// `resumable`, the elements not returned are not kept and `next`
+    /// returns nothing.
     pub fn start<G: GraphRead<Id = Id, Visited = V>>(
         graph: &G,
         query: &G::Query,
         entry: &[Neighbor<Id>],
         ef: usize,
         visited: V,
+        resumable: bool,
     ) -> (Self, Vec<Neighbor<Id>>) {
-        let mut s = IterativeSearch { visited, discarded: Vec::new(), returned: 0 };
+        let mut s = IterativeSearch { visited, discarded: resumable.then(Vec::new), returned: 0 };
         let found = s.batch(graph, query, entry, ef);
         (s, found)
     }
@@ -325,10 +330,11 @@ impl<Id: Copy + Ord, V: VisitedSet<Id>> IterativeSearch<Id, V> {
         ef: usize,
     ) -> Vec<Neighbor<Id>> {
         let ef = ef.max(1);
-        if self.discarded.len() > ef {
-            self.discarded.select_nth_unstable(ef - 1);
+        let Some(discarded) = self.discarded.as_mut() else { return Vec::new() };
+        if discarded.len() > ef {
+            discarded.select_nth_unstable(ef - 1);
         }
-        let entry: Vec<Neighbor<Id>> = self.discarded.drain(..ef.min(self.discarded.len())).collect();
+        let entry: Vec<Neighbor<Id>> = discarded.drain(..ef.min(discarded.len())).collect();
         self.batch(graph, query, &entry, ef)
     }
 
@@ -339,7 +345,7 @@ impl<Id: Copy + Ord, V: VisitedSet<Id>> IterativeSearch<Id, V> {
         entry: &[Neighbor<Id>],
         ef: usize,
     ) -> Vec<Neighbor<Id>> {
-        let found = search_layer_keeping(graph, query, entry, ef, 0, &mut self.visited, Some(&mut self.discarded));
+        let found = search_layer_keeping(graph, query, entry, ef, 0, &mut self.visited, self.discarded.as_mut());
         self.returned += found.len();
         found
     }
@@ -347,12 +353,12 @@ impl<Id: Copy + Ord, V: VisitedSet<Id>> IterativeSearch<Id, V> {
     /// Elements measured so far (each was returned by a batch or waits for
     /// a later one): the scan's `max_scan_tuples` budget.
     pub fn measured(&self) -> usize {
-        self.returned + self.discarded.len()
+        self.returned + self.waiting()
     }
 
     /// Elements measured and not returned, waiting for a later batch.
     pub fn waiting(&self) -> usize {
-        self.discarded.len()
+        self.discarded.as_ref().map_or(0, Vec::len)
     }
 }
 
