@@ -1,13 +1,17 @@
-//! Shared memory: one cache-line-aligned slot per backend saying what its
-//! hnsw vector cache holds, so that one query shows every backend's cache
-//! (`ruvector_backend_caches()`, and the "all backends" row of
-//! `ruvector_memory_detailed()`). Per-backend caches multiply with
-//! connections; this is where that becomes visible. The only module that
-//! touches shared memory.
+//! Shared memory, the only module that sets it up:
+//! - one cache-line-aligned slot per backend saying what its hnsw vector
+//!   cache holds and how it hit, so that one query shows every backend's
+//!   cache (`ruvector_backend_caches()`, and the "all backends" row of
+//!   `ruvector_memory_detailed()`);
+//! - the arena of the hnsw vector cache all backends share
+//!   (`ruvector_core::shared_cache`, `hnsw.shared_cache_size` bytes), with
+//!   each backend's hazard (the segment it holds) let go of at the end of
+//!   every transaction and at exit.
 //!
-//! PostgreSQL hands out shared memory only at server start, so the slots
-//! exist only when `ruvector_pg` is in `shared_preload_libraries`; otherwise
-//! nothing is published and readers say so.
+//! PostgreSQL hands out shared memory only at server start, so both exist
+//! only when `ruvector_pg` is in `shared_preload_libraries`; otherwise
+//! nothing is published, every backend keeps its own cache, and readers say
+//! so.
 //!
 //! Invariants, no locks: the slot array is set up once, zeroed, under
 //! `AddinShmemInitLock` by the postmaster's shmem startup hook, and
@@ -23,6 +27,8 @@ use std::sync::atomic::{AtomicI32, AtomicU32, AtomicU64, Ordering::Relaxed};
 
 use pgrx::pg_sys;
 use pgrx::prelude::*;
+use pgrx::{GucContext, GucFlags, GucRegistry, GucSetting};
+use ruvector_core::shared_cache::Arena;
 
 /// Backends with a slot (the rest, beyond it, are not published).
 pub const BACKEND_SLOTS: usize = 1024;
@@ -53,6 +59,24 @@ pub struct BackendCache {
 
 /// The slots, once the shmem startup hook set them up (null without preloading).
 static mut SLOTS: *const BackendSlot = std::ptr::null();
+/// The shared cache's arena words (null without preloading or with
+/// `hnsw.shared_cache_size = 0`) and how many.
+static mut ARENA: *const AtomicU64 = std::ptr::null();
+static mut ARENA_WORDS: usize = 0;
+static mut XACT_CALLBACK_SET: bool = false;
+
+/// kB; read once at server start.
+pub static SHARED_CACHE_SIZE: GucSetting<i32> = GucSetting::<i32>::new(256 * 1024);
+
+/// Bytes of the shared cache's arena (0: none).
+fn arena_bytes() -> usize {
+    let data = SHARED_CACHE_SIZE.get().max(0) as usize * 1024;
+    if data == 0 {
+        0
+    } else {
+        Arena::words_for(BACKEND_SLOTS, data) * 8
+    }
+}
 #[cfg(not(any(feature = "pg13", feature = "pg14")))]
 static mut PREV_REQUEST_HOOK: pg_sys::shmem_request_hook_type = None;
 static mut PREV_STARTUP_HOOK: pg_sys::shmem_startup_hook_type = None;
@@ -68,8 +92,20 @@ pub fn init() {
         if !pg_sys::process_shared_preload_libraries_in_progress {
             return;
         }
+        // a server-start setting may only be defined while preloading
+        GucRegistry::define_int_guc(
+            c"hnsw.shared_cache_size",
+            c"Sets the shared memory all backends' hnsw searches cache element vectors in",
+            c"Needs ruvector_pg in shared_preload_libraries; 0 keeps a cache per backend \
+              (hnsw.vector_cache_size). Not a pgvector setting.",
+            &SHARED_CACHE_SIZE,
+            0,
+            i32::MAX / 2,
+            GucContext::Postmaster,
+            GucFlags::UNIT_KB,
+        );
         #[cfg(any(feature = "pg13", feature = "pg14"))]
-        pg_sys::RequestAddinShmemSpace(BYTES);
+        pg_sys::RequestAddinShmemSpace(BYTES + arena_bytes());
         #[cfg(not(any(feature = "pg13", feature = "pg14")))]
         {
             PREV_REQUEST_HOOK = pg_sys::shmem_request_hook;
@@ -89,6 +125,7 @@ unsafe extern "C-unwind" fn request_shmem() {
             prev();
         }
         pg_sys::RequestAddinShmemSpace(BYTES);
+        pg_sys::RequestAddinShmemSpace(arena_bytes());
     }
 }
 
@@ -112,7 +149,32 @@ unsafe extern "C-unwind" fn startup_shmem() {
         if (p as usize).is_multiple_of(std::mem::align_of::<BackendSlot>()) {
             SLOTS = p.cast();
         }
+        let bytes = arena_bytes();
+        if bytes > 0 {
+            let mut found = false;
+            let p = pg_sys::ShmemInitStruct(c"ruvector_pg shared vector cache".as_ptr(), bytes, &mut found).cast::<AtomicU64>();
+            if (p as usize).is_multiple_of(64) {
+                let words = std::slice::from_raw_parts(p, bytes / 8);
+                // the postmaster formats it once; backends inherit it
+                if found || Arena::format(words, BACKEND_SLOTS).is_some() {
+                    ARENA = p;
+                    ARENA_WORDS = bytes / 8;
+                }
+            }
+        }
         pg_sys::LWLockRelease(lock);
+    }
+}
+
+/// This backend's number from 0, if below `BACKEND_SLOTS`.
+fn backend_number() -> Option<usize> {
+    // SAFETY: reading this process's own global.
+    unsafe {
+        #[cfg(any(feature = "pg13", feature = "pg14", feature = "pg15", feature = "pg16"))]
+        let at = pg_sys::MyBackendId as i64 - 1;
+        #[cfg(not(any(feature = "pg13", feature = "pg14", feature = "pg15", feature = "pg16")))]
+        let at = pg_sys::MyProcNumber as i64;
+        (0..BACKEND_SLOTS as i64).contains(&at).then_some(at as usize)
     }
 }
 
@@ -124,12 +186,55 @@ fn own_slot() -> Option<&'static BackendSlot> {
         if SLOTS.is_null() {
             return None;
         }
-        #[cfg(any(feature = "pg13", feature = "pg14", feature = "pg15", feature = "pg16"))]
-        let at = pg_sys::MyBackendId as i64 - 1;
-        #[cfg(not(any(feature = "pg13", feature = "pg14", feature = "pg15", feature = "pg16")))]
-        let at = pg_sys::MyProcNumber as i64;
-        (0..BACKEND_SLOTS as i64).contains(&at).then(|| &*SLOTS.add(at as usize))
+        backend_number().map(|at| &*SLOTS.add(at))
     }
+}
+
+/// The shared cache's arena, if there is one (preloaded, size not 0).
+pub fn arena() -> Option<Arena<'static>> {
+    // SAFETY: ARENA is null or points at ARENA_WORDS words of shared memory
+    // that live as long as the server, set once before any backend forked.
+    unsafe {
+        if ARENA.is_null() {
+            return None;
+        }
+        Arena::attach(std::slice::from_raw_parts(ARENA, ARENA_WORDS))
+    }
+}
+
+/// The arena, this backend's hazard number and its database, for a search
+/// about to hold a segment; makes sure what it holds is let go of at the end of the
+/// transaction (and at exit).
+pub fn arena_for_search() -> Option<(Arena<'static>, usize, pg_sys::Oid)> {
+    let arena = arena()?;
+    let backend = backend_number()?;
+    // SAFETY: registering callbacks is allowed in a backend at any time;
+    // the flags and the database are this process's own.
+    unsafe {
+        if !XACT_CALLBACK_SET {
+            pg_sys::RegisterXactCallback(Some(release_at_transaction_end), std::ptr::null_mut());
+            pg_sys::before_shmem_exit(Some(release_on_exit), pg_sys::Datum::from(0));
+            XACT_CALLBACK_SET = true;
+        }
+        Some((arena, backend, pg_sys::MyDatabaseId))
+    }
+}
+
+fn release_shared_segment() {
+    crate::am::hnsw::cache::forget_shared();
+    if let (Some(arena), Some(backend)) = (arena(), backend_number()) {
+        arena.release(backend);
+    }
+}
+
+#[pg_guard]
+unsafe extern "C-unwind" fn release_at_transaction_end(_event: pg_sys::XactEvent::Type, _arg: *mut core::ffi::c_void) {
+    release_shared_segment();
+}
+
+#[pg_guard]
+unsafe extern "C-unwind" fn release_on_exit(_code: i32, _arg: pg_sys::Datum) {
+    release_shared_segment();
 }
 
 /// Publish what this backend's vector cache holds (after a search).
@@ -148,7 +253,8 @@ pub fn publish_cache() {
     slot.database.store(database.to_u32(), Relaxed);
     slot.index.store(c.index.to_u32(), Relaxed);
     slot.vectors.store(c.vectors as u64, Relaxed);
-    slot.bytes.store(c.held_bytes() as u64, Relaxed);
+    // a shared segment is counted once, by the arena, not by every backend
+    slot.bytes.store(if c.shared { 0 } else { c.held_bytes() as u64 }, Relaxed);
     slot.hits.store(c.hits, Relaxed);
     slot.misses.store(c.misses, Relaxed);
     slot.pid.store(pid, Relaxed);

@@ -41,10 +41,47 @@ fn ruvector_memory_detailed(
     TableIterator::new(components())
 }
 
+/// Bytes of shared memory the shared vector cache has touched (every
+/// segment's map and lists, zeroed when it was made, and the vectors written
+/// since) and a description, or None without the shared cache.
+fn shared_cache_use() -> Option<(i64, String)> {
+    let arena = crate::shared::arena()?;
+    let segments = arena.segments();
+    let touched: usize = segments
+        .iter()
+        .map(|s| {
+            let l = ruvector_core::shared_cache::Layout::for_records(s.records, s.record_bytes, s.list_capacity);
+            l.zeroed_words() * 8 + s.used_records * l.stride() * 8
+        })
+        .sum();
+    let reserved: usize = segments.iter().map(|s| s.bytes).sum();
+    let vectors: usize = segments.iter().map(|s| s.used_records).sum();
+    let detail = format!(
+        "{} segments (one per index generation searched), {} vectors; {} reserved of {} \
+         (hnsw.shared_cache_size); per segment: ruvector_shared_cache()",
+        segments.len(),
+        vectors,
+        megabytes(reserved),
+        megabytes(arena.data_bytes())
+    );
+    Some((touched as i64, detail))
+}
+
 /// The rows of `ruvector_memory_components()`.
-fn components() -> [(&'static str, i64, String); 4] {
+fn components() -> [(&'static str, i64, String); 5] {
     let budget = crate::am::hnsw::options::vector_cache_bytes();
     let cache = match crate::am::hnsw::cache::usage() {
+        Some(c) if c.shared => (
+            "hnsw vector cache",
+            0,
+            format!(
+                "shared: searches of index {} use the shared vector cache ({} vectors); {} hits, {} misses",
+                index_name(c.index),
+                c.vectors,
+                c.hits,
+                c.misses
+            ),
+        ),
         Some(c) => {
             let detail = format!(
                 "index {}: {} vectors of {} bytes ({}), level-0 lists {}, slot maps {}; budget {} \
@@ -106,15 +143,24 @@ fn components() -> [(&'static str, i64, String); 4] {
         }
         None => ("hnsw vector caches, all backends", 0, NOT_PRELOADED.to_string()),
     };
-    [cache, rust, postgres, all]
+    let shared = match shared_cache_use() {
+        Some((bytes, detail)) => ("hnsw shared vector cache", bytes, detail),
+        None => (
+            "hnsw shared vector cache",
+            0,
+            "none: needs ruvector_pg in shared_preload_libraries and hnsw.shared_cache_size above 0".to_string(),
+        ),
+    };
+    [cache, rust, postgres, all, shared]
 }
 
 /// This backend's memory as `jsonb` (serde_json): `current_mb` (the Rust
 /// heap and PostgreSQL's memory contexts now), `peak_mb` (the Rust heap's
 /// peak since start or `ruvector_reset_peak_memory()`, plus the contexts
 /// now), `cache_mb` and `vector_count` (this backend's hnsw vector cache),
-/// `total_mb` (every backend's caches with the library preloaded, else this
-/// backend's), `components` (the rows of `ruvector_memory_components()`),
+/// `shared_cache_mb` (the shared vector cache's touched bytes), `total_mb`
+/// (every backend's caches and the shared one with the library preloaded,
+/// else this backend's), `components` (the rows of `ruvector_memory_components()`),
 /// and `indexes`: one object per hnsw or ivfflat index of this database with
 /// its on-disk bytes (`pg_relation_size`), the bytes of its pages in shared
 /// buffers now, and its shared-memory entry (none: index metadata is not in
@@ -131,7 +177,8 @@ fn ruvector_memory_detailed_jsonb() -> pgrx::JsonB {
     let contexts = bytes("postgres memory contexts");
     let preloaded = crate::shared::backend_caches().is_some();
     let this_cache = bytes("hnsw vector cache");
-    let all_caches = if preloaded { bytes("hnsw vector caches, all backends") } else { this_cache };
+    let shared = bytes("hnsw shared vector cache");
+    let all_caches = if preloaded { bytes("hnsw vector caches, all backends") + shared } else { this_cache };
     let indexes: Vec<serde_json::Value> = Spi::connect(|client| {
         client
             .select(
@@ -179,6 +226,7 @@ fn ruvector_memory_detailed_jsonb() -> pgrx::JsonB {
         "current_mb": (heap.live_bytes as i64 + contexts) as f64 / MB,
         "peak_mb": (heap.peak_bytes as i64 + contexts) as f64 / MB,
         "cache_mb": this_cache as f64 / MB,
+        "shared_cache_mb": shared as f64 / MB,
         "total_mb": all_caches as f64 / MB,
         "total_source": if preloaded { "all backends (shared memory)" } else { "this backend (library not preloaded)" },
         "vector_count": cache.map_or(0, |c| c.vectors),
@@ -213,6 +261,49 @@ fn ruvector_backend_caches() -> TableIterator<
             .into_iter()
             .map(|c| (c.pid, c.database, c.index, c.vectors as i64, c.bytes as i64, c.hits as i64, c.misses as i64)),
     )
+}
+
+/// The shared vector cache's segments (`hnsw.shared_cache_size`; needs
+/// `ruvector_pg` in `shared_preload_libraries`): one per index generation
+/// searched, with its state (`live`; `retired`: freed once no backend holds
+/// it; `building`), bytes reserved, vectors held and room for, and level-0
+/// lists held and room for. Segments of other databases show their OIDs.
+// pgrx reads the column names from the return type, so it is spelt out here
+#[allow(clippy::type_complexity)]
+#[pg_extern(volatile, parallel_restricted)]
+fn ruvector_shared_cache() -> TableIterator<
+    'static,
+    (
+        name!(database, pgrx::pg_sys::Oid),
+        name!(index, pgrx::pg_sys::Oid),
+        name!(generation, i64),
+        name!(state, &'static str),
+        name!(bytes, i64),
+        name!(vectors, i64),
+        name!(vector_capacity, i64),
+        name!(lists, i64),
+        name!(list_capacity, i64),
+    ),
+> {
+    let Some(arena) = crate::shared::arena() else {
+        crate::error::raise_code(
+            PgSqlErrorCode::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+            "no shared vector cache: add ruvector_pg to shared_preload_libraries (and keep hnsw.shared_cache_size above 0)",
+        );
+    };
+    TableIterator::new(arena.segments().into_iter().map(|s| {
+        (
+            pgrx::pg_sys::Oid::from(s.key.database),
+            pgrx::pg_sys::Oid::from(s.key.index),
+            s.key.generation as i64,
+            s.state,
+            s.bytes as i64,
+            s.used_records as i64,
+            s.records as i64,
+            s.used_lists as i64,
+            s.lists as i64,
+        )
+    }))
 }
 
 fn megabytes(bytes: usize) -> String {

@@ -217,7 +217,7 @@ impl AlignedRows {
     }
 
     pub fn len(&self) -> usize {
-        self.words.len() / self.stride
+        self.words.len().checked_div(self.stride).unwrap_or(0)
     }
 
     pub fn is_empty(&self) -> bool {

@@ -14,6 +14,7 @@ pub mod ivf;
 pub mod kernels;
 pub mod layout;
 pub mod sparse;
+pub mod shared_cache;
 pub mod sq8;
 pub mod tidstore;
 pub mod workers;

@@ -34,6 +34,16 @@
 //!
 //! Fixed-length types only (`ruvector`, `halfvec`, `bit`); `sparsevec` rows
 //! vary in length and are not cached.
+//!
+//! **Shared.** With `ruvector_pg` preloaded and `hnsw.shared_cache_size`
+//! above 0, the same functions keep the vectors and lists in one segment of
+//! shared memory per (database, index, nonce, generation) instead
+//! (`ruvector_core::shared_cache`, set up by src/shared.rs), filled by
+//! whichever backend reads a vector first and read by all without copying.
+//! A backend holds the segment from `open` to the end of its transaction.
+//! Lists there carry the WAL mark they were read under instead of an epoch;
+//! the rules above are otherwise the same. When the segment is being set up
+//! by another backend or the arena has no room, the search runs uncached.
 
 #![forbid(unsafe_code)]
 
@@ -42,6 +52,7 @@ use std::cell::RefCell;
 use pgrx::pg_sys;
 use ruvector_core::hnsw::tuple::Tid;
 use ruvector_core::layout::AlignedRows;
+use ruvector_core::shared_cache::{Opened, Segment, SegmentKey, SegmentSpec};
 
 /// What a cache is valid for.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -51,8 +62,22 @@ pub struct CacheKey {
     pub generation: u32,
 }
 
+/// The shared segment a search holds, and the stamp its lists must carry
+/// (the index's WAL mark; None: lists not to be trusted).
+#[derive(Clone, Copy)]
+struct Shared {
+    segment: Segment<'static>,
+    stamp: Option<u64>,
+}
+
 #[derive(Default)]
 struct VectorCache {
+    /// Set while a search holds a shared segment: then everything below but
+    /// `key` and the counters is unused.
+    shared: Option<Shared>,
+    /// The shared segment the last search held (for `usage` after the
+    /// transaction let go of it).
+    last_shared: Option<SegmentKey>,
     key: Option<CacheKey>,
     /// Slot of each cached TID, direct-mapped at `block * per_block + offset`
     /// (index pages hold few tuples, so this is small and needs no hashing);
@@ -85,9 +110,22 @@ impl VectorCache {
         self.slots.get(tid.block as usize * self.per_block + tid.offset as usize).copied().filter(|&s| s != EMPTY)
     }
 
+    /// `tid`'s cached record, shared or this backend's.
+    #[inline]
+    fn record(&self, tid: Tid) -> Option<&[u8]> {
+        match &self.shared {
+            Some(sh) => sh.segment.slot(tid).map(|s| sh.segment.record(s)),
+            None => self.slot(tid).map(|s| self.slab.get(s as usize)),
+        }
+    }
+
     /// Ask the CPU to load `tid`'s entry of the slot map.
     #[inline]
     fn prefetch_slot(&self, tid: Tid) {
+        if let Some(sh) = &self.shared {
+            sh.segment.prefetch_bucket(tid);
+            return;
+        }
         if (tid.offset as usize) < self.per_block {
             let at = tid.block as usize * self.per_block + tid.offset as usize;
             if let Some(entry) = self.slots.get(at..at + 1) {
@@ -138,11 +176,41 @@ thread_local! {
 /// Make the cache the one for `key` with vectors of `bytes` bytes and level-0
 /// lists of up to `list_capacity` TIDs, emptying it if it belonged to
 /// something else, and start a new list epoch if the index's WAL mark
-/// (`wal_mark`, None: lists not to be trusted) moved. Returns whether
-/// caching is on.
-pub fn open(key: CacheKey, bytes: Option<usize>, list_capacity: usize, wal_mark: Option<(bool, u64)>) -> bool {
+/// (`wal_mark`, None: lists not to be trusted) moved. With the shared cache,
+/// hold `key`'s segment instead (made for about `records` vectors if there is
+/// none). `hnsw.vector_cache_size = 0` turns both off for the session.
+/// Returns whether caching is on.
+pub fn open(key: CacheKey, bytes: Option<usize>, list_capacity: usize, wal_mark: Option<(bool, u64)>, records: usize) -> bool {
     let limit = super::options::vector_cache_bytes();
     let Some(bytes) = bytes.filter(|&b| b > 0 && limit > 0) else { return false };
+    if let Some((arena, backend, database)) = crate::shared::arena_for_search() {
+        let skey = SegmentKey { database: database.to_u32(), index: key.index.to_u32(), nonce: key.nonce, generation: key.generation };
+        let spec = SegmentSpec { record_bytes: bytes, list_capacity, records };
+        let opened = arena.open(backend, skey, spec);
+        return CACHE.with(|c| {
+            let mut c = c.borrow_mut();
+            if c.key != Some(key) {
+                (c.hits, c.misses) = (0, 0);
+            }
+            c.key = Some(key);
+            c.last_shared = Some(skey);
+            c.shared = match opened {
+                Opened::Held(segment) => {
+                    // never 0: a list not yet written carries 0
+                    let stamp = wal_mark.map(|(standby, lsn)| (lsn << 1 | standby as u64).max(1));
+                    Some(Shared { segment, stamp })
+                }
+                Opened::Busy | Opened::NoRoom => None,
+            };
+            if c.shared.is_none() {
+                c.slab = AlignedRows::default();
+                c.slots = vec![];
+                c.list_of = vec![];
+                c.lists = vec![];
+            }
+            c.shared.is_some()
+        });
+    }
     CACHE.with(|c| {
         let mut c = c.borrow_mut();
         let list_words = 2 + 2 * list_capacity;
@@ -162,11 +230,24 @@ pub fn open(key: CacheKey, bytes: Option<usize>, list_capacity: usize, wal_mark:
     true
 }
 
+/// Stop using the shared segment this backend held (its hazard is let go of
+/// by the caller, src/shared.rs, at the end of a transaction).
+pub fn forget_shared() {
+    CACHE.with(|c| {
+        if let Ok(mut c) = c.try_borrow_mut() {
+            c.shared = None;
+        }
+    })
+}
+
 /// Append `tid`'s cached level-0 neighbours to `out`, if they are cached and current.
 #[inline]
 pub fn neighbors(tid: Tid, out: &mut Vec<Tid>) -> bool {
     CACHE.with(|c| {
         let c = c.borrow();
+        if let Some(sh) = &c.shared {
+            return sh.stamp.is_some_and(|stamp| sh.segment.neighbors(tid, stamp, out));
+        }
         let Some(slot) = c.slot(tid).filter(|_| c.wal_mark.is_some()) else { return false };
         let Some(&list) = c.list_of.get(slot as usize).filter(|&&l| l != EMPTY) else { return false };
         let at = list as usize * c.list_words;
@@ -183,6 +264,12 @@ pub fn put_neighbors(tid: Tid, tids: &[Tid]) {
     let limit = super::options::vector_cache_bytes();
     CACHE.with(|c| {
         let mut c = c.borrow_mut();
+        if let Some(sh) = &c.shared {
+            if let Some(stamp) = sh.stamp {
+                sh.segment.put_neighbors(tid, stamp, tids);
+            }
+            return;
+        }
         if c.wal_mark.is_none() || 2 + 2 * tids.len() > c.list_words {
             return;
         }
@@ -220,16 +307,12 @@ pub fn put_neighbors(tid: Tid, tids: &[Tid]) {
 pub fn with<R>(tid: Tid, f: impl FnOnce(&[u8]) -> R) -> Option<R> {
     CACHE.with(|c| {
         let mut c = c.borrow_mut();
-        match c.slot(tid) {
-            Some(slot) => {
-                c.hits += 1;
-                Some(f(c.slab.get(slot as usize)))
-            }
-            None => {
-                c.misses += 1;
-                None
-            }
+        let found = c.record(tid).map(f);
+        match found {
+            Some(_) => c.hits += 1,
+            None => c.misses += 1,
         }
+        found
     })
 }
 
@@ -249,9 +332,9 @@ pub fn measure_all(ids: &[Tid], out: &mut Vec<f32>, missing: &mut Vec<usize>, mu
         let mut c = c.borrow_mut();
         let (mut hits, mut misses) = (0, 0);
         for (i, &id) in ids.iter().enumerate() {
-            match c.slot(id) {
-                Some(slot) => {
-                    out.push(f(c.slab.get(slot as usize)));
+            match c.record(id) {
+                Some(record) => {
+                    out.push(f(record));
                     hits += 1;
                 }
                 None => {
@@ -275,8 +358,8 @@ pub fn prefetch_all(ids: &[Tid], mut uncached: impl FnMut(Tid)) {
         let c = c.borrow();
         ids.iter().for_each(|&id| c.prefetch_slot(id));
         for &id in ids {
-            match c.slot(id) {
-                Some(slot) => ruvector_core::kernels::prefetch(c.slab.get(slot as usize), PREFETCH_LINES),
+            match c.record(id) {
+                Some(record) => ruvector_core::kernels::prefetch(record, PREFETCH_LINES),
                 None => uncached(id),
             }
         }
@@ -285,10 +368,7 @@ pub fn prefetch_all(ids: &[Tid], mut uncached: impl FnMut(Tid)) {
 
 /// `f` of `tid`'s cached record, if there is one (not counted as a hit).
 pub fn peek<R>(tid: Tid, f: impl FnOnce(&[u8]) -> R) -> Option<R> {
-    CACHE.with(|c| {
-        let c = c.borrow();
-        c.slot(tid).map(|slot| f(c.slab.get(slot as usize)))
-    })
+    CACHE.with(|c| c.borrow().record(tid).map(f))
 }
 
 /// Whether one more vector may fit (so a miss is worth copying for `put`).
@@ -297,7 +377,10 @@ pub fn has_room() -> bool {
     let limit = super::options::vector_cache_bytes();
     CACHE.with(|c| {
         let c = c.borrow();
-        c.bytes() + c.slab.record_bytes() <= limit
+        match &c.shared {
+            Some(sh) => sh.segment.has_room(),
+            None => c.bytes() + c.slab.record_bytes() <= limit,
+        }
     })
 }
 
@@ -306,6 +389,10 @@ pub fn put(tid: Tid, raw: &[u8]) {
     let limit = super::options::vector_cache_bytes();
     CACHE.with(|c| {
         let mut c = c.borrow_mut();
+        if let Some(sh) = &c.shared {
+            sh.segment.put(tid, raw);
+            return;
+        }
         if raw.len() != c.slab.record_bytes() || c.slot(tid).is_some() {
             return;
         }
@@ -333,6 +420,9 @@ pub struct CacheUse {
     pub reserved_bytes: usize,
     pub hits: u64,
     pub misses: u64,
+    /// Whether the figures are of a segment in shared memory (held by every
+    /// backend searching the index, not this backend's own).
+    pub shared: bool,
 }
 
 impl CacheUse {
@@ -346,6 +436,23 @@ impl CacheUse {
 pub fn usage() -> Option<CacheUse> {
     CACHE.with(|c| {
         let c = c.borrow();
+        // the shared segment's figures, held now or by the last search
+        if let (Some(k), Some(skey)) = (c.key, c.last_shared) {
+            let info = crate::shared::arena()?.segments().into_iter().find(|s| s.key == skey)?;
+            let l = ruvector_core::shared_cache::Layout::for_records(info.records, info.record_bytes, info.list_capacity);
+            return Some(CacheUse {
+                index: k.index,
+                vectors: info.used_records,
+                record_bytes: info.record_bytes,
+                vector_bytes: info.used_records * l.stride() * 8,
+                list_bytes: info.used_lists * l.list_words() * 8,
+                map_bytes: (l.buckets * 2 + l.records) * 8,
+                reserved_bytes: info.bytes,
+                hits: c.hits,
+                misses: c.misses,
+                shared: true,
+            });
+        }
         c.key.map(|k| CacheUse {
             index: k.index,
             vectors: c.slab.len(),
@@ -356,6 +463,7 @@ pub fn usage() -> Option<CacheUse> {
             reserved_bytes: c.slab.reserved_bytes(),
             hits: c.hits,
             misses: c.misses,
+            shared: false,
         })
     })
 }

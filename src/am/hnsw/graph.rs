@@ -79,7 +79,7 @@ impl DiskGraph {
         };
         g.sq8 = kind.elem == Elem::F32 && matches!(kind.measure, Measure::Dense(_)) && g.dims >= SQ8_CACHE_MIN_DIMS;
         let bytes = if g.sq8 { Some(sq8::record_bytes(g.dims)) } else { kind.elem.row_bytes(g.dims) };
-        g.cached = super::cache::open(key, bytes, 2 * meta.m as usize, index.wal_mark());
+        g.cached = super::cache::open(key, bytes, 2 * meta.m as usize, index.wal_mark(), expected_elements(index, g.dims));
         g
     }
 
@@ -219,6 +219,19 @@ impl DiskGraph {
         }
         sum.finish()
     }
+}
+
+/// How many elements a shared cache segment for `index` should have room for:
+/// the rows the catalogue last counted (build, VACUUM, ANALYZE) with a fifth
+/// more for inserts since, else as many as its pages could hold at one
+/// element of `dims` 4-byte values per element.
+fn expected_elements(index: Index, dims: usize) -> usize {
+    // SAFETY: the relation is open; rd_rel is its pg_class row.
+    let counted = unsafe { (*(*index.relation()).rd_rel).reltuples };
+    if counted > 0.0 {
+        return (counted as f64 * 1.2) as usize + 1000;
+    }
+    index.nblocks() as usize * (pgrx::pg_sys::BLCKSZ as usize / (4 * dims + 64)).max(1)
 }
 
 /// Element `tid`'s heap TIDs (inline and overflow lists) and deleted flag.

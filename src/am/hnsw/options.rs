@@ -94,7 +94,7 @@ pub fn init() {
     GucRegistry::define_int_guc(
         c"hnsw.vector_cache_size",
         c"Sets the memory each backend may use to cache hnsw element vectors for searches",
-        c"0 turns the cache off. Not a pgvector setting.",
+        c"0 turns the cache off (and the shared one, hnsw.shared_cache_size, for this session). Not a pgvector setting.",
         &VECTOR_CACHE_SIZE,
         0,
         i32::MAX / 1024,
