@@ -1,15 +1,27 @@
 #!/usr/bin/env bash
-# With ruvector_pg in shared_preload_libraries, every backend publishes what
-# its hnsw vector cache holds to its slot in shared memory: one session sees
-# another's cache (ruvector_backend_caches(), and the "all backends" row of
-# ruvector_memory_components(), and ruvector_memory_detailed()'s total_mb), each row agrees with that backend's own
-# ruvector_hnsw_cache_info(), and a backend's slot is cleared when it exits.
+# With ruvector_pg in shared_preload_libraries:
+# 1. With hnsw.shared_cache_size = 0 (a cache per backend), every backend
+#    publishes what its hnsw vector cache holds to its slot in shared
+#    memory: one session sees another's cache (ruvector_backend_caches(), and
+#    the "all backends" row of ruvector_memory_components(), and
+#    ruvector_memory_detailed()'s total_mb), each row agrees with that
+#    backend's own ruvector_hnsw_cache_info(), and a backend's slot is
+#    cleared when it exits.
+# 2. With the shared cache (hnsw.shared_cache_size = 64MB): four sessions
+#    searching at once while it fills get exactly the results of a session
+#    without any cache; a session after them finds every vector it needs
+#    already cached (no misses); one segment serves the index, its memory
+#    figures agree with pg_shmem_allocations and ruvector_memory_detailed();
+#    after DELETE and VACUUM the next search gets a new generation's segment,
+#    the old one is freed, and results still agree.
 set -euo pipefail
 source "$(dirname "$0")/../../scripts/common.sh"
 
 scratch_cluster 25436
 work=$WORK data=$DATA port=$PORT
 "${P[@]}" -c "ALTER SYSTEM SET shared_preload_libraries = 'ruvector_pg'" >/dev/null
+# (PostgreSQL 15's ALTER SYSTEM knows a library's settings only once it is loaded)
+echo "hnsw.shared_cache_size = 0" >>"$data/postgresql.conf"
 stop_cluster "$data"
 start_cluster "$data" "$port"
 
@@ -57,3 +69,63 @@ else
     echo "shared memory: FAILED (checks: $(echo "$b" | tail -1), rows of the exited backend: $after)"
     exit 1
 fi
+
+# 2. the shared cache
+"${P[@]}" -c "ALTER SYSTEM SET hnsw.shared_cache_size = '64MB'" >/dev/null
+stop_cluster "$data"
+start_cluster "$data" "$port"
+"${P[@]}" >/dev/null <<'SQL'
+CREATE TABLE small (id int, v ruvector(64));
+INSERT INTO small SELECT i, (SELECT array_agg(random()) FROM generate_series(1, 64) WHERE i > 0) FROM generate_series(1, 4000) i;
+CREATE INDEX small_v ON small USING hnsw (v vector_l2_ops);
+CREATE TABLE qs AS SELECT q, (SELECT array_agg(random()) FROM generate_series(1, 64) WHERE q > 0)::ruvector(64) AS v FROM generate_series(1, 40) q;
+CREATE TABLE results (session int, q int, ids int[]);
+SQL
+# 40 searches, in an order of the session's own (f32 copies at 64
+# dimensions: cached distances are the pages' to the bit, so a search takes
+# the same path with or without the cache)
+searches() { # SESSION
+    echo "SET enable_seqscan = off;"
+    for q in $(seq 1 40 | shuf --random-source=<(yes "$1")); do
+        echo "INSERT INTO results SELECT $1, $q, array_agg(id) FROM (SELECT id FROM small ORDER BY v <-> (SELECT v FROM qs WHERE q = $q) LIMIT 10) s;"
+    done
+}
+differ() { # SESSION...: for each, searches whose results differ from session 0's / searches
+    local s
+    for s in "$@"; do
+        "${P[@]}" -At -c "SELECT count(*) FILTER (WHERE r.ids IS DISTINCT FROM o.ids) || '/' || count(*)
+                          FROM results r JOIN results o ON o.q = r.q AND o.session = 0 WHERE r.session = $s"
+    done | tr '\n' ' '
+}
+{ echo "SET hnsw.vector_cache_size = 0;"; searches 0; } | "${P[@]}"
+for s in 1 2 3 4; do searches $s | "${P[@]}" & done
+wait
+fifth=$({ searches 5; echo "SELECT misses FROM ruvector_hnsw_cache_info();"; } | "${P[@]}" -At | tail -1)
+differing=$(differ 1 2 3 4 5)
+read -r segs vectors generation < <("${P[@]}" -At -F ' ' -c "SELECT count(*), min(vectors), min(generation) FROM ruvector_shared_cache() WHERE index = 'small_v'::regclass AND state = 'live'")
+agree=$("${P[@]}" -At <<'SQL'
+SELECT (SELECT allocated_size FROM pg_shmem_allocations WHERE name = 'ruvector_pg shared vector cache') >= 64 * 1048576
+   AND (SELECT detail FROM ruvector_memory_components() WHERE component = 'hnsw shared vector cache') LIKE '%of 64.0 MB (hnsw.shared_cache_size)%'
+   AND abs((ruvector_memory_detailed()->>'total_mb')::float8 - (ruvector_memory_detailed()->>'shared_cache_mb')::float8) < 0.001
+   AND (SELECT bytes FROM ruvector_memory_components() WHERE component = 'hnsw shared vector cache') > 0;
+SQL
+)
+if [ "$differing" != "0/40 0/40 0/40 0/40 0/40 " ] || [ "$fifth" != 0 ] || [ "$segs" != 1 ] || [ "$vectors" -le 0 ] || [ "$agree" != t ]; then
+    echo "shared cache: FAILED (results differing from uncached: $differing; fifth session's misses: $fifth; live segments: $segs; memory figures agree: $agree)"
+    exit 1
+fi
+# a new generation after VACUUM frees elements
+"${P[@]}" >/dev/null <<'SQL'
+DELETE FROM small WHERE id % 3 = 0;
+VACUUM small;
+DELETE FROM results;
+SQL
+{ echo "SET hnsw.vector_cache_size = 0;"; searches 0; } | "${P[@]}"
+searches 1 | "${P[@]}"
+after=$(differ 1)
+segments=$("${P[@]}" -At -c "SELECT string_agg(generation || ':' || state, ',') FROM ruvector_shared_cache() WHERE index = 'small_v'::regclass")
+if [ "$after" != "0/40 " ] || [ "$segments" != "$((generation + 1)):live" ]; then
+    echo "shared cache after VACUUM: FAILED (results differing: $after; segments: $segments, expected generation $((generation + 1)) alone)"
+    exit 1
+fi
+echo "shared cache: 4 sessions at once and a fifth after agree with an uncached one (40 searches each), the fifth missed nothing; one segment ($vectors vectors); figures agree with pg_shmem_allocations; after VACUUM generation $((generation + 1)) replaced $generation"
