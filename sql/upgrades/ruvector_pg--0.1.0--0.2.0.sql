@@ -108,3 +108,17 @@ CREATE  FUNCTION "ruvector_memory_detailed"() RETURNS jsonb /* pgrx::JsonB */
 STRICT VOLATILE PARALLEL RESTRICTED
 LANGUAGE c /* Rust */
 AS 'MODULE_PATHNAME', 'ruvector_memory_detailed_jsonb_wrapper';
+CREATE  FUNCTION "ruvector_shared_cache"() RETURNS TABLE (
+	"database" oid,  /* pgrx :: pg_sys :: Oid */
+	"index" oid,  /* pgrx :: pg_sys :: Oid */
+	"generation" bigint,  /* i64 */
+	"state" TEXT,  /* & '_ str */
+	"bytes" bigint,  /* i64 */
+	"vectors" bigint,  /* i64 */
+	"vector_capacity" bigint,  /* i64 */
+	"lists" bigint,  /* i64 */
+	"list_capacity" bigint  /* i64 */
+)
+STRICT VOLATILE PARALLEL RESTRICTED
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'ruvector_shared_cache_wrapper';

@@ -9,6 +9,9 @@ SELECT component, bytes > 0 AS some FROM ruvector_memory_components() WHERE comp
 -- memory; tests/recovery/shared_memory.sh runs that case)
 SELECT bytes, detail FROM ruvector_memory_components() WHERE component = 'hnsw vector caches, all backends';
 SELECT error_of('SELECT * FROM ruvector_backend_caches()');
+-- so is the shared vector cache (the same test runs it)
+SELECT bytes, detail FROM ruvector_memory_components() WHERE component = 'hnsw shared vector cache';
+SELECT error_of('SELECT * FROM ruvector_shared_cache()');
 
 -- after searches the cache row counts what ruvector_hnsw_cache_info() does,
 -- names the index, and the Rust heap holds at least that much
