@@ -152,7 +152,8 @@ unsafe extern "C-unwind" fn startup_shmem() {
         let bytes = arena_bytes();
         if bytes > 0 {
             let mut found = false;
-            let p = pg_sys::ShmemInitStruct(c"ruvector_pg shared vector cache".as_ptr(), bytes, &mut found).cast::<AtomicU64>();
+            let p = pg_sys::ShmemInitStruct(c"ruvector_pg shared vector cache".as_ptr(), bytes, &mut found)
+                .cast::<AtomicU64>();
             if (p as usize).is_multiple_of(64) {
                 let words = std::slice::from_raw_parts(p, bytes / 8);
                 // the postmaster formats it once; backends inherit it

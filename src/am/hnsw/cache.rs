@@ -180,11 +180,22 @@ thread_local! {
 /// hold `key`'s segment instead (made for about `records` vectors if there is
 /// none). `hnsw.vector_cache_size = 0` turns both off for the session.
 /// Returns whether caching is on.
-pub fn open(key: CacheKey, bytes: Option<usize>, list_capacity: usize, wal_mark: Option<(bool, u64)>, records: usize) -> bool {
+pub fn open(
+    key: CacheKey,
+    bytes: Option<usize>,
+    list_capacity: usize,
+    wal_mark: Option<(bool, u64)>,
+    records: usize,
+) -> bool {
     let limit = super::options::vector_cache_bytes();
     let Some(bytes) = bytes.filter(|&b| b > 0 && limit > 0) else { return false };
     if let Some((arena, backend, database)) = crate::shared::arena_for_search() {
-        let skey = SegmentKey { database: database.to_u32(), index: key.index.to_u32(), nonce: key.nonce, generation: key.generation };
+        let skey = SegmentKey {
+            database: database.to_u32(),
+            index: key.index.to_u32(),
+            nonce: key.nonce,
+            generation: key.generation,
+        };
         let spec = SegmentSpec { record_bytes: bytes, list_capacity, records };
         let opened = arena.open(backend, skey, spec);
         return CACHE.with(|c| {
@@ -439,7 +450,8 @@ pub fn usage() -> Option<CacheUse> {
         // the shared segment's figures, held now or by the last search
         if let (Some(k), Some(skey)) = (c.key, c.last_shared) {
             let info = crate::shared::arena()?.segments().into_iter().find(|s| s.key == skey)?;
-            let l = ruvector_core::shared_cache::Layout::for_records(info.records, info.record_bytes, info.list_capacity);
+            let l =
+                ruvector_core::shared_cache::Layout::for_records(info.records, info.record_bytes, info.list_capacity);
             return Some(CacheUse {
                 index: k.index,
                 vectors: info.used_records,

@@ -79,7 +79,8 @@ impl DiskGraph {
         };
         g.sq8 = kind.elem == Elem::F32 && matches!(kind.measure, Measure::Dense(_)) && g.dims >= SQ8_CACHE_MIN_DIMS;
         let bytes = if g.sq8 { Some(sq8::record_bytes(g.dims)) } else { kind.elem.row_bytes(g.dims) };
-        g.cached = super::cache::open(key, bytes, 2 * meta.m as usize, index.wal_mark(), expected_elements(index, g.dims));
+        g.cached =
+            super::cache::open(key, bytes, 2 * meta.m as usize, index.wal_mark(), expected_elements(index, g.dims));
         g
     }
 

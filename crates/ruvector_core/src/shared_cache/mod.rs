@@ -241,7 +241,8 @@ impl<'a> Arena<'a> {
         let len = d[D_WORDS].load(Relaxed) as usize;
         let layout = Self::layout_of(d);
         let words = self.words.get(start..start.checked_add(len)?)?;
-        (layout.words() <= len && layout.buckets > 0).then(|| Segment::new(words, &d[D_USED_RECORDS], &d[D_USED_LISTS], layout))
+        (layout.words() <= len && layout.buckets > 0)
+            .then(|| Segment::new(words, &d[D_USED_RECORDS], &d[D_USED_LISTS], layout))
     }
 
     /// Let go of what `backend` holds.
@@ -357,7 +358,10 @@ impl<'a> Arena<'a> {
                 continue;
             }
             // nothing more to evict: take the largest room there is
-            match (free_desc, Layout::fit(words, spec.record_bytes, spec.list_capacity, spec.records.max(1), min_records)) {
+            match (
+                free_desc,
+                Layout::fit(words, spec.record_bytes, spec.list_capacity, spec.records.max(1), min_records),
+            ) {
                 (Some(i), Some(l)) => break (l, start, i),
                 _ => return Opened::NoRoom,
             }

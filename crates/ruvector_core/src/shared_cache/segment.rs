@@ -54,7 +54,13 @@ impl Layout {
 
     /// The largest layout for these records that fits `words`, if one of at
     /// least `min_records` does.
-    pub fn fit(words: usize, record_bytes: usize, list_capacity: usize, want: usize, min_records: usize) -> Option<Layout> {
+    pub fn fit(
+        words: usize,
+        record_bytes: usize,
+        list_capacity: usize,
+        want: usize,
+        min_records: usize,
+    ) -> Option<Layout> {
         let (mut lo, mut hi) = (0usize, want);
         while lo < hi {
             let mid = (lo + hi).div_ceil(2);
@@ -117,7 +123,12 @@ pub struct Segment<'a> {
 }
 
 impl<'a> Segment<'a> {
-    pub(super) fn new(words: &'a [AtomicU64], used_records: &'a AtomicU64, used_lists: &'a AtomicU64, layout: Layout) -> Self {
+    pub(super) fn new(
+        words: &'a [AtomicU64],
+        used_records: &'a AtomicU64,
+        used_lists: &'a AtomicU64,
+        layout: Layout,
+    ) -> Self {
         debug_assert!(words.len() >= layout.words());
         Segment { words, used_records, used_lists, layout, mask: layout.buckets - 1 }
     }
@@ -380,7 +391,9 @@ mod tests {
         let s = fresh(Layout::for_records(3000, BYTES, 8));
         let tids: Vec<Tid> = (0..4000u32).map(|i| Tid { block: i / 5 + 1, offset: (i % 5 + 1) as u16 }).collect();
         let list_for = |t: Tid, round: u32| -> Vec<Tid> {
-            (0..(t.offset as u32 + round) % 8).map(|j| Tid { block: t.block + j, offset: (round % 3 + 1) as u16 }).collect()
+            (0..(t.offset as u32 + round) % 8)
+                .map(|j| Tid { block: t.block + j, offset: (round % 3 + 1) as u16 })
+                .collect()
         };
         std::thread::scope(|scope| {
             for w in 0..3u32 {
