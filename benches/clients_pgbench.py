@@ -11,8 +11,10 @@ restart). Engines and modes, all in one run:
 - with --shared-conninfo/--shared-data, a second server with ruvector_pg in
   shared_preload_libraries (scripts/bench-clients.sh makes it): the table is
   copied there and indexed alike, then measured with the shared vector
-  cache (hnsw.shared_cache_size 256MB) and with a cache per backend
-  (hnsw.shared_cache_size 0, the server restarted in between).
+  cache (hnsw.shared_cache_size 256MB), the same without the index
+  registry (ruvector.shared_index_entries 0: every search reads the meta
+  page), and with a cache per backend (hnsw.shared_cache_size 0), the
+  server restarted in between.
 
 Besides transactions per second it reports, per mode, the vector cache
 memory of all backends while 32 clients run (the preloaded server only:
@@ -162,8 +164,12 @@ def main():
                 copy_table(conninfo_for(args.conninfo, db), shared, table)
                 load_queries(shared, typ, queries)
                 PORTS[args.shared_data] = dict(x.split("=", 1) for x in args.shared_conninfo.split())["port"]
-                modes.append(("ruvector_pg, shared cache 256MB (preloaded)", args.shared_conninfo, db, "", {"hnsw.shared_cache_size": "256MB"}))
-                modes.append(("ruvector_pg, cache per backend 64MB (preloaded)", args.shared_conninfo, db, "", {"hnsw.shared_cache_size": "0"}))
+                on = {"hnsw.shared_cache_size": "256MB", "ruvector.shared_index_entries": "1024"}
+                modes.append(("ruvector_pg, shared cache 256MB (preloaded)", args.shared_conninfo, db, "", on))
+                modes.append(("ruvector_pg, shared cache, no index registry (meta page read per search)", args.shared_conninfo, db, "",
+                              dict(on, **{"ruvector.shared_index_entries": "0"})))
+                modes.append(("ruvector_pg, cache per backend 64MB (preloaded)", args.shared_conninfo, db, "",
+                              dict(on, **{"hnsw.shared_cache_size": "0"})))
         else:
             modes.append((engine, args.conninfo, db, "", None))
     rows = []

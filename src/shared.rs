@@ -3,12 +3,15 @@
 //!   cache holds and how it hit, so that one query shows every backend's
 //!   cache (`ruvector_backend_caches()`, and the "all backends" row of
 //!   `ruvector_memory_detailed()`);
+//! - the index registry (`ruvector_core::registry`,
+//!   `ruvector.shared_index_entries` slots): each index's meta page copied
+//!   to shared memory, kept by src/am/storage under the meta page's lock;
 //! - the arena of the hnsw vector cache all backends share
 //!   (`ruvector_core::shared_cache`, `hnsw.shared_cache_size` bytes), with
 //!   each backend's hazard (the segment it holds) let go of at the end of
 //!   every transaction and at exit.
 //!
-//! PostgreSQL hands out shared memory only at server start, so both exist
+//! PostgreSQL hands out shared memory only at server start, so all three exist
 //! only when `ruvector_pg` is in `shared_preload_libraries`; otherwise
 //! nothing is published, every backend keeps its own cache, and readers say
 //! so.
@@ -28,6 +31,7 @@ use std::sync::atomic::{AtomicI32, AtomicU32, AtomicU64, Ordering::Relaxed};
 use pgrx::pg_sys;
 use pgrx::prelude::*;
 use pgrx::{GucContext, GucFlags, GucRegistry, GucSetting};
+use ruvector_core::registry::{Registry, Slot};
 use ruvector_core::shared_cache::Arena;
 
 /// Backends with a slot (the rest, beyond it, are not published).
@@ -64,6 +68,19 @@ static mut SLOTS: *const BackendSlot = std::ptr::null();
 static mut ARENA: *const AtomicU64 = std::ptr::null();
 static mut ARENA_WORDS: usize = 0;
 static mut XACT_CALLBACK_SET: bool = false;
+/// The index registry's slots (null without preloading) and how many.
+static mut REGISTRY: *const Slot = std::ptr::null();
+static mut REGISTRY_SLOTS: usize = 0;
+
+/// Indexes the registry holds at most; read once at server start.
+pub static SHARED_INDEX_ENTRIES: GucSetting<i32> = GucSetting::<i32>::new(1024);
+
+fn registry_bytes() -> usize {
+    match SHARED_INDEX_ENTRIES.get() {
+        n if n <= 0 => 0,
+        n => Registry::slots_for(n as usize) * std::mem::size_of::<Slot>(),
+    }
+}
 
 /// kB; read once at server start.
 pub static SHARED_CACHE_SIZE: GucSetting<i32> = GucSetting::<i32>::new(256 * 1024);
@@ -104,8 +121,18 @@ pub fn init() {
             GucContext::Postmaster,
             GucFlags::UNIT_KB,
         );
+        GucRegistry::define_int_guc(
+            c"ruvector.shared_index_entries",
+            c"Sets how many indexes' metadata shared memory holds",
+            c"Needs ruvector_pg in shared_preload_libraries; searches of other indexes read their meta page; 0: none.",
+            &SHARED_INDEX_ENTRIES,
+            0,
+            1 << 20,
+            GucContext::Postmaster,
+            GucFlags::default(),
+        );
         #[cfg(any(feature = "pg13", feature = "pg14"))]
-        pg_sys::RequestAddinShmemSpace(BYTES + arena_bytes());
+        pg_sys::RequestAddinShmemSpace(BYTES + arena_bytes() + registry_bytes());
         #[cfg(not(any(feature = "pg13", feature = "pg14")))]
         {
             PREV_REQUEST_HOOK = pg_sys::shmem_request_hook;
@@ -126,6 +153,7 @@ unsafe extern "C-unwind" fn request_shmem() {
         }
         pg_sys::RequestAddinShmemSpace(BYTES);
         pg_sys::RequestAddinShmemSpace(arena_bytes());
+        pg_sys::RequestAddinShmemSpace(registry_bytes());
     }
 }
 
@@ -163,7 +191,35 @@ unsafe extern "C-unwind" fn startup_shmem() {
                 }
             }
         }
+        let bytes = registry_bytes();
+        let mut found = false;
+        let p = if bytes > 0 {
+            pg_sys::ShmemInitStruct(c"ruvector_pg index registry".as_ptr(), bytes, &mut found).cast::<u8>()
+        } else {
+            std::ptr::null_mut()
+        };
+        if !p.is_null() && (p as usize).is_multiple_of(std::mem::align_of::<Slot>()) {
+            // zeroed slots are an empty registry (Slot is atomics only)
+            if !found {
+                std::ptr::write_bytes(p, 0, bytes);
+            }
+            REGISTRY = p.cast();
+            REGISTRY_SLOTS = bytes / std::mem::size_of::<Slot>();
+        }
         pg_sys::LWLockRelease(lock);
+    }
+}
+
+/// The index registry, if there is one (preloaded).
+pub fn registry() -> Option<Registry<'static>> {
+    // SAFETY: REGISTRY is null or points at REGISTRY_SLOTS zero-initialised
+    // slots of shared memory that live as long as the server, set before
+    // any backend forked.
+    unsafe {
+        if REGISTRY.is_null() {
+            return None;
+        }
+        Registry::new(std::slice::from_raw_parts(REGISTRY, REGISTRY_SLOTS))
     }
 }
 

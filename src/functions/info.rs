@@ -163,9 +163,9 @@ fn components() -> [(&'static str, i64, String); 5] {
 /// else this backend's), `components` (the rows of `ruvector_memory_components()`),
 /// and `indexes`: one object per hnsw or ivfflat index of this database with
 /// its on-disk bytes (`pg_relation_size`), the bytes of its pages in shared
-/// buffers now, and its shared-memory entry (none: index metadata is not in
-/// shared memory yet, so `shared_memory_entry` is null and `source` says the
-/// figures come from the catalogue and the buffer descriptors).
+/// buffers now, and its entry in the index registry (`shared_memory_entry`;
+/// null without the preload or before the index was built or searched since
+/// the server started); `source` says where the figures came from.
 #[pg_extern(volatile, parallel_restricted, name = "ruvector_memory_detailed")]
 fn ruvector_memory_detailed_jsonb() -> pgrx::JsonB {
     use serde_json::json;
@@ -209,13 +209,17 @@ fn ruvector_memory_detailed_jsonb() -> pgrx::JsonB {
                         }
                         _ => 0,
                     };
+                    let entry = match (filenode, temporary) {
+                        (Some(rel), false) => shared_entry(&am, space, rel),
+                        _ => serde_json::Value::Null,
+                    };
                     Some(json!({
                         "name": name,
                         "access_method": am,
                         "size_bytes": size,
                         "shared_buffers_bytes": resident,
-                        "shared_memory_entry": null,
-                        "source": "catalogue and buffer descriptors",
+                        "source": if entry.is_null() { "catalogue and buffer descriptors" } else { "catalogue, buffer descriptors and shared memory" },
+                        "shared_memory_entry": entry,
                     }))
                 })
                 .collect()
@@ -233,6 +237,22 @@ fn ruvector_memory_detailed_jsonb() -> pgrx::JsonB {
         "components": rows.iter().map(|(c, b, d)| json!({"component": c, "bytes": b, "detail": d})).collect::<Vec<_>>(),
         "indexes": indexes,
     }))
+}
+
+/// An index's entry in the index registry as jsonb (null: none, or not preloaded).
+fn shared_entry(am: &str, space: pgrx::pg_sys::Oid, relfilenode: pgrx::pg_sys::Oid) -> serde_json::Value {
+    use ruvector_core::registry::{HnswSharedMem, IvfFlatSharedMem, RegistryKey, KIND_HNSW, KIND_IVFFLAT};
+    let Some(registry) = crate::shared::registry() else { return serde_json::Value::Null };
+    // SAFETY: this backend's database and its default tablespace, set at connection.
+    let (db, default_space) = unsafe { (pgrx::pg_sys::MyDatabaseId, pgrx::pg_sys::MyDatabaseTableSpace) };
+    let spc = if space == pgrx::pg_sys::InvalidOid { default_space } else { space };
+    let key =
+        |kind| RegistryKey { tablespace: spc.to_u32(), database: db.to_u32(), relfilenode: relfilenode.to_u32(), kind };
+    let entry = match am {
+        "hnsw" => registry.read::<HnswSharedMem>(&key(KIND_HNSW)).map(|e| super::stats::hnsw_entry_json(&e)),
+        _ => registry.read::<IvfFlatSharedMem>(&key(KIND_IVFFLAT)).map(|e| super::stats::ivfflat_entry_json(&e)),
+    };
+    entry.unwrap_or(serde_json::Value::Null)
 }
 
 const NOT_PRELOADED: &str = "not shared: add ruvector_pg to shared_preload_libraries to see every backend's cache";

@@ -1,15 +1,19 @@
 //! Figures a DBA can check: one index's size and contents as `jsonb`
 //! (`ruvector_index_stats`), reading an index into shared buffers
 //! (`ruvector_prewarm`), and restarting the Rust heap's peak tracking
-//! (`ruvector_reset_peak_memory`). Index figures come from the meta page
-//! and a walk over the index's pages (`"source": "meta_page"`); shared
-//! memory holds no index metadata yet.
+//! (`ruvector_reset_peak_memory`). Index figures come from a walk over the
+//! index's pages and its meta page; with the library preloaded, also from
+//! its entry in the index registry (`shared_memory`, read while the meta
+//! page is locked, so `shared_entry_matches_meta_page` must be true), and
+//! `source` says which the parameters came from.
 
 use pgrx::pg_sys;
 use pgrx::prelude::*;
 use pgrx::JsonB;
 use ruvector_core::hnsw::tuple::{parse_tidlist, ElementRef, Meta, KIND_CHUNK, KIND_TIDLIST};
-use serde_json::json;
+use ruvector_core::ivf::tuple::IvfMeta;
+use ruvector_core::registry::{HnswSharedMem, IvfFlatSharedMem, FLAG_FROM_META_PAGE, UNKNOWN};
+use serde_json::{json, Value};
 
 use crate::am::storage::Index;
 use crate::datum::RegClass;
@@ -63,7 +67,8 @@ fn ruvector_index_stats(index: RegClass) -> JsonB {
         json!({ "node_count": 0 })
     } else if am == "hnsw" {
         crate::am::kind::index_kind(rel.0, "hnsw");
-        let meta: Meta = idx.meta();
+        let (meta, entry): (Meta, Option<HnswSharedMem>) = idx.meta_and_entry();
+        add_entry(&mut stats, entry.map(|e| (hnsw_entry_json(&e), e.meta == meta)));
         let (mut live, mut deleted, mut tids, mut chunks) = (0u64, 0u64, 0u64, 0u64);
         for block in 1..pages {
             idx.read_page(block, |page| {
@@ -86,6 +91,7 @@ fn ruvector_index_stats(index: RegClass) -> JsonB {
         }
         json!({
             "node_count": live,
+            "elements": live + deleted,
             "deleted_nodes": deleted,
             "heap_tids": tids,
             "vector_chunks": chunks,
@@ -97,6 +103,8 @@ fn ruvector_index_stats(index: RegClass) -> JsonB {
         })
     } else {
         crate::am::kind::index_kind(rel.0, "ivfflat");
+        let (meta, entry): (IvfMeta, Option<IvfFlatSharedMem>) = idx.meta_and_entry();
+        add_entry(&mut stats, entry.map(|e| (ivfflat_entry_json(&e), e.meta == meta)));
         let lists = crate::am::ivfflat::lists::Lists::read(idx);
         let mut rows = 0u64;
         for entry in &lists.entries {
@@ -120,6 +128,54 @@ fn ruvector_index_stats(index: RegClass) -> JsonB {
         s.extend(e.clone());
     }
     JsonB(stats)
+}
+
+/// Put an index's registry entry (and whether it equals the meta page read
+/// at the same moment) into its figures; `source` says where the
+/// parameters came from.
+fn add_entry(stats: &mut Value, entry: Option<(Value, bool)>) {
+    let (shared, matches) = match entry {
+        Some((e, m)) => (e, json!(m)),
+        None => (Value::Null, Value::Null),
+    };
+    stats["source"] = json!(if shared.is_null() { "meta_page" } else { "shared_memory" });
+    stats["shared_memory"] = shared;
+    stats["shared_entry_matches_meta_page"] = matches;
+}
+
+fn count(c: u64) -> Value {
+    if c == UNKNOWN {
+        Value::Null
+    } else {
+        json!(c)
+    }
+}
+
+/// An hnsw index's registry entry as jsonb (`elements` null when the entry
+/// was made from a meta page read, not by a build, and so does not know it).
+pub(crate) fn hnsw_entry_json(e: &HnswSharedMem) -> Value {
+    json!({
+        "entry_point": format!("({},{})", e.meta.entry_block, e.meta.entry_offset),
+        "max_layer": e.meta.entry_level,
+        "m": e.meta.m,
+        "ef_construction": e.meta.ef_construction,
+        "dimensions": e.meta.dims,
+        "vacuum_generation": e.meta.generation,
+        "elements": count(e.elements),
+        "made_from_meta_page": e.flags & FLAG_FROM_META_PAGE != 0,
+        "bytes": std::mem::size_of::<HnswSharedMem>(),
+    })
+}
+
+/// An ivfflat index's registry entry as jsonb.
+pub(crate) fn ivfflat_entry_json(e: &IvfFlatSharedMem) -> Value {
+    json!({
+        "lists": e.meta.lists,
+        "dimensions": e.meta.dims,
+        "vectors": count(e.vectors),
+        "made_from_meta_page": e.flags & FLAG_FROM_META_PAGE != 0,
+        "bytes": std::mem::size_of::<IvfFlatSharedMem>(),
+    })
 }
 
 /// Read every page of an hnsw or ivfflat index into shared buffers (like

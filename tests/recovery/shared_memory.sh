@@ -7,6 +7,12 @@
 #    ruvector_memory_detailed()'s total_mb), each row agrees with that
 #    backend's own ruvector_hnsw_cache_info(), and a backend's slot is
 #    cleared when it exits.
+# 3. The index registry: every hnsw and ivfflat index's meta page in shared
+#    memory. While three sessions insert, one deletes and vacuums and one
+#    searches, the entry read with the meta page locked equals the meta page
+#    every time it is looked at (ruvector_index_stats); afterwards the
+#    entries' element and row counts equal a walk over the pages; after a
+#    restart an entry is made again from the meta page by the first search.
 # 2. With the shared cache (hnsw.shared_cache_size = 64MB): four sessions
 #    searching at once while it fills get exactly the results of a session
 #    without any cache; a session after them finds every vector it needs
@@ -129,3 +135,51 @@ if [ "$after" != "0/40 " ] || [ "$segments" != "$((generation + 1)):live" ]; the
     exit 1
 fi
 echo "shared cache: 4 sessions at once and a fifth after agree with an uncached one (40 searches each), the fifth missed nothing; one segment ($vectors vectors); figures agree with pg_shmem_allocations; after VACUUM generation $((generation + 1)) replaced $generation"
+
+# 3. the index registry
+"${P[@]}" >/dev/null <<'SQL'
+CREATE TABLE reg (id serial, v ruvector(16));
+INSERT INTO reg (v) SELECT (SELECT array_agg(random()) FROM generate_series(1, 16) WHERE i > 0) FROM generate_series(1, 2000) i;
+CREATE INDEX reg_v ON reg USING hnsw (v vector_l2_ops);
+CREATE INDEX reg_ivf ON reg USING ivfflat (v vector_l2_ops) WITH (lists = 4);
+SQL
+built=$("${P[@]}" -At -c "SELECT s->>'source', s->'shared_memory'->>'elements', s->>'elements', s->>'shared_entry_matches_meta_page', s->'shared_memory'->>'made_from_meta_page' FROM ruvector_index_stats('reg_v') s")
+for s in 1 2 3; do
+    for i in $(seq 1 300); do echo "INSERT INTO reg (v) SELECT (SELECT array_agg(random()) FROM generate_series(1, 16) WHERE $i > 0);"; done | "${P[@]}" &
+done
+for round in 1 2 3; do echo "DELETE FROM reg WHERE id % 7 = $round; VACUUM reg;"; done | "${P[@]}" &
+for i in $(seq 1 200); do echo "SELECT count(*) FROM (SELECT id FROM reg ORDER BY v <-> (SELECT v FROM reg ORDER BY id DESC LIMIT 1) LIMIT 5) s;"; done | "${P[@]}" >/dev/null &
+mismatches=$("${P[@]}" -At <<'SQL'
+CREATE TEMP TABLE seen (ok text);
+DO $$ BEGIN
+    FOR i IN 1..150 LOOP
+        INSERT INTO seen SELECT ruvector_index_stats('reg_v')->>'shared_entry_matches_meta_page';
+        INSERT INTO seen SELECT ruvector_index_stats('reg_ivf')->>'shared_entry_matches_meta_page';
+        PERFORM pg_sleep(0.01);
+    END LOOP;
+END $$;
+SELECT count(*) FILTER (WHERE ok IS DISTINCT FROM 'true') || '/' || count(*) FROM seen;
+SQL
+)
+wait
+counts=$("${P[@]}" -At <<'SQL'
+SELECT (h->'shared_memory'->>'elements') = (h->>'elements') AND (h->>'shared_entry_matches_meta_page')::bool
+   AND (i->'shared_memory'->>'vectors') = (i->>'node_count') AND (i->>'shared_entry_matches_meta_page')::bool
+   AND (SELECT x->'shared_memory_entry' IS NOT NULL AND x->>'source' LIKE '%shared memory' FROM jsonb_array_elements(ruvector_memory_detailed()->'indexes') x WHERE x->>'name' = 'reg_v')
+FROM ruvector_index_stats('reg_v') h, ruvector_index_stats('reg_ivf') i;
+SQL
+)
+stop_cluster "$data"
+start_cluster "$data" "$port"
+restarted=$("${P[@]}" -At <<'SQL'
+SELECT ruvector_index_stats('reg_v')->>'source';
+SELECT count(*) FROM (SELECT id FROM reg ORDER BY v <-> (SELECT v FROM reg LIMIT 1) LIMIT 5) s;
+SELECT s->>'source', s->'shared_memory'->>'made_from_meta_page', coalesce(s->'shared_memory'->>'elements', 'unknown'), s->>'shared_entry_matches_meta_page' FROM ruvector_index_stats('reg_v') s;
+SQL
+)
+restarted=$(echo $restarted)
+if [ "$built" != "shared_memory|2000|2000|true|false" ] || [ "$mismatches" != "0/300" ] || [ "$counts" != t ] || [ "$restarted" != "meta_page 5 shared_memory|true|unknown|true" ]; then
+    echo "index registry: FAILED (after the build: $built; entries differing from the meta page under load: $mismatches; counts agree: $counts; after a restart: $restarted)"
+    exit 1
+fi
+echo "index registry: entries equal the meta pages in 300 looks during inserts, VACUUM and searches; element and row counts equal the pages'; remade from the meta page after a restart"

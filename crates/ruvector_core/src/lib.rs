@@ -13,6 +13,7 @@ pub mod hnsw;
 pub mod ivf;
 pub mod kernels;
 pub mod layout;
+pub mod registry;
 pub mod shared_cache;
 pub mod sparse;
 pub mod sq8;

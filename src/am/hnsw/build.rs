@@ -245,8 +245,10 @@ fn write_pages<S: Space>(
         nonce: build_nonce(),
     };
     let mut writer = BulkWriter::new(index);
+    let mut elements = 0;
     if let Some(graph) = graph {
         let n = graph.len();
+        elements = n as u64;
         let eb = c.kind.elem.bytes();
         let mut packer = PagePacker::new(GEOMETRY, 1);
         struct Plan {
@@ -318,6 +320,7 @@ fn write_pages<S: Space>(
         }
     }
     writer.finish(meta);
+    index.register_build::<Meta>(elements);
 }
 
 #[pg_guard]

@@ -30,7 +30,7 @@ pub fn insert_row(index: Index, row: &Row, heap_tid: Tid) {
     let _update = index.update_lock(false);
     let rel = index.relation();
     let kind = index_kind(rel, "hnsw");
-    let mut meta: Meta = index.meta();
+    let mut meta: Meta = super::meta_for_search(index);
     if meta.dims == 0 {
         meta.dims = index.update_meta(|m: &mut Meta| {
             if m.dims == 0 {
@@ -217,7 +217,7 @@ fn append_element(
     for &(pos, len) in bounds.iter().rev() {
         next = index.append(&encode_chunk(&v[pos * eb..(pos + len) * eb], eb, next));
     }
-    index.append(&encode_element(&NewElement {
+    let tid = index.append(&encode_element(&NewElement {
         level,
         m,
         heap_tids: &[heap_tid],
@@ -226,7 +226,9 @@ fn append_element(
         neighbors,
         chunk: &v[..first * eb],
         elem_bytes: eb,
-    }))
+    }));
+    index.registry_add::<Meta>(1);
+    tid
 }
 
 /// Add `new` to `node`'s list at `level`; when full, keep the heuristic's

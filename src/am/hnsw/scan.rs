@@ -85,7 +85,7 @@ impl ScanState {
         // VACUUM frees deleted elements only once no search that began before
         // its repairs runs, and bumps the generation first
         let _update = index.update_lock(false);
-        let meta: Meta = index.meta();
+        let meta: Meta = super::meta_for_search(index);
         let Some((ep, top)) = meta.entry() else {
             self.exhausted = true;
             return 0;

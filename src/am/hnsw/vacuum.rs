@@ -141,6 +141,7 @@ fn remove_deleted(index: Index, deleted: &TidStore) {
     // elements without holding the update lock: searches and inserts go on.
     drop(index.update_lock(true));
     let mut doomed: std::collections::BTreeMap<u32, Vec<u16>> = Default::default();
+    let mut freed = 0i64;
     for (block, offset) in deleted.iter() {
         let element = Tid { block, offset };
         let Some((mut chunk, mut list)) =
@@ -149,6 +150,7 @@ fn remove_deleted(index: Index, deleted: &TidStore) {
             continue;
         };
         doomed.entry(block).or_default().push(offset);
+        freed += 1;
         let mut walk = ChainWalk::tuples(index, "vector chunk or TID list");
         while chunk.is_valid() {
             walk.step();
@@ -164,6 +166,7 @@ fn remove_deleted(index: Index, deleted: &TidStore) {
     for (block, offsets) in doomed {
         index.free_items(block, &offsets);
     }
+    index.registry_add::<Meta>(-freed);
     index.vacuum_free_space_map();
     pgrx::debug2!(
         "hnsw vacuum: {how}, {stubborn} repaired with searches held off, {relinked} elements relinked; \

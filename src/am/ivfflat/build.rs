@@ -388,6 +388,7 @@ pub unsafe extern "C-unwind" fn ambuild(
     }
     let (heap_tuples, indexed) = (load.heap_tuples, load.indexed);
     load.writer.finish(IvfMeta { dims: load.dims.dims as u32, ..meta });
+    idx.register_build::<IvfMeta>(indexed as u64);
     let mut result = unsafe { PgBox::<pg_sys::IndexBuildResult>::alloc0() };
     result.heap_tuples = heap_tuples;
     result.index_tuples = indexed;

@@ -53,6 +53,7 @@ pub unsafe extern "C-unwind" fn aminsert(
     };
     let entry = lists.entries[list];
     let at = idx.append_to_chain(entry.insert, &encode_row(tid, &row.raw));
+    idx.registry_add::<IvfMeta>(1);
     if at.block != entry.insert {
         idx.update(entry.tuple, |bytes| (set_list_insert(bytes, at.block), ()));
     }

@@ -55,6 +55,7 @@ pub unsafe extern "C-unwind" fn ambulkdelete(
             }
         }
     }
+    index.registry_add::<ruvector_core::ivf::tuple::IvfMeta>(-(removed as i64));
     // SAFETY: stats is valid (passed in or allocated above).
     unsafe { callbacks::record_stats(stats, removed, remaining, index.nblocks()) };
     stats

@@ -16,7 +16,14 @@
 //!   record (GenericXLogStart/RegisterBuffer/Finish), and unlocks. Tuples are
 //!   changed in place and never change size, so line pointers stay stable.
 //! - The meta page is share-locked to read the entry point and
-//!   exclusive-locked (alone) to change it.
+//!   exclusive-locked (alone) to change it. With the library preloaded, its
+//!   copy in the index registry (`ruvector_core::registry`, src/shared.rs)
+//!   is made or corrected while the page is share-locked for a read, and
+//!   changed while it is exclusive-locked for a change, so the copy is never
+//!   older than the page it was taken from; the registry's own sequence
+//!   locks are taken inside the page lock, never the other way round. Not
+//!   during recovery (replay changes meta pages without us) and not for
+//!   temporary indexes (their relfilenodes are per backend).
 //! - Extending the relation takes the relation extension lock.
 //! - hnsw's update lock (`Index::update_lock`, a heavyweight lock, taken
 //!   before any buffer lock and never while one is held): inserts and
@@ -42,6 +49,7 @@ mod recent;
 use bytemuck::Pod;
 use pgrx::pg_sys;
 use ruvector_core::hnsw::tuple::Tid;
+use ruvector_core::registry::{RegisteredMeta, Registry, RegistryKey};
 
 pub use bulk::{write_init_fork, write_init_fork_pages, BulkWriter};
 use page::*;
@@ -215,25 +223,119 @@ impl Index {
         }
     }
 
-    /// Read the meta page.
-    pub fn meta<M: Pod>(&self) -> M {
+    /// Read the meta page (and correct its registry entry, if any is kept).
+    pub fn meta<M: RegisteredMeta>(&self) -> M {
         let l = self.lock(META_BLOCK, pg_sys::BUFFER_LOCK_SHARE);
         // SAFETY: block 0 is the meta page, locked.
-        unsafe { *meta_of(pg_sys::BufferGetPage(l.buf)) }
+        let m: M = unsafe { *meta_of(pg_sys::BufferGetPage(l.buf)) };
+        if let Some((registry, key)) = self.registry_key::<M>() {
+            registry.sync(&key, bytemuck::bytes_of(&m));
+        }
+        m
     }
 
-    /// Change the meta page under an exclusive lock, WAL-logged.
-    pub fn update_meta<M: Pod, R>(&self, f: impl FnOnce(&mut M) -> R) -> R {
+    /// The meta page and, read while it is locked, its registry entry (for
+    /// checks that the two agree).
+    pub fn meta_and_entry<M: RegisteredMeta, E: Pod>(&self) -> (M, Option<E>) {
+        let l = self.lock(META_BLOCK, pg_sys::BUFFER_LOCK_SHARE);
+        // SAFETY: block 0 is the meta page, locked.
+        let m: M = unsafe { *meta_of(pg_sys::BufferGetPage(l.buf)) };
+        let entry = self.registry_key::<M>().and_then(|(r, key)| r.read::<E>(&key));
+        drop(l);
+        (m, entry)
+    }
+
+    /// The index's registry entry, if the registry exists and this index's
+    /// entries may be used (not a temporary index, not during recovery).
+    pub fn registry_entry<M: RegisteredMeta, E: Pod>(&self) -> Option<E> {
+        let (registry, key) = self.registry_key::<M>()?;
+        registry.read::<E>(&key)
+    }
+
+    /// Set the count of the index's registry entry after a build (the meta
+    /// page share-locked meanwhile, so the entry holds the page as written).
+    pub fn register_build<M: RegisteredMeta>(&self, count: u64) {
+        let Some((registry, key)) = self.registry_key::<M>() else { return };
+        let l = self.lock(META_BLOCK, pg_sys::BUFFER_LOCK_SHARE);
+        // SAFETY: block 0 is the meta page, locked.
+        let m: M = unsafe { *meta_of(pg_sys::BufferGetPage(l.buf)) };
+        registry.publish(&key, bytemuck::bytes_of(&m), 0, Some(count));
+    }
+
+    /// Add `delta` to the count of the index's registry entry (elements or rows).
+    pub fn registry_add<M: RegisteredMeta>(&self, delta: i64) {
+        if let Some((registry, key)) = self.registry_key::<M>() {
+            registry.add(&key, delta);
+        }
+    }
+
+    fn registry_key<M: RegisteredMeta>(&self) -> Option<(Registry<'static>, RegistryKey)> {
+        let registry = crate::shared::registry()?;
+        // SAFETY: the relation is open; reading its relcache fields and the
+        // recovery state (shared memory under its own spinlock).
+        unsafe {
+            let rel = &*self.rel;
+            if (*rel.rd_rel).relpersistence == pg_sys::RELPERSISTENCE_TEMP as core::ffi::c_char
+                || pg_sys::RecoveryInProgress()
+            {
+                return None;
+            }
+            #[cfg(any(feature = "pg13", feature = "pg14", feature = "pg15"))]
+            let (spc, db, node) = (rel.rd_node.spcNode, rel.rd_node.dbNode, rel.rd_node.relNode);
+            #[cfg(not(any(feature = "pg13", feature = "pg14", feature = "pg15")))]
+            let (spc, db, node) = (rel.rd_locator.spcOid, rel.rd_locator.dbOid, rel.rd_locator.relNumber);
+            let key = RegistryKey {
+                tablespace: spc.to_u32(),
+                database: db.to_u32(),
+                relfilenode: node.to_u32(),
+                kind: M::KIND,
+            };
+            Some((registry, key))
+        }
+    }
+
+    /// The build nonce this backend last read from the meta page of this
+    /// relcache entry (PostgreSQL frees `rd_amcache` whenever the relation's
+    /// relcache entry is invalidated: REINDEX, TRUNCATE, a new tablespace).
+    pub fn cached_nonce(&self) -> Option<u32> {
+        // SAFETY: the relation is open; rd_amcache is null or the u32 that
+        // set_cached_nonce allocated in the relation's index context.
+        unsafe {
+            let p = (*self.rel).rd_amcache as *const u32;
+            (!p.is_null()).then(|| *p)
+        }
+    }
+
+    pub fn set_cached_nonce(&self, nonce: u32) {
+        // SAFETY: as above; rd_indexcxt lives as long as the relcache entry,
+        // which frees rd_amcache with it.
+        unsafe {
+            let rel = &mut *self.rel;
+            if rel.rd_amcache.is_null() {
+                rel.rd_amcache = pg_sys::MemoryContextAlloc(rel.rd_indexcxt, core::mem::size_of::<u32>());
+            }
+            *(rel.rd_amcache as *mut u32) = nonce;
+        }
+    }
+
+    /// Change the meta page under an exclusive lock, WAL-logged (and its
+    /// registry entry, before the lock is let go of).
+    pub fn update_meta<M: RegisteredMeta, R>(&self, f: impl FnOnce(&mut M) -> R) -> R {
         let l = self.lock(META_BLOCK, pg_sys::BUFFER_LOCK_EXCLUSIVE);
         // SAFETY: the buffer is exclusively locked; the Generic WAL copy is
         // what we change, and Finish applies and logs it.
-        unsafe {
+        let (r, m) = unsafe {
             let state = pg_sys::GenericXLogStart(self.rel);
             let page = pg_sys::GenericXLogRegisterBuffer(state, l.buf, 0);
             let r = f(meta_of(page));
             pg_sys::GenericXLogFinish(state);
-            r
+            (r, *meta_of::<M>(pg_sys::BufferGetPage(l.buf)))
+        };
+        if let Some((registry, key)) = self.registry_key::<M>() {
+            registry.sync(&key, bytemuck::bytes_of(&m));
         }
+        drop(l);
+        r
     }
 
     /// Call `f` with the bytes of the tuple at `tid` under a share lock.
