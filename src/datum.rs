@@ -28,6 +28,7 @@ use pgrx::pgrx_sql_entity_graph::metadata::{
 use ruvector_core::dense::DenseElement;
 use ruvector_core::layout::{self, DenseRef};
 use ruvector_core::sparse::{self, SparseRef};
+use ruvector_core::toast::{self, VectorStorage};
 use ruvector_core::{VectorData, VectorError};
 
 use crate::error::OrRaise;
@@ -132,6 +133,8 @@ unsafe impl<E: DenseElement> SqlTranslatable for DenseArg<'_, E> {
 pub struct DenseOut<E> {
     ptr: NonNull<u8>,
     dims: usize,
+    /// Set by `stored` when `ptr` became a compressed datum: no more writes.
+    compressed: bool,
     _e: PhantomData<E>,
 }
 
@@ -142,7 +145,12 @@ impl<E: DenseElement> DenseOut<E> {
         let size = layout::dense_size::<E>(dims);
         // SAFETY: palloc0 returns `size` zeroed, MAXALIGN'd bytes or raises ERROR.
         let ptr = unsafe { pg_sys::palloc0(size) }.cast::<u8>();
-        let mut v = DenseOut { ptr: NonNull::new(ptr).expect("palloc never returns NULL"), dims, _e: PhantomData };
+        let mut v = DenseOut {
+            ptr: NonNull::new(ptr).expect("palloc never returns NULL"),
+            dims,
+            compressed: false,
+            _e: PhantomData,
+        };
         // SAFETY: the allocation is `size` bytes, which is what the header records.
         unsafe { pgrx::varlena::set_varsize_4b(ptr.cast(), size as i32) };
         layout::write_dense_header(v.image_mut(), dims);
@@ -164,6 +172,7 @@ impl<E: DenseElement> DenseOut<E> {
     }
 
     fn image_mut(&mut self) -> &mut [u8] {
+        assert!(!self.compressed, "a stored (compressed) vector is not written again");
         // SAFETY: `ptr` owns dense_size::<E>(dims) initialised bytes.
         unsafe { core::slice::from_raw_parts_mut(self.ptr.as_ptr(), layout::dense_size::<E>(self.dims)) }
     }
@@ -173,6 +182,28 @@ impl<E: DenseElement> DenseOut<E> {
         let body = &mut self.image_mut()[layout::DENSE_HEADER_BYTES..];
         // palloc memory is MAXALIGN'd and the header is 8 bytes, so this cannot fail.
         &mut bytemuck::cast_slice_mut::<u8, E>(body)[..dims]
+    }
+}
+
+impl<E: DenseElement> DenseOut<E> {
+    /// The value as it goes into a column: compressed if it is going into one
+    /// (`typmod` given: a column's input, receive or typmod coercion; query
+    /// constants have none and stay plain) and its `ToastStrategy` compresses
+    /// (see ruvector_core::toast).
+    pub fn stored(mut self, typmod: i32) -> Self {
+        if typmod < 0 || self.compressed {
+            return self;
+        }
+        let size = layout::dense_size::<E>(self.dims);
+        let data: &[E] = self.data_mut();
+        let storage = VectorStorage::decide(size, || toast::estimate_compressibility(data));
+        if storage.strategy.compresses() {
+            if let Some(c) = compress(self.ptr) {
+                self.ptr = c;
+                self.compressed = true;
+            }
+        }
+        self
     }
 }
 
@@ -233,6 +264,23 @@ impl SparseOut {
     }
 }
 
+impl SparseOut {
+    /// As `DenseOut::stored` (compressibility judged on the values).
+    pub fn stored(self, typmod: i32) -> Self {
+        if typmod < 0 {
+            return self;
+        }
+        // SAFETY: self.0 is a complete, uncompressed sparsevec made by `new`.
+        let image = unsafe { core::slice::from_raw_parts(self.0.as_ptr(), varsize(self.0)) };
+        let Ok(v) = SparseRef::from_image(image) else { return self };
+        let storage = VectorStorage::decide(image.len(), || toast::estimate_compressibility(v.values));
+        match storage.strategy.compresses().then(|| compress(self.0)).flatten() {
+            Some(c) => SparseOut(c),
+            None => self,
+        }
+    }
+}
+
 unsafe impl BoxRet for SparseOut {
     unsafe fn box_into<'fcx>(self, fcinfo: &mut FcInfo<'fcx>) -> Datum<'fcx> {
         unsafe { fcinfo.return_raw_datum(pg_sys::Datum::from(self.0.as_ptr())) }
@@ -240,6 +288,92 @@ unsafe impl BoxRet for SparseOut {
 }
 
 sql_type!(SparseOut, "sparsevec");
+
+// ----------------------------------------------------------------- TOAST
+
+unsafe extern "C-unwind" {
+    /// PostgreSQL's column-value compression (access/toast_internals.h): a
+    /// new palloc'd compressed varlena, or a null pointer when compressing
+    /// does not pay.
+    fn toast_compress_datum(value: pg_sys::Datum, cmethod: c_char) -> pg_sys::Datum;
+    /// The `default_toast_compression` setting ('p' pglz, 'l' lz4).
+    static default_toast_compression: core::ffi::c_int;
+}
+
+/// The bytes of a plain (4-byte header) varlena.
+fn varsize(ptr: NonNull<u8>) -> usize {
+    // SAFETY: callers pass a varlena this module made (4-byte header).
+    unsafe { pgrx::varlena::varsize_4b(ptr.as_ptr().cast()) }
+}
+
+/// The varlena at `ptr` compressed as PostgreSQL compresses column values
+/// (`default_toast_compression`), if that saves space.
+fn compress(ptr: NonNull<u8>) -> Option<NonNull<u8>> {
+    // SAFETY: `ptr` is a complete, uncompressed palloc'd varlena with a
+    // 4-byte header; the call is guarded (an ERROR inside becomes a Rust
+    // unwind to our function's guard) and allocates in CurrentMemoryContext.
+    unsafe {
+        let method = default_toast_compression as c_char;
+        let d = pg_sys::ffi::pg_guard_ffi_boundary(|| toast_compress_datum(pg_sys::Datum::from(ptr.as_ptr()), method));
+        NonNull::new(d.cast_mut_ptr::<u8>())
+    }
+}
+
+/// What a vector datum is as PostgreSQL holds it, before detoasting: its
+/// bytes as stored, and whether it is compressed or out of line (for
+/// `ruvector_storage_info`).
+pub struct StoredForm {
+    pub stored_bytes: usize,
+    pub compressed: bool,
+    pub external: bool,
+}
+
+/// The stored form of datum `d` (a non-null varlena argument of the call).
+pub fn stored_form(d: pg_sys::Datum) -> StoredForm {
+    let p = d.cast_mut_ptr::<pg_sys::varlena>();
+    // SAFETY: a non-null varlena datum PostgreSQL passed to this call;
+    // toast_raw_datum_size/toast_datum_size read only its header (and, for
+    // an external pointer, the pointer's own fields).
+    unsafe {
+        let external = pgrx::varlena::varatt_is_1b_e(p);
+        let compressed = if external {
+            let mut ptr: pg_sys::varatt_external = core::mem::zeroed();
+            let data = pgrx::varlena::vardata_1b_e(p).cast::<u8>();
+            core::ptr::copy_nonoverlapping(
+                data,
+                (&raw mut ptr).cast::<u8>(),
+                core::mem::size_of::<pg_sys::varatt_external>(),
+            );
+            // compressed out of line: the stored size is below the raw size
+            ((ptr.va_extinfo & ((1 << 30) - 1)) as i32) < ptr.va_rawsize - pg_sys::VARHDRSZ as i32
+        } else {
+            pgrx::varlena::varatt_is_4b_c(p)
+        };
+        StoredForm { stored_bytes: pg_sys::toast_datum_size(d), compressed, external }
+    }
+}
+
+/// The storage `ruvector_core::toast` chooses for vector datum `d` of SQL
+/// type `type_name` (`ruvector`, `halfvec` or `sparsevec`), by its detoasted
+/// size and elements.
+pub fn vector_storage(d: pg_sys::Datum, type_name: &str) -> VectorStorage {
+    // SAFETY: a non-null datum of that type, passed to this call; the
+    // detoasted copy lives in the call's memory context.
+    let image = unsafe { detoasted_bytes(d) };
+    let size = image.len();
+    let estimate = |c: Result<f32, ruvector_core::VectorError>| c.or_raise();
+    match type_name {
+        "halfvec" => VectorStorage::decide(size, || {
+            estimate(DenseRef::<half::f16>::from_image(image).map(|v| toast::estimate_compressibility(v.as_slice())))
+        }),
+        "sparsevec" => VectorStorage::decide(size, || {
+            estimate(SparseRef::from_image(image).map(|v| toast::estimate_compressibility(v.values)))
+        }),
+        _ => VectorStorage::decide(size, || {
+            estimate(DenseRef::<f32>::from_image(image).map(|v| toast::estimate_compressibility(v.as_slice())))
+        }),
+    }
+}
 
 // ------------------------------------------------------------------- bit
 

@@ -122,3 +122,10 @@ CREATE  FUNCTION "ruvector_shared_cache"() RETURNS TABLE (
 STRICT VOLATILE PARALLEL RESTRICTED
 LANGUAGE c /* Rust */
 AS 'MODULE_PATHNAME', 'ruvector_shared_cache_wrapper';
+
+CREATE FUNCTION ruvector_storage_info(ruvector) RETURNS jsonb
+    STRICT STABLE PARALLEL SAFE LANGUAGE c AS 'MODULE_PATHNAME', 'ruvector_storage_info_wrapper';
+CREATE FUNCTION ruvector_storage_info(halfvec) RETURNS jsonb
+    STRICT STABLE PARALLEL SAFE LANGUAGE c AS 'MODULE_PATHNAME', 'ruvector_storage_info_wrapper';
+CREATE FUNCTION ruvector_storage_info(sparsevec) RETURNS jsonb
+    STRICT STABLE PARALLEL SAFE LANGUAGE c AS 'MODULE_PATHNAME', 'ruvector_storage_info_wrapper';

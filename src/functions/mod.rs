@@ -2,3 +2,4 @@
 
 mod info;
 mod stats;
+mod storage;

@@ -16,7 +16,7 @@ use crate::datum::{
 use crate::error::{raise_kind, OrRaise};
 
 pub fn input<E: DenseElement>(input: &CStr, typmod: i32) -> DenseOut<E> {
-    DenseOut::from_slice(&text::parse::<E>(input.to_bytes(), typmod).or_raise())
+    DenseOut::from_slice(&text::parse::<E>(input.to_bytes(), typmod).or_raise()).stored(typmod)
 }
 
 pub fn output<E: DenseElement>(v: DenseArg<'_, E>) -> CStringOut {
@@ -34,7 +34,7 @@ pub fn recv<E: DenseElement>(mut buf: RecvBuffer<'_>, typmod: i32) -> DenseOut<E
     let (dims, used) = binary::decode_header::<E>(msg, typmod).or_raise();
     let out = DenseOut::build(dims, |out| binary::decode_body(&msg[4..used], out));
     buf.advance(used);
-    out
+    out.stored(typmod)
 }
 
 pub fn send<E: DenseElement>(v: DenseArg<'_, E>) -> ByteaOut {
@@ -47,7 +47,7 @@ pub fn send<E: DenseElement>(v: DenseArg<'_, E>) -> ByteaOut {
 /// Typmod coercion (`x::ruvector(3)`, assignment to a `halfvec(3)` column).
 pub fn coerce<E: DenseElement>(v: DenseArg<'_, E>, typmod: i32) -> DenseOut<E> {
     dense::check_expected_dims(typmod, v.as_slice().len()).or_raise();
-    DenseOut::from_slice(v.as_slice())
+    DenseOut::from_slice(v.as_slice()).stored(typmod)
 }
 
 /// Convert between dense types (or to the same one), checking range and typmod.
@@ -55,7 +55,7 @@ pub fn convert<S: DenseElement, E: DenseElement>(v: DenseArg<'_, S>, typmod: i32
     let v = v.as_slice();
     dense::check_dims::<E>(v.len()).or_raise();
     dense::check_expected_dims(typmod, v.len()).or_raise();
-    DenseOut::build(v.len(), |out| dense::convert_into(v, out))
+    DenseOut::build(v.len(), |out| dense::convert_into(v, out)).stored(typmod)
 }
 
 /// The elements of an array cast to a vector type, as f32, after pgvector's
@@ -89,7 +89,7 @@ pub fn from_array<E: DenseElement, M>(arr: ArrayArg<'_, M>, typmod: i32) -> Dens
         dense::check_dims::<E>(n).or_raise();
         dense::check_expected_dims(typmod, n).or_raise();
     });
-    DenseOut::build(values.len(), |out| dense::convert_into(&values, out))
+    DenseOut::build(values.len(), |out| dense::convert_into(&values, out)).stored(typmod)
 }
 
 pub fn to_float4<E: DenseElement>(v: DenseArg<'_, E>) -> Vec<f32> {

@@ -18,7 +18,7 @@ use crate::types::dense;
 
 #[pg_extern(immutable, strict, parallel_safe)]
 fn sparsevec_in(input: &CStr, _typoid: pg_sys::Oid, typmod: i32) -> SparseOut {
-    SparseOut::new(text::parse(input.to_bytes(), typmod).or_raise().as_ref())
+    SparseOut::new(text::parse(input.to_bytes(), typmod).or_raise().as_ref()).stored(typmod)
 }
 
 #[pg_extern(immutable, strict, parallel_safe)]
@@ -37,7 +37,7 @@ fn sparsevec_typmod_in(list: ArrayArg<'_, CStringArray>) -> i32 {
 fn sparsevec_recv(mut buf: RecvBuffer<'_>, _typoid: pg_sys::Oid, typmod: i32) -> SparseOut {
     let (v, used) = binary::decode(buf.remaining(), typmod).or_raise();
     buf.advance(used);
-    SparseOut::new(v.as_ref())
+    SparseOut::new(v.as_ref()).stored(typmod)
 }
 
 #[pg_extern(immutable, strict, parallel_safe)]
@@ -52,19 +52,19 @@ fn sparsevec_send(v: SparseArg<'_>) -> ByteaOut {
 #[pg_extern(immutable, strict, parallel_safe)]
 fn sparsevec(v: SparseArg<'_>, typmod: i32, _explicit: bool) -> SparseOut {
     core_dense::check_expected_dims(typmod, v.get().dim as usize).or_raise();
-    SparseOut::new(v.get())
+    SparseOut::new(v.get()).stored(typmod)
 }
 
 fn from_dense<E: DenseElement>(v: DenseArg<'_, E>, typmod: i32) -> SparseOut {
     core_dense::check_expected_dims(typmod, v.as_slice().len()).or_raise();
-    SparseOut::new(sparse::from_dense(v.as_slice()).or_raise().as_ref())
+    SparseOut::new(sparse::from_dense(v.as_slice()).or_raise().as_ref()).stored(typmod)
 }
 
 fn to_dense<E: DenseElement>(v: SparseArg<'_>, typmod: i32) -> DenseOut<E> {
     let v = v.get();
     core_dense::check_dims::<E>(v.dim.max(0) as usize).or_raise();
     core_dense::check_expected_dims(typmod, v.dim as usize).or_raise();
-    DenseOut::build(v.dim as usize, |out| sparse::to_dense_into(v, out))
+    DenseOut::build(v.dim as usize, |out| sparse::to_dense_into(v, out)).stored(typmod)
 }
 
 #[pg_extern(immutable, strict, parallel_safe)]

@@ -12,7 +12,8 @@
 #    searches, the entry read with the meta page locked equals the meta page
 #    every time it is looked at (ruvector_index_stats); afterwards the
 #    entries' element and row counts equal a walk over the pages; after a
-#    restart an entry is made again from the meta page by the first search.
+#    restart the entry is made again from the meta page (by the first
+#    search, or autovacuum before it), its count unknown.
 # 2. With the shared cache (hnsw.shared_cache_size = 64MB): four sessions
 #    searching at once while it fills get exactly the results of a session
 #    without any cache; a session after them finds every vector it needs
@@ -172,13 +173,12 @@ SQL
 stop_cluster "$data"
 start_cluster "$data" "$port"
 restarted=$("${P[@]}" -At <<'SQL'
-SELECT ruvector_index_stats('reg_v')->>'source';
 SELECT count(*) FROM (SELECT id FROM reg ORDER BY v <-> (SELECT v FROM reg LIMIT 1) LIMIT 5) s;
 SELECT s->>'source', s->'shared_memory'->>'made_from_meta_page', coalesce(s->'shared_memory'->>'elements', 'unknown'), s->>'shared_entry_matches_meta_page' FROM ruvector_index_stats('reg_v') s;
 SQL
 )
 restarted=$(echo $restarted)
-if [ "$built" != "shared_memory|2000|2000|true|false" ] || [ "$mismatches" != "0/300" ] || [ "$counts" != t ] || [ "$restarted" != "meta_page 5 shared_memory|true|unknown|true" ]; then
+if [ "$built" != "shared_memory|2000|2000|true|false" ] || [ "$mismatches" != "0/300" ] || [ "$counts" != t ] || [ "$restarted" != "5 shared_memory|true|unknown|true" ]; then
     echo "index registry: FAILED (after the build: $built; entries differing from the meta page under load: $mismatches; counts agree: $counts; after a restart: $restarted)"
     exit 1
 fi

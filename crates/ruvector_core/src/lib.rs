@@ -18,6 +18,7 @@ pub mod shared_cache;
 pub mod sparse;
 pub mod sq8;
 pub mod tidstore;
+pub mod toast;
 pub mod workers;
 
 pub use error::{ErrorKind, VectorError};
