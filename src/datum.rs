@@ -191,7 +191,7 @@ impl<E: DenseElement> DenseOut<E> {
     /// constants have none and stay plain) and its `ToastStrategy` compresses
     /// (see ruvector_core::toast).
     pub fn stored(mut self, typmod: i32) -> Self {
-        if typmod < 0 || self.compressed {
+        if typmod < 0 || self.compressed || !COMPRESS_VALUES.get() {
             return self;
         }
         let size = layout::dense_size::<E>(self.dims);
@@ -267,7 +267,7 @@ impl SparseOut {
 impl SparseOut {
     /// As `DenseOut::stored` (compressibility judged on the values).
     pub fn stored(self, typmod: i32) -> Self {
-        if typmod < 0 {
+        if typmod < 0 || !COMPRESS_VALUES.get() {
             return self;
         }
         // SAFETY: self.0 is a complete, uncompressed sparsevec made by `new`.
@@ -290,6 +290,22 @@ unsafe impl BoxRet for SparseOut {
 sql_type!(SparseOut, "sparsevec");
 
 // ----------------------------------------------------------------- TOAST
+
+/// `ruvector.compress_values`: whether values stored into a column are
+/// compressed when their strategy says so (with `default_toast_compression`).
+pub static COMPRESS_VALUES: pgrx::GucSetting<bool> = pgrx::GucSetting::<bool>::new(true);
+
+/// Register `ruvector.compress_values`; called once from `_PG_init`.
+pub fn init() {
+    pgrx::GucRegistry::define_bool_guc(
+        c"ruvector.compress_values",
+        c"Compresses mostly-zero and quantized vectors stored into a column (ruvector_storage_info shows how a value is stored)",
+        c"Uses default_toast_compression (pglz or lz4). Off: values are stored as sent, as pgvector stores them.",
+        &COMPRESS_VALUES,
+        pgrx::GucContext::Userset,
+        pgrx::GucFlags::default(),
+    );
+}
 
 unsafe extern "C-unwind" {
     /// PostgreSQL's column-value compression (access/toast_internals.h): a

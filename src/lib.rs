@@ -40,6 +40,7 @@ pub extern "C-unwind" fn _PG_init() {
     am::hnsw::options::init();
     am::ivfflat::options::init();
     am::planner::init();
+    datum::init();
     shared::init();
 }
 

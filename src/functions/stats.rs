@@ -179,11 +179,19 @@ pub(crate) fn ivfflat_entry_json(e: &IvfFlatSharedMem) -> Value {
 }
 
 /// Read every page of an hnsw or ivfflat index into shared buffers (like
-/// pg_prewarm's "buffer" mode); the number of pages read.
+/// pg_prewarm's "buffer" mode) and, for hnsw with the library preloaded,
+/// every element's vector into the shared vector cache; the number of pages
+/// read.
 #[pg_extern(volatile, strict)]
 fn ruvector_prewarm(index: RegClass) -> i64 {
-    let (rel, _) = open_vector_index(index.0, "ruvector_prewarm");
-    Index::new(rel.0).prewarm() as i64
+    let (rel, am) = open_vector_index(index.0, "ruvector_prewarm");
+    let idx = Index::new(rel.0);
+    let pages = idx.prewarm() as i64;
+    if am == "hnsw" && pages > 1 {
+        crate::am::kind::index_kind(rel.0, "hnsw");
+        crate::am::hnsw::fill_shared_cache(idx);
+    }
+    pages
 }
 
 /// Restart the peak tracking of this backend's Rust heap (the "rust heap"

@@ -118,6 +118,37 @@ impl DiskGraph {
         found.sort();
     }
 
+    /// Put element `tid`'s vector into the vector cache as a search would
+    /// (an SQ8 or full copy); whether the cache holds it now.
+    pub fn cache_vector(&self, tid: Tid) -> bool {
+        if !self.cached {
+            return false;
+        }
+        if super::cache::peek(tid, |_| ()).is_some() {
+            return true;
+        }
+        if !super::cache::has_room() {
+            return false;
+        }
+        let Some(chunked) = self.index.read(tid, |b| ElementRef::parse(b).map(|e| e.next_chunk().is_valid())).flatten()
+        else {
+            return false;
+        };
+        let Some(raw) = self.raw(tid) else { return false };
+        if self.sq8 {
+            let Some(mut record) = sq8::encode(&chunk_elems::<f32>(&raw)) else { return false };
+            // as in read_distance: a vector in chunks is measured chunk by
+            // chunk from the pages, another fold than the cached one
+            if chunked {
+                *record.last_mut().expect("the exact byte") = 0;
+            }
+            super::cache::put(tid, &record);
+        } else {
+            super::cache::put(tid, &raw);
+        }
+        super::cache::peek(tid, |_| ()).is_some()
+    }
+
     /// Whether `tid` was seen to be a deleted element by `distance`.
     pub fn seen_deleted(&self, tid: Tid) -> bool {
         self.deleted_seen.borrow().contains(&tid)

@@ -60,3 +60,36 @@ pub fn meta_for_search(index: crate::am::storage::Index) -> ruvector_core::hnsw:
     index.set_cached_nonce(meta.nonce);
     meta
 }
+
+/// Fill the shared vector cache with every element of `index` (with the
+/// library preloaded; `ruvector_prewarm`), as searches would fill it, so a
+/// server's first searches find it warm. Returns the vectors it holds.
+pub fn fill_shared_cache(index: crate::am::storage::Index) -> usize {
+    use ruvector_core::hnsw::tuple::{ElementRef, Tid};
+    if crate::shared::arena().is_none() {
+        return 0;
+    }
+    let _update = index.update_lock(false);
+    let meta = meta_for_search(index);
+    if meta.dims == 0 {
+        return 0;
+    }
+    let graph = graph::DiskGraph::open_for_search(index, &meta, crate::am::kind::index_kind(index.relation(), "hnsw"));
+    let mut cached = 0;
+    for block in 1..index.nblocks() {
+        let elements: Vec<Tid> = index.read_page(block, |page| {
+            page.items()
+                .filter(|(_, b)| ElementRef::parse(b).is_some())
+                .map(|(offset, _)| Tid { block, offset })
+                .collect()
+        });
+        for tid in elements {
+            if !graph.cache_vector(tid) {
+                return cached;
+            }
+            cached += 1;
+        }
+        pgrx::check_for_interrupts!();
+    }
+    cached
+}

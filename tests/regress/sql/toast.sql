@@ -43,6 +43,12 @@ SELECT id, l2_distance(v, v) AS self, round(vector_norm(v)::numeric, 3) AS norm 
 SELECT vector_dims(h), l2_distance(h, h) FROM toast_t WHERE id = 7;
 SELECT (SELECT v FROM toast_t WHERE id = 2)::text = (SELECT array_agg(CASE WHEN g % 50 = 0 THEN g ELSE 0 END) FROM generate_series(1, 10000) g)::ruvector::text AS round_trips;
 
+-- ruvector.compress_values = off stores values as sent (as pgvector does)
+SET ruvector.compress_values = off;
+INSERT INTO toast_t (id, kind, v) SELECT 9, 'quantized 256-d, compression off', v::text::ruvector(256) FROM toast_t WHERE id = 4;
+RESET ruvector.compress_values;
+SELECT id, (ruvector_storage_info(v)->>'compressed')::bool AS compressed, pg_column_size(v) FROM toast_t WHERE id IN (4, 9) ORDER BY id;
+
 -- a query constant is never compressed, even when it would be
 SELECT ruvector_storage_info((SELECT array_agg((g * 31 % 4) / 3.0) FROM generate_series(1, 256) g)::ruvector)->>'compressed' AS constant_compressed;
 
