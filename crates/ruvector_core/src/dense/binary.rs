@@ -56,8 +56,20 @@ pub fn decode_header<E: DenseElement>(msg: &[u8], typmod: i32) -> Result<(usize,
 /// then one check that every element is finite (the first one that is not
 /// is reported, as pgvector does).
 pub fn decode_body<E: DenseElement>(body: &[u8], out: &mut [E]) -> Result<()> {
-    for (o, chunk) in out.iter_mut().zip(body.chunks_exact(E::WIRE_BYTES)) {
-        *o = E::read_be(chunk);
+    let n = out.len() * E::WIRE_BYTES;
+    if E::WIRE_BYTES == std::mem::size_of::<E>() && body.len() >= n {
+        // one copy, then a byte swap over the whole buffer, which the
+        // compiler turns into vector shuffles (the wire is big-endian)
+        bytemuck::cast_slice_mut::<E, u8>(out).copy_from_slice(&body[..n]);
+        match E::WIRE_BYTES {
+            4 => bytemuck::cast_slice_mut::<E, u32>(out).iter_mut().for_each(|w| *w = u32::from_be(*w)),
+            2 => bytemuck::cast_slice_mut::<E, u16>(out).iter_mut().for_each(|w| *w = u16::from_be(*w)),
+            _ => unreachable!("dense elements are 2 or 4 bytes"),
+        }
+    } else {
+        for (o, chunk) in out.iter_mut().zip(body.chunks_exact(E::WIRE_BYTES)) {
+            *o = E::read_be(chunk);
+        }
     }
     if out.iter().any(|x| x.is_nan() || x.is_infinite()) {
         out.iter().try_for_each(|&x| check_element(x))?;
