@@ -139,6 +139,7 @@ def main():
     ap.add_argument("--ef", type=int, default=40)
     ap.add_argument("--seconds", type=int, default=15)
     ap.add_argument("--clients", default="1,2,8,32")
+    ap.add_argument("--only", help="run only the modes whose label contains this")
     args = ap.parse_args()
     base, queries, metric, _, _ = datasets.load(args.dataset, 1000)
     _, op = OPS[metric]
@@ -173,6 +174,7 @@ def main():
         else:
             modes.append((engine, args.conninfo, db, "", None))
     rows = []
+    modes = [m for m in modes if not args.only or args.only in m[0]]
     for label, conninfo, db, options, settings in modes:
         if settings is not None:
             restart(args.shared_data, settings)

@@ -185,18 +185,48 @@ fn elem_of_type(typid: pg_sys::Oid) -> Result<(Elem, &'static str), String> {
 /// version and metric are checked against the catalogue at the same time,
 /// so a page that is not ours or an index of another opclass is an ERROR
 /// (XX002), not a misread.
-pub fn index_kind(index: pg_sys::Relation, am: &str) -> IndexKind {
-    #[repr(C)]
-    struct AmCache {
-        tag: u64,
-        kind: IndexKind,
+/// What a backend keeps about an index in its relcache entry (`rd_amcache`,
+/// which PostgreSQL frees whenever the entry is invalidated: ALTER, REINDEX,
+/// TRUNCATE, DROP): its kind, and for hnsw the build nonce last read from
+/// its meta page (see hnsw::meta_for_search).
+#[repr(C)]
+struct AmCache {
+    tag: u64,
+    kind: IndexKind,
+    nonce: Option<u32>,
+}
+const AM_CACHE_TAG: u64 = 0x7275_7665_6374_6b64;
+
+/// The index's AmCache, if `index_kind` made one.
+fn am_cache(index: pg_sys::Relation) -> Option<*mut AmCache> {
+    // SAFETY: rd_amcache is null or an AmCache made by index_kind (checked by its tag).
+    unsafe {
+        let cached = (*index).rd_amcache as *mut AmCache;
+        (!cached.is_null() && (*cached).tag == AM_CACHE_TAG).then_some(cached)
     }
-    const TAG: u64 = 0x7275_7665_6374_6b64;
+}
+
+/// The build nonce this backend last read from the index's meta page, for
+/// this relcache entry.
+pub fn cached_nonce(index: pg_sys::Relation) -> Option<u32> {
+    // SAFETY: an AmCache of this relcache entry (am_cache).
+    am_cache(index).and_then(|c| unsafe { (*c).nonce })
+}
+
+/// Remember the build nonce just read from the meta page (after `index_kind`).
+pub fn set_cached_nonce(index: pg_sys::Relation, nonce: u32) {
+    if let Some(c) = am_cache(index) {
+        // SAFETY: as above; this backend's own relcache entry.
+        unsafe { (*c).nonce = Some(nonce) };
+    }
+}
+
+pub fn index_kind(index: pg_sys::Relation, am: &str) -> IndexKind {
     // SAFETY: rd_amcache is null or was set below to an AmCache in the
     // index's own memory context.
     unsafe {
         let cached = (*index).rd_amcache as *const AmCache;
-        if !cached.is_null() && (*cached).tag == TAG {
+        if !cached.is_null() && (*cached).tag == AM_CACHE_TAG {
             return (*cached).kind;
         }
     }
@@ -209,7 +239,7 @@ pub fn index_kind(index: pg_sys::Relation, am: &str) -> IndexKind {
     // long as rd_amcache may point into it.
     unsafe {
         let cache = pg_sys::MemoryContextAlloc((*index).rd_indexcxt, std::mem::size_of::<AmCache>()) as *mut AmCache;
-        cache.write(AmCache { tag: TAG, kind });
+        cache.write(AmCache { tag: AM_CACHE_TAG, kind, nonce: None });
         (*index).rd_amcache = cache.cast();
     }
     kind

@@ -164,6 +164,7 @@ pub(crate) fn hnsw_entry_json(e: &HnswSharedMem) -> Value {
         "elements": count(e.elements),
         "made_from_meta_page": e.flags & FLAG_FROM_META_PAGE != 0,
         "bytes": std::mem::size_of::<HnswSharedMem>(),
+        "shared_cache_bytes": e.memory_bytes,
     })
 }
 
@@ -175,6 +176,7 @@ pub(crate) fn ivfflat_entry_json(e: &IvfFlatSharedMem) -> Value {
         "vectors": count(e.vectors),
         "made_from_meta_page": e.flags & FLAG_FROM_META_PAGE != 0,
         "bytes": std::mem::size_of::<IvfFlatSharedMem>(),
+        "shared_cache_bytes": e.memory_bytes,
     })
 }
 

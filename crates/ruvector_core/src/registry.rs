@@ -42,18 +42,21 @@ const KIND_DEAD: u32 = u32::MAX;
 
 /// An hnsw index's entry: the meta page (entry point, top level, m,
 /// ef_construction, dimensions, metric, VACUUM generation, build nonce),
-/// flags, and the elements in the index (live and awaiting VACUUM).
+/// flags, the elements in the index (live and awaiting VACUUM), and the
+/// shared memory its searches hold beyond the entry (its shared vector
+/// cache segment).
 #[repr(C, align(64))]
 #[derive(Clone, Copy, Debug, PartialEq, bytemuck::Pod, bytemuck::Zeroable)]
 pub struct HnswSharedMem {
     pub meta: Meta,
     pub flags: u32,
     pub elements: u64,
-    pub reserved: u64,
+    pub memory_bytes: u64,
 }
 
 /// An ivfflat index's entry: the meta page (dimensions, lists, metric,
-/// first centre page), flags, and the rows in its lists.
+/// first centre page), flags, the rows in its lists, and the shared memory
+/// it holds beyond the entry (none today: ivfflat has no shared cache).
 #[repr(C, align(64))]
 #[derive(Clone, Copy, Debug, PartialEq, bytemuck::Pod, bytemuck::Zeroable)]
 pub struct IvfFlatSharedMem {
@@ -61,12 +64,13 @@ pub struct IvfFlatSharedMem {
     pub reserved_words: [u32; 5],
     pub flags: u32,
     pub vectors: u64,
-    pub reserved: u64,
+    pub memory_bytes: u64,
 }
 
 // The layouts the slots' words carry: the meta image in words 0-5 (bytes
-// 0-47, flags last), the count in word 6.
+// 0-47, flags last), the count in word 6, the memory in word 7.
 const COUNT_WORD: usize = 6;
+const MEMORY_WORD: usize = 7;
 const IMAGE_BYTES: usize = 48;
 const _: () = {
     use std::mem::{offset_of, size_of};
@@ -75,6 +79,8 @@ const _: () = {
     assert!(offset_of!(HnswSharedMem, flags) == 44 && offset_of!(IvfFlatSharedMem, flags) == 44);
     assert!(offset_of!(HnswSharedMem, elements) == 8 * COUNT_WORD);
     assert!(offset_of!(IvfFlatSharedMem, vectors) == 8 * COUNT_WORD);
+    assert!(offset_of!(HnswSharedMem, memory_bytes) == 8 * MEMORY_WORD);
+    assert!(offset_of!(IvfFlatSharedMem, memory_bytes) == 8 * MEMORY_WORD);
     assert!(size_of::<IvfMeta>() <= offset_of!(IvfFlatSharedMem, reserved_words) + 20);
     assert!(size_of::<Slot>() == 128 && std::mem::align_of::<Slot>() == 64);
 };
@@ -258,6 +264,9 @@ impl<'a> Registry<'a> {
                 None if new => slot.words[COUNT_WORD].store(UNKNOWN, Relaxed),
                 None => {}
             }
+            if new {
+                slot.words[MEMORY_WORD].store(0, Relaxed);
+            }
             slot.last_used.store(self.clock.fetch_add(1, Relaxed), Relaxed);
         };
         // an existing entry: its own lock suffices
@@ -333,6 +342,20 @@ impl<'a> Registry<'a> {
         slot.unlock(v);
     }
 
+    /// Set `key`'s memory figure, if it has an entry and the figure differs
+    /// (a read only, when it does not).
+    pub fn set_memory(&self, key: &RegistryKey, bytes: u64) {
+        let Some((slot, words)) = self.find(key) else { return };
+        if words[MEMORY_WORD] == bytes {
+            return;
+        }
+        let v = slot.lock();
+        if slot.key_now() == *key {
+            slot.words[MEMORY_WORD].store(bytes, Relaxed);
+        }
+        slot.unlock(v);
+    }
+
     /// Forget `key`'s entry (its index was dropped).
     pub fn invalidate(&self, key: &RegistryKey) {
         let Some((slot, _)) = self.find(key) else { return };
@@ -390,9 +413,10 @@ mod tests {
         r.publish(&key(1), bytemuck::bytes_of(&meta(1)), 0, Some(10));
         r.add(&key(1), 5);
         r.add(&key(1), -2);
+        r.set_memory(&key(1), 4096);
         r.publish(&key(1), bytemuck::bytes_of(&meta(2)), 0, None);
         let e: HnswSharedMem = r.read(&key(1)).unwrap();
-        assert_eq!((e.meta, e.elements), (meta(2), 13));
+        assert_eq!((e.meta, e.elements, e.memory_bytes), (meta(2), 13, 4096));
         // many keys: all found; dropping one leaves the others reachable
         for f in 2..40 {
             r.publish(&key(f), bytemuck::bytes_of(&meta(f)), 0, Some(f as u64));

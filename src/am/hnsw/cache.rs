@@ -241,6 +241,11 @@ pub fn open(
     true
 }
 
+/// Bytes of the shared segment this backend's search holds, if any.
+pub fn shared_segment_bytes() -> Option<usize> {
+    CACHE.with(|c| c.borrow().shared.map(|sh| sh.segment.layout().words() * 8))
+}
+
 /// Stop using the shared segment this backend held (its hazard is let go of
 /// by the caller, src/shared.rs, at the end of a transaction).
 pub fn forget_shared() {

@@ -81,6 +81,9 @@ impl DiskGraph {
         let bytes = if g.sq8 { Some(sq8::record_bytes(g.dims)) } else { kind.elem.row_bytes(g.dims) };
         g.cached =
             super::cache::open(key, bytes, 2 * meta.m as usize, index.wal_mark(), expected_elements(index, g.dims));
+        if let Some(bytes) = super::cache::shared_segment_bytes() {
+            index.registry_set_memory::<Meta>(bytes as u64);
+        }
         g
     }
 

@@ -42,14 +42,15 @@ callbacks::am_costestimate!(|rel, tuples| {
 /// The meta page as searches and inserts read it: from the index registry
 /// (src/shared.rs, with the library preloaded), without pinning the meta
 /// page, when its entry belongs to the build whose meta page this backend
-/// read for this relcache entry (the nonce kept in `rd_amcache`, which
+/// read for this relcache entry (the nonce kept in `rd_amcache` beside the
+/// index's kind, am::kind, which
 /// PostgreSQL frees on REINDEX, TRUNCATE or a new tablespace: an entry left
 /// by a dropped relation whose relfilenode was reused is never taken);
 /// otherwise from the page, which corrects the entry.
 pub fn meta_for_search(index: crate::am::storage::Index) -> ruvector_core::hnsw::tuple::Meta {
     use ruvector_core::hnsw::tuple::{Meta, META_MAGIC, META_VERSION};
     use ruvector_core::registry::HnswSharedMem;
-    if let Some(nonce) = index.cached_nonce() {
+    if let Some(nonce) = crate::am::kind::cached_nonce(index.relation()) {
         if let Some(e) = index.registry_entry::<Meta, HnswSharedMem>() {
             if e.meta.nonce == nonce && e.meta.magic == META_MAGIC && e.meta.version == META_VERSION {
                 return e.meta;
@@ -57,7 +58,7 @@ pub fn meta_for_search(index: crate::am::storage::Index) -> ruvector_core::hnsw:
         }
     }
     let meta: Meta = index.meta();
-    index.set_cached_nonce(meta.nonce);
+    crate::am::kind::set_cached_nonce(index.relation(), meta.nonce);
     meta
 }
 

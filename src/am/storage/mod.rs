@@ -269,6 +269,14 @@ impl Index {
         }
     }
 
+    /// Set the memory figure of the index's registry entry (its shared vector
+    /// cache segment's bytes).
+    pub fn registry_set_memory<M: RegisteredMeta>(&self, bytes: u64) {
+        if let Some((registry, key)) = self.registry_key::<M>() {
+            registry.set_memory(&key, bytes);
+        }
+    }
+
     fn registry_key<M: RegisteredMeta>(&self) -> Option<(Registry<'static>, RegistryKey)> {
         let registry = crate::shared::registry()?;
         // SAFETY: the relation is open; reading its relcache fields and the
@@ -291,30 +299,6 @@ impl Index {
                 kind: M::KIND,
             };
             Some((registry, key))
-        }
-    }
-
-    /// The build nonce this backend last read from the meta page of this
-    /// relcache entry (PostgreSQL frees `rd_amcache` whenever the relation's
-    /// relcache entry is invalidated: REINDEX, TRUNCATE, a new tablespace).
-    pub fn cached_nonce(&self) -> Option<u32> {
-        // SAFETY: the relation is open; rd_amcache is null or the u32 that
-        // set_cached_nonce allocated in the relation's index context.
-        unsafe {
-            let p = (*self.rel).rd_amcache as *const u32;
-            (!p.is_null()).then(|| *p)
-        }
-    }
-
-    pub fn set_cached_nonce(&self, nonce: u32) {
-        // SAFETY: as above; rd_indexcxt lives as long as the relcache entry,
-        // which frees rd_amcache with it.
-        unsafe {
-            let rel = &mut *self.rel;
-            if rel.rd_amcache.is_null() {
-                rel.rd_amcache = pg_sys::MemoryContextAlloc(rel.rd_indexcxt, core::mem::size_of::<u32>());
-            }
-            *(rel.rd_amcache as *mut u32) = nonce;
         }
     }
 
