@@ -16,6 +16,7 @@ pub mod layout;
 pub mod registry;
 pub mod shared_cache;
 pub mod sparse;
+pub mod spin;
 pub mod sq8;
 pub mod tidstore;
 pub mod toast;

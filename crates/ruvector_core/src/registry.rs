@@ -130,18 +130,6 @@ pub struct Registry<'a> {
     clock: &'a AtomicU64,
 }
 
-fn spin(lock: &AtomicU64) {
-    let mut spins = 0u32;
-    while lock.compare_exchange_weak(0, 1, Acquire, Relaxed).is_err() {
-        spins += 1;
-        if spins < 100 {
-            std::hint::spin_loop();
-        } else {
-            std::thread::yield_now();
-        }
-    }
-}
-
 impl Slot {
     /// Take the slot's sequence lock; returns the version to release with.
     fn lock(&self) -> u64 {
@@ -151,12 +139,7 @@ impl Slot {
             if v & 1 == 0 && self.version.compare_exchange_weak(v, v + 1, Acquire, Relaxed).is_ok() {
                 return v + 1;
             }
-            spins += 1;
-            if spins < 100 {
-                std::hint::spin_loop();
-            } else {
-                std::thread::yield_now();
-            }
+            crate::spin::back_off(&mut spins);
         }
     }
 
@@ -279,7 +262,7 @@ impl<'a> Registry<'a> {
             }
             slot.unlock(v);
         }
-        spin(self.insert_lock);
+        let insert_lock = crate::spin::acquire(self.insert_lock);
         let mut chosen: Option<&Slot> = None;
         for slot in self.window(key) {
             let v = slot.lock();
@@ -309,7 +292,7 @@ impl<'a> Registry<'a> {
             write(slot, !same);
             slot.unlock(v);
         }
-        self.insert_lock.store(0, Release);
+        drop(insert_lock);
     }
 
     /// Make `key`'s entry hold the meta page `image` just read or written

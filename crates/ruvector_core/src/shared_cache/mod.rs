@@ -40,6 +40,8 @@ use std::sync::atomic::Ordering::{Acquire, Relaxed, Release, SeqCst};
 
 pub use segment::{Layout, Segment};
 
+use crate::spin::SpinGuard;
+
 /// Descriptors: at most this many segments (index generations) at once.
 pub const SEGMENTS: usize = 32;
 
@@ -181,18 +183,8 @@ impl<'a> Arena<'a> {
         self.words[H_DATA_AT].load(Relaxed) as usize
     }
 
-    fn lock(&self) -> ArenaLock<'_> {
-        let lock = &self.words[H_LOCK];
-        let mut spins = 0u32;
-        while lock.compare_exchange_weak(0, 1, Acquire, Relaxed).is_err() {
-            spins += 1;
-            if spins < 100 {
-                std::hint::spin_loop();
-            } else {
-                std::thread::yield_now();
-            }
-        }
-        ArenaLock(lock)
+    fn lock(&self) -> SpinGuard<'_> {
+        crate::spin::acquire(&self.words[H_LOCK])
     }
 
     fn matches(d: &[AtomicU64], key: &SegmentKey) -> bool {
@@ -257,7 +249,7 @@ impl<'a> Arena<'a> {
     }
 
     /// Under the lock: free every retired segment nobody holds.
-    fn reclaim(&self, _lock: &ArenaLock) {
+    fn reclaim(&self, _lock: &SpinGuard) {
         for i in 0..SEGMENTS {
             let d = self.desc(i);
             if d[D_STATE].load(SeqCst) == RETIRED && !self.held_by_anyone(d[D_TAG].load(Relaxed)) {
@@ -268,7 +260,7 @@ impl<'a> Arena<'a> {
 
     /// Under the lock: the largest free range of the data (start, words), and
     /// a free descriptor, if any.
-    fn largest_gap(&self, _lock: &ArenaLock) -> ((usize, usize), Option<usize>) {
+    fn largest_gap(&self, _lock: &SpinGuard) -> ((usize, usize), Option<usize>) {
         let mut used: Vec<(usize, usize)> = vec![];
         let mut free_desc = None;
         for i in 0..SEGMENTS {
@@ -295,7 +287,7 @@ impl<'a> Arena<'a> {
 
     /// Under the lock: retire the live segment used longest ago that nobody
     /// holds (not of `keep`'s index). Returns whether one was.
-    fn evict_one(&self, keep: &SegmentKey, _lock: &ArenaLock) -> bool {
+    fn evict_one(&self, keep: &SegmentKey, _lock: &SpinGuard) -> bool {
         let victim = (0..SEGMENTS)
             .filter(|&i| {
                 let d = self.desc(i);
@@ -420,14 +412,6 @@ impl<'a> Arena<'a> {
                 })
             })
             .collect()
-    }
-}
-
-struct ArenaLock<'a>(&'a AtomicU64);
-
-impl Drop for ArenaLock<'_> {
-    fn drop(&mut self) {
-        self.0.store(0, Release);
     }
 }
 
