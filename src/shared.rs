@@ -97,6 +97,7 @@ fn arena_bytes() -> usize {
 #[cfg(not(any(feature = "pg13", feature = "pg14")))]
 static mut PREV_REQUEST_HOOK: pg_sys::shmem_request_hook_type = None;
 static mut PREV_STARTUP_HOOK: pg_sys::shmem_startup_hook_type = None;
+static mut PREV_OBJECT_ACCESS_HOOK: pg_sys::object_access_hook_type = None;
 static mut EXIT_CALLBACK_SET: bool = false;
 
 const BYTES: usize = std::mem::size_of::<BackendSlot>() * BACKEND_SLOTS;
@@ -140,6 +141,8 @@ pub fn init() {
         }
         PREV_STARTUP_HOOK = pg_sys::shmem_startup_hook;
         pg_sys::shmem_startup_hook = Some(startup_shmem);
+        PREV_OBJECT_ACCESS_HOOK = pg_sys::object_access_hook;
+        pg_sys::object_access_hook = Some(forget_dropped_index);
     }
 }
 
@@ -207,6 +210,63 @@ unsafe extern "C-unwind" fn startup_shmem() {
             REGISTRY_SLOTS = bytes / std::mem::size_of::<Slot>();
         }
         pg_sys::LWLockRelease(lock);
+    }
+}
+
+/// On DROP of an hnsw or ivfflat index (alone or with its table): forget its
+/// registry entry and retire its shared vector cache segments, so their
+/// memory is free for others at once. (A DROP rolled back later costs only
+/// a meta-page read and a cache refill.)
+#[pg_guard]
+unsafe extern "C-unwind" fn forget_dropped_index(
+    access: pg_sys::ObjectAccessType::Type,
+    class_id: pg_sys::Oid,
+    object_id: pg_sys::Oid,
+    sub_id: i32,
+    arg: *mut core::ffi::c_void,
+) {
+    // SAFETY: called by PostgreSQL with a live catalogue; the pg_class row is
+    // read through the syscache and released before returning.
+    unsafe {
+        if let Some(prev) = PREV_OBJECT_ACCESS_HOOK {
+            prev(access, class_id, object_id, sub_id, arg);
+        }
+        if access != pg_sys::ObjectAccessType::OAT_DROP || class_id != pg_sys::RelationRelationId || sub_id != 0 {
+            return;
+        }
+        let tuple = pg_sys::SearchSysCache1(pg_sys::SysCacheIdentifier::RELOID as i32, object_id.into());
+        if tuple.is_null() {
+            return;
+        }
+        let form = &*pg_sys::heap_tuple_get_struct::<pg_sys::FormData_pg_class>(tuple);
+        let (kind, relam, node, space) = (form.relkind as u8, form.relam, form.relfilenode, form.reltablespace);
+        pg_sys::ReleaseSysCache(tuple);
+        if kind != pg_sys::RELKIND_INDEX {
+            return;
+        }
+        let hnsw = pg_sys::get_am_oid(c"hnsw".as_ptr(), true);
+        let ivfflat = pg_sys::get_am_oid(c"ivfflat".as_ptr(), true);
+        let registry_kind = if relam == hnsw && hnsw != pg_sys::InvalidOid {
+            ruvector_core::registry::KIND_HNSW
+        } else if relam == ivfflat && ivfflat != pg_sys::InvalidOid {
+            ruvector_core::registry::KIND_IVFFLAT
+        } else {
+            return;
+        };
+        let db = pg_sys::MyDatabaseId;
+        let space = if space == pg_sys::InvalidOid { pg_sys::MyDatabaseTableSpace } else { space };
+        if let Some(registry) = registry() {
+            let key = ruvector_core::registry::RegistryKey {
+                tablespace: space.to_u32(),
+                database: db.to_u32(),
+                relfilenode: node.to_u32(),
+                kind: registry_kind,
+            };
+            registry.invalidate(&key);
+        }
+        if let Some(arena) = arena() {
+            arena.retire_index(db.to_u32(), object_id.to_u32());
+        }
     }
 }
 

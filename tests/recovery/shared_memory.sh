@@ -15,7 +15,7 @@
 #    restart the entry is made again from the meta page (by the first
 #    search, or autovacuum before it), its count unknown; ruvector_prewarm
 #    puts every element's vector into the shared cache, so the first search
-#    after it misses none.
+#    after it misses none; DROP INDEX frees its segment at once.
 # 2. With the shared cache (hnsw.shared_cache_size = 64MB): four sessions
 #    searching at once while it fills get exactly the results of a session
 #    without any cache; a session after them finds every vector it needs
@@ -202,3 +202,16 @@ if [ "$built" != "shared_memory|2000|2000|true|false" ] || [ "$mismatches" != "0
     exit 1
 fi
 echo "index registry: 20 warm searches read $fetched index blocks (no meta page); entries equal the meta pages in 300 looks during inserts, VACUUM and searches; element and row counts equal the pages'; remade from the meta page after a restart; prewarm filled the shared cache (first search: no misses)"
+dropped=$("${P[@]}" -At <<'SQL'
+SELECT 'reg_v'::regclass::oid AS reg_oid \gset
+SELECT count(*) FROM ruvector_shared_cache() WHERE index = :reg_oid AND state = 'live';
+DROP INDEX reg_v;
+SELECT count(*) FROM ruvector_shared_cache() WHERE index = :reg_oid;
+SQL
+)
+dropped=$(echo $dropped)
+if [ "$dropped" != "1 0" ]; then
+    echo "DROP INDEX: FAILED (live segments of the index before, segments after: $dropped)"
+    exit 1
+fi
+echo "DROP INDEX: its shared cache segment was freed at once"

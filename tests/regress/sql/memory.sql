@@ -5,6 +5,10 @@
 SELECT component, bytes = 0 AS zero, detail LIKE 'empty: %' AS says_empty
 FROM ruvector_memory_components() WHERE component = 'hnsw vector cache';
 SELECT component, bytes > 0 AS some FROM ruvector_memory_components() WHERE component IN ('rust heap', 'postgres memory contexts') ORDER BY 1;
+-- the contexts' figure is what pg_backend_memory_contexts sums (within a
+-- fifth: each query allocates a little while it looks)
+SELECT (SELECT bytes FROM ruvector_memory_components() WHERE component = 'postgres memory contexts')::float8
+       / (SELECT sum(total_bytes) FROM pg_backend_memory_contexts) BETWEEN 0.8 AND 1.25 AS contexts_agree;
 -- every backend's cache is visible only with the library preloaded (shared
 -- memory; tests/recovery/shared_memory.sh runs that case)
 SELECT bytes, detail FROM ruvector_memory_components() WHERE component = 'hnsw vector caches, all backends';

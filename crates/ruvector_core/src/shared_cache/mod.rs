@@ -381,6 +381,24 @@ impl<'a> Arena<'a> {
         self.view(i).map_or(Opened::NoRoom, Opened::Held)
     }
 
+    /// Retire every segment of index `index` of `database` (it was dropped);
+    /// each is freed now if nobody holds it, else once the last holder lets
+    /// go. Returns how many were retired.
+    pub fn retire_index(&self, database: u32, index: u32) -> usize {
+        let lock = self.lock();
+        let word = (database as u64) << 32 | index as u64;
+        let mut retired = 0;
+        for i in 0..SEGMENTS {
+            let d = self.desc(i);
+            if d[D_STATE].load(SeqCst) == LIVE && d[D_INDEX].load(Relaxed) == word {
+                d[D_STATE].store(RETIRED, SeqCst);
+                retired += 1;
+            }
+        }
+        self.reclaim(&lock);
+        retired
+    }
+
     /// Every segment not free.
     pub fn segments(&self) -> Vec<SegmentInfo> {
         (0..SEGMENTS)
@@ -468,6 +486,10 @@ mod tests {
         assert!(!states(&a).contains(&(1, "retired")));
         // an unknown backend gets nothing
         assert!(matches!(a.open(4, key(5, 2), spec(10)), Opened::NoRoom));
+        // a dropped index's segments go: at once if nobody holds them
+        a.release(2);
+        assert_eq!(a.retire_index(1, 5), 1);
+        assert!(!a.segments().iter().any(|s| s.key.index == 5));
     }
 
     #[test]
