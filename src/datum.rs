@@ -352,7 +352,8 @@ pub fn stored_form(d: pg_sys::Datum) -> StoredForm {
     // an external pointer, the pointer's own fields).
     unsafe {
         let external = pgrx::varlena::varatt_is_1b_e(p);
-        let compressed = if external {
+        let on_disk = external && pgrx::varlena::vartag_external(p) == pg_sys::vartag_external::VARTAG_ONDISK as u8;
+        let compressed = if on_disk {
             let mut ptr: pg_sys::varatt_external = core::mem::zeroed();
             let data = pgrx::varlena::vardata_1b_e(p).cast::<u8>();
             core::ptr::copy_nonoverlapping(
