@@ -57,6 +57,7 @@ bash tests/pgvector_compat/run.sh
 
 log "SQL fuzzer (tests/fuzz): seeded random statements, the server must survive every one"
 bash tests/fuzz/run.sh
+FUZZ_PRELOAD=1 FUZZ_SEED=5 FUZZ_SECONDS=45 bash tests/fuzz/run.sh
 
 log "The documentation's SQL examples, run; the SQL reference names everything the extension installs (tests/docs)"
 bash tests/docs/run.sh

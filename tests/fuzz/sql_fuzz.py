@@ -362,8 +362,8 @@ class Fuzzer:
         t = self.rng.choice(self.tables)
         action = self.rng.choices(
             ["insert", "index", "query", "delete", "vacuum", "reindex", "truncate", "prepared", "cursor",
-             "binary", "update", "drop", "check"],
-            weights=[14, 8, 30, 6, 5, 2, 1, 4, 2, 6, 3, 1, 3])[0]
+             "binary", "update", "drop", "check", "info"],
+            weights=[14, 8, 30, 6, 5, 2, 1, 4, 2, 6, 3, 1, 3, 2])[0]
         if action == "insert":
             self.insert(t)
         elif action == "index":
@@ -392,6 +392,20 @@ class Fuzzer:
             self.tables.remove(t)
         elif action == "check":
             self.check_indexes(t)
+        elif action == "info":
+            self.info(t)
+
+    def info(self, t):
+        """The introspection functions on whatever the table and its indexes hold now."""
+        pick = self.rng.random()
+        if pick < 0.35 and t.typ in ("ruvector", "halfvec", "sparsevec"):
+            self.run(f"SELECT ruvector_storage_info(v) FROM {t.name} LIMIT 5")
+        elif pick < 0.7 and t.indexes:
+            self.run(f"SELECT ruvector_index_stats('{self.rng.choice(t.indexes)[0]}')")
+        elif pick < 0.85 and t.indexes:
+            self.run(f"SELECT ruvector_prewarm('{self.rng.choice(t.indexes)[0]}')")
+        else:
+            self.run(self.rng.choice(["SELECT ruvector_memory_detailed()", "SELECT * FROM ruvector_shared_cache()"]))
 
     def open_issue(self, what):
         """A failure of a class known to be open: a failure with --strict."""

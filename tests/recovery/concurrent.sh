@@ -5,11 +5,21 @@
 # neighbour pointer to a freed element, no live element unreachable), and
 # both indexes find every row that is left, with recall@10 of at least 0.9
 # (hnsw, ef_search 40) and 0.8 (ivfflat, 4 of 10 lists) on random queries.
+# With RUVECTOR_PRELOAD=1 (concurrent_shared.sh) the library is preloaded,
+# so searches use the shared vector cache and the index registry, and the
+# same checks hold for them.
 set -euo pipefail
 source "$(dirname "$0")/../../scripts/common.sh"
 
 items_cluster 3000 25435
 work=$WORK data=$DATA port=$PORT
+label=concurrent
+if [ "${RUVECTOR_PRELOAD:-0}" = 1 ]; then
+    "${P[@]}" -c "ALTER SYSTEM SET shared_preload_libraries = 'ruvector_pg'" >/dev/null
+    stop_cluster "$data"
+    start_cluster "$data" "$port"
+    label="concurrent, preloaded (shared cache and index registry)"
+fi
 
 errors=$work/errors
 : > "$errors"
@@ -50,8 +60,15 @@ recall() { # $1: operator, $2: settings
 }
 hnsw_recall=$(recall "<->" "SET hnsw.ef_search = 40")
 ivf_recall=$(recall "<=>" "SET ivfflat.probes = 4")
-echo "concurrent: $rows rows after inserts, deletes, queries and vacuums; $check; rows hnsw misses at ef 100/1000 and lost: $missing;" \
-    "ivfflat returns $ivf_rows; recall@10: hnsw $hnsw_recall (ef_search 40), ivfflat $ivf_recall (4 of 10 lists)"
+shared=""
+if [ "${RUVECTOR_PRELOAD:-0}" = 1 ]; then
+    shared=$("${P[@]}" -Atc "SELECT count(*) FROM ruvector_shared_cache() WHERE index = 'items_hnsw'::regclass AND vectors > 0")
+    matches=$("${P[@]}" -Atc "SELECT ruvector_index_stats('items_hnsw')->>'shared_entry_matches_meta_page'")
+    [ "$shared" -ge 1 ] && [ "$matches" = true ] || { echo "$label: shared cache segments $shared, registry entry matches: $matches"; exit 1; }
+    shared=" shared cache segments used: $shared;"
+fi
+echo "$label: $rows rows after inserts, deletes, queries and vacuums; $check; rows hnsw misses at ef 100/1000 and lost: $missing;" \
+    "ivfflat returns $ivf_rows;$shared recall@10: hnsw $hnsw_recall (ef_search 40), ivfflat $ivf_recall (4 of 10 lists)"
 case "$check" in ok:*) ;; *) exit 1 ;; esac
 hnsw_misses_ok "$missing" "$rows" && [ "$ivf_rows" = "$rows" ] &&
     awk -v h="$hnsw_recall" -v f="$ivf_recall" 'BEGIN { exit !(h >= 0.9 && f >= 0.8) }'
