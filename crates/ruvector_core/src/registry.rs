@@ -24,6 +24,8 @@
 //!   inside; a process that dies holding one dies abnormally, and
 //!   PostgreSQL then reinitialises shared memory.
 
+#![forbid(unsafe_code)]
+
 use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
 use std::sync::atomic::{fence, AtomicU32, AtomicU64};
 

@@ -4,6 +4,8 @@
 //! from the pgrx-free core, and a futex-based lock would not work between
 //! processes that map the memory at different addresses.
 
+#![forbid(unsafe_code)]
+
 use std::sync::atomic::AtomicU64;
 use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
 

@@ -16,6 +16,8 @@
 //! Values of 512 bytes to 8 kB that are not compressible enough are stored
 //! as is (`Inline` under 2 kB, `External` above).
 
+#![forbid(unsafe_code)]
+
 /// Where and how a value is stored.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ToastStrategy {
