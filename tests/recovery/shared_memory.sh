@@ -22,7 +22,8 @@
 #    already cached (no misses); one segment serves the index, its memory
 #    figures agree with pg_shmem_allocations and ruvector_memory_detailed();
 #    after DELETE and VACUUM the next search gets a new generation's segment,
-#    the old one is freed, and results still agree.
+#    the old one is freed, and results still agree; the same after rows
+#    change and REINDEX rebuilds the index (a new build nonce).
 set -euo pipefail
 source "$(dirname "$0")/../../scripts/common.sh"
 
@@ -137,7 +138,17 @@ if [ "$after" != "0/40 " ] || [ "$segments" != "$((generation + 1)):live" ]; the
     echo "shared cache after VACUUM: FAILED (results differing: $after; segments: $segments, expected generation $((generation + 1)) alone)"
     exit 1
 fi
-echo "shared cache: 4 sessions at once and a fifth after agree with an uncached one (40 searches each), the fifth missed nothing; one segment ($vectors vectors); figures agree with pg_shmem_allocations; after VACUUM generation $((generation + 1)) replaced $generation"
+# a rebuild (new nonce, generation 0 again): a new segment replaces the old
+"${P[@]}" -c "UPDATE small SET v = (SELECT array_agg(random()) FROM generate_series(1, 64) WHERE id > 0) WHERE id % 5 = 0" -c "REINDEX INDEX small_v" -c "DELETE FROM results" >/dev/null
+{ echo "SET hnsw.vector_cache_size = 0;"; searches 0; } | "${P[@]}"
+searches 1 | "${P[@]}"
+rebuilt=$(differ 1)
+segments=$("${P[@]}" -At -c "SELECT string_agg(generation || ':' || state, ',') FROM ruvector_shared_cache() WHERE index = 'small_v'::regclass")
+if [ "$rebuilt" != "0/40 " ] || [ "$segments" != "0:live" ]; then
+    echo "shared cache after REINDEX: FAILED (results differing: $rebuilt; segments: $segments, expected a new generation 0 alone)"
+    exit 1
+fi
+echo "shared cache: 4 sessions at once and a fifth after agree with an uncached one (40 searches each), the fifth missed nothing; one segment ($vectors vectors); figures agree with pg_shmem_allocations; after VACUUM generation $((generation + 1)) replaced $generation; after changed rows and REINDEX a new segment, results agree"
 
 # 3. the index registry
 "${P[@]}" >/dev/null <<'SQL'
