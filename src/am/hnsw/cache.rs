@@ -333,11 +333,10 @@ pub fn with<R>(tid: Tid, f: impl FnOnce(&[u8]) -> R) -> Option<R> {
 }
 
 /// Cache lines of a cached vector `prefetch_all` asks for: all of an SQ8 copy of
-/// up to ~1,000 dimensions (Fashion-MNIST's 784: 13 lines; backend time per
-/// query at ef 20 180-187 µs with 4 lines, 173-183 with 8, 157-167 with 16).
-/// The f32 copies of short vectors are smaller anyway; for longer records the
-/// hardware prefetcher follows the rest once it is read in order (asking
-/// for all 49 lines of a 784-d f32 copy was slower than 4).
+/// up to ~1,000 dimensions (Fashion-MNIST's 784: 13 lines). The f32 copies of
+/// short vectors are smaller anyway; for longer records the hardware
+/// prefetcher follows the rest once it is read in order. Measured:
+/// docs/benchmarks.md, "Search-path choices".
 const PREFETCH_LINES: usize = 16;
 
 /// For each of `ids` in order: `f` of its cached record pushed to `out`, or,

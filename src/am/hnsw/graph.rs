@@ -318,9 +318,8 @@ impl GraphRead for DiskGraph {
     }
 
     /// As `distance` for each, with the cached ones measured under one
-    /// borrow of the cache (GloVe-50 ef 200: 720 -> 570-630 µs of backend time
-    /// per query; Fashion-MNIST ef 20: 147 -> 137-140 µs), then the rest
-    /// from the pages.
+    /// borrow of the cache, then the rest from the pages (docs/benchmarks.md,
+    /// "Search-path choices").
     fn distances(&self, query: &Query, ids: &[Tid], out: &mut Vec<f32>) {
         out.clear();
         if !self.cached {
@@ -341,9 +340,8 @@ impl GraphRead for DiskGraph {
 
     /// Two rounds for elements not in the vector cache: the line pointers
     /// (with buffer descriptors and page headers) of all, then, once those
-    /// had time to arrive, the tuples they point to, whole up to 4 kB (on
-    /// Fashion-MNIST with the default cache: 270 → 220 µs of backend time
-    /// per query at ef 20; the first 512 bytes only: 237 µs).
+    /// had time to arrive, the tuples they point to, whole up to 4 kB
+    /// (docs/benchmarks.md, "Search-path choices").
     fn prefetch_all(&self, ids: &[Tid]) {
         // the uncached ones, found by the first round (beyond 64, at once)
         let mut uncached = [Tid::INVALID; 64];

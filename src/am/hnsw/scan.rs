@@ -240,9 +240,8 @@ pub unsafe extern "C-unwind" fn amgettuple(scan: pg_sys::IndexScanDesc, _dir: pg
             return false;
         }
         let max = MAX_SCAN_TUPLES.get().max(1) as usize;
-        // Each batch twice the last: on 384-d sentence embeddings with a filter
-        // passing 1-5 % of rows, 1.4-1.7x the QPS of restarting with a doubled
-        // ef at the same recall; batches of ef_search each lost 1-1.5 points.
+        // Each batch twice the last (docs/benchmarks.md, "Search-path
+        // choices": faster than restarting, and than batches of ef_search).
         state.ef = state.ef.saturating_mul(2).min(max);
         let measured = state.search(index);
         // Stop once the tuple or memory budget is spent; what this last
