@@ -124,30 +124,24 @@ if [ "$differing" != "0/40 0/40 0/40 0/40 0/40 " ] || [ "$fifth" != 0 ] || [ "$s
     echo "shared cache: FAILED (results differing from uncached: $differing; fifth session's misses: $fifth; live segments: $segs; memory figures agree: $agree)"
     exit 1
 fi
-# a new generation after VACUUM frees elements
-"${P[@]}" >/dev/null <<'SQL'
-DELETE FROM small WHERE id % 3 = 0;
-VACUUM small;
-DELETE FROM results;
-SQL
-{ echo "SET hnsw.vector_cache_size = 0;"; searches 0; } | "${P[@]}"
-searches 1 | "${P[@]}"
-after=$(differ 1)
-segments=$("${P[@]}" -At -c "SELECT string_agg(generation || ':' || state, ',') FROM ruvector_shared_cache() WHERE index = 'small_v'::regclass")
-if [ "$after" != "0/40 " ] || [ "$segments" != "$((generation + 1)):live" ]; then
-    echo "shared cache after VACUUM: FAILED (results differing: $after; segments: $segments, expected generation $((generation + 1)) alone)"
-    exit 1
-fi
-# a rebuild (new nonce, generation 0 again): a new segment replaces the old
-"${P[@]}" -c "UPDATE small SET v = (SELECT array_agg(random()) FROM generate_series(1, 64) WHERE id > 0) WHERE id % 5 = 0" -c "REINDEX INDEX small_v" -c "DELETE FROM results" >/dev/null
-{ echo "SET hnsw.vector_cache_size = 0;"; searches 0; } | "${P[@]}"
-searches 1 | "${P[@]}"
-rebuilt=$(differ 1)
-segments=$("${P[@]}" -At -c "SELECT string_agg(generation || ':' || state, ',') FROM ruvector_shared_cache() WHERE index = 'small_v'::regclass")
-if [ "$rebuilt" != "0/40 " ] || [ "$segments" != "0:live" ]; then
-    echo "shared cache after REINDEX: FAILED (results differing: $rebuilt; segments: $segments, expected a new generation 0 alone)"
-    exit 1
-fi
+# after CHANGE (SQL): an uncached session and a cached one agree, and the
+# index has one segment, of generation GENERATION, live
+after_change() { # WHAT CHANGE GENERATION
+    echo "$2; DELETE FROM results;" | "${P[@]}" >/dev/null
+    { echo "SET hnsw.vector_cache_size = 0;"; searches 0; } | "${P[@]}"
+    searches 1 | "${P[@]}"
+    local differing segments
+    differing=$(differ 1)
+    segments=$("${P[@]}" -At -c "SELECT string_agg(generation || ':' || state, ',') FROM ruvector_shared_cache() WHERE index = 'small_v'::regclass")
+    if [ "$differing" != "0/40 " ] || [ "$segments" != "$3:live" ]; then
+        echo "shared cache after $1: FAILED (results differing: $differing; segments: $segments, expected generation $3 alone)"
+        exit 1
+    fi
+}
+# VACUUM frees elements: a new generation
+after_change VACUUM "DELETE FROM small WHERE id % 3 = 0; VACUUM small" $((generation + 1))
+# a rebuild (a new nonce, generation 0 again) after rows changed
+after_change REINDEX "UPDATE small SET v = (SELECT array_agg(random()) FROM generate_series(1, 64) WHERE id > 0) WHERE id % 5 = 0; REINDEX INDEX small_v" 0
 echo "shared cache: 4 sessions at once and a fifth after agree with an uncached one (40 searches each), the fifth missed nothing; one segment ($vectors vectors); figures agree with pg_shmem_allocations; after VACUUM generation $((generation + 1)) replaced $generation; after changed rows and REINDEX a new segment, results agree"
 
 # 3. the index registry
