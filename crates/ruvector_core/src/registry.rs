@@ -13,7 +13,10 @@
 //!   no lock: they read the version (Acquire), the words (Relaxed), then the
 //!   version again after an Acquire fence, and keep the snapshot only if
 //!   the version was even and unchanged. Every word is an atomic, so a torn
-//!   read is detected, never undefined.
+//!   read is detected, never undefined. After 64 such tries against busy
+//!   writers a reader takes the slot's lock to read it, so a probe never
+//!   skips a slot (a skipped slot would hide its entry: a lost count, or a
+//!   second entry for one key).
 //! - A key is in at most one slot: new keys are placed (and slots evicted)
 //!   only under the table's insert lock, after probing the key's whole
 //!   window. A slot once used is never empty again (a dropped index leaves
@@ -160,23 +163,27 @@ impl Slot {
         }
     }
 
-    /// A consistent snapshot of key and words (None after a few tries
-    /// against busy writers).
-    fn snapshot(&self) -> Option<(RegistryKey, [u64; 8])> {
+    /// A consistent snapshot of key and words: read optimistically, and
+    /// after a few tries against busy writers under the slot's lock, so a
+    /// reader never misses an entry that is there.
+    fn snapshot(&self) -> (RegistryKey, [u64; 8]) {
+        let read = || (self.key_now(), std::array::from_fn(|i| self.words[i].load(Relaxed)));
         for _ in 0..64 {
             let v = self.version.load(Acquire);
             if v & 1 == 1 {
                 std::hint::spin_loop();
                 continue;
             }
-            let key = self.key_now();
-            let words = std::array::from_fn(|i| self.words[i].load(Relaxed));
+            let snapshot = read();
             fence(Acquire);
             if self.version.load(Relaxed) == v {
-                return Some((key, words));
+                return snapshot;
             }
         }
-        None
+        let v = self.lock();
+        let snapshot = read();
+        self.unlock(v);
+        snapshot
     }
 }
 
@@ -214,7 +221,7 @@ impl<'a> Registry<'a> {
     /// `key`'s slot and its snapshot, if it has one.
     fn find(&self, key: &RegistryKey) -> Option<(&Slot, [u64; 8])> {
         for slot in self.window(key) {
-            let (k, words) = slot.snapshot()?;
+            let (k, words) = slot.snapshot();
             if k == *key {
                 return Some((slot, words));
             }
@@ -265,29 +272,28 @@ impl<'a> Registry<'a> {
             slot.unlock(v);
         }
         let insert_lock = crate::spin::acquire(self.insert_lock);
-        let mut chosen: Option<&Slot> = None;
+        // the key's slot if it has one, else the first free one, else the
+        // one used longest ago
+        let mut chosen: Option<(&Slot, bool)> = None;
         for slot in self.window(key) {
-            let v = slot.lock();
-            let k = slot.key_now();
-            slot.unlock(v);
+            let (k, _) = slot.snapshot();
             if k == *key {
-                chosen = Some(slot);
+                chosen = Some((slot, false));
                 break;
             }
             let free = k.kind == 0 || k.kind == KIND_DEAD;
-            let older = chosen.is_none_or(|c| {
-                let ck = c.key_now().kind;
-                let c_free = ck == 0 || ck == KIND_DEAD;
-                !c_free && (free || slot.last_used.load(Relaxed) < c.last_used.load(Relaxed))
-            });
-            if older {
-                chosen = Some(slot);
+            let better = match chosen {
+                None => true,
+                Some((c, c_free)) => !c_free && (free || slot.last_used.load(Relaxed) < c.last_used.load(Relaxed)),
+            };
+            if better {
+                chosen = Some((slot, free));
             }
             if k.kind == 0 {
                 break;
             }
         }
-        if let Some(slot) = chosen {
+        if let Some((slot, _)) = chosen {
             let v = slot.lock();
             let same = slot.key_now() == *key;
             slot.set_key(key);
@@ -353,7 +359,7 @@ impl<'a> Registry<'a> {
 
     /// Every live entry: its key and its 64 bytes.
     pub fn entries(&self) -> Vec<(RegistryKey, [u64; 8])> {
-        self.slots.iter().filter_map(|s| s.snapshot()).filter(|(k, _)| k.kind != 0 && k.kind != KIND_DEAD).collect()
+        self.slots.iter().map(|s| s.snapshot()).filter(|(k, _)| k.kind != 0 && k.kind != KIND_DEAD).collect()
     }
 }
 
