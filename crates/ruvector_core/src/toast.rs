@@ -63,14 +63,12 @@ pub fn estimate_compressibility<T: bytemuck::Pod>(v: &[T]) -> f32 {
     }
     // every element, or SAMPLE spread by a multiplicative hash (a stride
     // would alias with periodic data)
-    let positions: Box<dyn Iterator<Item = usize>> = if v.len() <= SAMPLE {
-        Box::new(0..v.len())
-    } else {
-        Box::new((0..SAMPLE as u64).map(|k| (k.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 32) as usize % v.len()))
-    };
-    let mut seen = std::collections::HashSet::with_capacity(v.len().min(SAMPLE));
+    let n = v.len();
+    let at =
+        |k: usize| if n <= SAMPLE { k } else { ((k as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 32) as usize % n };
+    let mut seen = std::collections::HashSet::with_capacity(n.min(SAMPLE));
     let (mut looked, mut repeated) = (0usize, 0usize);
-    for x in positions.map(|i| &v[i]) {
+    for x in (0..n.min(SAMPLE)).map(|k| &v[at(k)]) {
         let mut key = [0u8; 8];
         key[..std::mem::size_of::<T>()].copy_from_slice(bytemuck::bytes_of(x));
         let key = u64::from_ne_bytes(key);

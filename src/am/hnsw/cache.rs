@@ -52,7 +52,7 @@ use std::cell::RefCell;
 use pgrx::pg_sys;
 use ruvector_core::hnsw::tuple::Tid;
 use ruvector_core::layout::AlignedRows;
-use ruvector_core::shared_cache::{Opened, Segment, SegmentKey, SegmentSpec};
+use ruvector_core::shared_cache::{Layout, Opened, Segment, SegmentKey, SegmentSpec};
 
 /// What a cache is valid for.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -451,19 +451,25 @@ impl CacheUse {
 pub fn usage() -> Option<CacheUse> {
     CACHE.with(|c| {
         let c = c.borrow();
-        // the shared segment's figures, held now or by the last search
+        // the shared segment's figures: from the segment held (after every
+        // search, so no scan of the arena), else as the arena lists it
         if let (Some(k), Some(skey)) = (c.key, c.last_shared) {
-            let info = crate::shared::arena()?.segments().into_iter().find(|s| s.key == skey)?;
-            let l =
-                ruvector_core::shared_cache::Layout::for_records(info.records, info.record_bytes, info.list_capacity);
+            let (layout, vectors, lists) = match &c.shared {
+                Some(sh) => (sh.segment.layout(), sh.segment.used_records(), sh.segment.used_lists()),
+                None => {
+                    let info = crate::shared::arena()?.segments().into_iter().find(|s| s.key == skey)?;
+                    let layout = Layout::for_records(info.records, info.record_bytes, info.list_capacity);
+                    (layout, info.used_records, info.used_lists)
+                }
+            };
             return Some(CacheUse {
                 index: k.index,
-                vectors: info.used_records,
-                record_bytes: info.record_bytes,
-                vector_bytes: info.used_records * l.stride() * 8,
-                list_bytes: info.used_lists * l.list_words() * 8,
-                map_bytes: (l.buckets * 2 + l.records) * 8,
-                reserved_bytes: info.bytes,
+                vectors,
+                record_bytes: layout.record_bytes,
+                vector_bytes: vectors * layout.stride() * 8,
+                list_bytes: lists * layout.list_words() * 8,
+                map_bytes: (layout.buckets * 2 + layout.records) * 8,
+                reserved_bytes: layout.words() * 8,
                 hits: c.hits,
                 misses: c.misses,
                 shared: true,

@@ -138,18 +138,23 @@ impl DiskGraph {
             return false;
         };
         let Some(raw) = self.raw(tid) else { return false };
-        if self.sq8 {
-            let Some(mut record) = sq8::encode(&chunk_elems::<f32>(&raw)) else { return false };
-            // as in read_distance: a vector in chunks is measured chunk by
-            // chunk from the pages, another fold than the cached one
+        self.keep(tid, &raw, chunked);
+        super::cache::peek(tid, |_| ()).is_some()
+    }
+
+    /// Put element `id`'s vector (`whole`, its stored bytes) into the cache:
+    /// an SQ8 copy or the bytes themselves. A vector stored in chunks is
+    /// measured chunk by chunk from the pages, another fold than the cached
+    /// copy's, so its copy is never marked exact.
+    fn keep(&self, id: Tid, whole: &[u8], chunked: bool) {
+        if !self.sq8 {
+            super::cache::put(id, whole);
+        } else if let Some(mut record) = sq8::encode(&chunk_elems::<f32>(whole)) {
             if chunked {
                 *record.last_mut().expect("the exact byte") = 0;
             }
-            super::cache::put(tid, &record);
-        } else {
-            super::cache::put(tid, &raw);
+            super::cache::put(id, &record);
         }
-        super::cache::peek(tid, |_| ()).is_some()
     }
 
     /// Whether `tid` was seen to be a deleted element by `distance`.
@@ -239,18 +244,7 @@ impl DiskGraph {
             }
         }
         if keep {
-            if self.sq8 {
-                if let Some(mut record) = sq8::encode(&chunk_elems::<f32>(&whole)) {
-                    // summed chunk by chunk, the page distance is another
-                    // fold than the cached one: equal only nearly
-                    if chunks > 1 {
-                        *record.last_mut().expect("the exact byte") = 0;
-                    }
-                    super::cache::put(id, &record);
-                }
-            } else {
-                super::cache::put(id, &whole);
-            }
+            self.keep(id, &whole, chunks > 1);
         }
         sum.finish()
     }

@@ -32,18 +32,11 @@ impl BulkWriter {
         self.page = None;
         // SAFETY: during a build nobody else can see the relation.
         unsafe {
-            let buf = pg_sys::ReadBufferExtended(
-                self.index.rel,
-                pg_sys::ForkNumber::MAIN_FORKNUM,
-                pg_sys::InvalidBlockNumber,
-                pg_sys::ReadBufferMode::RBM_NORMAL,
-                core::ptr::null_mut(),
-            );
-            pg_sys::LockBuffer(buf, pg_sys::BUFFER_LOCK_EXCLUSIVE as i32);
-            page_init(pg_sys::BufferGetPage(buf), kind);
-            pg_sys::MarkBufferDirty(buf);
-            let block = pg_sys::BufferGetBlockNumber(buf);
-            self.page = Some((Locked { buf }, block));
+            let l = Locked::exclusive(self.index.rel, pg_sys::ForkNumber::MAIN_FORKNUM, pg_sys::InvalidBlockNumber);
+            page_init(pg_sys::BufferGetPage(l.buf), kind);
+            pg_sys::MarkBufferDirty(l.buf);
+            let block = pg_sys::BufferGetBlockNumber(l.buf);
+            self.page = Some((l, block));
             block
         }
     }
@@ -162,15 +155,7 @@ fn write_meta<M: Pod>(index: Index, fork: pg_sys::ForkNumber::Type, meta: M) {
     unsafe {
         let nblocks = pg_sys::RelationGetNumberOfBlocksInFork(index.rel, fork);
         let block = if nblocks == 0 { pg_sys::InvalidBlockNumber } else { META_BLOCK };
-        let buf = pg_sys::ReadBufferExtended(
-            index.rel,
-            fork,
-            block,
-            pg_sys::ReadBufferMode::RBM_NORMAL,
-            core::ptr::null_mut(),
-        );
-        pg_sys::LockBuffer(buf, pg_sys::BUFFER_LOCK_EXCLUSIVE as i32);
-        let l = Locked { buf };
+        let l = Locked::exclusive(index.rel, fork, block);
         let page = pg_sys::BufferGetPage(l.buf);
         page_init(page, KIND_META);
         *meta_of::<M>(page) = meta;
@@ -190,15 +175,7 @@ pub fn write_init_fork_pages<M: Pod>(index: Index, meta: M, pages: &[&[&[u8]]]) 
     for items in pages {
         // SAFETY: appending new blocks to the init fork, which nobody else reads during CREATE INDEX.
         unsafe {
-            let buf = pg_sys::ReadBufferExtended(
-                index.rel,
-                pg_sys::ForkNumber::INIT_FORKNUM,
-                pg_sys::InvalidBlockNumber,
-                pg_sys::ReadBufferMode::RBM_NORMAL,
-                core::ptr::null_mut(),
-            );
-            pg_sys::LockBuffer(buf, pg_sys::BUFFER_LOCK_EXCLUSIVE as i32);
-            let l = Locked { buf };
+            let l = Locked::exclusive(index.rel, pg_sys::ForkNumber::INIT_FORKNUM, pg_sys::InvalidBlockNumber);
             let page = pg_sys::BufferGetPage(l.buf);
             page_init(page, KIND_DATA);
             for bytes in *items {

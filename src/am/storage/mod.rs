@@ -130,6 +130,24 @@ pub(super) struct Locked {
     pub(super) buf: pg_sys::Buffer,
 }
 
+impl Locked {
+    /// Pin `block` of `fork` (`InvalidBlockNumber`: a new block at its end)
+    /// and lock it exclusively.
+    ///
+    /// # Safety
+    /// `rel` is open; a new block is added only by a build or under the
+    /// relation extension lock, and an existing one is below the fork's size.
+    pub(super) unsafe fn exclusive(rel: pg_sys::Relation, fork: pg_sys::ForkNumber::Type, block: u32) -> Locked {
+        // SAFETY: the caller's promises; the guard unlocks and unpins it.
+        unsafe {
+            let buf =
+                pg_sys::ReadBufferExtended(rel, fork, block, pg_sys::ReadBufferMode::RBM_NORMAL, core::ptr::null_mut());
+            pg_sys::LockBuffer(buf, pg_sys::BUFFER_LOCK_EXCLUSIVE as i32);
+            Locked { buf }
+        }
+    }
+}
+
 impl Drop for Locked {
     fn drop(&mut self) {
         // SAFETY: `buf` is pinned and locked by this guard.
@@ -451,16 +469,9 @@ impl Index {
         // SAFETY: ReadBuffer(P_NEW) under the extension lock, as PostgreSQL's own AMs do.
         unsafe {
             pg_sys::LockRelationForExtension(self.rel, pg_sys::ExclusiveLock as i32);
-            let buf = pg_sys::ReadBufferExtended(
-                self.rel,
-                pg_sys::ForkNumber::MAIN_FORKNUM,
-                pg_sys::InvalidBlockNumber,
-                pg_sys::ReadBufferMode::RBM_NORMAL,
-                core::ptr::null_mut(),
-            );
-            pg_sys::LockBuffer(buf, pg_sys::BUFFER_LOCK_EXCLUSIVE as i32);
+            let l = Locked::exclusive(self.rel, pg_sys::ForkNumber::MAIN_FORKNUM, pg_sys::InvalidBlockNumber);
             pg_sys::UnlockRelationForExtension(self.rel, pg_sys::ExclusiveLock as i32);
-            Locked { buf }
+            l
         }
     }
 
