@@ -4,139 +4,13 @@
 //! and queries in the index's element type. Safe code except `read_row`,
 //! which reads a datum through `crate::datum`.
 
-use half::f16;
 use pgrx::datum::FromDatum;
 use pgrx::pg_sys;
 use pgrx::prelude::*;
-use ruvector_core::hnsw::tuple::chunk_elems;
 use ruvector_core::hnsw::Metric;
-use ruvector_core::sparse::{Pair, PairMetric};
 
 use crate::datum::{BitArg, DenseArg, SparseArg};
-
-/// The element type an index stores vectors in.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Elem {
-    /// `ruvector`: f32.
-    F32,
-    /// `halfvec`: IEEE binary16, stored raw.
-    F16,
-    /// `bit(n)`: bytes of bits, most significant first.
-    Bit,
-    /// `sparsevec`: (index, value) pairs, 8 bytes each.
-    Sparse,
-}
-
-impl Elem {
-    /// Bytes per stored element (a byte of 8 bits for `bit`).
-    pub fn bytes(self) -> usize {
-        match self {
-            Elem::F32 => 4,
-            Elem::F16 => 2,
-            Elem::Bit => 1,
-            Elem::Sparse => 8,
-        }
-    }
-
-    /// Stored bytes of a vector of `dims` elements (bits for `bit`), or
-    /// `None` where it varies by row (`sparsevec`).
-    pub fn row_bytes(self, dims: usize) -> Option<usize> {
-        match self {
-            Elem::Bit => Some(dims.div_ceil(8)),
-            Elem::Sparse => None,
-            _ => Some(dims * self.bytes()),
-        }
-    }
-
-    /// A dense vector `v` (f32, already prepared for the metric) in this
-    /// element type's bytes (`bit` rows are stored as read, not through here).
-    pub fn encode(self, v: &[f32]) -> Vec<u8> {
-        match self {
-            Elem::F32 => bytemuck::cast_slice(v).to_vec(),
-            Elem::F16 => v.iter().flat_map(|&x| f16::from_f32(x).to_bits().to_ne_bytes()).collect(),
-            Elem::Bit | Elem::Sparse => unreachable!("bit and sparse rows are stored as read"),
-        }
-    }
-
-    /// A search query in this element type from stored bytes.
-    pub fn query(self, raw: &[u8]) -> Query {
-        match self {
-            Elem::F32 => Query::F32(chunk_elems::<f32>(raw).into_owned()),
-            Elem::F16 => Query::F16(chunk_elems::<f16>(raw).into_owned()),
-            Elem::Bit => Query::Bit(raw.to_vec()),
-            Elem::Sparse => Query::Sparse(chunk_elems::<Pair>(raw).into_owned()),
-        }
-    }
-}
-
-/// How an index measures distance.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Measure {
-    /// The dense metrics of `ruvector` and `halfvec`.
-    Dense(Metric),
-    /// Hamming distance on `bit`.
-    Hamming,
-    /// Jaccard distance on `bit`.
-    Jaccard,
-    /// The metrics of `sparsevec` (cosine: stored normalised, measured by dot).
-    Sparse(Metric),
-}
-
-/// A query vector in the index's element type, so distances are computed
-/// exactly as the SQL operator computes them.
-pub enum Query {
-    F32(Vec<f32>),
-    F16(Vec<f16>),
-    Bit(Vec<u8>),
-    Sparse(Vec<Pair>),
-}
-
-/// What an index stores and how it measures, from its column type and opclass.
-#[derive(Clone, Copy, Debug)]
-pub struct IndexKind {
-    pub measure: Measure,
-    pub elem: Elem,
-}
-
-/// One row's vector as read from a datum: its length, the stored bytes, and
-/// (dense types) the f32 values.
-pub struct Row {
-    /// Elements (bits for `bit`).
-    pub dims: usize,
-    pub raw: Vec<u8>,
-    pub dense: Vec<f32>,
-}
-
-impl Row {
-    /// The row as the index stores it (unit length under cosine), or `None`
-    /// for a vector the index skips (the zero vector under cosine).
-    pub fn prepared(mut self, kind: IndexKind) -> Option<Row> {
-        match kind.measure {
-            Measure::Dense(Metric::Cosine) => {
-                if !Metric::Cosine.prepare(&mut self.dense) {
-                    return None;
-                }
-                self.raw = kind.elem.encode(&self.dense);
-            }
-            Measure::Sparse(Metric::Cosine) => {
-                // an owned, correctly aligned copy: `raw` may be empty (`{}/n`)
-                let mut pairs: Vec<Pair> = chunk_elems::<Pair>(&self.raw).into_owned();
-                let norm = pairs.iter().map(|p| p.value as f64 * p.value as f64).sum::<f64>().sqrt();
-                if norm == 0.0 || !norm.is_finite() {
-                    return None;
-                }
-                pairs.iter_mut().for_each(|p| p.value = (p.value as f64 / norm) as f32);
-                self.raw = bytemuck::cast_slice(&pairs).to_vec();
-            }
-            _ => {}
-        }
-        Some(self)
-    }
-
-    pub fn query(&self, kind: IndexKind) -> Query {
-        kind.elem.query(&self.raw)
-    }
-}
+pub use ruvector_core::index::kind::{metric_code, pair_metric, Elem, IndexKind, Measure, Query, Row};
 
 fn proc_name(index: pg_sys::Relation, procnum: u16) -> Option<String> {
     // SAFETY: reading the index's opclass support procedures from the relcache.
@@ -318,30 +192,6 @@ fn kind_from_catalogue(index: pg_sys::Relation, am: &str) -> IndexKind {
     IndexKind { measure, elem }
 }
 
-pub fn metric_code(m: Measure) -> u32 {
-    match m {
-        Measure::Dense(Metric::L2) => 1,
-        Measure::Dense(Metric::InnerProduct) => 2,
-        Measure::Dense(Metric::Cosine) => 3,
-        Measure::Dense(Metric::L1) => 4,
-        Measure::Hamming => 5,
-        Measure::Jaccard => 6,
-        Measure::Sparse(Metric::L2) => 7,
-        Measure::Sparse(Metric::InnerProduct) => 8,
-        Measure::Sparse(Metric::Cosine) => 9,
-        Measure::Sparse(Metric::L1) => 10,
-    }
-}
-
-/// The pair distance a sparse metric is computed with.
-pub fn pair_metric(m: Metric) -> PairMetric {
-    match m {
-        Metric::L2 => PairMetric::L2Squared,
-        Metric::InnerProduct | Metric::Cosine => PairMetric::NegativeDot,
-        Metric::L1 => PairMetric::L1,
-    }
-}
-
 /// The vector in a datum of the index's column type.
 ///
 /// # Safety
@@ -371,21 +221,6 @@ pub unsafe fn read_row(kind: IndexKind, value: pg_sys::Datum) -> Option<Row> {
                 raw: bytemuck::cast_slice(&ruvector_core::sparse::pairs_of(s.get())).to_vec(),
                 dense: Vec::new(),
             }),
-        }
-    }
-}
-
-impl Query {
-    /// Distance from this query to a whole stored vector `raw` (one tuple,
-    /// not chunked), as the opclass's operator orders.
-    #[inline]
-    pub fn distance(&self, measure: Measure, raw: &[u8]) -> f32 {
-        match (self, measure) {
-            (Query::F32(q), Measure::Dense(metric)) => metric.distance(q, &chunk_elems::<f32>(raw)),
-            (Query::F16(q), Measure::Dense(metric)) => metric.distance(q, &chunk_elems::<f16>(raw)),
-            (Query::Bit(q), Measure::Hamming) => ruvector_core::bits::hamming(q, raw) as f32,
-            (Query::Bit(q), Measure::Jaccard) => ruvector_core::bits::jaccard(q, raw) as f32,
-            _ => f32::INFINITY,
         }
     }
 }

@@ -109,7 +109,7 @@ fn ruvector_index_stats(index: RegClass) -> JsonB {
         let mut rows = 0u64;
         for entry in &lists.entries {
             let mut block = Some(entry.start);
-            let mut walk = crate::am::storage::ChainWalk::pages(idx, "list page");
+            let mut walk = crate::am::storage::ChainWalk::pages(&idx, "list page");
             while let Some(b) = block {
                 walk.step();
                 block = idx.read_page(b, |page| {

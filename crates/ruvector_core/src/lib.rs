@@ -10,6 +10,7 @@ pub mod bits;
 pub mod dense;
 pub mod error;
 pub mod hnsw;
+pub mod index;
 pub mod ivf;
 pub mod kernels;
 pub mod layout;

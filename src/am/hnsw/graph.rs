@@ -2,31 +2,23 @@
 //! `GraphRead` the core's search runs on, plus helpers to read an element's
 //! vector and heap TIDs. Safe code; page access is am::storage's.
 
-use half::f16;
 use rustc_hash::FxHashSet;
-use ruvector_core::hnsw::tuple::{chunk_elems, parse_chunk, parse_tidlist, ElementRef, Meta, Tid};
+use ruvector_core::hnsw::paged::PagedGraph;
+use ruvector_core::hnsw::tuple::{chunk_elems, ElementRef, Meta, Tid};
 use ruvector_core::hnsw::{GraphRead, Neighbor};
+use ruvector_core::index::kind::Accumulator;
 use ruvector_core::kernels::Sq8Kernels;
-use ruvector_core::sparse::{Pair, PairDistance};
-use ruvector_core::{bits, sq8};
+use ruvector_core::sq8;
 
-pub use crate::am::kind::{pair_metric, Elem, IndexKind, Measure, Query};
-use crate::am::storage::{ChainWalk, Index};
+pub use crate::am::kind::{Elem, IndexKind, Measure, Query};
+use crate::am::storage::Index;
 
-/// An element's heap TIDs (inline and overflow) and whether it is deleted.
-pub struct ElementTids {
-    pub deleted: bool,
-    pub tids: Vec<Tid>,
-}
-
-/// The graph stored in an index.
+/// The graph stored in an index, searched through this backend's vector
+/// cache (the core's `PagedGraph` reads it from the pages; inserts and
+/// VACUUM use that directly, since they need the deleted flags read with
+/// each vector).
 pub struct DiskGraph {
-    pub index: Index,
-    pub kind: IndexKind,
-    pub dims: usize,
-    /// Deleted elements met while computing distances: searches pass through
-    /// them, but inserts must not link to them (VACUUM is removing them).
-    deleted_seen: std::cell::RefCell<FxHashSet<Tid>>,
+    paged: PagedGraph<Index>,
     /// Whether distances go through the backend's vector cache.
     cached: bool,
     /// Whether the cache holds this index's vectors as SQ8 copies (see
@@ -34,6 +26,13 @@ pub struct DiskGraph {
     sq8: bool,
     /// Scratch for `distances`: positions of ids not in the cache.
     missing: std::cell::RefCell<Vec<usize>>,
+}
+
+impl std::ops::Deref for DiskGraph {
+    type Target = PagedGraph<Index>;
+    fn deref(&self) -> &PagedGraph<Index> {
+        &self.paged
+    }
 }
 
 /// From this many dimensions on, the vector cache of a `ruvector` index holds
@@ -55,15 +54,7 @@ pub const SQ8_CACHE_MIN_DIMS: usize = 256;
 
 impl DiskGraph {
     pub fn open(index: Index, meta: &Meta, kind: IndexKind) -> Self {
-        DiskGraph {
-            index,
-            kind,
-            dims: meta.dims as usize,
-            deleted_seen: Default::default(),
-            cached: false,
-            sq8: false,
-            missing: Default::default(),
-        }
+        DiskGraph { paged: PagedGraph::open(index, meta, kind), cached: false, sq8: false, missing: Default::default() }
     }
 
     /// As `open`, for a search: distances read vectors through this backend's
@@ -113,8 +104,8 @@ impl DiskGraph {
                 super::cache::peek(found[i].id, |b| !(trust_exact && sq8::is_exact(b, self.dims))).unwrap_or(false)
             })
             .collect();
-        again.iter().for_each(|&i| self.index.prefetch(found[i].id));
-        again.iter().for_each(|&i| self.index.prefetch_tuple(found[i].id, 4096));
+        again.iter().for_each(|&i| self.store.prefetch(found[i].id));
+        again.iter().for_each(|&i| self.store.prefetch_tuple(found[i].id, 4096));
         for &i in &again {
             found[i].distance = self.read_distance(query, found[i].id, false);
         }
@@ -133,7 +124,7 @@ impl DiskGraph {
         if !super::cache::has_room() {
             return false;
         }
-        let Some(chunked) = self.index.read(tid, |b| ElementRef::parse(b).map(|e| e.next_chunk().is_valid())).flatten()
+        let Some(chunked) = self.store.read(tid, |b| ElementRef::parse(b).map(|e| e.next_chunk().is_valid())).flatten()
         else {
             return false;
         };
@@ -157,39 +148,6 @@ impl DiskGraph {
         }
     }
 
-    /// Whether `tid` was seen to be a deleted element by `distance`.
-    pub fn seen_deleted(&self, tid: Tid) -> bool {
-        self.deleted_seen.borrow().contains(&tid)
-    }
-
-    /// The stored bytes of element `tid`'s vector (concatenating its chunks).
-    pub fn raw(&self, tid: Tid) -> Option<Vec<u8>> {
-        let mut out = Vec::with_capacity(self.kind.elem.row_bytes(self.dims).unwrap_or(64));
-        let mut next = self.index.read(tid, |b| {
-            let e = ElementRef::parse(b)?;
-            out.extend_from_slice(e.chunk_bytes());
-            Some(e.next_chunk())
-        })??;
-        let mut walk = ChainWalk::tuples(self.index, "vector chunk");
-        while next.is_valid() {
-            walk.step();
-            next = self.index.read(next, |b| {
-                let (bytes, n) = parse_chunk(b)?;
-                out.extend_from_slice(bytes);
-                Some(n)
-            })??;
-        }
-        let whole = match self.kind.elem.row_bytes(self.dims) {
-            Some(n) => out.len() == n,
-            None => out.len() % self.kind.elem.bytes() == 0,
-        };
-        whole.then_some(out)
-    }
-
-    pub fn tids(&self, tid: Tid) -> Option<ElementTids> {
-        element_tids(self.index, tid)
-    }
-
     /// The distance to a cached record: an SQ8 copy's (approximate unless the
     /// copy is exact), or a full-precision copy's, as the pages would give.
     #[inline]
@@ -204,49 +162,18 @@ impl DiskGraph {
         sum.finish()
     }
 
-    /// The distance from the pages, summed chunk by chunk, each computed
-    /// under its page's lock, in the index's element type, exactly; the
-    /// vector kept for the cache if `keep` and there is room.
+    /// The distance from the pages (the core's `read_distance`), the vector
+    /// kept for the cache if `keep` and there is room.
     fn read_distance(&self, query: &Query, id: Tid, keep: bool) -> f32 {
-        let mut sum = Accumulator::new(query, self.kind.measure);
-        // the vector's bytes, kept for the cache while it has room
-        let keep = keep && super::cache::has_room();
-        let mut whole = Vec::new();
-        let mut chunks = 0;
-        let mut take = |bytes: &[u8]| {
-            chunks += 1;
-            if keep {
-                whole.extend_from_slice(bytes);
-            }
-            sum.add(bytes);
-        };
-        let first = self.index.read(id, |b| {
-            let e = ElementRef::parse(b)?;
-            if e.is_deleted() {
-                self.deleted_seen.borrow_mut().insert(id);
-            }
-            take(e.chunk_bytes());
-            Some(e.next_chunk())
-        });
-        let Some(Some(mut next)) = first else {
-            return f32::INFINITY;
-        };
-        let mut walk = ChainWalk::tuples(self.index, "vector chunk");
-        while next.is_valid() {
-            walk.step();
-            match self.index.read(next, |b| {
-                let (bytes, n) = parse_chunk(b)?;
-                take(bytes);
-                Some(n)
-            }) {
-                Some(Some(n)) => next = n,
-                _ => return f32::INFINITY,
-            }
+        if !(keep && super::cache::has_room()) {
+            return self.paged.read_distance(query, id, None).0;
         }
-        if keep {
+        let mut whole = Vec::new();
+        let (d, chunks) = self.paged.read_distance(query, id, Some(&mut whole));
+        if chunks > 0 {
             self.keep(id, &whole, chunks > 1);
         }
-        sum.finish()
+        d
     }
 }
 
@@ -263,22 +190,6 @@ fn expected_elements(index: Index, dims: usize) -> usize {
     index.nblocks() as usize * (pgrx::pg_sys::BLCKSZ as usize / (4 * dims + 64)).max(1)
 }
 
-/// Element `tid`'s heap TIDs (inline and overflow lists) and deleted flag.
-pub fn element_tids(index: Index, tid: Tid) -> Option<ElementTids> {
-    let (deleted, mut tids, mut next) = index.read(tid, |b| {
-        let e = ElementRef::parse(b)?;
-        Some((e.is_deleted(), e.heap_tids().collect::<Vec<_>>(), e.overflow()))
-    })??;
-    let mut walk = ChainWalk::tuples(index, "TID list");
-    while next.is_valid() {
-        walk.step();
-        let (more, n) = index.read(next, parse_tidlist)??;
-        tids.extend(more);
-        next = n;
-    }
-    Some(ElementTids { deleted, tids })
-}
-
 impl GraphRead for DiskGraph {
     type Id = Tid;
     type Visited = FxHashSet<Tid>;
@@ -290,11 +201,7 @@ impl GraphRead for DiskGraph {
             return;
         }
         let start = out.len();
-        self.index.read(id, |b| {
-            if let Some(e) = ElementRef::parse(b) {
-                out.extend(e.neighbors(level).filter(|t| t.is_valid()));
-            }
-        });
+        self.paged.read_neighbors(id, level, out);
         if cached {
             super::cache::put_neighbors(id, &out[start..]);
         }
@@ -341,10 +248,10 @@ impl GraphRead for DiskGraph {
         let mut uncached = [Tid::INVALID; 64];
         let mut count = 0;
         let mut first_round = |id: Tid| {
-            self.index.prefetch(id);
+            self.store.prefetch(id);
             match uncached.get_mut(count) {
                 Some(slot) => *slot = id,
-                None => self.index.prefetch_tuple(id, 4096),
+                None => self.store.prefetch_tuple(id, 4096),
             }
             count += 1;
         };
@@ -354,70 +261,7 @@ impl GraphRead for DiskGraph {
             ids.iter().for_each(|&id| first_round(id));
         }
         for &id in &uncached[..count.min(uncached.len())] {
-            self.index.prefetch_tuple(id, 4096);
-        }
-    }
-}
-
-/// A distance summed over a vector's pieces (its chunks, or a cached copy
-/// in one piece): L2², negative dot, L1 and the bit counts all add up over
-/// disjoint ranges of the query.
-struct Accumulator<'q> {
-    query: &'q Query,
-    measure: Measure,
-    pos: usize,
-    acc: f32,
-    and: u64,
-    or: u64,
-    sparse: PairDistance,
-}
-
-impl<'q> Accumulator<'q> {
-    fn new(query: &'q Query, measure: Measure) -> Self {
-        Accumulator { query, measure, pos: 0, acc: 0.0, and: 0, or: 0, sparse: PairDistance::default() }
-    }
-
-    /// The next piece of the vector, as stored element bytes.
-    #[inline]
-    fn add(&mut self, bytes: &[u8]) {
-        let pos = self.pos;
-        match (self.query, self.measure) {
-            (Query::Sparse(q), Measure::Sparse(_)) => self.sparse.feed(q, &chunk_elems::<Pair>(bytes)),
-            (Query::F32(q), Measure::Dense(metric)) => {
-                let c = chunk_elems::<f32>(bytes);
-                let end = (pos + c.len()).min(q.len());
-                self.acc += metric.distance(&q[pos..end], &c);
-                self.pos = end;
-            }
-            (Query::F16(q), Measure::Dense(metric)) => {
-                let c = chunk_elems::<f16>(bytes);
-                let end = (pos + c.len()).min(q.len());
-                self.acc += metric.distance(&q[pos..end], &c);
-                self.pos = end;
-            }
-            (Query::Bit(q), _) => {
-                let end = (pos + bytes.len()).min(q.len());
-                let (x, a, o) = (bits::BitKernels::active().counts)(&q[pos..end], bytes);
-                self.acc += x as f32;
-                self.and += a;
-                self.or += o;
-                self.pos = end;
-            }
-            _ => self.acc = f32::INFINITY,
-        }
-    }
-
-    fn finish(self) -> f32 {
-        match (self.measure, self.query) {
-            (Measure::Jaccard, _) => {
-                if self.or == 0 {
-                    0.0
-                } else {
-                    1.0 - self.and as f32 / self.or as f32
-                }
-            }
-            (Measure::Sparse(metric), Query::Sparse(q)) => self.sparse.finish(q, pair_metric(metric)),
-            _ => self.acc,
+            self.store.prefetch_tuple(id, 4096);
         }
     }
 }

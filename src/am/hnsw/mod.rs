@@ -12,7 +12,6 @@ mod graph;
 mod insert;
 pub mod options;
 mod scan;
-mod snapshot;
 mod vacuum;
 
 use pgrx::pg_sys;

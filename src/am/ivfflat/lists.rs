@@ -55,7 +55,7 @@ impl Lists {
         let mut lists = Lists { meta, entries: Vec::with_capacity(meta.lists as usize), centres: Centres::default() };
         let mut block = Some(meta.centre_block);
         let mut uneven = false;
-        let mut walk = ChainWalk::pages(index, "centre page");
+        let mut walk = ChainWalk::pages(&index, "centre page");
         while let Some(b) = block {
             walk.step();
             block = index.read_page(b, |page| {

@@ -87,7 +87,7 @@ impl ScanState {
         let mut top = BoundedTopK::new(self.batch, self.after);
         for entry in &self.order[self.round.clone()] {
             let mut block = Some(entry.start);
-            let mut walk = ChainWalk::pages(index, "list page");
+            let mut walk = ChainWalk::pages(&index, "list page");
             while let Some(b) = block {
                 walk.step();
                 block = index.read_page(b, |page| {

@@ -31,7 +31,7 @@ pub unsafe extern "C-unwind" fn ambulkdelete(
     for entry in &lists.entries {
         let mut block = Some(entry.start);
         let mut first_with_room = None;
-        let mut walk = ChainWalk::pages(index, "list page");
+        let mut walk = ChainWalk::pages(&index, "list page");
         while let Some(b) = block {
             walk.step();
             let (deleted, live, next) = index.delete_items(b, |bytes| {
@@ -72,7 +72,7 @@ pub unsafe extern "C-unwind" fn amvacuumcleanup(
             let mut live = 0f64;
             for entry in &Lists::read(index).entries {
                 let mut block = Some(entry.start);
-                let mut walk = ChainWalk::pages(index, "list page");
+                let mut walk = ChainWalk::pages(&index, "list page");
                 while let Some(b) = block {
                     walk.step();
                     block = index.read_page(b, |p| {

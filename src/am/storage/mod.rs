@@ -49,59 +49,15 @@ mod recent;
 use bytemuck::Pod;
 use pgrx::pg_sys;
 use ruvector_core::hnsw::tuple::Tid;
+use ruvector_core::index::{MetaPage, PageGeometry, PageStore};
 use ruvector_core::registry::{RegisteredMeta, Registry, RegistryKey};
 
 pub use bulk::{write_init_fork, write_init_fork_pages, BulkWriter};
 use page::*;
 pub use page::{PageView, GEOMETRY, META_BLOCK};
 
-/// Bounds a walk along a chain of pages or of tuples (ivfflat lists, vector
-/// chunks, overflow TID lists): a chain in a valid index visits each page
-/// (tuple) once, so more steps than the index has pages (line pointers) mean
-/// a corrupt chain that loops, raised as XX002 instead of looping forever.
-/// Checks for interrupts every 64 steps. The index's size is asked only once
-/// a walk gets long, so short walks on the search path cost nothing extra.
-pub struct ChainWalk {
-    index: Index,
-    steps: u64,
-    limit: Option<u64>,
-    per_page: u64,
-    what: &'static str,
-}
-
-impl ChainWalk {
-    /// A walk over pages (at most one step per page).
-    pub fn pages(index: Index, what: &'static str) -> Self {
-        ChainWalk { index, steps: 0, limit: None, per_page: 1, what }
-    }
-
-    /// A walk over tuples (at most one step per line pointer).
-    pub fn tuples(index: Index, what: &'static str) -> Self {
-        ChainWalk {
-            index,
-            steps: 0,
-            limit: None,
-            per_page: (BLCKSZ / core::mem::size_of::<pg_sys::ItemIdData>()) as u64,
-            what,
-        }
-    }
-
-    /// Count one step of the walk.
-    pub fn step(&mut self) {
-        self.steps += 1;
-        if !self.steps.is_multiple_of(64) {
-            return;
-        }
-        pgrx::check_for_interrupts!();
-        let limit = *self.limit.get_or_insert_with(|| (self.index.nblocks() as u64 + 1) * self.per_page);
-        if self.steps > limit {
-            crate::error::raise_code(
-                pgrx::PgSqlErrorCode::ERRCODE_INDEX_CORRUPTED,
-                format!("index \"{}\": a {} chain loops (more than {limit} steps)", self.index.name(), self.what),
-            );
-        }
-    }
-}
+/// Bounds a walk along a chain (see the core's `ChainWalk`).
+pub type ChainWalk<'a> = ruvector_core::index::ChainWalk<'a, Index>;
 
 /// An open index relation (owned by the caller; this only borrows it).
 #[derive(Clone, Copy)]
@@ -520,7 +476,7 @@ impl Index {
     /// after it. Returns where the tuple went.
     pub fn append_to_chain(&self, mut block: u32, bytes: &[u8]) -> Tid {
         assert!(GEOMETRY.item_cost(bytes.len()) <= GEOMETRY.empty_free, "tuple fits an empty page");
-        let mut walk = ChainWalk::pages(*self, "list page");
+        let mut walk = ChainWalk::pages(self, "list page");
         loop {
             walk.step();
             let l = self.lock(block, pg_sys::BUFFER_LOCK_EXCLUSIVE);
@@ -628,6 +584,63 @@ impl Index {
             }
             (doomed.len(), live, next)
         }
+    }
+}
+
+/// The core's page store on PostgreSQL's buffer manager: each method is the
+/// `Index` operation of the same name above (one page lock at a time, Generic
+/// WAL), so the core's algorithms (hnsw insert, VACUUM, scans) run on the
+/// pages exactly as the code here would.
+impl PageStore for Index {
+    type UpdateLock<'a> = UpdateLock;
+
+    fn geometry(&self) -> PageGeometry {
+        GEOMETRY
+    }
+    fn nblocks(&self) -> u32 {
+        Index::nblocks(self)
+    }
+    fn read<R>(&self, tid: Tid, f: impl FnOnce(&[u8]) -> R) -> Option<R> {
+        Index::read(self, tid, f)
+    }
+    fn update<R>(&self, tid: Tid, f: impl FnOnce(&mut [u8]) -> (bool, R)) -> Option<R> {
+        Index::update(self, tid, f)
+    }
+    fn update_page(&self, block: u32, f: impl FnMut(u16, &mut [u8]) -> bool) {
+        Index::update_page(self, block, f)
+    }
+    fn read_items<R>(&self, block: u32, f: impl FnOnce(&mut dyn Iterator<Item = (u16, &[u8])>) -> R) -> R {
+        self.read_page(block, |page| f(&mut page.items()))
+    }
+    fn append(&self, bytes: &[u8]) -> Tid {
+        Index::append(self, bytes)
+    }
+    fn free_items(&self, block: u32, offsets: &[u16]) {
+        Index::free_items(self, block, offsets)
+    }
+    fn update_lock(&self, exclusive: bool) -> UpdateLock {
+        Index::update_lock(self, exclusive)
+    }
+    fn corrupt(&self, what: &str) -> ! {
+        crate::error::raise_code(
+            pgrx::PgSqlErrorCode::ERRCODE_INDEX_CORRUPTED,
+            format!("index \"{}\": {what}", self.name()),
+        )
+    }
+    fn check_interrupts(&self) {
+        pgrx::check_for_interrupts!();
+    }
+}
+
+impl<M: RegisteredMeta> MetaPage<M> for Index {
+    fn meta(&self) -> M {
+        Index::meta(self)
+    }
+    fn update_meta<R>(&self, f: impl FnOnce(&mut M) -> R) -> R {
+        Index::update_meta(self, f)
+    }
+    fn elements_added(&self, delta: i64) {
+        self.registry_add::<M>(delta)
     }
 }
 

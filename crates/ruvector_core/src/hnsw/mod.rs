@@ -17,6 +17,7 @@
 
 pub mod build;
 pub mod links;
+pub mod paged;
 pub mod search;
 pub mod space;
 pub mod tuple;

@@ -1,5 +1,5 @@
 //! VACUUM's in-memory repair: read every element of the index once into a
-//! `ruvector_core::hnsw::vacuum::StoredGraph`, repair the lists that name
+//! `crate::hnsw::vacuum::StoredGraph`, repair the lists that name
 //! deleted elements on worker threads (`repair_deleted_links`), and write
 //! each new list back only if the stored one is still the one read (else it
 //! is repaired again from the pages, as the on-disk path does).
@@ -11,20 +11,18 @@
 //! does not (the caller then repairs from the pages). A list naming an
 //! element the snapshot does not hold (inserted meanwhile on a page already
 //! read) keeps the rest; the write-back then finds the stored list different
-//! and repairs it from the pages. Safe code; page access is am::storage's.
-
-#![forbid(unsafe_code)]
+//! and repairs it from the pages.
 
 use rustc_hash::FxHashSet;
-use ruvector_core::hnsw::tuple::{chunk_elems, ElementMut, ElementRef, Tid};
-use ruvector_core::hnsw::vacuum::{repair_deleted_links, StoredGraph, DELETED};
-use ruvector_core::hnsw::{BitSpace, DenseSpace, Space, SparseSpace, Sq8Space};
-use ruvector_core::sq8;
 
-use super::graph::DiskGraph;
-use crate::am::callbacks;
-use crate::am::kind::{pair_metric, Elem, Measure};
-use crate::am::storage::Index;
+use super::vacuum::VacuumSettings;
+use super::PagedGraph;
+use crate::hnsw::tuple::{chunk_elems, ElementMut, ElementRef, Tid};
+use crate::hnsw::vacuum::{repair_deleted_links, StoredGraph, DELETED};
+use crate::hnsw::{BitSpace, DenseSpace, Space, SparseSpace, Sq8Space};
+use crate::index::kind::{pair_metric, Elem, Measure};
+use crate::index::PageStore;
+use crate::sq8;
 
 /// The elements as read from the pages, numbered in page order.
 struct Read {
@@ -92,9 +90,9 @@ fn sq8_record(elem: Elem, raw: &[u8], scratch: &mut Vec<f32>) -> Option<Vec<u8>>
 /// Read every element in two passes: their TIDs first, so that the second
 /// can store lists as node numbers straight away. `None` once the snapshot
 /// outgrows `budget` bytes, or if a vector has the wrong length.
-fn read_elements(
-    index: Index,
-    graph: &DiskGraph,
+fn read_elements<S: PageStore>(
+    index: &S,
+    graph: &PagedGraph<S>,
     m: usize,
     is_deleted: &dyn Fn(Tid) -> bool,
     budget: usize,
@@ -102,8 +100,8 @@ fn read_elements(
     let mut tids = Vec::new();
     let mut live = 0usize;
     for block in 1..index.nblocks() {
-        index.read_page(block, |page| {
-            for (offset, bytes) in page.items() {
+        index.read_items(block, |items| {
+            for (offset, bytes) in items {
                 if let Some(e) = ElementRef::parse(bytes) {
                     let tid = Tid { block, offset };
                     live += usize::from(!e.is_deleted() && !is_deleted(tid));
@@ -144,8 +142,8 @@ fn read_elements(
                          // Elements inserted since the first pass are not nodes (the lists naming
                          // them are repaired from the pages); nodes come in the same order.
     for block in 1..index.nblocks() {
-        index.read_page(block, |page| {
-            for (offset, bytes) in page.items() {
+        index.read_items(block, |items| {
+            for (offset, bytes) in items {
                 let tid = Tid { block, offset };
                 let (Some(node), Some(e)) = (map.get(tid), ElementRef::parse(bytes)) else { continue };
                 if node as usize != r.levels.len() {
@@ -204,7 +202,7 @@ fn read_elements(
         if !valid || vectors + r.ids.len() * 4 + map.slots.len() * 4 + tids.len() * 12 > budget {
             return None;
         }
-        pgrx::check_for_interrupts!();
+        index.check_interrupts();
     }
     if r.levels.len() != tids.len() {
         return None; // an element of the first pass is gone: only this VACUUM frees elements
@@ -287,18 +285,20 @@ pub struct Repaired {
 /// changing). `None` when the snapshot does not fit the memory budget or
 /// the pages do not form one (a vector of the wrong length): the caller then
 /// repairs from the pages.
-pub fn repair_in_memory(
-    index: Index,
-    graph: &DiskGraph,
-    m: usize,
+pub fn repair_in_memory<S: PageStore>(
+    graph: &PagedGraph<S>,
+    settings: &VacuumSettings,
     through_deleted: usize,
     is_deleted: &dyn Fn(Tid) -> bool,
     repair_from_pages: &mut dyn FnMut(Tid, usize) -> bool,
 ) -> Option<Repaired> {
     let started = std::time::Instant::now();
-    let r = read_elements(index, graph, m, is_deleted, callbacks::vacuum_memory_budget())?;
+    let (index, m) = (&graph.store, settings.m);
+    let r = read_elements(index, graph, m, is_deleted, settings.memory_budget)?;
     let (levels, rows, lens, ids) = (r.levels, r.rows, r.lens, r.ids);
-    let parts = Parts { index, tids: r.tids, levels, rows, lens, ids, m, through_deleted, repair_from_pages, started };
+    let threads = settings.threads;
+    let parts =
+        Parts { index, tids: r.tids, levels, rows, lens, ids, m, through_deleted, threads, repair_from_pages, started };
     let dims = graph.dims;
     match (r.vectors, graph.kind.measure) {
         (Vectors::Dense(vectors), Measure::Dense(metric)) => parts.run(DenseSpace::new(dims, vectors, metric)),
@@ -311,7 +311,7 @@ pub fn repair_in_memory(
         (Vectors::Bytes { data, ends }, Measure::Sparse(metric)) => {
             let space = SparseSpace {
                 offsets: std::iter::once(0).chain(ends.iter().map(|e| e / 8)).collect(),
-                pairs: chunk_elems::<ruvector_core::sparse::Pair>(&data).into_owned(),
+                pairs: chunk_elems::<crate::sparse::Pair>(&data).into_owned(),
                 metric: pair_metric(metric),
             };
             drop(data);
@@ -322,8 +322,8 @@ pub fn repair_in_memory(
 }
 
 /// The snapshot's graph without its vectors, and what the write-back needs.
-struct Parts<'a> {
-    index: Index,
+struct Parts<'a, St> {
+    index: &'a St,
     tids: Vec<Tid>,
     levels: Vec<u8>,
     rows: Vec<u32>,
@@ -331,11 +331,12 @@ struct Parts<'a> {
     ids: Vec<u32>,
     m: usize,
     through_deleted: usize,
+    threads: usize,
     repair_from_pages: &'a mut dyn FnMut(Tid, usize) -> bool,
     started: std::time::Instant,
 }
 
-impl Parts<'_> {
+impl<St: PageStore> Parts<'_, St> {
     /// Repair on the build's threads, then write each new list if the stored one is unchanged.
     fn run<S: Space>(self, space: S) -> Option<Repaired> {
         let top = (0..self.tids.len())
@@ -344,9 +345,8 @@ impl Parts<'_> {
             .map(|i| (self.tids[i], self.levels[i] as usize));
         let read = self.started.elapsed().as_secs_f64();
         let g = StoredGraph::new(space, self.levels, self.rows, &self.lens, self.ids).ok()?;
-        let threads = callbacks::maintenance_threads();
-        let repaired = repair_deleted_links(&g, self.m, self.through_deleted, threads, |_| {
-            pgrx::check_for_interrupts!();
+        let repaired = repair_deleted_links(&g, self.m, self.through_deleted, self.threads, |_| {
+            self.index.check_interrupts();
             true
         })
         .ok()?;
@@ -384,7 +384,7 @@ impl Parts<'_> {
                 }
                 changed
             });
-            pgrx::check_for_interrupts!();
+            self.index.check_interrupts();
         }
         // lists an insert changed since they were read: from the pages, as the on-disk path does
         for (element, level) in changed_meanwhile {
@@ -402,8 +402,8 @@ impl Parts<'_> {
 /// and (in page order) those it does not, from the pages read one at a
 /// time in two passes (element TIDs, then the level-0 lists as node
 /// numbers). `None` if the lists do not fit `budget` bytes.
-pub fn level0_reach(
-    index: Index,
+pub fn level0_reach<S: PageStore>(
+    index: &S,
     entry: Tid,
     is_deleted: &dyn Fn(Tid) -> bool,
     budget: usize,
@@ -411,8 +411,8 @@ pub fn level0_reach(
     let mut tids = Vec::new();
     let mut live = Vec::new();
     for block in 1..index.nblocks() {
-        index.read_page(block, |page| {
-            for (offset, bytes) in page.items() {
+        index.read_items(block, |items| {
+            for (offset, bytes) in items {
                 let tid = Tid { block, offset };
                 if let Some(e) = ElementRef::parse(bytes) {
                     tids.push(tid);
@@ -429,8 +429,8 @@ pub fn level0_reach(
     let mut ids: Vec<u32> = Vec::new();
     let mut next = 0; // nodes come in page order; elements inserted since the first pass are left out
     for block in 1..index.nblocks() {
-        index.read_page(block, |page| {
-            for (offset, bytes) in page.items() {
+        index.read_items(block, |items| {
+            for (offset, bytes) in items {
                 let (Some(node), Some(e)) = (map.get(Tid { block, offset }), ElementRef::parse(bytes)) else {
                     continue;
                 };

@@ -1,0 +1,424 @@
+//! Adding one row to a stored graph (`aminsert`'s algorithm).
+//!
+//! Search from the entry point as a build would; if the nearest element holds
+//! an identical vector, add the heap TID to it; otherwise append a new element
+//! with its neighbour lists, then add a back-link to each chosen neighbour,
+//! pruning that neighbour's list with the heuristic when it is full. Each
+//! neighbour update re-reads the list under the page's exclusive lock and
+//! merges, so concurrent inserts never lose each other's links. A new element
+//! above the current top level becomes the entry point (meta page, exclusive).
+//! The caller holds the update lock shared for the whole insert (VACUUM
+//! waits for it before it frees deleted elements: vacuum.rs).
+
+use super::PagedGraph;
+use crate::hnsw::tuple::{
+    encode_chunk, encode_element, encode_tidlist, parse_tidlist, set_tidlist, set_tidlist_next, ElementMut, ElementRef,
+    Meta, NewElement, Tid,
+};
+use crate::hnsw::{descend, random_level, search_layer, select_neighbors, GraphRead, Neighbor};
+use crate::index::{ChainWalk, Elem, MetaPage, PageStore, Query};
+
+/// TIDs per overflow list tuple made by inserts.
+const OVERFLOW_LIST_CAPACITY: usize = 64;
+
+/// Insert the row `raw` (stored element bytes, already prepared for the
+/// metric; `query` is the same vector as a query) for `heap_tid` into a
+/// graph whose meta page read `meta` (with its dimensions set). The caller
+/// holds the update lock shared.
+pub fn insert<S: PageStore + MetaPage<Meta>>(
+    graph: &PagedGraph<S>,
+    meta: &Meta,
+    raw: &[u8],
+    query: &Query,
+    heap_tid: Tid,
+) {
+    let index = &graph.store;
+    let m = meta.m as usize;
+    let elem = graph.kind.elem;
+    // A level from the heap TID, so a given row always gets the same level.
+    let level = random_level(((heap_tid.block as u64) << 16) | heap_tid.offset as u64, 0x7275_7665, m);
+    let mut cache = QueryCache::default();
+    let ef_construction = meta.ef_construction as usize;
+
+    let Some((ep, top)) = meta.entry() else {
+        let tid = append_element(index, elem, raw, level, m, heap_tid, &[]);
+        // Another insert may have set an entry point meanwhile: then link to it.
+        let first = index.update_meta(|mm: &mut Meta| match mm.entry() {
+            None => {
+                set_entry(mm, tid, level);
+                true
+            }
+            Some(_) => false,
+        });
+        if !first {
+            let (ep, top) = index.meta().entry().expect("set by the other insert");
+            let layers = find_neighbors(graph, query, level, ep, top, m, ef_construction, &mut cache);
+            set_own_lists(index, tid, &layers);
+            add_backlinks(graph, tid, &layers, m, &mut cache);
+            maybe_promote(index, tid, level);
+        }
+        return;
+    };
+
+    let layers = find_neighbors(graph, query, level, ep, top, m, ef_construction, &mut cache);
+    // An identical vector already indexed just gains this heap TID.
+    if let Some((_, nearest)) = layers.iter().find(|(l, _)| *l == 0) {
+        let best = nearest.first().map_or(f32::INFINITY, |n| n.distance);
+        for n in nearest.iter().take_while(|n| n.distance <= best) {
+            if graph.raw(n.id).as_deref() == Some(raw) && add_heap_tid(index, n.id, heap_tid) {
+                return;
+            }
+        }
+    }
+    let lists = own_lists(&layers, level);
+    let tid = append_element(index, elem, raw, level, m, heap_tid, &lists);
+    add_backlinks(graph, tid, &layers, m, &mut cache);
+    maybe_promote(index, tid, level);
+}
+
+/// Elements' vectors, as queries, read during one insert.
+#[derive(Default)]
+pub struct QueryCache(std::collections::HashMap<Tid, Query>);
+
+impl QueryCache {
+    /// Distance between elements `a` and `b` (reads `b` from its page).
+    pub fn distance<S: PageStore>(&mut self, graph: &PagedGraph<S>, a: Tid, b: Tid) -> f32 {
+        use std::collections::hash_map::Entry;
+        let query = match self.0.entry(a) {
+            Entry::Occupied(e) => e.into_mut(),
+            Entry::Vacant(v) => match graph.raw(a) {
+                Some(raw) => v.insert(graph.kind.elem.query(&raw)),
+                None => return f32::INFINITY,
+            },
+        };
+        graph.distance(query, b)
+    }
+}
+
+fn set_entry(m: &mut Meta, tid: Tid, level: usize) {
+    m.entry_block = tid.block;
+    m.entry_offset = tid.offset as u32;
+    m.entry_level = level as i32;
+}
+
+fn maybe_promote<S: PageStore + MetaPage<Meta>>(index: &S, tid: Tid, level: usize) {
+    index.update_meta(|m: &mut Meta| {
+        if m.entry_level < level as i32 {
+            set_entry(m, tid, level);
+        }
+    });
+}
+
+/// For each level from min(level, top) down to 0: the ef_construction
+/// nearest found and the neighbours the heuristic selects among them.
+#[allow(clippy::too_many_arguments)]
+fn find_neighbors<S: PageStore>(
+    graph: &PagedGraph<S>,
+    v: &Query,
+    level: usize,
+    ep: Tid,
+    top: usize,
+    m: usize,
+    ef_construction: usize,
+    cache: &mut QueryCache,
+) -> Vec<(usize, Vec<Neighbor<Tid>>)> {
+    let start = Neighbor { distance: graph.distance(v, ep), id: ep };
+    let mut entries = vec![if top > level { descend(graph, v, start, top, level) } else { start }];
+    let mut layers = Vec::new();
+    for l in (0..=level.min(top)).rev() {
+        // sized for about ef_construction × m visits, so it does not rehash
+        let mut visited = rustc_hash::FxHashSet::with_capacity_and_hasher(
+            crate::hnsw::presize(ef_construction, 16),
+            Default::default(),
+        );
+        let candidates = search_layer(graph, v, &entries, ef_construction, l, &mut visited);
+        // deleted elements guide the search but are not linked to
+        let live: Vec<Neighbor<Tid>> = candidates.iter().copied().filter(|n| !graph.seen_deleted(n.id)).collect();
+        let selected = select_neighbors(&live, m, |a, b| cache.distance(graph, a, b));
+        layers.push((l, selected));
+        entries = candidates;
+    }
+    layers
+}
+
+fn own_lists(layers: &[(usize, Vec<Neighbor<Tid>>)], level: usize) -> Vec<Vec<Tid>> {
+    let mut lists = vec![Vec::new(); level + 1];
+    for (l, selected) in layers {
+        lists[*l] = selected.iter().map(|n| n.id).collect();
+    }
+    lists
+}
+
+fn set_own_lists<S: PageStore>(index: &S, tid: Tid, layers: &[(usize, Vec<Neighbor<Tid>>)]) {
+    index.update(tid, |bytes| match ElementMut::parse(bytes) {
+        Some(mut e) => {
+            for (l, selected) in layers {
+                e.set_neighbors(*l, &selected.iter().map(|n| n.id).collect::<Vec<_>>());
+            }
+            (true, ())
+        }
+        None => (false, ()),
+    });
+}
+
+fn add_backlinks<S: PageStore>(
+    graph: &PagedGraph<S>,
+    tid: Tid,
+    layers: &[(usize, Vec<Neighbor<Tid>>)],
+    m: usize,
+    cache: &mut QueryCache,
+) {
+    for (l, selected) in layers {
+        let mut linked = false;
+        for s in selected {
+            linked |= add_backlink(graph, s.id, tid, s.distance, *l, m, false, cache);
+        }
+        // Nobody took the new element in at the bottom level: the nearest
+        // neighbour must, or it could never be found.
+        if !linked && *l == 0 {
+            if let Some(s) = selected.first() {
+                add_backlink(graph, s.id, tid, s.distance, 0, m, true, cache);
+            }
+        }
+    }
+}
+
+/// Write a new element (and its vector chunks) with the given neighbour
+/// lists; `v` is the vector as element bytes.
+fn append_element<S: PageStore + MetaPage<Meta>>(
+    index: &S,
+    elem: Elem,
+    v: &[u8],
+    level: usize,
+    m: usize,
+    heap_tid: Tid,
+    neighbors: &[Vec<Tid>],
+) -> Tid {
+    let eb = elem.bytes();
+    let dims = v.len() / eb;
+    let first = dims.min(index.geometry().max_first_chunk_bytes(level, m) / eb);
+    // Chunks first, last to first, so each points at the next and the element at the first.
+    let mut bounds = Vec::new();
+    let mut pos = first;
+    while pos < dims {
+        let len = (dims - pos).min(index.geometry().max_chunk_bytes() / eb);
+        bounds.push((pos, len));
+        pos += len;
+    }
+    let mut next = Tid::INVALID;
+    for &(pos, len) in bounds.iter().rev() {
+        next = index.append(&encode_chunk(&v[pos * eb..(pos + len) * eb], eb, next));
+    }
+    let tid = index.append(&encode_element(&NewElement {
+        level,
+        m,
+        heap_tids: &[heap_tid],
+        overflow: Tid::INVALID,
+        next_chunk: next,
+        neighbors,
+        chunk: &v[..first * eb],
+        elem_bytes: eb,
+    }));
+    index.elements_added(1);
+    tid
+}
+
+/// Add `new` to `node`'s list at `level`; when full, keep the heuristic's
+/// choice unless `force`. Returns whether `node` now links to `new`.
+#[allow(clippy::too_many_arguments)]
+pub fn add_backlink<S: PageStore>(
+    graph: &PagedGraph<S>,
+    node: Tid,
+    new: Tid,
+    distance: f32,
+    level: usize,
+    m: usize,
+    force: bool,
+    cache: &mut QueryCache,
+) -> bool {
+    let index = &graph.store;
+    let cap = if level == 0 { 2 * m } else { m };
+    // Read the current list, choose outside any lock, then write if unchanged.
+    for _attempt in 0..3 {
+        let Some(current) = read_list(index, node, level) else { return false };
+        if current.contains(&new) {
+            return true;
+        }
+        let mut wanted = current.clone();
+        let mut dropped = None;
+        if current.len() < cap {
+            wanted.push(new);
+        } else {
+            // Full: the heuristic decides whether `new` earns a place; if it
+            // does, it takes the place of one neighbour only (the farthest the
+            // heuristic let go), so one write never strips several links.
+            let mut cands: Vec<Neighbor<Tid>> =
+                current.iter().map(|&t| Neighbor { distance: cache.distance(graph, node, t), id: t }).collect();
+            // distance() noted which are deleted: such a neighbour (VACUUM is
+            // removing it) gives up its place first
+            if let Some(slot) = current.iter().position(|&t| graph.seen_deleted(t)) {
+                wanted[slot] = new;
+                match write_list_if_unchanged(index, node, level, &current, &wanted) {
+                    Some(false) => continue,
+                    written => return written == Some(true),
+                }
+            }
+            cands.push(Neighbor { distance, id: new });
+            cands.sort();
+            let chosen: Vec<Tid> =
+                select_neighbors(&cands, cap, |a, b| cache.distance(graph, a, b)).into_iter().map(|n| n.id).collect();
+            if !chosen.contains(&new) && !force {
+                return false;
+            }
+            let let_go = cands.iter().rev().find(|c| c.id != new && !chosen.contains(&c.id));
+            let farthest = || cands.iter().rev().find(|c| c.id != new);
+            let Some(out) = let_go.or_else(|| if force { farthest() } else { None }) else { return false };
+            let Some(slot) = current.iter().position(|&t| t == out.id) else { return false };
+            wanted[slot] = new;
+            dropped = Some(out.id);
+        }
+        let written = write_list_if_unchanged(index, node, level, &current, &wanted);
+        if let (Some(true), Some(d)) = (written, dropped.filter(|&d| !graph.seen_deleted(d))) {
+            // `node` no longer links to `d` but links to `new`, so a link from
+            // `new` keeps `d` reachable along the path it was reached by (this
+            // may have been its last in-link).
+            keep_reachable_through(graph, new, d, level, cap, cache);
+        }
+        if written != Some(false) {
+            return written == Some(true);
+        }
+    }
+    false
+}
+
+pub fn read_list<S: PageStore>(index: &S, node: Tid, level: usize) -> Option<Vec<Tid>> {
+    index.read(node, |b| ElementRef::parse(b).map(|e| e.neighbors(level).collect())).flatten()
+}
+
+/// Set `node`'s list at `level` to `wanted` if it still is `current`:
+/// `Some(true)` written, `Some(false)` changed under us (retry), `None` gone.
+pub fn write_list_if_unchanged<S: PageStore>(
+    index: &S,
+    node: Tid,
+    level: usize,
+    current: &[Tid],
+    wanted: &[Tid],
+) -> Option<bool> {
+    index
+        .update(node, |bytes| {
+            let Some(mut e) = ElementMut::parse(bytes) else { return (false, None) };
+            if !e.as_ref().neighbors(level).eq(current.iter().copied()) {
+                return (false, Some(false));
+            }
+            e.set_neighbors(level, wanted);
+            (true, Some(true))
+        })
+        .flatten()
+}
+
+/// The position in `list` (a neighbour list of `node`) of the neighbour
+/// farthest from `node`.
+pub fn farthest_slot<S: PageStore>(
+    graph: &PagedGraph<S>,
+    node: Tid,
+    list: &[Tid],
+    cache: &mut QueryCache,
+) -> Option<usize> {
+    list.iter()
+        .enumerate()
+        .map(|(k, &t)| (k, cache.distance(graph, node, t)))
+        .max_by(|a, b| a.1.total_cmp(&b.1))
+        .map(|(k, _)| k)
+}
+
+/// Give `node` (the element just linked in) a link to `target` (the
+/// neighbour it displaced), so that `target` stays reachable along the path
+/// it was reached by: this may have been its last in-link. When `node`'s
+/// list is full, `target` takes the place of `node`'s farthest neighbour,
+/// which a search found moments ago and so has in-links of its own. (Only
+/// appending when there was room left far elements, the first a full list
+/// lets go, unreachable on tie-heavy or widely spread data.)
+fn keep_reachable_through<S: PageStore>(
+    graph: &PagedGraph<S>,
+    node: Tid,
+    target: Tid,
+    level: usize,
+    cap: usize,
+    cache: &mut QueryCache,
+) {
+    let index = &graph.store;
+    for _attempt in 0..3 {
+        let Some(current) = read_list(index, node, level) else { return };
+        if current.contains(&target) || node == target {
+            return;
+        }
+        let mut wanted = current.clone();
+        if current.len() < cap {
+            wanted.push(target);
+        } else {
+            let Some(slot) = farthest_slot(graph, node, &current, cache) else { return };
+            wanted[slot] = target;
+        }
+        if write_list_if_unchanged(index, node, level, &current, &wanted) != Some(false) {
+            return;
+        }
+    }
+}
+
+/// Add a heap TID to an existing element (inline, else its overflow lists).
+fn add_heap_tid<S: PageStore>(index: &S, element: Tid, heap_tid: Tid) -> bool {
+    // Ok: the TID went into the element's inline slots; Err(first overflow
+    // list, INVALID if none yet): they are full.
+    let inline = index.update(element, |bytes| match ElementMut::parse(bytes) {
+        Some(mut e) if !e.as_ref().is_deleted() => {
+            if e.push_heap_tid(heap_tid) {
+                (true, Some(Ok(())))
+            } else {
+                (false, Some(Err(e.as_ref().overflow())))
+            }
+        }
+        _ => (false, None),
+    });
+    let mut list = match inline.flatten() {
+        None => return false,
+        Some(Ok(())) => return true,
+        Some(Err(list)) => list,
+    };
+    // Walk the overflow lists for one with room.
+    let mut last = Tid::INVALID;
+    let mut walk = ChainWalk::tuples(index, "TID list");
+    while list.is_valid() {
+        walk.step();
+        let added = index.update(list, |bytes| {
+            let Some((mut tids, next)) = parse_tidlist(bytes) else { return (false, (false, Tid::INVALID)) };
+            tids.push(heap_tid);
+            if set_tidlist(bytes, &tids) {
+                (true, (true, next))
+            } else {
+                (false, (false, next))
+            }
+        });
+        match added {
+            Some((true, _)) => return true,
+            Some((false, next)) => {
+                last = list;
+                list = next;
+            }
+            None => return false,
+        }
+    }
+    // All full (or none yet): a new list, linked from the element or the last list.
+    let new_list = index.append(&encode_tidlist(&[heap_tid], OVERFLOW_LIST_CAPACITY, Tid::INVALID));
+    if last.is_valid() {
+        index.update(last, |bytes| (set_tidlist_next(bytes, new_list), ()));
+    } else {
+        index.update(element, |bytes| match ElementMut::parse(bytes) {
+            Some(mut e) => {
+                e.set_overflow(new_list);
+                (true, ())
+            }
+            None => (false, ()),
+        });
+    }
+    true
+}

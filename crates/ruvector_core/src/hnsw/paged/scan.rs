@@ -1,0 +1,173 @@
+//! An ordered scan of the stored graph (`ORDER BY col <op> $query LIMIT k`).
+//!
+//! The first batch runs the HNSW search at `ef` and queues the elements
+//! found, nearest first. With an iterative scan, an exhausted queue asks for
+//! the next batch of the same search ([`IterativeSearch`]: twice as many
+//! elements as the batch before, from the nearest ones measured and not
+//! returned yet, none measured twice), queued next: in any order for
+//! relaxed order, only those not nearer than the last returned for strict
+//! order. A batch after VACUUM freed elements (a new meta-page generation:
+//! their TIDs may name other elements now) starts the search again
+//! instead, skipping what was returned. Heap TIDs are read only for the
+//! elements reached (a LIMIT 10 query at ef 200 reads 10 elements' TIDs).
+//!
+//! The caller holds the update lock shared during each batch (VACUUM frees
+//! elements only once no search that began before its repairs runs).
+
+use std::collections::VecDeque;
+
+use rustc_hash::FxHashSet;
+
+use super::element_tids;
+use crate::hnsw::tuple::{ElementRef, Meta, Tid};
+use crate::hnsw::{descend, presize, GraphRead, IterativeSearch, Neighbor};
+use crate::index::{PageStore, Query};
+
+/// An iterative search over the stored graph.
+type PagedSearch = IterativeSearch<Tid, FxHashSet<Tid>>;
+
+/// The state of one ordered scan between `amgettuple` calls.
+pub struct Scan {
+    /// Elements found and not returned yet, nearest first.
+    queue: VecDeque<(f32, Tid)>,
+    /// Heap TIDs of the element being returned, and its distance.
+    pending: VecDeque<Tid>,
+    pending_distance: f32,
+    returned: FxHashSet<Tid>,
+    /// The search the next batch continues, with the index's (nonce,
+    /// generation) it ran under.
+    search: Option<(PagedSearch, (u32, u32))>,
+    /// The next batch's size.
+    pub ef: usize,
+    /// Whether a batch ran since the scan (re)started.
+    pub started: bool,
+    /// Whether no batch can follow.
+    pub exhausted: bool,
+    /// The farthest distance returned so far.
+    last_distance: f32,
+}
+
+impl Scan {
+    pub fn new(ef: usize) -> Self {
+        Scan {
+            queue: VecDeque::new(),
+            pending: VecDeque::new(),
+            pending_distance: 0.0,
+            returned: FxHashSet::default(),
+            search: None,
+            ef: ef.max(1),
+            started: false,
+            exhausted: false,
+            last_distance: f32::NEG_INFINITY,
+        }
+    }
+
+    /// An estimate of the memory the scan holds after a search that visited
+    /// `visited` elements: the visited and returned sets (a hash-set slot
+    /// and control byte per TID at 7/8 load), the measured elements waiting
+    /// for a later batch, the search's two ef-sized heaps, and the queue.
+    pub fn memory_bytes(&self, visited: usize) -> usize {
+        let set_entry = (core::mem::size_of::<Tid>() + 1) * 8 / 7;
+        let heap_entry = core::mem::size_of::<(f32, Tid)>();
+        let waiting = self.search.as_ref().map_or(0, |(s, _)| s.waiting());
+        (visited + self.returned.len()) * set_entry + (2 * self.ef + self.queue.len() + waiting) * heap_entry
+    }
+
+    /// The next batch of the search (the first: from the entry point of
+    /// `meta`): what it found, nearest first, not queued yet (the caller may
+    /// measure approximate distances again first, then [`Scan::queue`]s
+    /// them), and the elements measured so far. `resumable`: whether
+    /// another batch may follow (else the search keeps nothing for one).
+    pub fn batch<G>(&mut self, graph: &G, query: &Query, meta: &Meta, resumable: bool) -> (Vec<Neighbor<Tid>>, usize)
+    where
+        G: GraphRead<Id = Tid, Query = Query, Visited = FxHashSet<Tid>>,
+    {
+        let Some((ep, top)) = meta.entry() else {
+            self.exhausted = true;
+            return (Vec::new(), 0);
+        };
+        let key = (meta.nonce, meta.generation);
+        if self.search.as_ref().is_some_and(|(_, k)| *k != key) {
+            self.search = None; // elements were freed since: their TIDs may name others now
+        }
+        let found = match &mut self.search {
+            Some((search, _)) => search.next(graph, query, self.ef),
+            None => {
+                let start = Neighbor { distance: graph.distance(query, ep), id: ep };
+                let entry = descend(graph, query, start, top, 0);
+                // Level 0 is walked from where the descent ended and from the
+                // entry point itself: every element is reachable from the
+                // entry point through level-0 links (build, VACUUM and the
+                // index check keep it so), but not necessarily from the
+                // descent's end, since links point one way. So a search whose
+                // ef covers the index finds every element, and an iterative
+                // scan that goes on long enough returns all.
+                let entries: &[Neighbor<Tid>] = if entry.id == start.id { &[start] } else { &[entry, start] };
+                // sized for what a search at this ef visits (GloVe-50 at ef 200, m 16:
+                // 3,430 on average, beyond ef × 16), so the set rarely rehashes as it grows
+                let visited = FxHashSet::with_capacity_and_hasher(presize(self.ef, 24), Default::default());
+                let (search, found) = IterativeSearch::start(graph, query, entries, self.ef, visited, resumable);
+                self.search = Some((search, key));
+                found
+            }
+        };
+        let Some((search, _)) = self.search.as_ref() else { unreachable!("set above") };
+        if search.waiting() == 0 {
+            self.exhausted = true;
+        }
+        (found, search.measured())
+    }
+
+    /// Queue what a batch found and was not returned yet (with `strict`,
+    /// only what is not nearer than the farthest returned).
+    pub fn queue(&mut self, found: Vec<Neighbor<Tid>>, strict: bool) {
+        for n in found {
+            if self.returned.contains(&n.id) || (strict && self.started && n.distance < self.last_distance) {
+                continue;
+            }
+            self.returned.insert(n.id);
+            self.queue.push_back((n.distance, n.id));
+        }
+        self.started = true;
+    }
+
+    /// A scan without a query (`ORDER BY v <-> NULL`) has no distances to
+    /// order by: as in pgvector, it returns every indexed row, here in page
+    /// order.
+    pub fn queue_every_element<S: PageStore>(&mut self, store: &S) {
+        for block in 1..store.nblocks() {
+            store.read_items(block, |items| {
+                for (offset, bytes) in items {
+                    if ElementRef::parse(bytes).is_some_and(|e| !e.is_deleted()) {
+                        self.queue.push_back((0.0, Tid { block, offset }));
+                    }
+                }
+            });
+            store.check_interrupts();
+        }
+        self.started = true;
+        self.exhausted = true;
+    }
+
+    /// The next heap TID to return, with its element's distance; `None`
+    /// when the queue is empty (then a batch may follow, unless
+    /// `exhausted`). The element's heap TIDs are read as they are now:
+    /// should VACUUM have freed it since the search and an insert reused its
+    /// TID, the newcomer's rows were inserted after the scan's snapshot was
+    /// taken, so the executor's visibility check drops them.
+    pub fn next_heap_tid<S: PageStore>(&mut self, store: &S) -> Option<(Tid, f32)> {
+        loop {
+            if let Some(tid) = self.pending.pop_front() {
+                return Some((tid, self.pending_distance));
+            }
+            let (distance, element) = self.queue.pop_front()?;
+            self.last_distance = self.last_distance.max(distance);
+            self.pending_distance = distance;
+            if let Some(e) = element_tids(store, element) {
+                if !e.deleted {
+                    self.pending.extend(e.tids);
+                }
+            }
+        }
+    }
+}

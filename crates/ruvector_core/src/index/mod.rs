@@ -1,0 +1,16 @@
+//! What both access methods share, beneath their algorithms: what an index
+//! stores and how it measures ([`kind`]), the page store the algorithms run
+//! on ([`store`]: the extension's buffer manager, or [`mem`] in tests), and
+//! the deterministic scheduler concurrency tests run them under ([`sim`]).
+
+#![forbid(unsafe_code)]
+
+pub mod kind;
+pub mod mem;
+pub mod sim;
+pub mod store;
+
+pub use crate::hnsw::tuple::{PageGeometry, Tid};
+pub use kind::{Elem, IndexKind, Measure, Query, Row};
+pub use mem::MemStore;
+pub use store::{ChainWalk, MetaPage, PageStore};
