@@ -6,7 +6,8 @@
 //! [`crate::index::MemStore`] under the deterministic scheduler
 //! (`tests` below and [`crate::index::sim`]).
 //!
-//! Invariants the algorithms keep (checked by `check`): every list holds
+//! Invariants the algorithms keep (checked after every step of the seeded
+//! tests in `tests.rs`, and by `ruvector_index_check()` on real indexes): every list holds
 //! distinct elements other than its owner, at most 2m at level 0 and m
 //! above; no list names a freed tuple once VACUUM has finished; every live
 //! element is reachable from the entry point through level-0 links after a
@@ -23,7 +24,6 @@ use crate::index::kind::{Accumulator, IndexKind};
 use crate::index::store::{MetaPage, PageStore};
 use crate::index::{ChainWalk, Query};
 
-pub mod check;
 pub mod insert;
 pub mod scan;
 pub mod snapshot;

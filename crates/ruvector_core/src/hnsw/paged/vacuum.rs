@@ -390,9 +390,15 @@ pub fn relink_orphans<S: PageStore + MetaPage<Meta>>(
                 if let Some(raw) = graph.raw(tid) {
                     let query = graph.kind.elem.query(&raw);
                     let start = Neighbor { distance: graph.distance(&query, entry), id: entry };
+                    // from the entry point too: the descent can end on an
+                    // element of the unreached group itself (reached through
+                    // upper-level links), whose level-0 walk finds only that
+                    // group (seeded test `vacuum_during_inserts_and_searches`,
+                    // seed 10037)
                     let from = descend(graph, &query, start, top, 0);
+                    let entries: &[Neighbor<Tid>] = if from.id == start.id { &[start] } else { &[from, start] };
                     let found =
-                        search_layer(graph, &query, &[from], meta.ef_construction as usize, 0, &mut graph.visited());
+                        search_layer(graph, &query, entries, meta.ef_construction as usize, 0, &mut graph.visited());
                     candidates = found.into_iter().map(|n| n.id).filter(|n| reached.contains(n) && *n != tid).collect();
                 }
             }
