@@ -124,7 +124,10 @@ fn scan(store: &MemStore<Meta>, q: &[f32], ef: usize, k: usize) -> Vec<(usize, f
 }
 
 /// Elements of the store: TID → (deleted, level, lists, heap TIDs).
-struct Elements(BTreeMap<Tid, (bool, usize, Vec<Vec<Tid>>, Vec<Tid>)>);
+/// (deleted, level, lists by level, heap TIDs).
+type Element = (bool, usize, Vec<Vec<Tid>>, Vec<Tid>);
+
+struct Elements(BTreeMap<Tid, Element>);
 
 fn elements(store: &MemStore<Meta>) -> Elements {
     Elements(
@@ -316,12 +319,12 @@ fn vacuum_during_inserts_and_searches() {
             insert_row(&store, i, v);
         }
         let mut r = seed;
-        let dead: BTreeSet<usize> = (0..24).filter(|_| next_random(&mut r) % 2 == 0).collect();
+        let dead: BTreeSet<usize> = (0..24).filter(|_| next_random(&mut r).is_multiple_of(2)).collect();
         let (store_ref, vs_ref, dead_ref) = (&store, &vs, &dead);
         let tasks: Vec<Box<dyn FnOnce() + Send + '_>> = vec![
             Box::new(move || {
-                for i in 24..36 {
-                    insert_row(store_ref, i, &vs_ref[i]);
+                for (i, v) in vs_ref.iter().enumerate().skip(24) {
+                    insert_row(store_ref, i, v);
                 }
             }),
             Box::new(move || vacuum(store_ref, dead_ref)),
