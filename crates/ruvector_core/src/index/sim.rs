@@ -20,18 +20,30 @@ use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
 struct State {
-    /// The task whose turn it is; `None`: the scheduler's.
+    /// The task whose turn it is; `None` before the first pick.
     running: Option<usize>,
     finished: Vec<bool>,
     waiting: Vec<bool>,
-    /// Set when the run is given up (deadlock, step limit): tasks unwind at
-    /// their next switch.
+    /// Set when the run is given up (a failure, a deadlock, the step
+    /// limit): tasks unwind at their next switch.
     abort: bool,
+    failure: Option<String>,
+    rng: u64,
+    /// How often (in quarters) the running task keeps the turn.
+    stay: u64,
+    steps: u64,
+    max_steps: u64,
+    seed: u64,
 }
 
 struct Shared {
     state: Mutex<State>,
-    turn: Condvar,
+    /// One condition variable per task (its turn came) and one for `run`
+    /// (every task finished), so a switch wakes only the thread it concerns.
+    turns: Vec<Condvar>,
+    done: Condvar,
+    /// The checker, run by the task that ends a step, every other task parked.
+    after_step: Box<dyn Fn() + Send + Sync>,
 }
 
 /// Raised in a task when the run is given up, and caught by [`run`].
@@ -41,23 +53,108 @@ thread_local! {
     static TASK: RefCell<Option<(Arc<Shared>, usize)>> = const { RefCell::new(None) };
 }
 
+fn message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_default()
+}
+
 impl Shared {
     fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Give the turn back to the scheduler and wait for it to come back.
-    fn yield_turn(&self, me: usize, waiting: bool) {
-        let mut s = self.lock();
-        s.waiting[me] = waiting;
-        s.running = None;
-        self.turn.notify_all();
-        while s.running != Some(me) {
-            s = self.turn.wait(s).unwrap_or_else(|e| e.into_inner());
+    /// Choose who runs next (under the state lock); `None` when every task
+    /// finished. Gives the run up on a failure, the step limit or a deadlock.
+    fn pick(&self, s: &mut State) -> Option<usize> {
+        let unfinished: Vec<usize> = (0..s.finished.len()).filter(|&i| !s.finished[i]).collect();
+        if unfinished.is_empty() {
+            return None;
+        }
+        if !s.abort {
+            let ready: Vec<usize> = unfinished.iter().copied().filter(|&i| !s.waiting[i]).collect();
+            let why = if s.failure.is_some() {
+                Some(String::new())
+            } else if s.steps >= s.max_steps {
+                Some(format!("more than {} steps", s.max_steps))
+            } else if ready.is_empty() {
+                Some(format!("deadlock: tasks {unfinished:?} all wait"))
+            } else {
+                None
+            };
+            match why {
+                None => {
+                    s.steps += 1;
+                    let me = s.running.filter(|r| ready.contains(r));
+                    return Some(match me {
+                        Some(r) if next_random(&mut s.rng) % 4 < s.stay => r,
+                        _ => ready[(next_random(&mut s.rng) % ready.len() as u64) as usize],
+                    });
+                }
+                Some(why) => {
+                    if s.failure.is_none() {
+                        s.failure = Some(format!("seed {}: {why}", s.seed));
+                    }
+                    s.abort = true;
+                }
+            }
+        }
+        Some(unfinished[0])
+    }
+
+    /// Hand the turn to `next` (perhaps `me` itself) and wait for it to come back.
+    fn hand_over(&self, mut s: MutexGuard<'_, State>, me: usize, next: usize) {
+        s.running = Some(next);
+        if next != me {
+            self.turns[next].notify_one();
+            while s.running != Some(me) {
+                s = self.turns[me].wait(s).unwrap_or_else(|e| e.into_inner());
+            }
         }
         if s.abort {
             drop(s);
             resume_unwind(Box::new(Aborted));
+        }
+    }
+
+    /// End of a step of task `me`: check, then let the seed choose who goes on.
+    fn yield_turn(&self, me: usize, waiting: bool) {
+        if !self.lock().abort {
+            if let Err(payload) = catch_unwind(AssertUnwindSafe(|| (self.after_step)())) {
+                let mut s = self.lock();
+                let at = s.steps;
+                let seed = s.seed;
+                s.failure.get_or_insert(format!("seed {seed}: check after step {at}: {}", message(&*payload)));
+            }
+        }
+        let mut s = self.lock();
+        s.waiting[me] = waiting;
+        let next = self.pick(&mut s).expect("this task has not finished");
+        self.hand_over(s, me, next);
+    }
+
+    /// Task `me` ended (`failure`: with a panic): the next one runs.
+    fn finish(&self, me: usize, failure: Option<String>) {
+        if failure.is_none() && !self.lock().abort {
+            if let Err(payload) = catch_unwind(AssertUnwindSafe(|| (self.after_step)())) {
+                let mut s = self.lock();
+                let seed = s.seed;
+                s.failure.get_or_insert(format!("seed {seed}: check after task {me} ended: {}", message(&*payload)));
+            }
+        }
+        let mut s = self.lock();
+        if let Some(f) = failure {
+            s.failure.get_or_insert(f);
+        }
+        s.finished[me] = true;
+        match self.pick(&mut s) {
+            Some(next) => {
+                s.running = Some(next);
+                self.turns[next].notify_one();
+            }
+            None => self.done.notify_all(),
         }
     }
 }
@@ -100,117 +197,73 @@ pub fn next_random(state: &mut u64) -> u64 {
 }
 
 /// Run `tasks` interleaved as `seed` chooses, calling `after_step` between
-/// every two steps (all tasks parked). Returns the number of steps, or a
-/// description of the first failure: a task's panic, a deadlock, or more
+/// every two steps (all tasks parked; it runs on the thread of the task
+/// that ended the step, so it owns what it reads: an `Arc` of the store). Returns the number of steps, or a description of
+/// the first failure: a task's or the checker's panic, a deadlock, or more
 /// than `max_steps` steps.
 pub fn run<'env>(
     seed: u64,
     max_steps: u64,
     tasks: Vec<Box<dyn FnOnce() + Send + 'env>>,
-    mut after_step: impl FnMut(),
+    after_step: impl Fn() + Send + Sync + 'static,
 ) -> Result<u64, String> {
     let n = tasks.len();
-    let shared = Arc::new(Shared {
-        state: Mutex::new(State { running: None, finished: vec![false; n], waiting: vec![false; n], abort: false }),
-        turn: Condvar::new(),
-    });
-    let failure: Mutex<Option<String>> = Mutex::new(None);
     let mut rng = seed ^ 0x5EED_0F5C_4ED0_1E00;
     // how often the running task keeps the turn: varies with the seed, so
     // some runs switch at nearly every step and others rarely
     let stay = next_random(&mut rng) % 4;
-    let mut steps = 0;
+    let shared = Arc::new(Shared {
+        state: Mutex::new(State {
+            running: None,
+            finished: vec![false; n],
+            waiting: vec![false; n],
+            abort: false,
+            failure: None,
+            rng,
+            stay,
+            steps: 0,
+            max_steps,
+            seed,
+        }),
+        turns: (0..n).map(|_| Condvar::new()).collect(),
+        done: Condvar::new(),
+        after_step: Box::new(after_step),
+    });
     std::thread::scope(|scope| {
         for (i, task) in tasks.into_iter().enumerate() {
             let shared = shared.clone();
-            let failure = &failure;
             scope.spawn(move || {
                 TASK.with(|t| *t.borrow_mut() = Some((shared.clone(), i)));
-                // wait for the first turn
-                {
+                let started = {
                     let mut s = shared.lock();
                     while s.running != Some(i) {
-                        s = shared.turn.wait(s).unwrap_or_else(|e| e.into_inner());
+                        s = shared.turns[i].wait(s).unwrap_or_else(|e| e.into_inner());
                     }
-                }
-                let result = if shared.lock().abort { Ok(()) } else { catch_unwind(AssertUnwindSafe(task)) };
-                if let Err(payload) = result {
-                    if !payload.is::<Aborted>() {
-                        let what = payload
-                            .downcast_ref::<String>()
-                            .cloned()
-                            .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
-                            .unwrap_or_default();
-                        let mut f = failure.lock().unwrap_or_else(|e| e.into_inner());
-                        f.get_or_insert(format!("seed {seed}: task {i} panicked: {what}"));
+                    !s.abort
+                };
+                let failure = match started.then(|| catch_unwind(AssertUnwindSafe(task))) {
+                    Some(Err(payload)) if !payload.is::<Aborted>() => {
+                        Some(format!("seed {seed}: task {i} panicked: {}", message(&*payload)))
                     }
-                }
-                let mut s = shared.lock();
-                s.finished[i] = true;
-                s.running = None;
-                shared.turn.notify_all();
+                    _ => None,
+                };
+                shared.finish(i, failure);
+                TASK.with(|t| *t.borrow_mut() = None);
             });
         }
-        let mut last = usize::MAX;
-        loop {
-            let mut s = shared.lock();
-            while s.running.is_some() {
-                s = shared.turn.wait(s).unwrap_or_else(|e| e.into_inner());
-            }
-            if steps > 0 && !s.abort {
-                drop(s);
-                if let Err(payload) = catch_unwind(AssertUnwindSafe(&mut after_step)) {
-                    let what = payload
-                        .downcast_ref::<String>()
-                        .cloned()
-                        .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
-                        .unwrap_or_default();
-                    failure
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .get_or_insert(format!("seed {seed}: check after step {steps}: {what}"));
-                }
-                s = shared.lock();
-            }
-            let unfinished: Vec<usize> = (0..n).filter(|&i| !s.finished[i]).collect();
-            if unfinished.is_empty() {
-                break;
-            }
-            if !s.abort {
-                let failed = failure.lock().unwrap_or_else(|e| e.into_inner()).is_some();
-                let too_long = steps >= max_steps;
-                let all_wait = unfinished.iter().all(|&i| s.waiting[i]);
-                if failed || too_long || all_wait {
-                    if !failed {
-                        let why = if too_long {
-                            format!("more than {max_steps} steps")
-                        } else {
-                            format!("deadlock: tasks {unfinished:?} all wait")
-                        };
-                        failure.lock().unwrap_or_else(|e| e.into_inner()).get_or_insert(format!("seed {seed}: {why}"));
-                    }
-                    s.abort = true;
-                }
-            }
-            let pick = if s.abort {
-                unfinished[0]
-            } else {
-                let ready: Vec<usize> = unfinished.iter().copied().filter(|&i| !s.waiting[i]).collect();
-                if ready.contains(&last) && next_random(&mut rng) % 4 < stay {
-                    last
-                } else {
-                    ready[(next_random(&mut rng) % ready.len() as u64) as usize]
-                }
-            };
-            last = pick;
-            steps += 1;
-            s.running = Some(pick);
-            shared.turn.notify_all();
+        let mut s = shared.lock();
+        if let Some(first) = shared.pick(&mut s) {
+            s.running = Some(first);
+            shared.turns[first].notify_one();
+        }
+        while s.finished.iter().any(|f| !f) {
+            s = shared.done.wait(s).unwrap_or_else(|e| e.into_inner());
         }
     });
-    match failure.into_inner().unwrap_or_else(|e| e.into_inner()) {
-        Some(f) => Err(f),
-        None => Ok(steps),
+    let s = shared.lock();
+    match &s.failure {
+        Some(f) => Err(f.clone()),
+        None => Ok(s.steps),
     }
 }
 
@@ -270,12 +323,15 @@ mod tests {
 
     #[test]
     fn the_checker_runs_between_steps() {
-        let checks = AtomicUsize::new(0);
-        let steps = run(3, 1000, vec![Box::new(|| (0..5).for_each(|_| switch()))], || {
-            checks.fetch_add(1, Ordering::SeqCst);
+        let checks = Arc::new(AtomicUsize::new(0));
+        let counted = checks.clone();
+        let steps = run(3, 1000, vec![Box::new(|| (0..5).for_each(|_| switch()))], move || {
+            counted.fetch_add(1, Ordering::SeqCst);
         })
         .unwrap();
-        assert_eq!(checks.load(Ordering::SeqCst) as u64, steps);
+        // the first pick starts the task; each of its 5 switches and its
+        // end is a step the checker follows
         assert_eq!(steps, 6);
+        assert_eq!(checks.load(Ordering::SeqCst), 6);
     }
 }
