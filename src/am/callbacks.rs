@@ -5,7 +5,7 @@
 
 use pgrx::pg_sys;
 use pgrx::prelude::*;
-use ruvector_core::hnsw::tuple::Tid;
+use ruvector_core::index::Tid;
 
 use super::kind::{read_row, Elem, IndexKind, Query, Row};
 use super::storage::tid_of;

@@ -7,7 +7,7 @@
 use pgrx::datum::FromDatum;
 use pgrx::pg_sys;
 use pgrx::prelude::*;
-use ruvector_core::hnsw::Metric;
+use ruvector_core::index::kind::Metric;
 
 use crate::datum::{BitArg, DenseArg, SparseArg};
 pub use ruvector_core::index::kind::{metric_code, pair_metric, Elem, IndexKind, Measure, Query, Row};

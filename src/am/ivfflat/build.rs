@@ -14,8 +14,8 @@
 
 use pgrx::pg_sys;
 use pgrx::prelude::*;
-use ruvector_core::hnsw::tuple::Tid;
-use ruvector_core::hnsw::Metric;
+use ruvector_core::index::kind::Metric;
+use ruvector_core::index::Tid;
 use ruvector_core::ivf::tuple::{encode_list, encode_row, set_list_insert, IvfMeta, IVF_MAGIC, IVF_VERSION};
 use ruvector_core::ivf::{self, KMeansParams, Reservoir};
 

@@ -5,7 +5,7 @@
 #![forbid(unsafe_code)]
 
 use pgrx::prelude::*;
-use ruvector_core::hnsw::tuple::Tid;
+use ruvector_core::index::Tid;
 use ruvector_core::ivf::tuple::{parse_list, IvfMeta, IVF_MAGIC};
 use ruvector_core::layout::AlignedRows;
 

@@ -6,7 +6,7 @@
 
 use bytemuck::Pod;
 use pgrx::pg_sys;
-use ruvector_core::hnsw::tuple::Tid;
+use ruvector_core::index::Tid;
 
 use super::page::*;
 use super::{Index, Locked};

@@ -48,7 +48,7 @@ mod recent;
 
 use bytemuck::Pod;
 use pgrx::pg_sys;
-use ruvector_core::hnsw::tuple::Tid;
+use ruvector_core::index::Tid;
 use ruvector_core::index::{MetaPage, PageGeometry, PageStore};
 use ruvector_core::registry::{RegisteredMeta, Registry, RegistryKey};
 

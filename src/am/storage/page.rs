@@ -10,7 +10,7 @@ use core::ffi::c_void;
 
 use bytemuck::Pod;
 use pgrx::pg_sys;
-use ruvector_core::hnsw::tuple::PageGeometry;
+use ruvector_core::index::PageGeometry;
 
 /// Page-kind marker in the special space.
 pub(super) const PAGE_ID: u16 = 0x5256; // "RV"

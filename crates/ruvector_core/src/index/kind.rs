@@ -8,8 +8,59 @@ use half::f16;
 
 use crate::bits;
 use crate::hnsw::tuple::chunk_elems;
-use crate::hnsw::Metric;
+use crate::kernels;
 use crate::sparse::{Pair, PairDistance, PairMetric};
+
+/// The distance an index orders by. Smaller is closer for every metric.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Metric {
+    /// Squared Euclidean distance (ordering-equivalent to `<->`).
+    L2,
+    /// Negative inner product (`<#>`).
+    InnerProduct,
+    /// Cosine distance; vectors are normalised when stored and queried, so it
+    /// is computed as negative inner product (`<=>`).
+    Cosine,
+    /// Manhattan distance (`<+>`).
+    L1,
+}
+
+impl Metric {
+    #[inline]
+    pub fn distance<T: kernels::KernelElement>(self, a: &[T], b: &[T]) -> f32 {
+        match self {
+            Metric::L2 => kernels::l2_squared(a, b),
+            Metric::InnerProduct | Metric::Cosine => -kernels::dot(a, b),
+            Metric::L1 => kernels::l1(a, b),
+        }
+    }
+
+    /// The same distance from an f32 query to an SQ8 copy (see `crate::sq8`).
+    #[inline]
+    pub fn sq8_distance(self, q: &[f32], v: kernels::Sq8Ref) -> f32 {
+        let k = kernels::Sq8Kernels::active();
+        match self {
+            Metric::L2 => (k.l2_squared)(q, v),
+            Metric::InnerProduct | Metric::Cosine => -(k.dot)(q, v),
+            Metric::L1 => (k.l1)(q, v),
+        }
+    }
+
+    /// Bring a vector into the form the index stores and compares (unit length
+    /// for cosine). Returns false for a vector the metric cannot index (the
+    /// zero vector under cosine).
+    pub fn prepare(self, v: &mut [f32]) -> bool {
+        if self != Metric::Cosine {
+            return true;
+        }
+        let norm = kernels::norm(v);
+        if norm == 0.0 || !norm.is_finite() {
+            return false;
+        }
+        v.iter_mut().for_each(|x| *x = (*x as f64 / norm) as f32);
+        true
+    }
+}
 
 /// The element type an index stores vectors in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

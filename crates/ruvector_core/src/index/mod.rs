@@ -1,16 +1,18 @@
 //! What both access methods share, beneath their algorithms: what an index
 //! stores and how it measures ([`kind`]), the page store the algorithms run
 //! on ([`store`]: the extension's buffer manager, or [`mem`] in tests), and
-//! the deterministic scheduler concurrency tests run them under ([`sim`]).
+//! the deterministic scheduler concurrency tests run them under ([`sim`]),
+//! and tuple addresses and page geometry ([`page`]).
 
 #![forbid(unsafe_code)]
 
 pub mod kind;
 pub mod mem;
+pub mod page;
 pub mod sim;
 pub mod store;
 
-pub use crate::hnsw::tuple::{PageGeometry, Tid};
 pub use kind::{Elem, IndexKind, Measure, Query, Row};
 pub use mem::MemStore;
+pub use page::{PageGeometry, Tid};
 pub use store::{ChainWalk, MetaPage, PageStore};

@@ -11,7 +11,7 @@
 
 #![forbid(unsafe_code)]
 
-use crate::hnsw::tuple::Tid;
+use crate::index::Tid;
 
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, bytemuck::Pod, bytemuck::Zeroable)]
