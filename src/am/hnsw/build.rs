@@ -16,10 +16,7 @@ use std::collections::HashMap;
 
 use pgrx::pg_sys;
 use pgrx::prelude::*;
-use ruvector_core::hnsw::tuple::{
-    chunk_size, encode_chunk, encode_element, encode_tidlist, tidlist_size, ElementLayout, Meta, NewElement,
-    PagePacker, Tid, INLINE_TIDS, META_MAGIC, META_VERSION,
-};
+use ruvector_core::hnsw::tuple::{Meta, Tid, META_MAGIC, META_VERSION};
 use ruvector_core::hnsw::{BitSpace, BuildParams, DenseSpace, InMemoryGraph, Space, SparseSpace};
 
 use super::{insert, options};
@@ -28,6 +25,7 @@ use crate::am::callbacks::{
 };
 use crate::am::kind::{check_row_dims, index_kind, key_column, metric_code, Elem, IndexKind, Measure, Row};
 use crate::am::storage::{self, tid_of, BulkWriter, Index, GEOMETRY};
+use ruvector_core::hnsw::paged::build::emit_tuples;
 
 // Our build phases for pg_stat_progress_create_index.
 pub const PHASE_LOAD: i64 = 2;
@@ -247,73 +245,19 @@ fn write_pages<S: Space>(
     let mut writer = BulkWriter::new(index);
     let mut elements = 0;
     if let Some(graph) = graph {
-        let n = graph.len();
-        elements = n as u64;
+        elements = graph.len() as u64;
         let eb = c.kind.elem.bytes();
-        let mut packer = PagePacker::new(GEOMETRY, 1);
-        struct Plan {
-            element: Tid,
-            chunks: Vec<(Tid, usize, usize)>,
-            lists: Vec<(Tid, usize, usize)>,
-            first: usize,
-        }
-        let mut plans = Vec::with_capacity(n);
-        for i in 0..n as u32 {
-            let level = graph.level(i);
-            let row_elems = raw(graph, i).len() / eb;
-            let first = row_elems.min(GEOMETRY.max_first_chunk_bytes(level, m) / eb);
-            let element = packer.place(ElementLayout { level, m, chunk_len: first, elem_bytes: eb }.size());
-            let mut chunks = Vec::new();
-            let mut pos = first;
-            while pos < row_elems {
-                let len = (row_elems - pos).min(GEOMETRY.max_chunk_bytes() / eb);
-                chunks.push((packer.place(chunk_size(len * eb)), pos, len));
-                pos += len;
-            }
-            let mut lists = Vec::new();
-            let extra = c.tids[i as usize].len().saturating_sub(INLINE_TIDS);
-            let per_list = (GEOMETRY.empty_free - GEOMETRY.item_id - tidlist_size(0)) / Tid::BYTES - 1;
-            let mut pos = INLINE_TIDS;
-            while pos < INLINE_TIDS + extra {
-                let len = (INLINE_TIDS + extra - pos).min(per_list);
-                lists.push((packer.place(tidlist_size(len)), pos, len));
-                pos += len;
-            }
-            plans.push(Plan { element, chunks, lists, first });
-        }
-        for i in 0..n as u32 {
-            let p = &plans[i as usize];
-            let level = graph.level(i);
-            let neighbors: Vec<Vec<Tid>> = (0..=level)
-                .map(|l| graph.neighbors_of(i, l).iter().map(|&j| plans[j as usize].element).collect())
-                .collect();
-            let v = raw(graph, i);
-            let tids = &c.tids[i as usize];
-            let bytes = encode_element(&NewElement {
-                level,
-                m,
-                heap_tids: &tids[..tids.len().min(INLINE_TIDS)],
-                overflow: p.lists.first().map_or(Tid::INVALID, |l| l.0),
-                next_chunk: p.chunks.first().map_or(Tid::INVALID, |ch| ch.0),
-                neighbors: &neighbors,
-                chunk: &v[..p.first * eb],
-                elem_bytes: eb,
-            });
-            writer.add(&bytes, p.element);
-            for (k, &(tid, pos, len)) in p.chunks.iter().enumerate() {
-                let next = p.chunks.get(k + 1).map_or(Tid::INVALID, |ch| ch.0);
-                writer.add(&encode_chunk(&v[pos * eb..(pos + len) * eb], eb, next), tid);
-            }
-            for (k, &(tid, pos, len)) in p.lists.iter().enumerate() {
-                let next = p.lists.get(k + 1).map_or(Tid::INVALID, |l| l.0);
-                writer.add(&encode_tidlist(&tids[pos..pos + len], len, next), tid);
-            }
-            if (i as usize).is_multiple_of(1024) {
-                pgrx::check_for_interrupts!();
-            }
-        }
-        if let Some((ep, level)) = graph.entry_point() {
-            let t = plans[ep as usize].element;
+        let entry = emit_tuples(
+            graph,
+            &c.tids,
+            m,
+            eb,
+            GEOMETRY,
+            raw,
+            |bytes, tid| writer.add(bytes, tid),
+            || pgrx::check_for_interrupts!(),
+        );
+        if let Some((t, level)) = entry {
             meta.entry_block = t.block;
             meta.entry_offset = t.offset as u32;
             meta.entry_level = level as i32;

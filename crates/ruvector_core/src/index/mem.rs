@@ -131,6 +131,21 @@ impl<M: Copy> MemStore<M> {
         p.items.get((tid.offset as usize).checked_sub(1)?)?.clone()
     }
 
+    /// Write a tuple at `tid`, as a build's bulk writer does (pages in
+    /// order: `tid` is on the last page or the next new one, at the next
+    /// offset). Panics if that is not where it would go or it does not fit.
+    pub fn put_at(&self, tid: Tid, bytes: &[u8]) {
+        let mut pages = self.pages.lock();
+        if tid.block as usize == pages.len() + 1 {
+            pages.push(std::sync::Arc::new(Mutex::new(MemPage { items: Vec::new() })));
+        }
+        assert_eq!(tid.block as usize, pages.len(), "a bulk write goes to the last page or a new one");
+        let mut page = pages[tid.block as usize - 1].lock();
+        assert_eq!(tid.offset as usize, page.items.len() + 1, "a bulk write takes the next offset");
+        assert!(self.geometry.item_cost(bytes.len()) <= page.free(&self.geometry), "the tuple fits its page");
+        page.items.push(Some(bytes.to_vec()));
+    }
+
     /// The meta page (for checkers; not a switch point).
     pub fn peek_meta(&self) -> M {
         *self.meta.lock()

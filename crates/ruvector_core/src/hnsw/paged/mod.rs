@@ -24,6 +24,7 @@ use crate::index::kind::{Accumulator, IndexKind};
 use crate::index::store::{MetaPage, PageStore};
 use crate::index::{ChainWalk, Query};
 
+pub mod build;
 pub mod insert;
 pub mod scan;
 pub mod snapshot;

@@ -9,11 +9,12 @@ use std::sync::{Arc, Mutex};
 
 use rustc_hash::FxHashSet;
 
+use super::build::emit_tuples;
 use super::scan::Scan;
 use super::vacuum::{relink_orphans, remove_deleted, strip_dead_tids, VacuumSettings};
 use super::{insert::insert, PagedGraph};
 use crate::hnsw::tuple::{ElementRef, Meta, Tid, META_MAGIC, META_VERSION};
-use crate::hnsw::Metric;
+use crate::hnsw::{BuildParams, DenseSpace, InMemoryGraph, Metric};
 use crate::index::sim::{self, next_random};
 use crate::index::{Elem, IndexKind, Measure, MemStore, MetaPage, PageStore, Query};
 use crate::tidstore::TidStore;
@@ -78,6 +79,27 @@ fn row_of(t: Tid) -> usize {
 
 fn l2(a: &[f32], b: &[f32]) -> f32 {
     Metric::L2.distance(a, b)
+}
+
+/// `ambuild`: the rows built in memory, their tuples written to an empty
+/// store where the build planned them (`MemStore::put_at` checks each lands
+/// on the last page or a new one, at the next offset), the entry point set.
+fn build_rows(store: &MemStore<Meta>, vs: &[Vec<f32>]) {
+    let meta = store.peek_meta();
+    let dims = meta.dims as usize;
+    let space = DenseSpace::new(dims, vs.iter().flatten().copied().collect(), Metric::L2);
+    let params = BuildParams { m: meta.m as usize, ef_construction: meta.ef_construction as usize, seed: 7 };
+    let graph = InMemoryGraph::build(space, params, 2, |_| true).expect("not cancelled");
+    let heap: Vec<Vec<Tid>> = (0..vs.len()).map(|i| vec![heap_tid(i)]).collect();
+    let raw = |g: &InMemoryGraph<DenseSpace>, i: u32| bytemuck::cast_slice(g.vector(i)).to_vec();
+    let emit = |bytes: &[u8], planned: Tid| store.put_at(planned, bytes);
+    let entry = emit_tuples(&graph, &heap, meta.m as usize, 4, store.geometry(), &raw, emit, || ());
+    store.update_meta(|m| {
+        let (t, level) = entry.expect("an entry point");
+        m.entry_block = t.block;
+        m.entry_offset = t.offset as u32;
+        m.entry_level = level as i32;
+    });
 }
 
 /// `aminsert`: the update lock shared, then the core's insert.
@@ -262,6 +284,22 @@ fn serial_inserts_vacuum_and_scans() {
     check_after_vacuum(0, &store, &live);
 }
 
+#[test]
+fn a_built_graph_in_pages_takes_inserts_and_vacuum() {
+    let store = new_store(8, 32);
+    let vs: Vec<Vec<f32>> = (0..400).map(|i| vector(i, 2, false)).collect();
+    build_rows(&store, &vs[..300]);
+    check_structure(&store);
+    check_after_vacuum(0, &store, &(0..300).collect());
+    assert!(self_search_rate(&store, &vs[..300], 32) > 0.95);
+    for (i, v) in vs.iter().enumerate().skip(300) {
+        insert_row(&store, i, v);
+    }
+    let dead: BTreeSet<usize> = (0..400).filter(|i| i % 3 == 0).collect();
+    vacuum(&store, &dead);
+    check_after_vacuum(0, &store, &(0..400).filter(|i| i % 3 != 0).collect());
+}
+
 /// Fraction of rows a search at `ef` finds as its own nearest neighbour.
 fn self_search_rate(store: &MemStore<Meta>, vs: &[Vec<f32>], ef: usize) -> f64 {
     let hits = vs.iter().enumerate().filter(|(i, v)| scan(store, v, ef, 1).first().is_some_and(|r| r.0 == *i)).count();
@@ -436,8 +474,9 @@ fn stranded_elements_serial_and_concurrent() {
 
 /// The experiment behind the recovery tests' rare misses (run by hand:
 /// `cargo test --release -p ruvector_core hard_to_reach -- --ignored
-/// --nocapture`): as in tests/recovery/crash.sh, 1,000 uniform 16-d rows,
-/// then 1,400 more, m 16, ef_construction 64; the 1,400 inserted one by one,
+/// --nocapture`): as in tests/recovery/crash.sh, 1,000 uniform 16-d rows
+/// built in memory, then 1,400 more, m 16, ef_construction 64; the 1,400
+/// inserted one by one,
 /// or by three threads at once (real threads: the scheduler would take too
 /// long at this size). Rows not among the 5 nearest of a search for their
 /// own vector at ef 100 and at ef 1000.
@@ -455,9 +494,7 @@ fn hard_to_reach_rows_serial_and_concurrent() {
             (0..2400).map(|_| (0..16).map(|_| (next_random(&mut r) % 1_000_000) as f32 / 1e6).collect()).collect();
         for threads in [1, 3] {
             let store = new_store16(16, 64);
-            for (i, v) in vs.iter().enumerate().take(1000) {
-                insert_row(&store, i, v);
-            }
+            build_rows(&store, &vs[..1000]);
             std::thread::scope(|s| {
                 for t in 0..threads {
                     let (store, vs) = (&store, &vs);
