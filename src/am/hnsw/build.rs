@@ -255,7 +255,9 @@ fn write_pages<S: Space>(
             GEOMETRY,
             raw,
             |bytes, tid| writer.add(bytes, tid),
-            || pgrx::check_for_interrupts!(),
+            || {
+                pgrx::check_for_interrupts!();
+            },
         );
         if let Some((t, level)) = entry {
             meta.entry_block = t.block;
