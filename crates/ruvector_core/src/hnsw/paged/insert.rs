@@ -55,7 +55,7 @@ pub fn insert<S: PageStore + MetaPage<Meta>>(
             let layers = find_neighbors(graph, query, level, ep, top, m, ef_construction, &mut cache);
             set_own_lists(index, tid, &layers);
             add_backlinks(graph, tid, &layers, m, &mut cache);
-            maybe_promote(index, tid, level);
+            maybe_promote(graph, tid, level, m);
         }
         return;
     };
@@ -73,18 +73,25 @@ pub fn insert<S: PageStore + MetaPage<Meta>>(
     let lists = own_lists(&layers, level);
     let tid = append_element(index, elem, raw, level, m, heap_tid, &lists);
     add_backlinks(graph, tid, &layers, m, &mut cache);
-    maybe_promote(index, tid, level);
+    maybe_promote(graph, tid, level, m);
 }
 
-/// Elements' vectors, as queries, read during one insert.
+/// What one insert (or one VACUUM relink) keeps between its list changes:
+/// elements' vectors, as queries, read so far, and the elements it handed
+/// to another's list because it took their place (`keep_reachable_through`):
+/// that link may be their only one, so it is never given up again in the
+/// same operation.
 #[derive(Default)]
-pub struct QueryCache(std::collections::HashMap<Tid, Query>);
+pub struct QueryCache {
+    queries: std::collections::HashMap<Tid, Query>,
+    handed: Vec<(Tid, Tid)>,
+}
 
 impl QueryCache {
     /// Distance between elements `a` and `b` (reads `b` from its page).
     pub fn distance<S: PageStore>(&mut self, graph: &PagedGraph<S>, a: Tid, b: Tid) -> f32 {
         use std::collections::hash_map::Entry;
-        let query = match self.0.entry(a) {
+        let query = match self.queries.entry(a) {
             Entry::Occupied(e) => e.into_mut(),
             Entry::Vacant(v) => match graph.raw(a) {
                 Some(raw) => v.insert(graph.kind.elem.query(&raw)),
@@ -101,7 +108,23 @@ fn set_entry(m: &mut Meta, tid: Tid, level: usize) {
     m.entry_level = level as i32;
 }
 
-fn maybe_promote<S: PageStore + MetaPage<Meta>>(index: &S, tid: Tid, level: usize) {
+/// Make `tid` (just inserted, at `level`) the entry point if its level is
+/// above the current entry point's. Every element is reachable through
+/// level-0 links from the entry point (searches and iterative scans walk
+/// level 0 from it); the new element is reachable from the old entry point
+/// but not necessarily the other way round (its few level-0 links may all
+/// lead into one part of the graph), so it first links to the old entry
+/// point at level 0. Written before the meta page, so a crash between the
+/// two leaves the old entry point, from which everything is reachable.
+/// (Seeded test `a_crash_between_two_writes_strands_no_committed_row`,
+/// seed 20252: with m = 2 a promotion cut nine elements off.)
+fn maybe_promote<S: PageStore + MetaPage<Meta>>(graph: &PagedGraph<S>, tid: Tid, level: usize, m: usize) {
+    let index = &graph.store;
+    let Some((old, old_level)) = index.meta().entry() else { return };
+    if old_level >= level || old == tid {
+        return;
+    }
+    keep_reachable_through(graph, tid, old, 0, 2 * m, &mut QueryCache::default());
     index.update_meta(|m: &mut Meta| {
         if m.entry_level < level as i32 {
             set_entry(m, tid, level);
@@ -277,13 +300,17 @@ pub fn add_backlink<S: PageStore>(
             wanted[slot] = new;
             dropped = Some(out.id);
         }
-        let written = write_list_if_unchanged(index, node, level, &current, &wanted);
-        if let (Some(true), Some(d)) = (written, dropped.filter(|&d| !graph.seen_deleted(d))) {
-            // `node` no longer links to `d` but links to `new`, so a link from
-            // `new` keeps `d` reachable along the path it was reached by (this
-            // may have been its last in-link).
+        if let Some(d) = dropped.filter(|&d| !graph.seen_deleted(d)) {
+            // `node` is to link to `new` instead of `d`, so a link from `new`
+            // keeps `d` reachable along the path it was reached by (this may
+            // be its last in-link). Written first: at every moment, for a
+            // search running meanwhile or after a crash, `d` is reachable
+            // through `node` or through `new` (seeded test
+            // `concurrent_inserts_and_searches`, seed 562: a scan between
+            // the two writes, made the other way round, missed `d`).
             keep_reachable_through(graph, new, d, level, cap, cache);
         }
+        let written = write_list_if_unchanged(index, node, level, &current, &wanted);
         if written != Some(false) {
             return written == Some(true);
         }
@@ -356,11 +383,24 @@ fn keep_reachable_through<S: PageStore>(
         if current.len() < cap {
             wanted.push(target);
         } else {
-            let Some(slot) = farthest_slot(graph, node, &current, cache) else { return };
+            // not one handed to `node` earlier in this operation: that link
+            // may be the only one its element has (seeded test
+            // `concurrent_inserts_and_searches`, seed 184: an insert handed
+            // a displaced element to the new one, then took it back for the
+            // next displaced one, and the first was unreachable)
+            let keep: Vec<bool> = current.iter().map(|&t| cache.handed.contains(&(node, t))).collect();
+            let free: Vec<Tid> = current.iter().zip(&keep).filter(|(_, &k)| !k).map(|(&t, _)| t).collect();
+            let Some(k) = farthest_slot(graph, node, &free, cache) else { return };
+            let Some(slot) = current.iter().position(|&t| t == free[k]) else { return };
             wanted[slot] = target;
         }
-        if write_list_if_unchanged(index, node, level, &current, &wanted) != Some(false) {
-            return;
+        match write_list_if_unchanged(index, node, level, &current, &wanted) {
+            Some(false) => {}
+            Some(true) => {
+                cache.handed.push((node, target));
+                return;
+            }
+            None => return,
         }
     }
 }

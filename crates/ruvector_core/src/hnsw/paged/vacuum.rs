@@ -459,30 +459,32 @@ fn force_link<S: PageStore>(
             wanted[slot] = orphan;
             Some(current[slot])
         };
+        // keep `d` reachable through `orphan` first, so that at every
+        // moment it is reachable through `host` or `orphan` (as in insert's
+        // `add_backlink`)
+        if let Some(d) = displaced {
+            for _attempt in 0..3 {
+                let Some(own) = read_list(index, orphan, 0) else { break };
+                if own.contains(&d) || orphan == d {
+                    break;
+                }
+                let mut want = own.clone();
+                if own.len() < cap {
+                    want.push(d);
+                } else {
+                    let slot = own.iter().position(|t| reached.contains(t) && *t != d).unwrap_or(own.len() - 1);
+                    want[slot] = d;
+                }
+                if write_list_if_unchanged(index, orphan, 0, &own, &want) != Some(false) {
+                    break;
+                }
+            }
+        }
         match write_list_if_unchanged(index, host, 0, &current, &wanted) {
-            Some(true) => {}
+            Some(true) => return true,
             Some(false) => continue,
             None => return false,
         }
-        let Some(d) = displaced else { return true };
-        // keep `d` reachable through `orphan`
-        for _attempt in 0..3 {
-            let Some(own) = read_list(index, orphan, 0) else { return true };
-            if own.contains(&d) || orphan == d {
-                return true;
-            }
-            let mut want = own.clone();
-            if own.len() < cap {
-                want.push(d);
-            } else {
-                let slot = own.iter().position(|t| reached.contains(t) && *t != d).unwrap_or(own.len() - 1);
-                want[slot] = d;
-            }
-            if write_list_if_unchanged(index, orphan, 0, &own, &want) != Some(false) {
-                return true;
-            }
-        }
-        return true;
     }
     false
 }
