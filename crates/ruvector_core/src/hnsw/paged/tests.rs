@@ -327,8 +327,8 @@ fn concurrent_inserts_and_searches() {
 /// searcher on an empty index, checked after every step; the store and the
 /// steps taken.
 fn inserts_and_searches(seed: u64) -> (Arc<MemStore<Meta>>, u64) {
-    let ties = seed % 3 == 0;
-    let shared = Arc::new(new_store(if seed % 2 == 0 { 2 } else { 4 }, 8));
+    let ties = seed.is_multiple_of(3);
+    let shared = Arc::new(new_store(if seed.is_multiple_of(2) { 2 } else { 4 }, 8));
     let checked = shared.clone();
     let vs: Vec<Vec<f32>> = (0..24).map(|i| vector(i, seed, ties)).collect();
     let inserted: Mutex<BTreeSet<usize>> = Mutex::default();
@@ -404,8 +404,8 @@ fn debug_concurrent() {
 #[test]
 fn vacuum_during_inserts_and_searches() {
     for seed in seeds(10_000, seed_count(1000)) {
-        let ties = seed % 3 == 0;
-        let store = Arc::new(new_store(if seed % 2 == 0 { 2 } else { 4 }, 8));
+        let ties = seed.is_multiple_of(3);
+        let store = Arc::new(new_store(if seed.is_multiple_of(2) { 2 } else { 4 }, 8));
         let checked = store.clone();
         let vs: Vec<Vec<f32>> = (0..36).map(|i| vector(i, seed, ties)).collect();
         for (i, v) in vs.iter().enumerate().take(24) {
@@ -568,9 +568,9 @@ fn hard_to_reach_rows_serial_and_concurrent() {
 fn a_crash_between_two_writes_strands_no_committed_row() {
     let mut crashes = 0;
     for seed in seeds(20_000, seed_count(1000)) {
-        let store = Arc::new(new_store(if seed % 2 == 0 { 2 } else { 4 }, 8));
+        let store = Arc::new(new_store(if seed.is_multiple_of(2) { 2 } else { 4 }, 8));
         let checked = store.clone();
-        let vs: Vec<Vec<f32>> = (0..40).map(|i| vector(i, seed, seed % 3 == 0)).collect();
+        let vs: Vec<Vec<f32>> = (0..40).map(|i| vector(i, seed, seed.is_multiple_of(3))).collect();
         build_rows(&store, &vs[..16]);
         let committed: Mutex<BTreeSet<usize>> = Mutex::new((0..16).collect());
         let (store_ref, vs_ref, committed_ref) = (&*store, &vs, &committed);
