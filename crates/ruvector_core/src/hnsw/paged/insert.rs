@@ -54,8 +54,9 @@ pub fn insert<S: PageStore + MetaPage<Meta>>(
             let (ep, top) = index.meta().entry().expect("set by the other insert");
             let layers = find_neighbors(graph, query, level, ep, top, m, ef_construction, &mut cache);
             set_own_lists(index, tid, &layers);
+            cache.own = Some((tid, own_lists(&layers, level)));
             add_backlinks(graph, tid, &layers, m, &mut cache);
-            maybe_promote(graph, tid, level, m);
+            maybe_promote(graph, tid, level, m, &mut cache);
         }
         return;
     };
@@ -72,19 +73,22 @@ pub fn insert<S: PageStore + MetaPage<Meta>>(
     }
     let lists = own_lists(&layers, level);
     let tid = append_element(index, elem, raw, level, m, heap_tid, &lists);
+    cache.own = Some((tid, lists));
     add_backlinks(graph, tid, &layers, m, &mut cache);
-    maybe_promote(graph, tid, level, m);
+    maybe_promote(graph, tid, level, m, &mut cache);
 }
 
 /// What one insert (or one VACUUM relink) keeps between its list changes:
 /// elements' vectors, as queries, read so far, and the elements it handed
 /// to another's list because it took their place (`keep_reachable_through`):
 /// that link may be their only one, so it is never given up again in the
-/// same operation.
+/// same operation; and the new element's own choice of neighbours.
 #[derive(Default)]
 pub struct QueryCache {
     queries: std::collections::HashMap<Tid, Query>,
     handed: Vec<(Tid, Tid)>,
+    /// The element being inserted and the lists it chose, by level.
+    own: Option<(Tid, Vec<Vec<Tid>>)>,
 }
 
 impl QueryCache {
@@ -118,13 +122,21 @@ fn set_entry(m: &mut Meta, tid: Tid, level: usize) {
 /// two leaves the old entry point, from which everything is reachable.
 /// (Seeded test `a_crash_between_two_writes_strands_no_committed_row`,
 /// seed 20252: with m = 2 a promotion cut nine elements off.)
-fn maybe_promote<S: PageStore + MetaPage<Meta>>(graph: &PagedGraph<S>, tid: Tid, level: usize, m: usize) {
+fn maybe_promote<S: PageStore + MetaPage<Meta>>(
+    graph: &PagedGraph<S>,
+    tid: Tid,
+    level: usize,
+    m: usize,
+    cache: &mut QueryCache,
+) {
     let index = &graph.store;
     let Some((old, old_level)) = index.meta().entry() else { return };
     if old_level >= level || old == tid {
         return;
     }
-    keep_reachable_through(graph, tid, old, 0, 2 * m, &mut QueryCache::default());
+    if !keep_reachable_through(graph, tid, old, 0, 2 * m, cache) {
+        return; // stays below: its lists may not lead back to everything
+    }
     index.update_meta(|m: &mut Meta| {
         if m.entry_level < level as i32 {
             set_entry(m, tid, level);
@@ -308,7 +320,9 @@ pub fn add_backlink<S: PageStore>(
             // through `node` or through `new` (seeded test
             // `concurrent_inserts_and_searches`, seed 562: a scan between
             // the two writes, made the other way round, missed `d`).
-            keep_reachable_through(graph, new, d, level, cap, cache);
+            if !keep_reachable_through(graph, new, d, level, cap, cache) && !force {
+                return false; // `d` could lose its last in-link: `new` does without this one
+            }
         }
         let written = write_list_if_unchanged(index, node, level, &current, &wanted);
         if written != Some(false) {
@@ -372,37 +386,51 @@ fn keep_reachable_through<S: PageStore>(
     level: usize,
     cap: usize,
     cache: &mut QueryCache,
-) {
+) -> bool {
     let index = &graph.store;
     for _attempt in 0..3 {
-        let Some(current) = read_list(index, node, level) else { return };
-        if current.contains(&target) || node == target {
-            return;
+        let Some(current) = read_list(index, node, level) else { return false };
+        if node == target {
+            return true;
+        }
+        if current.contains(&target) {
+            // already linked: that link is now the one `target` relies on
+            // (seeded test `tie_heavy_inner_product_keeps_every_row_reachable`,
+            // seed 30482: it was given up for a later hand-over)
+            cache.handed.push((node, target));
+            return true;
         }
         let mut wanted = current.clone();
         if current.len() < cap {
             wanted.push(target);
         } else {
-            // not one handed to `node` earlier in this operation: that link
-            // may be the only one its element has (seeded test
-            // `concurrent_inserts_and_searches`, seed 184: an insert handed
-            // a displaced element to the new one, then took it back for the
-            // next displaced one, and the first was unreachable)
-            let keep: Vec<bool> = current.iter().map(|&t| cache.handed.contains(&(node, t))).collect();
-            let free: Vec<Tid> = current.iter().zip(&keep).filter(|(_, &k)| !k).map(|(&t, _)| t).collect();
-            let Some(k) = farthest_slot(graph, node, &free, cache) else { return };
-            let Some(slot) = current.iter().position(|&t| t == free[k]) else { return };
+            // Only a neighbour that has in-links of its own may give up its
+            // place: not one handed to `node` earlier in this operation
+            // (seeded test `concurrent_inserts_and_searches`, seed 184: an
+            // insert handed a displaced element to the new one, then took it
+            // back for the next one), and, in the new element's list, only
+            // one it chose itself: one that another insert linked in
+            // meanwhile may have no other in-link (seed 30814).
+            let own = cache.own.as_ref().filter(|(t, _)| *t == node).and_then(|(_, lists)| lists.get(level));
+            let free: Vec<Tid> = current
+                .iter()
+                .copied()
+                .filter(|&t| !cache.handed.contains(&(node, t)) && own.is_none_or(|o| o.contains(&t)))
+                .collect();
+            let Some(k) = farthest_slot(graph, node, &free, cache) else { return false };
+            let Some(slot) = current.iter().position(|&t| t == free[k]) else { return false };
             wanted[slot] = target;
         }
         match write_list_if_unchanged(index, node, level, &current, &wanted) {
             Some(false) => {}
             Some(true) => {
                 cache.handed.push((node, target));
-                return;
+                return true;
             }
-            None => return,
+            None => return false,
         }
     }
+    false
 }
 
 /// Add a heap TID to an existing element (inline, else its overflow lists).
