@@ -622,7 +622,7 @@ fn a_crash_between_two_writes_strands_no_committed_row() {
 #[test]
 fn tie_heavy_inner_product_keeps_every_row_reachable() {
     for seed in seeds(30_000, seed_count(1000)) {
-        let mut store = new_store(if seed.is_multiple_of(2) { 2 } else { 4 }, 8);
+        let store = new_store(if seed.is_multiple_of(2) { 2 } else { 4 }, 8);
         store.update_meta(|m| m.metric = 2);
         let store = Arc::new(store);
         let checked = store.clone();
