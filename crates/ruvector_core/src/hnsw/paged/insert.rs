@@ -134,9 +134,7 @@ fn maybe_promote<S: PageStore + MetaPage<Meta>>(
     if old_level >= level || old == tid {
         return;
     }
-    if !keep_reachable_through(graph, tid, old, 0, 2 * m, cache) {
-        return; // stays below: its lists may not lead back to everything
-    }
+    keep_reachable_through(graph, tid, old, 0, 2 * m, true, cache);
     index.update_meta(|m: &mut Meta| {
         if m.entry_level < level as i32 {
             set_entry(m, tid, level);
@@ -320,7 +318,7 @@ pub fn add_backlink<S: PageStore>(
             // through `node` or through `new` (seeded test
             // `concurrent_inserts_and_searches`, seed 562: a scan between
             // the two writes, made the other way round, missed `d`).
-            if !keep_reachable_through(graph, new, d, level, cap, cache) && !force {
+            if !keep_reachable_through(graph, new, d, level, cap, false, cache) && !force {
                 return false; // `d` could lose its last in-link: `new` does without this one
             }
         }
@@ -385,6 +383,7 @@ fn keep_reachable_through<S: PageStore>(
     target: Tid,
     level: usize,
     cap: usize,
+    must: bool,
     cache: &mut QueryCache,
 ) -> bool {
     let index = &graph.store;
@@ -411,12 +410,17 @@ fn keep_reachable_through<S: PageStore>(
             // back for the next one), and, in the new element's list, only
             // one it chose itself: one that another insert linked in
             // meanwhile may have no other in-link (seed 30814).
+            // With `must` (a new entry point's link to the old one), when no
+            // neighbour may go, one handed over or linked in meanwhile does.
             let own = cache.own.as_ref().filter(|(t, _)| *t == node).and_then(|(_, lists)| lists.get(level));
-            let free: Vec<Tid> = current
+            let mut free: Vec<Tid> = current
                 .iter()
                 .copied()
                 .filter(|&t| !cache.handed.contains(&(node, t)) && own.is_none_or(|o| o.contains(&t)))
                 .collect();
+            if free.is_empty() && must {
+                free = current.clone();
+            }
             let Some(k) = farthest_slot(graph, node, &free, cache) else { return false };
             let Some(slot) = current.iter().position(|&t| t == free[k]) else { return false };
             wanted[slot] = target;

@@ -218,11 +218,19 @@ fn check_after_vacuum(seed: u64, store: &MemStore<Meta>, live_rows: &BTreeSet<us
         }
     }
     assert_eq!(&rows, live_rows, "seed {seed}: the index holds other rows than the table");
-    if store.peek_meta().entry().is_none() {
-        assert!(els.0.is_empty(), "elements without an entry point");
-    }
-    let unreached = level0_unreached(store);
-    assert!(unreached.is_empty(), "seed {seed}: not reachable at level 0 from the entry point: {unreached:?}");
+    check_quiescent(seed, store);
+}
+
+/// What holds once every operation ended, VACUUM or not: the entry point is
+/// an element of the top level (as `ruvector_index_check` requires) and
+/// every element is reachable from it through level-0 links.
+fn check_quiescent(seed: u64, store: &MemStore<Meta>) {
+    let els = elements(store);
+    let top = els.0.values().map(|e| e.1).max();
+    let entry = store.peek_meta().entry();
+    assert_eq!(entry.map(|(_, l)| l), top, "seed {seed}: entry point {entry:?} is not of the top level {top:?}");
+    let stranded = level0_unreached(store);
+    assert!(stranded.is_empty(), "seed {seed}: {stranded:?} unreachable at level 0 from the entry point");
 }
 
 /// Elements a walk over level-0 links from the entry point does not reach.
@@ -319,8 +327,7 @@ fn concurrent_inserts_and_searches() {
     for seed in seeds(0, seed_count(1000)) {
         let (store, s) = inserts_and_searches(seed);
         steps += s;
-        let stranded = level0_unreached(&store);
-        assert!(stranded.is_empty(), "seed {seed}: inserts left {stranded:?} unreachable at level 0");
+        check_quiescent(seed, &store);
         vacuum(&store, &BTreeSet::new());
         check_after_vacuum(seed, &store, &(0..24).collect());
     }
@@ -648,13 +655,7 @@ fn tie_heavy_inner_product_keeps_every_row_reachable() {
             })
             .collect();
         sim::run(seed, 1_000_000, tasks, checker(checked)).unwrap_or_else(|e| panic!("{e}"));
-        let stranded = level0_unreached(&store);
-        if !stranded.is_empty() {
-            for (t, e) in &elements(&store).0 {
-                eprintln!("{t:?} lvl={} lists={:?} heap={:?}", e.1, e.2, e.3);
-            }
-        }
-        assert!(stranded.is_empty(), "seed {seed}: inserts left {stranded:?} unreachable at level 0");
+        check_quiescent(seed, &store);
         let rows: BTreeSet<usize> = scan(&store, &vs[0], 1000, 1000).iter().map(|r| r.0).collect();
         let all: BTreeSet<usize> = elements(&store).0.values().flat_map(|e| e.3.iter().map(|&h| row_of(h))).collect();
         assert_eq!(rows, all, "seed {seed}: an exhaustive scan missed rows");
