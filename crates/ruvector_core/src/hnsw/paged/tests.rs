@@ -73,13 +73,15 @@ fn vector(i: usize, seed: u64, ties: bool) -> Vec<f32> {
 }
 
 /// Row `i`'s sparse-like vector from `seed`: one or two of the 8
-/// coordinates set, from four values, so that under inner product most
-/// distances tie at zero.
+/// coordinates set, from seven values, so that under inner product most
+/// distances tie at zero, and some overflow (values near f32's limits, as
+/// the SQL fuzzer makes).
 fn sparse_vector(i: usize, seed: u64) -> Vec<f32> {
     let mut r = seed.wrapping_mul(1_000_003).wrapping_add(i as u64) ^ 0x5A5A;
     let mut v = vec![0.0; DIMS];
     for _ in 0..1 + next_random(&mut r) % 2 {
-        v[(next_random(&mut r) % DIMS as u64) as usize] = [-2.0, -1.0, 1.0, 2.0][(next_random(&mut r) % 4) as usize];
+        v[(next_random(&mut r) % DIMS as u64) as usize] =
+            [-2.0, -1.0, 1.0, 2.0, 3e38, -1e38, 65504.0][(next_random(&mut r) % 7) as usize];
     }
     v
 }
