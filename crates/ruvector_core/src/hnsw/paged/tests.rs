@@ -464,7 +464,12 @@ fn vacuum_during_inserts_and_searches() {
                     let q = row(100 + k);
                     for (r, d) in scan(store_ref, &q, 8, 10) {
                         assert!(r < 36, "seed {seed}: a row never inserted: {r}");
-                        assert_eq!(d, measure(&q, &vs_ref[r]), "seed {seed}: row {r} came with another row's distance");
+                        let want = measure(&q, &vs_ref[r]);
+                        // NaN from overflowing values is the same distance too
+                        assert!(
+                            d == want || (d.is_nan() && want.is_nan()),
+                            "seed {seed}: row {r} came with another row's distance ({d} for {want})"
+                        );
                     }
                 }
             }),
