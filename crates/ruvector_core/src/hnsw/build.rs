@@ -157,19 +157,58 @@ impl<S: Space> InMemoryGraph<S> {
                         }
                     }
                 }
-                let Some((x, slot, _)) = best else { continue };
-                let mut node = self.links.lock(x);
-                let mut l = node.get(0);
-                match slot {
-                    None if l.len() < cap => l.push(u),
-                    Some(k) if k < l.len() => {
-                        indegree[l[k] as usize] -= 1;
-                        l[k] = u;
+                // No host has room or a neighbour with another in-link (full
+                // lists of single in-links, as with m = 2 on tie-heavy data):
+                // the nearest host takes `u` in place of its neighbour with
+                // the most in-links, and `u` links to that neighbour, so it
+                // stays reachable through `u`.
+                let linked_already = hosts.iter().any(|&x| self.links.lock(x).get(0).contains(&u));
+                let (x, slot, hand_over) = match best {
+                    Some((x, slot, _)) => (x, slot, false),
+                    None if !linked_already && !hosts.is_empty() => {
+                        let x = hosts[0];
+                        let l = self.links.lock(x).get(0);
+                        let Some(k) = (0..l.len()).max_by_key(|&k| indegree[l[k] as usize]) else { continue };
+                        (x, Some(k), true)
                     }
-                    _ => continue,
+                    None => continue,
+                };
+                let displaced = {
+                    let mut node = self.links.lock(x);
+                    let mut l = node.get(0);
+                    let displaced = match slot {
+                        None if l.len() < cap => {
+                            l.push(u);
+                            None
+                        }
+                        Some(k) if k < l.len() => {
+                            indegree[l[k] as usize] -= 1;
+                            let y = l[k];
+                            l[k] = u;
+                            Some(y)
+                        }
+                        _ => continue,
+                    };
+                    node.set(0, &l);
+                    indegree[u as usize] += 1;
+                    displaced
+                };
+                if let (true, Some(y)) = (hand_over, displaced) {
+                    let mut node = self.links.lock(u);
+                    let mut l = node.get(0);
+                    if !l.contains(&y) && y != u {
+                        if l.len() < cap {
+                            l.push(y);
+                        } else {
+                            // give up a neighbour reachable without `u`
+                            let k = l.iter().position(|z| !orphan_set.contains(z) && *z != y).unwrap_or(l.len() - 1);
+                            indegree[l[k] as usize] -= 1;
+                            l[k] = y;
+                        }
+                        node.set(0, &l);
+                        indegree[y as usize] += 1;
+                    }
                 }
-                node.set(0, &l);
-                indegree[u as usize] += 1;
             }
         }
     }
@@ -766,26 +805,45 @@ mod fuzz_regression {
     use crate::hnsw::SparseSpace;
     use crate::sparse::{pairs_of, PairMetric};
 
-    #[test]
-    fn sparse_inner_product_rows_build_a_connected_graph() {
+    /// The rows of a fuzzer table, identical ones once, as a sparse space.
+    fn fuzz_rows(text: &str, metric: PairMetric) -> SparseSpace {
         let mut rows: Vec<Vec<crate::sparse::Pair>> = Vec::new();
-        for line in include_str!("fuzz_f689_rows.txt").lines() {
+        for line in text.lines() {
             let v = crate::sparse::text::parse(line.as_bytes(), -1).expect("a sparsevec");
             let pairs = pairs_of(v.as_ref());
             if !rows.iter().any(|r| bytemuck::cast_slice::<_, u8>(r) == bytemuck::cast_slice::<_, u8>(&pairs)) {
                 rows.push(pairs);
             }
         }
-        assert_eq!(rows.len(), 43);
         let mut offsets = vec![0];
         let mut pairs = Vec::new();
         for r in &rows {
             pairs.extend_from_slice(r);
             offsets.push(pairs.len());
         }
-        let space = SparseSpace { offsets, pairs, metric: PairMetric::NegativeDot };
-        let params = BuildParams { m: 2, ef_construction: 64, seed: 0x5275_7665_6374 };
-        let g = InMemoryGraph::build(space, params, 1, |_| true).expect("not cancelled");
-        assert_eq!(g.unreachable(), Vec::<u32>::new());
+        SparseSpace { offsets, pairs, metric }
+    }
+
+    fn unreachable_after_build(space: SparseSpace, m: usize, ef_construction: usize) -> Vec<u32> {
+        let params = BuildParams { m, ef_construction, seed: 0x5275_7665_6374 };
+        InMemoryGraph::build(space, params, 1, |_| true).expect("not cancelled").unreachable()
+    }
+
+    #[test]
+    fn sparse_inner_product_rows_build_a_connected_graph() {
+        let space = fuzz_rows(include_str!("fuzz_f689_rows.txt"), PairMetric::NegativeDot);
+        assert_eq!(space.len(), 43);
+        assert_eq!(unreachable_after_build(space, 2, 64), Vec::<u32>::new());
+    }
+
+    /// Another fuzzer table (L1, m = 2, ef_construction = 4): 37 of 97
+    /// elements unreachable, because every host the repair found had a full
+    /// list of neighbours with one in-link each, so none would take an
+    /// orphan in.
+    #[test]
+    fn sparse_l1_rows_build_a_connected_graph() {
+        let space = fuzz_rows(include_str!("fuzz_f3283_rows.txt"), PairMetric::L1);
+        assert_eq!(space.len(), 97);
+        assert_eq!(unreachable_after_build(space, 2, 4), Vec::<u32>::new());
     }
 }
