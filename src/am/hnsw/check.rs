@@ -62,7 +62,8 @@ fn ruvector_index_check(index: RegClass) -> String {
     // (otherwise a back-link written after its page was read names an
     // element this check has not seen).
     let _no_inserts = idx.update_lock(true);
-    let kind = crate::am::kind::index_kind(rel, "hnsw");
+    // the element type and metric, from the catalogue and meta page (raises on a foreign index)
+    crate::am::kind::index_kind(rel, "hnsw");
     let meta: Meta = idx.meta();
     if meta.magic != ruvector_core::hnsw::tuple::META_MAGIC {
         violation("meta page: bad magic number".into());
@@ -154,9 +155,7 @@ fn ruvector_index_check(index: RegClass) -> String {
     let unreachable: Vec<(Tid, Vec<Tid>)> = nodes
         .iter()
         .filter(|(t, n)| !n.deleted && !seen.contains_key(t))
-        .map(|(t, _)| {
-            (*t, super::graph::DiskGraph::open(idx, &meta, kind).tids(*t).map(|e| e.tids).unwrap_or_default())
-        })
+        .map(|(t, _)| (*t, ruvector_core::hnsw::paged::element_tids(&idx, *t).map(|e| e.tids).unwrap_or_default()))
         .collect();
     if !unreachable.is_empty() {
         let heap = Spi::get_one::<String>(&format!(

@@ -162,10 +162,9 @@ impl<S: Space> InMemoryGraph<S> {
                 // the nearest host takes `u` in place of its neighbour with
                 // the most in-links, and `u` links to that neighbour, so it
                 // stays reachable through `u`.
-                let linked_already = hosts.iter().any(|&x| self.links.lock(x).get(0).contains(&u));
                 let (x, slot, hand_over) = match best {
                     Some((x, slot, _)) => (x, slot, false),
-                    None if !linked_already && !hosts.is_empty() => {
+                    None if !hosts.is_empty() && !hosts.iter().any(|&x| self.links.lock(x).get(0).contains(&u)) => {
                         let x = hosts[0];
                         let l = self.links.lock(x).get(0);
                         let Some(k) = (0..l.len()).max_by_key(|&k| indegree[l[k] as usize]) else { continue };

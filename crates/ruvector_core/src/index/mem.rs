@@ -64,8 +64,6 @@ pub struct MemStore<M> {
     pages: Mutex<Vec<std::sync::Arc<Mutex<MemPage>>>>,
     meta: Mutex<M>,
     update: Mutex<UpdateLockState>,
-    /// Appends, frees and updates so far (for tests that want a figure).
-    writes: std::sync::atomic::AtomicU64,
 }
 
 /// The update lock of a [`MemStore`], released when dropped.
@@ -94,7 +92,6 @@ impl<M: Copy> MemStore<M> {
             pages: Mutex::new(Vec::new()),
             meta: Mutex::new(meta),
             update: Mutex::new(UpdateLockState::default()),
-            writes: Default::default(),
         }
     }
 
@@ -150,14 +147,6 @@ impl<M: Copy> MemStore<M> {
     pub fn peek_meta(&self) -> M {
         *self.meta.lock()
     }
-
-    pub fn writes(&self) -> u64 {
-        self.writes.load(std::sync::atomic::Ordering::Relaxed)
-    }
-
-    fn wrote(&self) {
-        self.writes.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    }
 }
 
 impl<M: Copy> PageStore for MemStore<M> {
@@ -197,7 +186,6 @@ impl<M: Copy> PageStore for MemStore<M> {
         let (changed, r) = f(&mut copy);
         if changed {
             *item = copy;
-            self.wrote();
         }
         Some(r)
     }
@@ -208,9 +196,7 @@ impl<M: Copy> PageStore for MemStore<M> {
         let mut p = page.lock();
         for (k, item) in p.items.iter_mut().enumerate() {
             if let Some(bytes) = item {
-                if f(k as u16 + 1, bytes) {
-                    self.wrote();
-                }
+                f(k as u16 + 1, bytes);
             }
         }
     }
@@ -226,7 +212,6 @@ impl<M: Copy> PageStore for MemStore<M> {
     fn append(&self, bytes: &[u8]) -> Tid {
         sim::switch();
         assert!(self.geometry.item_cost(bytes.len()) <= self.geometry.empty_free, "tuple fits an empty page");
-        self.wrote();
         let mut pages = self.pages.lock();
         // a page with room, as the free space map (and then the last page) offers
         for (b, page) in pages.iter().enumerate() {
@@ -253,7 +238,6 @@ impl<M: Copy> PageStore for MemStore<M> {
         while p.items.last().is_some_and(|i| i.is_none()) {
             p.items.pop();
         }
-        self.wrote();
     }
 
     fn update_lock(&self, exclusive: bool) -> MemUpdateLock<'_> {
@@ -287,7 +271,6 @@ impl<M: Copy> MetaPage<M> for MemStore<M> {
 
     fn update_meta<R>(&self, f: impl FnOnce(&mut M) -> R) -> R {
         sim::switch();
-        self.wrote();
         f(&mut self.meta.lock())
     }
 }

@@ -104,11 +104,6 @@ impl<S: PageStore> PagedGraph<S> {
         element_tids(&self.store, tid)
     }
 
-    /// Element `node`'s neighbour list at `level`, `None` if it is gone.
-    pub fn list(&self, node: Tid, level: usize) -> Option<Vec<Tid>> {
-        self.store.read(node, |b| ElementRef::parse(b).map(|e| e.neighbors(level).collect())).flatten()
-    }
-
     /// The distance from the pages, summed chunk by chunk, each computed
     /// under its page's lock, in the index's element type, exactly. With
     /// `whole`, the vector's bytes are collected there too; the number of

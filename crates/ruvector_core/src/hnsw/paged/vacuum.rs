@@ -162,11 +162,9 @@ pub fn remove_deleted<S: PageStore + MetaPage<Meta>>(
     let started = std::time::Instant::now();
     let meta: Meta = index.meta();
     let m = settings.m;
-    let list_of = |tid: Tid, level: usize| {
-        index.read(tid, |b| ElementRef::parse(b).map(|e| e.neighbors(level).collect::<Vec<_>>())).flatten()
+    let mut repair_again = |tid: Tid, level: usize| {
+        read_list(index, tid, level).is_none_or(|list| repair(graph, tid, level, list, m, &is_deleted))
     };
-    let mut repair_again =
-        |tid: Tid, level: usize| list_of(tid, level).is_none_or(|list| repair(graph, tid, level, list, m, &is_deleted));
     let (top, mut lost_races, path, how) =
         match snapshot::repair_in_memory(graph, settings, REPAIR_BUDGET, &is_deleted, &mut repair_again) {
             Some(r) => {
@@ -513,7 +511,7 @@ fn repair<S: PageStore>(
             Some(false) => {}
             _ => return true,
         }
-        match index.read(node, |b| ElementRef::parse(b).map(|e| e.neighbors(level).collect::<Vec<_>>())).flatten() {
+        match read_list(index, node, level) {
             Some(list) => current = list,
             None => return true,
         }
