@@ -6,7 +6,8 @@
 //! element tuple                         offset
 //!   u8  kind = 1                          0
 //!   u8  level                             1
-//!   u8  flags (bit 0: deleted)            2
+//!   u8  flags (bit 0: deleted; bit 1: a filter key follows the chunk;
+//!       bit 2: that key is NULL)          2
 //!   u8  inline heap TID count             3
 //!   u16 m                                 4
 //!   u16 elements in this tuple's chunk    6
@@ -18,6 +19,7 @@
 //!   (level+1) × u16 neighbour counts     84
 //!   2m Tids (level 0), m Tids per level above: neighbour lists
 //!   pad to 4, then the vector's first chunk (native-endian elements)
+//!   with flag bit 1: i64 filter key (native-endian, unaligned)
 //!
 //! chunk tuple:    u8 kind = 2, u8 element bytes, u16 elements, Tid next, u16 0, elements…
 //! TID-list tuple: u8 kind = 3, u8 0, u16 count, Tid next, u16 capacity, Tids…
@@ -29,6 +31,7 @@
 
 #![forbid(unsafe_code)]
 
+pub use crate::index::filter::FilterKey;
 pub use crate::index::page::{PageGeometry, Tid};
 
 pub const KIND_ELEMENT: u8 = 1;
@@ -37,6 +40,12 @@ pub const KIND_TIDLIST: u8 = 3;
 
 /// Heap TIDs stored in the element itself; more go to TID-list tuples.
 pub const INLINE_TIDS: usize = 10;
+
+const FLAG_DELETED: u8 = 1;
+const FLAG_HAS_KEY: u8 = 2;
+const FLAG_KEY_NULL: u8 = 4;
+/// Bytes of a filter key after the vector's first chunk.
+const KEY_BYTES: usize = 8;
 
 const ELEMENT_FIXED: usize = 24 + INLINE_TIDS * Tid::BYTES; // 84
 const CHUNK_HEADER: usize = 12;
@@ -56,6 +65,8 @@ pub struct ElementLayout {
     /// Bytes per vector element: 4 (f32), 2 (binary16), 1 (a byte of bits)
     /// or 8 (a sparse (index, value) pair).
     pub elem_bytes: usize,
+    /// Whether a filter key follows the chunk.
+    pub key: bool,
 }
 
 impl ElementLayout {
@@ -84,13 +95,18 @@ impl ElementLayout {
         align4(ELEMENT_FIXED + 2 * (self.level + 1) + (2 * self.m + self.level * self.m) * Tid::BYTES)
     }
 
-    pub fn size(&self) -> usize {
+    fn key_at(&self) -> usize {
         self.vector_at() + self.elem_bytes * self.chunk_len
     }
 
-    /// Bytes an element needs before its vector (what limits the first chunk).
+    pub fn size(&self) -> usize {
+        self.key_at() + if self.key { KEY_BYTES } else { 0 }
+    }
+
+    /// Bytes an element needs besides its vector's first chunk (what limits
+    /// that chunk), with room for a filter key whether it has one or not.
     pub fn overhead(level: usize, m: usize) -> usize {
-        ElementLayout { level, m, chunk_len: 0, elem_bytes: 4 }.size()
+        ElementLayout { level, m, chunk_len: 0, elem_bytes: 4, key: true }.size()
     }
 }
 
@@ -116,6 +132,7 @@ impl<'a> ElementRef<'a> {
             m: u16_at(bytes, 4) as usize,
             chunk_len: u16_at(bytes, 6) as usize,
             elem_bytes: bytes[20] as usize,
+            key: bytes[2] & FLAG_HAS_KEY != 0,
         };
         if !matches!(layout.elem_bytes, 1 | 2 | 4 | 8) || layout.size() > bytes.len() || bytes[3] as usize > INLINE_TIDS
         {
@@ -133,7 +150,21 @@ impl<'a> ElementRef<'a> {
     }
 
     pub fn is_deleted(&self) -> bool {
-        self.bytes[2] & 1 != 0
+        self.bytes[2] & FLAG_DELETED != 0
+    }
+
+    pub fn filter_key(&self) -> FilterKey {
+        let flags = self.bytes[2];
+        if flags & FLAG_HAS_KEY == 0 {
+            FilterKey::Absent
+        } else if flags & FLAG_KEY_NULL != 0 {
+            FilterKey::Null
+        } else {
+            let at = self.layout.key_at();
+            let mut b = [0u8; KEY_BYTES];
+            b.copy_from_slice(&self.bytes[at..at + KEY_BYTES]);
+            FilterKey::Value(i64::from_ne_bytes(b))
+        }
     }
 
     pub fn heap_tids(&self) -> impl Iterator<Item = Tid> + 'a {
@@ -194,9 +225,9 @@ impl<'a> ElementMut<'a> {
 
     pub fn set_deleted(&mut self, deleted: bool) {
         if deleted {
-            self.bytes[2] |= 1;
+            self.bytes[2] |= FLAG_DELETED;
         } else {
-            self.bytes[2] &= !1;
+            self.bytes[2] &= !FLAG_DELETED;
         }
     }
 
@@ -265,23 +296,34 @@ pub struct NewElement<'a> {
     /// The first chunk of the vector as native-endian element bytes.
     pub chunk: &'a [u8],
     pub elem_bytes: usize,
+    pub key: FilterKey,
 }
 
 pub fn encode_element(e: &NewElement<'_>) -> Vec<u8> {
     assert!(e.heap_tids.len() <= INLINE_TIDS, "overflow TIDs go to TID-list tuples");
     assert!(matches!(e.elem_bytes, 1 | 2 | 4 | 8) && e.chunk.len().is_multiple_of(e.elem_bytes));
     let chunk_len = e.chunk.len() / e.elem_bytes;
-    let layout = ElementLayout { level: e.level, m: e.m, chunk_len, elem_bytes: e.elem_bytes };
+    let key = e.key != FilterKey::Absent;
+    let layout = ElementLayout { level: e.level, m: e.m, chunk_len, elem_bytes: e.elem_bytes, key };
     let mut b = vec![0u8; layout.size()];
     b[0] = KIND_ELEMENT;
     b[1] = e.level as u8;
+    match e.key {
+        FilterKey::Absent => {}
+        FilterKey::Null => b[2] = FLAG_HAS_KEY | FLAG_KEY_NULL,
+        FilterKey::Value(v) => {
+            b[2] = FLAG_HAS_KEY;
+            let at = layout.key_at();
+            b[at..at + KEY_BYTES].copy_from_slice(&v.to_ne_bytes());
+        }
+    }
     b[4..6].copy_from_slice(&(e.m as u16).to_ne_bytes());
     b[6..8].copy_from_slice(&(chunk_len as u16).to_ne_bytes());
     e.overflow.write(&mut b[8..14]);
     e.next_chunk.write(&mut b[14..20]);
     b[20] = e.elem_bytes as u8;
     let vat = layout.vector_at();
-    b[vat..].copy_from_slice(e.chunk);
+    b[vat..vat + e.chunk.len()].copy_from_slice(e.chunk);
     let mut m = ElementMut { bytes: &mut b, layout };
     for i in 0..INLINE_TIDS {
         Tid::INVALID.write(&mut m.bytes[24 + i * Tid::BYTES..24 + (i + 1) * Tid::BYTES]);
@@ -485,6 +527,7 @@ mod tests {
             neighbors: &neighbors,
             chunk: bytemuck::cast_slice(&chunk),
             elem_bytes: 4,
+            key: FilterKey::Absent,
         });
         // copy into 8-aligned memory as a page would hold it
         let mut words = vec![0u64; bytes.len().div_ceil(8)];
@@ -511,6 +554,44 @@ mod tests {
         assert!(e.is_deleted());
         assert_eq!(e.heap_tids().collect::<Vec<_>>(), [t(10, 1), t(10, 3)]);
         assert_eq!(&*e.chunk::<f32>(), &chunk, "updates leave the vector alone");
+    }
+
+    #[test]
+    fn filter_keys_round_trip_beside_every_vector_size() {
+        for (elem_bytes, len) in [(4usize, 3usize), (2, 5), (1, 7), (8, 2)] {
+            for key in [FilterKey::Absent, FilterKey::Null, FilterKey::Value(i64::MIN), FilterKey::Value(-7)] {
+                let chunk: Vec<u8> = (0..elem_bytes * len).map(|i| i as u8).collect();
+                let neighbors = vec![vec![t(1, 2)]];
+                let mut bytes = encode_element(&NewElement {
+                    level: 0,
+                    m: 2,
+                    heap_tids: &[t(4, 4)],
+                    overflow: Tid::INVALID,
+                    next_chunk: Tid::INVALID,
+                    neighbors: &neighbors,
+                    chunk: &chunk,
+                    elem_bytes,
+                    key,
+                });
+                let plain = ElementLayout { level: 0, m: 2, chunk_len: len, elem_bytes, key: false }.size();
+                assert_eq!(bytes.len(), plain + if key == FilterKey::Absent { 0 } else { 8 });
+                let mut m = ElementMut::parse(&mut bytes).unwrap();
+                m.set_neighbors(0, &[t(3, 3), t(5, 5)]);
+                m.set_deleted(true);
+                m.set_deleted(false);
+                assert!(m.push_heap_tid(t(4, 5)));
+                let e = ElementRef::parse(&bytes).unwrap();
+                assert_eq!(e.filter_key(), key, "{elem_bytes} × {len}");
+                assert_eq!(e.chunk_bytes(), &chunk[..]);
+                assert!(!e.is_deleted());
+                assert_eq!(e.neighbors(0).collect::<Vec<_>>(), [t(3, 3), t(5, 5)]);
+                // a key flag on a tuple too short for the key does not parse
+                let mut cut = bytes.clone();
+                cut[2] |= FLAG_HAS_KEY;
+                cut.truncate(plain + 7);
+                assert!(ElementRef::parse(&cut).is_none());
+            }
+        }
     }
 
     #[test]
@@ -549,7 +630,7 @@ mod tests {
         assert_eq!(p.place(2700), t(2, 1));
         assert_eq!(p.pages(), 2);
         let max = g.max_first_chunk_bytes(0, 16);
-        let e = ElementLayout { level: 0, m: 16, chunk_len: max / 4, elem_bytes: 4 };
+        let e = ElementLayout { level: 0, m: 16, chunk_len: max / 4, elem_bytes: 4, key: true };
         assert!(g.item_cost(e.size()) <= g.empty_free);
         assert!(g.item_cost(ElementLayout { chunk_len: max / 4 + 4, ..e }.size()) > g.empty_free);
         assert!(g.item_cost(chunk_size(g.max_chunk_bytes())) <= g.empty_free);
@@ -608,6 +689,7 @@ mod arbitrary_bytes {
                         neighbors: &neighbors,
                         chunk: &chunk,
                         elem_bytes: 4,
+                        key: [FilterKey::Absent, FilterKey::Null, FilterKey::Value(-3)][level % 3],
                     }),
                     1 => encode_chunk(&chunk, 4, Tid::INVALID),
                     _ => encode_tidlist(&tids[..tids.len().min(8)], 8, Tid::INVALID),
@@ -631,6 +713,7 @@ mod arbitrary_bytes {
             let tid = Tid { block: t.0, offset: t.1 };
             if let Some(e) = ElementRef::parse(&bytes) {
                 let _ = (e.is_deleted(), e.overflow(), e.next_chunk(), e.chunk_bytes().len(), e.chunk::<f32>().len());
+                let _ = e.filter_key();
                 let _ = e.heap_tids().count();
                 for level in 0..=e.level() + 1 {
                     let _ = (e.neighbor_count(level), e.neighbors(level).count());

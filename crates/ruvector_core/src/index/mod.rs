@@ -6,12 +6,14 @@
 
 #![forbid(unsafe_code)]
 
+pub mod filter;
 pub mod kind;
 pub mod mem;
 pub mod page;
 pub mod sim;
 pub mod store;
 
+pub use filter::{Condition, FilterKey, KeyFilter};
 pub use kind::{Elem, IndexKind, Measure, Query, Row};
 pub use mem::MemStore;
 pub use page::{PageGeometry, Tid};

@@ -12,16 +12,18 @@ use crate::hnsw::tuple::{
     INLINE_TIDS,
 };
 use crate::hnsw::Space;
-use crate::index::{PageGeometry, Tid};
+use crate::index::{FilterKey, PageGeometry, Tid};
 
-/// Emit the tuples of `graph` (element `i` holding the rows `heap_tids[i]`
-/// and the vector `raw(graph, i)`, `elem_bytes` bytes per element) placed
+/// Emit the tuples of `graph` (element `i` holding the rows `heap_tids[i]`,
+/// the vector `raw(graph, i)`, `elem_bytes` bytes per element, and the
+/// filter key `keys[i]`, or none when `keys` is empty) placed
 /// from block 1 on; `tick` is called every 1,024 elements. Returns the
 /// entry point's TID and level.
 #[allow(clippy::too_many_arguments)]
 pub fn emit_tuples<S: Space>(
     graph: &InMemoryGraph<S>,
     heap_tids: &[Vec<Tid>],
+    keys: &[FilterKey],
     m: usize,
     elem_bytes: usize,
     geometry: PageGeometry,
@@ -43,7 +45,8 @@ pub fn emit_tuples<S: Space>(
         let level = graph.level(i);
         let row_elems = raw(graph, i).len() / eb;
         let first = row_elems.min(geometry.max_first_chunk_bytes(level, m) / eb);
-        let element = packer.place(ElementLayout { level, m, chunk_len: first, elem_bytes: eb }.size());
+        let key = keys.get(i as usize).is_some_and(|&k| k != FilterKey::Absent);
+        let element = packer.place(ElementLayout { level, m, chunk_len: first, elem_bytes: eb, key }.size());
         let mut chunks = Vec::new();
         let mut pos = first;
         while pos < row_elems {
@@ -79,6 +82,7 @@ pub fn emit_tuples<S: Space>(
             neighbors: &neighbors,
             chunk: &v[..p.first * eb],
             elem_bytes: eb,
+            key: keys.get(i as usize).copied().unwrap_or_default(),
         });
         emit(&bytes, p.element);
         for (k, &(tid, pos, len)) in p.chunks.iter().enumerate() {

@@ -16,21 +16,22 @@ use crate::hnsw::tuple::{
     Meta, NewElement, Tid,
 };
 use crate::hnsw::{descend, random_level, search_layer, select_neighbors, GraphRead, Neighbor};
-use crate::index::{ChainWalk, Elem, MetaPage, PageStore, Query};
+use crate::index::{ChainWalk, Elem, FilterKey, MetaPage, PageStore, Query};
 
 /// TIDs per overflow list tuple made by inserts.
 const OVERFLOW_LIST_CAPACITY: usize = 64;
 
 /// Insert the row `raw` (stored element bytes, already prepared for the
-/// metric; `query` is the same vector as a query) for `heap_tid` into a
-/// graph whose meta page read `meta` (with its dimensions set). The caller
-/// holds the update lock shared.
+/// metric; `query` is the same vector as a query) for `heap_tid`, with the
+/// filter column's value `key`, into a graph whose meta page read `meta`
+/// (with its dimensions set). The caller holds the update lock shared.
 pub fn insert<S: PageStore + MetaPage<Meta>>(
     graph: &PagedGraph<S>,
     meta: &Meta,
     raw: &[u8],
     query: &Query,
     heap_tid: Tid,
+    key: FilterKey,
 ) {
     let index = &graph.store;
     let m = meta.m as usize;
@@ -41,7 +42,7 @@ pub fn insert<S: PageStore + MetaPage<Meta>>(
     let ef_construction = meta.ef_construction as usize;
 
     let Some((ep, top)) = meta.entry() else {
-        let tid = append_element(index, elem, raw, level, m, heap_tid, &[]);
+        let tid = append_element(index, elem, raw, level, m, (heap_tid, key), &[]);
         // Another insert may have set an entry point meanwhile: then link to it.
         let first = index.update_meta(|mm: &mut Meta| match mm.entry() {
             None => {
@@ -62,17 +63,17 @@ pub fn insert<S: PageStore + MetaPage<Meta>>(
     };
 
     let layers = find_neighbors(graph, query, level, ep, top, m, ef_construction, &mut cache);
-    // An identical vector already indexed just gains this heap TID.
+    // An identical vector with the same key already indexed just gains this heap TID.
     if let Some((_, nearest)) = layers.iter().find(|(l, _)| *l == 0) {
         let best = nearest.first().map_or(f32::INFINITY, |n| n.distance);
         for n in nearest.iter().take_while(|n| n.distance <= best) {
-            if graph.raw(n.id).as_deref() == Some(raw) && add_heap_tid(index, n.id, heap_tid) {
+            if graph.raw(n.id).as_deref() == Some(raw) && add_heap_tid(index, n.id, heap_tid, key) {
                 return;
             }
         }
     }
     let lists = own_lists(&layers, level);
-    let tid = append_element(index, elem, raw, level, m, heap_tid, &lists);
+    let tid = append_element(index, elem, raw, level, m, (heap_tid, key), &lists);
     cache.own = Some((tid, lists));
     add_backlinks(graph, tid, &layers, m, &mut cache);
     maybe_promote(graph, tid, level, m, &mut cache);
@@ -224,7 +225,7 @@ fn append_element<S: PageStore + MetaPage<Meta>>(
     v: &[u8],
     level: usize,
     m: usize,
-    heap_tid: Tid,
+    (heap_tid, key): (Tid, FilterKey),
     neighbors: &[Vec<Tid>],
 ) -> Tid {
     let eb = elem.bytes();
@@ -251,6 +252,7 @@ fn append_element<S: PageStore + MetaPage<Meta>>(
         neighbors,
         chunk: &v[..first * eb],
         elem_bytes: eb,
+        key,
     }));
     index.elements_added(1);
     tid
@@ -438,11 +440,11 @@ fn keep_reachable_through<S: PageStore>(
 }
 
 /// Add a heap TID to an existing element (inline, else its overflow lists).
-fn add_heap_tid<S: PageStore>(index: &S, element: Tid, heap_tid: Tid) -> bool {
+fn add_heap_tid<S: PageStore>(index: &S, element: Tid, heap_tid: Tid, key: FilterKey) -> bool {
     // Ok: the TID went into the element's inline slots; Err(first overflow
     // list, INVALID if none yet): they are full.
     let inline = index.update(element, |bytes| match ElementMut::parse(bytes) {
-        Some(mut e) if !e.as_ref().is_deleted() => {
+        Some(mut e) if !e.as_ref().is_deleted() && e.as_ref().filter_key() == key => {
             if e.push_heap_tid(heap_tid) {
                 (true, Some(Ok(())))
             } else {

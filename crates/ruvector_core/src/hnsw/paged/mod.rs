@@ -22,7 +22,7 @@ use super::tuple::{parse_chunk, parse_tidlist, ElementRef, Meta, Tid};
 use super::GraphRead;
 use crate::index::kind::{Accumulator, IndexKind};
 use crate::index::store::{MetaPage, PageStore};
-use crate::index::{ChainWalk, Query};
+use crate::index::{ChainWalk, FilterKey, Query};
 
 pub mod build;
 pub mod insert;
@@ -32,17 +32,19 @@ pub mod snapshot;
 mod tests;
 pub mod vacuum;
 
-/// An element's heap TIDs (inline and overflow) and whether it is deleted.
+/// An element's heap TIDs (inline and overflow), whether it is deleted, and
+/// its filter key.
 pub struct ElementTids {
     pub deleted: bool,
     pub tids: Vec<Tid>,
+    pub key: FilterKey,
 }
 
 /// Element `tid`'s heap TIDs (inline and overflow lists) and deleted flag.
 pub fn element_tids<S: PageStore>(store: &S, tid: Tid) -> Option<ElementTids> {
-    let (deleted, mut tids, mut next) = store.read(tid, |b| {
+    let (deleted, key, mut tids, mut next) = store.read(tid, |b| {
         let e = ElementRef::parse(b)?;
-        Some((e.is_deleted(), e.heap_tids().collect::<Vec<_>>(), e.overflow()))
+        Some((e.is_deleted(), e.filter_key(), e.heap_tids().collect::<Vec<_>>(), e.overflow()))
     })??;
     let mut walk = ChainWalk::tuples(store, "TID list");
     while next.is_valid() {
@@ -51,7 +53,7 @@ pub fn element_tids<S: PageStore>(store: &S, tid: Tid) -> Option<ElementTids> {
         tids.extend(more);
         next = n;
     }
-    Some(ElementTids { deleted, tids })
+    Some(ElementTids { deleted, tids, key })
 }
 
 /// The graph stored in a page store.

@@ -11,6 +11,11 @@
 //! instead, skipping what was returned. Heap TIDs are read only for the
 //! elements reached (a LIMIT 10 query at ef 200 reads 10 elements' TIDs).
 //!
+//! With conditions on the index's filter column (`filter`), the search
+//! walks through every element as before, but elements whose key does not
+//! match are never returned: their rows are not fetched from the heap, and
+//! later batches widen the search until enough matching rows are found.
+//!
 //! The caller holds the update lock shared during each batch (VACUUM frees
 //! elements only once no search that began before its repairs runs).
 
@@ -21,7 +26,7 @@ use rustc_hash::FxHashSet;
 use super::element_tids;
 use crate::hnsw::tuple::{ElementRef, Meta, Tid};
 use crate::hnsw::{descend, presize, GraphRead, IterativeSearch, Neighbor};
-use crate::index::{PageStore, Query};
+use crate::index::{KeyFilter, PageStore, Query};
 
 /// An iterative search over the stored graph.
 type PagedSearch = IterativeSearch<Tid, FxHashSet<Tid>>;
@@ -45,6 +50,10 @@ pub struct Scan {
     pub exhausted: bool,
     /// The farthest distance returned so far.
     last_distance: f32,
+    /// The scan's conditions on the filter column.
+    pub filter: KeyFilter,
+    /// Elements reached whose key did not match the filter.
+    pub filtered_out: usize,
 }
 
 impl Scan {
@@ -59,7 +68,14 @@ impl Scan {
             started: false,
             exhausted: false,
             last_distance: f32::NEG_INFINITY,
+            filter: KeyFilter::default(),
+            filtered_out: 0,
         }
+    }
+
+    /// A scan returning only elements whose filter key `filter` accepts.
+    pub fn filtered(ef: usize, filter: KeyFilter) -> Self {
+        Scan { filter, ..Scan::new(ef) }
     }
 
     /// An estimate of the memory the scan holds after a search that visited
@@ -138,7 +154,7 @@ impl Scan {
         for block in 1..store.nblocks() {
             store.read_items(block, |items| {
                 for (offset, bytes) in items {
-                    if ElementRef::parse(bytes).is_some_and(|e| !e.is_deleted()) {
+                    if ElementRef::parse(bytes).is_some_and(|e| !e.is_deleted() && self.filter.matches(e.filter_key())) {
                         self.queue.push_back((0.0, Tid { block, offset }));
                     }
                 }
@@ -161,11 +177,17 @@ impl Scan {
                 return Some((tid, self.pending_distance));
             }
             let (distance, element) = self.queue.pop_front()?;
-            self.last_distance = self.last_distance.max(distance);
             self.pending_distance = distance;
             if let Some(e) = element_tids(store, element) {
-                if !e.deleted {
+                if e.deleted {
+                    continue;
+                }
+                if self.filter.matches(e.key) {
+                    // strict order compares later batches with what was returned only
+                    self.last_distance = self.last_distance.max(distance);
                     self.pending.extend(e.tids);
+                } else {
+                    self.filtered_out += 1;
                 }
             }
         }

@@ -16,7 +16,7 @@ use super::{insert::insert, PagedGraph};
 use crate::hnsw::tuple::{ElementRef, Meta, Tid, META_MAGIC, META_VERSION};
 use crate::hnsw::{BuildParams, DenseSpace, InMemoryGraph, Metric};
 use crate::index::sim::{self, next_random};
-use crate::index::{Elem, IndexKind, Measure, MemStore, MetaPage, PageStore, Query};
+use crate::index::{Condition, Elem, FilterKey, IndexKind, KeyFilter, Measure, MemStore, MetaPage, PageStore, Query};
 use crate::tidstore::TidStore;
 
 /// The index's kind from its meta page: L2 (metric 1) or inner product (2).
@@ -103,6 +103,11 @@ fn l2(a: &[f32], b: &[f32]) -> f32 {
 /// store where the build planned them (`MemStore::put_at` checks each lands
 /// on the last page or a new one, at the next offset), the entry point set.
 fn build_rows(store: &MemStore<Meta>, vs: &[Vec<f32>]) {
+    build_rows_keyed(store, vs, &[]);
+}
+
+/// `ambuild` of an index with a filter column: row `i` has key `keys[i]`.
+fn build_rows_keyed(store: &MemStore<Meta>, vs: &[Vec<f32>], keys: &[FilterKey]) {
     let meta = store.peek_meta();
     let dims = meta.dims as usize;
     let space = DenseSpace::new(dims, vs.iter().flatten().copied().collect(), Metric::L2);
@@ -111,7 +116,7 @@ fn build_rows(store: &MemStore<Meta>, vs: &[Vec<f32>]) {
     let heap: Vec<Vec<Tid>> = (0..vs.len()).map(|i| vec![heap_tid(i)]).collect();
     let raw = |g: &InMemoryGraph<DenseSpace>, i: u32| bytemuck::cast_slice(g.vector(i)).to_vec();
     let emit = |bytes: &[u8], planned: Tid| store.put_at(planned, bytes);
-    let entry = emit_tuples(&graph, &heap, meta.m as usize, 4, store.geometry(), &raw, emit, || ());
+    let entry = emit_tuples(&graph, &heap, keys, meta.m as usize, 4, store.geometry(), &raw, emit, || ());
     store.update_meta(|m| {
         let (t, level) = entry.expect("an entry point");
         m.entry_block = t.block;
@@ -122,10 +127,14 @@ fn build_rows(store: &MemStore<Meta>, vs: &[Vec<f32>]) {
 
 /// `aminsert`: the update lock shared, then the core's insert.
 fn insert_row(store: &MemStore<Meta>, i: usize, v: &[f32]) {
+    insert_row_keyed(store, i, v, FilterKey::Absent);
+}
+
+fn insert_row_keyed(store: &MemStore<Meta>, i: usize, v: &[f32], key: FilterKey) {
     let _update = store.update_lock(false);
     let meta: Meta = store.meta();
     let graph = PagedGraph::open(store, &meta, kind(&meta));
-    insert(&graph, &meta, bytemuck::cast_slice(v), &Query::F32(v.to_vec()), heap_tid(i));
+    insert(&graph, &meta, bytemuck::cast_slice(v), &Query::F32(v.to_vec()), heap_tid(i), key);
 }
 
 /// `ambulkdelete`: strip dead TIDs, then remove the deleted elements (or
@@ -145,18 +154,31 @@ fn vacuum(store: &MemStore<Meta>, dead: &BTreeSet<usize>) {
 /// An ordered scan for `q` returning up to `k` rows, with an iterative
 /// scan's batches; (row, distance as the scan reported it).
 fn scan(store: &MemStore<Meta>, q: &[f32], ef: usize, k: usize) -> Vec<(usize, f32)> {
+    scan_filtered(store, q, ef, k, KeyFilter::default(), false).0
+}
+
+/// An ordered scan with conditions on the filter column, in strict order or
+/// relaxed; the rows and how many elements the filter passed over.
+fn scan_filtered(
+    store: &MemStore<Meta>,
+    q: &[f32],
+    ef: usize,
+    k: usize,
+    filter: KeyFilter,
+    strict: bool,
+) -> (Vec<(usize, f32)>, usize) {
     let query = Query::F32(q.to_vec());
-    let mut s = Scan::new(ef);
+    let mut s = Scan::filtered(ef, filter);
     let mut out = Vec::new();
     loop {
         while let Some((tid, d)) = s.next_heap_tid(&store) {
             out.push((row_of(tid), d));
             if out.len() == k {
-                return out;
+                return (out, s.filtered_out);
             }
         }
         if s.started && s.exhausted {
-            return out;
+            return (out, s.filtered_out);
         }
         if s.started {
             s.ef *= 2;
@@ -165,7 +187,7 @@ fn scan(store: &MemStore<Meta>, q: &[f32], ef: usize, k: usize) -> Vec<(usize, f
         let meta: Meta = store.meta();
         let graph = PagedGraph::open(store, &meta, kind(&meta));
         let (found, measured) = s.batch(&graph, &query, &meta, true);
-        s.queue(found, false);
+        s.queue(found, strict);
         if measured > 4000 {
             s.exhausted = true;
         }
@@ -679,4 +701,56 @@ fn tie_heavy_inner_product_keeps_every_row_reachable() {
         let all: BTreeSet<usize> = elements(&store).0.values().flat_map(|e| e.3.iter().map(|&h| row_of(h))).collect();
         assert_eq!(rows, all, "seed {seed}: an exhaustive scan missed rows");
     }
+}
+
+#[test]
+fn a_filtered_scan_returns_only_matching_rows_nearest_first() {
+    // 600 rows with keys i % 10, half built and half inserted; a row with
+    // row 7's vector and another key; a row with a NULL key
+    let store = new_store(6, 24);
+    let vs: Vec<Vec<f32>> = (0..600).map(|i| vector(i, 3, false)).collect();
+    let key = |i: usize| FilterKey::Value((i % 10) as i64);
+    let keys: Vec<FilterKey> = (0..300).map(key).collect();
+    build_rows_keyed(&store, &vs[..300], &keys);
+    for (i, v) in vs.iter().enumerate().skip(300) {
+        insert_row_keyed(&store, i, v, key(i));
+    }
+    insert_row_keyed(&store, 600, &vs[7], FilterKey::Value(3));
+    insert_row_keyed(&store, 601, &vs[13], FilterKey::Null);
+    check_structure(&store);
+    let matching: BTreeSet<usize> = (0..600).filter(|i| matches!(i % 10, 3 | 8)).chain([600]).collect();
+    let filter = || KeyFilter::new(vec![Condition::any_of(vec![8, 3, 3])]);
+    let row_vector = |r: usize| if r == 600 { &vs[7] } else { &vs[r] };
+
+    for (n, q) in (1000..1010).map(|i| vector(i, 3, false)).enumerate() {
+        let (got, passed_over) = scan_filtered(&store, &q, 10, 20, filter(), true);
+        assert_eq!(got.len(), 20);
+        assert!(passed_over > 0, "the scan walked through non-matching elements");
+        for (row, d) in &got {
+            assert!(matching.contains(row), "row {row} does not match the filter");
+            assert_eq!(*d, l2(&q, row_vector(*row)));
+        }
+        assert!(got.windows(2).all(|w| w[0].1 <= w[1].1), "strict order: {got:?}");
+        let mut exact: Vec<(f32, usize)> = matching.iter().map(|&r| (l2(&q, row_vector(r)), r)).collect();
+        exact.sort_by(|a, b| a.partial_cmp(b).unwrap());
+        let cut = exact[19].0;
+        let found = got.iter().filter(|(_, d)| *d <= cut).count();
+        assert!(found >= 18, "query {n}: {found} of the 20 nearest matching rows");
+    }
+    // scanned to the end, the filtered scan returns every matching row once,
+    // the row sharing row 7's vector included, and no other
+    let q = vector(2000, 3, false);
+    let (all, _) = scan_filtered(&store, &q, 10, 10_000, filter(), false);
+    assert_eq!(all.len(), matching.len());
+    assert_eq!(all.iter().map(|r| r.0).collect::<BTreeSet<_>>(), matching);
+    // a NULL key matches no condition; an unfiltered scan returns its row
+    let everything = KeyFilter::new(vec![Condition::GreaterEqual(i64::MIN)]);
+    let (all, _) = scan_filtered(&store, &q, 10, 10_000, everything, false);
+    assert_eq!(all.len(), 601);
+    assert!(scan(&store, &q, 10, 10_000).iter().any(|r| r.0 == 601));
+    // VACUUM keeps the keys: delete the rows with key 3, and only key 8 remains
+    let dead: BTreeSet<usize> = matching.iter().copied().filter(|&r| r == 600 || r % 10 == 3).collect();
+    vacuum(&store, &dead);
+    let (all, _) = scan_filtered(&store, &q, 10, 10_000, filter(), false);
+    assert_eq!(all.iter().map(|r| r.0).collect::<BTreeSet<_>>(), matching.difference(&dead).copied().collect());
 }
