@@ -129,3 +129,93 @@ CREATE FUNCTION ruvector_storage_info(halfvec) RETURNS jsonb
     STRICT STABLE PARALLEL SAFE LANGUAGE c AS 'MODULE_PATHNAME', 'ruvector_storage_info_wrapper';
 CREATE FUNCTION ruvector_storage_info(sparsevec) RETURNS jsonb
     STRICT STABLE PARALLEL SAFE LANGUAGE c AS 'MODULE_PATHNAME', 'ruvector_storage_info_wrapper';
+
+-- Filter columns: `CREATE INDEX ... USING hnsw (embedding vector_l2_ops, column)`
+-- (or with the column first) stores each row's value of `column` in its
+-- element, and a scan evaluates the query's conditions on it (btree's
+-- strategy numbers; `= ANY` too), walking through elements that do not
+-- match without returning them (docs/filtered-search.md). As in btree, the
+-- integer types form one family with cross-type operators (`bigint_col = 5`
+-- compares bigint with integer).
+
+CREATE OPERATOR FAMILY integer_ops USING hnsw;
+
+CREATE OPERATOR CLASS int2_ops
+    DEFAULT FOR TYPE int2 USING hnsw FAMILY integer_ops AS
+    OPERATOR 1 < (int2, int2),
+    OPERATOR 2 <= (int2, int2),
+    OPERATOR 3 = (int2, int2),
+    OPERATOR 4 >= (int2, int2),
+    OPERATOR 5 > (int2, int2);
+
+CREATE OPERATOR CLASS int4_ops
+    DEFAULT FOR TYPE int4 USING hnsw FAMILY integer_ops AS
+    OPERATOR 1 < (int4, int4),
+    OPERATOR 2 <= (int4, int4),
+    OPERATOR 3 = (int4, int4),
+    OPERATOR 4 >= (int4, int4),
+    OPERATOR 5 > (int4, int4);
+
+CREATE OPERATOR CLASS int8_ops
+    DEFAULT FOR TYPE int8 USING hnsw FAMILY integer_ops AS
+    OPERATOR 1 < (int8, int8),
+    OPERATOR 2 <= (int8, int8),
+    OPERATOR 3 = (int8, int8),
+    OPERATOR 4 >= (int8, int8),
+    OPERATOR 5 > (int8, int8);
+
+CREATE OPERATOR CLASS date_ops
+    DEFAULT FOR TYPE date USING hnsw AS
+    OPERATOR 1 < (date, date),
+    OPERATOR 2 <= (date, date),
+    OPERATOR 3 = (date, date),
+    OPERATOR 4 >= (date, date),
+    OPERATOR 5 > (date, date);
+
+CREATE OPERATOR CLASS timestamp_ops
+    DEFAULT FOR TYPE timestamp USING hnsw AS
+    OPERATOR 1 < (timestamp, timestamp),
+    OPERATOR 2 <= (timestamp, timestamp),
+    OPERATOR 3 = (timestamp, timestamp),
+    OPERATOR 4 >= (timestamp, timestamp),
+    OPERATOR 5 > (timestamp, timestamp);
+
+CREATE OPERATOR CLASS timestamptz_ops
+    DEFAULT FOR TYPE timestamptz USING hnsw AS
+    OPERATOR 1 < (timestamptz, timestamptz),
+    OPERATOR 2 <= (timestamptz, timestamptz),
+    OPERATOR 3 = (timestamptz, timestamptz),
+    OPERATOR 4 >= (timestamptz, timestamptz),
+    OPERATOR 5 > (timestamptz, timestamptz);
+
+ALTER OPERATOR FAMILY integer_ops USING hnsw ADD
+    OPERATOR 1 < (int2, int4),
+    OPERATOR 2 <= (int2, int4),
+    OPERATOR 3 = (int2, int4),
+    OPERATOR 4 >= (int2, int4),
+    OPERATOR 5 > (int2, int4),
+    OPERATOR 1 < (int2, int8),
+    OPERATOR 2 <= (int2, int8),
+    OPERATOR 3 = (int2, int8),
+    OPERATOR 4 >= (int2, int8),
+    OPERATOR 5 > (int2, int8),
+    OPERATOR 1 < (int4, int2),
+    OPERATOR 2 <= (int4, int2),
+    OPERATOR 3 = (int4, int2),
+    OPERATOR 4 >= (int4, int2),
+    OPERATOR 5 > (int4, int2),
+    OPERATOR 1 < (int4, int8),
+    OPERATOR 2 <= (int4, int8),
+    OPERATOR 3 = (int4, int8),
+    OPERATOR 4 >= (int4, int8),
+    OPERATOR 5 > (int4, int8),
+    OPERATOR 1 < (int8, int2),
+    OPERATOR 2 <= (int8, int2),
+    OPERATOR 3 = (int8, int2),
+    OPERATOR 4 >= (int8, int2),
+    OPERATOR 5 > (int8, int2),
+    OPERATOR 1 < (int8, int4),
+    OPERATOR 2 <= (int8, int4),
+    OPERATOR 3 = (int8, int4),
+    OPERATOR 4 >= (int8, int4),
+    OPERATOR 5 > (int8, int4);

@@ -130,8 +130,11 @@ pub unsafe fn ordered_cost(
         let mut costs: pg_sys::GenericCosts = core::mem::zeroed();
         costs.numIndexTuples = all;
         pg_sys::genericcostestimate(root, path, loop_count, &mut costs);
-        *startup = first.indexTotalCost + visit_cost(rows);
-        *total = (costs.indexTotalCost + visit_cost(all)).max(*startup);
+        // genericcostestimate counts one scan per element of an `= ANY(array)`
+        // condition (as btree runs them); ours evaluates the array in one scan
+        let one_scan = |c: &pg_sys::GenericCosts| c.indexTotalCost / c.num_sa_scans.max(1.0);
+        *startup = one_scan(&first) + visit_cost(rows);
+        *total = (one_scan(&costs) + visit_cost(all)).max(*startup);
         *selectivity = costs.indexSelectivity;
         *correlation = costs.indexCorrelation;
         *pages = costs.numIndexPages;

@@ -15,7 +15,7 @@ pub use ruvector_core::index::kind::{metric_code, pair_metric, Elem, IndexKind, 
 fn proc_name(index: pg_sys::Relation, procnum: u16) -> Option<String> {
     // SAFETY: reading the index's opclass support procedures from the relcache.
     unsafe {
-        let oid = pg_sys::index_getprocid(index, 1, procnum);
+        let oid = pg_sys::index_getprocid(index, index_columns(index).vector as i16 + 1, procnum);
         if oid == pg_sys::InvalidOid {
             return None;
         }
@@ -149,10 +149,11 @@ fn check_meta_page(index: crate::am::storage::Index, am: &str, kind: IndexKind) 
     );
 }
 
-/// The type and typmod of an index's one key column.
+/// The type and typmod of an index's vector column.
 pub fn key_column(index: pg_sys::Relation) -> (pg_sys::Oid, i32) {
-    // SAFETY: an open index of ours has a tuple descriptor with its one key column.
-    let att = unsafe { &(*(*index).rd_att).attrs.as_slice(1)[0] };
+    let at = index_columns(index).vector;
+    // SAFETY: an open index of ours has a tuple descriptor with its key columns.
+    let att = unsafe { &(*(*index).rd_att).attrs.as_slice(at + 1)[at] };
     (att.atttypid, att.atttypmod)
 }
 
@@ -238,5 +239,108 @@ pub fn check_row_dims(expected: usize, got: usize) {
 pub fn check_query_dims(index: usize, query: usize) {
     if let Err(e) = ruvector_core::dense::check_same_dims::<f32>(index, query) {
         crate::error::raise(e);
+    }
+}
+
+/// Where an index's key columns are (0-based): its vector column, and the
+/// filter column with its type when it has one (`CREATE INDEX ... USING
+/// hnsw (embedding vector_l2_ops, column)`, or with the filter column first,
+/// which PostgreSQL 15 and 16 need to use `IN` lists as index conditions).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct IndexColumns {
+    pub vector: usize,
+    pub filter: Option<(usize, pg_sys::Oid)>,
+}
+
+/// The types a filter column may have: those with a filter opclass
+/// (sql/types.sql), domains over them included.
+fn filter_type(typid: pg_sys::Oid) -> Option<pg_sys::Oid> {
+    const TYPES: [pg_sys::Oid; 6] = [
+        pg_sys::INT2OID,
+        pg_sys::INT4OID,
+        pg_sys::INT8OID,
+        pg_sys::DATEOID,
+        pg_sys::TIMESTAMPOID,
+        pg_sys::TIMESTAMPTZOID,
+    ];
+    if TYPES.contains(&typid) {
+        return Some(typid);
+    }
+    // SAFETY: a catalogue lookup of an existing type.
+    let base = unsafe { pg_sys::getBaseType(typid) };
+    TYPES.contains(&base).then_some(base)
+}
+
+/// The index's columns: one vector column and at most one filter column
+/// (more are refused: PostgreSQL only offers the filter opclasses for the
+/// types `filter_type` names, so this guards against catalogue changes).
+pub fn index_columns(index: pg_sys::Relation) -> IndexColumns {
+    // SAFETY: an open index's tuple descriptor and key-column count.
+    let (keys, types) = unsafe {
+        let keys = (*(*index).rd_index).indnkeyatts.max(1) as usize;
+        let types: Vec<pg_sys::Oid> =
+            (*(*index).rd_att).attrs.as_slice(keys.min(2)).iter().map(|a| a.atttypid).collect();
+        (keys, types)
+    };
+    if keys > 2 {
+        crate::error::raise_code(
+            PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
+            "an hnsw index has one vector column and at most one filter column",
+        );
+    }
+    if keys == 1 {
+        return IndexColumns { vector: 0, filter: None };
+    }
+    if let Some(t) = filter_type(types[0]) {
+        return IndexColumns { vector: 1, filter: Some((0, t)) };
+    }
+    match filter_type(types[1]) {
+        Some(t) => IndexColumns { vector: 0, filter: Some((1, t)) },
+        None => crate::error::raise_code(
+            PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
+            "an hnsw index's filter column must be smallint, integer, bigint, date, timestamp or timestamptz",
+        ),
+    }
+}
+
+/// The type of an index's filter column, if it has one.
+pub fn filter_column(index: pg_sys::Relation) -> Option<pg_sys::Oid> {
+    index_columns(index).filter.map(|(_, t)| t)
+}
+
+/// A non-NULL datum of a filter column of type `typid` as the 64-bit key
+/// the index stores (the types' own order: dates are days, timestamps
+/// microseconds).
+pub fn filter_value(typid: pg_sys::Oid, value: pg_sys::Datum) -> i64 {
+    match typid {
+        pg_sys::INT2OID => value.value() as i16 as i64,
+        pg_sys::INT4OID | pg_sys::DATEOID => value.value() as i32 as i64,
+        pg_sys::INT8OID | pg_sys::TIMESTAMPOID | pg_sys::TIMESTAMPTZOID => value.value() as i64,
+        other => crate::error::raise_code(
+            PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
+            format!("an hnsw filter condition cannot compare with a value of type {}", other.to_u32()),
+        ),
+    }
+}
+
+/// A row's vector datum (None: NULL) and filter key, from the `values`
+/// and `isnull` arrays PostgreSQL passes a build callback or `aminsert`.
+///
+/// # Safety
+/// The arrays hold the key columns of an index with columns `columns`.
+pub unsafe fn row_columns(
+    columns: IndexColumns,
+    values: *const pg_sys::Datum,
+    isnull: *const bool,
+) -> (Option<pg_sys::Datum>, ruvector_core::index::FilterKey) {
+    use ruvector_core::index::FilterKey;
+    unsafe {
+        let vector = (!*isnull.add(columns.vector)).then(|| *values.add(columns.vector));
+        let key = match columns.filter {
+            None => FilterKey::Absent,
+            Some((at, _)) if *isnull.add(at) => FilterKey::Null,
+            Some((at, t)) => FilterKey::Value(filter_value(t, *values.add(at))),
+        };
+        (vector, key)
     }
 }

@@ -1,8 +1,9 @@
 //! `ambuild` / `ambuildempty`.
 //!
 //! The backend thread reads the heap (table_index_build_scan), copying each
-//! vector into one flat array and merging identical vectors into one graph
-//! node with several heap TIDs. Worker threads (max_parallel_maintenance_workers
+//! vector into one flat array and merging identical vectors (with equal
+//! filter keys, for an index with a filter column) into one graph node with
+//! several heap TIDs. Worker threads (max_parallel_maintenance_workers
 //! of them, plus the backend) then build the graph in memory with
 //! ruvector_core; they never call PostgreSQL. The backend reports progress and
 //! checks for cancellation between batches, then plans where every tuple goes,
@@ -23,9 +24,13 @@ use super::{insert, options};
 use crate::am::callbacks::{
     self, progress, PROGRESS_CREATE_IDX_SUBPHASE, PROGRESS_CREATE_IDX_TUPLES_DONE, PROGRESS_CREATE_IDX_TUPLES_TOTAL,
 };
-use crate::am::kind::{check_row_dims, index_kind, key_column, metric_code, Elem, IndexKind, Measure, Row};
+use crate::am::kind::{
+    check_row_dims, index_columns, index_kind, key_column, metric_code, row_columns, Elem, IndexColumns, IndexKind,
+    Measure, Row,
+};
 use crate::am::storage::{self, tid_of, BulkWriter, Index, GEOMETRY};
 use ruvector_core::hnsw::paged::build::emit_tuples;
+use ruvector_core::index::FilterKey;
 
 // Our build phases for pg_stat_progress_create_index.
 pub const PHASE_LOAD: i64 = 2;
@@ -50,6 +55,10 @@ struct Collected {
     bytes: Vec<u8>,
     offsets: Vec<usize>,
     tids: Vec<Vec<Tid>>,
+    /// Each node's filter key (empty without a filter column).
+    keys: Vec<FilterKey>,
+    /// Where the vector and filter columns are.
+    columns: IndexColumns,
     by_bits: HashMap<u64, Vec<u32>>,
     heap_tuples: f64,
     /// Rows that went into the index (not NULL, not a zero vector under cosine).
@@ -83,12 +92,13 @@ impl Collected {
     }
 
     /// Add one row (`raw`: its stored bytes; `v`: the f32 form for the dense
-    /// types). Identical vectors share a node.
-    fn add(&mut self, raw: &[u8], v: &[f32], tid: Tid) {
+    /// types; `key`: its filter key). Identical vectors with equal keys share
+    /// a node.
+    fn add(&mut self, raw: &[u8], v: &[f32], tid: Tid, key: FilterKey) {
         let h = hash_bytes(raw);
         if let Some(nodes) = self.by_bits.get(&h) {
             for &n in nodes {
-                if self.row(n) == raw {
+                if self.keys.get(n as usize).is_none_or(|&k| k == key) && self.row(n) == raw {
                     self.tids[n as usize].push(tid);
                     return;
                 }
@@ -105,6 +115,9 @@ impl Collected {
             self.offsets.push(self.bytes.len());
         }
         self.tids.push(vec![tid]);
+        if self.columns.filter.is_some() {
+            self.keys.push(key);
+        }
         self.by_bits.entry(h).or_default().push(n);
     }
 
@@ -130,11 +143,11 @@ unsafe extern "C-unwind" fn build_callback(
     _alive: bool,
     state: *mut core::ffi::c_void,
 ) {
-    // SAFETY: PostgreSQL passes the state pointer we gave it and one column.
-    let (state, value, null, tid) = unsafe { (&mut *(state as *mut Collected), *values, *isnull, tid_of(&*tid)) };
-    if null {
-        return;
-    }
+    // SAFETY: PostgreSQL passes the state pointer we gave it and the index's
+    // key columns.
+    let (state, tid) = unsafe { (&mut *(state as *mut Collected), tid_of(&*tid)) };
+    // SAFETY: as above.
+    let (Some(value), key) = (unsafe { row_columns(state.columns, values, isnull) }) else { return };
     // SAFETY: the indexed column's datum, of the type index_kind() found.
     let Some(row) = (unsafe { super::read_row(state.kind, value) }) else { return };
     if state.dims == 0 {
@@ -147,7 +160,7 @@ unsafe extern "C-unwind" fn build_callback(
     };
     if let Some(d) = &state.on_disk {
         state.indexed += 1.0;
-        insert::insert_row(d.index, &row, tid);
+        insert::insert_row(d.index, &row, tid, key);
         return;
     }
     if !state.fits_one_more(&row) {
@@ -157,11 +170,11 @@ unsafe extern "C-unwind" fn build_callback(
         write_graph(index, state);
         state.on_disk = Some(OnDisk { index });
         state.indexed += 1.0;
-        insert::insert_row(index, &row, tid);
+        insert::insert_row(index, &row, tid, key);
         return;
     }
     state.indexed += 1.0;
-    state.add(&row.raw, &row.dense, tid);
+    state.add(&row.raw, &row.dense, tid, key);
 }
 
 /// Build the graph of everything collected and write it as the index's pages.
@@ -250,6 +263,7 @@ fn write_pages<S: Space>(
         let entry = emit_tuples(
             graph,
             &c.tids,
+            &c.keys,
             m,
             eb,
             GEOMETRY,
@@ -287,6 +301,8 @@ pub unsafe extern "C-unwind" fn ambuild(
         bytes: Vec::new(),
         offsets: Vec::new(),
         tids: Vec::new(),
+        keys: Vec::new(),
+        columns: index_columns(index),
         by_bits: HashMap::new(),
         heap_tuples: 0.0,
         indexed: 0.0,

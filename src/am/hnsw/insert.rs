@@ -7,12 +7,14 @@ use pgrx::prelude::*;
 use ruvector_core::hnsw::paged::{insert, PagedGraph};
 use ruvector_core::hnsw::tuple::{Meta, Tid};
 
-use crate::am::callbacks;
-use crate::am::kind::{check_row_dims, index_kind, Row};
+use crate::am::kind::{check_row_dims, index_columns, index_kind, row_columns, Row};
+use crate::am::storage::tid_of;
 use crate::am::storage::Index;
+use ruvector_core::index::FilterKey;
 
-/// Insert an already-prepared row (normalised for cosine) for `heap_tid`.
-pub fn insert_row(index: Index, row: &Row, heap_tid: Tid) {
+/// Insert an already-prepared row (normalised for cosine) for `heap_tid`,
+/// with its filter key.
+pub fn insert_row(index: Index, row: &Row, heap_tid: Tid, key: FilterKey) {
     // VACUUM waits for this before it frees deleted elements (see vacuum.rs)
     let _update = index.update_lock(false);
     let kind = index_kind(index.relation(), "hnsw");
@@ -27,7 +29,7 @@ pub fn insert_row(index: Index, row: &Row, heap_tid: Tid) {
     }
     check_row_dims(meta.dims as usize, row.dims);
     let graph = PagedGraph::open(index, &meta, kind);
-    insert::insert(&graph, &meta, &row.raw, &row.query(kind), heap_tid);
+    insert::insert(&graph, &meta, &row.raw, &row.query(kind), heap_tid, key);
 }
 
 #[pg_guard]
@@ -42,13 +44,15 @@ pub unsafe extern "C-unwind" fn aminsert(
     _index_unchanged: bool,
     _info: *mut pg_sys::IndexInfo,
 ) -> bool {
-    // SAFETY: aminsert's arguments.
-    let Some((value, tid)) = (unsafe { callbacks::insert_args(values, isnull, heap_tid) }) else { return false };
+    // SAFETY: aminsert's arguments: the index's key columns and the heap TID.
+    let (Some(value), key) = (unsafe { row_columns(index_columns(index), values, isnull) }) else { return false };
+    // SAFETY: as above.
+    let tid = unsafe { tid_of(&*heap_tid) };
     let kind = index_kind(index, "hnsw");
     // SAFETY: the indexed column's datum, of the type index_kind() found.
     let Some(row) = (unsafe { super::read_row(kind, value) }).and_then(|r| r.prepared(kind)) else {
         return false;
     };
-    insert_row(Index::new(index), &row, tid);
+    insert_row(Index::new(index), &row, tid, key);
     false
 }

@@ -27,7 +27,12 @@ CREATE FUNCTION hnswhandler(internal) RETURNS index_am_handler
     AS 'MODULE_PATHNAME', '@FUNCTION_NAME@' LANGUAGE C;
 ")]
 fn hnswhandler(_fcinfo: pg_sys::FunctionCallInfo) -> PgBox<pg_sys::IndexAmRoutine> {
-    callbacks::am_routine!(3)
+    let mut am = callbacks::am_routine!(3);
+    // a second key column may hold a filter (docs/filtered-search.md), whose
+    // conditions, `= ANY(array)` included, the scan evaluates on the index
+    am.amcanmulticol = true;
+    am.amsearcharray = true;
+    am
 }
 
 callbacks::am_costestimate!(|rel, tuples| {

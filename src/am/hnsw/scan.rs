@@ -3,8 +3,9 @@
 //! iterative search, heap TIDs read as elements are reached); this supplies
 //! the settings (`hnsw.ef_search`, `hnsw.iterative_scan`,
 //! `hnsw.max_scan_tuples`, the memory limit), the backend's vector cache,
-//! and the update lock around each batch. Scan state lives in the scan's
-//! memory context and is dropped with it.
+//! and the update lock around each batch, and turns the scan keys on an
+//! index's filter column into the core's `KeyFilter`. Scan state lives in
+//! the scan's memory context and is dropped with it.
 
 use pgrx::pg_sys;
 use pgrx::prelude::*;
@@ -14,8 +15,9 @@ use ruvector_core::hnsw::tuple::Meta;
 use super::graph::DiskGraph;
 use super::options::{scan_mem_limit, IterativeScan, EF_SEARCH, ITERATIVE_SCAN, MAX_SCAN_TUPLES};
 use crate::am::callbacks;
-use crate::am::kind::{check_query_dims, index_kind, IndexKind, Query};
+use crate::am::kind::{check_query_dims, filter_column, filter_value, index_kind, IndexKind, Query};
 use crate::am::storage::Index;
+use ruvector_core::index::{Condition, KeyFilter};
 
 struct ScanState {
     /// The query's length in elements and the query itself.
@@ -43,7 +45,7 @@ impl ScanState {
         let mut graph = DiskGraph::open_for_search(index, &meta, self.kind);
         graph.prepare_query(query);
         // without iterative_scan no batch follows: keep nothing for one
-        let resumable = ITERATIVE_SCAN.get() != IterativeScan::Off;
+        let resumable = self.widens();
         let (mut found, measured) = self.scan.batch(&graph, query, &meta, resumable);
         if graph.approximate() {
             graph.exact_distances(query, &mut found);
@@ -51,6 +53,74 @@ impl ScanState {
         crate::shared::publish_cache();
         self.scan.queue(found, ITERATIVE_SCAN.get() == IterativeScan::StrictOrder);
         measured
+    }
+}
+
+impl ScanState {
+    /// Whether batches follow the first: with `hnsw.iterative_scan`, and
+    /// always for a scan with conditions on the filter column (the index
+    /// knows which rows will pass, so it widens until LIMIT rows are found
+    /// or `hnsw.max_scan_tuples` is reached).
+    fn widens(&self) -> bool {
+        ITERATIVE_SCAN.get() != IterativeScan::Off || !self.scan.filter.is_empty()
+    }
+}
+
+/// The scan keys of `scan` (conditions on the filter column: btree
+/// strategies 1 to 5, or `= ANY(array)`) as the core's filter.
+///
+/// # Safety
+/// `scan` is an hnsw scan whose keys amrescan copied in.
+unsafe fn key_filter(scan: pg_sys::IndexScanDesc) -> KeyFilter {
+    unsafe {
+        let n = (*scan).numberOfKeys.max(0) as usize;
+        if n == 0 || (*scan).keyData.is_null() {
+            return KeyFilter::default();
+        }
+        let Some(typid) = filter_column((*scan).indexRelation) else { return KeyFilter::default() };
+        let keys = core::slice::from_raw_parts((*scan).keyData, n);
+        let conditions = keys
+            .iter()
+            .map(|key| {
+                if key.sk_flags & pg_sys::SK_ISNULL as i32 != 0 {
+                    Condition::Never
+                } else if key.sk_flags & pg_sys::SK_SEARCHARRAY as i32 != 0 {
+                    Condition::any_of(array_values(key.sk_argument))
+                } else {
+                    // the right-hand type of a cross-type operator (`bigint_col = 5`)
+                    let arg_type = if key.sk_subtype == pg_sys::InvalidOid { typid } else { key.sk_subtype };
+                    Condition::from_strategy(key.sk_strategy, filter_value(arg_type, key.sk_argument)).unwrap_or_else(
+                        || error!("hnsw scan key on column {} has strategy {}", key.sk_attno, key.sk_strategy),
+                    )
+                }
+            })
+            .collect();
+        KeyFilter::new(conditions)
+    }
+}
+
+/// The non-NULL elements of an array datum of a type the filter column's
+/// operator family compares with.
+///
+/// # Safety
+/// `array` is a non-NULL array datum.
+unsafe fn array_values(array: pg_sys::Datum) -> Vec<i64> {
+    unsafe {
+        let arr = pg_sys::pg_detoast_datum(array.cast_mut_ptr()) as *mut pg_sys::ArrayType;
+        let typid = (*arr).elemtype;
+        let (mut len, mut byval, mut align) = (0i16, false, 0 as core::ffi::c_char);
+        pg_sys::get_typlenbyvalalign(typid, &mut len, &mut byval, &mut align);
+        let mut elems: *mut pg_sys::Datum = core::ptr::null_mut();
+        let mut nulls: *mut bool = core::ptr::null_mut();
+        let mut count = 0i32;
+        pg_sys::deconstruct_array(arr, typid, len as i32, byval, align, &mut elems, &mut nulls, &mut count);
+        let count = count.max(0) as usize;
+        if count == 0 {
+            return Vec::new();
+        }
+        let elems = core::slice::from_raw_parts(elems, count);
+        let nulls = core::slice::from_raw_parts(nulls, count);
+        elems.iter().zip(nulls).filter(|(_, &null)| !null).map(|(&d, _)| filter_value(typid, d)).collect()
     }
 }
 
@@ -91,7 +161,10 @@ pub unsafe extern "C-unwind" fn amrescan(
     norderbys: i32,
 ) {
     // SAFETY: the scan ambeginscan made, and amrescan's arguments.
-    unsafe { callbacks::rescan::<ScanState>(scan, keys, nkeys, orderbys, norderbys) }
+    unsafe {
+        callbacks::rescan::<ScanState>(scan, keys, nkeys, orderbys, norderbys);
+        callbacks::scan_state::<ScanState>(scan).scan.filter = key_filter(scan);
+    }
 }
 
 #[pg_guard]
@@ -107,7 +180,7 @@ pub unsafe extern "C-unwind" fn amgettuple(scan: pg_sys::IndexScanDesc, _dir: pg
             unsafe { callbacks::return_row(scan, tid) };
             return true;
         }
-        if state.scan.exhausted || ITERATIVE_SCAN.get() == IterativeScan::Off || state.query.is_none() {
+        if state.scan.exhausted || !state.widens() || state.query.is_none() {
             return false;
         }
         let max = MAX_SCAN_TUPLES.get().max(1) as usize;

@@ -154,7 +154,8 @@ impl Scan {
         for block in 1..store.nblocks() {
             store.read_items(block, |items| {
                 for (offset, bytes) in items {
-                    if ElementRef::parse(bytes).is_some_and(|e| !e.is_deleted() && self.filter.matches(e.filter_key())) {
+                    if ElementRef::parse(bytes).is_some_and(|e| !e.is_deleted() && self.filter.matches(e.filter_key()))
+                    {
                         self.queue.push_back((0.0, Tid { block, offset }));
                     }
                 }
