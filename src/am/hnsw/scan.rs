@@ -10,6 +10,7 @@
 use pgrx::pg_sys;
 use pgrx::prelude::*;
 use ruvector_core::hnsw::paged::scan::Scan;
+use ruvector_core::hnsw::paged::PagedGraph;
 use ruvector_core::hnsw::tuple::Meta;
 
 use super::graph::DiskGraph;
@@ -24,6 +25,9 @@ struct ScanState {
     query: Option<(usize, Query)>,
     scan: Scan,
     kind: IndexKind,
+    /// Whether the search stopped at `hnsw.max_scan_tuples` or the memory
+    /// limit (then a filtered scan sweeps for the matching rows left).
+    budget_spent: bool,
 }
 
 impl ScanState {
@@ -57,6 +61,20 @@ impl ScanState {
 }
 
 impl ScanState {
+    /// A filtered scan's last batch once its search ran out of budget
+    /// (the core's `Scan::sweep_matching`): every matching element not
+    /// returned yet, as many as the scan's memory limit holds, nearest first.
+    fn sweep(&mut self, index: Index) {
+        let _update = index.update_lock(false);
+        let Some((_, query)) = self.query.as_ref() else { return };
+        let meta: Meta = super::meta_for_search(index);
+        // exact distances, read from the pages
+        let graph = PagedGraph::open(index, &meta, self.kind);
+        let keep = (scan_mem_limit() / core::mem::size_of::<(f32, ruvector_core::hnsw::tuple::Tid)>()).max(1);
+        let found = self.scan.sweep_matching(&graph, &index, query, keep);
+        self.scan.queue(found, ITERATIVE_SCAN.get() == IterativeScan::StrictOrder);
+    }
+
     /// Whether batches follow the first: with `hnsw.iterative_scan`, and
     /// always for a scan with conditions on the filter column (the index
     /// knows which rows will pass, so it widens until LIMIT rows are found
@@ -132,6 +150,7 @@ impl callbacks::OrderedScan for ScanState {
     fn restart(&mut self, query: Option<(usize, Query)>) {
         self.scan = Scan::new(EF_SEARCH.get().max(1) as usize);
         self.query = query;
+        self.budget_spent = false;
     }
 }
 
@@ -147,6 +166,7 @@ pub unsafe extern "C-unwind" fn ambeginscan(
             query: None,
             scan: Scan::new(EF_SEARCH.get().max(1) as usize),
             kind: index_kind(index, "hnsw"),
+            budget_spent: false,
         };
         callbacks::begin_scan(index, nkeys, norderbys, state)
     }
@@ -180,6 +200,12 @@ pub unsafe extern "C-unwind" fn amgettuple(scan: pg_sys::IndexScanDesc, _dir: pg
             unsafe { callbacks::return_row(scan, tid) };
             return true;
         }
+        if state.budget_spent && !state.scan.filter.is_empty() && state.query.is_some() {
+            // a filter few rows pass: the rows the search did not reach
+            state.budget_spent = false;
+            state.sweep(index);
+            continue;
+        }
         if state.scan.exhausted || !state.widens() || state.query.is_none() {
             return false;
         }
@@ -192,6 +218,7 @@ pub unsafe extern "C-unwind" fn amgettuple(scan: pg_sys::IndexScanDesc, _dir: pg
         // batch found is still returned.
         if measured >= max || state.scan.memory_bytes(measured) > scan_mem_limit() {
             state.scan.exhausted = true;
+            state.budget_spent = true;
         }
         pgrx::check_for_interrupts!();
     }

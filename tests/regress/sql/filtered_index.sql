@@ -57,6 +57,15 @@ DROP INDEX fi_cat_v;
 -- one more from the repeated vectors); a NULL comparison matches nothing
 SELECT * FROM fi_check('cat = 5', 1000);
 SELECT * FROM fi_check('cat = NULL');
+-- a search that stops early (hnsw.max_scan_tuples) is followed by a sweep of
+-- the index for the matching rows it did not reach: all are still returned
+SET hnsw.max_scan_tuples = 30;
+SELECT * FROM fi_check('cat = 5', 1000);
+SELECT * FROM fi_check('cat = 5');
+SET hnsw.iterative_scan = strict_order;
+SELECT * FROM fi_check('cat = 5');
+RESET hnsw.iterative_scan;
+RESET hnsw.max_scan_tuples;
 SELECT count(*) AS null_cat_rows_an_unfiltered_scan_returns FROM (SELECT id FROM fi ORDER BY v <-> :q LIMIT 6000) s
 JOIN fi USING (id) WHERE cat IS NULL;
 -- the repeated vectors: each category finds its own row

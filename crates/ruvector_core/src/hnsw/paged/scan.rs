@@ -15,6 +15,10 @@
 //! walks through every element as before, but elements whose key does not
 //! match are never returned: their rows are not fetched from the heap, and
 //! later batches widen the search until enough matching rows are found.
+//! Should the search's budget run out first (a filter few rows pass),
+//! [`Scan::sweep_matching`] reads every element and returns the matching
+//! ones not returned yet, nearest first: a filtered scan returns every
+//! matching row if asked for as many.
 //!
 //! The caller holds the update lock shared during each batch (VACUUM frees
 //! elements only once no search that began before its repairs runs).
@@ -132,6 +136,41 @@ impl Scan {
             self.exhausted = true;
         }
         (found, search.measured())
+    }
+
+    /// The last batch of a filtered scan whose search stopped at its budget:
+    /// every element the filter accepts and the scan has not returned,
+    /// read page by page, measured, and the nearest `keep` of them, nearest
+    /// first, not queued yet (as [`Scan::batch`]). No batch follows.
+    pub fn sweep_matching<G, S>(&mut self, graph: &G, store: &S, query: &Query, keep: usize) -> Vec<Neighbor<Tid>>
+    where
+        G: GraphRead<Id = Tid, Query = Query>,
+        S: PageStore,
+    {
+        let mut nearest: std::collections::BinaryHeap<Neighbor<Tid>> = Default::default();
+        for block in 1..store.nblocks() {
+            let mut matching = Vec::new();
+            store.read_items(block, |items| {
+                for (offset, bytes) in items {
+                    let tid = Tid { block, offset };
+                    if ElementRef::parse(bytes).is_some_and(|e| !e.is_deleted() && self.filter.matches(e.filter_key()))
+                        && !self.returned.contains(&tid)
+                    {
+                        matching.push(tid);
+                    }
+                }
+            });
+            for id in matching {
+                nearest.push(Neighbor { distance: graph.distance(query, id), id });
+                if nearest.len() > keep.max(1) {
+                    nearest.pop();
+                }
+            }
+            store.check_interrupts();
+        }
+        self.exhausted = true;
+        self.search = None;
+        nearest.into_sorted_vec()
     }
 
     /// Queue what a batch found and was not returned yet (with `strict`,

@@ -154,11 +154,13 @@ fn vacuum(store: &MemStore<Meta>, dead: &BTreeSet<usize>) {
 /// An ordered scan for `q` returning up to `k` rows, with an iterative
 /// scan's batches; (row, distance as the scan reported it).
 fn scan(store: &MemStore<Meta>, q: &[f32], ef: usize, k: usize) -> Vec<(usize, f32)> {
-    scan_filtered(store, q, ef, k, KeyFilter::default(), false).0
+    scan_filtered(store, q, ef, k, KeyFilter::default(), false, 4000).0
 }
 
 /// An ordered scan with conditions on the filter column, in strict order or
-/// relaxed; the rows and how many elements the filter passed over.
+/// relaxed, its search stopped once it measured `budget` elements (then a
+/// filtered scan sweeps, as amgettuple does); the rows and how many
+/// elements the filter passed over.
 fn scan_filtered(
     store: &MemStore<Meta>,
     q: &[f32],
@@ -166,7 +168,9 @@ fn scan_filtered(
     k: usize,
     filter: KeyFilter,
     strict: bool,
+    budget: usize,
 ) -> (Vec<(usize, f32)>, usize) {
+    let mut budget_spent = false;
     let query = Query::F32(q.to_vec());
     let mut s = Scan::filtered(ef, filter);
     let mut out = Vec::new();
@@ -178,7 +182,15 @@ fn scan_filtered(
             }
         }
         if s.started && s.exhausted {
-            return (out, s.filtered_out);
+            if !budget_spent || s.filter.is_empty() {
+                return (out, s.filtered_out);
+            }
+            budget_spent = false;
+            let meta: Meta = store.meta();
+            let graph = PagedGraph::open(store, &meta, kind(&meta));
+            let found = s.sweep_matching(&graph, &store, &query, 1000);
+            s.queue(found, strict);
+            continue;
         }
         if s.started {
             s.ef *= 2;
@@ -188,8 +200,9 @@ fn scan_filtered(
         let graph = PagedGraph::open(store, &meta, kind(&meta));
         let (found, measured) = s.batch(&graph, &query, &meta, true);
         s.queue(found, strict);
-        if measured > 4000 {
+        if measured > budget {
             s.exhausted = true;
+            budget_spent = true;
         }
     }
 }
@@ -723,7 +736,7 @@ fn a_filtered_scan_returns_only_matching_rows_nearest_first() {
     let row_vector = |r: usize| if r == 600 { &vs[7] } else { &vs[r] };
 
     for (n, q) in (1000..1010).map(|i| vector(i, 3, false)).enumerate() {
-        let (got, passed_over) = scan_filtered(&store, &q, 10, 20, filter(), true);
+        let (got, passed_over) = scan_filtered(&store, &q, 10, 20, filter(), true, 4000);
         assert_eq!(got.len(), 20);
         assert!(passed_over > 0, "the scan walked through non-matching elements");
         for (row, d) in &got {
@@ -740,17 +753,52 @@ fn a_filtered_scan_returns_only_matching_rows_nearest_first() {
     // scanned to the end, the filtered scan returns every matching row once,
     // the row sharing row 7's vector included, and no other
     let q = vector(2000, 3, false);
-    let (all, _) = scan_filtered(&store, &q, 10, 10_000, filter(), false);
+    let (all, _) = scan_filtered(&store, &q, 10, 10_000, filter(), false, 4000);
     assert_eq!(all.len(), matching.len());
     assert_eq!(all.iter().map(|r| r.0).collect::<BTreeSet<_>>(), matching);
     // a NULL key matches no condition; an unfiltered scan returns its row
     let everything = KeyFilter::new(vec![Condition::GreaterEqual(i64::MIN)]);
-    let (all, _) = scan_filtered(&store, &q, 10, 10_000, everything, false);
+    let (all, _) = scan_filtered(&store, &q, 10, 10_000, everything, false, 4000);
     assert_eq!(all.len(), 601);
     assert!(scan(&store, &q, 10, 10_000).iter().any(|r| r.0 == 601));
     // VACUUM keeps the keys: delete the rows with key 3, and only key 8 remains
     let dead: BTreeSet<usize> = matching.iter().copied().filter(|&r| r == 600 || r % 10 == 3).collect();
     vacuum(&store, &dead);
-    let (all, _) = scan_filtered(&store, &q, 10, 10_000, filter(), false);
+    let (all, _) = scan_filtered(&store, &q, 10, 10_000, filter(), false, 4000);
     assert_eq!(all.iter().map(|r| r.0).collect::<BTreeSet<_>>(), matching.difference(&dead).copied().collect());
+}
+
+#[test]
+fn a_filtered_scan_whose_search_runs_out_sweeps_for_the_rest() {
+    // 600 rows, 7 of them with key 1 (every 97th): a search that may measure
+    // only 60 elements finds few of them; the sweep returns the rest
+    let store = new_store(6, 24);
+    let vs: Vec<Vec<f32>> = (0..600).map(|i| vector(i, 4, false)).collect();
+    let keys: Vec<FilterKey> = (0..600).map(|i| FilterKey::Value((i % 97 == 0) as i64)).collect();
+    build_rows_keyed(&store, &vs, &keys);
+    let matching: BTreeSet<usize> = (0..600).filter(|i| i % 97 == 0).collect();
+    let q = vector(5000, 4, false);
+    let filter = || KeyFilter::new(vec![Condition::Equal(1)]);
+    let (got, _) = scan_filtered(&store, &q, 4, 100, filter(), false, 60);
+    assert_eq!(got.iter().map(|r| r.0).collect::<BTreeSet<_>>(), matching);
+    assert_eq!(got.len(), matching.len(), "each row once");
+    // the search alone, at this budget, finds fewer of them
+    let mut search_only = Scan::filtered(4, filter());
+    let meta: Meta = store.meta();
+    let graph = PagedGraph::open(&store, &meta, kind(&meta));
+    let (found, _) = search_only.batch(&graph, &Query::F32(q.clone()), &meta, false);
+    search_only.queue(found, false);
+    let mut by_search = 0;
+    while search_only.next_heap_tid(&store).is_some() {
+        by_search += 1;
+    }
+    assert!(by_search < matching.len(), "{by_search} found without the sweep");
+    let mut exact: Vec<f32> = matching.iter().map(|&r| l2(&q, &vs[r])).collect();
+    exact.sort_by(f32::total_cmp);
+    let mut returned: Vec<f32> = got.iter().map(|r| r.1).collect();
+    returned.sort_by(f32::total_cmp);
+    assert_eq!(returned, exact, "exact distances");
+    // in strict order nothing nearer than a returned row follows it
+    let (strict, _) = scan_filtered(&store, &q, 4, 100, filter(), true, 60);
+    assert!(strict.windows(2).all(|w| w[0].1 <= w[1].1), "{strict:?}");
 }
