@@ -34,4 +34,13 @@ EXPLAIN (costs off) SELECT id FROM fp WHERE cat = 5 ORDER BY v <-> :q LIMIT 10;
 DROP INDEX fp_v_cat5;
 -- and the exact plan answers exactly
 SELECT count(*) AS rows, bool_and(cat = 5) AS all_match FROM (SELECT id, cat FROM fp WHERE cat = 5 ORDER BY v <-> :q LIMIT 10) s;
+-- an hnsw index with cat as its filter column (docs/filtered-search.md): a
+-- 1 % filter still plans exactly through the btree; wider ones and an IN
+-- list use the new index, the condition an index condition (a query without
+-- a filter may use either hnsw index: here the plain one, which is smaller)
+CREATE INDEX fp_cat_v ON fp USING hnsw (cat, v vector_l2_ops);
+EXPLAIN (costs off) SELECT id FROM fp WHERE cat = 5 ORDER BY v <-> :q LIMIT 10;
+EXPLAIN (costs off) SELECT id FROM fp WHERE cat < 10 ORDER BY v <-> :q LIMIT 10;
+EXPLAIN (costs off) SELECT id FROM fp WHERE cat IN (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12) ORDER BY v <-> :q LIMIT 10;
+EXPLAIN (costs off) SELECT id FROM fp ORDER BY v <-> :q LIMIT 10;
 DROP TABLE fp, tenants;
