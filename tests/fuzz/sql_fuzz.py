@@ -218,7 +218,11 @@ class Fuzzer:
         mem = self.rng.choice(["", "", "SET maintenance_work_mem = '1MB'; "])
         cancel = self.rng.random() < 0.1
         pre = mem + ("SET statement_timeout = '30ms'; " if cancel else "")
-        self.run(pre + f"CREATE INDEX {name} ON {t.name} USING {am} (v {opclass}) WITH ({opts})")
+        # hnsw: sometimes with cat as a filter column, before or after the vector
+        columns = f"v {opclass}"
+        if am == "hnsw" and self.rng.random() < 0.3:
+            columns = self.rng.choice([f"v {opclass}, cat", f"cat, v {opclass}"])
+        self.run(pre + f"CREATE INDEX {name} ON {t.name} USING {am} ({columns}) WITH ({opts})")
         self.run("RESET statement_timeout; RESET maintenance_work_mem")
         ok, rows = self.run(f"SELECT 1 FROM pg_class WHERE relname = '{name}'", fetch=True)
         if ok and rows:
@@ -233,7 +237,9 @@ class Fuzzer:
         if q == "NULL":
             q = f"NULL::{t.typ}"
         limit = self.rng.choice([1, 5, 10, 50])
-        filt = self.rng.choice(["", "", f"WHERE cat = {self.rng.randint(0, 9)}", "WHERE cat < 0", "WHERE id % 3 = 0"])
+        filt = self.rng.choice(["", "", f"WHERE cat = {self.rng.randint(0, 9)}", "WHERE cat < 0", "WHERE id % 3 = 0",
+                                f"WHERE cat IN ({self.rng.randint(0, 9)}, {self.rng.randint(0, 9)})",
+                                f"WHERE cat >= {self.rng.randint(0, 9)}::bigint", "WHERE cat = NULL"])
         settings = [f"SET hnsw.ef_search = {self.rng.choice([1, 10, 40, 1000])}",
                     f"SET hnsw.iterative_scan = {self.rng.choice(['off', 'relaxed_order', 'strict_order'])}",
                     f"SET ivfflat.probes = {self.rng.choice([1, 2, 100])}",
