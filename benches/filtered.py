@@ -15,6 +15,11 @@ For each selectivity and extension it measures three plans with one client:
 - the ANN plan: the hnsw index scan (enable_sort = off), with the condition
   on r evaluated in the index (a filter column) or on what it returns.
 Recall@10 is counted against the exact top 10 among the matching rows.
+Every query is planned afresh (no server-side prepared statement): a
+prepared statement's cached plan outlives the settings that force a plan,
+so the forced plans would measure whichever plan was cached first (the
+cause of the 1,536-d table of 2026-12-02's first run, where the "ANN plan"
+measured the exact one).
 """
 import time
 
@@ -85,10 +90,10 @@ def run(conninfo, engine_type, ds, base, queries, metric, m, ef_construction, ke
                 # warm: an index scan fills this backend's vector cache on its first
                 # queries, so the first plan measured would pay for it alone
                 for q in texts if shape == "ann" else texts[:20]:
-                    conn.execute(sql, (q,)).fetchall()
+                    conn.execute(sql, (q,), prepare=False).fetchall()
                 got, t = [], time.perf_counter()
                 for q in texts:
-                    got.append([x[0] for x in conn.execute(sql, (q,)).fetchall()])
+                    got.append([x[0] for x in conn.execute(sql, (q,), prepare=False).fetchall()])
                 qps = len(texts) / (time.perf_counter() - t)
                 row[plan_name] = {"plan": shape, "qps": qps, "recall": recall(base, queries, got, truth),
                                   "rows": float(np.mean([len(g) for g in got]))}
