@@ -85,10 +85,14 @@ unsafe extern "C-unwind" fn amvalidate(_opclassoid: pg_sys::Oid) -> bool {
 /// `visits_per_row` visits (hnsw: about 4·m — a search visits some 2·m
 /// elements per result, and an iterative scan, doubling ef, repeats its
 /// search about twice; ivfflat: one row, one distance), each a distance at
-/// `cpu_operator_cost` times the vector's weight (dimensions ÷ 16 for the
-/// float types, bits ÷ 512 for `bit`, 1 to 128: a 384-d distance costs some
-/// 24 times a 16-d one, and an ANN scan measures far more of them per row
-/// than an exact plan does) and a tuple read at `cpu_index_tuple_cost`. The
+/// `cpu_operator_cost` times the vector's weight (`distance_weight`: for
+/// vectors stored in the row, dimensions ÷ 16 for the float types, bits ÷
+/// 512 for `bit`, 1 to 128: a 384-d distance costs some 24 times a 16-d
+/// one, and an ANN scan measures far more of them per row than an exact
+/// plan does) and a tuple read at `cpu_index_tuple_cost`. For vectors
+/// stored out of line the whole estimate is divided by
+/// `ruvector_core::index::cost::out_of_line_factor`: the exact plan reads
+/// each matching row's vector from TOAST, which PostgreSQL does not cost. The
 /// measurements these constants were checked against are in
 /// docs/filtered-search.md.
 ///
@@ -120,6 +124,7 @@ pub unsafe fn ordered_cost(
         let rel = pg_sys::index_open((*info).indexoid, pg_sys::NoLock as pg_sys::LOCKMODE);
         let (rows, visits_per_row) = rows_read(rel, (*info).tuples);
         let weight = distance_weight(rel);
+        let out_of_line = out_of_line_factor(rel);
         pg_sys::index_close(rel, pg_sys::NoLock as pg_sys::LOCKMODE);
         let all = (*info).tuples.max(rows);
         let per_visit = pg_sys::cpu_operator_cost * weight + pg_sys::cpu_index_tuple_cost;
@@ -133,8 +138,8 @@ pub unsafe fn ordered_cost(
         // genericcostestimate counts one scan per element of an `= ANY(array)`
         // condition (as btree runs them); ours evaluates the array in one scan
         let one_scan = |c: &pg_sys::GenericCosts| c.indexTotalCost / c.num_sa_scans.max(1.0);
-        *startup = one_scan(&first) + visit_cost(rows);
-        *total = (one_scan(&costs) + visit_cost(all)).max(*startup);
+        *startup = (one_scan(&first) + visit_cost(rows)) / out_of_line;
+        *total = ((one_scan(&costs) + visit_cost(all)) / out_of_line).max(*startup);
         *selectivity = costs.indexSelectivity;
         *correlation = costs.indexCorrelation;
         *pages = costs.numIndexPages;
@@ -142,7 +147,8 @@ pub unsafe fn ordered_cost(
 }
 
 /// How much one distance of this index costs against a 16-d one, from the
-/// column's typmod (1 without one, and for `sparsevec`).
+/// column's typmod (1 without one, and for `sparsevec`;
+/// `ruvector_core::index::cost`).
 ///
 /// # Safety
 /// `rel` is an open index of ours.
@@ -151,12 +157,29 @@ unsafe fn distance_weight(rel: pg_sys::Relation) -> f64 {
     if typmod <= 0 {
         return 1.0;
     }
-    let per = match super::kind::column_elem(rel) {
-        Some(Elem::F32 | Elem::F16) => 16.0,
-        Some(Elem::Bit) => 512.0,
-        Some(Elem::Sparse) | None => return 1.0,
-    };
-    (typmod as f64 / per).clamp(1.0, 128.0)
+    match super::kind::column_elem(rel) {
+        Some(elem @ (Elem::F32 | Elem::F16)) => {
+            ruvector_core::index::cost::distance_weight(typmod as usize, elem.bytes())
+        }
+        Some(Elem::Bit) => (typmod as f64 / 512.0).clamp(1.0, 128.0),
+        Some(Elem::Sparse) | None => 1.0,
+    }
+}
+
+/// How much costlier the exact plan is per row than PostgreSQL estimates,
+/// for this index's vectors (`ruvector_core::index::cost`; 1 without a
+/// typmod).
+///
+/// # Safety
+/// `rel` is an open index of ours.
+unsafe fn out_of_line_factor(rel: pg_sys::Relation) -> f64 {
+    let typmod = super::kind::key_column(rel).1;
+    match super::kind::column_elem(rel) {
+        Some(elem @ (Elem::F32 | Elem::F16)) if typmod > 0 => {
+            ruvector_core::index::cost::out_of_line_factor(typmod as usize, elem.bytes())
+        }
+        _ => 1.0,
+    }
 }
 
 /// `amrescan`'s common part: copy the keys into the scan and read the ORDER

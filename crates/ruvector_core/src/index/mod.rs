@@ -6,6 +6,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod cost;
 pub mod filter;
 pub mod kind;
 pub mod mem;
