@@ -85,7 +85,7 @@ unsafe extern "C-unwind" fn amvalidate(_opclassoid: pg_sys::Oid) -> bool {
 /// `visits_per_row` visits (hnsw: about 4·m — a search visits some 2·m
 /// elements per result, and an iterative scan, doubling ef, repeats its
 /// search about twice; ivfflat: one row, one distance), each a distance at
-/// `cpu_operator_cost` times the vector's weight (`distance_weight`: for
+/// `cpu_operator_cost` times the vector's weight (`vector_costs`: for
 /// vectors stored in the row, dimensions ÷ 16 for the float types, bits ÷
 /// 512 for `bit`, 1 to 128: a 384-d distance costs some 24 times a 16-d
 /// one, and an ANN scan measures far more of them per row than an exact
@@ -123,8 +123,7 @@ pub unsafe fn ordered_cost(
         let info = (*path).indexinfo;
         let rel = pg_sys::index_open((*info).indexoid, pg_sys::NoLock as pg_sys::LOCKMODE);
         let (rows, visits_per_row) = rows_read(rel, (*info).tuples);
-        let weight = distance_weight(rel);
-        let out_of_line = out_of_line_factor(rel);
+        let (weight, out_of_line) = vector_costs(rel);
         pg_sys::index_close(rel, pg_sys::NoLock as pg_sys::LOCKMODE);
         let all = (*info).tuples.max(rows);
         let per_visit = pg_sys::cpu_operator_cost * weight + pg_sys::cpu_index_tuple_cost;
@@ -146,39 +145,28 @@ pub unsafe fn ordered_cost(
     }
 }
 
-/// How much one distance of this index costs against a 16-d one, from the
-/// column's typmod (1 without one, and for `sparsevec`;
-/// `ruvector_core::index::cost`).
+/// What the planner's model leaves out for this index's vectors
+/// (`ruvector_core::index::cost`, from the column's typmod): how much one
+/// distance costs against a 16-d one (1 without a typmod, and for
+/// `sparsevec`; bits ÷ 512 for `bit`), and how much costlier the exact plan
+/// is per row than PostgreSQL estimates (1 but for float vectors stored out
+/// of line).
 ///
 /// # Safety
 /// `rel` is an open index of ours.
-unsafe fn distance_weight(rel: pg_sys::Relation) -> f64 {
+unsafe fn vector_costs(rel: pg_sys::Relation) -> (f64, f64) {
+    use ruvector_core::index::cost::{distance_weight, out_of_line_factor};
     let typmod = super::kind::key_column(rel).1;
     if typmod <= 0 {
-        return 1.0;
+        return (1.0, 1.0);
     }
+    let dims = typmod as usize;
     match super::kind::column_elem(rel) {
         Some(elem @ (Elem::F32 | Elem::F16)) => {
-            ruvector_core::index::cost::distance_weight(typmod as usize, elem.bytes())
+            (distance_weight(dims, elem.bytes()), out_of_line_factor(dims, elem.bytes()))
         }
-        Some(Elem::Bit) => (typmod as f64 / 512.0).clamp(1.0, 128.0),
-        Some(Elem::Sparse) | None => 1.0,
-    }
-}
-
-/// How much costlier the exact plan is per row than PostgreSQL estimates,
-/// for this index's vectors (`ruvector_core::index::cost`; 1 without a
-/// typmod).
-///
-/// # Safety
-/// `rel` is an open index of ours.
-unsafe fn out_of_line_factor(rel: pg_sys::Relation) -> f64 {
-    let typmod = super::kind::key_column(rel).1;
-    match super::kind::column_elem(rel) {
-        Some(elem @ (Elem::F32 | Elem::F16)) if typmod > 0 => {
-            ruvector_core::index::cost::out_of_line_factor(typmod as usize, elem.bytes())
-        }
-        _ => 1.0,
+        Some(Elem::Bit) => ((typmod as f64 / 512.0).clamp(1.0, 128.0), 1.0),
+        Some(Elem::Sparse) | None => (1.0, 1.0),
     }
 }
 

@@ -278,9 +278,8 @@ pub fn index_columns(index: pg_sys::Relation) -> IndexColumns {
     // SAFETY: an open index's tuple descriptor and key-column count.
     let (keys, types) = unsafe {
         let keys = (*(*index).rd_index).indnkeyatts.max(1) as usize;
-        let types: Vec<pg_sys::Oid> =
-            (*(*index).rd_att).attrs.as_slice(keys.min(2)).iter().map(|a| a.atttypid).collect();
-        (keys, types)
+        let attrs = (*(*index).rd_att).attrs.as_slice(keys.min(2));
+        (keys, [attrs[0].atttypid, attrs.get(1).map_or(pg_sys::InvalidOid, |a| a.atttypid)])
     };
     if keys > 2 {
         crate::error::raise_code(

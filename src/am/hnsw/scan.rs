@@ -58,9 +58,7 @@ impl ScanState {
         self.scan.queue(found, ITERATIVE_SCAN.get() == IterativeScan::StrictOrder);
         measured
     }
-}
 
-impl ScanState {
     /// A filtered scan's last batch once its search ran out of budget
     /// (the core's `Scan::sweep_matching`): every matching element not
     /// returned yet, as many as the scan's memory limit holds, nearest first.
