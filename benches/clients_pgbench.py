@@ -6,8 +6,9 @@ i = random) LIMIT 10` against the table benchmark.py --keep left
 connection new at the start of its run (as a connection pool's are after a
 restart). Engines and modes, all in one run:
 
-- pgvector, and ruvector_pg with its per-backend vector cache at its
-  default and off, on the benchmark server (not preloaded);
+- pgvector, and ruvector_pg on the benchmark server (not preloaded): its
+  shared vector cache in dynamic shared memory (the default), a cache per
+  backend (hnsw.shared_cache_size 0) and the cache off;
 - with --shared-conninfo/--shared-data, a second server with ruvector_pg in
   shared_preload_libraries (scripts/bench-clients.sh makes it): the table is
   copied there and indexed alike, then measured with the shared vector
@@ -158,24 +159,27 @@ def main():
                 continue
         load_queries(conninfo_for(args.conninfo, db), typ, queries)
         if engine == "ruvector_pg":
-            modes.append(("ruvector_pg, cache per backend 64MB (not preloaded)", args.conninfo, db, "-c hnsw.vector_cache_size=64MB", None))
-            modes.append(("ruvector_pg, cache off", args.conninfo, db, "-c hnsw.vector_cache_size=0", None))
+            modes.append(("ruvector_pg, shared cache 256MB (not preloaded: dynamic shared memory)", args.conninfo, db,
+                          "-c hnsw.shared_cache_size=256MB", None, True))
+            modes.append(("ruvector_pg, cache per backend 64MB (not preloaded)", args.conninfo, db,
+                          "-c hnsw.shared_cache_size=0 -c hnsw.vector_cache_size=64MB", None, False))
+            modes.append(("ruvector_pg, cache off", args.conninfo, db, "-c hnsw.vector_cache_size=0", None, False))
             if args.shared_conninfo:
                 shared = conninfo_for(args.shared_conninfo, db)
                 copy_table(conninfo_for(args.conninfo, db), shared, table)
                 load_queries(shared, typ, queries)
                 PORTS[args.shared_data] = dict(x.split("=", 1) for x in args.shared_conninfo.split())["port"]
                 on = {"hnsw.shared_cache_size": "256MB", "ruvector.shared_index_entries": "1024"}
-                modes.append(("ruvector_pg, shared cache 256MB (preloaded)", args.shared_conninfo, db, "", on))
+                modes.append(("ruvector_pg, shared cache 256MB (preloaded)", args.shared_conninfo, db, "", on, True))
                 modes.append(("ruvector_pg, shared cache, no index registry (meta page read per search)", args.shared_conninfo, db, "",
-                              dict(on, **{"ruvector.shared_index_entries": "0"})))
+                              dict(on, **{"ruvector.shared_index_entries": "0"}), True))
                 modes.append(("ruvector_pg, cache per backend 64MB (preloaded)", args.shared_conninfo, db, "",
-                              dict(on, **{"hnsw.shared_cache_size": "0"})))
+                              dict(on, **{"hnsw.shared_cache_size": "0"}), True))
         else:
-            modes.append((engine, args.conninfo, db, "", None))
+            modes.append((engine, args.conninfo, db, "", None, False))
     rows = []
     modes = [m for m in modes if not args.only or args.only in m[0]]
-    for label, conninfo, db, options, settings in modes:
+    for label, conninfo, db, options, settings, memory_visible in modes:
         if settings is not None:
             restart(args.shared_data, settings)
         params = dict(x.split("=", 1) for x in conninfo.split())
@@ -183,7 +187,7 @@ def main():
         tps, memory = [], None
         for n in counts:
             run = lambda: pgbench(params, script.name, db, n, args.seconds, opts)  # noqa: E731
-            if settings is not None and n == max(counts):
+            if memory_visible and n == max(counts):
                 t, memory = cache_memory_while(conninfo_for(conninfo, db), run)
             else:
                 t = run()

@@ -148,7 +148,7 @@ fn components() -> [(&'static str, i64, String); 5] {
         None => (
             "hnsw shared vector cache",
             0,
-            "none: needs ruvector_pg in shared_preload_libraries and hnsw.shared_cache_size above 0".to_string(),
+            "none yet: the first hnsw search makes it (not with hnsw.shared_cache_size = 0, or without room in /dev/shm)".to_string(),
         ),
     };
     [cache, rust, postgres, all, shared]
@@ -178,7 +178,9 @@ fn ruvector_memory_detailed_jsonb() -> pgrx::JsonB {
     let preloaded = crate::shared::backend_caches().is_some();
     let this_cache = bytes("hnsw vector cache");
     let shared = bytes("hnsw shared vector cache");
-    let all_caches = if preloaded { bytes("hnsw vector caches, all backends") + shared } else { this_cache };
+    // the shared cache (preloaded, or made in dynamic shared memory by a
+    // search) is counted once, beside the backends' own caches
+    let all_caches = if preloaded { bytes("hnsw vector caches, all backends") } else { this_cache } + shared;
     let indexes: Vec<serde_json::Value> = Spi::connect(|client| {
         client
             .select(
@@ -232,7 +234,7 @@ fn ruvector_memory_detailed_jsonb() -> pgrx::JsonB {
         "cache_mb": this_cache as f64 / MB,
         "shared_cache_mb": shared as f64 / MB,
         "total_mb": all_caches as f64 / MB,
-        "total_source": if preloaded { "all backends (shared memory)" } else { "this backend (library not preloaded)" },
+        "total_source": if preloaded { "all backends (shared memory)" } else { "this backend and the shared cache (library not preloaded)" },
         "vector_count": cache.map_or(0, |c| c.vectors),
         "components": rows.iter().map(|(c, b, d)| json!({"component": c, "bytes": b, "detail": d})).collect::<Vec<_>>(),
         "indexes": indexes,
@@ -308,7 +310,7 @@ fn ruvector_shared_cache() -> TableIterator<
     let Some(arena) = crate::shared::arena() else {
         crate::error::raise_code(
             PgSqlErrorCode::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
-            "no shared vector cache: add ruvector_pg to shared_preload_libraries (and keep hnsw.shared_cache_size above 0)",
+            "no shared vector cache yet: the first hnsw search makes it (not with hnsw.shared_cache_size = 0, or without room in /dev/shm)",
         );
     };
     TableIterator::new(arena.segments().into_iter().map(|s| {

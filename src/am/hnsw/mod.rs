@@ -71,7 +71,7 @@ pub fn meta_for_search(index: crate::am::storage::Index) -> ruvector_core::hnsw:
 /// server's first searches find it warm. Returns the vectors it holds.
 pub fn fill_shared_cache(index: crate::am::storage::Index) -> usize {
     use ruvector_core::hnsw::tuple::{ElementRef, Tid};
-    if crate::shared::arena().is_none() {
+    if crate::shared::arena_for_search().is_none() {
         return 0;
     }
     let _update = index.update_lock(false);

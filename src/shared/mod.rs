@@ -11,10 +11,11 @@
 //!   each backend's hazard (the segment it holds) let go of at the end of
 //!   every transaction and at exit.
 //!
-//! PostgreSQL hands out shared memory only at server start, so all three exist
-//! only when `ruvector_pg` is in `shared_preload_libraries`; otherwise
-//! nothing is published, every backend keeps its own cache, and readers say
-//! so.
+//! PostgreSQL hands out its main shared memory only at server start, so all
+//! three live there only when `ruvector_pg` is in `shared_preload_libraries`.
+//! Otherwise the slots and the registry do not exist (readers say so), and
+//! the arena is made on demand in a dynamic shared memory segment instead
+//! (`dynamic`, with its own invariants).
 //!
 //! Invariants, no locks: the slot array is set up once, zeroed, under
 //! `AddinShmemInitLock` by the postmaster's shmem startup hook, and
@@ -33,6 +34,8 @@ use pgrx::prelude::*;
 use pgrx::{GucContext, GucFlags, GucRegistry, GucSetting};
 use ruvector_core::registry::{Registry, Slot};
 use ruvector_core::shared_cache::Arena;
+
+mod dynamic;
 
 /// Backends with a slot (the rest, beyond it, are not published).
 pub const BACKEND_SLOTS: usize = 1024;
@@ -102,26 +105,33 @@ static mut EXIT_CALLBACK_SET: bool = false;
 
 const BYTES: usize = std::mem::size_of::<BackendSlot>() * BACKEND_SLOTS;
 
-/// From `_PG_init`: ask for the slots when loaded at server start.
+/// From `_PG_init`: ask for the slots when loaded at server start; in every
+/// case define `hnsw.shared_cache_size` and watch for dropped indexes.
 pub fn init() {
-    // SAFETY: _PG_init runs in the postmaster (when preloaded), single-threaded,
-    // before any hook can be called; hooks are chained as PostgreSQL expects.
+    // SAFETY: _PG_init runs once per process (the postmaster when preloaded,
+    // else the backend loading the library), single-threaded, before any
+    // hook can be called; hooks are chained as PostgreSQL expects.
     unsafe {
-        if !pg_sys::process_shared_preload_libraries_in_progress {
-            return;
-        }
-        // a server-start setting may only be defined while preloading
+        let preloading = pg_sys::process_shared_preload_libraries_in_progress;
+        // a server-start setting may only be defined while preloading; without
+        // the preload the size is read when the first search makes the
+        // segment, and only superusers may change it (it is shared memory)
         GucRegistry::define_int_guc(
             c"hnsw.shared_cache_size",
             c"Sets the shared memory all backends' hnsw searches cache element vectors in",
-            c"Needs ruvector_pg in shared_preload_libraries; 0 keeps a cache per backend \
-              (hnsw.vector_cache_size). Not a pgvector setting.",
+            c"0 keeps a cache per backend (hnsw.vector_cache_size). Read at server start when \
+              ruvector_pg is preloaded, else when the first search makes the cache. Not a pgvector setting.",
             &SHARED_CACHE_SIZE,
             0,
             i32::MAX / 2,
-            GucContext::Postmaster,
+            if preloading { GucContext::Postmaster } else { GucContext::Suset },
             GucFlags::UNIT_KB,
         );
+        PREV_OBJECT_ACCESS_HOOK = pg_sys::object_access_hook;
+        pg_sys::object_access_hook = Some(forget_dropped_index);
+        if !preloading {
+            return;
+        }
         GucRegistry::define_int_guc(
             c"ruvector.shared_index_entries",
             c"Sets how many indexes' metadata shared memory holds",
@@ -141,8 +151,6 @@ pub fn init() {
         }
         PREV_STARTUP_HOOK = pg_sys::shmem_startup_hook;
         pg_sys::shmem_startup_hook = Some(startup_shmem);
-        PREV_OBJECT_ACCESS_HOOK = pg_sys::object_access_hook;
-        pg_sys::object_access_hook = Some(forget_dropped_index);
     }
 }
 
@@ -307,23 +315,40 @@ fn own_slot() -> Option<&'static BackendSlot> {
     }
 }
 
-/// The shared cache's arena, if there is one (preloaded, size not 0).
-pub fn arena() -> Option<Arena<'static>> {
+/// The shared cache's arena this backend already has: in the main shared
+/// memory (preloaded) or a dynamic segment it attached to. No I/O.
+fn attached_arena() -> Option<Arena<'static>> {
     // SAFETY: ARENA is null or points at ARENA_WORDS words of shared memory
     // that live as long as the server, set once before any backend forked.
     unsafe {
-        if ARENA.is_null() {
-            return None;
+        if !ARENA.is_null() {
+            return Arena::attach(std::slice::from_raw_parts(ARENA, ARENA_WORDS));
         }
-        Arena::attach(std::slice::from_raw_parts(ARENA, ARENA_WORDS))
     }
+    dynamic::attached().and_then(Arena::attach)
+}
+
+/// The shared cache's arena, if there is one: preloaded, or made without
+/// the preload by a search of any backend since the server started.
+pub fn arena() -> Option<Arena<'static>> {
+    attached_arena().or_else(|| dynamic_arena(false))
 }
 
 /// The arena, this backend's hazard number and its database, for a search
-/// about to hold a segment; makes sure what it holds is let go of at the end of the
-/// transaction (and at exit).
+/// about to hold a segment (without the preload, the first such search in
+/// the server makes the arena); makes sure what it holds is let go of at
+/// the end of the transaction (and at exit).
 pub fn arena_for_search() -> Option<(Arena<'static>, usize, pg_sys::Oid)> {
-    let arena = arena()?;
+    // SAFETY: reading a pointer set once at server start (before forking).
+    let preloaded_arena = unsafe { !ARENA.is_null() };
+    let arena = if preloaded_arena {
+        attached_arena()?
+    } else if SHARED_CACHE_SIZE.get() > 0 {
+        // without the preload a superuser's session may opt out (size 0)
+        attached_arena().or_else(|| dynamic_arena(true))?
+    } else {
+        return None;
+    };
     let backend = backend_number()?;
     // SAFETY: registering callbacks is allowed in a backend at any time;
     // the flags and the database are this process's own.
@@ -339,7 +364,7 @@ pub fn arena_for_search() -> Option<(Arena<'static>, usize, pg_sys::Oid)> {
 
 fn release_shared_segment() {
     crate::am::hnsw::cache::forget_shared();
-    if let (Some(arena), Some(backend)) = (arena(), backend_number()) {
+    if let (Some(arena), Some(backend)) = (attached_arena(), backend_number()) {
         arena.release(backend);
     }
 }
@@ -410,4 +435,14 @@ pub fn backend_caches() -> Option<Vec<BackendCache>> {
         })
         .collect();
     Some(caches)
+}
+
+/// The arena in a dynamic shared memory segment (without the preload):
+/// attached to if some backend made it since the server started, else made
+/// now if `make`. None when there is none and it was not (or could not be)
+/// made; then searches keep a cache per backend.
+fn dynamic_arena(make: bool) -> Option<Arena<'static>> {
+    let want = if make { Some(arena_bytes()).filter(|&b| b > 0) } else { None };
+    let words = dynamic::attach_or_make(want, |words| Arena::format(words, BACKEND_SLOTS).is_some())?;
+    Arena::attach(words)
 }
