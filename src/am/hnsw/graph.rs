@@ -13,10 +13,10 @@ use ruvector_core::sq8;
 pub use crate::am::kind::{Elem, IndexKind, Measure, Query};
 use crate::am::storage::Index;
 
-/// The graph stored in an index, searched through this backend's vector
-/// cache (the core's `PagedGraph` reads it from the pages; inserts and
-/// VACUUM use that directly, since they need the deleted flags read with
-/// each vector).
+/// The graph stored in an index, searched through the vector cache (the
+/// core's `PagedGraph` reads it from the pages; VACUUM uses that directly,
+/// and inserts measure their candidates again through it, since they need
+/// the deleted flags read with each vector).
 pub struct DiskGraph {
     paged: PagedGraph<Index>,
     /// Whether distances go through the backend's vector cache.
@@ -57,9 +57,8 @@ impl DiskGraph {
         DiskGraph { paged: PagedGraph::open(index, meta, kind), cached: false, sq8: false, missing: Default::default() }
     }
 
-    /// As `open`, for a search: distances read vectors through this backend's
-    /// vector cache (see cache.rs; searches only, since inserts need the
-    /// deleted flags read with each vector).
+    /// As `open`, for a search (or an insert's search for neighbours):
+    /// distances read vectors through the vector cache (see cache.rs).
     pub fn open_for_search(index: Index, meta: &Meta, kind: IndexKind) -> Self {
         let mut g = Self::open(index, meta, kind);
         let key = super::cache::CacheKey {
@@ -84,6 +83,11 @@ impl DiskGraph {
         if self.sq8 && !matches!(query, Query::F32(_)) {
             self.cached = false;
         }
+    }
+
+    /// Whether distances go through the vector cache.
+    pub fn uses_cache(&self) -> bool {
+        self.cached
     }
 
     /// Whether distances during a search may be approximate, so that what it

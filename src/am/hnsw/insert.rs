@@ -1,10 +1,13 @@
 //! `aminsert`: add one row to a built index. The algorithm is the core's
 //! (`ruvector_core::hnsw::paged::insert`); this reads the row, takes the
 //! update lock and reads the meta page (from the index registry when it can).
+//! The search for the new element's neighbours reads vectors through the
+//! vector cache, as searches do (`DiskGraph`); the core measures the
+//! candidates it returns again from the pages, with their deleted flags.
 
 use pgrx::pg_sys;
 use pgrx::prelude::*;
-use ruvector_core::hnsw::paged::{insert, PagedGraph};
+use ruvector_core::hnsw::paged::insert::{self, Search};
 use ruvector_core::hnsw::tuple::{Meta, Tid};
 
 use crate::am::kind::{check_row_dims, index_columns, index_kind, row_columns, Row};
@@ -28,8 +31,15 @@ pub fn insert_row(index: Index, row: &Row, heap_tid: Tid, key: FilterKey) {
         });
     }
     check_row_dims(meta.dims as usize, row.dims);
-    let graph = PagedGraph::open(index, &meta, kind);
-    insert::insert(&graph, &meta, &row.raw, &row.query(kind), heap_tid, key);
+    let query = row.query(kind);
+    let mut graph = super::graph::DiskGraph::open_for_search(index, &meta, kind);
+    graph.prepare_query(&query);
+    let search = if graph.uses_cache() { Search::Through(&graph) } else { Search::Pages };
+    let new = insert::insert_searching(&graph, search, &meta, &row.raw, &query, heap_tid, key);
+    // the next insert's or search's first distance to it needs no page read
+    if let Some(tid) = new {
+        graph.cache_vector(tid);
+    }
 }
 
 #[pg_guard]

@@ -99,5 +99,7 @@ SELECT error_of('SET hnsw.shared_cache_size = 0');
 RESET ROLE;
 DROP ROLE mem_user;
 -- dropping the index frees its segment
+SELECT 'mem_v'::regclass::oid AS mem_v_oid \gset
+SELECT count(*) AS segments_before FROM ruvector_shared_cache() WHERE index = :mem_v_oid;
 DROP TABLE mem_t, mem_b;
-SELECT count(*) AS segments_left FROM ruvector_shared_cache() WHERE state = 'live';
+SELECT count(*) AS segments_left FROM ruvector_shared_cache() WHERE index = :mem_v_oid;

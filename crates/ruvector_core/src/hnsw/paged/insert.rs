@@ -33,6 +33,36 @@ pub fn insert<S: PageStore + MetaPage<Meta>>(
     heap_tid: Tid,
     key: FilterKey,
 ) {
+    insert_searching(graph, Search::<PagedGraph<S>>::Pages, meta, raw, query, heap_tid, key);
+}
+
+/// Where an insert's search for neighbours measures distances.
+pub enum Search<'a, G> {
+    /// Exactly, from the pages (which also reads each element's deleted flag).
+    Pages,
+    /// Through `G` (the same graph read through a cache of vector copies,
+    /// possibly approximate, whose deleted flags are not read). The
+    /// candidates each level's search returns are then measured again
+    /// exactly from the pages, deleted flags with them, before any is
+    /// chosen: a page read per candidate instead of one per distance.
+    Through(&'a G),
+}
+
+/// [`insert`], with the search for neighbours run as `search` says.
+/// Returns the new element, if one was made (not when the row joined an
+/// element holding the same vector and key).
+pub fn insert_searching<
+    S: PageStore + MetaPage<Meta>,
+    G: GraphRead<Id = Tid, Query = Query, Visited = rustc_hash::FxHashSet<Tid>>,
+>(
+    graph: &PagedGraph<S>,
+    search: Search<'_, G>,
+    meta: &Meta,
+    raw: &[u8],
+    query: &Query,
+    heap_tid: Tid,
+    key: FilterKey,
+) -> Option<Tid> {
     let index = &graph.store;
     let m = meta.m as usize;
     let elem = graph.kind.elem;
@@ -53,22 +83,22 @@ pub fn insert<S: PageStore + MetaPage<Meta>>(
         });
         if !first {
             let (ep, top) = index.meta().entry().expect("set by the other insert");
-            let layers = find_neighbors(graph, query, level, ep, top, m, ef_construction, &mut cache);
+            let layers = find_neighbors(graph, &search, query, level, ep, top, m, ef_construction, &mut cache);
             set_own_lists(index, tid, &layers);
             cache.own = Some((tid, own_lists(&layers, level)));
             add_backlinks(graph, tid, &layers, m, &mut cache);
             maybe_promote(graph, tid, level, m, &mut cache);
         }
-        return;
+        return Some(tid);
     };
 
-    let layers = find_neighbors(graph, query, level, ep, top, m, ef_construction, &mut cache);
+    let layers = find_neighbors(graph, &search, query, level, ep, top, m, ef_construction, &mut cache);
     // An identical vector with the same key already indexed just gains this heap TID.
     if let Some((_, nearest)) = layers.iter().find(|(l, _)| *l == 0) {
         let best = nearest.first().map_or(f32::INFINITY, |n| n.distance);
         for n in nearest.iter().take_while(|n| n.distance <= best) {
             if graph.raw(n.id).as_deref() == Some(raw) && add_heap_tid(index, n.id, heap_tid, key) {
-                return;
+                return None;
             }
         }
     }
@@ -77,6 +107,7 @@ pub fn insert<S: PageStore + MetaPage<Meta>>(
     cache.own = Some((tid, lists));
     add_backlinks(graph, tid, &layers, m, &mut cache);
     maybe_promote(graph, tid, level, m, &mut cache);
+    Some(tid)
 }
 
 /// What one insert (or one VACUUM relink) keeps between its list changes:
@@ -146,8 +177,9 @@ fn maybe_promote<S: PageStore + MetaPage<Meta>>(
 /// For each level from min(level, top) down to 0: the ef_construction
 /// nearest found and the neighbours the heuristic selects among them.
 #[allow(clippy::too_many_arguments)]
-fn find_neighbors<S: PageStore>(
+fn find_neighbors<S: PageStore, G: GraphRead<Id = Tid, Query = Query, Visited = rustc_hash::FxHashSet<Tid>>>(
     graph: &PagedGraph<S>,
+    search: &Search<'_, G>,
     v: &Query,
     level: usize,
     ep: Tid,
@@ -156,8 +188,27 @@ fn find_neighbors<S: PageStore>(
     ef_construction: usize,
     cache: &mut QueryCache,
 ) -> Vec<(usize, Vec<Neighbor<Tid>>)> {
-    let start = Neighbor { distance: graph.distance(v, ep), id: ep };
-    let mut entries = vec![if top > level { descend(graph, v, start, top, level) } else { start }];
+    match search {
+        Search::Pages => find_neighbors_in(graph, graph, false, v, level, ep, top, m, ef_construction, cache),
+        Search::Through(g) => find_neighbors_in(graph, *g, true, v, level, ep, top, m, ef_construction, cache),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn find_neighbors_in<S: PageStore, G: GraphRead<Id = Tid, Query = Query, Visited = rustc_hash::FxHashSet<Tid>>>(
+    graph: &PagedGraph<S>,
+    search: &G,
+    remeasure: bool,
+    v: &Query,
+    level: usize,
+    ep: Tid,
+    top: usize,
+    m: usize,
+    ef_construction: usize,
+    cache: &mut QueryCache,
+) -> Vec<(usize, Vec<Neighbor<Tid>>)> {
+    let start = Neighbor { distance: search.distance(v, ep), id: ep };
+    let mut entries = vec![if top > level { descend(search, v, start, top, level) } else { start }];
     let mut layers = Vec::new();
     for l in (0..=level.min(top)).rev() {
         // sized for about ef_construction × m visits, so it does not rehash
@@ -165,7 +216,13 @@ fn find_neighbors<S: PageStore>(
             crate::hnsw::presize(ef_construction, 16),
             Default::default(),
         );
-        let candidates = search_layer(graph, v, &entries, ef_construction, l, &mut visited);
+        let mut candidates = search_layer(search, v, &entries, ef_construction, l, &mut visited);
+        if remeasure {
+            for c in candidates.iter_mut() {
+                c.distance = graph.read_distance(v, c.id, None).0;
+            }
+            candidates.sort();
+        }
         // deleted elements guide the search but are not linked to
         let live: Vec<Neighbor<Tid>> = candidates.iter().copied().filter(|n| !graph.seen_deleted(n.id)).collect();
         let selected = select_neighbors(&live, m, |a, b| cache.distance(graph, a, b));

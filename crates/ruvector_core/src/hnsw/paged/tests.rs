@@ -802,3 +802,93 @@ fn a_filtered_scan_whose_search_runs_out_sweeps_for_the_rest() {
     let (strict, _) = scan_filtered(&store, &q, 4, 100, filter(), true, 60);
     assert!(strict.windows(2).all(|w| w[0].1 <= w[1].1), "{strict:?}");
 }
+
+/// The graph as an insert sees it through a cache of coarse copies: every
+/// distance rounded to a grid (approximate, ties everywhere) and no deleted
+/// flag read, as the extension's vector cache gives them.
+struct CoarseCopies<'a>(&'a PagedGraph<&'a MemStore<Meta>>);
+
+impl crate::hnsw::GraphRead for CoarseCopies<'_> {
+    type Id = Tid;
+    type Visited = FxHashSet<Tid>;
+    type Query = Query;
+
+    fn neighbors(&self, id: Tid, level: usize, out: &mut Vec<Tid>) {
+        self.0.read_neighbors(id, level, out)
+    }
+
+    fn distance(&self, query: &Query, id: Tid) -> f32 {
+        let (Query::F32(q), Some(raw)) = (query, self.0.raw(id)) else { return f32::INFINITY };
+        (l2(q, bytemuck::cast_slice(&raw)) * 4.0).round() / 4.0
+    }
+
+    fn visited(&self) -> FxHashSet<Tid> {
+        FxHashSet::default()
+    }
+}
+
+/// Inserts whose search runs on approximate copies that carry no deleted
+/// flags (`Search::Through`, as `aminsert` with the vector cache) link to no
+/// deleted element (the candidates are measured again from the pages), keep
+/// the structure and every row reachable, and build a graph that finds its
+/// rows about as well as inserts measuring from the pages.
+#[test]
+fn inserts_searching_through_approximate_copies_link_no_deleted_element() {
+    use super::insert::{insert_searching, Search};
+    let vs: Vec<Vec<f32>> = (0..500).map(|i| vector(i, 3, false)).collect();
+    let dead: BTreeSet<usize> = (0..300).filter(|i| i % 3 == 0).collect();
+    let mut rates = Vec::new();
+    for through in [false, true] {
+        let store = new_store(8, 32);
+        build_rows(&store, &vs[..300]);
+        // VACUUM's first pass: the dead rows' elements flagged, not yet removed
+        let stripped = strip_dead_tids(&&store, |t| dead.contains(&row_of(t)));
+        assert_eq!(stripped.deleted.len(), dead.len());
+        let flagged: BTreeSet<Tid> = elements(&store).0.iter().filter(|e| e.1 .0).map(|e| *e.0).collect();
+        assert_eq!(flagged.len(), dead.len());
+        for (i, v) in vs.iter().enumerate().skip(300) {
+            let _update = store.update_lock(false);
+            let meta: Meta = store.meta();
+            let graph = PagedGraph::open(&store, &meta, kind(&meta));
+            let (raw, query) = (bytemuck::cast_slice(v), Query::F32(v.clone()));
+            let new = if through {
+                insert_searching(
+                    &graph,
+                    Search::Through(&CoarseCopies(&graph)),
+                    &meta,
+                    raw,
+                    &query,
+                    heap_tid(i),
+                    FilterKey::Absent,
+                )
+            } else {
+                insert_searching(
+                    &graph,
+                    Search::<CoarseCopies>::Pages,
+                    &meta,
+                    raw,
+                    &query,
+                    heap_tid(i),
+                    FilterKey::Absent,
+                )
+            };
+            assert!(new.is_some(), "row {i} made an element");
+        }
+        check_structure(&store);
+        for (tid, (deleted, _, lists, heap)) in &elements(&store).0 {
+            if !deleted && heap.iter().any(|&h| row_of(h) >= 300) {
+                let to_deleted: Vec<&Tid> = lists.iter().flatten().filter(|n| flagged.contains(n)).collect();
+                assert!(
+                    to_deleted.is_empty(),
+                    "through {through}: new element {tid:?} links to deleted {to_deleted:?}"
+                );
+            }
+        }
+        let found = (300..500).filter(|&i| scan(&store, &vs[i], 32, 1).first().is_some_and(|r| r.0 == i)).count();
+        rates.push(found as f64 / 200.0);
+        vacuum(&store, &dead);
+        check_after_vacuum(0, &store, &(0..500).filter(|i| !dead.contains(i)).collect());
+    }
+    assert!(rates[0] > 0.9, "self-search rate of inserted rows: {:.3}", rates[0]);
+    assert!(rates[1] >= rates[0] - 0.05, "self-search rate: pages {:.3}, through copies {:.3}", rates[0], rates[1]);
+}
