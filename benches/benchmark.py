@@ -13,7 +13,9 @@ ivfflat) it measures, per engine:
 - a sweep of hnsw.ef_search / ivfflat.probes: recall@10, QPS with one client,
   p50 and p99 latency;
 - QPS with N concurrent clients (one process and connection each, warmed
-  first) at the smallest setting that reaches recall 0.95.
+  first) at the smallest setting that reaches recall 0.95;
+- single-row INSERTs into the indexed table (--inserts held-out rows, each
+  its own transaction, synchronous_commit off), rows/s, then deleted.
 pgvector runs when the server has its `vector` extension (in its own
 database: both extensions define hnsw and ivfflat); hnswlib (hnsw) and faiss
 IndexIVFFlat (ivfflat) run in-process as references.
@@ -116,6 +118,25 @@ class BuildMonitor:
     @property
     def peak_mb(self):
         return max(0, self.peak - self.baseline) / 2**20
+
+
+def single_row_inserts(conn, table, typ, texts, keep):
+    """Rows per second of single-row INSERTs into the indexed table, each
+    its own transaction, with synchronous_commit off so that the index's
+    work is measured, not the disk's flush (with it on, every commit waits
+    for a WAL flush of about a millisecond here, the same for both
+    engines). The rows (held-out vectors, negative ids) are deleted after;
+    when the table is kept, VACUUM removes them from the index too."""
+    conn.execute("SET synchronous_commit = off")
+    t = time.perf_counter()
+    for i, q in enumerate(texts):
+        conn.execute(f"INSERT INTO {table} (id, v) VALUES (%s, %s::{typ})", (-1 - i, q))
+    rate = len(texts) / (time.perf_counter() - t)
+    conn.execute("RESET synchronous_commit")
+    conn.execute(f"DELETE FROM {table} WHERE id < 0")
+    if keep:
+        conn.execute(f"VACUUM {table}")
+    return rate
 
 
 def timed_queries(conn, sql, texts):
@@ -231,6 +252,9 @@ def bench_sql(args, engine, ds, base, queries, metric, true_dist, copy_data):
                 qps = concurrent_qps(conninfo, [f"SET {knob} = {chosen['value']}"], sql, texts, n)
                 clients.append({"clients": n, "value": chosen["value"], "qps": qps})
                 progress(f"{label}: {n} clients at {knob} {chosen['value']}: {qps:.0f} QPS")
+            keep = args.keep and am == args.methods[-1]
+            insert_rows_s = single_row_inserts(conn, table, typ, texts[: args.inserts], keep)
+            progress(f"{label}: single-row INSERT {insert_rows_s:.0f} rows/s")
             runs.append(
                 {
                     "engine": engine,
@@ -243,9 +267,10 @@ def bench_sql(args, engine, ds, base, queries, metric, true_dist, copy_data):
                     "plan": plan.splitlines()[1].strip() if len(plan.splitlines()) > 1 else plan,
                     "sweep": sweep,
                     "clients": clients,
+                    "insert_rows_s": insert_rows_s,
                 }
             )
-            if not (args.keep and am == args.methods[-1]):
+            if not keep:
                 conn.execute(f"DROP INDEX {table}_idx")
         if not args.keep:
             conn.execute(f"DROP TABLE {table}")
@@ -342,12 +367,14 @@ def markdown(result):
     for ds, d in result["datasets"].items():
         runs = d["runs"]
         out += ["", f"## {ds}: {d['rows']:,} x {d['dims']}, {d['queries']} queries, {d['metric']}", ""]
-        out += ["| engine | index | load rows/s | build s | peak build MiB | index MiB | QPS @ 0.95 |", "|---|---|---:|---:|---:|---:|---:|"]
+        out += ["| engine | index | load rows/s | build s | peak build MiB | index MiB | QPS @ 0.95 | INSERT rows/s |",
+                "|---|---|---:|---:|---:|---:|---:|---:|"]
         for r in runs:
             qps = best_qps_at_target(r)
             out.append(
                 f"| {r['engine']} | {r['index']} | {fmt(r.get('load_rows_s'), '.0f')} | {r['build_s']:.2f} | "
-                f"{fmt(r.get('build_peak_mb'), '.0f')} | {fmt(r.get('index_mb'), '.1f')} | {fmt(qps, '.0f')} |"
+                f"{fmt(r.get('build_peak_mb'), '.0f')} | {fmt(r.get('index_mb'), '.1f')} | {fmt(qps, '.0f')} | "
+                f"{fmt(r.get('insert_rows_s'), '.0f')} |"
             )
         for am in ("hnsw", "ivfflat"):
             ours = next((r for r in runs if r["engine"] == "ruvector_pg" and r["index"] == am), None)
@@ -364,7 +391,9 @@ def markdown(result):
                     cells += [f"{q['recall']:.3f}", f"{q['qps']:.0f}", f"{q['p50_ms']:.2f}", f"{q['p99_ms']:.2f}"] if q else ["–"] * 4
                 out.append("| " + " | ".join(cells) + " |")
             ratios = [f"- ruvector_pg against {r['engine']}: QPS @ 0.95 {ratio(best_qps_at_target(ours), best_qps_at_target(r))}, "
-                      f"build time {ratio(ours['build_s'], r['build_s'])}" for r in others]
+                      f"build time {ratio(ours['build_s'], r['build_s'])}"
+                      + (f", single-row INSERT rows/s {ratio(ours.get('insert_rows_s'), r.get('insert_rows_s'))}" if r.get("insert_rows_s") else "")
+                      for r in others]
             out += [""] + ratios
             sql_runs = [r for r in [ours] + others if r.get("clients")]
             if sql_runs:
@@ -394,6 +423,16 @@ def headline(result):
                 f"| {ds} ({d['rows']:,} × {d['dims']}) | {am} | {fmt(q['o'], '.0f')} | {fmt(q['p'], '.0f')} | {ratio(q['o'], q['p'])} | "
                 f"{ref} {fmt(q['r'], '.0f')} | {b['o']:.1f} | {fmt(b['p'], '.1f')} | {ratio(b['o'], b['p'])} | {ref} {fmt(b['r'], '.1f')} |"
             )
+    out += ["", "Single-row INSERT into the indexed table (each row its own transaction, synchronous_commit off):", "",
+            "| data set | index | rows/s: ruvector_pg | pgvector | ratio |", "|---|---|---:|---:|---:|"]
+    for ds, d in result["datasets"].items():
+        for am in ("hnsw", "ivfflat"):
+            runs = {r["engine"]: r for r in d["runs"] if r["index"] == am}
+            ours, pgv = runs.get("ruvector_pg"), runs.get("pgvector")
+            if not ours or not ours.get("insert_rows_s"):
+                continue
+            p = pgv.get("insert_rows_s") if pgv else None
+            out.append(f"| {ds} | {am} | {ours['insert_rows_s']:.0f} | {fmt(p, '.0f')} | {ratio(ours['insert_rows_s'], p)} |")
     return out
 
 
@@ -452,6 +491,8 @@ def check_quick(result, outdir):
             if r["build_s"] <= 0:
                 problems.append(f"{name}: build time {r['build_s']}")
             if r["engine"] in SQL_ENGINES:
+                if not r.get("insert_rows_s", 0) > 0:
+                    problems.append(f"{name}: single-row INSERT rows/s {r.get('insert_rows_s')}")
                 if not (r["index_mb"] > 0 and r["load_rows_s"] > 0 and r["build_peak_mb"] >= 0):
                     problems.append(f"{name}: size/load/memory {r['index_mb']}/{r['load_rows_s']}/{r['build_peak_mb']}")
                 if f"using bench_{ds}_idx" not in r["plan"]:
@@ -508,6 +549,7 @@ def main():
     ap.add_argument("--ef", type=ints, default=ints("10,20,40,80,160"))
     ap.add_argument("--probes", type=ints, default=ints("1,2,4,8,16,32"))
     ap.add_argument("--clients", type=ints, default=ints("1,2,8,32"))
+    ap.add_argument("--inserts", type=int, default=500, help="single-row INSERTs timed per engine and index")
     ap.add_argument("--m", type=int, default=16)
     ap.add_argument("--ef-construction", type=int, default=64)
     ap.add_argument("--no-pgvector", action="store_true", help="skip pgvector even when installed")
