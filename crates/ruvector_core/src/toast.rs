@@ -66,7 +66,7 @@ pub fn estimate_compressibility<T: bytemuck::Pod>(v: &[T]) -> f32 {
     let n = v.len();
     let at =
         |k: usize| if n <= SAMPLE { k } else { ((k as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 32) as usize % n };
-    let mut seen = std::collections::HashSet::with_capacity(n.min(SAMPLE));
+    let mut seen = rustc_hash::FxHashSet::with_capacity_and_hasher(n.min(SAMPLE), Default::default());
     let (mut looked, mut repeated) = (0usize, 0usize);
     for x in (0..n.min(SAMPLE)).map(|k| &v[at(k)]) {
         let mut key = [0u8; 8];

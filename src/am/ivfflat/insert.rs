@@ -8,7 +8,6 @@ use pgrx::pg_sys;
 use pgrx::prelude::*;
 use ruvector_core::ivf::tuple::{encode_row, set_list_insert, IvfMeta};
 
-use super::lists::Lists;
 use crate::am::callbacks;
 use crate::am::kind::{check_row_dims, index_kind, read_row};
 use crate::am::storage::Index;
@@ -31,8 +30,8 @@ pub unsafe extern "C-unwind" fn aminsert(
     // SAFETY: the indexed column's datum, of the type index_kind() found.
     let Some(row) = (unsafe { read_row(kind, value) }) else { return false };
     let idx = Index::new(index);
-    let lists = Lists::read(idx);
-    if lists.meta.dims == 0 {
+    let meta = super::lists::meta(idx);
+    if meta.dims == 0 {
         // an unlogged index reset after a crash, on a column without a typmod:
         // the first row fixes the length
         super::build::check_dims(kind, row.dims);
@@ -42,16 +41,10 @@ pub unsafe extern "C-unwind" fn aminsert(
             }
         });
     } else {
-        check_row_dims(lists.meta.dims as usize, row.dims);
+        check_row_dims(meta.dims as usize, row.dims);
     }
     let Some(row) = row.prepared(kind) else { return false }; // zero vector under cosine
-    let list = if lists.entries.len() == 1 {
-        0
-    } else {
-        let query = row.query(kind);
-        ruvector_core::ivf::argmin(super::lists::centre_distances(&lists.centres, kind, &query)) as usize
-    };
-    let entry = lists.entries[list];
+    let entry = super::lists::nearest(idx, &meta, kind, &row.query(kind));
     let at = idx.append_to_chain(entry.insert, &encode_row(tid, &row.raw));
     idx.registry_add::<IvfMeta>(1);
     if at.block != entry.insert {

@@ -1,5 +1,5 @@
 //! The lists of an IVFFlat index as stored: the meta page and the centre
-//! pages, read into memory once per scan or insert. Safe code; page access is
+//! pages, read into memory once per scan, or measured in place by an insert. Safe code; page access is
 //! `am::storage`'s.
 
 #![forbid(unsafe_code)]
@@ -49,44 +49,71 @@ pub fn meta(index: Index) -> IvfMeta {
 impl Lists {
     pub fn read(index: Index) -> Lists {
         let meta = meta(index);
-        // The centres' length comes from the first one: an unlogged index
-        // reset after a crash on a column without a typmod has one empty
-        // centre while its meta page learns the length from the first insert.
         let mut lists = Lists { meta, entries: Vec::with_capacity(meta.lists as usize), centres: Centres::default() };
-        let mut block = Some(meta.centre_block);
-        let mut uneven = false;
-        let mut walk = ChainWalk::pages(&index, "centre page");
-        while let Some(b) = block {
-            walk.step();
-            block = index.read_page(b, |page| {
-                for (offset, bytes) in page.items() {
-                    if let Some((start, insert, centre)) = parse_list(bytes) {
-                        if lists.entries.is_empty() {
-                            lists.centres = Centres::new(centre.len());
-                        }
-                        if centre.len() != lists.centres.record_bytes() {
-                            uneven = true;
-                            return None;
-                        }
-                        lists.entries.push(ListEntry { tuple: Tid { block: b, offset }, start, insert });
-                        lists.centres.push(centre);
-                    }
-                }
-                page.next()
-            });
-        }
-        if uneven {
-            crate::error::raise_code(
-                PgSqlErrorCode::ERRCODE_INDEX_CORRUPTED,
-                "ivfflat index has centres of different lengths",
-            );
-        }
-        if lists.entries.len() != meta.lists as usize {
-            crate::error::raise_code(
-                PgSqlErrorCode::ERRCODE_INDEX_CORRUPTED,
-                format!("ivfflat index has {} lists, its meta page says {}", lists.entries.len(), meta.lists),
-            );
-        }
+        walk(index, &meta, |entry, centre| {
+            if lists.entries.is_empty() {
+                lists.centres = Centres::new(centre.len());
+            }
+            lists.entries.push(entry);
+            lists.centres.push(centre);
+        });
         lists
+    }
+}
+
+/// The list whose centre is nearest to `query` (an insert's), measured on
+/// the centre pages without copying the centres. With one list, that one,
+/// unmeasured (its centre may be the empty one of an unlogged index reset
+/// after a crash).
+pub fn nearest(index: Index, meta: &IvfMeta, kind: IndexKind, query: &Query) -> ListEntry {
+    let mut best: Option<(f32, ListEntry)> = None;
+    let only = meta.lists == 1;
+    walk(index, meta, |entry, centre| {
+        let d = if only { 0.0 } else { query.distance(kind.measure, centre) };
+        // the first of equally near centres, as ivf::argmin picks
+        if best.is_none_or(|(b, _)| d < b) {
+            best = Some((d, entry));
+        }
+    });
+    best.expect("walk found the meta page's lists").1
+}
+
+/// Call `each` with every list and its centre, in list order, from the
+/// centre pages; an index whose centres differ in length, or whose lists
+/// are not the meta page's count, is corrupt. The centres' length comes from
+/// the first one: an unlogged index reset after a crash on a column without
+/// a typmod has one empty centre while its meta page learns the length from
+/// the first insert.
+fn walk(index: Index, meta: &IvfMeta, mut each: impl FnMut(ListEntry, &[u8])) {
+    let mut block = Some(meta.centre_block);
+    let (mut count, mut length, mut uneven) = (0usize, None, false);
+    let mut chain = ChainWalk::pages(&index, "centre page");
+    while let Some(b) = block {
+        chain.step();
+        block = index.read_page(b, |page| {
+            for (offset, bytes) in page.items() {
+                if let Some((start, insert, centre)) = parse_list(bytes) {
+                    if *length.get_or_insert(centre.len()) != centre.len() {
+                        uneven = true;
+                        return None;
+                    }
+                    count += 1;
+                    each(ListEntry { tuple: Tid { block: b, offset }, start, insert }, centre);
+                }
+            }
+            page.next()
+        });
+    }
+    if uneven {
+        crate::error::raise_code(
+            PgSqlErrorCode::ERRCODE_INDEX_CORRUPTED,
+            "ivfflat index has centres of different lengths",
+        );
+    }
+    if count != meta.lists as usize {
+        crate::error::raise_code(
+            PgSqlErrorCode::ERRCODE_INDEX_CORRUPTED,
+            format!("ivfflat index has {count} lists, its meta page says {}", meta.lists),
+        );
     }
 }
