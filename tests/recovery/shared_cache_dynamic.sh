@@ -5,6 +5,9 @@
 #    file of that size exists in /dev/shm); a new connection's search finds
 #    every vector it needs there (no miss), with results equal to a session
 #    without any cache.
+# 1b. An index made on an empty table and filled by inserts: its segment,
+#    made tiny by the first insert, is made again as the index doubles, so
+#    it ends with room for every row.
 # 2. After a backend crashes (SIGKILL: the server reinitialises shared
 #    memory, the start time stays) the old segment is gone, the next search
 #    makes a new one, and it serves the next connection again.
@@ -39,6 +42,15 @@ read -r rows hits misses <<<"$(echo "$second" | tr '\n' ' ')"
 [ "$misses" = 0 ] && [ "$hits" -gt 0 ] || fail "a new connection missed $misses (hits $hits)"
 vectors=$("${P[@]}" -Atc "SELECT vectors FROM ruvector_shared_cache() WHERE index = 'items_hnsw'::regclass")
 echo "shared_cache_dynamic: segment $handle of $bytes bytes, $vectors vectors; next connection: $hits hits, 0 misses"
+
+# 1b. an index grown by inserts
+capacity=$("${P[@]}" -Atc "CREATE TABLE grown (id int, v ruvector(16));
+    CREATE INDEX grown_hnsw ON grown USING hnsw (v vector_l2_ops);
+    INSERT INTO grown SELECT i, (SELECT array_agg(random()) FROM generate_series(1, 16) WHERE i > 0) FROM generate_series(1, 3000) i;
+    SELECT vector_capacity || ' ' || vectors FROM ruvector_shared_cache() WHERE index = 'grown_hnsw'::regclass AND state = 'live'")
+read -r room held <<<"$capacity"
+[ "${room:-0}" -ge 3000 ] && [ "${held:-0}" -ge 2900 ] || fail "an index grown by inserts has a segment for ${room:-no} vectors, holding ${held:-none}"
+echo "shared_cache_dynamic: an index filled by 3,000 inserts ends with a segment for $room vectors, $held held"
 
 # 2. a crashed backend: shared memory reinitialised, a new segment made
 "${P[@]}" -c "SELECT pg_sleep(60)" >/dev/null 2>&1 &

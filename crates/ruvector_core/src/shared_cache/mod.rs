@@ -11,7 +11,8 @@
 //! A descriptor's life: FREE → (allocated under the arena lock: a new tag,
 //! key, range and layout written, then) BUILDING → (its creator zeroes the
 //! map and lists, without the lock) LIVE → (under the lock: another
-//! generation of the same index arrived, or its room is needed) RETIRED →
+//! generation of the same index arrived, its room is needed, or it is full
+//! and its index has doubled since it was made) RETIRED →
 //! (under the lock, once no backend's hazard names its tag) FREE.
 //!
 //! Invariants:
@@ -71,7 +72,8 @@ const D_RECORDS: usize = 6;
 const D_RECORD_BYTES: usize = 7;
 const D_LIST_CAPACITY: usize = 8;
 const D_LAST_USED: usize = 9;
-// the counters writers bump
+const D_WANTED: usize = 10; // the records its index was expected to need when made
+                            // the counters writers bump
 const D_USED_RECORDS: usize = 12;
 const D_USED_LISTS: usize = 13;
 const DESC_WORDS: usize = 2 * LINE;
@@ -313,6 +315,10 @@ impl<'a> Arena<'a> {
         self.release(backend);
         for _ in 0..4 {
             if let Some((i, tag)) = self.find(&key, &[LIVE]) {
+                if self.outgrown(i, &spec) {
+                    self.retire_if(i, tag);
+                    continue; // made again, for the index as it is now
+                }
                 if let Some(s) = self.hold(backend, i, tag) {
                     return Opened::Held(s);
                 }
@@ -321,6 +327,27 @@ impl<'a> Arena<'a> {
             return self.create(backend, key, spec);
         }
         Opened::Busy
+    }
+
+    /// Whether descriptor `i`'s segment is full and its index has grown to
+    /// twice the records it was made for (an index built small, or empty,
+    /// and filled by inserts): then it is made again at the new size (cold,
+    /// once per doubling, so a segment the arena had no more room for is
+    /// not made again at every search).
+    fn outgrown(&self, i: usize, spec: &SegmentSpec) -> bool {
+        let d = self.desc(i);
+        let full = d[D_USED_RECORDS].load(Relaxed) >= d[D_RECORDS].load(Relaxed);
+        full && spec.records as u64 >= 2 * d[D_WANTED].load(Relaxed).max(1)
+    }
+
+    /// Retire descriptor `i` if it is still LIVE under `tag`.
+    fn retire_if(&self, i: usize, tag: u64) {
+        let lock = self.lock();
+        let d = self.desc(i);
+        if d[D_STATE].load(SeqCst) == LIVE && d[D_TAG].load(SeqCst) == tag {
+            d[D_STATE].store(RETIRED, SeqCst);
+        }
+        self.reclaim(&lock);
     }
 
     fn create(&self, backend: usize, key: SegmentKey, spec: SegmentSpec) -> Opened<'a> {
@@ -373,6 +400,7 @@ impl<'a> Arena<'a> {
         d[D_RECORD_BYTES].store(layout.record_bytes as u64, Relaxed);
         d[D_LIST_CAPACITY].store(layout.list_capacity as u64, Relaxed);
         d[D_LAST_USED].store(clock, Relaxed);
+        d[D_WANTED].store(spec.records.max(1) as u64, Relaxed);
         d[D_USED_RECORDS].store(0, Relaxed);
         d[D_USED_LISTS].store(0, Relaxed);
         d[D_STATE].store(BUILDING, SeqCst);
@@ -494,6 +522,37 @@ mod tests {
         a.release(2);
         assert_eq!(a.retire_index(1, 5), 1);
         assert!(!a.segments().iter().any(|s| s.key.index == 5));
+    }
+
+    /// A segment made for a small index (built empty, then filled by
+    /// inserts) is made again once it is full and the index has doubled;
+    /// not before, and not again until the index doubles once more.
+    #[test]
+    fn a_full_segment_of_an_index_that_doubled_is_made_again_bigger() {
+        let a = arena(2, 1 << 20);
+        let fill = |s: &Segment, from: u32, n: u32| {
+            for i in from..from + n {
+                s.put(Tid { block: i + 1, offset: 1 }, &[1; 64]);
+            }
+        };
+        let small = held(a.open(0, key(5, 1), spec(10)));
+        assert_eq!(small.layout().records, 10);
+        fill(&small, 0, 10);
+        assert_eq!(small.used_records(), 10);
+        // grown, but not twice: the same segment
+        let again = held(a.open(0, key(5, 1), spec(19)));
+        assert_eq!(again.layout().records, 10);
+        // twice: a new one of the new size; the old retired
+        let bigger = held(a.open(0, key(5, 1), spec(40)));
+        assert_eq!(bigger.layout().records, 40);
+        assert_eq!(bigger.used_records(), 0);
+        assert_eq!(a.segments().iter().filter(|s| s.key.index == 5 && s.state == "live").count(), 1);
+        // not full: kept, however much the index grew
+        let kept = held(a.open(1, key(5, 1), spec(1000)));
+        assert_eq!(kept.layout().records, 40);
+        fill(&kept, 0, 40);
+        assert_eq!(held(a.open(1, key(5, 1), spec(79))).layout().records, 40);
+        assert_eq!(held(a.open(1, key(5, 1), spec(80))).layout().records, 80);
     }
 
     #[test]
