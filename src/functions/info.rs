@@ -41,11 +41,15 @@ fn ruvector_memory_detailed(
     TableIterator::new(components())
 }
 
-/// Bytes of shared memory the shared vector cache has touched (every
-/// segment's map and lists, zeroed when it was made, and the vectors written
-/// since) and a description, or None without the shared cache.
+/// Bytes of shared memory the shared vector cache holds and a description,
+/// or None without the shared cache. In the server's shared memory
+/// (preloaded) pages are taken as they are first touched: every segment's
+/// map and lists, zeroed when it was made, and the vectors written since.
+/// A dynamic segment (not preloaded) is allocated whole when it is made
+/// (PostgreSQL fills a new /dev/shm segment at once): all of it.
 fn shared_cache_use() -> Option<(i64, String)> {
     let arena = crate::shared::arena()?;
+    let dynamic = crate::shared::arena_is_dynamic();
     let segments = arena.segments();
     let touched: usize = segments
         .iter()
@@ -58,13 +62,15 @@ fn shared_cache_use() -> Option<(i64, String)> {
     let vectors: usize = segments.iter().map(|s| s.used_records).sum();
     let detail = format!(
         "{} segments (one per index generation searched), {} vectors; {} reserved of {} \
-         (hnsw.shared_cache_size); per segment: ruvector_shared_cache()",
+         (hnsw.shared_cache_size){}; per segment: ruvector_shared_cache()",
         segments.len(),
         vectors,
         megabytes(reserved),
-        megabytes(arena.data_bytes())
+        megabytes(arena.data_bytes()),
+        if dynamic { ", all of it allocated in /dev/shm (not preloaded)" } else { "" }
     );
-    Some((touched as i64, detail))
+    let bytes = if dynamic { arena.words_bytes() } else { touched };
+    Some((bytes as i64, detail))
 }
 
 /// The rows of `ruvector_memory_components()`.

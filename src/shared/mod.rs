@@ -328,6 +328,12 @@ fn attached_arena() -> Option<Arena<'static>> {
     dynamic::attached().and_then(Arena::attach)
 }
 
+/// Whether the shared cache's arena is a dynamic segment (not preloaded).
+pub fn arena_is_dynamic() -> bool {
+    // SAFETY: reading a pointer set once at server start (before forking).
+    unsafe { ARENA.is_null() }
+}
+
 /// The shared cache's arena, if there is one: preloaded, or made without
 /// the preload by a search of any backend since the server started.
 pub fn arena() -> Option<Arena<'static>> {

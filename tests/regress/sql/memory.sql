@@ -82,7 +82,9 @@ SET enable_seqscan = off;
 SELECT count(*) FROM (SELECT id FROM mem_t ORDER BY v <-> (SELECT v FROM mem_t WHERE id = 9) LIMIT 5) s;
 SELECT vectors > 0 AS segment_filled, vectors <= vector_capacity AS within_capacity, state
 FROM ruvector_shared_cache() WHERE index = 'mem_v'::regclass;
-SELECT bytes > 0 AS counted, detail LIKE '% reserved of 256.0 MB (hnsw.shared_cache_size)%' AS names_its_size
+-- the segment is allocated whole when made: counted whole
+SELECT bytes >= 256 * 1024 * 1024 AS whole_segment_counted,
+       detail LIKE '% reserved of 256.0 MB (hnsw.shared_cache_size), all of it allocated in /dev/shm%' AS names_size_and_place
 FROM ruvector_memory_components() WHERE component = 'hnsw shared vector cache';
 \c
 SET enable_seqscan = off;

@@ -172,6 +172,11 @@ impl<'a> Arena<'a> {
         self.words[H_HAZARDS].load(Relaxed) as usize
     }
 
+    /// Bytes of the whole arena: header, hazards, descriptors and data.
+    pub fn words_bytes(&self) -> usize {
+        self.words.len() * 8
+    }
+
     pub fn data_bytes(&self) -> usize {
         self.words[H_DATA_WORDS].load(Relaxed) as usize * 8
     }
