@@ -83,7 +83,8 @@ pub fn insert_searching<
         });
         if !first {
             let (ep, top) = index.meta().entry().expect("set by the other insert");
-            let layers = find_neighbors(graph, &search, query, level, ep, top, m, ef_construction, &mut cache);
+            let at = Placement { level, ep, top, m, ef_construction };
+            let layers = find_neighbors(graph, &search, query, &at, &mut cache);
             set_own_lists(index, tid, &layers);
             cache.own = Some((tid, own_lists(&layers, level)));
             add_backlinks(graph, tid, &layers, m, &mut cache);
@@ -92,7 +93,8 @@ pub fn insert_searching<
         return Some(tid);
     };
 
-    let layers = find_neighbors(graph, &search, query, level, ep, top, m, ef_construction, &mut cache);
+    let at = Placement { level, ep, top, m, ef_construction };
+    let layers = find_neighbors(graph, &search, query, &at, &mut cache);
     // An identical vector with the same key already indexed just gains this heap TID.
     if let Some((_, nearest)) = layers.iter().find(|(l, _)| *l == 0) {
         let best = nearest.first().map_or(f32::INFINITY, |n| n.distance);
@@ -174,39 +176,43 @@ fn maybe_promote<S: PageStore + MetaPage<Meta>>(
     });
 }
 
-/// For each level from min(level, top) down to 0: the ef_construction
-/// nearest found and the neighbours the heuristic selects among them.
-#[allow(clippy::too_many_arguments)]
-fn find_neighbors<S: PageStore, G: GraphRead<Id = Tid, Query = Query, Visited = rustc_hash::FxHashSet<Tid>>>(
-    graph: &PagedGraph<S>,
-    search: &Search<'_, G>,
-    v: &Query,
+/// Where a new element goes: its level, the entry point and top level it
+/// starts from, and the index's m and ef_construction.
+#[derive(Clone, Copy)]
+struct Placement {
     level: usize,
     ep: Tid,
     top: usize,
     m: usize,
     ef_construction: usize,
+}
+
+/// For each level from min(level, top) down to 0: the ef_construction
+/// nearest found and the neighbours the heuristic selects among them.
+fn find_neighbors<S: PageStore, G: GraphRead<Id = Tid, Query = Query, Visited = rustc_hash::FxHashSet<Tid>>>(
+    graph: &PagedGraph<S>,
+    search: &Search<'_, G>,
+    v: &Query,
+    at: &Placement,
     cache: &mut QueryCache,
 ) -> Vec<(usize, Vec<Neighbor<Tid>>)> {
     match search {
-        Search::Pages => find_neighbors_in(graph, graph, false, v, level, ep, top, m, ef_construction, cache),
-        Search::Through(g) => find_neighbors_in(graph, *g, true, v, level, ep, top, m, ef_construction, cache),
+        Search::Pages => find_neighbors_in(graph, graph, false, v, at, cache),
+        Search::Through(g) => find_neighbors_in(graph, *g, true, v, at, cache),
     }
 }
 
-#[allow(clippy::too_many_arguments)]
+/// `find_neighbors` searching `search`; with `remeasure`, each level's
+/// candidates measured again from the pages.
 fn find_neighbors_in<S: PageStore, G: GraphRead<Id = Tid, Query = Query, Visited = rustc_hash::FxHashSet<Tid>>>(
     graph: &PagedGraph<S>,
     search: &G,
     remeasure: bool,
     v: &Query,
-    level: usize,
-    ep: Tid,
-    top: usize,
-    m: usize,
-    ef_construction: usize,
+    at: &Placement,
     cache: &mut QueryCache,
 ) -> Vec<(usize, Vec<Neighbor<Tid>>)> {
+    let Placement { level, ep, top, m, ef_construction } = *at;
     let start = Neighbor { distance: search.distance(v, ep), id: ep };
     let mut entries = vec![if top > level { descend(search, v, start, top, level) } else { start }];
     let mut layers = Vec::new();
