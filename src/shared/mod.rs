@@ -85,7 +85,8 @@ fn registry_bytes() -> usize {
     }
 }
 
-/// kB; read once at server start.
+/// kB; read at server start when preloaded, else when the first search
+/// makes the dynamic segment (`dynamic`).
 pub static SHARED_CACHE_SIZE: GucSetting<i32> = GucSetting::<i32>::new(256 * 1024);
 
 /// Bytes of the shared cache's arena (0: none).

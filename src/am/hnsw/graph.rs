@@ -119,6 +119,12 @@ impl DiskGraph {
     /// Put element `tid`'s vector into the vector cache as a search would
     /// (an SQ8 or full copy); whether the cache holds it now.
     pub fn cache_vector(&self, tid: Tid) -> bool {
+        self.cache_vector_known(tid, None)
+    }
+
+    /// `cache_vector`, with the element's stored bytes given when the caller
+    /// has them (an insert's new element), so they are not read again.
+    pub fn cache_vector_known(&self, tid: Tid, known: Option<&[u8]>) -> bool {
         if !self.cached {
             return false;
         }
@@ -132,8 +138,16 @@ impl DiskGraph {
         else {
             return false;
         };
-        let Some(raw) = self.raw(tid) else { return false };
-        self.keep(tid, &raw, chunked);
+        let owned;
+        let raw = match known {
+            Some(raw) => raw,
+            None => {
+                let Some(read) = self.raw(tid) else { return false };
+                owned = read;
+                &owned
+            }
+        };
+        self.keep(tid, raw, chunked);
         super::cache::peek(tid, |_| ()).is_some()
     }
 

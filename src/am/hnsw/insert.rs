@@ -38,7 +38,7 @@ pub fn insert_row(index: Index, row: &Row, heap_tid: Tid, key: FilterKey) {
     let new = insert::insert_searching(&graph, search, &meta, &row.raw, &query, heap_tid, key);
     // the next insert's or search's first distance to it needs no page read
     if let Some(tid) = new {
-        graph.cache_vector(tid);
+        graph.cache_vector_known(tid, Some(&row.raw));
     }
 }
 

@@ -1,6 +1,6 @@
 //! The lists of an IVFFlat index as stored: the meta page and the centre
-//! pages, read into memory once per scan, or measured in place by an insert. Safe code; page access is
-//! `am::storage`'s.
+//! pages, read into memory once per scan, or measured in place by an
+//! insert. Safe code; page access is `am::storage`'s.
 
 #![forbid(unsafe_code)]
 
