@@ -55,7 +55,7 @@ impl ScanState {
             graph.exact_distances(query, &mut found);
         }
         crate::shared::publish_cache();
-        self.scan.queue(found, ITERATIVE_SCAN.get() == IterativeScan::StrictOrder);
+        self.scan.queue(found, self.strict_order());
         measured
     }
 
@@ -70,7 +70,7 @@ impl ScanState {
         let graph = PagedGraph::open(index, &meta, self.kind);
         let keep = (scan_mem_limit() / core::mem::size_of::<(f32, ruvector_core::hnsw::tuple::Tid)>()).max(1);
         let found = self.scan.sweep_matching(&graph, &index, query, keep);
-        self.scan.queue(found, ITERATIVE_SCAN.get() == IterativeScan::StrictOrder);
+        self.scan.queue(found, self.strict_order());
     }
 
     /// Whether batches follow the first: with `hnsw.iterative_scan`, and
@@ -79,6 +79,20 @@ impl ScanState {
     /// or `hnsw.max_scan_tuples` is reached).
     fn widens(&self) -> bool {
         ITERATIVE_SCAN.get() != IterativeScan::Off || !self.scan.filter.is_empty()
+    }
+
+    /// Whether a later batch's elements nearer than a row already returned
+    /// are skipped, so that rows come in exact distance order: with
+    /// `strict_order`, and for a filtered scan that widens while
+    /// `hnsw.iterative_scan` is off. The executor trusts an ordered index
+    /// scan's order (no Sort follows it), and a user who did not ask for
+    /// `relaxed_order` expects what pgvector's default gives: rows in order.
+    fn strict_order(&self) -> bool {
+        match ITERATIVE_SCAN.get() {
+            IterativeScan::StrictOrder => true,
+            IterativeScan::Off => !self.scan.filter.is_empty(),
+            IterativeScan::RelaxedOrder => false,
+        }
     }
 }
 

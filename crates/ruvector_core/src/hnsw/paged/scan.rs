@@ -17,8 +17,10 @@
 //! later batches widen the search until enough matching rows are found.
 //! Should the search's budget run out first (a filter few rows pass),
 //! [`Scan::sweep_matching`] reads every element and returns the matching
-//! ones not returned yet, nearest first: a filtered scan returns every
-//! matching row if asked for as many.
+//! ones not returned yet, nearest first: in relaxed order a filtered scan
+//! returns every matching row if asked for as many (in strict order, which
+//! the caller also asks for when a filtered scan widens without
+//! `hnsw.iterative_scan`, those nearer than a row returned are skipped).
 //!
 //! The caller holds the update lock shared during each batch (VACUUM frees
 //! elements only once no search that began before its repairs runs).
