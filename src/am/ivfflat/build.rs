@@ -4,7 +4,8 @@
 //!    with a reservoir over the rows of the sampled blocks; `lists` × 50 rows,
 //!    at least 10,000 (pgvector's sample size).
 //! 2. k-means on the sample (ruvector_core::ivf, worker threads that never call
-//!    PostgreSQL; max_parallel_maintenance_workers + 1 of them). Bit indexes
+//!    PostgreSQL; max_parallel_maintenance_workers + 1 of them, at most one
+//!    per core). Bit indexes
 //!    cluster the bits as 0/1 floats and round the centres back to bits.
 //! 3. Write the meta page and the centre pages, then scan the whole table:
 //!    rows are gathered in batches within maintenance_work_mem, assigned to
@@ -12,10 +13,13 @@
 //!    page chains (a later batch's pages are linked after the list's earlier
 //!    ones). Every page is WAL-logged once at the end.
 
+use half::f16;
 use pgrx::pg_sys;
 use pgrx::prelude::*;
+use ruvector_core::hnsw::tuple::chunk_elems;
 use ruvector_core::index::kind::Metric;
 use ruvector_core::index::Tid;
+use ruvector_core::ivf::assign::{CentreMatrix, Form};
 use ruvector_core::ivf::tuple::{encode_list, encode_row, set_list_insert, IvfMeta, IVF_MAGIC, IVF_VERSION};
 use ruvector_core::ivf::{self, KMeansParams, Reservoir};
 
@@ -79,6 +83,25 @@ fn centre_bytes(kind: IndexKind, c: &[f32]) -> Vec<u8> {
             b
         }
         elem => elem.encode(c),
+    }
+}
+
+/// How the index's distance follows from dot products and norms, if it does
+/// (`ruvector` and `halfvec` under L2, inner product and cosine: their rows
+/// are assigned to lists as matrix products, `ivf::assign`).
+fn product_form(kind: IndexKind) -> Option<Form> {
+    match (kind.elem, kind.measure) {
+        (Elem::F32 | Elem::F16, Measure::Dense(Metric::L2)) => Some(Form::L2Squared),
+        (Elem::F32 | Elem::F16, Measure::Dense(Metric::InnerProduct | Metric::Cosine)) => Some(Form::NegativeDot),
+        _ => None,
+    }
+}
+
+/// Append the f32 values of a stored `ruvector` or `halfvec` vector to `out`.
+fn dense_values(elem: Elem, raw: &[u8], out: &mut Vec<f32>) {
+    match elem {
+        Elem::F16 => out.extend(chunk_elems::<f16>(raw).iter().map(|x| x.to_f32())),
+        _ => out.extend_from_slice(&chunk_elems::<f32>(raw)),
     }
 }
 
@@ -147,6 +170,10 @@ struct LoadState {
     heap_tuples: f64,
     indexed: f64,
     centres: Centres,
+    /// The centres as f32 values (the stored ones, widened), for assigning
+    /// rows by matrix products; None where the distance is not one of the
+    /// product forms (`product_form`).
+    centre_values: Option<Vec<f32>>,
     threads: usize,
     writer: BulkWriter,
     /// Per list: (first page, last page) of its chain so far.
@@ -162,10 +189,26 @@ impl LoadState {
         }
         progress(PROGRESS_CREATE_IDX_SUBPHASE, PHASE_ASSIGN);
         let (kind, rb, rows, centres) = (self.dims.kind, self.row_bytes, &self.rows, &self.centres);
-        let assigned = ivf::parallel_map(n, self.threads, |i| {
-            let q = kind.elem.query(&rows[i * rb..(i + 1) * rb]);
-            ivf::argmin((0..centres.len()).map(|c| q.distance(kind.measure, centres.get(c))))
-        });
+        // the distance a scan measures from a query equal to row i to centre c
+        let exact =
+            |i: usize, c: usize| kind.elem.query(&rows[i * rb..(i + 1) * rb]).distance(kind.measure, centres.get(c));
+        let assigned = match (product_form(kind), self.centre_values.as_deref()) {
+            (Some(form), Some(values)) => ivf::parallel_ranges(n, self.threads, |range| {
+                let matrix = CentreMatrix::new(values, self.dims.dims);
+                let (mut points, mut out) = (Vec::new(), Vec::with_capacity(range.len()));
+                for start in range.clone().step_by(matrix.block()) {
+                    let end = (start + matrix.block()).min(range.end);
+                    points.clear();
+                    (start..end).for_each(|i| dense_values(kind.elem, &rows[i * rb..(i + 1) * rb], &mut points));
+                    matrix.nearest(&points, form, |i, c| exact(start + i, c), &mut out);
+                }
+                out
+            }),
+            _ => ivf::parallel_map(n, self.threads, |i| {
+                let q = kind.elem.query(&rows[i * rb..(i + 1) * rb]);
+                ivf::argmin((0..centres.len()).map(|c| q.distance(kind.measure, centres.get(c))))
+            }),
+        };
         progress(PROGRESS_CREATE_IDX_SUBPHASE, PHASE_LOAD);
         // counting sort by list
         let lists = self.chains.len();
@@ -243,13 +286,12 @@ pub unsafe extern "C-unwind" fn ambuild(
     let lists = options::lists_of(index);
     let typmod = key_column(index).1;
     // SAFETY: reading this backend's settings.
-    let (mem_kb, workers) =
-        unsafe { (pg_sys::maintenance_work_mem as usize, pg_sys::max_parallel_maintenance_workers.max(0) as usize) };
+    let mem_kb = unsafe { pg_sys::maintenance_work_mem as usize };
     let mut dims = Dims { dims: if typmod > 0 { typmod as usize } else { 0 }, kind };
     if dims.dims > 0 {
         check_dims(kind, dims.dims);
     }
-    let threads = workers + 1;
+    let threads = callbacks::maintenance_threads();
     let memory = mem_kb * 1024;
 
     // 1. sample
@@ -353,6 +395,11 @@ pub unsafe extern "C-unwind" fn ambuild(
         batch_bytes,
         heap_tuples: 0.0,
         indexed: 0.0,
+        centre_values: product_form(kind).map(|_| {
+            let mut values = Vec::with_capacity(centres.len() * d);
+            (0..centres.len()).for_each(|c| dense_values(kind.elem, centres.get(c), &mut values));
+            values
+        }),
         centres,
         threads,
         writer,

@@ -16,6 +16,7 @@
 
 #![forbid(unsafe_code)]
 
+use super::assign::CentreMatrix;
 use crate::kernels;
 
 #[derive(Clone, Copy, Debug)]
@@ -150,30 +151,31 @@ pub fn kmeans(
         upper: f32,
         lower: f32,
     }
-    let nearest_two = |x: &[f32], centres: &[f32]| {
-        let (mut best, mut d1, mut d2) = (0u32, f32::INFINITY, f32::INFINITY);
-        for (j, c) in centres.chunks_exact(dims).enumerate() {
-            let d = dist(x, c);
-            if d < d1 {
-                d2 = d1;
-                d1 = d;
-                best = j as u32;
-            } else if d < d2 {
-                d2 = d;
-            }
-        }
-        (best, d1, d2)
-    };
-    let mut state: Vec<PointState> = super::parallel_map(n, threads, |i| {
-        let (assigned, upper, lower) = nearest_two(point(i), &centres);
-        PointState { assigned, upper, lower }
-    });
-    let mut full_searches = n as u64;
-    let mut iterations = 0;
     let ranges: Vec<std::ops::Range<usize>> = {
         let per = n.div_ceil(threads);
         (0..threads).map(|t| t * per..((t + 1) * per).min(n)).filter(|r| !r.is_empty()).collect()
     };
+    // the nearest two centres of every point, block by block as matrix products
+    let mut state: Vec<PointState> = std::thread::scope(|s| {
+        let handles: Vec<_> = ranges
+            .iter()
+            .map(|r| {
+                let (centres, points) = (&centres, &points[r.start * dims..r.end * dims]);
+                s.spawn(move || {
+                    let mut found = Vec::with_capacity(points.len() / dims);
+                    CentreMatrix::new(centres, dims).nearest_two(points, &mut found);
+                    found
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| crate::workers::joined(h.join()))
+            .map(|(assigned, upper, lower)| PointState { assigned, upper, lower })
+            .collect()
+    });
+    let mut full_searches = n as u64;
+    let mut iterations = 0;
     for iteration in 1..=params.max_iterations {
         iterations = iteration;
         // new centres: the mean of each cluster (sums per thread range, added in order)
@@ -253,7 +255,9 @@ pub fn kmeans(
                 rest = tail;
                 let (moved, half_gap, start) = (&moved, &half_gap, r.start);
                 handles.push(s.spawn(move || {
-                    let (mut changed, mut searched) = (0u64, 0u64);
+                    // points whose bounds no longer prove their centre, searched
+                    // in blocks (the first pass moves the bounds of all)
+                    let mut search = Vec::new();
                     for (o, p) in mine.iter_mut().enumerate() {
                         let a = p.assigned as usize;
                         p.upper += moved[a];
@@ -262,19 +266,27 @@ pub fn kmeans(
                         if p.upper <= bound {
                             continue;
                         }
-                        let x = point(start + o);
-                        p.upper = dist(x, &centres_ref[a * dims..(a + 1) * dims]);
-                        if p.upper <= bound {
-                            continue;
+                        p.upper = dist(point(start + o), &centres_ref[a * dims..(a + 1) * dims]);
+                        if p.upper > bound {
+                            search.push(o);
                         }
-                        searched += 1;
-                        let (best, d1, d2) = nearest_two(x, centres_ref);
-                        if best as usize != a {
-                            changed += 1;
-                        }
-                        *p = PointState { assigned: best, upper: d1, lower: d2 };
                     }
-                    (changed, searched)
+                    let matrix = CentreMatrix::new(centres_ref, dims);
+                    let (mut block, mut found) = (Vec::new(), Vec::new());
+                    let mut changed = 0u64;
+                    for chunk in search.chunks(matrix.block()) {
+                        block.clear();
+                        chunk.iter().for_each(|&o| block.extend_from_slice(point(start + o)));
+                        found.clear();
+                        matrix.nearest_two(&block, &mut found);
+                        for (&o, &(best, d1, d2)) in chunk.iter().zip(&found) {
+                            if best != mine[o].assigned {
+                                changed += 1;
+                            }
+                            mine[o] = PointState { assigned: best, upper: d1, lower: d2 };
+                        }
+                    }
+                    (changed, search.len() as u64)
                 }));
             }
             handles.into_iter().map(|h| crate::workers::joined(h.join())).unzip()

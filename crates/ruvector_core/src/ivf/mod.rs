@@ -1,6 +1,8 @@
 //! Inverted-file (IVF) indexing without PostgreSQL: the pieces the `ivfflat`
 //! access method is built from.
 //!
+//! - [`assign`]: nearest centres of many points at once, as matrix
+//!   products (k-means, and the build's assignment of rows to lists).
 //! - [`kmeans`]: k-means++ seeding and Hamerly's accelerated k-means on worker
 //!   threads, with a spherical variant for inner product and cosine.
 //! - [`topk`]: the bounded best-k structure a list scan scores rows into, so
@@ -11,6 +13,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod assign;
 pub mod kmeans;
 pub mod sample;
 pub mod topk;
@@ -23,16 +26,25 @@ pub use topk::{BoundedTopK, Scored};
 /// `f(i)` for every `i` in `0..n`, computed on up to `threads` threads in
 /// contiguous ranges; results in index order.
 pub fn parallel_map<T: Send, F: Fn(usize) -> T + Sync>(n: usize, threads: usize, f: F) -> Vec<T> {
+    parallel_ranges(n, threads, |r| r.map(&f).collect())
+}
+
+/// `f(range)` for contiguous ranges covering `0..n`, one per thread (up to
+/// `threads`), each returning one result per index; results in index order.
+pub fn parallel_ranges<T: Send, F: Fn(std::ops::Range<usize>) -> Vec<T> + Sync>(
+    n: usize,
+    threads: usize,
+    f: F,
+) -> Vec<T> {
     let threads = threads.clamp(1, n.max(1));
     if threads == 1 {
-        return (0..n).map(f).collect();
+        return f(0..n);
     }
     let per = n.div_ceil(threads);
     let f = &f;
     std::thread::scope(|s| {
-        let handles: Vec<_> = (0..threads)
-            .map(|t| s.spawn(move || (t * per..((t + 1) * per).min(n)).map(f).collect::<Vec<T>>()))
-            .collect();
+        let handles: Vec<_> =
+            (0..threads).map(|t| s.spawn(move || f((t * per).min(n)..((t + 1) * per).min(n)))).collect();
         handles.into_iter().flat_map(|h| crate::workers::joined(h.join())).collect()
     })
 }

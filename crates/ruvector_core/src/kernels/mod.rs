@@ -16,7 +16,10 @@
 //! - All implementations agree with an f64 reference within float tolerance
 //!   (property tests in this module, for every length 1..=2048).
 
+mod gemm;
 mod portable;
+
+pub use gemm::dot_products;
 
 #[cfg(target_arch = "x86_64")]
 mod avx2;

@@ -1,0 +1,73 @@
+//! The arithmetic of an ivfflat build, without a server: k-means on a
+//! 10,000-row sample and the assignment of every row to its nearest centre,
+//! each row measured against every centre with one kernel call per pair
+//! (the build before the twelfth session) and as matrix
+//! products (`ivf::assign`, what the build runs now), checking the two
+//! assign alike. Data: raw little-endian f32 rows, as
+//! `benches/graph_quality.py` exports them.
+//!
+//!   cargo bench -p ruvector_core --bench ivf_build -- FILE DIMS METRIC [LISTS THREADS]
+//!
+//! METRIC is l2 or cosine; LISTS defaults to rows / 1000 (the benchmark's).
+use ruvector_core::hnsw::Metric;
+use ruvector_core::ivf::assign::{CentreMatrix, Form};
+use ruvector_core::ivf::{self, KMeansParams};
+use std::time::Instant;
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).filter(|a| a != "--bench").collect();
+    if args.len() < 3 {
+        eprintln!("usage: ivf_build FILE DIMS METRIC [LISTS THREADS]");
+        return;
+    }
+    let dims: usize = args[1].parse().expect("DIMS");
+    let (metric, form) = match args[2].as_str() {
+        "l2" => (Metric::L2, Form::L2Squared),
+        "cosine" => (Metric::Cosine, Form::NegativeDot),
+        other => panic!("metric {other}"),
+    };
+    let bytes = std::fs::read(&args[0]).expect("FILE");
+    let mut rows: Vec<f32> = bytes.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
+    rows.chunks_exact_mut(dims).for_each(|v| {
+        metric.prepare(v);
+    });
+    let n = rows.len() / dims;
+    let lists: usize = args.get(3).map_or((n / 1000).max(1), |s| s.parse().expect("LISTS"));
+    let threads: usize = args.get(4).map_or(2, |s| s.parse().expect("THREADS"));
+    let step = (n / 10_000).max(1);
+    let sample: Vec<f32> =
+        (0..n).step_by(step).take(10_000).flat_map(|i| rows[i * dims..(i + 1) * dims].to_vec()).collect();
+    let params = KMeansParams { k: lists, spherical: metric == Metric::Cosine, max_iterations: 50, seed: 1, threads };
+    let t = Instant::now();
+    let r = ivf::kmeans(&sample, dims, params, |_| true).expect("not cancelled");
+    println!(
+        "k-means: {} points, {lists} centres, {:.0} ms, {} iterations, {} full searches",
+        sample.len() / dims,
+        t.elapsed().as_secs_f64() * 1e3,
+        r.iterations,
+        r.full_searches
+    );
+    let centres = &r.centres;
+    let row = |i: usize| &rows[i * dims..(i + 1) * dims];
+    let centre = |j: usize| &centres[j * dims..(j + 1) * dims];
+    let t = Instant::now();
+    let per_pair =
+        ivf::parallel_map(n, threads, |i| ivf::argmin((0..lists).map(|j| metric.distance(row(i), centre(j)))));
+    let kernel_ms = t.elapsed().as_secs_f64() * 1e3;
+    let t = Instant::now();
+    let products = ivf::parallel_ranges(n, threads, |range| {
+        let matrix = CentreMatrix::new(centres, dims);
+        let mut out = Vec::with_capacity(range.len());
+        let start = range.start;
+        matrix.nearest(
+            &rows[range.start * dims..range.end * dims],
+            form,
+            |i, j| metric.distance(row(start + i), centre(j)),
+            &mut out,
+        );
+        out
+    });
+    let products_ms = t.elapsed().as_secs_f64() * 1e3;
+    assert_eq!(per_pair, products, "both assign every row alike");
+    println!("assignment of {n} rows: {kernel_ms:.0} ms one kernel call per pair, {products_ms:.0} ms as matrix products (same lists)");
+}
