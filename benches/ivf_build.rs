@@ -6,9 +6,12 @@
 //! assign alike. Data: raw little-endian f32 rows, as
 //! `benches/graph_quality.py` exports them.
 //!
-//!   cargo bench -p ruvector_core --bench ivf_build -- FILE DIMS METRIC [LISTS THREADS]
+//!   cargo bench -p ruvector_core --bench ivf_build -- FILE DIMS METRIC [LISTS THREADS MAX_ITERATIONS]
 //!
 //! METRIC is l2 or cosine; LISTS defaults to rows / 1000 (the benchmark's).
+//! The last 1,000 rows are queries: what the lists are worth is the share
+//! of each query's exact 10 nearest rows in its 1, 4 and 16 nearest lists
+//! (the recall an ivfflat scan at those probes could reach at most).
 use ruvector_core::hnsw::Metric;
 use ruvector_core::ivf::assign::{CentreMatrix, Form};
 use ruvector_core::ivf::{self, KMeansParams};
@@ -31,13 +34,15 @@ fn main() {
     rows.chunks_exact_mut(dims).for_each(|v| {
         metric.prepare(v);
     });
+    let queries = rows.split_off(rows.len() - 1000 * dims);
     let n = rows.len() / dims;
     let lists: usize = args.get(3).map_or((n / 1000).max(1), |s| s.parse().expect("LISTS"));
     let threads: usize = args.get(4).map_or(2, |s| s.parse().expect("THREADS"));
+    let max_iterations: usize = args.get(5).map_or(50, |s| s.parse().expect("MAX_ITERATIONS"));
     let step = (n / 10_000).max(1);
     let sample: Vec<f32> =
         (0..n).step_by(step).take(10_000).flat_map(|i| rows[i * dims..(i + 1) * dims].to_vec()).collect();
-    let params = KMeansParams { k: lists, spherical: metric == Metric::Cosine, max_iterations: 50, seed: 1, threads };
+    let params = KMeansParams { k: lists, spherical: metric == Metric::Cosine, max_iterations, seed: 1, threads };
     let t = Instant::now();
     let r = ivf::kmeans(&sample, dims, params, |_| true).expect("not cancelled");
     println!(
@@ -70,4 +75,16 @@ fn main() {
     let products_ms = t.elapsed().as_secs_f64() * 1e3;
     assert_eq!(per_pair, products, "both assign every row alike");
     println!("assignment of {n} rows: {kernel_ms:.0} ms one kernel call per pair, {products_ms:.0} ms as matrix products (same lists)");
+    let found = ivf::parallel_map(queries.len() / dims, threads, |q| {
+        let q = &queries[q * dims..(q + 1) * dims];
+        let mut d: Vec<(f32, u32)> = (0..n).map(|i| (metric.distance(q, row(i)), i as u32)).collect();
+        d.select_nth_unstable_by(10, |a, b| a.0.total_cmp(&b.0));
+        let nearest_lists = ivf::nearest_n(&(0..lists).map(|j| metric.distance(q, centre(j))).collect::<Vec<_>>(), 16);
+        [1, 4, 16].map(|probes| {
+            let probed: Vec<u32> = nearest_lists.iter().take(probes).map(|l| l.1).collect();
+            d[..10].iter().filter(|(_, i)| probed.contains(&products[*i as usize])).count()
+        })
+    });
+    let share = |p: usize| found.iter().map(|f| f[p]).sum::<usize>() as f64 / (found.len() * 10) as f64;
+    println!("top 10 in the nearest 1 / 4 / 16 lists: {:.3} / {:.3} / {:.3}", share(0), share(1), share(2));
 }
