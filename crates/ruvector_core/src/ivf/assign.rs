@@ -140,7 +140,7 @@ impl<'a> CentreMatrix<'a> {
                 let least = proxy.iter().fold(f32::INFINITY, |m, &d| m.min(d));
                 let within = least + self.slack(kernels::dot(x, x));
                 let mut best = (f32::INFINITY, u32::MAX);
-                if within.is_finite() {
+                if within.is_finite() && !proxy.iter().any(|d| d.is_nan()) {
                     for (j, &d) in proxy.iter().enumerate() {
                         if d <= within {
                             let e = exact(point, j);
@@ -150,8 +150,9 @@ impl<'a> CentreMatrix<'a> {
                         }
                     }
                 }
-                // products out of range (infinite values), or no candidate
-                // nearer than infinity: every centre, as argmin would
+                // products out of range (infinite or NaN where values near
+                // f32::MAX overflow), or no candidate nearer than infinity:
+                // every centre, as argmin would
                 if best.1 == u32::MAX {
                     best.1 = super::argmin((0..k).map(|j| exact(point, j)));
                 }
@@ -241,15 +242,26 @@ mod tests {
     }
 
     #[test]
-    fn infinite_values_still_pick_by_the_exact_distance() {
+    fn infinite_and_nan_products_still_pick_by_the_exact_distance() {
         let dims = 2;
-        let centres = [0.0, 0.0, f32::MAX, f32::MAX, 1.0, 1.0];
-        let points = [f32::MAX, f32::MAX, 0.9, 0.9];
+        // the last centre's product with the first point overflows both ways
+        // (MAX² − MAX²); whichever centre the products rule in or out, the
+        // answer is the exact distance's
+        let centres = [0.0, 0.0, f32::MAX, f32::MAX, 1.0, 1.0, f32::MAX, -f32::MAX];
+        let points = [f32::MAX, f32::MAX, 0.9, 0.9, 1.0, -1.0];
         let m = CentreMatrix::new(&centres, dims);
-        let mut got = Vec::new();
-        let exact = |i: usize, j: usize| kernels::l2_squared(&points[i * 2..i * 2 + 2], &centres[j * 2..j * 2 + 2]);
-        m.nearest(&points, Form::L2Squared, exact, &mut got);
-        let want: Vec<u32> = (0..2).map(|i| super::super::argmin((0..3).map(|j| exact(i, j)))).collect();
-        assert_eq!(got, want);
+        for form in [Form::L2Squared, Form::NegativeDot] {
+            let exact = |i: usize, j: usize| {
+                let (x, c) = (&points[i * 2..i * 2 + 2], &centres[j * 2..j * 2 + 2]);
+                match form {
+                    Form::L2Squared => kernels::l2_squared(x, c),
+                    Form::NegativeDot => -kernels::dot(x, c),
+                }
+            };
+            let mut got = Vec::new();
+            m.nearest(&points, form, exact, &mut got);
+            let want: Vec<u32> = (0..3).map(|i| super::super::argmin((0..4).map(|j| exact(i, j)))).collect();
+            assert_eq!(got, want, "{form:?}");
+        }
     }
 }
