@@ -172,7 +172,8 @@ struct LoadState {
     centres: Centres,
     /// The centres as f32 values (the stored ones, widened), for assigning
     /// rows by matrix products; None where the distance is not one of the
-    /// product forms (`product_form`).
+    /// product forms (`product_form`). An f32 index's `centres` are then
+    /// left empty, so the centres are held once.
     centre_values: Option<Vec<f32>>,
     threads: usize,
     writer: BulkWriter,
@@ -189,12 +190,18 @@ impl LoadState {
         }
         progress(PROGRESS_CREATE_IDX_SUBPHASE, PHASE_ASSIGN);
         let (kind, rb, rows, centres) = (self.dims.kind, self.row_bytes, &self.rows, &self.centres);
-        // the distance a scan measures from a query equal to row i to centre c
-        let exact =
-            |i: usize, c: usize| kind.elem.query(&rows[i * rb..(i + 1) * rb]).distance(kind.measure, centres.get(c));
+        let d = self.dims.dims;
+        // the distance a scan measures from a query equal to row i to centre
+        // c (an f32 index keeps its centres only as `centre_values`: the same
+        // values, measured by the same call on their bytes)
+        let centre = |c: usize| match self.centre_values.as_deref() {
+            Some(values) if kind.elem == Elem::F32 => bytemuck::cast_slice(&values[c * d..(c + 1) * d]),
+            _ => centres.get(c),
+        };
+        let exact = |i: usize, c: usize| kind.elem.query(&rows[i * rb..(i + 1) * rb]).distance(kind.measure, centre(c));
         let assigned = match (product_form(kind), self.centre_values.as_deref()) {
             (Some(form), Some(values)) => ivf::parallel_ranges(n, self.threads, |range| {
-                let matrix = CentreMatrix::new(values, self.dims.dims);
+                let matrix = CentreMatrix::new(values, d);
                 let (mut points, mut out) = (Vec::new(), Vec::with_capacity(range.len()));
                 for start in range.clone().step_by(matrix.block()) {
                     let end = (start + matrix.block()).min(range.end);
@@ -390,6 +397,14 @@ pub unsafe extern "C-unwind" fn ambuild(
         metric: metric_code(kind.measure),
         centre_block: list_tuples.first().map_or(1, |t| t.block),
     };
+    // (only once the sample told the dimensions: a column without them whose
+    // sample had no row gets placeholder centres, measured the old way)
+    let centre_values = product_form(kind).filter(|_| dims.dims == d).map(|_| {
+        let mut values = Vec::with_capacity(centres.len() * d);
+        (0..centres.len()).for_each(|c| dense_values(kind.elem, centres.get(c), &mut values));
+        values
+    });
+    let centre_values_only = kind.elem == Elem::F32 && centre_values.is_some();
     let batch_bytes = memory.saturating_sub(needed).max(1 << 20);
     let mut load = LoadState {
         dims,
@@ -399,12 +414,8 @@ pub unsafe extern "C-unwind" fn ambuild(
         batch_bytes,
         heap_tuples: 0.0,
         indexed: 0.0,
-        centre_values: product_form(kind).map(|_| {
-            let mut values = Vec::with_capacity(centres.len() * d);
-            (0..centres.len()).for_each(|c| dense_values(kind.elem, centres.get(c), &mut values));
-            values
-        }),
-        centres,
+        centre_values,
+        centres: if centre_values_only { Centres::new(row_bytes) } else { centres },
         threads,
         writer,
         chains: vec![None; lists],
