@@ -132,6 +132,36 @@ RESET enable_seqscan;
 DROP FUNCTION rows_outside_their_list;
 SET ivfflat.probes = 4;
 
+-- a table of several batches (maintenance_work_mem 4MB leaves batches of
+-- 1MB, each assigned to lists on worker threads, or in the backend without
+-- workers): every row indexed once, each in the list its own vector probes
+-- first
+CREATE TABLE big AS SELECT i AS id,
+    (SELECT array_agg(((i * 7919 + k * 104729) % 1000) / 1000.0) FROM generate_series(1, 64) k)::ruvector(64) AS v
+FROM generate_series(1, 20000) i;
+CREATE FUNCTION big_check(workers int) RETURNS TABLE (indexed bigint, distinct_rows bigint, outside_their_list bigint)
+LANGUAGE plpgsql AS $$
+BEGIN
+    EXECUTE format('SET max_parallel_maintenance_workers = %s', workers);
+    SET maintenance_work_mem = '4MB';
+    CREATE INDEX big_idx ON big USING ivfflat (v vector_l2_ops) WITH (lists = 20);
+    RESET maintenance_work_mem;
+    RESET max_parallel_maintenance_workers;
+    SET enable_seqscan = off;
+    SET ivfflat.probes = 20;
+    SELECT count(*), count(DISTINCT id) INTO indexed, distinct_rows FROM (SELECT id FROM big ORDER BY v <-> (SELECT v FROM big WHERE id = 1)) s;
+    SET ivfflat.probes = 1;
+    SELECT count(*) INTO outside_their_list FROM big f
+    WHERE f.id % 40 = 0 AND f.id NOT IN (SELECT g.id FROM big g ORDER BY g.v <-> f.v LIMIT 20000);
+    RESET ivfflat.probes;
+    RESET enable_seqscan;
+    DROP INDEX big_idx;
+    RETURN NEXT;
+END $$;
+SELECT 2 AS workers, * FROM big_check(2) UNION ALL SELECT 0, * FROM big_check(0);
+DROP FUNCTION big_check;
+DROP TABLE big;
+
 -- little data: pgvector's NOTICE; degenerate data: every row still reachable with one probe
 CREATE TABLE few (id int, v ruvector(3));
 INSERT INTO few VALUES (1, '[1,2,3]'), (2, '[1,2,3]'), (3, '[4,5,6]');
