@@ -554,8 +554,10 @@ pub(crate) mod tests {
         let (n, dims) = (3000, 24);
         let data = dataset(n, dims, 7);
         let params = BuildParams { m: 12, ef_construction: 64, seed: 1 };
+        // one build thread, so the graph and the batch counts below are the
+        // same every run (two threads gave a query needing 29 batches once)
         let graph =
-            InMemoryGraph::build(DenseSpace { dims, vectors: data.clone(), metric: Metric::L2 }, params, 2, |_| true)
+            InMemoryGraph::build(DenseSpace { dims, vectors: data.clone(), metric: Metric::L2 }, params, 1, |_| true)
                 .unwrap();
         let (ep, top) = graph.entry_point().unwrap();
         let queries = dataset(20, dims, 99);
@@ -601,7 +603,7 @@ pub(crate) mod tests {
             batches_needed.push(last / 40 + 1);
         }
         batches_needed.sort();
-        // (measured: a median of 4 batches of 40, at most 8)
+        // (this graph: a median of 4 batches of 40, at most 10)
         assert!(batches_needed[batches_needed.len() / 2] <= 6 && batches_needed[19] <= 12, "{batches_needed:?}");
     }
 
