@@ -184,7 +184,7 @@ pub unsafe fn rescan_query(
     orderbys: pg_sys::ScanKey,
     norderbys: i32,
     kind: IndexKind,
-) -> Option<(usize, Query)> {
+) -> Option<ScanQuery> {
     unsafe {
         if !keys.is_null() && nkeys > 0 {
             core::ptr::copy(keys, (*scan).keyData, nkeys as usize);
@@ -199,9 +199,18 @@ pub unsafe fn rescan_query(
         }
         let row = read_row(kind, key.sk_argument)?;
         let (dims, raw) = (row.dims, row.raw.clone());
+        let magnitude = ruvector_core::kernels::norm(&row.dense);
         let row = row.prepared(kind).unwrap_or(Row { dims, raw, dense: Vec::new() });
-        Some((row.dims, row.query(kind)))
+        Some(ScanQuery { dims: row.dims, query: row.query(kind), magnitude })
     }
+}
+
+/// A scan's ORDER BY argument: its length, the vector prepared for the metric
+/// in the index's element type, and (dense types) its norm before preparing.
+pub struct ScanQuery {
+    pub dims: usize,
+    pub query: Query,
+    pub magnitude: f64,
 }
 
 /// `aminsert`'s one column and heap TID, or None for a NULL.
@@ -339,7 +348,7 @@ pub unsafe fn vacuum_cleanup(
 /// A scan's state: restarted by every `amrescan` with the new query.
 pub trait OrderedScan {
     fn kind(&self) -> IndexKind;
-    fn restart(&mut self, query: Option<(usize, Query)>);
+    fn restart(&mut self, query: Option<ScanQuery>);
 }
 
 /// `ambeginscan`: a scan descriptor owning `state` (dropped with the scan's
@@ -461,5 +470,46 @@ pub unsafe fn return_row(scan: pg_sys::IndexScanDesc, tid: Tid) {
         (*scan).xs_heaptid = super::storage::item_pointer(tid);
         (*scan).xs_recheck = false;
         (*scan).xs_recheckorderby = false;
+    }
+}
+
+/// Room in `scan` for the ORDER BY values an index reports with a row (the
+/// executor reads them only when a row is returned with
+/// `return_row_with_lower_bound`). Call once, after `begin_scan`.
+///
+/// # Safety
+/// `scan` was made by `begin_scan` in the current memory context's scan.
+pub unsafe fn alloc_order_by_values(scan: pg_sys::IndexScanDesc) {
+    unsafe {
+        let n = (*scan).numberOfOrderBys.max(0) as usize;
+        if n == 0 {
+            return;
+        }
+        (*scan).xs_orderbyvals = pg_sys::palloc0(n * std::mem::size_of::<pg_sys::Datum>()) as *mut pg_sys::Datum;
+        let nulls = pg_sys::palloc(n) as *mut bool;
+        std::ptr::write_bytes(nulls, 1, n);
+        (*scan).xs_orderbynulls = nulls;
+    }
+}
+
+/// Hand heap row `tid` to the executor with `bound`, a lower bound of its
+/// ORDER BY distance (rows come in non-decreasing bound order): the executor
+/// computes the exact distance on the heap row and reorders
+/// (`xs_recheckorderby`, as GiST's lossy distances). A bound above the exact
+/// distance makes the executor raise "index returned tuples in wrong order".
+///
+/// # Safety
+/// `scan` is the scan being read, prepared by `alloc_order_by_values` with
+/// one ORDER BY (a float8 distance).
+pub unsafe fn return_row_with_lower_bound(scan: pg_sys::IndexScanDesc, tid: Tid, bound: f64) {
+    unsafe {
+        (*scan).xs_heaptid = super::storage::item_pointer(tid);
+        (*scan).xs_recheck = false;
+        if (*scan).numberOfOrderBys < 1 || (*scan).xs_orderbyvals.is_null() {
+            pgrx::error!("ivfflat scan without room for its ORDER BY value");
+        }
+        *(*scan).xs_orderbyvals = pgrx::IntoDatum::into_datum(bound).unwrap_or(pg_sys::Datum::from(0usize));
+        *(*scan).xs_orderbynulls = false;
+        (*scan).xs_recheckorderby = true;
     }
 }

@@ -123,14 +123,18 @@ pub fn index_kind(index: pg_sys::Relation, am: &str) -> IndexKind {
 /// build reads, for the metric the opclass says.
 fn check_meta_page(index: crate::am::storage::Index, am: &str, kind: IndexKind) {
     use ruvector_core::hnsw::tuple::{Meta, META_MAGIC, META_VERSION};
-    use ruvector_core::ivf::tuple::{IvfMeta, IVF_MAGIC, IVF_VERSION};
-    let (magic, version, metric, want_magic, want_version) = if am == "hnsw" {
+    use ruvector_core::ivf::tuple::{IvfMeta, IVF_MAGIC, IVF_VERSION, IVF_VERSION_SQ8};
+    let (magic, mut version, metric, want_magic, want_version) = if am == "hnsw" {
         let m: Meta = index.meta();
         (m.magic, m.version, m.metric, META_MAGIC, META_VERSION)
     } else {
         let m: IvfMeta = index.meta();
         (m.magic, m.version, m.metric, IVF_MAGIC, IVF_VERSION)
     };
+    // ivfflat reads both row formats (SQ8 rows only for the kinds that have them)
+    if am != "hnsw" && version == IVF_VERSION_SQ8 && crate::am::ivfflat::sq8_rows(kind) {
+        version = IVF_VERSION;
+    }
     let problem = if magic != want_magic {
         format!("its meta page has magic {magic:#x}, not {want_magic:#x}")
     } else if version != want_version {

@@ -159,9 +159,9 @@ impl callbacks::OrderedScan for ScanState {
         self.kind
     }
 
-    fn restart(&mut self, query: Option<(usize, Query)>) {
+    fn restart(&mut self, query: Option<callbacks::ScanQuery>) {
         self.scan = Scan::new(EF_SEARCH.get().max(1) as usize);
-        self.query = query;
+        self.query = query.map(|q| (q.dims, q.query));
         self.budget_spent = false;
     }
 }

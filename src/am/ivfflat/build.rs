@@ -20,7 +20,9 @@ use ruvector_core::hnsw::tuple::chunk_elems;
 use ruvector_core::index::kind::Metric;
 use ruvector_core::index::Tid;
 use ruvector_core::ivf::assign::{CentreMatrix, Form};
-use ruvector_core::ivf::tuple::{encode_list, encode_row, set_list_insert, IvfMeta, IVF_MAGIC, IVF_VERSION};
+use ruvector_core::ivf::tuple::{
+    encode_list, encode_row, set_list_insert, IvfMeta, IVF_MAGIC, IVF_VERSION, IVF_VERSION_SQ8,
+};
 use ruvector_core::ivf::{self, KMeansParams, Reservoir};
 
 use super::lists::Centres;
@@ -97,6 +99,37 @@ fn product_form(kind: IndexKind) -> Option<Form> {
     }
 }
 
+/// Whether an index of this kind stores its rows as SQ8 copies with error
+/// bounds (format 2, `ivf::sq8_rows`): `ruvector` and `halfvec` under L2,
+/// inner product and cosine, the kinds whose distances are products.
+pub fn sq8_rows(kind: IndexKind) -> bool {
+    product_form(kind).is_some()
+}
+
+/// The format version an index of this kind is built with.
+fn format_version(kind: IndexKind) -> u32 {
+    if sq8_rows(kind) {
+        IVF_VERSION_SQ8
+    } else {
+        IVF_VERSION
+    }
+}
+
+/// The format-2 payload of a prepared row stored as `raw` (in the index's
+/// element type) whose norm before preparing was `magnitude`.
+pub fn sq8_payload(kind: IndexKind, raw: &[u8], magnitude: f64, scratch: &mut Vec<f32>) -> Vec<u8> {
+    scratch.clear();
+    dense_values(kind.elem, raw, scratch);
+    // a halfvec row normalised for cosine was rounded to f16 after: each
+    // element by at most 2^-11 of itself, or 2^-25 below f16's normal range
+    let extra = if kind.elem == Elem::F16 && kind.measure == Measure::Dense(Metric::Cosine) {
+        1.01 * 2f64.powi(-11) + (scratch.len() as f64).sqrt() * 2f64.powi(-25)
+    } else {
+        0.0
+    };
+    ivf::sq8_rows::encode(scratch, magnitude, extra)
+}
+
 /// Append the f32 values of a stored `ruvector` or `halfvec` vector to `out`.
 fn dense_values(elem: Elem, raw: &[u8], out: &mut Vec<f32>) {
     match elem {
@@ -111,8 +144,9 @@ struct Dims {
 }
 
 impl Dims {
-    /// Read and prepare a row, checking its length; None for a row not indexed.
-    fn row(&mut self, value: pg_sys::Datum) -> Option<Row> {
+    /// Read and prepare a row, checking its length, with its norm before
+    /// preparing (0 for `bit`); None for a row not indexed.
+    fn row(&mut self, value: pg_sys::Datum) -> Option<(Row, f64)> {
         // SAFETY: the indexed column's datum, of the type index_kind() found.
         let row = unsafe { read_row(self.kind, value) }?;
         if self.dims == 0 {
@@ -121,7 +155,8 @@ impl Dims {
         } else {
             check_row_dims(self.dims, row.dims);
         }
-        row.prepared(self.kind)
+        let magnitude = ruvector_core::kernels::norm(&row.dense);
+        row.prepared(self.kind).map(|row| (row, magnitude))
     }
 }
 
@@ -154,7 +189,7 @@ unsafe extern "C-unwind" fn sample_callback(
     if slot == ivf::sample::Slot::Skip {
         return;
     }
-    let Some(row) = state.dims.row(value) else { return };
+    let Some((row, _)) = state.dims.row(value) else { return };
     let v = kmeans_form(state.dims.kind, &row);
     state.reservoir.put(slot, v);
 }
@@ -166,6 +201,9 @@ struct LoadState {
     row_bytes: usize,
     rows: Vec<u8>,
     tids: Vec<Tid>,
+    /// Format 2 (`sq8_rows`): each row's norm before preparing.
+    sq8: bool,
+    magnitudes: Vec<f64>,
     batch_bytes: usize,
     heap_tuples: f64,
     indexed: f64,
@@ -237,8 +275,15 @@ impl LoadState {
             self.writer.close_page();
             let mut first = None;
             let mut last = 0;
+            let mut scratch = Vec::new();
             for &i in &order[starts[l]..starts[l + 1]] {
-                let t = self.writer.add_next(&encode_row(self.tids[i], &self.rows[i * rb..(i + 1) * rb]), true);
+                let raw = &self.rows[i * rb..(i + 1) * rb];
+                let tuple = if self.sq8 {
+                    encode_row(self.tids[i], &sq8_payload(kind, raw, self.magnitudes[i], &mut scratch))
+                } else {
+                    encode_row(self.tids[i], raw)
+                };
+                let t = self.writer.add_next(&tuple, true);
                 first.get_or_insert(t.block);
                 last = t.block;
             }
@@ -254,6 +299,7 @@ impl LoadState {
         }
         self.rows.clear();
         self.tids.clear();
+        self.magnitudes.clear();
     }
 }
 
@@ -273,10 +319,13 @@ unsafe extern "C-unwind" fn load_callback(
     if null {
         return;
     }
-    let Some(row) = state.dims.row(value) else { return };
+    let Some((row, magnitude)) = state.dims.row(value) else { return };
     state.indexed += 1.0;
     state.rows.extend_from_slice(&row.raw);
     state.tids.push(tid);
+    if state.sq8 {
+        state.magnitudes.push(magnitude);
+    }
     if state.rows.len() >= state.batch_bytes {
         state.flush();
         progress(PROGRESS_CREATE_IDX_TUPLES_DONE, state.indexed as i64);
@@ -391,7 +440,7 @@ pub unsafe extern "C-unwind" fn ambuild(
     writer.close_page();
     let meta = IvfMeta {
         magic: IVF_MAGIC,
-        version: IVF_VERSION,
+        version: format_version(kind),
         dims: dims.dims as u32,
         lists: lists as u32,
         metric: metric_code(kind.measure),
@@ -411,6 +460,8 @@ pub unsafe extern "C-unwind" fn ambuild(
         row_bytes,
         rows: Vec::new(),
         tids: Vec::new(),
+        sq8: sq8_rows(kind),
+        magnitudes: Vec::new(),
         batch_bytes,
         heap_tuples: 0.0,
         indexed: 0.0,
@@ -469,7 +520,7 @@ pub unsafe extern "C-unwind" fn ambuildempty(index: pg_sys::Relation) {
         Index::new(index),
         IvfMeta {
             magic: IVF_MAGIC,
-            version: IVF_VERSION,
+            version: format_version(kind),
             dims: dims as u32,
             lists: 1,
             metric: metric_code(kind.measure),

@@ -6,7 +6,7 @@
 
 use pgrx::pg_sys;
 use pgrx::prelude::*;
-use ruvector_core::ivf::tuple::{encode_row, set_list_insert, IvfMeta};
+use ruvector_core::ivf::tuple::{encode_row, set_list_insert, IvfMeta, IVF_VERSION_SQ8};
 
 use crate::am::callbacks;
 use crate::am::kind::{check_row_dims, index_kind, read_row};
@@ -43,9 +43,15 @@ pub unsafe extern "C-unwind" fn aminsert(
     } else {
         check_row_dims(meta.dims as usize, row.dims);
     }
+    let magnitude = ruvector_core::kernels::norm(&row.dense);
     let Some(row) = row.prepared(kind) else { return false }; // zero vector under cosine
     let entry = super::lists::nearest(idx, &meta, kind, &row.query(kind));
-    let at = idx.append_to_chain(entry.insert, &encode_row(tid, &row.raw));
+    let tuple = if meta.version == IVF_VERSION_SQ8 {
+        encode_row(tid, &super::sq8_payload(kind, &row.raw, magnitude, &mut Vec::new()))
+    } else {
+        encode_row(tid, &row.raw)
+    };
+    let at = idx.append_to_chain(entry.insert, &tuple);
     idx.registry_add::<IvfMeta>(1);
     if at.block != entry.insert {
         idx.update(entry.tuple, |bytes| (set_list_insert(bytes, at.block), ()));

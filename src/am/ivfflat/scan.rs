@@ -9,6 +9,13 @@
 //! may remain, the same lists are scanned again for the next rows strictly
 //! after the last one returned, with the batch doubled.
 //!
+//! An index of format 2 (`ruvector_core::ivf::sq8_rows`) holds SQ8 copies:
+//! the batch is ordered by a lower bound of each row's distance, which is
+//! what the scan reports, and the executor computes the exact distance on
+//! the heap row and reorders (`callbacks::return_row_with_lower_bound`), so
+//! results still come in exact order while the scan reads a quarter of the
+//! bytes.
+//!
 //! With `ivfflat.iterative_scan = relaxed_order`, once the probed lists are
 //! exhausted the next `probes` lists are scanned the same way, until
 //! `ivfflat.max_probes` lists have been probed; rows of a later round may be
@@ -18,7 +25,9 @@ use std::collections::VecDeque;
 
 use pgrx::pg_sys;
 use pgrx::prelude::*;
-use ruvector_core::ivf::tuple::{parse_row, ROW_HEADER};
+use ruvector_core::index::kind::{Measure, Metric};
+use ruvector_core::ivf::sq8_rows::BoundQuery;
+use ruvector_core::ivf::tuple::{parse_row, IVF_VERSION_SQ8, ROW_HEADER};
 use ruvector_core::ivf::{nearest_n, BoundedTopK, Scored};
 
 use super::lists::{ListEntry, Lists};
@@ -32,6 +41,10 @@ const FIRST_BATCH: usize = 128;
 struct ScanState {
     kind: IndexKind,
     query: Option<(usize, Query)>,
+    /// The query's norm before preparing (dense types).
+    magnitude: f64,
+    /// Format 2: the query, ready to bound rows' distances (set by `start`).
+    bounds: Option<BoundQuery>,
     /// Lists nearest first, once read.
     order: Vec<ListEntry>,
     /// The lists of the current round: `order[round]`.
@@ -48,6 +61,7 @@ struct ScanState {
 impl ScanState {
     fn reset(&mut self) {
         self.query = None;
+        self.bounds = None;
         self.order.clear();
         self.round = 0..0;
         self.batch = FIRST_BATCH;
@@ -61,6 +75,9 @@ impl ScanState {
         self.started = true;
         let lists = Lists::read(index);
         let n = lists.entries.len();
+        if lists.meta.version == IVF_VERSION_SQ8 {
+            self.bounds = self.query.as_ref().map(|(_, q)| bound_query(self.kind, q, self.magnitude));
+        }
         // A NULL query (`ORDER BY v <-> NULL`) measures every distance as 0,
         // as pgvector does: the first `probes` lists, all their rows.
         if let Some((dims, _)) = &self.query {
@@ -83,6 +100,7 @@ impl ScanState {
     /// Score the rows of this round's lists into a batch after `after`.
     fn scan_round(&mut self, index: Index) {
         let query = self.query.as_ref().map(|(_, q)| q);
+        let bounds = self.bounds.as_ref();
         let measure = self.kind.measure;
         let mut top = BoundedTopK::new(self.batch, self.after);
         for entry in &self.order[self.round.clone()] {
@@ -91,10 +109,17 @@ impl ScanState {
             while let Some(b) = block {
                 walk.step();
                 block = index.read_page(b, |page| {
-                    for (_, bytes) in page.items() {
+                    // in ascending addresses (a page's items are laid out from
+                    // its end down): the CPU's prefetcher follows, and a scan
+                    // of cold pages took 70 ns per 384-d SQ8 row instead of 250
+                    for (_, bytes) in page.items_by_address() {
                         // the TID is decoded only for rows that can enter the batch
                         let Some(raw) = bytes.get(ROW_HEADER..) else { continue };
-                        let distance = query.map_or(0.0, |q| q.distance(measure, raw));
+                        let distance = match (bounds, query) {
+                            (Some(b), _) => b.lower_bound(raw),
+                            (None, Some(q)) => q.distance(measure, raw),
+                            (None, None) => 0.0,
+                        };
                         // (not `<=`: a NaN distance is kept and sorts last)
                         if distance.partial_cmp(&top.threshold()) != Some(std::cmp::Ordering::Greater) {
                             if let Some((tid, _)) = parse_row(bytes) {
@@ -144,10 +169,29 @@ impl callbacks::OrderedScan for ScanState {
         self.kind
     }
 
-    fn restart(&mut self, query: Option<(usize, Query)>) {
+    fn restart(&mut self, query: Option<callbacks::ScanQuery>) {
         self.reset();
-        self.query = query;
+        self.magnitude = query.as_ref().map_or(0.0, |q| q.magnitude);
+        self.query = query.map(|q| (q.dims, q.query));
     }
+}
+
+/// A format-2 scan's query: the prepared query as f32 values. A halfvec
+/// query normalised for cosine was rounded to f16 after: each element by at
+/// most 2^-11 of itself, or 2^-25 below f16's normal range.
+fn bound_query(kind: IndexKind, query: &Query, magnitude: f64) -> BoundQuery {
+    let (values, rounded): (Vec<f32>, bool) = match query {
+        Query::F32(v) => (v.clone(), false),
+        Query::F16(v) => (v.iter().map(|x| x.to_f32()).collect(), true),
+        _ => unreachable!("format 2 is only built for ruvector and halfvec"),
+    };
+    let Measure::Dense(metric) = kind.measure else { unreachable!("format 2 is only built for dense metrics") };
+    let extra = if rounded && metric == Metric::Cosine {
+        1.01 * 2f64.powi(-11) + (values.len() as f64).sqrt() * 2f64.powi(-25)
+    } else {
+        0.0
+    };
+    BoundQuery::new(metric, values, magnitude, extra)
 }
 
 #[pg_guard]
@@ -161,6 +205,8 @@ pub unsafe extern "C-unwind" fn ambeginscan(
         let mut state = ScanState {
             kind: index_kind(index, "ivfflat"),
             query: None,
+            magnitude: 0.0,
+            bounds: None,
             order: Vec::new(),
             round: 0..0,
             batch: FIRST_BATCH,
@@ -170,7 +216,9 @@ pub unsafe extern "C-unwind" fn ambeginscan(
             started: false,
         };
         state.reset();
-        callbacks::begin_scan(index, nkeys, norderbys, state)
+        let scan = callbacks::begin_scan(index, nkeys, norderbys, state);
+        callbacks::alloc_order_by_values(scan);
+        scan
     }
 }
 
@@ -195,8 +243,14 @@ pub unsafe extern "C-unwind" fn amgettuple(scan: pg_sys::IndexScanDesc, _dir: pg
     }
     match state.next(index) {
         Some(row) => {
-            // SAFETY: the scan being read.
-            unsafe { callbacks::return_row(scan, tid_from_key(row.key)) };
+            // SAFETY: the scan being read; ambeginscan made room for the value.
+            unsafe {
+                if state.bounds.is_some() {
+                    callbacks::return_row_with_lower_bound(scan, tid_from_key(row.key), row.distance as f64);
+                } else {
+                    callbacks::return_row(scan, tid_from_key(row.key));
+                }
+            }
             true
         }
         None => false,

@@ -182,7 +182,7 @@ CREATE TABLE empty_then (id int, v ruvector(2));
 CREATE INDEX ON empty_then USING ivfflat (v) WITH (lists = 3);
 INSERT INTO empty_then SELECT i, ARRAY[i, -i]::ruvector FROM generate_series(1, 100) i;
 SET enable_seqscan = off;
-SELECT array_agg(id) AS nearest FROM (SELECT id FROM empty_then ORDER BY v <-> '[50,-50]' LIMIT 3) s;
+SELECT array_agg(id) AS nearest FROM (SELECT id FROM empty_then ORDER BY v <-> '[50.2,-50]' LIMIT 3) s;
 RESET enable_seqscan;
 SELECT error_of('INSERT INTO empty_then VALUES (0, ''[1,2,3]'')');
 
@@ -218,7 +218,7 @@ CREATE UNLOGGED TABLE u (id int, v ruvector(3));
 INSERT INTO u SELECT i, ARRAY[i, 0, 0]::ruvector FROM generate_series(1, 50) i;
 CREATE INDEX ON u USING ivfflat (v) WITH (lists = 2);
 SET enable_seqscan = off;
-SELECT array_agg(id) AS unlogged_nearest FROM (SELECT id FROM u ORDER BY v <-> '[10,0,0]' LIMIT 3) s;
+SELECT array_agg(id) AS unlogged_nearest FROM (SELECT id FROM u ORDER BY v <-> '[10.2,0,0]' LIMIT 3) s;
 RESET enable_seqscan;
 
 DROP TABLE centres, items, queries, saved, few, same, empty_then, nz, hitems, hqueries, bitems, bqueries, u;

@@ -16,6 +16,7 @@
 pub mod assign;
 pub mod kmeans;
 pub mod sample;
+pub mod sq8_rows;
 pub mod topk;
 pub mod tuple;
 

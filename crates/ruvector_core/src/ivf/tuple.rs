@@ -7,7 +7,9 @@
 //!   the centre in the index's element type.
 //! - A row tuple per indexed row on the list pages: the heap TID, 2 bytes of
 //!   padding so the vector starts 8-byte aligned (pages MAXALIGN items), then
-//!   the vector in the index's element type.
+//!   the vector: in format 1 (`IVF_VERSION`) in the index's element type; in
+//!   format 2 (`IVF_VERSION_SQ8`: `ruvector` and `halfvec` under L2, inner
+//!   product and cosine) an SQ8 copy with error bounds, `ivf::sq8_rows`.
 
 #![forbid(unsafe_code)]
 
@@ -28,7 +30,11 @@ pub struct IvfMeta {
 }
 
 pub const IVF_MAGIC: u32 = 0x7276_6976; // "rviv"
+/// Format 1: rows hold the vector in the index's element type.
 pub const IVF_VERSION: u32 = 1;
+/// Format 2: rows hold an SQ8 copy and bounds (`ivf::sq8_rows`); a scan
+/// reports lower bounds and the executor rechecks.
+pub const IVF_VERSION_SQ8: u32 = 2;
 
 pub const LIST_HEADER: usize = 8;
 pub const ROW_HEADER: usize = 8;
