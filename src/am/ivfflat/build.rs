@@ -99,16 +99,25 @@ fn product_form(kind: IndexKind) -> Option<Form> {
     }
 }
 
-/// Whether an index of this kind stores its rows as SQ8 copies with error
-/// bounds (format 2, `ivf::sq8_rows`): `ruvector` and `halfvec` under L2,
-/// inner product and cosine, the kinds whose distances are products.
+/// Whether an index of this kind may store its rows as SQ8 copies with
+/// error bounds (format 2, `ivf::sq8_rows`): `ruvector` and `halfvec` under
+/// L2, inner product and cosine, the kinds whose distances are products.
 pub fn sq8_rows(kind: IndexKind) -> bool {
     product_form(kind).is_some()
 }
 
-/// The format version an index of this kind is built with.
-fn format_version(kind: IndexKind) -> u32 {
-    if sq8_rows(kind) {
+/// The fewest dimensions an index is built with SQ8 rows for. Below, the
+/// f32 rows are small enough that reading them costs less than bounding an
+/// SQ8 copy and rechecking: probes 16, one client, ms per query, format 1
+/// against format 2 in the same cluster (2026-12-02): WordNet-384 2.5-3.2
+/// against 1.6; its first 128 dimensions 0.86-0.91 against 1.30-1.37;
+/// GloVe-50 (probes 32) 1.2-1.5 against 3.0.
+const SQ8_MIN_DIMS: usize = 256;
+
+/// The format version an index of this kind and length is built with (a
+/// column without a typmod: the sample's length, or format 1 without one).
+fn format_version(kind: IndexKind, dims: usize) -> u32 {
+    if sq8_rows(kind) && dims >= SQ8_MIN_DIMS {
         IVF_VERSION_SQ8
     } else {
         IVF_VERSION
@@ -254,6 +263,15 @@ impl LoadState {
                 ivf::argmin((0..centres.len()).map(|c| q.distance(kind.measure, centres.get(c))))
             }),
         };
+        // format 2: the rows' SQ8 copies, on the worker threads too
+        let payloads: Vec<Vec<u8>> = if self.sq8 {
+            let magnitudes = &self.magnitudes;
+            ivf::parallel_map(n, self.threads, |i| {
+                sq8_payload(kind, &rows[i * rb..(i + 1) * rb], magnitudes[i], &mut Vec::new())
+            })
+        } else {
+            Vec::new()
+        };
         progress(PROGRESS_CREATE_IDX_SUBPHASE, PHASE_LOAD);
         // counting sort by list
         let lists = self.chains.len();
@@ -275,13 +293,10 @@ impl LoadState {
             self.writer.close_page();
             let mut first = None;
             let mut last = 0;
-            let mut scratch = Vec::new();
             for &i in &order[starts[l]..starts[l + 1]] {
-                let raw = &self.rows[i * rb..(i + 1) * rb];
-                let tuple = if self.sq8 {
-                    encode_row(self.tids[i], &sq8_payload(kind, raw, self.magnitudes[i], &mut scratch))
-                } else {
-                    encode_row(self.tids[i], raw)
+                let tuple = match payloads.get(i) {
+                    Some(payload) => encode_row(self.tids[i], payload),
+                    None => encode_row(self.tids[i], &self.rows[i * rb..(i + 1) * rb]),
                 };
                 let t = self.writer.add_next(&tuple, true);
                 first.get_or_insert(t.block);
@@ -440,7 +455,7 @@ pub unsafe extern "C-unwind" fn ambuild(
     writer.close_page();
     let meta = IvfMeta {
         magic: IVF_MAGIC,
-        version: format_version(kind),
+        version: format_version(kind, dims.dims),
         dims: dims.dims as u32,
         lists: lists as u32,
         metric: metric_code(kind.measure),
@@ -455,12 +470,13 @@ pub unsafe extern "C-unwind" fn ambuild(
     });
     let centre_values_only = kind.elem == Elem::F32 && centre_values.is_some();
     let batch_bytes = memory.saturating_sub(needed).max(1 << 20);
+    let sq8 = format_version(kind, dims.dims) == IVF_VERSION_SQ8;
     let mut load = LoadState {
         dims,
         row_bytes,
         rows: Vec::new(),
         tids: Vec::new(),
-        sq8: sq8_rows(kind),
+        sq8,
         magnitudes: Vec::new(),
         batch_bytes,
         heap_tuples: 0.0,
@@ -520,7 +536,7 @@ pub unsafe extern "C-unwind" fn ambuildempty(index: pg_sys::Relation) {
         Index::new(index),
         IvfMeta {
             magic: IVF_MAGIC,
-            version: format_version(kind),
+            version: format_version(kind, dims),
             dims: dims as u32,
             lists: 1,
             metric: metric_code(kind.measure),

@@ -1,4 +1,4 @@
--- ivfflat rows stored as SQ8 copies (format 2): the scan reports lower
+-- ivfflat rows stored as SQ8 copies (format 2, 256 dimensions and more): the scan reports lower
 -- bounds, the executor rechecks on the heap row and reorders. With every
 -- list probed, the results must be a sequential scan's, in its order, for
 -- every metric and both dense types, including rows whose bounds cannot be
@@ -7,19 +7,19 @@
 -- "index returned tuples in wrong order".
 
 SELECT setseed(0.5);
-CREATE TABLE sq (id int PRIMARY KEY, v ruvector(48));
+CREATE TABLE sq (id int PRIMARY KEY, v ruvector(256));
 -- embedding-like rows, then edge cases: near-duplicates of row 1, scaled
 -- copies (1e-20 .. 1e18), a constant row and rows of one large element
-INSERT INTO sq SELECT i, (SELECT array_agg(random() - 0.5) FROM generate_series(1, 48) WHERE i > 0)::ruvector
+INSERT INTO sq SELECT i, (SELECT array_agg(random() - 0.5) FROM generate_series(1, 256) WHERE i > 0)::ruvector
 FROM generate_series(1, 3000) i;
 INSERT INTO sq SELECT 3000 + k, (SELECT array_agg(x * (1 + k * 1e-6)) FROM unnest((SELECT v::real[] FROM sq WHERE id = 1)) x)::ruvector
 FROM generate_series(1, 5) k;
 INSERT INTO sq SELECT 3100 + k, (SELECT array_agg(x * s) FROM unnest((SELECT v::real[] FROM sq WHERE id = 2 + k)) x)::ruvector
 FROM (VALUES (1, 1e-20::real), (2, 1e-12), (3, 1e6), (4, 1e15), (5, 1e18)) t(k, s);
-INSERT INTO sq VALUES (3200, array_fill(0.25::real, ARRAY[48])::ruvector),
-                      (3201, ('[' || repeat('0,', 47) || '3e38]')::ruvector),
-                      (3202, ('[' || repeat('0,', 47) || '-2e19]')::ruvector);
-CREATE TABLE sq_queries AS SELECT i, (SELECT array_agg(random() - 0.5) FROM generate_series(1, 48) WHERE i > 0)::ruvector(48) AS v
+INSERT INTO sq VALUES (3200, array_fill(0.25::real, ARRAY[256])::ruvector),
+                      (3201, ('[' || repeat('0,', 255) || '3e38]')::ruvector),
+                      (3202, ('[' || repeat('0,', 255) || '-2e19]')::ruvector);
+CREATE TABLE sq_queries AS SELECT i, (SELECT array_agg(random() - 0.5) FROM generate_series(1, 256) WHERE i > 0)::ruvector(256) AS v
 FROM generate_series(1, 12) i;
 INSERT INTO sq_queries SELECT 100, v FROM sq WHERE id = 1;
 INSERT INTO sq_queries SELECT 101, v FROM sq WHERE id = 3105;
@@ -59,7 +59,7 @@ DROP INDEX sq_ip;
 CREATE INDEX sq_cos ON sq USING ivfflat (v vector_cosine_ops) WITH (lists = 8);
 SELECT * FROM same_as_seqscan('<=>', 300);
 -- rows inserted after the build are stored the same way
-INSERT INTO sq SELECT 4000 + i, (SELECT array_agg(random() - 0.5) FROM generate_series(1, 48) WHERE i > 0)::ruvector
+INSERT INTO sq SELECT 4000 + i, (SELECT array_agg(random() - 0.5) FROM generate_series(1, 256) WHERE i > 0)::ruvector
 FROM generate_series(1, 500) i;
 SELECT * FROM same_as_seqscan('<=>', 300);
 DROP INDEX sq_cos;
@@ -67,14 +67,14 @@ DROP INDEX sq_cos;
 -- halfvec (without the rows and queries beyond its range, or zero in it)
 DELETE FROM sq WHERE id IN (3103, 3104, 3105, 3201, 3202);
 DELETE FROM sq_queries WHERE i IN (101, 102);
-CREATE INDEX sq_h_l2 ON sq USING ivfflat ((v::halfvec(48)) halfvec_l2_ops) WITH (lists = 8);
-SELECT * FROM same_as_seqscan('<->', 300, 'halfvec(48)');
+CREATE INDEX sq_h_l2 ON sq USING ivfflat ((v::halfvec(256)) halfvec_l2_ops) WITH (lists = 8);
+SELECT * FROM same_as_seqscan('<->', 300, 'halfvec(256)');
 DROP INDEX sq_h_l2;
-CREATE INDEX sq_h_cos ON sq USING ivfflat ((v::halfvec(48)) halfvec_cosine_ops) WITH (lists = 8);
-SELECT * FROM same_as_seqscan('<=>', 300, 'halfvec(48)');
-CREATE INDEX sq_h_ip ON sq USING ivfflat ((v::halfvec(48)) halfvec_ip_ops) WITH (lists = 8);
+CREATE INDEX sq_h_cos ON sq USING ivfflat ((v::halfvec(256)) halfvec_cosine_ops) WITH (lists = 8);
+SELECT * FROM same_as_seqscan('<=>', 300, 'halfvec(256)');
+CREATE INDEX sq_h_ip ON sq USING ivfflat ((v::halfvec(256)) halfvec_ip_ops) WITH (lists = 8);
 DROP INDEX sq_h_cos;
-SELECT * FROM same_as_seqscan('<#>', 300, 'halfvec(48)');
+SELECT * FROM same_as_seqscan('<#>', 300, 'halfvec(256)');
 DROP INDEX sq_h_ip;
 
 -- the index stores about a quarter of the f32 bytes (plus bounds and
@@ -83,7 +83,12 @@ CREATE TABLE sq_wide AS SELECT i, (SELECT array_agg(random() - 0.5) FROM generat
 FROM generate_series(1, 2000) i;
 CREATE INDEX sq_wide_l2 ON sq_wide USING ivfflat (v vector_l2_ops) WITH (lists = 4);
 SELECT pg_relation_size('sq_wide_l2') < 2000 * 384 * 4 / 3 AS under_a_third_of_the_vectors;
-DROP TABLE sq_wide;
+-- below 256 dimensions rows stay f32 (format 1): 128 of the same dimensions
+-- take more room than their f32 bytes
+CREATE TABLE sq_narrow AS SELECT i, (v::real[])[1:128]::ruvector(128) AS v FROM sq_wide;
+CREATE INDEX sq_narrow_l2 ON sq_narrow USING ivfflat (v vector_l2_ops) WITH (lists = 4);
+SELECT pg_relation_size('sq_narrow_l2') > 2000 * 128 * 4 AS narrow_rows_are_f32;
+DROP TABLE sq_wide, sq_narrow;
 RESET ivfflat.probes;
 DROP TABLE sq, sq_queries;
 DROP FUNCTION same_as_seqscan;

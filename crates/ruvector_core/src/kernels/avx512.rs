@@ -121,13 +121,26 @@ impl Lanes16 for Sq8Lanes<'_> {
 
     #[inline(always)]
     unsafe fn tail(&self, i: usize, n: usize) -> __m512 {
-        let rest = &self.codes[i..n];
-        let mut buf = [0u8; 16];
-        buf[..rest.len()].copy_from_slice(rest);
-        let mask = ((1u32 << rest.len()) - 1) as __mmask16;
+        let k = n - i;
+        let mask = ((1u32 << k) - 1) as __mmask16;
+        // SAFETY: reads codes[n - 16..n] (n >= 16) or a stack copy.
         unsafe {
-            let c = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_loadu_si128(buf.as_ptr().cast())));
-            _mm512_maskz_fmadd_ps(mask, c, self.step, self.lo)
+            let widened = if n >= 16 {
+                // the 16 codes ending at `n`, moved down so the tail starts at
+                // lane 0: no copy through the stack, whose narrow stores a
+                // 16-byte load cannot forward from (a stall per call)
+                let last = _mm512_cvtepu8_epi32(_mm_loadu_si128(self.codes.as_ptr().add(n - 16).cast()));
+                let from = _mm512_add_epi32(
+                    _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                    _mm512_set1_epi32((16 - k) as i32),
+                );
+                _mm512_maskz_permutexvar_epi32(mask, from, last)
+            } else {
+                let mut buf = [0u8; 16];
+                buf[..k].copy_from_slice(&self.codes[i..n]);
+                _mm512_cvtepu8_epi32(_mm_loadu_si128(buf.as_ptr().cast()))
+            };
+            _mm512_maskz_fmadd_ps(mask, _mm512_cvtepi32_ps(widened), self.step, self.lo)
         }
     }
 }
