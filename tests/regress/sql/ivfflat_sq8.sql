@@ -62,6 +62,19 @@ SELECT * FROM same_as_seqscan('<=>', 300);
 INSERT INTO sq SELECT 4000 + i, (SELECT array_agg(random() - 0.5) FROM generate_series(1, 256) WHERE i > 0)::ruvector
 FROM generate_series(1, 500) i;
 SELECT * FROM same_as_seqscan('<=>', 300);
+-- filtered: one probe in exact order; relaxed_order widens to the LIMIT
+SET ivfflat.probes = 1;
+SET enable_seqscan = off;
+SELECT bool_and(d >= prev) AS filtered_in_order, count(*) < 30 AS one_probe_finds_fewer FROM (
+    SELECT d, lag(d, 1, -1::float8) OVER (ORDER BY n) AS prev FROM (
+        SELECT row_number() OVER () AS n, v <=> (SELECT v FROM sq_queries WHERE i = 3) AS d
+        FROM (SELECT v FROM sq WHERE id % 50 = 0 ORDER BY v <=> (SELECT v FROM sq_queries WHERE i = 3) LIMIT 30) s) t) u;
+SET ivfflat.iterative_scan = relaxed_order;
+SELECT count(*) AS relaxed_returns_limit FROM (
+    SELECT id FROM sq WHERE id % 50 = 0 ORDER BY v <=> (SELECT v FROM sq_queries WHERE i = 3) LIMIT 30) s;
+RESET ivfflat.iterative_scan;
+RESET enable_seqscan;
+SET ivfflat.probes = 8;
 DROP INDEX sq_cos;
 
 -- halfvec (without the rows and queries beyond its range, or zero in it)
