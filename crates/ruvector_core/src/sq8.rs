@@ -50,17 +50,19 @@ pub fn encode(x: &[f32]) -> Option<Vec<u8>> {
     if step == 0.0 {
         return None; // a range of subnormals
     }
-    let mut record = Vec::with_capacity(record_bytes(x.len()));
-    record.extend_from_slice(&lo.to_ne_bytes());
-    record.extend_from_slice(&step.to_ne_bytes());
-    let mut exact = true;
-    for &v in x {
-        let code = ((v - lo) / step).round().clamp(0.0, 255.0) as u8;
-        // exact in f64 means the multiply-add rounds to `v` too
-        exact &= code as f64 * step as f64 + lo as f64 == v as f64;
-        record.push(code);
+    let mut record = vec![0u8; record_bytes(x.len())];
+    record[0..4].copy_from_slice(&lo.to_ne_bytes());
+    record[4..8].copy_from_slice(&step.to_ne_bytes());
+    let (codes, flag) = record[HEADER..].split_at_mut(x.len());
+    for (code, &v) in codes.iter_mut().zip(x) {
+        // v − lo ≥ 0: adding a half and truncating is `round()` (for values
+        // below 2^23 the addition is exact), without a libm call; `as`
+        // saturates at 255
+        *code = ((v - lo) / step + 0.5) as u8;
     }
-    record.push(exact as u8);
+    // exact in f64 means the multiply-add rounds to `v` too
+    let exact = codes.iter().zip(x).all(|(&c, &v)| c as f64 * step as f64 + lo as f64 == v as f64);
+    flag[0] = exact as u8;
     Some(record)
 }
 
