@@ -30,7 +30,7 @@ use ruvector_core::ivf::sq8_rows::BoundQuery;
 use ruvector_core::ivf::tuple::{parse_row, IVF_VERSION_SQ8, ROW_HEADER};
 use ruvector_core::ivf::{nearest_n, BoundedTopK, Scored};
 
-use super::lists::{ListEntry, Lists};
+use super::lists::ListEntry;
 use super::options::{IterativeScan, ITERATIVE_SCAN, MAX_PROBES, PROBES};
 use crate::am::callbacks;
 use crate::am::kind::{check_query_dims, index_kind, IndexKind, Query};
@@ -73,25 +73,21 @@ impl ScanState {
 
     fn start(&mut self, index: Index) {
         self.started = true;
-        let lists = Lists::read(index);
-        let n = lists.entries.len();
-        if lists.meta.version == IVF_VERSION_SQ8 {
+        let meta = super::lists::meta(index);
+        if meta.version == IVF_VERSION_SQ8 {
             self.bounds = self.query.as_ref().map(|(_, q)| bound_query(self.kind, q, self.magnitude));
         }
         // A NULL query (`ORDER BY v <-> NULL`) measures every distance as 0,
         // as pgvector does: the first `probes` lists, all their rows.
         if let Some((dims, _)) = &self.query {
-            if lists.meta.dims != 0 {
-                check_query_dims(lists.meta.dims as usize, *dims);
+            if meta.dims != 0 {
+                check_query_dims(meta.dims as usize, *dims);
             }
         }
-        let order = match &self.query {
-            Some((_, query)) if n > 1 => {
-                nearest_n(&super::lists::centre_distances(&lists.centres, self.kind, query), n)
-            }
-            _ => (0..n as u32).map(|l| (0.0, l)).collect(),
-        };
-        self.order = order.into_iter().map(|(_, l)| lists.entries[l as usize]).collect();
+        let measured = super::lists::measure_all(index, &meta, self.kind, self.query.as_ref().map(|(_, q)| q));
+        let n = measured.len();
+        let distances: Vec<f32> = measured.iter().map(|&(d, _)| d).collect();
+        self.order = nearest_n(&distances, n).into_iter().map(|(_, l)| measured[l as usize].1).collect();
         let probes = (PROBES.get().max(1) as usize).min(n);
         self.round = 0..probes;
         self.scan_round(index);
