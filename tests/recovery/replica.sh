@@ -36,6 +36,15 @@ DELETE FROM litems WHERE id % 3 = 0;
 VACUUM litems;
 INSERT INTO litems SELECT i, (SELECT array_agg(random()) FROM generate_series(1, 16) WHERE i > 0) FROM generate_series(6001, 7000) i;
 CREATE TABLE queries AS SELECT i, (SELECT array_agg(random()) FROM generate_series(1, 16) WHERE i > 0)::ruvector(16) AS v FROM generate_series(1, 25) i;
+-- 256 dimensions: an ivfflat index of SQ8 rows (format 2)
+CREATE TABLE witems (id int PRIMARY KEY, v ruvector(256));
+INSERT INTO witems SELECT i, (SELECT array_agg(random()) FROM generate_series(1, 256) WHERE i > 0) FROM generate_series(1, 2000) i;
+CREATE INDEX witems_ivf ON witems USING ivfflat (v vector_cosine_ops) WITH (lists = 10);
+INSERT INTO witems SELECT i, (SELECT array_agg(random()) FROM generate_series(1, 256) WHERE i > 0) FROM generate_series(2001, 3000) i;
+DELETE FROM witems WHERE id % 4 = 0;
+VACUUM witems;
+INSERT INTO witems SELECT i, (SELECT array_agg(random()) FROM generate_series(1, 256) WHERE i > 0) FROM generate_series(3001, 3300) i;
+CREATE TABLE wqueries AS SELECT i, (SELECT array_agg(random()) FROM generate_series(1, 256) WHERE i > 0)::ruvector(256) AS v FROM generate_series(1, 10) i;
 SQL
 
 lsn=$("${P[@]}" -p "$pport" -Atc "SELECT pg_current_wal_lsn()")
@@ -56,11 +65,22 @@ SET ivfflat.probes = 3;
 SELECT q.i, string_agg(a.id::text, $$,$$ ORDER BY a.n) FROM queries q,
   LATERAL (SELECT id, row_number() OVER () AS n FROM (SELECT id FROM litems ORDER BY v <-> q.v LIMIT 10) s) a GROUP BY q.i ORDER BY q.i;
 SET ivfflat.probes = 20;
-SELECT count(*) FROM (SELECT id FROM litems ORDER BY v <-> (SELECT v FROM queries WHERE i = 1)) s;'
+SELECT count(*) FROM (SELECT id FROM litems ORDER BY v <-> (SELECT v FROM queries WHERE i = 1)) s;
+SET ivfflat.probes = 3;
+SELECT q.i, string_agg(a.id::text, $$,$$ ORDER BY a.n) FROM wqueries q,
+  LATERAL (SELECT id, row_number() OVER () AS n FROM (SELECT id FROM witems ORDER BY v <=> q.v LIMIT 10) s) a GROUP BY q.i ORDER BY q.i;
+SET ivfflat.probes = 10;
+SELECT count(*) FROM (SELECT id FROM witems ORDER BY v <=> (SELECT v FROM wqueries WHERE i = 1)) s;'
 on_primary=$("${P[@]}" -p "$pport" -Atc "$query")
 on_standby=$("${P[@]}" -p "$sport" -Atc "$query")
 if [ "$on_primary" != "$on_standby" ]; then
     diff <(echo "$on_primary") <(echo "$on_standby") | head -20
+    echo "replica: 0 passed, 1 failed"
+    exit 1
+fi
+# every row of the SQ8 index when all its lists are probed
+if [ "$(echo "$on_primary" | tail -1)" != 2550 ]; then
+    echo "replica: the 256-d ivfflat index returned $(echo "$on_primary" | tail -1) rows, not 2550"
     echo "replica: 0 passed, 1 failed"
     exit 1
 fi
