@@ -49,17 +49,16 @@ fn up(x: f64) -> f32 {
     }
 }
 
-/// `x` rounded down to an f32 (NaN becomes −∞).
+/// An f32 at most `x` (NaN becomes −∞): `x` lowered by more than the
+/// conversion's rounding (half an f32 ulp, at most 2^-24 of |x|, or 2^-150
+/// below f32's normal range) before converting, without a branch on it.
+#[inline]
 fn down(x: f64) -> f32 {
-    if x.is_nan() {
+    let y = x - x.abs() * (1.0 / (1u64 << 22) as f64) - 1e-40;
+    if y.is_nan() {
         return f32::NEG_INFINITY;
     }
-    let f = x as f32;
-    if (f as f64) > x {
-        f.next_down()
-    } else {
-        f
-    }
+    y as f32
 }
 
 /// The payload of a row whose prepared values are `values` and whose norm
@@ -153,23 +152,26 @@ impl BoundQuery {
         if payload.len() < payload_bytes(dims) {
             return f32::NEG_INFINITY;
         }
-        let f = |at: usize| f32::from_ne_bytes(payload[at..at + 4].try_into().expect("4 bytes")) as f64;
-        let (err, scale, xm) = (f(0), f(4), f(8));
+        let f = |at: usize| f32::from_ne_bytes([payload[at], payload[at + 1], payload[at + 2], payload[at + 3]]);
+        let (err, scale, xm) = (f(0) as f64, f(4) as f64, f(8) as f64);
         let (g, qn, qm) = (self.gamma, self.norm, self.magnitude);
         // Every partial sum of either computation is at most (‖q‖ + ‖x‖)² in
         // magnitude, before preparing: below 1e36 neither can overflow. A
         // product below 1e-30 (cosine's sums) may have lost digits to
-        // subnormals beyond the relative rounding bounded here.
+        // subnormals beyond the relative rounding bounded here. (One branch
+        // for all the tests: `&`, not `&&`.)
         let safe = |v: f64| v < 1e36;
         let normal = |v: f64| v >= 1e-30;
         let ok = err.is_finite()
-            && safe((qn + scale) * (qn + scale))
-            && safe((qm + xm) * (qm + xm))
-            && (self.metric != Metric::Cosine || (normal(qm * qm) && normal(xm * xm) && normal(qm * xm)));
+            & safe((qn + scale) * (qn + scale))
+            & safe((qm + xm) * (qm + xm))
+            & (self.metric != Metric::Cosine || (normal(qm * qm) & normal(xm * xm) & normal(qm * xm)));
         if !ok {
             return f32::NEG_INFINITY;
         }
-        let (copy, _): (Sq8Ref, bool) = sq8::parse(&payload[BOUNDS..], dims);
+        // the SQ8 record after the bounds: lo, step, codes (sq8::parse's
+        // layout, read here without its flag)
+        let copy = Sq8Ref { lo: f(BOUNDS), step: f(BOUNDS + 4), codes: &payload[BOUNDS + 8..BOUNDS + 8 + dims] };
         let bound = match self.metric {
             Metric::L2 => {
                 // sql = sqrt(Σ(q−x)² computed) ≥ ‖q−x‖·(1−γ) ≥ (‖q−x̂‖ − err)·(1−γ),
