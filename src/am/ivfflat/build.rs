@@ -126,17 +126,16 @@ fn format_version(kind: IndexKind, dims: usize) -> u32 {
 
 /// The format-2 payload of a prepared row stored as `raw` (in the index's
 /// element type) whose norm before preparing was `magnitude`.
-pub fn sq8_payload(kind: IndexKind, raw: &[u8], magnitude: f64, scratch: &mut Vec<f32>) -> Vec<u8> {
-    scratch.clear();
-    dense_values(kind.elem, raw, scratch);
-    // a halfvec row normalised for cosine was rounded to f16 after: each
-    // element by at most 2^-11 of itself, or 2^-25 below f16's normal range
+pub fn sq8_payload(kind: IndexKind, raw: &[u8], magnitude: f64) -> Vec<u8> {
+    let mut values = Vec::new();
+    dense_values(kind.elem, raw, &mut values);
+    // a halfvec row normalised for cosine was rounded to f16 after
     let extra = if kind.elem == Elem::F16 && kind.measure == Measure::Dense(Metric::Cosine) {
-        1.01 * 2f64.powi(-11) + (scratch.len() as f64).sqrt() * 2f64.powi(-25)
+        ivf::sq8_rows::f16_rounding(values.len())
     } else {
         0.0
     };
-    ivf::sq8_rows::encode(scratch, magnitude, extra)
+    ivf::sq8_rows::encode(&values, magnitude, extra)
 }
 
 /// Append the f32 values of a stored `ruvector` or `halfvec` vector to `out`.
@@ -266,9 +265,7 @@ impl LoadState {
         // format 2: the rows' SQ8 copies, on the worker threads too
         let payloads: Vec<Vec<u8>> = if self.sq8 {
             let magnitudes = &self.magnitudes;
-            ivf::parallel_map(n, self.threads, |i| {
-                sq8_payload(kind, &rows[i * rb..(i + 1) * rb], magnitudes[i], &mut Vec::new())
-            })
+            ivf::parallel_map(n, self.threads, |i| sq8_payload(kind, &rows[i * rb..(i + 1) * rb], magnitudes[i]))
         } else {
             Vec::new()
         };

@@ -47,7 +47,7 @@ pub unsafe extern "C-unwind" fn aminsert(
     let Some(row) = row.prepared(kind) else { return false }; // zero vector under cosine
     let entry = super::lists::nearest(idx, &meta, kind, &row.query(kind));
     let tuple = if meta.version == IVF_VERSION_SQ8 {
-        encode_row(tid, &super::sq8_payload(kind, &row.raw, magnitude, &mut Vec::new()))
+        encode_row(tid, &super::sq8_payload(kind, &row.raw, magnitude))
     } else {
         encode_row(tid, &row.raw)
     };

@@ -172,9 +172,8 @@ impl callbacks::OrderedScan for ScanState {
     }
 }
 
-/// A format-2 scan's query: the prepared query as f32 values. A halfvec
-/// query normalised for cosine was rounded to f16 after: each element by at
-/// most 2^-11 of itself, or 2^-25 below f16's normal range.
+/// A format-2 scan's query: the prepared query as f32 values (a halfvec
+/// query normalised for cosine was rounded to f16 after).
 fn bound_query(kind: IndexKind, query: &Query, magnitude: f64) -> BoundQuery {
     let (values, rounded): (Vec<f32>, bool) = match query {
         Query::F32(v) => (v.clone(), false),
@@ -183,7 +182,7 @@ fn bound_query(kind: IndexKind, query: &Query, magnitude: f64) -> BoundQuery {
     };
     let Measure::Dense(metric) = kind.measure else { unreachable!("format 2 is only built for dense metrics") };
     let extra = if rounded && metric == Metric::Cosine {
-        1.01 * 2f64.powi(-11) + (values.len() as f64).sqrt() * 2f64.powi(-25)
+        ruvector_core::ivf::sq8_rows::f16_rounding(values.len())
     } else {
         0.0
     };

@@ -61,6 +61,13 @@ fn down(x: f64) -> f32 {
     y as f32
 }
 
+/// How far a vector normalised for cosine and then rounded to f16 (a
+/// `halfvec` row or query) may be from the normalised vector: each element
+/// moves by at most 2^-11 of itself, or 2^-25 below f16's normal range.
+pub fn f16_rounding(dims: usize) -> f64 {
+    1.01 * 2f64.powi(-11) + (dims as f64).sqrt() * 2f64.powi(-25)
+}
+
 /// The payload of a row whose prepared values are `values` and whose norm
 /// before preparing was `magnitude`. `extra` bounds how far `values` may be
 /// from the vector the SQL operator measures beyond f32 rounding (a
