@@ -5,8 +5,8 @@
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
 cd "$REPO_ROOT"
-# A one-shot run gains nothing from incremental compilation, which roughly
-# doubles the debug build's size on disk.
+# A one-shot run gains nothing from incremental compilation, whose caches
+# only take disk (a CI run once ran out of it).
 export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
 
 bash scripts/install-deps.sh
