@@ -70,8 +70,16 @@ pub fn encode(x: &[f32]) -> Option<Vec<u8>> {
 /// Panics if `record` is shorter than `record_bytes(dims)`.
 #[inline]
 pub fn parse(record: &[u8], dims: usize) -> (Sq8Ref<'_>, bool) {
-    let f = |at: usize| f32::from_ne_bytes(record[at..at + 4].try_into().expect("4 bytes"));
-    (Sq8Ref { lo: f(0), step: f(4), codes: &record[HEADER..HEADER + dims] }, record[HEADER + dims] == 1)
+    (copy(record, dims), record[HEADER + dims] == 1)
+}
+
+/// The copy in a record of a `dims`-element vector, its exact flag not read
+/// (the record may end before it). Panics if `record` is shorter than
+/// `record_bytes(dims) - 1`.
+#[inline]
+pub fn copy(record: &[u8], dims: usize) -> Sq8Ref<'_> {
+    let f = |at: usize| f32::from_ne_bytes([record[at], record[at + 1], record[at + 2], record[at + 3]]);
+    Sq8Ref { lo: f(0), step: f(4), codes: &record[HEADER..HEADER + dims] }
 }
 
 /// Whether a record says its copy is exact.

@@ -176,9 +176,7 @@ impl BoundQuery {
         if !ok {
             return f32::NEG_INFINITY;
         }
-        // the SQ8 record after the bounds: lo, step, codes (sq8::parse's
-        // layout, read here without its flag)
-        let copy = Sq8Ref { lo: f(BOUNDS), step: f(BOUNDS + 4), codes: &payload[BOUNDS + 8..BOUNDS + 8 + dims] };
+        let copy: Sq8Ref = sq8::copy(&payload[BOUNDS..], dims);
         let bound = match self.metric {
             Metric::L2 => {
                 // sql = sqrt(Σ(q−x)² computed) ≥ ‖q−x‖·(1−γ) ≥ (‖q−x̂‖ − err)·(1−γ),
