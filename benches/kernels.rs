@@ -1,7 +1,8 @@
 //! Distance kernels at 128, 384, 768 and 1536 dimensions: the naive scalar
 //! baseline next to every kernel set this CPU can run, for f32 (`ruvector`)
 //! and f16 (`halfvec`, widened lane by lane inside the kernels).
-//! Run: `cargo bench -p ruvector_core --bench kernels`
+//! Also the SQ8 encoder. Run: `cargo bench -p ruvector_core --bench kernels`
+//! (`-- sq8_encode` for the encoder alone)
 
 use criterion::{black_box, criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use half::f16;
@@ -62,7 +63,26 @@ fn bench_type<T: KernelElement>(c: &mut Criterion, suffix: &str, convert: fn(&[f
     group.finish();
 }
 
+/// Making a vector's SQ8 copy (`sq8::encode`): every hnsw and ivfflat row
+/// pays it at build and insert. Fractional values, and integers (pixels).
+fn bench_sq8_encode(c: &mut Criterion) {
+    let mut group = c.benchmark_group("sq8_encode");
+    group.warm_up_time(Duration::from_millis(300)).measurement_time(Duration::from_millis(1200));
+    for dims in [128usize, 384, 784, 1536] {
+        let fractional = data(dims, 3);
+        let integral: Vec<f32> = fractional.iter().map(|x| ((x + 0.5) * 255.0).round()).collect();
+        group.throughput(Throughput::Elements(dims as u64));
+        for (name, x) in [("fractional", &fractional), ("integral", &integral)] {
+            group.bench_with_input(BenchmarkId::new(name, dims), &dims, |bch, _| {
+                bch.iter(|| ruvector_core::sq8::encode(black_box(x)))
+            });
+        }
+    }
+    group.finish();
+}
+
 fn bench(c: &mut Criterion) {
+    bench_sq8_encode(c);
     bench_type::<f32>(c, "", |v| v.to_vec());
     bench_type::<f16>(c, "_f16", |v| v.iter().map(|&x| f16::from_f32(x)).collect());
 }

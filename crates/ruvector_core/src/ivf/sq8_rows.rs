@@ -78,14 +78,16 @@ pub fn encode(values: &[f32], magnitude: f64, extra: f64) -> Vec<u8> {
         Some(record) => {
             let (copy, _) = sq8::parse(&record, values.len());
             let (step, lo) = (copy.step as f64, copy.lo as f64);
-            let (mut err, mut norm) = (0.0f64, 0.0f64);
-            for (&x, &c) in values.iter().zip(copy.codes) {
+            // (eight partial sums each, so the loop runs in vector lanes)
+            let (mut errs, mut norms) = ([0.0f64; 8], [0.0f64; 8]);
+            for (i, (&x, &c)) in values.iter().zip(copy.codes).enumerate() {
                 // the decoded value before the kernels' one rounding to f32
                 // (exact in f64: an 8-bit code times an f32, plus an f32)
                 let d = c as f64 * step + lo;
-                err += (x as f64 - d) * (x as f64 - d);
-                norm += d * d;
+                errs[i % 8] += (x as f64 - d) * (x as f64 - d);
+                norms[i % 8] += d * d;
             }
+            let (err, norm): (f64, f64) = (errs.iter().sum(), norms.iter().sum());
             // the kernels decode with one fused multiply-add, rounded to f32:
             // each element moves by at most half an f32 ulp of the largest
             // decoded magnitude; sums of squares in f64 of f32 values have a
