@@ -370,6 +370,36 @@ pub fn stored_form(d: pg_sys::Datum) -> StoredForm {
     }
 }
 
+/// A copy of datum `d`'s bytes if it is a pointer to a value stored out of
+/// line (TOAST on disk): the pointer, not the value (18 bytes). The copy
+/// stays readable as a datum after the heap buffer it came from is released
+/// (`ExternalPointer::datum`), and detoasting it fetches the value, as long
+/// as the row is not vacuumed away: callers hold a lock that keeps VACUUM
+/// out (an index build's).
+pub fn toast_pointer(d: pg_sys::Datum) -> Option<ExternalPointer> {
+    let p = d.cast_mut_ptr::<pg_sys::varlena>();
+    // SAFETY: a non-null varlena datum; the checks read its first two bytes
+    // (a pointer's header and tag), then its own VARSIZE_EXTERNAL bytes.
+    unsafe {
+        let on_disk = pgrx::varlena::varatt_is_1b_e(p)
+            && pgrx::varlena::vartag_external(p) == pg_sys::vartag_external::VARTAG_ONDISK as u8;
+        on_disk.then(|| {
+            let len = pgrx::varlena::varsize_external(p);
+            ExternalPointer(core::slice::from_raw_parts(p.cast::<u8>(), len).to_vec())
+        })
+    }
+}
+
+/// The bytes of an on-disk TOAST pointer (`toast_pointer`).
+pub struct ExternalPointer(Vec<u8>);
+
+impl ExternalPointer {
+    /// The pointer as a datum, valid while `self` is.
+    pub fn datum(&self) -> pg_sys::Datum {
+        pg_sys::Datum::from(self.0.as_ptr())
+    }
+}
+
 /// The storage `ruvector_core::toast` chooses for vector datum `d` of SQL
 /// type `type_name` (`ruvector`, `halfvec` or `sparsevec`), by its detoasted
 /// size and elements.

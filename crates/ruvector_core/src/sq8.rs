@@ -61,7 +61,8 @@ pub fn encode(x: &[f32]) -> Option<Vec<u8>> {
         hi[lane] = if v > hi[lane] { v } else { hi[lane] };
         let a = v.abs();
         finite[lane] &= a < f32::INFINITY;
-        whole[lane] &= (a < 2.0 * INTEGER_ULP_ONE) & ((a >= INTEGER_ULP_ONE) | ((a + INTEGER_ULP_ONE) - INTEGER_ULP_ONE == a));
+        whole[lane] &=
+            (a < 2.0 * INTEGER_ULP_ONE) & ((a >= INTEGER_ULP_ONE) | ((a + INTEGER_ULP_ONE) - INTEGER_ULP_ONE == a));
     };
     let chunks = x.chunks_exact(LANES);
     let tail = chunks.remainder();

@@ -22,7 +22,8 @@ use ruvector_core::hnsw::{BitSpace, BuildParams, DenseSpace, InMemoryGraph, Spac
 
 use super::{insert, options};
 use crate::am::callbacks::{
-    self, progress, PROGRESS_CREATE_IDX_SUBPHASE, PROGRESS_CREATE_IDX_TUPLES_DONE, PROGRESS_CREATE_IDX_TUPLES_TOTAL,
+    self, progress, RowMemory, PROGRESS_CREATE_IDX_SUBPHASE, PROGRESS_CREATE_IDX_TUPLES_DONE,
+    PROGRESS_CREATE_IDX_TUPLES_TOTAL,
 };
 use crate::am::kind::{
     check_row_dims, index_columns, index_kind, key_column, metric_code, row_columns, Elem, IndexColumns, IndexKind,
@@ -67,6 +68,7 @@ struct Collected {
     m: usize,
     /// Set once the in-memory graph has been written and rows go to disk one by one.
     on_disk: Option<OnDisk>,
+    memory: RowMemory,
 }
 
 struct OnDisk {
@@ -148,8 +150,9 @@ unsafe extern "C-unwind" fn build_callback(
     let (state, tid) = unsafe { (&mut *(state as *mut Collected), tid_of(&*tid)) };
     // SAFETY: as above.
     let (Some(value), key) = (unsafe { row_columns(state.columns, values, isnull) }) else { return };
+    let kind = state.kind;
     // SAFETY: the indexed column's datum, of the type index_kind() found.
-    let Some(row) = (unsafe { super::read_row(state.kind, value) }) else { return };
+    let Some(row) = state.memory.read(|| unsafe { super::read_row(kind, value) }) else { return };
     if state.dims == 0 {
         state.dims = row.dims;
     } else {
@@ -309,6 +312,7 @@ pub unsafe extern "C-unwind" fn ambuild(
         memory_limit: mem_kb as usize * 1024,
         m,
         on_disk: None,
+        memory: RowMemory::new(),
     };
     progress(PROGRESS_CREATE_IDX_SUBPHASE, PHASE_LOAD);
     // SAFETY: a standard index build scan with our callback and state.

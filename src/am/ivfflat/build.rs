@@ -2,7 +2,9 @@
 //!
 //! 1. Sample rows as ANALYZE does: a block sample (PostgreSQL's BlockSampler)
 //!    with a reservoir over the rows of the sampled blocks; `lists` × 50 rows,
-//!    at least 10,000 (pgvector's sample size).
+//!    at least 10,000 (pgvector's sample size). A value stored out of line
+//!    is kept as its TOAST pointer and read after the scan, so only the rows
+//!    that end in the sample are fetched from TOAST.
 //! 2. k-means on the sample (ruvector_core::ivf, worker threads that never call
 //!    PostgreSQL; max_parallel_maintenance_workers + 1 of them, at most one
 //!    per core). Bit indexes
@@ -12,6 +14,9 @@
 //!    their nearest centre on the worker threads, and written list by list as
 //!    page chains (a later batch's pages are linked after the list's earlier
 //!    ones). Every page is WAL-logged once at the end.
+//!
+//! Rows are read in a per-row memory context (`callbacks::RowMemory`), so
+//! the detoasted copy of each value is freed as soon as the row is read.
 
 use half::f16;
 use pgrx::pg_sys;
@@ -28,7 +33,8 @@ use ruvector_core::ivf::{self, KMeansParams, Reservoir};
 use super::lists::Centres;
 use super::options;
 use crate::am::callbacks::{
-    self, progress, PROGRESS_CREATE_IDX_SUBPHASE, PROGRESS_CREATE_IDX_TUPLES_DONE, PROGRESS_CREATE_IDX_TUPLES_TOTAL,
+    self, progress, RowMemory, PROGRESS_CREATE_IDX_SUBPHASE, PROGRESS_CREATE_IDX_TUPLES_DONE,
+    PROGRESS_CREATE_IDX_TUPLES_TOTAL,
 };
 use crate::am::kind::{check_row_dims, index_kind, key_column, metric_code, read_row, Elem, IndexKind, Measure, Row};
 use crate::am::storage::{self, tid_of, BulkWriter, Index};
@@ -168,9 +174,47 @@ impl Dims {
     }
 }
 
+/// A sampled row as k-means sees it, or, for a value stored out of line,
+/// where it is: the value is read after the scan, so the rows the reservoir
+/// replaces later (most of those it takes, on a large table) are never
+/// fetched from TOAST.
+enum Sampled {
+    Read(Vec<f32>),
+    Toasted(crate::datum::ExternalPointer),
+}
+
 struct SampleState {
     dims: Dims,
-    reservoir: Reservoir<Vec<f32>>,
+    reservoir: Reservoir<Sampled>,
+    memory: RowMemory,
+    /// Whether values stored out of line are read after the scan.
+    defer: bool,
+}
+
+impl SampleState {
+    /// The sample as k-means sees it, reading the values left out of line,
+    /// and how many of those turned out not indexable (zero vectors under
+    /// cosine), which are left out.
+    fn into_rows(self) -> (Dims, Vec<Vec<f32>>, usize) {
+        let SampleState { mut dims, reservoir, mut memory, .. } = self;
+        let items = reservoir.into_items();
+        let mut rows = Vec::with_capacity(items.len());
+        let mut dropped = 0;
+        for item in items {
+            match item {
+                Sampled::Read(v) => rows.push(v),
+                Sampled::Toasted(pointer) => {
+                    let kind = dims.kind;
+                    match memory.read(|| dims.row(pointer.datum()).map(|(row, _)| kmeans_form(kind, &row))) {
+                        Some(v) => rows.push(v),
+                        None => dropped += 1,
+                    }
+                }
+            }
+            pgrx::check_for_interrupts!();
+        }
+        (dims, rows, dropped)
+    }
 }
 
 /// A heap-scan callback: guarded, so an ERROR or panic in it becomes an ERROR
@@ -190,22 +234,29 @@ unsafe extern "C-unwind" fn sample_callback(
         return;
     }
     // Decide first, read after: most rows of a large table are skipped, and
-    // reading one detoasts it (a 1,536-d vector is a TOAST fetch). A row
-    // that turns out not indexable (a zero vector under cosine) takes no
-    // place; it only counted as seen.
+    // reading one detoasts it (a 1,536-d vector is a TOAST fetch), so a value
+    // stored out of line is read only if it is still in the sample at the
+    // end. A row read here that turns out not indexable (a zero vector under
+    // cosine) takes no place; it only counted as seen.
     let slot = state.reservoir.slot();
     if slot == ivf::sample::Slot::Skip {
         return;
     }
-    let Some((row, _)) = state.dims.row(value) else { return };
-    let v = kmeans_form(state.dims.kind, &row);
-    state.reservoir.put(slot, v);
+    if let Some(pointer) = crate::datum::toast_pointer(value).filter(|_| state.defer) {
+        state.reservoir.put(slot, Sampled::Toasted(pointer));
+        return;
+    }
+    let kind = state.dims.kind;
+    let dims = &mut state.dims;
+    let Some(v) = state.memory.read(|| dims.row(value).map(|(row, _)| kmeans_form(kind, &row))) else { return };
+    state.reservoir.put(slot, Sampled::Read(v));
 }
 
 /// Rows read from the table and not yet written: their stored bytes
 /// (`row_bytes` each) and heap TIDs.
 struct LoadState {
     dims: Dims,
+    memory: RowMemory,
     row_bytes: usize,
     rows: Vec<u8>,
     tids: Vec<Tid>,
@@ -331,7 +382,8 @@ unsafe extern "C-unwind" fn load_callback(
     if null {
         return;
     }
-    let Some((row, magnitude)) = state.dims.row(value) else { return };
+    let dims = &mut state.dims;
+    let Some((row, magnitude)) = state.memory.read(|| dims.row(value)) else { return };
     state.indexed += 1.0;
     state.rows.extend_from_slice(&row.raw);
     state.tids.push(tid);
@@ -344,27 +396,23 @@ unsafe extern "C-unwind" fn load_callback(
     }
 }
 
-#[pg_guard]
-pub unsafe extern "C-unwind" fn ambuild(
+/// A sample of up to `samples` rows as ANALYZE takes one: PostgreSQL's
+/// BlockSampler picks blocks, a reservoir the rows in them. Returns the
+/// rows as k-means sees them and how many deferred reads found rows not
+/// indexable (`SampleState::into_rows`).
+///
+/// # Safety
+/// `heap`, `index`, `info` are ambuild's.
+unsafe fn sample(
     heap: pg_sys::Relation,
     index: pg_sys::Relation,
     info: *mut pg_sys::IndexInfo,
-) -> *mut pg_sys::IndexBuildResult {
-    let kind = index_kind(index, "ivfflat");
-    let lists = options::lists_of(index);
-    let typmod = key_column(index).1;
-    // SAFETY: reading this backend's settings.
-    let mem_kb = unsafe { pg_sys::maintenance_work_mem as usize };
-    let mut dims = Dims { dims: if typmod > 0 { typmod as usize } else { 0 }, kind };
-    if dims.dims > 0 {
-        check_dims(kind, dims.dims);
-    }
-    let threads = callbacks::maintenance_threads();
-    let memory = mem_kb * 1024;
-
-    // 1. sample
-    let samples = (lists * 50).max(10_000);
-    let mut sample = SampleState { dims, reservoir: Reservoir::new(samples, 0x7276_6976) };
+    dims: Dims,
+    samples: usize,
+    defer: bool,
+) -> (Dims, Vec<Vec<f32>>, usize) {
+    let mut sample =
+        SampleState { dims, reservoir: Reservoir::new(samples, 0x7276_6976), memory: RowMemory::new(), defer };
     // SAFETY: block sampling as ANALYZE does, scanning each sampled block with our callback.
     unsafe {
         let nblocks = pg_sys::RelationGetNumberOfBlocksInFork(heap, pg_sys::ForkNumber::MAIN_FORKNUM);
@@ -388,8 +436,40 @@ pub unsafe extern "C-unwind" fn ambuild(
             pgrx::check_for_interrupts!();
         }
     }
-    dims = sample.dims;
-    let sampled = sample.reservoir.into_items();
+    sample.into_rows()
+}
+
+#[pg_guard]
+pub unsafe extern "C-unwind" fn ambuild(
+    heap: pg_sys::Relation,
+    index: pg_sys::Relation,
+    info: *mut pg_sys::IndexInfo,
+) -> *mut pg_sys::IndexBuildResult {
+    let kind = index_kind(index, "ivfflat");
+    let lists = options::lists_of(index);
+    let typmod = key_column(index).1;
+    // SAFETY: reading this backend's settings.
+    let mem_kb = unsafe { pg_sys::maintenance_work_mem as usize };
+    let mut dims = Dims { dims: if typmod > 0 { typmod as usize } else { 0 }, kind };
+    if dims.dims > 0 {
+        check_dims(kind, dims.dims);
+    }
+    let threads = callbacks::maintenance_threads();
+    let memory = mem_kb * 1024;
+
+    // 1. sample
+    let samples = (lists * 50).max(10_000);
+    // SAFETY: ambuild's relations and IndexInfo.
+    let (sample_dims, mut sampled, dropped) = unsafe { sample(heap, index, info, dims, samples, true) };
+    // Values read after the scan took their places in the sample before it
+    // was known whether they can be indexed. If most could not be (a table
+    // of mostly zero vectors under cosine), sample again reading each row as
+    // it is taken, so the sample is as large as the rows allow.
+    dims = sample_dims;
+    if dropped > sampled.len() {
+        // SAFETY: as above.
+        (dims, sampled, _) = unsafe { sample(heap, index, info, dims, samples, false) };
+    }
     let d = dims.dims.max(1);
     if sampled.len() < lists {
         pg_sys::panic::ErrorReport::new(
@@ -470,6 +550,7 @@ pub unsafe extern "C-unwind" fn ambuild(
     let sq8 = format_version(kind, dims.dims) == IVF_VERSION_SQ8;
     let mut load = LoadState {
         dims,
+        memory: RowMemory::new(),
         row_bytes,
         rows: Vec::new(),
         tids: Vec::new(),

@@ -105,3 +105,32 @@ SELECT 'mem_v'::regclass::oid AS mem_v_oid \gset
 SELECT count(*) AS segments_before FROM ruvector_shared_cache() WHERE index = :mem_v_oid;
 DROP TABLE mem_t, mem_b;
 SELECT count(*) AS segments_left FROM ruvector_shared_cache() WHERE index = :mem_v_oid;
+-- Index builds read each row's value; a value stored out of line is copied
+-- out of TOAST, and that copy is freed once the row is read instead of
+-- staying until the build ends. 20,000 zero vectors of 600 dimensions, out
+-- of line (2.4 kB each, 48 MB in all), are read and not indexed under
+-- cosine, so the builds' peak memory (the backend's VmHWM) grows by much
+-- less than they take. 20 rows are indexable: the ivfflat build's sample,
+-- whose out-of-line values it reads after the scan, is taken again when
+-- most of them turn out zero vectors, so all 20 reach k-means (no
+-- little-data NOTICE for 15 lists).
+CREATE FUNCTION peak_kb() RETURNS bigint LANGUAGE sql AS
+$$ SELECT substring(pg_read_file('/proc/self/status') FROM 'VmHWM:\s+(\d+) kB')::bigint $$;
+SET ruvector.compress_values = off;
+CREATE TABLE mem_toast (v ruvector(600));
+ALTER TABLE mem_toast ALTER COLUMN v SET STORAGE EXTERNAL;
+INSERT INTO mem_toast SELECT array_fill(0, ARRAY[600])::real[]::ruvector FROM generate_series(1, 20000);
+INSERT INTO mem_toast SELECT (SELECT array_agg(random() + 0.1) FROM generate_series(1, 600) WHERE i > 0)::ruvector FROM generate_series(1, 20) i;
+RESET ruvector.compress_values;
+SELECT count(*) AS rows, pg_total_relation_size('mem_toast') > 45000000 AS out_of_line_mb_over_45,
+       bool_and((ruvector_storage_info(v) ->> 'external')::bool) AS all_external
+FROM mem_toast;
+-- the table's pages are in this backend's memory from here on
+SELECT count(*) AS zero_vectors FROM mem_toast WHERE vector_norm(v) = 0;
+CREATE TEMP TABLE mem_peak AS SELECT peak_kb() AS kb;
+SET maintenance_work_mem = '64MB';
+CREATE INDEX mem_toast_ivf ON mem_toast USING ivfflat (v vector_cosine_ops) WITH (lists = 15);
+CREATE INDEX mem_toast_hnsw ON mem_toast USING hnsw (v vector_cosine_ops);
+RESET maintenance_work_mem;
+SELECT peak_kb() - kb < 16000 AS builds_peak_under_16_mb_more FROM mem_peak;
+DROP TABLE mem_toast;
