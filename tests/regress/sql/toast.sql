@@ -66,3 +66,24 @@ SELECT array_agg(id) AS exact FROM (SELECT id FROM toast_q ORDER BY v <-> (SELEC
 RESET enable_indexscan;
 RESET hnsw.ef_search;
 DROP TABLE toast_t, toast_q;
+-- ivfflat's build samples an out-of-line value as its TOAST pointer and
+-- reads it after the heap scan; CREATE INDEX CONCURRENTLY builds in
+-- transactions of its own. With every list probed, the index answers as an
+-- exact scan does.
+CREATE TABLE toast_ivf (id int, v ruvector(700));
+INSERT INTO toast_ivf SELECT i, (SELECT array_agg(sin(i * g * 0.37)) FROM generate_series(1, 700) g WHERE i > 0) FROM generate_series(1, 300) i;
+SELECT count(*) AS rows, bool_and((ruvector_storage_info(v) ->> 'external')::bool) AS all_external FROM toast_ivf;
+CREATE INDEX CONCURRENTLY toast_ivf_idx ON toast_ivf USING ivfflat (v vector_l2_ops) WITH (lists = 4);
+SET ivfflat.probes = 4;
+SET enable_seqscan = off;
+EXPLAIN (COSTS OFF) SELECT id FROM toast_ivf ORDER BY v <-> (SELECT v FROM toast_ivf WHERE id = 5) LIMIT 5;
+CREATE TEMP TABLE toast_ivf_by_index AS
+    SELECT array_agg(id) AS ids FROM (SELECT id FROM toast_ivf ORDER BY v <-> (SELECT v FROM toast_ivf WHERE id = 5) LIMIT 5) s;
+RESET enable_seqscan;
+SET enable_indexscan = off;
+SELECT ids = (SELECT array_agg(id) FROM (SELECT id FROM toast_ivf ORDER BY v <-> (SELECT v FROM toast_ivf WHERE id = 5) LIMIT 5) s) AS same_as_exact,
+       ids[1] AS nearest
+FROM toast_ivf_by_index;
+RESET enable_indexscan;
+RESET ivfflat.probes;
+DROP TABLE toast_ivf, toast_ivf_by_index;
