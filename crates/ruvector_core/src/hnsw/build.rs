@@ -106,20 +106,32 @@ impl<S: Space> InMemoryGraph<S> {
     /// distances tie). Give each such node a level-0 link from a near
     /// reachable node: one with room in its list if a search finds one,
     /// else replacing the neighbour that has the most other incoming links
-    /// (at least two, so that it keeps one). Rounds repeat while they make
-    /// progress, since a replaced link can strand a node in turn.
+    /// from reachable nodes (at least two, so that it keeps one). Rounds
+    /// repeat while they make progress, since a replaced link can strand a
+    /// node in turn; a round that leaves more nodes unreachable than before
+    /// it is undone.
     fn connect_unreachable(&self) {
         let mut left = usize::MAX;
+        // each level-0 list the last round changed, as it was before
+        let mut undo: Vec<(u32, Vec<u32>)> = Vec::new();
         for _round in 0..32 {
             let orphans = self.unreachable();
-            if orphans.is_empty() || orphans.len() >= left {
+            if orphans.len() > left {
+                for (x, l) in undo.drain(..).rev() {
+                    self.links.lock(x).set(0, &l);
+                }
+                return;
+            }
+            if orphans.is_empty() || orphans.len() == left {
                 return;
             }
             left = orphans.len();
+            undo.clear();
             let orphan_set: std::collections::HashSet<u32> = orphans.iter().copied().collect();
+            // in-links that keep a node reachable: those from reachable nodes
             let mut indegree = vec![0u32; self.len()];
             let mut list = Vec::new();
-            for x in 0..self.len() as u32 {
+            for x in (0..self.len() as u32).filter(|x| !orphan_set.contains(x)) {
                 list.clear();
                 self.links.read(x, 0, &mut list);
                 for &y in &list {
@@ -139,6 +151,7 @@ impl<S: Space> InMemoryGraph<S> {
                 let found = search_layer(self, q, &[start], self.params.ef_construction.max(8), 0, &mut self.visited());
                 let hosts: Vec<u32> =
                     found.iter().map(|n| n.id).filter(|&x| x != u && !orphan_set.contains(&x)).collect();
+
                 let mut best: Option<(u32, Option<usize>, u32)> = None; // (host, slot to replace, its indegree)
                 for &x in &hosts {
                     let l = self.links.lock(x).get(0);
@@ -175,6 +188,7 @@ impl<S: Space> InMemoryGraph<S> {
                 let displaced = {
                     let mut node = self.links.lock(x);
                     let mut l = node.get(0);
+                    undo.push((x, l.clone()));
                     let displaced = match slot {
                         None if l.len() < cap => {
                             l.push(u);
@@ -195,6 +209,7 @@ impl<S: Space> InMemoryGraph<S> {
                 if let (true, Some(y)) = (hand_over, displaced) {
                     let mut node = self.links.lock(u);
                     let mut l = node.get(0);
+                    undo.push((u, l.clone()));
                     if !l.contains(&y) && y != u {
                         if l.len() < cap {
                             l.push(y);
@@ -825,6 +840,19 @@ mod fuzz_regression {
         SparseSpace { offsets, pairs, metric }
     }
 
+    /// One node per line: a filtered index's nodes, where identical vectors
+    /// with different filter keys are nodes of their own.
+    fn fuzz_nodes(text: &str, metric: PairMetric) -> SparseSpace {
+        let mut offsets = vec![0];
+        let mut pairs = Vec::new();
+        for line in text.lines() {
+            let v = crate::sparse::text::parse(line.as_bytes(), -1).expect("a sparsevec");
+            pairs.extend(pairs_of(v.as_ref()));
+            offsets.push(pairs.len());
+        }
+        SparseSpace { offsets, pairs, metric }
+    }
+
     fn unreachable_after_build(space: SparseSpace, m: usize, ef_construction: usize) -> Vec<u32> {
         let params = BuildParams { m, ef_construction, seed: 0x5275_7665_6374 };
         InMemoryGraph::build(space, params, 1, |_| true).expect("not cancelled").unreachable()
@@ -841,6 +869,25 @@ mod fuzz_regression {
     /// elements unreachable, because every host the repair found had a full
     /// list of neighbours with one in-link each, so none would take an
     /// orphan in.
+    /// A filtered index's nodes (L1, m = 2, ef_construction = 8; the strict
+    /// fuzzer, seed 65): eleven empty vectors (one per filter key), and
+    /// values up to 3e38, whose distances to the rest are 3e38 or more. The
+    /// build left 34 of 43 nodes unreachable; the repair's first round
+    /// counted in-links from unreachable nodes as keeping a neighbour
+    /// reachable, replaced such neighbours and left 38, and the next round,
+    /// making no progress, stopped there. `ruvector_index_check` reported 6
+    /// of 43 reachable and an exhaustive scan returned 9 rows for LIMIT 10.
+    #[test]
+    fn filtered_l1_nodes_with_huge_values_build_a_connected_graph() {
+        for threads in [1, 2] {
+            let space = fuzz_nodes(include_str!("fuzz_f2484_nodes.txt"), PairMetric::L1);
+            assert_eq!(space.len(), 43);
+            let params = BuildParams { m: 2, ef_construction: 8, seed: 0x5275_7665_6374 };
+            let graph = InMemoryGraph::build(space, params, threads, |_| true).expect("not cancelled");
+            assert_eq!(graph.unreachable(), Vec::<u32>::new(), "{threads} threads");
+        }
+    }
+
     #[test]
     fn sparse_l1_rows_build_a_connected_graph() {
         let space = fuzz_rows(include_str!("fuzz_f3283_rows.txt"), PairMetric::L1);
