@@ -944,10 +944,18 @@ mod fuzz_regression {
         assert_eq!(unreachable_after_build(space, 2, 64), Vec::<u32>::new());
     }
 
-    /// Another fuzzer table (L1, m = 2, ef_construction = 4): 37 of 97
-    /// elements unreachable, because every host the repair found had a full
-    /// list of neighbours with one in-link each, so none would take an
-    /// orphan in.
+    /// The graph over a filtered index's nodes, built with 1 and 2 threads,
+    /// leaves no node unreachable.
+    fn assert_connected(text: &str, nodes: usize, m: usize, ef_construction: usize) {
+        for threads in [1, 2] {
+            let space = fuzz_nodes(text, PairMetric::L1);
+            assert_eq!(space.len(), nodes);
+            let params = BuildParams { m, ef_construction, seed: 0x5275_7665_6374 };
+            let graph = InMemoryGraph::build(space, params, threads, |_| true).expect("not cancelled");
+            assert_eq!(graph.unreachable(), Vec::<u32>::new(), "{threads} threads");
+        }
+    }
+
     /// A filtered index's nodes (L1, m = 2, ef_construction = 8; the strict
     /// fuzzer, seed 65): eleven empty vectors (one per filter key), and
     /// values up to 3e38, whose distances to the rest are 3e38 or more. The
@@ -958,13 +966,7 @@ mod fuzz_regression {
     /// of 43 reachable and an exhaustive scan returned 9 rows for LIMIT 10.
     #[test]
     fn filtered_l1_nodes_with_huge_values_build_a_connected_graph() {
-        for threads in [1, 2] {
-            let space = fuzz_nodes(include_str!("fuzz_f2484_nodes.txt"), PairMetric::L1);
-            assert_eq!(space.len(), 43);
-            let params = BuildParams { m: 2, ef_construction: 8, seed: 0x5275_7665_6374 };
-            let graph = InMemoryGraph::build(space, params, threads, |_| true).expect("not cancelled");
-            assert_eq!(graph.unreachable(), Vec::<u32>::new(), "{threads} threads");
-        }
+        assert_connected(include_str!("fuzz_f2484_nodes.txt"), 43, 2, 8);
     }
 
     /// Another filtered L1 index (m = 2, ef_construction = 4; the strict
@@ -975,15 +977,13 @@ mod fuzz_regression {
     /// The last pass hands each one over to a reachable host.
     #[test]
     fn filtered_l1_nodes_left_by_the_rounds_are_handed_over() {
-        for threads in [1, 2] {
-            let space = fuzz_nodes(include_str!("fuzz_f18071_nodes.txt"), PairMetric::L1);
-            assert_eq!(space.len(), 24);
-            let params = BuildParams { m: 2, ef_construction: 4, seed: 0x5275_7665_6374 };
-            let graph = InMemoryGraph::build(space, params, threads, |_| true).expect("not cancelled");
-            assert_eq!(graph.unreachable(), Vec::<u32>::new(), "{threads} threads");
-        }
+        assert_connected(include_str!("fuzz_f18071_nodes.txt"), 24, 2, 4);
     }
 
+    /// Another fuzzer table (L1, m = 2, ef_construction = 4): 37 of 97
+    /// elements unreachable, because every host the repair found had a full
+    /// list of neighbours with one in-link each, so none would take an
+    /// orphan in.
     #[test]
     fn sparse_l1_rows_build_a_connected_graph() {
         let space = fuzz_rows(include_str!("fuzz_f3283_rows.txt"), PairMetric::L1);
