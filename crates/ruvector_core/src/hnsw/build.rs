@@ -85,19 +85,7 @@ impl<S: Space> InMemoryGraph<S> {
     pub fn unreachable(&self) -> Vec<u32> {
         let Some((ep, _)) = self.entry_point() else { return Vec::new() };
         let mut seen = vec![false; self.len()];
-        let mut stack = vec![ep];
-        seen[ep as usize] = true;
-        let mut list = Vec::new();
-        while let Some(x) = stack.pop() {
-            list.clear();
-            self.links.read(x, 0, &mut list);
-            for &y in &list {
-                if !seen[y as usize] {
-                    seen[y as usize] = true;
-                    stack.push(y);
-                }
-            }
-        }
+        self.mark_reachable(ep, &mut seen);
         (0..self.len() as u32).filter(|&i| !seen[i as usize]).collect()
     }
 
