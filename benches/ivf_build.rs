@@ -39,10 +39,20 @@ fn main() {
     let lists: usize = args.get(3).map_or((n / 1000).max(1), |s| s.parse().expect("LISTS"));
     let threads: usize = args.get(4).map_or(2, |s| s.parse().expect("THREADS"));
     let max_iterations: usize = args.get(5).map_or(50, |s| s.parse().expect("MAX_ITERATIONS"));
-    let step = (n / 10_000).max(1);
+    // the build's sample size: lists × 50, at least 10,000
+    let samples = (lists * 50).max(10_000).min(n);
+    let step = (n / samples).max(1);
     let sample: Vec<f32> =
-        (0..n).step_by(step).take(10_000).flat_map(|i| rows[i * dims..(i + 1) * dims].to_vec()).collect();
-    let params = KMeansParams { k: lists, spherical: metric == Metric::Cosine, max_iterations, seed: 1, threads };
+        (0..n).step_by(step).take(samples).flat_map(|i| rows[i * dims..(i + 1) * dims].to_vec()).collect();
+    let seed_points: usize = args.get(6).map_or(0, |s| s.parse().expect("SEED_POINTS"));
+    let params = KMeansParams {
+        k: lists,
+        spherical: metric == Metric::Cosine,
+        max_iterations,
+        seed_points,
+        seed: args.get(7).map_or(1, |s| s.parse().expect("SEED")),
+        threads,
+    };
     let t = Instant::now();
     let r = ivf::kmeans(&sample, dims, params, |_| true).expect("not cancelled");
     println!(

@@ -7,13 +7,13 @@
 //!    that end in the sample are fetched from TOAST.
 //! 2. k-means on the sample (ruvector_core::ivf, worker threads that never call
 //!    PostgreSQL; max_parallel_maintenance_workers + 1 of them, at most one
-//!    per core). Bit indexes
+//!    per core), k-means++ seeding from a random part of it. Bit indexes
 //!    cluster the bits as 0/1 floats and round the centres back to bits.
-//! 3. Write the meta page and the centre pages, then scan the whole table:
-//!    rows are gathered in batches within maintenance_work_mem, assigned to
-//!    their nearest centre on the worker threads, and written list by list as
-//!    page chains (a later batch's pages are linked after the list's earlier
-//!    ones). Every page is WAL-logged once at the end.
+//! 3. While k-means runs, scan the whole table (`load`): rows are read in
+//!    batches, and once the centres are known (their pages are written then,
+//!    after the meta page) each batch is assigned to lists on the worker
+//!    threads while the next is read, then written list by list as page
+//!    chains. Every page is WAL-logged once at the end.
 //!
 //! Rows are read in a per-row memory context (`callbacks::RowMemory`), so
 //! the detoasted copy of each value is freed as soon as the row is read.
@@ -23,26 +23,21 @@ use pgrx::pg_sys;
 use pgrx::prelude::*;
 use ruvector_core::hnsw::tuple::chunk_elems;
 use ruvector_core::index::kind::Metric;
-use ruvector_core::index::Tid;
-use ruvector_core::ivf::assign::{CentreMatrix, Form};
-use ruvector_core::ivf::tuple::{
-    encode_list, encode_row, set_list_insert, IvfMeta, IVF_MAGIC, IVF_VERSION, IVF_VERSION_SQ8,
-};
+use ruvector_core::ivf::assign::Form;
+use ruvector_core::ivf::tuple::{encode_list, set_list_insert, IvfMeta, IVF_MAGIC, IVF_VERSION, IVF_VERSION_SQ8};
 use ruvector_core::ivf::{self, KMeansParams, Reservoir};
+use std::sync::atomic::{AtomicBool, Ordering};
 
-use super::lists::Centres;
+use super::load::{self, LoadSettings};
 use super::options;
-use crate::am::callbacks::{
-    self, progress, RowMemory, PROGRESS_CREATE_IDX_SUBPHASE, PROGRESS_CREATE_IDX_TUPLES_DONE,
-    PROGRESS_CREATE_IDX_TUPLES_TOTAL,
-};
+use crate::am::callbacks::{self, progress, RowMemory, PROGRESS_CREATE_IDX_TUPLES_TOTAL};
 use crate::am::kind::{check_row_dims, index_kind, key_column, metric_code, read_row, Elem, IndexKind, Measure, Row};
-use crate::am::storage::{self, tid_of, BulkWriter, Index};
+use crate::am::storage::{self, BulkWriter, Index};
 
 // Our build phases for pg_stat_progress_create_index.
-const PHASE_KMEANS: i64 = 2;
-const PHASE_ASSIGN: i64 = 3;
-const PHASE_LOAD: i64 = 4;
+pub(super) const PHASE_KMEANS: i64 = 2;
+pub(super) const PHASE_ASSIGN: i64 = 3;
+pub(super) const PHASE_LOAD: i64 = 4;
 
 /// Most dimensions a centre may have so that it fits on one page (pgvector's limits).
 pub fn max_dims(elem: Elem) -> usize {
@@ -79,7 +74,7 @@ fn kmeans_form(kind: IndexKind, row: &Row) -> Vec<f32> {
 }
 
 /// A centre from k-means in the index's element type (bits: rounded).
-fn centre_bytes(kind: IndexKind, c: &[f32]) -> Vec<u8> {
+pub(super) fn centre_bytes(kind: IndexKind, c: &[f32]) -> Vec<u8> {
     match kind.elem {
         Elem::Bit => {
             let mut b = vec![0u8; c.len().div_ceil(8)];
@@ -97,7 +92,7 @@ fn centre_bytes(kind: IndexKind, c: &[f32]) -> Vec<u8> {
 /// How the index's distance follows from dot products and norms, if it does
 /// (`ruvector` and `halfvec` under L2, inner product and cosine: their rows
 /// are assigned to lists as matrix products, `ivf::assign`).
-fn product_form(kind: IndexKind) -> Option<Form> {
+pub(super) fn product_form(kind: IndexKind) -> Option<Form> {
     match (kind.elem, kind.measure) {
         (Elem::F32 | Elem::F16, Measure::Dense(Metric::L2)) => Some(Form::L2Squared),
         (Elem::F32 | Elem::F16, Measure::Dense(Metric::InnerProduct | Metric::Cosine)) => Some(Form::NegativeDot),
@@ -145,22 +140,22 @@ pub fn sq8_payload(kind: IndexKind, raw: &[u8], magnitude: f64) -> Vec<u8> {
 }
 
 /// Append the f32 values of a stored `ruvector` or `halfvec` vector to `out`.
-fn dense_values(elem: Elem, raw: &[u8], out: &mut Vec<f32>) {
+pub(super) fn dense_values(elem: Elem, raw: &[u8], out: &mut Vec<f32>) {
     match elem {
         Elem::F16 => out.extend(chunk_elems::<f16>(raw).iter().map(|x| x.to_f32())),
         _ => out.extend_from_slice(&chunk_elems::<f32>(raw)),
     }
 }
 
-struct Dims {
-    dims: usize,
-    kind: IndexKind,
+pub(super) struct Dims {
+    pub dims: usize,
+    pub kind: IndexKind,
 }
 
 impl Dims {
     /// Read and prepare a row, checking its length, with its norm before
     /// preparing (0 for `bit`); None for a row not indexed.
-    fn row(&mut self, value: pg_sys::Datum) -> Option<(Row, f64)> {
+    pub(super) fn row(&mut self, value: pg_sys::Datum) -> Option<(Row, f64)> {
         // SAFETY: the indexed column's datum, of the type index_kind() found.
         let row = unsafe { read_row(self.kind, value) }?;
         if self.dims == 0 {
@@ -250,150 +245,6 @@ unsafe extern "C-unwind" fn sample_callback(
     let dims = &mut state.dims;
     let Some(v) = state.memory.read(|| dims.row(value).map(|(row, _)| kmeans_form(kind, &row))) else { return };
     state.reservoir.put(slot, Sampled::Read(v));
-}
-
-/// Rows read from the table and not yet written: their stored bytes
-/// (`row_bytes` each) and heap TIDs.
-struct LoadState {
-    dims: Dims,
-    memory: RowMemory,
-    row_bytes: usize,
-    rows: Vec<u8>,
-    tids: Vec<Tid>,
-    /// Format 2 (`sq8_rows`): each row's norm before preparing.
-    sq8: bool,
-    magnitudes: Vec<f64>,
-    batch_bytes: usize,
-    heap_tuples: f64,
-    indexed: f64,
-    centres: Centres,
-    /// The centres as f32 values (the stored ones, widened), for assigning
-    /// rows by matrix products; None where the distance is not one of the
-    /// product forms (`product_form`). An f32 index's `centres` are then
-    /// left empty, so the centres are held once.
-    centre_values: Option<Vec<f32>>,
-    threads: usize,
-    writer: BulkWriter,
-    /// Per list: (first page, last page) of its chain so far.
-    chains: Vec<Option<(u32, u32)>>,
-}
-
-impl LoadState {
-    /// Assign the batch to lists on the worker threads and write it list by list.
-    fn flush(&mut self) {
-        let n = self.tids.len();
-        if n == 0 {
-            return;
-        }
-        progress(PROGRESS_CREATE_IDX_SUBPHASE, PHASE_ASSIGN);
-        let (kind, rb, rows, centres) = (self.dims.kind, self.row_bytes, &self.rows, &self.centres);
-        let d = self.dims.dims;
-        // the distance a scan measures from a query equal to row i to centre
-        // c (an f32 index keeps its centres only as `centre_values`: the same
-        // values, measured by the same call on their bytes)
-        let centre = |c: usize| match self.centre_values.as_deref() {
-            Some(values) if kind.elem == Elem::F32 => bytemuck::cast_slice(&values[c * d..(c + 1) * d]),
-            _ => centres.get(c),
-        };
-        let exact = |i: usize, c: usize| kind.elem.query(&rows[i * rb..(i + 1) * rb]).distance(kind.measure, centre(c));
-        let assigned = match (product_form(kind), self.centre_values.as_deref()) {
-            (Some(form), Some(values)) => ivf::parallel_ranges(n, self.threads, |range| {
-                let matrix = CentreMatrix::new(values, d);
-                let (mut points, mut out) = (Vec::new(), Vec::with_capacity(range.len()));
-                for start in range.clone().step_by(matrix.block()) {
-                    let end = (start + matrix.block()).min(range.end);
-                    points.clear();
-                    (start..end).for_each(|i| dense_values(kind.elem, &rows[i * rb..(i + 1) * rb], &mut points));
-                    matrix.nearest(&points, form, |i, c| exact(start + i, c), &mut out);
-                }
-                out
-            }),
-            _ => ivf::parallel_map(n, self.threads, |i| {
-                let q = kind.elem.query(&rows[i * rb..(i + 1) * rb]);
-                ivf::argmin((0..centres.len()).map(|c| q.distance(kind.measure, centres.get(c))))
-            }),
-        };
-        // format 2: the rows' SQ8 copies, on the worker threads too
-        let payloads: Vec<Vec<u8>> = if self.sq8 {
-            let magnitudes = &self.magnitudes;
-            ivf::parallel_map(n, self.threads, |i| sq8_payload(kind, &rows[i * rb..(i + 1) * rb], magnitudes[i]))
-        } else {
-            Vec::new()
-        };
-        progress(PROGRESS_CREATE_IDX_SUBPHASE, PHASE_LOAD);
-        // counting sort by list
-        let lists = self.chains.len();
-        let mut starts = vec![0usize; lists + 1];
-        assigned.iter().for_each(|&l| starts[l as usize + 1] += 1);
-        for l in 0..lists {
-            starts[l + 1] += starts[l];
-        }
-        let mut order = vec![0usize; n];
-        let mut fill = starts.clone();
-        for (i, &l) in assigned.iter().enumerate() {
-            order[fill[l as usize]] = i;
-            fill[l as usize] += 1;
-        }
-        for l in 0..lists {
-            if starts[l] == starts[l + 1] {
-                continue;
-            }
-            self.writer.close_page();
-            let mut first = None;
-            let mut last = 0;
-            for &i in &order[starts[l]..starts[l + 1]] {
-                let tuple = match payloads.get(i) {
-                    Some(payload) => encode_row(self.tids[i], payload),
-                    None => encode_row(self.tids[i], &self.rows[i * rb..(i + 1) * rb]),
-                };
-                let t = self.writer.add_next(&tuple, true);
-                first.get_or_insert(t.block);
-                last = t.block;
-            }
-            let first = first.expect("the list has rows");
-            self.chains[l] = Some(match self.chains[l] {
-                Some((start, tail)) => {
-                    self.writer.link(tail, first);
-                    (start, last)
-                }
-                None => (first, last),
-            });
-            pgrx::check_for_interrupts!();
-        }
-        self.rows.clear();
-        self.tids.clear();
-        self.magnitudes.clear();
-    }
-}
-
-/// A heap-scan callback: guarded, so an ERROR or panic in it becomes an ERROR
-/// raised from `ambuild`'s frame instead of unwinding through the C scan.
-#[pg_guard]
-unsafe extern "C-unwind" fn load_callback(
-    _index: pg_sys::Relation,
-    tid: pg_sys::ItemPointer,
-    values: *mut pg_sys::Datum,
-    isnull: *mut bool,
-    _alive: bool,
-    state: *mut core::ffi::c_void,
-) {
-    // SAFETY: PostgreSQL passes our state, a valid TID and one column.
-    let (state, value, null, tid) = unsafe { (&mut *(state as *mut LoadState), *values, *isnull, tid_of(&*tid)) };
-    if null {
-        return;
-    }
-    let dims = &mut state.dims;
-    let Some((row, magnitude)) = state.memory.read(|| dims.row(value)) else { return };
-    state.indexed += 1.0;
-    state.rows.extend_from_slice(&row.raw);
-    state.tids.push(tid);
-    if state.sq8 {
-        state.magnitudes.push(magnitude);
-    }
-    if state.rows.len() >= state.batch_bytes {
-        state.flush();
-        progress(PROGRESS_CREATE_IDX_TUPLES_DONE, state.indexed as i64);
-    }
 }
 
 /// A sample of up to `samples` rows as ANALYZE takes one: PostgreSQL's
@@ -504,82 +355,57 @@ pub unsafe extern "C-unwind" fn ambuild(
         );
     }
 
-    // 2. k-means
-    progress(PROGRESS_CREATE_IDX_SUBPHASE, PHASE_KMEANS);
+    // 2. k-means, and 3. the meta page, the centre pages, then the rows list
+    // by list, the table read while k-means runs (`load`)
     let flat: Vec<f32> = sampled.into_iter().flatten().collect();
     let spherical = matches!(kind.measure, Measure::Dense(Metric::InnerProduct | Metric::Cosine));
     // at most 20 iterations: on WordNet-384, GloVe-50 and Fashion-MNIST the
     // share of each query's 10 nearest rows in its nearest 1 / 4 / 16 lists
     // moved by at most 0.004 from 50 iterations to 20, while k-means ran
     // 25-40 % shorter (benches/ivf_build.rs; docs/benchmarks.md)
-    let params = KMeansParams { k: lists, spherical, max_iterations: 20, seed: 0x6b6d_6561_6e73, threads };
-    let result = ivf::kmeans(&flat, d, params, |_| {
-        pgrx::check_for_interrupts!();
-        true
-    })
-    .unwrap_or_else(|_| error!("ivfflat build cancelled"));
-    drop(flat);
+    let params = KMeansParams {
+        k: lists,
+        spherical,
+        max_iterations: 20,
+        // k-means++ is O(k · points · dims) and serial in k: seeding from
+        // ten points per centre (at least 4,096) gave lists as good as from
+        // the whole sample on GloVe-50, WordNet-384 and Fashion-MNIST
+        // (benches/ivf_build.rs, three seeds each)
+        seed_points: (lists * 10).max(4096),
+        seed: 0x6b6d_6561_6e73,
+        threads,
+    };
+    let kmeans = move |flat: &[f32], stop: &AtomicBool| ivf::kmeans(flat, d, params, |_| !stop.load(Ordering::Relaxed));
     let row_bytes = kind.elem.row_bytes(d).unwrap_or(0);
-    let mut centres = Centres::new(row_bytes);
-    for c in result.centres.chunks_exact(d) {
-        centres.push(&centre_bytes(kind, c));
-    }
-
-    // 3. meta, centre pages, then the rows list by list
     let idx = Index::new(index);
-    let mut writer = BulkWriter::new(idx);
-    let list_tuples: Vec<Tid> = (0..lists).map(|l| writer.add_next(&encode_list(0, 0, centres.get(l)), true)).collect();
-    writer.close_page();
+    let meta_version = format_version(kind, dims.dims);
+    // SAFETY: reading the heap relation's pg_class row that the relcache holds.
+    let expected = unsafe { (*(*heap).rd_rel).reltuples.max(0.0) as i64 };
+    progress(PROGRESS_CREATE_IDX_TUPLES_TOTAL, expected);
+    let settings = LoadSettings {
+        dims,
+        centre_dims: d,
+        row_bytes,
+        sq8: meta_version == IVF_VERSION_SQ8,
+        threads,
+        lists,
+        budget: memory.saturating_sub(needed).max(1 << 20),
+    };
+    let scan = |callback, state: *mut core::ffi::c_void| {
+        // SAFETY: ambuild's relations; the callback is load's, its state load's.
+        unsafe { callbacks::scan_heap(heap, index, info, callback, &mut *state) }
+    };
+    let mut load = load::load(settings, BulkWriter::new(idx), flat, kmeans, scan);
     let meta = IvfMeta {
         magic: IVF_MAGIC,
-        version: format_version(kind, dims.dims),
-        dims: dims.dims as u32,
+        version: meta_version,
+        dims: load.dims.dims as u32,
         lists: lists as u32,
         metric: metric_code(kind.measure),
-        centre_block: list_tuples.first().map_or(1, |t| t.block),
+        centre_block: load.list_tuples.first().map_or(1, |t| t.block),
     };
-    // (only once the sample told the dimensions: a column without them whose
-    // sample had no row gets placeholder centres, measured the old way)
-    let centre_values = product_form(kind).filter(|_| dims.dims == d).map(|_| {
-        let mut values = Vec::with_capacity(centres.len() * d);
-        (0..centres.len()).for_each(|c| dense_values(kind.elem, centres.get(c), &mut values));
-        values
-    });
-    let centre_values_only = kind.elem == Elem::F32 && centre_values.is_some();
-    let batch_bytes = memory.saturating_sub(needed).max(1 << 20);
-    let sq8 = format_version(kind, dims.dims) == IVF_VERSION_SQ8;
-    let mut load = LoadState {
-        dims,
-        memory: RowMemory::new(),
-        row_bytes,
-        rows: Vec::new(),
-        tids: Vec::new(),
-        sq8,
-        magnitudes: Vec::new(),
-        batch_bytes,
-        heap_tuples: 0.0,
-        indexed: 0.0,
-        centre_values,
-        centres: if centre_values_only { Centres::new(row_bytes) } else { centres },
-        threads,
-        writer,
-        chains: vec![None; lists],
-    };
-    // the heap scan is part of assigning tuples, as in pgvector's phases
-    progress(PROGRESS_CREATE_IDX_SUBPHASE, PHASE_ASSIGN);
-    // room for the rows the planner expects (within the batch), so the batch
-    // is not copied as it grows; without room, the Vec grows as it would
-    // SAFETY: reading the heap relation's pg_class row that the relcache holds.
-    let expected = unsafe { (*(*heap).rd_rel).reltuples.max(0.0) as usize };
-    let _ = load.rows.try_reserve_exact(expected.saturating_mul(row_bytes).min(batch_bytes));
-    progress(PROGRESS_CREATE_IDX_TUPLES_TOTAL, expected as i64);
-    // SAFETY: pgrx's shim of table_index_build_scan: the standard build scan with our callback.
-    unsafe {
-        load.heap_tuples = callbacks::scan_heap(heap, index, info, Some(load_callback), &mut load);
-    }
-    load.flush();
     // every list gets a page, so inserts always have one to start from
-    for (l, &list_tuple) in list_tuples.iter().enumerate() {
+    for (l, &list_tuple) in load.list_tuples.iter().enumerate() {
         let (start, tail) = match load.chains[l] {
             Some(c) => c,
             None => {
@@ -594,7 +420,7 @@ pub unsafe extern "C-unwind" fn ambuild(
         });
     }
     let (heap_tuples, indexed) = (load.heap_tuples, load.indexed);
-    load.writer.finish(IvfMeta { dims: load.dims.dims as u32, ..meta });
+    load.writer.finish(meta);
     idx.register_build::<IvfMeta>(indexed as u64);
     let mut result = unsafe { PgBox::<pg_sys::IndexBuildResult>::alloc0() };
     result.heap_tuples = heap_tuples;

@@ -2,7 +2,8 @@
 //! clustered into `lists` by k-means; a scan probes the lists whose centres
 //! are nearest the query.
 //!
-//! One file per concern: `build` (CREATE INDEX: sample, k-means, write),
+//! One file per concern: `build` (CREATE INDEX: sample, k-means), `load`
+//! (the build's pass over the table, overlapping k-means and assignment),
 //! `insert`, `scan`, `vacuum`, `options` (reloption `lists`, `ivfflat.*`
 //! settings), `lists` (the centres as stored). Algorithms (k-means, top-k,
 //! sampling, tuple formats) are in `ruvector_core::ivf`; pages, buffers and
@@ -12,6 +13,7 @@ mod build;
 pub use build::{sq8_payload, sq8_rows};
 mod insert;
 pub mod lists;
+mod load;
 pub mod options;
 mod scan;
 mod vacuum;

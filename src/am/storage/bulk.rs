@@ -81,6 +81,21 @@ impl BulkWriter {
         self.add_next(bytes, false)
     }
 
+    /// Write a tuple on an already written page of this build if it has
+    /// room for it; None, with nothing written, if not.
+    pub fn add_to(&mut self, block: u32, bytes: &[u8]) -> Option<Tid> {
+        let mut offset = None;
+        self.with_page(block, |page| {
+            // SAFETY: a data page of this build, exclusively locked.
+            unsafe {
+                if pg_sys::PageGetFreeSpace(page) >= bytes.len().div_ceil(MAXALIGN) * MAXALIGN {
+                    offset = Some(add_item(page, bytes));
+                }
+            }
+        });
+        offset.map(|offset| Tid { block, offset })
+    }
+
     /// A new, empty data page (closed at once).
     pub fn empty_page(&mut self) -> u32 {
         let block = self.new_page(KIND_DATA);

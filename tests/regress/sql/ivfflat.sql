@@ -133,14 +133,17 @@ DROP FUNCTION rows_outside_their_list;
 SET ivfflat.probes = 4;
 
 -- a table of several batches (maintenance_work_mem 4MB leaves batches of
--- 1MB, each assigned to lists on worker threads, or in the backend without
--- workers): every row indexed once, each in the list its own vector probes
--- first
+-- 1MB, read while k-means runs and assigned to lists on worker threads, or
+-- in the backend without workers): every row indexed once, each in the
+-- list its own vector probes first, and no more pages than one batch gives
+-- (each batch's rows go first onto the room left on their list's last page)
 CREATE TABLE big AS SELECT i AS id,
     (SELECT array_agg(((i * 7919 + k * 104729) % 1000) / 1000.0) FROM generate_series(1, 64) k)::ruvector(64) AS v
 FROM generate_series(1, 20000) i;
-CREATE FUNCTION big_check(workers int) RETURNS TABLE (indexed bigint, distinct_rows bigint, outside_their_list bigint)
+CREATE FUNCTION big_check(workers int) RETURNS TABLE (indexed bigint, distinct_rows bigint, outside_their_list bigint, pages_as_one_batch bool)
 LANGUAGE plpgsql AS $$
+DECLARE
+    batched bigint;
 BEGIN
     EXECUTE format('SET max_parallel_maintenance_workers = %s', workers);
     SET maintenance_work_mem = '4MB';
@@ -155,6 +158,14 @@ BEGIN
     WHERE f.id % 40 = 0 AND f.id NOT IN (SELECT g.id FROM big g ORDER BY g.v <-> f.v LIMIT 20000);
     RESET ivfflat.probes;
     RESET enable_seqscan;
+    batched := pg_relation_size('big_idx');
+    DROP INDEX big_idx;
+    EXECUTE format('SET max_parallel_maintenance_workers = %s', workers);
+    SET maintenance_work_mem = '256MB';
+    CREATE INDEX big_idx ON big USING ivfflat (v vector_l2_ops) WITH (lists = 20);
+    RESET maintenance_work_mem;
+    RESET max_parallel_maintenance_workers;
+    pages_as_one_batch := pg_relation_size('big_idx') = batched;
     DROP INDEX big_idx;
     RETURN NEXT;
 END $$;

@@ -26,6 +26,9 @@ pub struct KMeansParams {
     /// Normalise points and centres (inner product, cosine).
     pub spherical: bool,
     pub max_iterations: usize,
+    /// Points k-means++ draws the first centres from, drawn at random
+    /// (0, or as many as there are points: all of them).
+    pub seed_points: usize,
     pub seed: u64,
     pub threads: usize,
 }
@@ -86,6 +89,7 @@ fn dist(a: &[f32], b: &[f32]) -> f32 {
 /// Cluster `data` (`dims` values per point) into `params.k` centres.
 /// `keep_going(iteration)` is called between iterations (progress reporting
 /// and cancellation); returning false stops with `Cancelled`.
+///
 pub fn kmeans(
     data: &[f32],
     dims: usize,
@@ -105,14 +109,47 @@ pub fn kmeans(
     } else {
         data
     };
-    let point = |i: usize| &points[i * dims..(i + 1) * dims];
     let mut rng = Rng::new(params.seed);
     if n == 0 {
         return Ok(KMeans { centres: vec![0.0; k * dims], dims, iterations: 0, full_searches: 0 });
     }
+    // k-means++ over a uniform draw of `seed_points` of the points (a
+    // partial Fisher-Yates shuffle), or over all of them
+    let centres = match params.seed_points {
+        s if s > k && s < n => {
+            let mut order: Vec<u32> = (0..n as u32).collect();
+            for i in 0..s {
+                let j = i + rng.below((n - i) as u64) as usize;
+                order.swap(i, j);
+            }
+            order.truncate(s);
+            order.sort_unstable();
+            let drawn: Vec<f32> = order
+                .iter()
+                .flat_map(|&i| points[i as usize * dims..(i as usize + 1) * dims].iter().copied())
+                .collect();
+            seed(&drawn, dims, k, threads, &mut rng, &mut keep_going)?
+        }
+        _ => seed(points, dims, k, threads, &mut rng, &mut keep_going)?,
+    };
+    if n <= k {
+        return Ok(KMeans { centres, dims, iterations: 0, full_searches: n as u64 });
+    }
+    hamerly(points, dims, centres, params, &mut keep_going)
+}
 
-    // k-means++: each next centre is a point drawn with probability
-    // proportional to its squared distance from the nearest centre so far.
+/// k-means++: each next centre is a point drawn with probability
+/// proportional to its squared distance from the nearest centre so far.
+fn seed(
+    points: &[f32],
+    dims: usize,
+    k: usize,
+    threads: usize,
+    rng: &mut Rng,
+    keep_going: &mut impl FnMut(usize) -> bool,
+) -> Result<Vec<f32>, Cancelled> {
+    let n = points.len() / dims;
+    let point = |i: usize| &points[i * dims..(i + 1) * dims];
     let mut centres = Vec::with_capacity(k * dims);
     centres.extend_from_slice(point(rng.below(n as u64) as usize));
     let mut d2: Vec<f32> = super::parallel_map(n, threads, |i| kernels::l2_squared(point(i), &centres[..dims]));
@@ -141,11 +178,21 @@ pub fn kmeans(
             return Err(Cancelled);
         }
     }
-    if n <= k {
-        return Ok(KMeans { centres, dims, iterations: 0, full_searches: n as u64 });
-    }
+    Ok(centres)
+}
 
-    // Hamerly's algorithm.
+/// Hamerly's algorithm from `centres`.
+fn hamerly(
+    points: &[f32],
+    dims: usize,
+    mut centres: Vec<f32>,
+    params: KMeansParams,
+    keep_going: &mut impl FnMut(usize) -> bool,
+) -> Result<KMeans, Cancelled> {
+    let n = points.len() / dims;
+    let k = centres.len() / dims;
+    let threads = params.threads.max(1);
+    let point = |i: usize| &points[i * dims..(i + 1) * dims];
     struct PointState {
         assigned: u32,
         upper: f32,
@@ -330,7 +377,7 @@ mod tests {
     }
 
     fn params(k: usize, threads: usize) -> KMeansParams {
-        KMeansParams { k, spherical: false, max_iterations: 50, seed: 7, threads }
+        KMeansParams { k, spherical: false, max_iterations: 50, seed_points: 0, seed: 7, threads }
     }
 
     /// Lloyd's algorithm from the same seeding, as the reference Hamerly must match.

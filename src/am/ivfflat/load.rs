@@ -1,0 +1,430 @@
+//! The ivfflat build's one pass over the table: rows are read while k-means
+//! on the sample is still running, assigned to lists on worker threads, and
+//! written as page chains.
+//!
+//! Three kinds of work overlap, so that two cores stay busy:
+//! - the backend's thread scans the heap, reading rows into batches of
+//!   `batch_bytes`, and writes the pages of batches already assigned;
+//! - one scoped thread runs k-means on the sample, started before the scan;
+//! - once the centres are known, one scoped thread at a time assigns a batch
+//!   to lists and makes its rows' SQ8 copies (itself on `threads` threads).
+//!
+//! Invariants:
+//! - Worker threads never call PostgreSQL: only the backend's thread reads
+//!   rows, touches pages, reports progress and checks for interrupts, which
+//!   it also does while it waits for a worker.
+//! - Batches are assigned and written in the order they were read, so a
+//!   list's chain holds its rows in heap order; a batch's rows go first onto
+//!   the room left on the list's last page, then onto new pages linked after.
+//! - The rows held (read, waiting, being assigned) stay within the budget
+//!   the build allows: when one more batch would not fit, the scan waits for
+//!   the workers. Written batches' buffers are kept and filled again.
+//! - If the backend's thread unwinds (an ERROR), `StopOnDrop` tells k-means
+//!   to stop; an assignment finishes its batch. `std::thread::scope` joins
+//!   every worker before the ERROR goes on, and none outlives the build.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::{Scope, ScopedJoinHandle};
+
+use pgrx::pg_sys;
+use pgrx::prelude::*;
+use ruvector_core::index::Tid;
+use ruvector_core::ivf::assign::CentreMatrix;
+use ruvector_core::ivf::kmeans::Cancelled;
+use ruvector_core::ivf::tuple::{encode_list, encode_row};
+use ruvector_core::ivf::{self, KMeans};
+
+use super::build::{
+    centre_bytes, dense_values, product_form, sq8_payload, Dims, PHASE_ASSIGN, PHASE_KMEANS, PHASE_LOAD,
+};
+use super::lists::Centres;
+use crate::am::callbacks::{progress, RowMemory, PROGRESS_CREATE_IDX_SUBPHASE, PROGRESS_CREATE_IDX_TUPLES_DONE};
+use crate::am::kind::Elem;
+use crate::am::storage::{tid_of, BulkWriter};
+
+/// Rows read and not yet written: their stored bytes, heap TIDs and (format
+/// 2) norms before preparing.
+#[derive(Default)]
+struct Batch {
+    rows: Vec<u8>,
+    tids: Vec<Tid>,
+    magnitudes: Vec<f64>,
+}
+
+impl Batch {
+    fn clear(&mut self) {
+        self.rows.clear();
+        self.tids.clear();
+        self.magnitudes.clear();
+    }
+}
+
+/// A batch's lists and, for format 2, its rows' SQ8 payloads.
+struct Assigned {
+    lists: Vec<u32>,
+    payloads: Vec<Vec<u8>>,
+}
+
+/// What assigning rows to lists needs: shared by the worker threads, with
+/// nothing of PostgreSQL's in it.
+struct Assigner {
+    kind: crate::am::kind::IndexKind,
+    dims: usize,
+    row_bytes: usize,
+    sq8: bool,
+    threads: usize,
+    /// The stored centres (left empty for an f32 index with `centre_values`,
+    /// which hold the same values).
+    centres: Centres,
+    /// The centres as f32 values, for matrix products; None where the
+    /// distance is not a product form.
+    centre_values: Option<Vec<f32>>,
+}
+
+impl Assigner {
+    fn assign(&self, batch: &Batch) -> Assigned {
+        let (kind, rb, d, rows) = (self.kind, self.row_bytes, self.dims, &batch.rows);
+        let n = batch.tids.len();
+        // the distance a scan measures from a query equal to row i to centre
+        // c (an f32 index keeps its centres only as `centre_values`: the same
+        // values, measured by the same call on their bytes)
+        let centre = |c: usize| match self.centre_values.as_deref() {
+            Some(values) if kind.elem == Elem::F32 => bytemuck::cast_slice(&values[c * d..(c + 1) * d]),
+            _ => self.centres.get(c),
+        };
+        let exact = |i: usize, c: usize| kind.elem.query(&rows[i * rb..(i + 1) * rb]).distance(kind.measure, centre(c));
+        let lists = match (product_form(kind), self.centre_values.as_deref()) {
+            (Some(form), Some(values)) => ivf::parallel_ranges(n, self.threads, |range| {
+                let matrix = CentreMatrix::new(values, d);
+                let (mut points, mut out) = (Vec::new(), Vec::with_capacity(range.len()));
+                for start in range.clone().step_by(matrix.block()) {
+                    let end = (start + matrix.block()).min(range.end);
+                    points.clear();
+                    (start..end).for_each(|i| dense_values(kind.elem, &rows[i * rb..(i + 1) * rb], &mut points));
+                    matrix.nearest(&points, form, |i, c| exact(start + i, c), &mut out);
+                }
+                out
+            }),
+            _ => ivf::parallel_map(n, self.threads, |i| {
+                let q = kind.elem.query(&rows[i * rb..(i + 1) * rb]);
+                ivf::argmin((0..self.centres.len()).map(|c| q.distance(kind.measure, self.centres.get(c))))
+            }),
+        };
+        let payloads = if self.sq8 {
+            let magnitudes = &batch.magnitudes;
+            ivf::parallel_map(n, self.threads, |i| sq8_payload(kind, &rows[i * rb..(i + 1) * rb], magnitudes[i]))
+        } else {
+            Vec::new()
+        };
+        Assigned { lists, payloads }
+    }
+}
+
+/// Sets the flag when dropped: on the way out of the build, normal or not,
+/// k-means stops at its next iteration.
+pub struct StopOnDrop<'a>(pub &'a AtomicBool);
+
+impl Drop for StopOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+}
+
+/// What the build needs once the table is loaded.
+pub struct Loaded {
+    pub writer: BulkWriter,
+    pub dims: Dims,
+    /// Per list: its list tuple, and (first page, last page) of its chain.
+    pub list_tuples: Vec<Tid>,
+    pub chains: Vec<Option<(u32, u32)>>,
+    pub heap_tuples: f64,
+    pub indexed: f64,
+}
+
+/// How the load is set up (ambuild's decisions).
+pub struct LoadSettings {
+    pub dims: Dims,
+    /// Dimensions of the centres (the sample's; 1 if it had none).
+    pub centre_dims: usize,
+    pub row_bytes: usize,
+    pub sq8: bool,
+    pub threads: usize,
+    pub lists: usize,
+    /// Bytes of rows the load may hold at once.
+    pub budget: usize,
+}
+
+type Running<'scope, T> = ScopedJoinHandle<'scope, T>;
+
+/// The scan's state, handed to the heap-scan callback.
+struct LoadState<'scope, 'env> {
+    scope: &'scope Scope<'scope, 'env>,
+    settings: LoadSettings,
+    memory: RowMemory,
+    batch_bytes: usize,
+    writer: BulkWriter,
+    kmeans: Option<Running<'scope, Result<KMeans, Cancelled>>>,
+    /// Set once k-means has finished and the centre pages are written.
+    assigner: Option<Arc<Assigner>>,
+    list_tuples: Vec<Tid>,
+    chains: Vec<Option<(u32, u32)>>,
+    reading: Batch,
+    waiting: VecDeque<Batch>,
+    assigning: Option<Running<'scope, (Batch, Assigned)>>,
+    /// Buffers of written batches, filled again.
+    spare: Vec<Batch>,
+    heap_tuples: f64,
+    indexed: f64,
+}
+
+/// Scan the table once (`scan` runs the heap scan with the callback it is
+/// given), k-means on `sample` running meanwhile, and write every row.
+pub fn load(
+    settings: LoadSettings,
+    writer: BulkWriter,
+    sample: Vec<f32>,
+    kmeans: impl FnOnce(&[f32], &AtomicBool) -> Result<KMeans, Cancelled> + Send,
+    scan: impl FnOnce(pg_sys::IndexBuildCallback, *mut core::ffi::c_void) -> f64,
+) -> Loaded {
+    let stop = AtomicBool::new(false);
+    std::thread::scope(|scope| {
+        let _stop = StopOnDrop(&stop);
+        let stop = &stop;
+        progress(PROGRESS_CREATE_IDX_SUBPHASE, PHASE_KMEANS);
+        let running = scope.spawn(move || kmeans(&sample, stop));
+        // Batches small enough that the assignment keeps pace with the scan
+        // and the last one, which nothing overlaps, is short; large enough
+        // that a list's rows of a batch fill pages.
+        let batch_bytes = (settings.budget / 4).clamp(1 << 20, 32 << 20);
+        let lists = settings.lists;
+        let mut state = LoadState {
+            scope,
+            settings,
+            memory: RowMemory::new(),
+            batch_bytes,
+            writer,
+            kmeans: Some(running),
+            assigner: None,
+            list_tuples: Vec::new(),
+            chains: vec![None; lists],
+            reading: Batch::default(),
+            waiting: VecDeque::new(),
+            assigning: None,
+            spare: Vec::new(),
+            heap_tuples: 0.0,
+            indexed: 0.0,
+        };
+        progress(PROGRESS_CREATE_IDX_SUBPHASE, PHASE_ASSIGN);
+        state.heap_tuples = scan(Some(load_callback), &mut state as *mut LoadState as *mut core::ffi::c_void);
+        let last = std::mem::take(&mut state.reading);
+        if !last.tids.is_empty() {
+            state.waiting.push_back(last);
+        }
+        state.advance(true);
+        let LoadState { writer, settings, list_tuples, chains, heap_tuples, indexed, .. } = state;
+        Loaded { writer, dims: settings.dims, list_tuples, chains, heap_tuples, indexed }
+    })
+}
+
+/// Wait for a worker, checking for interrupts meanwhile (an ERROR here
+/// unwinds, and the scope joins the worker).
+fn wait<T>(handle: Running<'_, T>) -> T {
+    while !handle.is_finished() {
+        pgrx::check_for_interrupts!();
+        std::thread::sleep(std::time::Duration::from_micros(200));
+    }
+    ruvector_core::workers::joined(handle.join())
+}
+
+impl LoadState<'_, '_> {
+    fn held_bytes(&self) -> usize {
+        let in_flight = if self.assigning.is_some() { self.batch_bytes } else { 0 };
+        self.reading.rows.len() + self.waiting.iter().map(|b| b.rows.len()).sum::<usize>() + in_flight
+    }
+
+    /// Move the load on: take k-means' centres once they are there, write a
+    /// finished batch, start assigning the next. Without `drain` it waits
+    /// for a worker only while the rows held exceed the budget; with it,
+    /// until every batch is written.
+    fn advance(&mut self, drain: bool) {
+        loop {
+            let must = drain || self.held_bytes() > self.settings.budget;
+            if self.assigner.is_none() {
+                let Some(running) = self.kmeans.take() else { return };
+                if !must && !running.is_finished() {
+                    self.kmeans = Some(running);
+                    return;
+                }
+                progress(PROGRESS_CREATE_IDX_SUBPHASE, PHASE_KMEANS);
+                let result = wait(running).unwrap_or_else(|_| error!("ivfflat build cancelled"));
+                self.centres_ready(result);
+                progress(PROGRESS_CREATE_IDX_SUBPHASE, PHASE_ASSIGN);
+                continue;
+            }
+            if let Some(running) = self.assigning.take() {
+                if !must && !running.is_finished() {
+                    self.assigning = Some(running);
+                    return;
+                }
+                let (mut batch, assigned) = wait(running);
+                // the next batch is assigned while this one is written
+                self.start_next();
+                progress(PROGRESS_CREATE_IDX_SUBPHASE, PHASE_LOAD);
+                self.write(&batch, &assigned);
+                progress(PROGRESS_CREATE_IDX_SUBPHASE, PHASE_ASSIGN);
+                batch.clear();
+                self.spare.push(batch);
+                continue;
+            }
+            if !self.start_next() || !drain {
+                return;
+            }
+        }
+    }
+
+    /// Start assigning the oldest waiting batch, if there is one (and none
+    /// is being assigned).
+    fn start_next(&mut self) -> bool {
+        if self.assigning.is_some() {
+            return false;
+        }
+        let Some(batch) = self.waiting.pop_front() else { return false };
+        let assigner = Arc::clone(self.assigner.as_ref().expect("centres are known"));
+        self.assigning = Some(self.scope.spawn(move || {
+            let assigned = assigner.assign(&batch);
+            (batch, assigned)
+        }));
+        true
+    }
+
+    /// k-means is done: store the centres, write their pages, and set up
+    /// the assignment.
+    fn centres_ready(&mut self, result: KMeans) {
+        let s = &self.settings;
+        let (kind, d) = (s.dims.kind, s.centre_dims);
+        let mut centres = Centres::new(s.row_bytes);
+        for c in result.centres.chunks_exact(d) {
+            centres.push(&centre_bytes(kind, c));
+        }
+        self.list_tuples =
+            (0..s.lists).map(|l| self.writer.add_next(&encode_list(0, 0, centres.get(l)), true)).collect();
+        self.writer.close_page();
+        // (only once the sample told the dimensions: a column without them
+        // whose sample had no row gets placeholder centres, measured the old
+        // way)
+        let centre_values = product_form(kind).filter(|_| s.dims.dims == d).map(|_| {
+            let mut values = Vec::with_capacity(centres.len() * d);
+            (0..centres.len()).for_each(|c| dense_values(kind.elem, centres.get(c), &mut values));
+            values
+        });
+        let values_only = kind.elem == Elem::F32 && centre_values.is_some();
+        self.assigner = Some(Arc::new(Assigner {
+            kind,
+            dims: d,
+            row_bytes: s.row_bytes,
+            sq8: s.sq8,
+            threads: s.threads,
+            centres: if values_only { Centres::new(s.row_bytes) } else { centres },
+            centre_values,
+        }));
+    }
+
+    /// Write an assigned batch list by list: onto the room left on the
+    /// list's last page, then onto new pages chained after it.
+    fn write(&mut self, batch: &Batch, assigned: &Assigned) {
+        let rb = self.settings.row_bytes;
+        // counting sort by list
+        let lists = self.chains.len();
+        let mut starts = vec![0usize; lists + 1];
+        assigned.lists.iter().for_each(|&l| starts[l as usize + 1] += 1);
+        for l in 0..lists {
+            starts[l + 1] += starts[l];
+        }
+        let mut order = vec![0usize; assigned.lists.len()];
+        let mut fill = starts.clone();
+        for (i, &l) in assigned.lists.iter().enumerate() {
+            order[fill[l as usize]] = i;
+            fill[l as usize] += 1;
+        }
+        for l in 0..lists {
+            let mut rows = order[starts[l]..starts[l + 1]].iter().peekable();
+            if rows.peek().is_none() {
+                continue;
+            }
+            let tuple = |i: usize| match assigned.payloads.get(i) {
+                Some(payload) => encode_row(batch.tids[i], payload),
+                None => encode_row(batch.tids[i], &batch.rows[i * rb..(i + 1) * rb]),
+            };
+            if let Some((_, tail)) = self.chains[l] {
+                while let Some(&&i) = rows.peek() {
+                    if self.writer.add_to(tail, &tuple(i)).is_none() {
+                        break;
+                    }
+                    rows.next();
+                }
+            }
+            if rows.peek().is_none() {
+                continue;
+            }
+            self.writer.close_page();
+            let (mut first, mut last) = (None, 0);
+            for &i in rows {
+                let t = self.writer.add_next(&tuple(i), true);
+                first.get_or_insert(t.block);
+                last = t.block;
+            }
+            let first = first.expect("the list has rows");
+            self.chains[l] = Some(match self.chains[l] {
+                Some((start, tail)) => {
+                    self.writer.link(tail, first);
+                    (start, last)
+                }
+                None => (first, last),
+            });
+            pgrx::check_for_interrupts!();
+        }
+        progress(PROGRESS_CREATE_IDX_TUPLES_DONE, self.indexed as i64);
+    }
+}
+
+/// The heap-scan callback: guarded, so an ERROR or panic in it becomes an
+/// ERROR raised from `ambuild`'s frame instead of unwinding through the C
+/// scan.
+#[pg_guard]
+unsafe extern "C-unwind" fn load_callback(
+    _index: pg_sys::Relation,
+    tid: pg_sys::ItemPointer,
+    values: *mut pg_sys::Datum,
+    isnull: *mut bool,
+    _alive: bool,
+    state: *mut core::ffi::c_void,
+) {
+    // SAFETY: PostgreSQL passes our state (a LoadState that `load` keeps
+    // alive through the scan), a valid TID and one column.
+    let (state, value, null, tid) = unsafe { (&mut *(state as *mut LoadState), *values, *isnull, tid_of(&*tid)) };
+    if null {
+        return;
+    }
+    let dims = &mut state.settings.dims;
+    let Some((row, magnitude)) = state.memory.read(|| dims.row(value)) else { return };
+    state.indexed += 1.0;
+    if state.reading.tids.is_empty() && state.reading.rows.capacity() == 0 {
+        // a new batch: a written one's buffers, or room for a whole batch
+        // (so that it is not copied as it grows)
+        state.reading = state.spare.pop().unwrap_or_default();
+        let _ = state.reading.rows.try_reserve_exact(state.batch_bytes + state.settings.row_bytes);
+    }
+    let batch = &mut state.reading;
+    batch.rows.extend_from_slice(&row.raw);
+    batch.tids.push(tid);
+    if state.settings.sq8 {
+        batch.magnitudes.push(magnitude);
+    }
+    if batch.rows.len() >= state.batch_bytes {
+        let full = std::mem::take(&mut state.reading);
+        state.waiting.push_back(full);
+        state.advance(false);
+    }
+}
