@@ -398,6 +398,17 @@ impl ExternalPointer {
     pub fn datum(&self) -> pg_sys::Datum {
         pg_sys::Datum::from(self.0.as_ptr())
     }
+
+    /// The value's OID in its TOAST table (`va_valueid`): values stored one
+    /// after another have increasing OIDs, and their chunks follow one
+    /// another in the TOAST table, so reading values in this order reads
+    /// that table forward.
+    pub fn value_id(&self) -> u32 {
+        // varattrib_1b_e's two header bytes, then varatt_external's
+        // va_rawsize and va_extinfo (4 bytes each) before va_valueid
+        const AT: usize = 2 + 4 + 4;
+        self.0.get(AT..AT + 4).map_or(0, |b| u32::from_ne_bytes([b[0], b[1], b[2], b[3]]))
+    }
 }
 
 /// The storage `ruvector_core::toast` chooses for vector datum `d` of SQL

@@ -33,6 +33,8 @@ use super::options;
 use crate::am::callbacks::{self, progress, RowMemory, PROGRESS_CREATE_IDX_TUPLES_TOTAL};
 use crate::am::kind::{check_row_dims, index_kind, key_column, metric_code, read_row, Elem, IndexKind, Measure, Row};
 use crate::am::storage::{self, BulkWriter, Index};
+use crate::datum::DenseArg;
+use pgrx::datum::FromDatum;
 
 // Our build phases for pg_stat_progress_create_index.
 pub(super) const PHASE_KMEANS: i64 = 2;
@@ -158,14 +160,59 @@ impl Dims {
     pub(super) fn row(&mut self, value: pg_sys::Datum) -> Option<(Row, f64)> {
         // SAFETY: the indexed column's datum, of the type index_kind() found.
         let row = unsafe { read_row(self.kind, value) }?;
-        if self.dims == 0 {
-            check_dims(self.kind, row.dims);
-            self.dims = row.dims;
-        } else {
-            check_row_dims(self.dims, row.dims);
-        }
+        self.check(row.dims);
         let magnitude = ruvector_core::kernels::norm(&row.dense);
         row.prepared(self.kind).map(|row| (row, magnitude))
+    }
+
+    /// As `row`, for the load: the prepared row's stored bytes appended to
+    /// `out`, and its norm before preparing; None, with nothing appended,
+    /// for a row not indexed. A `ruvector` value is copied once, from the
+    /// datum into `out`, and prepared there.
+    pub(super) fn row_into(&mut self, value: pg_sys::Datum, out: &mut Vec<u8>) -> Option<f64> {
+        let Measure::Dense(metric) = self.kind.measure else { return self.row_copied(value, out) };
+        if self.kind.elem != Elem::F32 {
+            return self.row_copied(value, out);
+        }
+        // SAFETY: the indexed column's datum, a `ruvector` (index_kind() found f32).
+        let arg = unsafe { DenseArg::<f32>::from_polymorphic_datum(value, false, pg_sys::InvalidOid) }?;
+        let v = arg.as_slice();
+        self.check(v.len());
+        let magnitude = ruvector_core::kernels::norm(v);
+        let start = out.len();
+        out.extend_from_slice(bytemuck::cast_slice(v));
+        // as Row::prepared: unit length under cosine, the values as they are otherwise
+        let kept = match bytemuck::try_cast_slice_mut::<u8, f32>(&mut out[start..]) {
+            Ok(values) => metric.prepare(values),
+            Err(_) => {
+                let mut values = v.to_vec();
+                let kept = metric.prepare(&mut values);
+                out[start..].copy_from_slice(bytemuck::cast_slice(&values));
+                kept
+            }
+        };
+        if !kept {
+            out.truncate(start);
+            return None;
+        }
+        Some(magnitude)
+    }
+
+    fn row_copied(&mut self, value: pg_sys::Datum, out: &mut Vec<u8>) -> Option<f64> {
+        let (row, magnitude) = self.row(value)?;
+        out.extend_from_slice(&row.raw);
+        Some(magnitude)
+    }
+
+    /// A row of `got` elements: the first sets the dimensions if the column
+    /// has none; every other must have them.
+    fn check(&mut self, got: usize) {
+        if self.dims == 0 {
+            check_dims(self.kind, got);
+            self.dims = got;
+        } else {
+            check_row_dims(self.dims, got);
+        }
     }
 }
 
@@ -192,7 +239,13 @@ impl SampleState {
     /// cosine), which are left out.
     fn into_rows(self) -> (Dims, Vec<Vec<f32>>, usize) {
         let SampleState { mut dims, reservoir, mut memory, .. } = self;
-        let items = reservoir.into_items();
+        let mut items = reservoir.into_items();
+        // values left out of line in the order they are stored in the TOAST
+        // table (a cold table is then read forward, not at random)
+        items.sort_by_key(|item| match item {
+            Sampled::Read(_) => (0, 0),
+            Sampled::Toasted(pointer) => (1, pointer.value_id()),
+        });
         let mut rows = Vec::with_capacity(items.len());
         let mut dropped = 0;
         for item in items {

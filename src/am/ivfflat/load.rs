@@ -407,17 +407,21 @@ unsafe extern "C-unwind" fn load_callback(
     if null {
         return;
     }
-    let dims = &mut state.settings.dims;
-    let Some((row, magnitude)) = state.memory.read(|| dims.row(value)) else { return };
-    state.indexed += 1.0;
     if state.reading.tids.is_empty() && state.reading.rows.capacity() == 0 {
         // a new batch: a written one's buffers, or room for a whole batch
         // (so that it is not copied as it grows)
         state.reading = state.spare.pop().unwrap_or_default();
         let _ = state.reading.rows.try_reserve_exact(state.batch_bytes + state.settings.row_bytes);
     }
-    let batch = &mut state.reading;
-    batch.rows.extend_from_slice(&row.raw);
+    let (dims, batch) = (&mut state.settings.dims, &mut state.reading);
+    let start = batch.rows.len();
+    let Some(magnitude) = state.memory.read(|| dims.row_into(value, &mut batch.rows)) else { return };
+    if batch.rows.len() - start != state.settings.row_bytes {
+        // a column without dimensions whose sample had no row (the centres
+        // are placeholders) met rows added since: the lists cannot hold them
+        error!("ivfflat build found rows that its sample did not see on a column without dimensions; build the index again");
+    }
+    state.indexed += 1.0;
     batch.tids.push(tid);
     if state.settings.sq8 {
         batch.magnitudes.push(magnitude);
