@@ -9,22 +9,29 @@
 //! - once the centres are known, one scoped thread at a time assigns a batch
 //!   to lists and makes its rows' SQ8 copies (itself on `threads` threads).
 //!
-//! Assigned batches are held until the rows held reach the budget or the
-//! scan ends, then written together list by list, so that each list's pages
-//! follow one another as they would from one batch (chains split into a run
-//! of pages per 32 MiB batch measured 15-30 % slower at probes 2 on
-//! clustered1536 in-backend, in noisy A/B rounds).
+//! The backend writes a batch's rows while the next batch is assigned. A
+//! list's rows wait in memory until they fill a run of pages (32 pages, less
+//! when many lists would hold too much), so each list's chain is a few long
+//! runs of consecutive blocks rather than a short run per batch: a cold
+//! index is then read in file order, which the kernel reads ahead. (With the
+//! index in shared buffers, in-backend A/B rounds on clustered1536 showed no
+//! consistent difference between the two layouts. Holding every batch and
+//! writing all at the end cost 1-2 s of a 3-4 s build of that table.)
 //!
 //! Invariants:
 //! - Worker threads never call PostgreSQL: only the backend's thread reads
 //!   rows, touches pages, reports progress and checks for interrupts, which
 //!   it also does while it waits for a worker.
-//! - A list's rows are written in the order they were read; those of a later
-//!   write go first onto the room left on the list's last page, then onto
-//!   new pages linked after it.
-//! - The rows held (read, waiting, being assigned) stay within the budget
-//!   the build allows: when one more batch would not fit, the scan waits for
-//!   the workers. Written batches' buffers are kept and filled again.
+//! - A list's rows are written in the order they were read; each run goes
+//!   first onto the room left on the list's last page, then onto new pages
+//!   linked after it, so the pages are as full as one batch would leave them.
+//! - The rows held (read, waiting, being assigned, pending in runs) stay
+//!   within the budget the build allows: when one more batch would not fit,
+//!   the scan waits for the workers and every pending run is written. An
+//!   assigned batch keeps only what will be written (format 2: the SQ8
+//!   payloads, a quarter of the rows' bytes), and the buffer its rows were
+//!   read into is read into again: fresh memory costs a page fault per 4
+//!   kB, which is slow on this machine class.
 //! - If the backend's thread unwinds (an ERROR), `StopOnDrop` tells k-means
 //!   to stop; an assignment finishes its batch. `std::thread::scope` joins
 //!   every worker before the ERROR goes on, and none outlives the build.
@@ -39,7 +46,7 @@ use pgrx::prelude::*;
 use ruvector_core::index::Tid;
 use ruvector_core::ivf::assign::CentreMatrix;
 use ruvector_core::ivf::kmeans::Cancelled;
-use ruvector_core::ivf::tuple::{encode_list, encode_row};
+use ruvector_core::ivf::tuple::{append_row, encode_list, ROW_HEADER};
 use ruvector_core::ivf::{self, KMeans};
 
 use super::build::{
@@ -67,10 +74,14 @@ impl Batch {
     }
 }
 
-/// A batch's lists and, for format 2, its rows' SQ8 payloads.
+/// An assigned batch as it will be written: each row's list, heap TID and
+/// stored bytes (`stored` each: the SQ8 payload in format 2, the row as
+/// read in format 1).
 struct Assigned {
     lists: Vec<u32>,
-    payloads: Vec<Vec<u8>>,
+    tids: Vec<Tid>,
+    rows: Vec<u8>,
+    stored: usize,
 }
 
 /// What assigning rows to lists needs: shared by the worker threads, with
@@ -90,7 +101,17 @@ struct Assigner {
 }
 
 impl Assigner {
-    fn assign(&self, batch: &Batch) -> Assigned {
+    /// Bytes a row stores after its TID: its SQ8 payload, or the row itself.
+    fn stored_bytes(&self) -> usize {
+        if self.sq8 {
+            ivf::sq8_rows::payload_bytes(self.dims)
+        } else {
+            self.row_bytes
+        }
+    }
+
+    /// Assign `batch` (taking its TIDs, and in format 1 its rows).
+    fn assign(&self, batch: &mut Batch) -> Assigned {
         let (kind, rb, d, rows) = (self.kind, self.row_bytes, self.dims, &batch.rows);
         let n = batch.tids.len();
         // the distance a scan measures from a query equal to row i to centre
@@ -118,13 +139,34 @@ impl Assigner {
                 ivf::argmin((0..self.centres.len()).map(|c| q.distance(kind.measure, self.centres.get(c))))
             }),
         };
-        let payloads = if self.sq8 {
-            let magnitudes = &batch.magnitudes;
-            ivf::parallel_map(n, self.threads, |i| sq8_payload(kind, &rows[i * rb..(i + 1) * rb], magnitudes[i]))
-        } else {
-            Vec::new()
-        };
-        Assigned { lists, payloads }
+        let tids = std::mem::take(&mut batch.tids);
+        if !self.sq8 {
+            let rows = std::mem::take(&mut batch.rows);
+            return Assigned { lists, tids, rows, stored: rb };
+        }
+        // format 2: the SQ8 payloads, one after another, made on the worker
+        // threads; the rows as read are no longer needed (their buffer is
+        // read into again)
+        let stored = self.stored_bytes();
+        let mut payloads = vec![0u8; n * stored];
+        let per = n.div_ceil(self.threads.max(1)).max(1);
+        let magnitudes = &batch.magnitudes;
+        std::thread::scope(|s| {
+            let handles: Vec<_> = payloads
+                .chunks_mut(per * stored)
+                .enumerate()
+                .map(|(t, chunk)| {
+                    s.spawn(move || {
+                        for (j, out) in chunk.chunks_exact_mut(stored).enumerate() {
+                            let i = t * per + j;
+                            out.copy_from_slice(&sq8_payload(kind, &rows[i * rb..(i + 1) * rb], magnitudes[i]));
+                        }
+                    })
+                })
+                .collect();
+            handles.into_iter().for_each(|h| ruvector_core::workers::joined(h.join()));
+        });
+        Assigned { lists, tids, rows: payloads, stored }
     }
 }
 
@@ -179,10 +221,12 @@ struct LoadState<'scope, 'env> {
     reading: Batch,
     waiting: VecDeque<Batch>,
     assigning: Option<Running<'scope, (Batch, Assigned)>>,
-    /// Assigned batches not yet written: they are written together, each
-    /// list's rows on pages one after another, when the rows held reach the
-    /// budget or the scan ends.
-    assigned: Vec<(Batch, Assigned)>,
+    /// Per list, its assigned rows not yet written, as tuples one after
+    /// another: a list's rows are written once they fill `run_bytes` (or the
+    /// rows held reach the budget, or the scan ends), so its chain is made
+    /// of runs of at least that many bytes of pages.
+    pending: Vec<Vec<u8>>,
+    run_bytes: usize,
     /// Buffers of written batches, filled again.
     spare: Vec<Batch>,
     heap_tuples: f64,
@@ -208,7 +252,7 @@ pub fn load(
         // and the last one, which nothing overlaps, is short; large enough
         // that a list's rows of a batch fill pages.
         let batch_bytes = (settings.budget / 4).clamp(1 << 20, 32 << 20);
-        let lists = settings.lists;
+        let (lists, settings_budget) = (settings.lists, settings.budget);
         let mut state = LoadState {
             scope,
             settings,
@@ -222,7 +266,9 @@ pub fn load(
             reading: Batch::default(),
             waiting: VecDeque::new(),
             assigning: None,
-            assigned: Vec::new(),
+            pending: vec![Vec::new(); lists],
+            // runs of 32 pages, less where many lists would hold too much
+            run_bytes: (settings_budget / (4 * lists.max(1))).clamp(8 << 10, 256 << 10),
             spare: Vec::new(),
             heap_tuples: 0.0,
             indexed: 0.0,
@@ -252,9 +298,8 @@ fn wait<T>(handle: Running<'_, T>) -> T {
 impl LoadState<'_, '_> {
     fn held_bytes(&self) -> usize {
         let in_flight = if self.assigning.is_some() { self.batch_bytes } else { 0 };
-        let assigned: usize =
-            self.assigned.iter().map(|(b, a)| b.rows.len() + a.payloads.iter().map(|p| p.len()).sum::<usize>()).sum();
-        self.reading.rows.len() + self.waiting.iter().map(|b| b.rows.len()).sum::<usize>() + in_flight + assigned
+        let pending: usize = self.pending.iter().map(Vec::len).sum();
+        self.reading.rows.len() + self.waiting.iter().map(|b| b.rows.len()).sum::<usize>() + in_flight + pending
     }
 
     /// Move the load on: take k-means' centres once they are there, write a
@@ -281,16 +326,21 @@ impl LoadState<'_, '_> {
                     self.assigning = Some(running);
                     return;
                 }
-                self.assigned.push(wait(running));
-                self.start_next();
-                if self.held_bytes() > self.settings.budget {
-                    self.write_held();
+                let (mut batch, assigned) = wait(running);
+                batch.clear();
+                if batch.rows.capacity() > 0 {
+                    self.spare.push(batch);
                 }
+                // the next batch is assigned while this one's rows are written
+                self.start_next();
+                self.take_rows(&assigned);
+                let flush = self.held_bytes() > self.settings.budget;
+                self.write_runs(if flush { 1 } else { self.run_bytes });
                 continue;
             }
             if !self.start_next() {
                 if drain {
-                    self.write_held();
+                    self.write_runs(1);
                 }
                 return;
             }
@@ -309,7 +359,8 @@ impl LoadState<'_, '_> {
         let Some(batch) = self.waiting.pop_front() else { return false };
         let assigner = Arc::clone(self.assigner.as_ref().expect("centres are known"));
         self.assigning = Some(self.scope.spawn(move || {
-            let assigned = assigner.assign(&batch);
+            let mut batch = batch;
+            let assigned = assigner.assign(&mut batch);
             (batch, assigned)
         }));
         true
@@ -347,83 +398,61 @@ impl LoadState<'_, '_> {
         }));
     }
 
-    /// Write the assigned batches held, list by list (each list's rows in
-    /// the order they were read): onto the room left on the list's last
-    /// page, then onto new pages chained after it. Their buffers are kept
-    /// for the batches still to be read.
-    fn write_held(&mut self) {
-        let held = std::mem::take(&mut self.assigned);
-        if held.is_empty() {
-            return;
+    /// Move an assigned batch's rows to their lists' pending runs, as tuples.
+    fn take_rows(&mut self, assigned: &Assigned) {
+        for (i, &l) in assigned.lists.iter().enumerate() {
+            append_row(
+                &mut self.pending[l as usize],
+                assigned.tids[i],
+                &assigned.rows[i * assigned.stored..(i + 1) * assigned.stored],
+            );
         }
+    }
+
+    /// Write every list's pending rows that reach `min_bytes`: onto the room
+    /// left on the list's last page, then onto new pages chained after it.
+    fn write_runs(&mut self, min_bytes: usize) {
+        let Some(tuple_bytes) = self.assigner.as_ref().map(|a| ROW_HEADER + a.stored_bytes()) else { return };
         progress(PROGRESS_CREATE_IDX_SUBPHASE, PHASE_LOAD);
-        let rb = self.settings.row_bytes;
-        let lists = self.chains.len();
-        // per batch, its rows counting-sorted by list: (list starts, order)
-        let sorted: Vec<(Vec<usize>, Vec<usize>)> = held
-            .iter()
-            .map(|(_, assigned)| {
-                let mut starts = vec![0usize; lists + 1];
-                assigned.lists.iter().for_each(|&l| starts[l as usize + 1] += 1);
-                for l in 0..lists {
-                    starts[l + 1] += starts[l];
-                }
-                let mut order = vec![0usize; assigned.lists.len()];
-                let mut fill = starts.clone();
-                for (i, &l) in assigned.lists.iter().enumerate() {
-                    order[fill[l as usize]] = i;
-                    fill[l as usize] += 1;
-                }
-                (starts, order)
-            })
-            .collect();
-        let tuple = |(batch, assigned): &(Batch, Assigned), i: usize| match assigned.payloads.get(i) {
-            Some(payload) => encode_row(batch.tids[i], payload),
-            None => encode_row(batch.tids[i], &batch.rows[i * rb..(i + 1) * rb]),
-        };
-        for l in 0..lists {
-            let mut rows = held
-                .iter()
-                .zip(&sorted)
-                .flat_map(|(h, (starts, order))| order[starts[l]..starts[l + 1]].iter().map(move |&i| (h, i)))
-                .peekable();
-            if rows.peek().is_none() {
+        for l in 0..self.pending.len() {
+            if self.pending[l].is_empty() || self.pending[l].len() < min_bytes {
                 continue;
             }
+            let run = std::mem::take(&mut self.pending[l]);
+            let mut tuples = run.chunks_exact(tuple_bytes).peekable();
             if let Some((_, tail)) = self.chains[l] {
-                while let Some(&(h, i)) = rows.peek() {
-                    if self.writer.add_to(tail, &tuple(h, i)).is_none() {
+                while let Some(&tuple) = tuples.peek() {
+                    if self.writer.add_to(tail, tuple).is_none() {
                         break;
                     }
-                    rows.next();
+                    tuples.next();
                 }
             }
-            if rows.peek().is_none() {
-                continue;
-            }
-            self.writer.close_page();
-            let (mut first, mut last) = (None, 0);
-            for (h, i) in rows {
-                let t = self.writer.add_next(&tuple(h, i), true);
-                first.get_or_insert(t.block);
-                last = t.block;
-            }
-            let first = first.expect("the list has rows");
-            self.chains[l] = Some(match self.chains[l] {
-                Some((start, tail)) => {
-                    self.writer.link(tail, first);
-                    (start, last)
+            if tuples.peek().is_some() {
+                self.writer.close_page();
+                let (mut first, mut last) = (None, 0);
+                for tuple in tuples {
+                    let t = self.writer.add_next(tuple, true);
+                    first.get_or_insert(t.block);
+                    last = t.block;
                 }
-                None => (first, last),
-            });
+                let first = first.expect("the run has rows");
+                self.chains[l] = Some(match self.chains[l] {
+                    Some((start, tail)) => {
+                        self.writer.link(tail, first);
+                        (start, last)
+                    }
+                    None => (first, last),
+                });
+            }
+            // the buffer is filled again
+            let mut run = run;
+            run.clear();
+            self.pending[l] = run;
             pgrx::check_for_interrupts!();
         }
         progress(PROGRESS_CREATE_IDX_TUPLES_DONE, self.indexed as i64);
         progress(PROGRESS_CREATE_IDX_SUBPHASE, PHASE_ASSIGN);
-        for (mut batch, _) in held {
-            batch.clear();
-            self.spare.push(batch);
-        }
     }
 }
 

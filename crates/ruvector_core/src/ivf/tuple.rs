@@ -70,10 +70,17 @@ pub fn set_list_insert(b: &mut [u8], insert: u32) -> bool {
 }
 
 pub fn encode_row(heap: Tid, vector: &[u8]) -> Vec<u8> {
-    let mut b = vec![0u8; ROW_HEADER + vector.len()];
-    heap.write(&mut b[0..Tid::BYTES]);
-    b[ROW_HEADER..].copy_from_slice(vector);
+    let mut b = Vec::with_capacity(ROW_HEADER + vector.len());
+    append_row(&mut b, heap, vector);
     b
+}
+
+/// `encode_row`'s bytes appended to `out`.
+pub fn append_row(out: &mut Vec<u8>, heap: Tid, vector: &[u8]) {
+    let at = out.len();
+    out.resize(at + ROW_HEADER, 0);
+    heap.write(&mut out[at..at + Tid::BYTES]);
+    out.extend_from_slice(vector);
 }
 
 /// (heap TID, vector bytes) of a row tuple.
