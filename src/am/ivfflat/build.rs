@@ -290,7 +290,7 @@ unsafe extern "C-unwind" fn sample_callback(
     if slot == ivf::sample::Slot::Skip {
         return;
     }
-    if let Some(pointer) = crate::datum::toast_pointer(value).filter(|_| state.defer) {
+    if let Some(pointer) = state.defer.then(|| crate::datum::toast_pointer(value)).flatten() {
         state.reservoir.put(slot, Sampled::Toasted(pointer));
         return;
     }
