@@ -183,6 +183,25 @@ RESET maintenance_work_mem;
 DROP TABLE spill;
 SELECT 1 AS server_alive;
 
+-- A cancel while the ivfflat build waits for k-means on its own thread (1,000
+-- lists of a 50,000-row sample take seconds; the table itself is read in
+-- a fraction of that): the ERROR stops k-means, the build's threads are
+-- joined, nothing is left behind, and the same build then succeeds.
+CREATE TABLE kmeans_cancel (v ruvector(32));
+INSERT INTO kmeans_cancel SELECT (SELECT array_agg(random()) FROM generate_series(1, 32) WHERE i > 0)::ruvector FROM generate_series(1, 60000) i;
+SET statement_timeout = '300ms';
+CREATE INDEX kmeans_cancel_idx ON kmeans_cancel USING ivfflat (v vector_l2_ops) WITH (lists = 1000);
+RESET statement_timeout;
+SELECT count(*) AS left_behind FROM pg_class WHERE relname = 'kmeans_cancel_idx';
+CREATE INDEX kmeans_cancel_idx ON kmeans_cancel USING ivfflat (v vector_l2_ops) WITH (lists = 1000);
+SET enable_seqscan = off;
+SET ivfflat.probes = 1000;
+SELECT count(*) AS every_row FROM (SELECT 1 FROM kmeans_cancel ORDER BY v <-> (SELECT v FROM kmeans_cancel LIMIT 1)) s;
+RESET ivfflat.probes;
+RESET enable_seqscan;
+DROP TABLE kmeans_cancel;
+SELECT 1 AS server_alive;
+
 -- Found by replaying pgvector's regression SQL: array casts to sparsevec use
 -- sparsevec's limits and messages; vector_combine checks the dimensions of
 -- the state it returns; a column type no opclass fits is pgvector's message.
