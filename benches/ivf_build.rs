@@ -6,9 +6,11 @@
 //! assign alike. Data: raw little-endian f32 rows, as
 //! `benches/graph_quality.py` exports them.
 //!
-//!   cargo bench -p ruvector_core --bench ivf_build -- FILE DIMS METRIC [LISTS THREADS MAX_ITERATIONS]
+//!   cargo bench -p ruvector_core --bench ivf_build -- FILE DIMS METRIC [LISTS THREADS MAX_ITERATIONS SEED_POINTS SEED]
 //!
-//! METRIC is l2 or cosine; LISTS defaults to rows / 1000 (the benchmark's).
+//! METRIC is l2 or cosine; LISTS defaults to rows / 1000 (the benchmark's);
+//! SEED_POINTS is how many sampled points k-means++ seeds from (0: all);
+//! the sample is the build's size (lists × 50, at least 10,000).
 //! The last 1,000 rows are queries: what the lists are worth is the share
 //! of each query's exact 10 nearest rows in its 1, 4 and 16 nearest lists
 //! (the recall an ivfflat scan at those probes could reach at most).
@@ -20,7 +22,7 @@ use std::time::Instant;
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).filter(|a| a != "--bench").collect();
     if args.len() < 3 {
-        eprintln!("usage: ivf_build FILE DIMS METRIC [LISTS THREADS]");
+        eprintln!("usage: ivf_build FILE DIMS METRIC [LISTS THREADS MAX_ITERATIONS SEED_POINTS SEED]");
         return;
     }
     let dims: usize = args[1].parse().expect("DIMS");

@@ -414,6 +414,19 @@ mod tests {
     }
 
     #[test]
+    fn seeding_from_part_of_the_points_finds_separated_clusters() {
+        let dims = 8;
+        let data = blobs(10, 200, dims, 1.0, 1);
+        // (the build seeds from ten points per centre at least)
+        for seed_points in [100, 300, 1999] {
+            let p = KMeansParams { seed_points, ..params(10, 2) };
+            let r = kmeans(&data, dims, p, |_| true).unwrap();
+            let mean_sq = inertia(&data, dims, &r.centres) / (data.len() / dims) as f64;
+            assert!(mean_sq < 1.0, "seeded from {seed_points} points: {mean_sq}");
+        }
+    }
+
+    #[test]
     fn hamerly_matches_lloyd() {
         let dims = 4;
         let data = blobs(6, 100, dims, 40.0, 3); // overlapping blobs: assignments keep moving
