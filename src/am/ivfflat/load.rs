@@ -172,7 +172,7 @@ impl Assigner {
 
 /// Sets the flag when dropped: on the way out of the build, normal or not,
 /// k-means stops at its next iteration.
-pub struct StopOnDrop<'a>(pub &'a AtomicBool);
+struct StopOnDrop<'a>(&'a AtomicBool);
 
 impl Drop for StopOnDrop<'_> {
     fn drop(&mut self) {
@@ -418,7 +418,7 @@ impl LoadState<'_, '_> {
             if self.pending[l].is_empty() || self.pending[l].len() < min_bytes {
                 continue;
             }
-            let run = std::mem::take(&mut self.pending[l]);
+            let mut run = std::mem::take(&mut self.pending[l]);
             let mut tuples = run.chunks_exact(tuple_bytes).peekable();
             if let Some((_, tail)) = self.chains[l] {
                 while let Some(&tuple) = tuples.peek() {
@@ -446,7 +446,6 @@ impl LoadState<'_, '_> {
                 });
             }
             // the buffer is filled again
-            let mut run = run;
             run.clear();
             self.pending[l] = run;
             pgrx::check_for_interrupts!();

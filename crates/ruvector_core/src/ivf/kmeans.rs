@@ -89,7 +89,6 @@ fn dist(a: &[f32], b: &[f32]) -> f32 {
 /// Cluster `data` (`dims` values per point) into `params.k` centres.
 /// `keep_going(iteration)` is called between iterations (progress reporting
 /// and cancellation); returning false stops with `Cancelled`.
-///
 pub fn kmeans(
     data: &[f32],
     dims: usize,
