@@ -8,9 +8,13 @@
 //!
 //!   cargo bench -p ruvector_core --bench ivf_build -- FILE DIMS METRIC [LISTS THREADS MAX_ITERATIONS SEED_POINTS SEED]
 //!
-//! METRIC is l2 or cosine; LISTS defaults to rows / 1000 (the benchmark's);
+//! METRIC is l2, cosine, or cosine-l2 (rows normalised as for cosine, lists
+//! trained and probed by Euclidean distance to centres that stay means, as
+//! faiss's IndexIVFFlat does with normalised data; a comparison, not what
+//! the build does); LISTS defaults to rows / 1000 (the benchmark's);
 //! SEED_POINTS is how many sampled points k-means++ seeds from (0: all);
-//! the sample is the build's size (lists × 50, at least 10,000).
+//! the sample is the build's size (lists × 50, at least 10,000) unless the
+//! environment's SAMPLES says otherwise.
 //! The last 1,000 rows are queries: what the lists are worth is the share
 //! of each query's exact 10 nearest rows in its 1, 4 and 16 nearest lists
 //! (the recall an ivfflat scan at those probes could reach at most).
@@ -26,15 +30,20 @@ fn main() {
         return;
     }
     let dims: usize = args[1].parse().expect("DIMS");
-    let (metric, form) = match args[2].as_str() {
-        "l2" => (Metric::L2, Form::L2Squared),
-        "cosine" => (Metric::Cosine, Form::NegativeDot),
+    // cosine-l2: rows normalised as for cosine, lists trained and probed by
+    // Euclidean distance to centres that are means, not unit vectors
+    let (metric, form, normalise) = match args[2].as_str() {
+        "l2" => (Metric::L2, Form::L2Squared, false),
+        "cosine" => (Metric::Cosine, Form::NegativeDot, true),
+        "cosine-l2" => (Metric::L2, Form::L2Squared, true),
         other => panic!("metric {other}"),
     };
     let bytes = std::fs::read(&args[0]).expect("FILE");
     let mut rows: Vec<f32> = bytes.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
     rows.chunks_exact_mut(dims).for_each(|v| {
-        metric.prepare(v);
+        if normalise {
+            Metric::Cosine.prepare(v);
+        }
     });
     let queries = rows.split_off(rows.len() - 1000 * dims);
     let n = rows.len() / dims;
@@ -42,7 +51,7 @@ fn main() {
     let threads: usize = args.get(4).map_or(2, |s| s.parse().expect("THREADS"));
     let max_iterations: usize = args.get(5).map_or(50, |s| s.parse().expect("MAX_ITERATIONS"));
     // the build's sample size: lists × 50, at least 10,000
-    let samples = (lists * 50).max(10_000).min(n);
+    let samples = std::env::var("SAMPLES").ok().map_or((lists * 50).max(10_000), |s| s.parse().unwrap()).min(n);
     let step = (n / samples).max(1);
     let sample: Vec<f32> =
         (0..n).step_by(step).take(samples).flat_map(|i| rows[i * dims..(i + 1) * dims].to_vec()).collect();

@@ -504,7 +504,7 @@ pub unsafe fn return_row(scan: pg_sys::IndexScanDesc, tid: Tid) {
 
 /// Room in `scan` for the ORDER BY values an index reports with a row (the
 /// executor reads them only when a row is returned with
-/// `return_row_with_lower_bound`). Call once, after `begin_scan`.
+/// `return_row_with_distance`). Call once, after `begin_scan`.
 ///
 /// # Safety
 /// `scan` was made by `begin_scan` in the current memory context's scan.
@@ -521,24 +521,25 @@ pub unsafe fn alloc_order_by_values(scan: pg_sys::IndexScanDesc) {
     }
 }
 
-/// Hand heap row `tid` to the executor with `bound`, a lower bound of its
-/// ORDER BY distance (rows come in non-decreasing bound order): the executor
-/// computes the exact distance on the heap row and reorders
-/// (`xs_recheckorderby`, as GiST's lossy distances). A bound above the exact
-/// distance makes the executor raise "index returned tuples in wrong order".
+/// Hand heap row `tid` to the executor with `value`, its ORDER BY distance
+/// when `exact`, else a lower bound of it (rows come in non-decreasing value
+/// order). For a bound the executor computes the exact distance on the heap
+/// row and reorders (`xs_recheckorderby`, as GiST's lossy distances); an
+/// exact value it takes as it is. A bound above the exact distance makes the
+/// executor raise "index returned tuples in wrong order".
 ///
 /// # Safety
 /// `scan` is the scan being read, prepared by `alloc_order_by_values` with
 /// one ORDER BY (a float8 distance).
-pub unsafe fn return_row_with_lower_bound(scan: pg_sys::IndexScanDesc, tid: Tid, bound: f64) {
+pub unsafe fn return_row_with_distance(scan: pg_sys::IndexScanDesc, tid: Tid, value: f64, exact: bool) {
     unsafe {
         (*scan).xs_heaptid = super::storage::item_pointer(tid);
         (*scan).xs_recheck = false;
         if (*scan).numberOfOrderBys < 1 || (*scan).xs_orderbyvals.is_null() {
             pgrx::error!("ivfflat scan without room for its ORDER BY value");
         }
-        *(*scan).xs_orderbyvals = pgrx::IntoDatum::into_datum(bound).unwrap_or(pg_sys::Datum::from(0usize));
+        *(*scan).xs_orderbyvals = pgrx::IntoDatum::into_datum(value).unwrap_or(pg_sys::Datum::from(0usize));
         *(*scan).xs_orderbynulls = false;
-        (*scan).xs_recheckorderby = true;
+        (*scan).xs_recheckorderby = !exact;
     }
 }

@@ -12,9 +12,14 @@
 //! An index of format 2 (`ruvector_core::ivf::sq8_rows`) holds SQ8 copies:
 //! the batch is ordered by a lower bound of each row's distance, which is
 //! what the scan reports, and the executor computes the exact distance on
-//! the heap row and reorders (`callbacks::return_row_with_lower_bound`), so
+//! the heap row and reorders (`callbacks::return_row_with_distance`), so
 //! results still come in exact order while the scan reads a quarter of the
-//! bytes.
+//! bytes. A row whose copy is exact (integers spanning at most 255: pixels,
+//! uint8 and int8 embeddings) is reported with its exact distance under
+//! `<->` and `<#>` (`BoundQuery::row_key`), and the executor takes it
+//! without fetching the vector: for a value stored out of line (from about
+//! 510 dimensions) that fetch is a TOAST lookup per row returned. Such rows
+//! carry `EXACT_ROW` in their batch key.
 //!
 //! With `ivfflat.iterative_scan = relaxed_order`, once the probed lists are
 //! exhausted the next `probes` lists are scanned the same way, until
@@ -37,6 +42,10 @@ use crate::am::kind::{check_query_dims, index_kind, IndexKind, Query};
 use crate::am::storage::{tid_from_key, tid_key, ChainWalk, Index};
 
 const FIRST_BATCH: usize = 128;
+
+/// Set in a batch key (a heap TID as a number, 48 bits) for a row whose
+/// distance is exact rather than a lower bound.
+const EXACT_ROW: u64 = 1 << 63;
 
 struct ScanState {
     kind: IndexKind,
@@ -111,15 +120,16 @@ impl ScanState {
                     for (_, bytes) in page.items_by_address() {
                         // the TID is decoded only for rows that can enter the batch
                         let Some(raw) = bytes.get(ROW_HEADER..) else { continue };
-                        let distance = match (bounds, query) {
-                            (Some(b), _) => b.lower_bound(raw),
-                            (None, Some(q)) => q.distance(measure, raw),
-                            (None, None) => 0.0,
+                        let (distance, exact) = match (bounds, query) {
+                            (Some(b), _) => b.row_key(raw),
+                            (None, Some(q)) => (q.distance(measure, raw), true),
+                            (None, None) => (0.0, true),
                         };
                         // (not `<=`: a NaN distance is kept and sorts last)
                         if distance.partial_cmp(&top.threshold()) != Some(std::cmp::Ordering::Greater) {
                             if let Some((tid, _)) = parse_row(bytes) {
-                                top.offer(Scored { distance, key: tid_key(tid) });
+                                let flag = if exact { EXACT_ROW } else { 0 };
+                                top.offer(Scored { distance, key: tid_key(tid) | flag });
                             }
                         }
                     }
@@ -186,7 +196,14 @@ fn bound_query(kind: IndexKind, query: &Query, magnitude: f64) -> BoundQuery {
     } else {
         0.0
     };
-    BoundQuery::new(metric, values, magnitude, extra)
+    let bounds = BoundQuery::new(metric, values, magnitude, extra);
+    // a halfvec row's copy holds widened binary16 values, measured by the
+    // f16 kernels: only `ruvector` rows are ranked exactly
+    if rounded {
+        bounds
+    } else {
+        bounds.with_exact_rows()
+    }
 }
 
 #[pg_guard]
@@ -238,12 +255,17 @@ pub unsafe extern "C-unwind" fn amgettuple(scan: pg_sys::IndexScanDesc, _dir: pg
     }
     match state.next(index) {
         Some(row) => {
+            let tid = tid_from_key(row.key & !EXACT_ROW);
             // SAFETY: the scan being read; ambeginscan made room for the value.
             unsafe {
-                if state.bounds.is_some() {
-                    callbacks::return_row_with_lower_bound(scan, tid_from_key(row.key), row.distance as f64);
-                } else {
-                    callbacks::return_row(scan, tid_from_key(row.key));
+                match &state.bounds {
+                    Some(b) => callbacks::return_row_with_distance(
+                        scan,
+                        tid,
+                        b.reported(row.distance),
+                        row.key & EXACT_ROW != 0,
+                    ),
+                    None => callbacks::return_row(scan, tid),
                 }
             }
             true

@@ -102,6 +102,65 @@ CREATE TABLE sq_narrow AS SELECT i, (v::real[])[1:128]::ruvector(128) AS v FROM 
 CREATE INDEX sq_narrow_l2 ON sq_narrow USING ivfflat (v vector_l2_ops) WITH (lists = 4);
 SELECT pg_relation_size('sq_narrow_l2') > 2000 * 128 * 4 AS narrow_rows_are_f32;
 DROP TABLE sq_wide, sq_narrow;
+
+-- Rows of integers spanning at most 255 (pixels, uint8 and int8
+-- embeddings) have exact SQ8 copies: under <-> and <#> the scan reports
+-- their exact distances, which the executor takes without fetching the
+-- row's vector. 257 elements of 255 and m of 1 (m = 0 .. 142) put their
+-- squared distances to the zero query at the consecutive integers
+-- 16,711,425 + m, whose square roots lie closer together than float4
+-- resolves; rows are inserted farthest first, so an order that fell back on
+-- heap TIDs among equal float4 keys would come out reversed. Rows with an
+-- element of 0.5 (copies not exact, rechecked by the executor) lie on
+-- either side of them (256 and 258 elements of 255). All distances differ:
+-- the index's order must be the sequential scan's.
+CREATE TABLE sq_int (id int PRIMARY KEY, v ruvector(400));
+INSERT INTO sq_int SELECT a * 1000 + m, (array_fill(255::real, ARRAY[a]) || array_fill(1::real, ARRAY[m])
+        || CASE WHEN a = 257 THEN ARRAY[]::real[] ELSE ARRAY[0.5::real] END
+        || array_fill(0::real, ARRAY[400 - a - m - CASE WHEN a = 257 THEN 0 ELSE 1 END]))::ruvector
+FROM (VALUES (256), (257), (258)) t(a), generate_series(0, 141) m
+ORDER BY a DESC, m DESC;
+CREATE INDEX sq_int_l2 ON sq_int USING ivfflat (v vector_l2_ops) WITH (lists = 1);
+SET enable_seqscan = off;
+CREATE TABLE sq_int_by_index AS
+    SELECT row_number() OVER () AS n, id FROM (SELECT id FROM sq_int ORDER BY v <-> array_fill(0::real, ARRAY[400])::ruvector LIMIT 426) s;
+RESET enable_seqscan;
+SELECT count(*) AS rows, bool_and(i.id = s.id) AS in_exact_order FROM sq_int_by_index i JOIN (
+    SELECT row_number() OVER (ORDER BY v <-> array_fill(0::real, ARRAY[400])::ruvector) AS n, id FROM sq_int) s USING (n);
+DROP TABLE sq_int_by_index;
+DROP INDEX sq_int_l2;
+CREATE INDEX sq_int_ip ON sq_int USING ivfflat (v vector_ip_ops) WITH (lists = 1);
+SET enable_seqscan = off;
+CREATE TABLE sq_int_by_index AS
+    SELECT row_number() OVER () AS n, id FROM (SELECT id FROM sq_int ORDER BY v <#> array_fill(0.5::real, ARRAY[400])::ruvector LIMIT 426) s;
+RESET enable_seqscan;
+SELECT count(*) AS rows, bool_and(i.id = s.id) AS in_exact_order FROM sq_int_by_index i JOIN (
+    SELECT row_number() OVER (ORDER BY v <#> array_fill(0.5::real, ARRAY[400])::ruvector) AS n, id FROM sq_int) s USING (n);
+DROP TABLE sq_int, sq_int_by_index;
+
+-- Stored out of line (600 dimensions, 2.4 kB), an exact row's vector is not
+-- read back for the ORDER BY: a LIMIT 10 scan of integer rows reads the
+-- index and the heap rows only, while the same scan of the same rows with
+-- 0.25 added to one element (not exact) also reads the TOAST table for the executor's recheck,
+-- at least a block per row returned.
+CREATE TABLE sq_toast (id int, v ruvector(600));
+INSERT INTO sq_toast SELECT i, (SELECT array_agg(((i * 7 + j * 13) % 256)::real) FROM generate_series(1, 600) j)::ruvector
+FROM generate_series(1, 400) i;
+CREATE TABLE sq_toast_frac AS SELECT id, (SELECT array_agg(x + CASE WHEN j = 1 THEN 0.25 ELSE 0 END) FROM unnest(v::real[]) WITH ORDINALITY t(x, j))::ruvector(600) AS v FROM sq_toast;
+CREATE INDEX ON sq_toast USING ivfflat (v vector_l2_ops) WITH (lists = 2);
+CREATE INDEX ON sq_toast_frac USING ivfflat (v vector_l2_ops) WITH (lists = 2);
+SELECT bool_and((ruvector_storage_info(v)->>'external')::bool) AS stored_out_of_line FROM sq_toast;
+CREATE FUNCTION scan_buffers(tab text) RETURNS int AS $$
+DECLARE plan json;
+BEGIN
+    SET LOCAL enable_seqscan = off;
+    SET LOCAL ivfflat.probes = 2;
+    EXECUTE format('EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) SELECT id FROM %I ORDER BY v <-> array_fill(100::real, ARRAY[600])::ruvector LIMIT 10', tab) INTO plan;
+    RETURN (plan->0->'Plan'->>'Shared Hit Blocks')::int + (plan->0->'Plan'->>'Shared Read Blocks')::int;
+END $$ LANGUAGE plpgsql;
+SELECT scan_buffers('sq_toast') + 10 <= scan_buffers('sq_toast_frac') AS exact_rows_skip_the_toast_table;
+DROP TABLE sq_toast, sq_toast_frac;
+DROP FUNCTION scan_buffers;
 RESET ivfflat.probes;
 DROP TABLE sq, sq_queries;
 DROP FUNCTION same_as_seqscan;

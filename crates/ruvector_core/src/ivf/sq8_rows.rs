@@ -123,6 +123,9 @@ pub struct BoundQuery {
     /// squares of this length, by any of the kernels (generous: twice the
     /// sequential sum's (n + 16)·ε).
     gamma: f64,
+    /// Whether a row whose copy decodes to the stored vector exactly is
+    /// ranked by its exact distance (see [`BoundQuery::row_key`]).
+    exact_rows: bool,
     /// How far `q` may be from the query the SQL operator measures beyond f32
     /// rounding (a `halfvec` query normalised for cosine and rounded to f16),
     /// including the elements flushed to zero (see `new`).
@@ -150,7 +153,59 @@ impl BoundQuery {
         }
         let gamma = 2.0 * (q.len() as f64 + 16.0) * f32::EPSILON as f64;
         let extra = extra + flushed.sqrt() * (1.0 + 1e-9);
-        BoundQuery { metric, q, norm, magnitude, gamma, extra, kernels: Sq8Kernels::active() }
+        BoundQuery { metric, q, norm, magnitude, gamma, extra, exact_rows: false, kernels: Sq8Kernels::active() }
+    }
+
+    /// Rank rows whose SQ8 copy is exact by their exact distance. For a
+    /// query the SQL operator measures as the index holds it (an f32
+    /// `ruvector` query, under `<->` or `<#>`, none of its elements flushed):
+    /// an exact copy decodes to the row's stored values, and the SQ8 kernels
+    /// then give the f32 kernels' sums to the bit (`Sq8Kernels::match_f32`),
+    /// so the distance is the SQL operator's own. Under cosine the index
+    /// holds normalised vectors, never the row's values.
+    pub fn with_exact_rows(mut self) -> BoundQuery {
+        self.exact_rows =
+            matches!(self.metric, Metric::L2 | Metric::InnerProduct) && self.extra == 0.0 && Sq8Kernels::match_f32();
+        self
+    }
+
+    /// How a scan ranks the row with this payload: a key in the scan's units
+    /// (the squared distance under `<->`, the distance otherwise, so that
+    /// keys of exact rows are the f32 sums themselves, which order them as
+    /// the SQL operator's float8 results do), and whether the key is exact
+    /// rather than a lower bound. [`BoundQuery::reported`] turns a key into
+    /// the value the executor is given.
+    #[inline]
+    pub fn row_key(&self, payload: &[u8]) -> (f32, bool) {
+        let dims = self.q.len();
+        if self.exact_rows && payload.len() >= payload_bytes(dims) && sq8::is_exact(&payload[BOUNDS..], dims) {
+            let copy: Sq8Ref = sq8::copy(&payload[BOUNDS..], dims);
+            return match self.metric {
+                Metric::L2 => ((self.kernels.l2_squared)(&self.q, copy), true),
+                _ => (-(self.kernels.dot)(&self.q, copy), true),
+            };
+        }
+        let bound = self.lower_bound(payload);
+        if self.metric == Metric::L2 && bound > 0.0 {
+            // squared and rounded down: still at most the squared distance
+            let squared = bound as f64 * bound as f64;
+            let key = squared as f32;
+            return (if key as f64 > squared { key.next_down() } else { key }, false);
+        }
+        (bound, false)
+    }
+
+    /// The value reported to the executor for a row with `key`: the SQL
+    /// operator's distance for an exact key, a lower bound of it otherwise.
+    /// Non-decreasing in the key, so rows handed over in key order carry
+    /// non-decreasing values, as the executor's reordering requires.
+    #[inline]
+    pub fn reported(&self, key: f32) -> f64 {
+        if self.metric == Metric::L2 && key > 0.0 {
+            (key as f64).sqrt()
+        } else {
+            key as f64
+        }
     }
 
     /// A lower bound of the SQL operator's distance from the query to the row
@@ -238,7 +293,32 @@ mod tests {
         // PostgreSQL orders NaN after every number
         prop_assert!(!lb.is_nan());
         prop_assert!(exact.is_nan() || lb <= exact, "{:?}: bound {} above exact {}", metric, lb, exact);
+        // the scan's key, reported: the exact distance for an exact row, a
+        // lower bound otherwise
+        let ranked = BoundQuery::new(metric, prepared(metric, q), kernels::norm(q), 0.0).with_exact_rows();
+        let (key, is_exact) = ranked.row_key(&payload);
+        let reported = ranked.reported(key);
+        if is_exact {
+            prop_assert_eq!(reported.to_bits(), exact.to_bits(), "{:?}: exact key {} for {}", metric, reported, exact);
+        } else {
+            prop_assert!(!reported.is_nan());
+            prop_assert!(exact.is_nan() || reported <= exact, "{:?}: key {} above exact {}", metric, reported, exact);
+        }
         Ok((lb, exact))
+    }
+
+    /// Vectors of integers spanning at most 255 (pixels, uint8 or int8
+    /// embeddings), whose SQ8 copies are exact, and a query of any floats.
+    fn integer_rows() -> impl Strategy<Value = (Vec<f32>, Vec<f32>)> {
+        (1usize..700, -1000i32..1000, prop_oneof![Just(1e-3f32), Just(1.0), Just(300.0)]).prop_flat_map(
+            |(n, base, scale)| {
+                let x = proptest::collection::vec(0i32..256, n)
+                    .prop_map(move |v| v.iter().map(|c| (base + c) as f32).collect::<Vec<f32>>());
+                let q = proptest::collection::vec(-1.0f32..1.0, n)
+                    .prop_map(move |v| v.iter().map(|x| x * scale).collect::<Vec<f32>>());
+                (q, x)
+            },
+        )
     }
 
     fn vectors() -> impl Strategy<Value = (Vec<f32>, Vec<f32>)> {
@@ -278,6 +358,41 @@ mod tests {
 
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(300))]
+
+        /// An exact copy is ranked by the SQL operator's own distance, to
+        /// the bit, under `<->` and `<#>` (checked inside `check`); under
+        /// cosine, and for rows that are not exact, by a lower bound.
+        #[test]
+        fn exact_rows_are_ranked_by_their_sql_distance((q, x) in integer_rows()) {
+            let exact_copy = crate::sq8::encode(&x).is_some_and(|r| crate::sq8::is_exact(&r, x.len()));
+            prop_assert!(exact_copy);
+            for metric in [Metric::L2, Metric::InnerProduct, Metric::Cosine] {
+                check(metric, &q, &x)?;
+                let payload = encode(&prepared(metric, &x), kernels::norm(&x), 0.0);
+                let ranked = BoundQuery::new(metric, prepared(metric, &q), kernels::norm(&q), 0.0).with_exact_rows();
+                let flushed = q.iter().any(|v| *v != 0.0 && (v.abs() as f64) < 1e-20 * kernels::norm(&q));
+                let expected = metric != Metric::Cosine && Sq8Kernels::match_f32() && !flushed;
+                prop_assert_eq!(ranked.row_key(&payload).1, expected);
+            }
+        }
+
+        /// Keys order rows as their reported values do, for exact and
+        /// bounded rows alike (the executor needs non-decreasing values).
+        #[test]
+        fn reported_values_follow_the_keys((q, x) in integer_rows(), shift in -2.0f32..2.0) {
+            for metric in [Metric::L2, Metric::InnerProduct] {
+                let ranked = BoundQuery::new(metric, q.clone(), kernels::norm(&q), 0.0).with_exact_rows();
+                let other: Vec<f32> = x.iter().map(|v| v + shift * 0.37).collect();
+                let mut keys: Vec<f32> = [&x, &other, &q]
+                    .iter()
+                    .map(|v| ranked.row_key(&encode(v, kernels::norm(v), 0.0)).0)
+                    .collect();
+                keys.sort_by(f32::total_cmp);
+                for pair in keys.windows(2) {
+                    prop_assert!(ranked.reported(pair[0]) <= ranked.reported(pair[1]));
+                }
+            }
+        }
 
         /// Rows and queries with near-zero elements (as sentence embeddings
         /// have): the query's are flushed to zero, and the bound still holds.
