@@ -62,9 +62,10 @@ impl Lists {
 pub fn measure_all(index: Index, meta: &IvfMeta, kind: IndexKind, query: Option<&Query>) -> Vec<(f32, ListEntry)> {
     let mut out = Vec::with_capacity(meta.lists as usize);
     let only = meta.lists == 1;
+    let query = query.map(|q| q.row_measure(kind.measure));
     walk(index, meta, |entry, centre| {
-        let d = match query {
-            Some(q) if !only => q.distance(kind.measure, centre),
+        let d = match &query {
+            Some(q) if !only => q.distance(centre),
             _ => 0.0,
         };
         out.push((d, entry));

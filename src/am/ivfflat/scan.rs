@@ -104,9 +104,9 @@ impl ScanState {
 
     /// Score the rows of this round's lists into a batch after `after`.
     fn scan_round(&mut self, index: Index) {
-        let query = self.query.as_ref().map(|(_, q)| q);
+        // format 1: the kernel chosen once for the round, not per row
+        let query = self.query.as_ref().map(|(_, q)| q.row_measure(self.kind.measure));
         let bounds = self.bounds.as_ref();
-        let measure = self.kind.measure;
         let mut top = BoundedTopK::new(self.batch, self.after);
         for entry in &self.order[self.round.clone()] {
             let mut block = Some(entry.start);
@@ -120,9 +120,9 @@ impl ScanState {
                     for (_, bytes) in page.items_by_address() {
                         // the TID is decoded only for rows that can enter the batch
                         let Some(raw) = bytes.get(ROW_HEADER..) else { continue };
-                        let (distance, exact) = match (bounds, query) {
+                        let (distance, exact) = match (bounds, &query) {
                             (Some(b), _) => b.row_key(raw),
-                            (None, Some(q)) => (q.distance(measure, raw), true),
+                            (None, Some(q)) => (q.distance(raw), true),
                             (None, None) => (0.0, true),
                         };
                         // (not `<=`: a NaN distance is kept and sorts last)

@@ -225,6 +225,53 @@ impl Query {
     }
 }
 
+/// [`Query::distance`] with the kernel chosen once, for a scan that
+/// measures many stored rows: an f32 query under a dense metric calls its
+/// kernel straight on the row's bytes (borrowed when aligned, as an index
+/// page's rows are), with no dispatch per row; the same kernel, so the same
+/// distances to the bit.
+pub enum RowMeasure<'q> {
+    Dense32 { q: &'q [f32], kernel: fn(&[f32], &[f32]) -> f32, negate: bool },
+    Other { query: &'q Query, measure: Measure },
+}
+
+impl Query {
+    pub fn row_measure(&self, measure: Measure) -> RowMeasure<'_> {
+        let k = kernels::active();
+        match (self, measure) {
+            (Query::F32(q), Measure::Dense(metric)) => {
+                let (kernel, negate) = match metric {
+                    Metric::L2 => (k.l2_squared, false),
+                    Metric::InnerProduct | Metric::Cosine => (k.dot, true),
+                    Metric::L1 => (k.l1, false),
+                };
+                RowMeasure::Dense32 { q, kernel, negate }
+            }
+            _ => RowMeasure::Other { query: self, measure },
+        }
+    }
+}
+
+impl RowMeasure<'_> {
+    #[inline]
+    pub fn distance(&self, raw: &[u8]) -> f32 {
+        match self {
+            RowMeasure::Dense32 { q, kernel, negate } => {
+                let d = match bytemuck::try_cast_slice::<u8, f32>(raw) {
+                    Ok(row) => kernel(q, row),
+                    Err(_) => kernel(q, &chunk_elems::<f32>(raw)),
+                };
+                if *negate {
+                    -d
+                } else {
+                    d
+                }
+            }
+            RowMeasure::Other { query, measure } => query.distance(*measure, raw),
+        }
+    }
+}
+
 /// A distance summed over a vector's pieces (its chunks, or a cached copy
 /// in one piece): L2², negative dot, L1 and the bit counts all add up over
 /// disjoint ranges of the query.
@@ -285,5 +332,46 @@ impl<'q> Accumulator<'q> {
             (Measure::Sparse(metric), Query::Sparse(q)) => self.sparse.finish(q, pair_metric(metric)),
             _ => self.acc,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// A row measured with the kernel chosen once gives `Query::distance`'s
+        /// value to the bit, for every dense metric, from aligned and
+        /// unaligned row bytes alike.
+        #[test]
+        fn row_measure_matches_query_distance(
+            (q, x) in (1usize..300).prop_flat_map(|n| (proptest::collection::vec(-1e3f32..1e3, n), proptest::collection::vec(-1e3f32..1e3, n))),
+            shift in 0usize..4,
+        ) {
+            let query = Query::F32(q);
+            let bytes: Vec<u8> = bytemuck::cast_slice(&x).to_vec();
+            let mut unaligned = vec![0u8; shift];
+            unaligned.extend_from_slice(&bytes);
+            for metric in [Metric::L2, Metric::InnerProduct, Metric::Cosine, Metric::L1] {
+                let measure = Measure::Dense(metric);
+                let m = query.row_measure(measure);
+                let dense = matches!(m, RowMeasure::Dense32 { .. });
+                prop_assert!(dense);
+                let want = query.distance(measure, &bytes).to_bits();
+                prop_assert_eq!(m.distance(&bytes).to_bits(), want);
+                prop_assert_eq!(m.distance(&unaligned[shift..]).to_bits(), want);
+            }
+        }
+    }
+
+    #[test]
+    fn other_queries_keep_their_own_distance() {
+        let query = Query::F16(vec![f16::from_f32(1.0), f16::from_f32(-2.0)]);
+        let measure = Measure::Dense(Metric::L2);
+        let row: Vec<u8> = bytemuck::cast_slice(&[f16::from_f32(0.5), f16::from_f32(4.0)]).to_vec();
+        let m = query.row_measure(measure);
+        assert!(matches!(m, RowMeasure::Other { .. }));
+        assert_eq!(m.distance(&row), query.distance(measure, &row));
     }
 }
