@@ -15,7 +15,8 @@ ivfflat) it measures, per engine:
 - QPS with N concurrent clients (one process and connection each, warmed
   first) at the smallest setting that reaches recall 0.95;
 - single-row INSERTs into the indexed table (--inserts held-out rows, each
-  its own transaction, synchronous_commit off), rows/s, then deleted.
+  its own transaction, synchronous_commit off), rows/s of the fastest of
+  three passes over a third of them each, then deleted.
 pgvector runs when the server has its `vector` extension (in its own
 database: both extensions define hnsw and ivfflat); hnswlib (hnsw) and faiss
 IndexIVFFlat (ivfflat) run in-process as references.
@@ -128,10 +129,17 @@ def single_row_inserts(conn, table, typ, texts, keep):
     engines). The rows (held-out vectors, negative ids) are deleted after;
     when the table is kept, VACUUM removes them from the index too."""
     conn.execute("SET synchronous_commit = off")
-    t = time.perf_counter()
-    for i, q in enumerate(texts):
-        conn.execute(f"INSERT INTO {table} (id, v) VALUES (%s, %s::{typ})", (-1 - i, q))
-    rate = len(texts) / (time.perf_counter() - t)
+    # three passes over a third of the rows each, the fastest reported: a
+    # pass of a few hundred statements is a fraction of a second, and one
+    # stall of this shared machine moved single-pass figures by half
+    rates = []
+    for p in range(3):
+        part = list(enumerate(texts))[p::3]
+        t = time.perf_counter()
+        for i, q in part:
+            conn.execute(f"INSERT INTO {table} (id, v) VALUES (%s, %s::{typ})", (-1 - i, q))
+        rates.append(len(part) / (time.perf_counter() - t))
+    rate = max(rates)
     conn.execute("RESET synchronous_commit")
     conn.execute(f"DELETE FROM {table} WHERE id < 0")
     if keep:
@@ -423,7 +431,7 @@ def headline(result):
                 f"| {ds} ({d['rows']:,} × {d['dims']}) | {am} | {fmt(q['o'], '.0f')} | {fmt(q['p'], '.0f')} | {ratio(q['o'], q['p'])} | "
                 f"{ref} {fmt(q['r'], '.0f')} | {b['o']:.1f} | {fmt(b['p'], '.1f')} | {ratio(b['o'], b['p'])} | {ref} {fmt(b['r'], '.1f')} |"
             )
-    out += ["", "Single-row INSERT into the indexed table (each row its own transaction, synchronous_commit off):", "",
+    out += ["", "Single-row INSERT into the indexed table (each row its own transaction, synchronous_commit off; the fastest of three passes over a third of the rows):", "",
             "| data set | index | rows/s: ruvector_pg | pgvector | ratio |", "|---|---|---:|---:|---:|"]
     for ds, d in result["datasets"].items():
         for am in ("hnsw", "ivfflat"):
