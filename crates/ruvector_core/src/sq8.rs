@@ -126,10 +126,134 @@ pub fn is_exact(record: &[u8], dims: usize) -> bool {
     record.get(HEADER + dims) == Some(&1)
 }
 
+/// A lower bound of the full-precision distance an index computes from an
+/// f32 query `q` (of norm `q_norm`) to a stored f32 vector `x`, given
+/// `approx`, the distance the SQ8 kernels gave to `x`'s copy in `record`:
+/// squared L2 under L2, the negative dot product under inner product and
+/// cosine (on the vectors as the index stores them). −∞ when none can be
+/// given (another metric, a non-finite `approx`, magnitudes where f32 sums
+/// could overflow).
+///
+/// Each element of the copy is within half a step of the stored value, plus
+/// the encoder's and decoder's f32 roundings (a 2^-10 margin on the half
+/// step, 2^-20 of the largest magnitude), so ‖x − x̂‖ ≤ E = √n · that; both
+/// sums (the kernels' folds, or a vector read chunk by chunk) are within
+/// γ = 2(n + 16)·2^-23 of their terms' absolute sum; subnormal products add
+/// at most 2^-126 each.
+pub fn distance_lower_bound(
+    metric: crate::index::kind::Metric,
+    approx: f32,
+    record: &[u8],
+    dims: usize,
+    q_norm: f64,
+) -> f32 {
+    use crate::index::kind::Metric;
+    if record.len() < HEADER || !approx.is_finite() {
+        return f32::NEG_INFINITY;
+    }
+    let f = |at: usize| f32::from_ne_bytes([record[at], record[at + 1], record[at + 2], record[at + 3]]) as f64;
+    let (lo, step) = (f(0), f(4));
+    let n = dims as f64;
+    let largest = lo.abs().max((lo + 255.0 * step).abs()) * (1.0 + 1e-6);
+    if !(largest < 1e15 && q_norm < 1e15 && step.is_finite()) {
+        return f32::NEG_INFINITY;
+    }
+    let gamma = 2.0 * (n + 16.0) * f32::EPSILON as f64;
+    let err = n.sqrt() * (0.5 * step * (1.0 + 1.0 / 1024.0) + largest / (1u64 << 20) as f64);
+    let copy_norm = n.sqrt() * largest;
+    let subnormal = n * 2f64.powi(-126) * 4.0;
+    let approx = approx as f64;
+    let bound = match metric {
+        Metric::L2 => {
+            let near = ((approx.max(0.0) / (1.0 + gamma)).sqrt() - err).max(0.0);
+            near * near * (1.0 - gamma) - subnormal
+        }
+        Metric::InnerProduct | Metric::Cosine => {
+            approx - gamma * q_norm * copy_norm - q_norm * err - gamma * q_norm * (copy_norm + err) - subnormal
+        }
+        Metric::L1 => return f32::NEG_INFINITY,
+    };
+    // rounded down to an f32
+    let b = bound as f32;
+    if (b as f64) > bound {
+        b.next_down()
+    } else {
+        b
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    /// The index's full-precision distance (squared L2, negative dot) of
+    /// `x` read in chunks of `chunk` elements, as a long vector's pages are.
+    fn chunked(metric: crate::index::kind::Metric, q: &[f32], x: &[f32], chunk: usize) -> f32 {
+        let mut acc = 0.0f32;
+        for (qs, xs) in q.chunks(chunk).zip(x.chunks(chunk)) {
+            acc += metric.distance(qs, xs);
+        }
+        acc
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(400))]
+
+        /// The bound from a copy's distance is never above the distance the
+        /// index computes from the stored vector, whole or in chunks, for
+        /// every scale and for near duplicates of the query.
+        #[test]
+        fn distance_lower_bound_holds(
+            (q, x) in (1usize..700, prop_oneof![Just(1e-30f32), Just(1e-6), Just(1.0), Just(1e3), Just(1e12)])
+                .prop_flat_map(|(n, scale)| {
+                    let v = proptest::collection::vec(-1.0f32..1.0, n).prop_map(move |v| v.iter().map(|x| x * scale).collect::<Vec<f32>>());
+                    (v.clone(), v)
+                }),
+            near in any::<bool>(),
+            chunk in 1usize..400,
+        ) {
+            use crate::index::kind::Metric;
+            let x: Vec<f32> = if near { q.iter().enumerate().map(|(i, v)| if i % 5 == 0 { v * 1.001 } else { *v }).collect() } else { x };
+            for metric in [Metric::L2, Metric::InnerProduct, Metric::Cosine] {
+                let (mut q, mut x) = (q.clone(), x.clone());
+                if !(metric.prepare(&mut q) && metric.prepare(&mut x)) {
+                    continue;
+                }
+                let Some(rec) = encode(&x) else { continue };
+                let approx = metric.sq8_distance(&q, parse(&rec, x.len()).0);
+                let bound = distance_lower_bound(metric, approx, &rec, x.len(), crate::kernels::norm(&q));
+                prop_assert!(!bound.is_nan());
+                for exact in [metric.distance(&q, &x), chunked(metric, &q, &x, chunk)] {
+                    prop_assert!(bound <= exact, "{:?}: bound {} above {} (approx {})", metric, bound, exact, approx);
+                }
+            }
+        }
+    }
+
+    /// On embedding-like vectors the bound is within a few hundredths.
+    #[test]
+    fn distance_lower_bound_is_close_on_embeddings() {
+        use crate::index::kind::Metric;
+        let mut rng = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = || {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            (rng >> 40) as f32 / (1u64 << 24) as f32 - 0.5
+        };
+        for dims in [384, 768, 1536] {
+            let mut q: Vec<f32> = (0..dims).map(|_| next()).collect();
+            let mut x: Vec<f32> = q.iter().map(|v| v + 0.5 * next()).collect();
+            Metric::Cosine.prepare(&mut q);
+            Metric::Cosine.prepare(&mut x);
+            let rec = encode(&x).unwrap();
+            let approx = Metric::Cosine.sq8_distance(&q, parse(&rec, dims).0);
+            let bound = distance_lower_bound(Metric::Cosine, approx, &rec, dims, crate::kernels::norm(&q));
+            let exact = Metric::Cosine.distance(&q, &x);
+            assert!(bound <= exact && exact - bound < 0.05, "{dims}: {bound} {exact}");
+        }
+    }
 
     fn decoded(x: &[f32]) -> (Vec<f32>, bool) {
         let rec = encode(x).unwrap();

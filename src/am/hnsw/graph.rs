@@ -3,6 +3,7 @@
 //! vector and heap TIDs. Safe code; page access is am::storage's.
 
 use rustc_hash::FxHashSet;
+use ruvector_core::hnsw::paged::scan::Queued;
 use ruvector_core::hnsw::paged::PagedGraph;
 use ruvector_core::hnsw::tuple::{chunk_elems, ElementRef, Meta, Tid};
 use ruvector_core::hnsw::{GraphRead, Neighbor};
@@ -46,11 +47,16 @@ impl std::ops::Deref for DiskGraph {
 /// (pixels, int8 and uint8 embeddings; each copy carries a byte saying so):
 /// the SQ8 kernels decode in the lanes of the same fold the f32 kernels run,
 /// so an exact copy gives the full-precision distance to the bit. The
-/// elements a search returns whose distance was approximate are measured
-/// again in full precision from their pages and the results re-sorted
-/// (`exact_distances`), so rows come back in exact order. Shorter vectors are
-/// cached in f32: they are cheap to stream, and their searches stay exact.
+/// elements a search returns whose distance was approximate are queued at
+/// a lower bound of their distance (`queued`), and the scan measures one
+/// again from its pages only when it could be the next row returned, so
+/// rows come back in exact order. Shorter vectors are cached in f32: they
+/// are cheap to stream, and their searches stay exact.
 pub const SQ8_CACHE_MIN_DIMS: usize = 256;
+
+/// How many of a batch's bounded elements `queued` prefetches: a LIMIT 10
+/// query measures about that many again.
+const PREFETCH_BOUNDED: usize = 16;
 
 impl DiskGraph {
     pub fn open(index: Index, meta: &Meta, kind: IndexKind) -> Self {
@@ -91,29 +97,54 @@ impl DiskGraph {
     }
 
     /// Whether distances during a search may be approximate, so that what it
-    /// returns must be measured again (`exact_distances`).
+    /// returns may need measuring again (`queued`).
     pub fn approximate(&self) -> bool {
         self.cached && self.sq8
     }
 
-    /// Replace the approximate distances in `found` with full-precision ones
-    /// read from the pages (prefetched in two rounds first) and sort it again.
-    /// A distance was approximate if it came from a cached copy (an element
-    /// in the cache now was in it when measured: nothing is evicted) that is
-    /// not exact, or from any copy if the SQ8 kernels are not the f32 ones.
-    pub fn exact_distances(&self, query: &Query, found: &mut [Neighbor<Tid>]) {
+    /// What a search found, for the scan's queue: each element at its
+    /// distance where that is exact, else at a lower bound of it from its
+    /// copy (`sq8::distance_lower_bound`), to be measured again from the
+    /// pages only if it could be among the rows returned. A distance was
+    /// approximate if it came from a cached copy (an element in the cache
+    /// now was in it when measured: nothing is evicted) that is not exact,
+    /// or from any copy if the SQ8 kernels are not the f32 ones.
+    pub fn queued(&self, query: &Query, found: Vec<Neighbor<Tid>>) -> Vec<Queued> {
+        let exact = |n: &Neighbor<Tid>| Queued { key: n.distance, exact: true, id: n.id };
+        let (Query::F32(q), Measure::Dense(metric), true) = (query, self.kind.measure, self.approximate()) else {
+            return found.iter().map(exact).collect();
+        };
         let trust_exact = Sq8Kernels::match_f32();
-        let again: Vec<usize> = (0..found.len())
-            .filter(|&i| {
-                super::cache::peek(found[i].id, |b| !(trust_exact && sq8::is_exact(b, self.dims))).unwrap_or(false)
+        let q_norm = ruvector_core::kernels::norm(q);
+        let queued: Vec<Queued> = found
+            .iter()
+            .map(|n| {
+                let bound = super::cache::peek(n.id, |record| {
+                    (!(trust_exact && sq8::is_exact(record, self.dims)))
+                        .then(|| sq8::distance_lower_bound(metric, n.distance, record, self.dims, q_norm))
+                });
+                match bound.flatten() {
+                    Some(key) => Queued { key, exact: false, id: n.id },
+                    None => exact(n),
+                }
             })
             .collect();
-        again.iter().for_each(|&i| self.store.prefetch(found[i].id));
-        again.iter().for_each(|&i| self.store.prefetch_tuple(found[i].id, 4096));
-        for &i in &again {
-            found[i].distance = self.read_distance(query, found[i].id, false);
+        // the bounded elements a LIMIT query is likely to measure again (the
+        // lowest bounds), prefetched in two rounds: line pointers, then tuples
+        let mut first: Vec<(f32, Tid)> = queued.iter().filter(|q| !q.exact).map(|q| (q.key, q.id)).collect();
+        if first.len() > PREFETCH_BOUNDED {
+            first.select_nth_unstable_by(PREFETCH_BOUNDED, |a, b| a.0.total_cmp(&b.0));
+            first.truncate(PREFETCH_BOUNDED);
         }
-        found.sort();
+        first.iter().for_each(|&(_, id)| self.store.prefetch(id));
+        first.iter().for_each(|&(_, id)| self.store.prefetch_tuple(id, 4096));
+        queued
+    }
+
+    /// An element's full-precision distance from the pages (the scan's
+    /// `resolve`).
+    pub fn exact_distance(&self, query: &Query, id: Tid) -> f32 {
+        self.read_distance(query, id, false)
     }
 
     /// Put element `tid`'s vector into the vector cache as a search would

@@ -11,7 +11,7 @@ use pgrx::pg_sys;
 use pgrx::prelude::*;
 use ruvector_core::hnsw::paged::scan::Scan;
 use ruvector_core::hnsw::paged::PagedGraph;
-use ruvector_core::hnsw::tuple::Meta;
+use ruvector_core::hnsw::tuple::{Meta, Tid};
 
 use super::graph::DiskGraph;
 use super::options::{scan_mem_limit, IterativeScan, EF_SEARCH, ITERATIVE_SCAN, MAX_SCAN_TUPLES};
@@ -28,12 +28,15 @@ struct ScanState {
     /// Whether the search stopped at `hnsw.max_scan_tuples` or the memory
     /// limit (then a filtered scan sweeps for the matching rows left).
     budget_spent: bool,
+    /// The meta page the last batch ran under: the pages that batch's
+    /// bounded elements are measured again from.
+    meta: Option<Meta>,
 }
 
 impl ScanState {
     /// The next batch of the search (the core's `Scan::batch`), through this
-    /// backend's vector cache, its approximate distances measured again;
-    /// the elements measured so far.
+    /// backend's vector cache, queued at their distances or (approximate
+    /// ones) at lower bounds of them; the elements measured so far.
     fn search(&mut self, index: Index) -> usize {
         // VACUUM frees deleted elements only once no search that began before
         // its repairs runs, and bumps the generation first
@@ -50,13 +53,27 @@ impl ScanState {
         graph.prepare_query(query);
         // without iterative_scan no batch follows: keep nothing for one
         let resumable = self.widens();
-        let (mut found, measured) = self.scan.batch(&graph, query, &meta, resumable);
-        if graph.approximate() {
-            graph.exact_distances(query, &mut found);
-        }
+        let (found, measured) = self.scan.batch(&graph, query, &meta, resumable);
+        let queued = graph.queued(query, found);
         crate::shared::publish_cache();
-        self.scan.queue(found, self.strict_order());
+        self.scan.queue_bounded(queued, self.strict_order());
+        self.meta = Some(meta);
         measured
+    }
+
+    /// The next heap TID, elements queued at a bound measured again from
+    /// the pages as the core's scan asks.
+    fn next_heap_tid(&mut self, index: Index) -> Option<Tid> {
+        let mut reader: Option<DiskGraph> = None;
+        let (query, meta, kind) = (&self.query, self.meta, self.kind);
+        let resolve = |id: Tid| match (query, meta) {
+            (Some((_, q)), Some(meta)) => {
+                reader.get_or_insert_with(|| DiskGraph::open(index, &meta, kind)).exact_distance(q, id)
+            }
+            // (queries without a vector queue nothing bounded)
+            _ => f32::INFINITY,
+        };
+        self.scan.next_heap_tid(&index, resolve).map(|(tid, _)| tid)
     }
 
     /// A filtered scan's last batch once its search ran out of budget
@@ -163,6 +180,7 @@ impl callbacks::OrderedScan for ScanState {
         self.scan = Scan::new(EF_SEARCH.get().max(1) as usize);
         self.query = query.map(|q| (q.dims, q.query));
         self.budget_spent = false;
+        self.meta = None;
     }
 }
 
@@ -179,6 +197,7 @@ pub unsafe extern "C-unwind" fn ambeginscan(
             scan: Scan::new(EF_SEARCH.get().max(1) as usize),
             kind: index_kind(index, "hnsw"),
             budget_spent: false,
+            meta: None,
         };
         callbacks::begin_scan(index, nkeys, norderbys, state)
     }
@@ -207,7 +226,7 @@ pub unsafe extern "C-unwind" fn amgettuple(scan: pg_sys::IndexScanDesc, _dir: pg
         state.search(index);
     }
     loop {
-        if let Some((tid, _)) = state.scan.next_heap_tid(&index) {
+        if let Some(tid) = state.next_heap_tid(index) {
             // SAFETY: the scan being read.
             unsafe { callbacks::return_row(scan, tid) };
             return true;

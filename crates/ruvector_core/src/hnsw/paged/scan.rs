@@ -22,10 +22,22 @@
 //! the caller also asks for when a filtered scan widens without
 //! `hnsw.iterative_scan`, those nearer than a row returned are skipped).
 //!
+//! A batch's elements may come with a lower bound of their distance instead
+//! of the distance (the search measured an approximate copy): they are
+//! queued by the bound, and the full-precision distance is read only when
+//! an element could be the next returned, that is when its bound is below
+//! every distance resolved so far ([`Scan::next_heap_tid`]). A LIMIT 10
+//! query at ef 40 then reads about a dozen vectors again, not forty, and
+//! rows still come in exact order.
+//!
 //! The caller holds the update lock shared during each batch (VACUUM frees
 //! elements only once no search that began before its repairs runs).
+//! Distances resolved later are read without it: an element freed and its
+//! TID reused since belongs to rows inserted after the scan's snapshot,
+//! which the executor's visibility check drops, as for heap TIDs.
 
-use std::collections::VecDeque;
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, VecDeque};
 
 use rustc_hash::FxHashSet;
 
@@ -37,10 +49,26 @@ use crate::index::{KeyFilter, PageStore, Query};
 /// An iterative search over the stored graph.
 type PagedSearch = IterativeSearch<Tid, FxHashSet<Tid>>;
 
+/// An element a batch found: its distance if `exact`, else a lower bound of
+/// it (see [`Scan::queue_bounded`]).
+#[derive(Clone, Copy, Debug)]
+pub struct Queued {
+    pub key: f32,
+    pub exact: bool,
+    pub id: Tid,
+}
+
 /// The state of one ordered scan between `amgettuple` calls.
 pub struct Scan {
-    /// Elements found and not returned yet, nearest first.
-    queue: VecDeque<(f32, Tid)>,
+    /// Elements found and not returned yet, by distance or lower bound
+    /// (`exact` false), smallest first.
+    queue: VecDeque<Queued>,
+    /// Elements taken from `queue` with their distances resolved, nearest
+    /// on top.
+    resolved: BinaryHeap<Reverse<Neighbor<Tid>>>,
+    /// Whether the queued batch followed another in strict order: its
+    /// elements nearer than the farthest returned are skipped.
+    strict_batch: bool,
     /// Heap TIDs of the element being returned, and its distance.
     pending: VecDeque<Tid>,
     pending_distance: f32,
@@ -66,6 +94,8 @@ impl Scan {
     pub fn new(ef: usize) -> Self {
         Scan {
             queue: VecDeque::new(),
+            resolved: BinaryHeap::new(),
+            strict_batch: false,
             pending: VecDeque::new(),
             pending_distance: 0.0,
             returned: FxHashSet::default(),
@@ -92,7 +122,8 @@ impl Scan {
         let set_entry = (core::mem::size_of::<Tid>() + 1) * 8 / 7;
         let heap_entry = core::mem::size_of::<(f32, Tid)>();
         let waiting = self.search.as_ref().map_or(0, |(s, _)| s.waiting());
-        (visited + self.returned.len()) * set_entry + (2 * self.ef + self.queue.len() + waiting) * heap_entry
+        (visited + self.returned.len()) * set_entry
+            + (2 * self.ef + self.queue.len() + self.resolved.len() + waiting) * heap_entry
     }
 
     /// The next batch of the search (the first: from the entry point of
@@ -175,15 +206,26 @@ impl Scan {
         nearest.into_sorted_vec()
     }
 
-    /// Queue what a batch found and was not returned yet (with `strict`,
-    /// only what is not nearer than the farthest returned).
+    /// Queue what a batch found, at its distances, and was not returned yet
+    /// (with `strict`, only what is not nearer than the farthest returned).
     pub fn queue(&mut self, found: Vec<Neighbor<Tid>>, strict: bool) {
-        for n in found {
-            if self.returned.contains(&n.id) || (strict && self.started && n.distance < self.last_distance) {
-                continue;
+        self.queue_bounded(
+            found.into_iter().map(|n| Queued { key: n.distance, exact: true, id: n.id }).collect(),
+            strict,
+        );
+    }
+
+    /// [`Scan::queue`] for elements some of whose keys are lower bounds of
+    /// their distances, resolved by `next_heap_tid` when needed. Called once
+    /// the previous batch's elements are all returned.
+    pub fn queue_bounded(&mut self, mut found: Vec<Queued>, strict: bool) {
+        debug_assert!(self.queue.is_empty() && self.resolved.is_empty());
+        found.sort_by(|a, b| a.key.total_cmp(&b.key).then(a.id.cmp(&b.id)));
+        self.strict_batch = strict && self.started;
+        for q in found {
+            if self.returned.insert(q.id) {
+                self.queue.push_back(q);
             }
-            self.returned.insert(n.id);
-            self.queue.push_back((n.distance, n.id));
         }
         self.started = true;
     }
@@ -197,7 +239,7 @@ impl Scan {
                 for (offset, bytes) in items {
                     if ElementRef::parse(bytes).is_some_and(|e| !e.is_deleted() && self.filter.matches(e.filter_key()))
                     {
-                        self.queue.push_back((0.0, Tid { block, offset }));
+                        self.queue.push_back(Queued { key: 0.0, exact: true, id: Tid { block, offset } });
                     }
                 }
             });
@@ -213,12 +255,39 @@ impl Scan {
     /// should VACUUM have freed it since the search and an insert reused its
     /// TID, the newcomer's rows were inserted after the scan's snapshot was
     /// taken, so the executor's visibility check drops them.
-    pub fn next_heap_tid<S: PageStore>(&mut self, store: &S) -> Option<(Tid, f32)> {
+    ///
+    /// `resolve` gives an element's full-precision distance; it is called
+    /// for a queued lower bound once every element that could come before
+    /// that element is resolved.
+    pub fn next_heap_tid<S: PageStore>(
+        &mut self,
+        store: &S,
+        mut resolve: impl FnMut(Tid) -> f32,
+    ) -> Option<(Tid, f32)> {
         loop {
             if let Some(tid) = self.pending.pop_front() {
                 return Some((tid, self.pending_distance));
             }
-            let (distance, element) = self.queue.pop_front()?;
+            while let Some(next) = self.queue.front() {
+                // the nearest resolved element goes next once no queued one
+                // can come before it: an exact one after it in (distance,
+                // TID) order, or one whose bound is above its distance
+                let first = match self.resolved.peek() {
+                    Some(Reverse(n)) if next.exact => *n < Neighbor { distance: next.key, id: next.id },
+                    Some(Reverse(n)) => n.distance.total_cmp(&next.key).is_lt(),
+                    None => false,
+                };
+                if first {
+                    break;
+                }
+                let Some(q) = self.queue.pop_front() else { break };
+                let distance = if q.exact { q.key } else { resolve(q.id) };
+                self.resolved.push(Reverse(Neighbor { distance, id: q.id }));
+            }
+            let Reverse(Neighbor { distance, id: element }) = self.resolved.pop()?;
+            if self.strict_batch && distance < self.last_distance {
+                continue;
+            }
             self.pending_distance = distance;
             if let Some(e) = element_tids(store, element) {
                 if e.deleted {

@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use rustc_hash::FxHashSet;
 
 use super::build::emit_tuples;
-use super::scan::Scan;
+use super::scan::{Queued, Scan};
 use super::vacuum::{relink_orphans, remove_deleted, strip_dead_tids, VacuumSettings};
 use super::{insert::insert, PagedGraph};
 use crate::hnsw::tuple::{ElementRef, Meta, Tid, META_MAGIC, META_VERSION};
@@ -175,7 +175,7 @@ fn scan_filtered(
     let mut s = Scan::filtered(ef, filter);
     let mut out = Vec::new();
     loop {
-        while let Some((tid, d)) = s.next_heap_tid(&store) {
+        while let Some((tid, d)) = s.next_heap_tid(&store, |_| unreachable!("every element queued exact")) {
             out.push((row_of(tid), d));
             if out.len() == k {
                 return (out, s.filtered_out);
@@ -789,7 +789,7 @@ fn a_filtered_scan_whose_search_runs_out_sweeps_for_the_rest() {
     let (found, _) = search_only.batch(&graph, &Query::F32(q.clone()), &meta, false);
     search_only.queue(found, false);
     let mut by_search = 0;
-    while search_only.next_heap_tid(&store).is_some() {
+    while search_only.next_heap_tid(&store, |_| unreachable!("every element queued exact")).is_some() {
         by_search += 1;
     }
     assert!(by_search < matching.len(), "{by_search} found without the sweep");
@@ -891,4 +891,90 @@ fn inserts_searching_through_approximate_copies_link_no_deleted_element() {
     }
     assert!(rates[0] > 0.9, "self-search rate of inserted rows: {:.3}", rates[0]);
     assert!(rates[1] >= rates[0] - 0.05, "self-search rate: pages {:.3}, through copies {:.3}", rates[0], rates[1]);
+}
+
+/// Elements queued by lower bounds of their distances (as a search through
+/// approximate copies finds them) come out in the exact order, and only
+/// those that could be next are measured again: the first ten rows of a
+/// batch of 60 resolve far fewer than its 40 bounded elements.
+#[test]
+fn bounded_elements_resolve_lazily_in_exact_order() {
+    let store = new_store(6, 24);
+    let vs: Vec<Vec<f32>> = (0..400).map(|i| vector(i, 8, false)).collect();
+    build_rows(&store, &vs);
+    let query = Query::F32(vector(9999, 8, false));
+    let meta: Meta = store.meta();
+    let graph = PagedGraph::open(&store, &meta, kind(&meta));
+    let mut exact = Scan::new(60);
+    let (found, _) = exact.batch(&graph, &query, &meta, false);
+    assert_eq!(found.len(), 60);
+    exact.queue(found.clone(), false);
+    let mut want = Vec::new();
+    while let Some(r) = exact.next_heap_tid(&store, |_| unreachable!("every element queued exact")) {
+        want.push(r);
+    }
+    // two of three elements bounded 0.1 to 0.6 below their distance
+    let bounded = found
+        .iter()
+        .enumerate()
+        .map(|(i, n)| match i % 3 {
+            0 => Queued { key: n.distance, exact: true, id: n.id },
+            _ => Queued { key: n.distance - 0.1 * (1 + i % 6) as f32, exact: false, id: n.id },
+        })
+        .collect();
+    let mut lazy = Scan::new(60);
+    lazy.queue_bounded(bounded, false);
+    let resolved = std::cell::Cell::new(0);
+    let mut got = Vec::new();
+    let resolve = |id: Tid| {
+        resolved.set(resolved.get() + 1);
+        graph.read_distance(&query, id, None).0
+    };
+    for _ in 0..10 {
+        got.push(lazy.next_heap_tid(&store, resolve).expect("a row"));
+    }
+    assert_eq!(got[..], want[..10], "the first ten in exact order");
+    let for_ten = resolved.get();
+    while let Some(r) = lazy.next_heap_tid(&store, resolve) {
+        got.push(r);
+    }
+    assert_eq!(got, want, "all of them in exact order");
+    assert_eq!(resolved.get(), 40, "each bounded element measured once");
+    assert!(for_ten < 20, "{for_ten} measured again for the first ten rows");
+}
+
+/// A strict-order batch after the first skips elements nearer than the
+/// farthest returned, judged by their resolved distances, not their bounds.
+#[test]
+fn strict_batches_judge_bounded_elements_by_their_distance() {
+    let store = new_store(6, 24);
+    let vs: Vec<Vec<f32>> = (0..200).map(|i| vector(i, 8, false)).collect();
+    build_rows(&store, &vs);
+    let query = Query::F32(vector(9999, 8, false));
+    let meta: Meta = store.meta();
+    let graph = PagedGraph::open(&store, &meta, kind(&meta));
+    let mut s = Scan::new(20);
+    let (found, _) = s.batch(&graph, &query, &meta, true);
+    // the first batch: the ten nearest but the fourth
+    let first: Vec<_> = found[..10].iter().enumerate().filter(|(i, _)| *i != 3).map(|(_, n)| *n).collect();
+    s.queue(first, true);
+    let mut last = f32::NEG_INFINITY;
+    while let Some((_, d)) = s.next_heap_tid(&store, |_| unreachable!("exact")) {
+        last = d;
+    }
+    // the next: the rest and the fourth, all bounded far below their
+    // distances; only the fourth is in fact nearer than the last returned
+    let second = &found[10..];
+    let mut again: Vec<Queued> =
+        second.iter().map(|n| Queued { key: n.distance - 100.0, exact: false, id: n.id }).collect();
+    again.push(Queued { key: found[3].distance - 100.0, exact: false, id: found[3].id });
+    assert!(found[3].distance < last);
+    s.queue_bounded(again, true);
+    let mut out = Vec::new();
+    while let Some((_, d)) = s.next_heap_tid(&store, |id| graph.read_distance(&query, id, None).0) {
+        out.push(d);
+    }
+    assert_eq!(out.len(), second.len(), "the nearer element skipped");
+    assert!(out.iter().all(|&d| d >= last));
+    assert!(out.windows(2).all(|w| w[0] <= w[1]), "in order");
 }
