@@ -236,12 +236,7 @@ mod tests {
     fn distance_lower_bound_is_close_on_embeddings() {
         use crate::index::kind::Metric;
         let mut rng = 0x9e37_79b9_7f4a_7c15u64;
-        let mut next = || {
-            rng ^= rng << 13;
-            rng ^= rng >> 7;
-            rng ^= rng << 17;
-            (rng >> 40) as f32 / (1u64 << 24) as f32 - 0.5
-        };
+        let mut next = || (crate::index::sim::next_random(&mut rng) % 1_000_000) as f32 / 1e6 - 0.5;
         for dims in [384, 768, 1536] {
             let mut q: Vec<f32> = (0..dims).map(|_| next()).collect();
             let mut x: Vec<f32> = q.iter().map(|v| v + 0.5 * next()).collect();

@@ -893,16 +893,21 @@ fn inserts_searching_through_approximate_copies_link_no_deleted_element() {
     assert!(rates[1] >= rates[0] - 0.05, "self-search rate: pages {:.3}, through copies {:.3}", rates[0], rates[1]);
 }
 
+/// A built index of `rows` rows, and a query for it.
+fn built_with_query(rows: usize) -> (MemStore<Meta>, Query) {
+    let store = new_store(6, 24);
+    let vs: Vec<Vec<f32>> = (0..rows).map(|i| vector(i, 8, false)).collect();
+    build_rows(&store, &vs);
+    (store, Query::F32(vector(9999, 8, false)))
+}
+
 /// Elements queued by lower bounds of their distances (as a search through
 /// approximate copies finds them) come out in the exact order, and only
 /// those that could be next are measured again: the first ten rows of a
 /// batch of 60 resolve far fewer than its 40 bounded elements.
 #[test]
 fn bounded_elements_resolve_lazily_in_exact_order() {
-    let store = new_store(6, 24);
-    let vs: Vec<Vec<f32>> = (0..400).map(|i| vector(i, 8, false)).collect();
-    build_rows(&store, &vs);
-    let query = Query::F32(vector(9999, 8, false));
+    let (store, query) = built_with_query(400);
     let meta: Meta = store.meta();
     let graph = PagedGraph::open(&store, &meta, kind(&meta));
     let mut exact = Scan::new(60);
@@ -947,10 +952,7 @@ fn bounded_elements_resolve_lazily_in_exact_order() {
 /// farthest returned, judged by their resolved distances, not their bounds.
 #[test]
 fn strict_batches_judge_bounded_elements_by_their_distance() {
-    let store = new_store(6, 24);
-    let vs: Vec<Vec<f32>> = (0..200).map(|i| vector(i, 8, false)).collect();
-    build_rows(&store, &vs);
-    let query = Query::F32(vector(9999, 8, false));
+    let (store, query) = built_with_query(200);
     let meta: Meta = store.meta();
     let graph = PagedGraph::open(&store, &meta, kind(&meta));
     let mut s = Scan::new(20);
