@@ -141,10 +141,13 @@ impl DiskGraph {
         queued
     }
 
-    /// An element's full-precision distance from the pages (the scan's
-    /// `resolve`).
-    pub fn exact_distance(&self, query: &Query, id: Tid) -> f32 {
-        self.read_distance(query, id, false)
+    /// Elements' full-precision distances from the pages, appended to `out`
+    /// (the scan's `resolve`): all prefetched in two rounds (line pointers,
+    /// then tuples), so their reads overlap, then measured.
+    pub fn exact_distances(&self, query: &Query, ids: &[Tid], out: &mut Vec<f32>) {
+        ids.iter().for_each(|&id| self.store.prefetch(id));
+        ids.iter().for_each(|&id| self.store.prefetch_tuple(id, 4096));
+        out.extend(ids.iter().map(|&id| self.read_distance(query, id, false)));
     }
 
     /// Put element `tid`'s vector into the vector cache as a search would

@@ -66,12 +66,12 @@ impl ScanState {
     fn next_heap_tid(&mut self, index: Index) -> Option<Tid> {
         let mut reader: Option<DiskGraph> = None;
         let (query, meta, kind) = (&self.query, self.meta, self.kind);
-        let resolve = |id: Tid| match (query, meta) {
+        let resolve = |ids: &[Tid], out: &mut Vec<f32>| match (query, meta) {
             (Some((_, q)), Some(meta)) => {
-                reader.get_or_insert_with(|| DiskGraph::open(index, &meta, kind)).exact_distance(q, id)
+                reader.get_or_insert_with(|| DiskGraph::open(index, &meta, kind)).exact_distances(q, ids, out)
             }
             // (queries without a vector queue nothing bounded)
-            _ => f32::INFINITY,
+            _ => out.extend(ids.iter().map(|_| f32::INFINITY)),
         };
         self.scan.next_heap_tid(&index, resolve).map(|(tid, _)| tid)
     }

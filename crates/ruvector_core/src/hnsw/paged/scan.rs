@@ -49,6 +49,9 @@ use crate::index::{KeyFilter, PageStore, Query};
 /// An iterative search over the stored graph.
 type PagedSearch = IterativeSearch<Tid, FxHashSet<Tid>>;
 
+/// How many queued bounds [`Scan::next_heap_tid`] asks to resolve at once.
+pub const RESOLVE_BATCH: usize = 8;
+
 /// An element a batch found: its distance if `exact`, else a lower bound of
 /// it (see [`Scan::queue_bounded`]).
 #[derive(Clone, Copy, Debug)]
@@ -256,33 +259,49 @@ impl Scan {
     /// TID, the newcomer's rows were inserted after the scan's snapshot was
     /// taken, so the executor's visibility check drops them.
     ///
-    /// `resolve` gives an element's full-precision distance; it is called
-    /// for a queued lower bound once every element that could come before
-    /// that element is resolved.
+    /// `resolve` gives elements' full-precision distances, several at a time
+    /// (so their reads can overlap): it is asked for the queued lower
+    /// bounds that could come before the nearest element resolved so far, up
+    /// to [`RESOLVE_BATCH`] at once, or, with none resolved, for the first
+    /// few in the queue.
     pub fn next_heap_tid<S: PageStore>(
         &mut self,
         store: &S,
-        mut resolve: impl FnMut(Tid) -> f32,
+        mut resolve: impl FnMut(&[Tid], &mut Vec<f32>),
     ) -> Option<(Tid, f32)> {
+        let (mut ids, mut distances) = (Vec::new(), Vec::new());
         loop {
             if let Some(tid) = self.pending.pop_front() {
                 return Some((tid, self.pending_distance));
             }
+            // the nearest resolved element goes next once no queued one can
+            // come before it: an exact one after it in (distance, TID)
+            // order, or one whose bound is above its distance
+            ids.clear();
             while let Some(next) = self.queue.front() {
-                // the nearest resolved element goes next once no queued one
-                // can come before it: an exact one after it in (distance,
-                // TID) order, or one whose bound is above its distance
-                let first = match self.resolved.peek() {
-                    Some(Reverse(n)) if next.exact => *n < Neighbor { distance: next.key, id: next.id },
-                    Some(Reverse(n)) => n.distance.total_cmp(&next.key).is_lt(),
-                    None => false,
+                let before = match self.resolved.peek() {
+                    Some(Reverse(n)) if next.exact => Neighbor { distance: next.key, id: next.id } < *n,
+                    Some(Reverse(n)) => next.key.total_cmp(&n.distance).is_le(),
+                    None => true,
                 };
-                if first {
+                if !before || ids.len() == RESOLVE_BATCH {
                     break;
                 }
                 let Some(q) = self.queue.pop_front() else { break };
-                let distance = if q.exact { q.key } else { resolve(q.id) };
-                self.resolved.push(Reverse(Neighbor { distance, id: q.id }));
+                if q.exact {
+                    self.resolved.push(Reverse(Neighbor { distance: q.key, id: q.id }));
+                } else {
+                    ids.push(q.id);
+                }
+            }
+            if !ids.is_empty() {
+                distances.clear();
+                resolve(&ids, &mut distances);
+                for (i, &id) in ids.iter().enumerate() {
+                    let distance = distances.get(i).copied().unwrap_or(f32::INFINITY);
+                    self.resolved.push(Reverse(Neighbor { distance, id }));
+                }
+                continue;
             }
             let Reverse(Neighbor { distance, id: element }) = self.resolved.pop()?;
             if self.strict_batch && distance < self.last_distance {

@@ -175,7 +175,7 @@ fn scan_filtered(
     let mut s = Scan::filtered(ef, filter);
     let mut out = Vec::new();
     loop {
-        while let Some((tid, d)) = s.next_heap_tid(&store, |_| unreachable!("every element queued exact")) {
+        while let Some((tid, d)) = s.next_heap_tid(&store, no_bounds) {
             out.push((row_of(tid), d));
             if out.len() == k {
                 return (out, s.filtered_out);
@@ -789,7 +789,7 @@ fn a_filtered_scan_whose_search_runs_out_sweeps_for_the_rest() {
     let (found, _) = search_only.batch(&graph, &Query::F32(q.clone()), &meta, false);
     search_only.queue(found, false);
     let mut by_search = 0;
-    while search_only.next_heap_tid(&store, |_| unreachable!("every element queued exact")).is_some() {
+    while search_only.next_heap_tid(&store, no_bounds).is_some() {
         by_search += 1;
     }
     assert!(by_search < matching.len(), "{by_search} found without the sweep");
@@ -893,6 +893,12 @@ fn inserts_searching_through_approximate_copies_link_no_deleted_element() {
     assert!(rates[1] >= rates[0] - 0.05, "self-search rate: pages {:.3}, through copies {:.3}", rates[0], rates[1]);
 }
 
+/// `Scan::next_heap_tid`'s `resolve` for a scan whose elements were all
+/// queued at their distances.
+fn no_bounds(_: &[Tid], _: &mut Vec<f32>) {
+    unreachable!("every element queued exact");
+}
+
 /// A built index of `rows` rows, and a query for it.
 fn built_with_query(rows: usize) -> (MemStore<Meta>, Query) {
     let store = new_store(6, 24);
@@ -915,7 +921,7 @@ fn bounded_elements_resolve_lazily_in_exact_order() {
     assert_eq!(found.len(), 60);
     exact.queue(found.clone(), false);
     let mut want = Vec::new();
-    while let Some(r) = exact.next_heap_tid(&store, |_| unreachable!("every element queued exact")) {
+    while let Some(r) = exact.next_heap_tid(&store, no_bounds) {
         want.push(r);
     }
     // two of three elements bounded 0.1 to 0.6 below their distance
@@ -931,9 +937,9 @@ fn bounded_elements_resolve_lazily_in_exact_order() {
     lazy.queue_bounded(bounded, false);
     let resolved = std::cell::Cell::new(0);
     let mut got = Vec::new();
-    let resolve = |id: Tid| {
-        resolved.set(resolved.get() + 1);
-        graph.read_distance(&query, id, None).0
+    let resolve = |ids: &[Tid], out: &mut Vec<f32>| {
+        resolved.set(resolved.get() + ids.len());
+        out.extend(ids.iter().map(|&id| graph.read_distance(&query, id, None).0));
     };
     for _ in 0..10 {
         got.push(lazy.next_heap_tid(&store, resolve).expect("a row"));
@@ -961,7 +967,7 @@ fn strict_batches_judge_bounded_elements_by_their_distance() {
     let first: Vec<_> = found[..10].iter().enumerate().filter(|(i, _)| *i != 3).map(|(_, n)| *n).collect();
     s.queue(first, true);
     let mut last = f32::NEG_INFINITY;
-    while let Some((_, d)) = s.next_heap_tid(&store, |_| unreachable!("exact")) {
+    while let Some((_, d)) = s.next_heap_tid(&store, no_bounds) {
         last = d;
     }
     // the next: the rest and the fourth, all bounded far below their
@@ -973,7 +979,9 @@ fn strict_batches_judge_bounded_elements_by_their_distance() {
     assert!(found[3].distance < last);
     s.queue_bounded(again, true);
     let mut out = Vec::new();
-    while let Some((_, d)) = s.next_heap_tid(&store, |id| graph.read_distance(&query, id, None).0) {
+    let resolve =
+        |ids: &[Tid], out: &mut Vec<f32>| out.extend(ids.iter().map(|&id| graph.read_distance(&query, id, None).0));
+    while let Some((_, d)) = s.next_heap_tid(&store, resolve) {
         out.push(d);
     }
     assert_eq!(out.len(), second.len(), "the nearer element skipped");
