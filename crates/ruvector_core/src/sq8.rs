@@ -151,8 +151,8 @@ pub fn distance_lower_bound(
     if record.len() < HEADER || !approx.is_finite() {
         return f32::NEG_INFINITY;
     }
-    let f = |at: usize| f32::from_ne_bytes([record[at], record[at + 1], record[at + 2], record[at + 3]]) as f64;
-    let (lo, step) = (f(0), f(4));
+    let header = copy(record, 0);
+    let (lo, step) = (header.lo as f64, header.step as f64);
     let n = dims as f64;
     let largest = lo.abs().max((lo + 255.0 * step).abs()) * (1.0 + 1e-6);
     if !(largest < 1e15 && q_norm < 1e15 && step.is_finite()) {
@@ -173,12 +173,16 @@ pub fn distance_lower_bound(
         }
         Metric::L1 => return f32::NEG_INFINITY,
     };
-    // rounded down to an f32
-    let b = bound as f32;
-    if (b as f64) > bound {
-        b.next_down()
+    at_most(bound)
+}
+
+/// The largest f32 not above `x` (a bound kept a bound when narrowed).
+pub fn at_most(x: f64) -> f32 {
+    let f = x as f32;
+    if (f as f64) > x {
+        f.next_down()
     } else {
-        b
+        f
     }
 }
 

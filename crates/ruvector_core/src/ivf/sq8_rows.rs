@@ -188,9 +188,7 @@ impl BoundQuery {
         let bound = self.lower_bound(payload);
         if self.metric == Metric::L2 && bound > 0.0 {
             // squared and rounded down: still at most the squared distance
-            let squared = bound as f64 * bound as f64;
-            let key = squared as f32;
-            return (if key as f64 > squared { key.next_down() } else { key }, false);
+            return (sq8::at_most(bound as f64 * bound as f64), false);
         }
         (bound, false)
     }
