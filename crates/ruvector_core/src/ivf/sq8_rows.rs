@@ -25,6 +25,7 @@
 #![forbid(unsafe_code)]
 
 use crate::index::kind::Metric;
+use crate::kernels::code_dots::{self, CodeDots};
 use crate::kernels::{Sq8Kernels, Sq8Ref};
 use crate::sq8;
 
@@ -131,6 +132,94 @@ pub struct BoundQuery {
     /// including the elements flushed to zero (see `new`).
     extra: f64,
     kernels: &'static Sq8Kernels,
+    /// The query in i8 levels, for inner product and cosine (None for an
+    /// empty, zero or non-finite query, or one too long for i32 sums).
+    levels: Option<QueryLevels>,
+}
+
+/// The query as two levels of i8 codes, q = a·ka + b·kb + r with a and b
+/// powers of two (so a·kaᵢ, b·kbᵢ and r are exact in f64), so that q·x̂ for
+/// a row's copy x̂ = lo + step·c is lo·Σqᵢ + step·(a·Σkaᵢcᵢ + b·Σkbᵢcᵢ) plus
+/// step·Σrᵢcᵢ, with the two sums exact integers (`kernels::code_dots`). The
+/// residual's share is bounded by Cauchy-Schwarz: step·Σrᵢcᵢ = Σrᵢx̂ᵢ − lo·Σrᵢ,
+/// at most ‖r‖·‖x̂‖ + |lo|·|Σrᵢ| in magnitude. With b about a/127, ‖r‖ is
+/// about 2⁻¹⁴ of the query's largest element per √dims: far below the
+/// copy's own error.
+struct QueryLevels {
+    ka: Vec<i8>,
+    kb: Vec<i8>,
+    a: f64,
+    b: f64,
+    /// Σqᵢ and Σ|qᵢ| in f64.
+    sum: f64,
+    abs_sum: f64,
+    /// ‖r‖ and |Σrᵢ|, rounded up.
+    residual_norm: f64,
+    residual_sum: f64,
+    /// A relative bound on the f64 rounding of Σqᵢ and of the row's sum:
+    /// (dims + 8)·ε.
+    rounding: f64,
+    dots: CodeDots,
+}
+
+impl QueryLevels {
+    fn new(q: &[f32]) -> Option<QueryLevels> {
+        if q.is_empty() || q.len() > code_dots::MAX_LEN || q.iter().any(|x| !x.is_finite()) {
+            return None;
+        }
+        // the least power of two with m ≤ 127·level, so that every
+        // element's level code is within ±127
+        let level = |m: f64| {
+            let mut p = 2f64.powi((m / 127.0).log2().floor() as i32);
+            while p * 127.0 < m {
+                p *= 2.0;
+            }
+            p
+        };
+        let largest = |v: &mut dyn Iterator<Item = f64>| v.fold(0f64, |m, x| m.max(x.abs()));
+        let max = largest(&mut q.iter().map(|&x| x as f64));
+        if max == 0.0 {
+            return None;
+        }
+        let a = level(max);
+        let ka: Vec<i8> = q.iter().map(|&x| (x as f64 / a).round() as i8).collect();
+        let first: Vec<f64> = q.iter().zip(&ka).map(|(&x, &k)| x as f64 - a * k as f64).collect();
+        let max1 = largest(&mut first.iter().copied());
+        let b = if max1 > 0.0 { level(max1) } else { a };
+        let kb: Vec<i8> = first.iter().map(|&r| (r / b).round() as i8).collect();
+        let (mut norm2, mut rsum) = (0f64, 0f64);
+        for (&r, &k) in first.iter().zip(&kb) {
+            let residual = r - b * k as f64;
+            norm2 += residual * residual;
+            rsum += residual;
+        }
+        let n = q.len() as f64;
+        let rounding = (n + 8.0) * f64::EPSILON;
+        Some(QueryLevels {
+            ka,
+            kb,
+            a,
+            b,
+            sum: q.iter().map(|&x| x as f64).sum(),
+            abs_sum: q.iter().map(|&x| (x as f64).abs()).sum(),
+            residual_norm: norm2.sqrt() * (1.0 + 1e-9) + 1e-300,
+            residual_sum: rsum.abs() * (1.0 + rounding) + 1e-300,
+            rounding,
+            dots: code_dots::code_dots(),
+        })
+    }
+
+    /// An upper bound of q·x̂ for the copy x̂ (decoded exactly, in reals),
+    /// given `norm`, an upper bound of ‖x̂‖.
+    #[inline]
+    fn dot_at_most(&self, copy: &Sq8Ref, norm: f64) -> f64 {
+        let (sa, sb) = (self.dots)(copy.codes, &self.ka, &self.kb);
+        let (lo, step) = (copy.lo as f64, copy.step as f64);
+        let (pa, pb) = (self.a * sa as f64, self.b * sb as f64);
+        let value = lo * self.sum + step * (pa + pb);
+        let rounding = self.rounding * (lo.abs() * self.abs_sum + step.abs() * (pa.abs() + pb.abs()));
+        value + rounding + self.residual_norm * norm + lo.abs() * self.residual_sum
+    }
 }
 
 impl BoundQuery {
@@ -153,7 +242,21 @@ impl BoundQuery {
         }
         let gamma = 2.0 * (q.len() as f64 + 16.0) * f32::EPSILON as f64;
         let extra = extra + flushed.sqrt() * (1.0 + 1e-9);
-        BoundQuery { metric, q, norm, magnitude, gamma, extra, exact_rows: false, kernels: Sq8Kernels::active() }
+        let levels = match metric {
+            Metric::InnerProduct | Metric::Cosine => QueryLevels::new(&q),
+            _ => None,
+        };
+        BoundQuery {
+            metric,
+            q,
+            norm,
+            magnitude,
+            gamma,
+            extra,
+            exact_rows: false,
+            kernels: Sq8Kernels::active(),
+            levels,
+        }
     }
 
     /// Rank rows whose SQ8 copy is exact by their exact distance. For a
@@ -206,6 +309,17 @@ impl BoundQuery {
         }
     }
 
+    /// An upper bound of q·x̂ (`scale` bounds ‖x̂‖): from the integer levels
+    /// where the query has them, else the f32 kernel's product, which is
+    /// within γ‖q‖‖x̂‖ of it (the callers subtract that term either way).
+    #[inline]
+    fn dot_at_most(&self, copy: &Sq8Ref, scale: f64) -> f64 {
+        match &self.levels {
+            Some(levels) => levels.dot_at_most(copy, scale),
+            None => (self.kernels.dot)(&self.q, *copy) as f64,
+        }
+    }
+
     /// A lower bound of the SQL operator's distance from the query to the row
     /// with this payload (−∞ when none can be given).
     #[inline]
@@ -242,8 +356,8 @@ impl BoundQuery {
             }
             Metric::InnerProduct => {
                 // sql = −(q·x computed) ≥ −q·x − γ‖q‖‖x‖; q·x ≤ q·x̂ + ‖q‖·err;
-                // q·x̂ ≤ computed + γ‖q‖‖x̂‖
-                let s = (self.kernels.dot)(&self.q, copy) as f64;
+                // q·x̂ ≤ computed + γ‖q‖‖x̂‖ (or q·x̂ ≤ the levels' bound)
+                let s = self.dot_at_most(&copy, scale);
                 -s - qn * err - 2.0 * g * qn * scale - self.extra * scale - 1e-30
             }
             Metric::Cosine => {
@@ -251,7 +365,7 @@ impl BoundQuery {
                 // unit vectors is within 3γ of the computed one, and the
                 // prepared (normalised, rounded) vectors are within 2γ + ε of
                 // unit vectors along the true directions
-                let s = (self.kernels.dot)(&self.q, copy) as f64;
+                let s = self.dot_at_most(&copy, scale);
                 1.0 - s - qn * err - 2.0 * g * qn.max(1.0) * scale - 8.0 * g - 2.0 * self.extra * scale.max(1.0)
             }
             Metric::L1 => f64::NEG_INFINITY,

@@ -16,6 +16,7 @@
 //! - All implementations agree with an f64 reference within float tolerance
 //!   (property tests in this module, for every length 1..=2048).
 
+pub mod code_dots;
 mod gemm;
 mod portable;
 
