@@ -121,7 +121,8 @@ impl ScanState {
                         // the TID is decoded only for rows that can enter the batch
                         let Some(raw) = bytes.get(ROW_HEADER..) else { continue };
                         let (distance, exact) = match (bounds, &query) {
-                            (Some(b), _) => b.row_key(raw),
+                            // an exact row measured exactly only if its bound can enter
+                            (Some(b), _) => b.row_key_within(raw, top.threshold()),
                             (None, Some(q)) => (q.distance(raw), true),
                             (None, None) => (0.0, true),
                         };

@@ -150,9 +150,10 @@ struct QueryLevels {
     kb: Vec<i8>,
     a: f64,
     b: f64,
-    /// Σqᵢ and Σ|qᵢ| in f64.
+    /// Σqᵢ, Σ|qᵢ| and ‖q‖² in f64.
     sum: f64,
     abs_sum: f64,
+    norm2: f64,
     /// ‖r‖ and |Σrᵢ|, rounded up.
     residual_norm: f64,
     residual_sum: f64,
@@ -202,6 +203,7 @@ impl QueryLevels {
             b,
             sum: q.iter().map(|&x| x as f64).sum(),
             abs_sum: q.iter().map(|&x| (x as f64).abs()).sum(),
+            norm2: q.iter().map(|&x| x as f64 * x as f64).sum(),
             residual_norm: norm2.sqrt() * (1.0 + 1e-9) + 1e-300,
             residual_sum: rsum.abs() * (1.0 + rounding) + 1e-300,
             rounding,
@@ -220,6 +222,30 @@ impl QueryLevels {
         let rounding = self.rounding * (lo.abs() * self.abs_sum + step.abs() * (pa.abs() + pb.abs()));
         value + rounding + self.residual_norm * norm + lo.abs() * self.residual_sum
     }
+
+    /// A lower bound of ‖q − x̂‖ for the copy x̂ (decoded exactly, in reals),
+    /// from ‖q‖² − 2·q·x̂ + ‖x̂‖², given `norm` ≥ ‖x̂‖ and `norm_low` ≤ ‖x̂‖.
+    #[inline]
+    fn distance_at_least(&self, copy: &Sq8Ref, norm: f64, norm_low: f64) -> f64 {
+        let dot = self.dot_at_most(copy, norm);
+        let (q2, x2) = (self.norm2, norm_low * norm_low);
+        // each of the three terms and their sum rounded in f64
+        let sum = q2 - 2.0 * dot + x2 - 4.0 * self.rounding * (q2 + 2.0 * dot.abs() + x2);
+        sum.max(0.0).sqrt() * (1.0 - self.rounding)
+    }
+}
+
+/// A lower bound of ‖x̂‖ for a row's copy (decoded exactly), from its
+/// payload's `scale` and `error`: the encoder stored scale = ‖x̂‖·(1 + 1e-9)
+/// + rounding + error, each rounded up to an f32, where rounding is
+///   √dims · max(|lo|, |lo + 255·step|) · ε₃₂ (see `encode`).
+#[inline]
+fn copy_norm_at_least(copy: &Sq8Ref, dims: usize, scale: f64, err: f64) -> f64 {
+    let (lo, step) = (copy.lo as f64, copy.step as f64);
+    let largest = lo.abs().max((lo + 255.0 * step).abs());
+    let rounding = (dims as f64).sqrt() * largest * f32::EPSILON as f64 * (1.0 + 1e-9);
+    let norm = (scale / (1.0 + f32::EPSILON as f64) - rounding - err) / (1.0 + 1e-9);
+    (norm * (1.0 - (dims as f64 + 8.0) * 2.0 * f64::EPSILON)).max(0.0)
 }
 
 impl BoundQuery {
@@ -243,8 +269,8 @@ impl BoundQuery {
         let gamma = 2.0 * (q.len() as f64 + 16.0) * f32::EPSILON as f64;
         let extra = extra + flushed.sqrt() * (1.0 + 1e-9);
         let levels = match metric {
-            Metric::InnerProduct | Metric::Cosine => QueryLevels::new(&q),
-            _ => None,
+            Metric::L2 | Metric::InnerProduct | Metric::Cosine => QueryLevels::new(&q),
+            Metric::L1 => None,
         };
         BoundQuery {
             metric,
@@ -280,20 +306,37 @@ impl BoundQuery {
     /// the value the executor is given.
     #[inline]
     pub fn row_key(&self, payload: &[u8]) -> (f32, bool) {
+        self.row_key_within(payload, f32::INFINITY)
+    }
+
+    /// [`BoundQuery::row_key`] for a scan that keeps only keys up to `limit`:
+    /// an exact row is measured exactly only when its bound is within the
+    /// limit; otherwise its bound comes back, a key above the limit and at
+    /// most its exact key. So a row left out is left out by either key, and
+    /// a row kept has the key `row_key` gives it.
+    #[inline]
+    pub fn row_key_within(&self, payload: &[u8], limit: f32) -> (f32, bool) {
         let dims = self.q.len();
-        if self.exact_rows && payload.len() >= payload_bytes(dims) && sq8::is_exact(&payload[BOUNDS..], dims) {
+        let bound = self.lower_bound(payload);
+        let key = if self.metric == Metric::L2 && bound > 0.0 {
+            // squared and rounded down: still at most the squared distance
+            sq8::at_most(bound as f64 * bound as f64)
+        } else {
+            bound
+        };
+        // (not `<=`: a NaN limit measures)
+        if !(key > limit)
+            && self.exact_rows
+            && payload.len() >= payload_bytes(dims)
+            && sq8::is_exact(&payload[BOUNDS..], dims)
+        {
             let copy: Sq8Ref = sq8::copy(&payload[BOUNDS..], dims);
             return match self.metric {
                 Metric::L2 => ((self.kernels.l2_squared)(&self.q, copy), true),
                 _ => (-(self.kernels.dot)(&self.q, copy), true),
             };
         }
-        let bound = self.lower_bound(payload);
-        if self.metric == Metric::L2 && bound > 0.0 {
-            // squared and rounded down: still at most the squared distance
-            return (sq8::at_most(bound as f64 * bound as f64), false);
-        }
-        (bound, false)
+        (key, false)
     }
 
     /// The value reported to the executor for a row with `key`: the SQL
@@ -349,10 +392,13 @@ impl BoundQuery {
         let bound = match self.metric {
             Metric::L2 => {
                 // sql = sqrt(Σ(q−x)² computed) ≥ ‖q−x‖·(1−γ) ≥ (‖q−x̂‖ − err)·(1−γ),
-                // and ‖q−x̂‖ ≥ sqrt(computed)·(1−γ)
-                let s = (self.kernels.l2_squared)(&self.q, copy) as f64;
+                // and ‖q−x̂‖ ≥ sqrt(computed)·(1−γ), or ≥ the levels' bound
+                let d = match &self.levels {
+                    Some(levels) => levels.distance_at_least(&copy, scale, copy_norm_at_least(&copy, dims, scale, err)),
+                    None => ((self.kernels.l2_squared)(&self.q, copy) as f64).sqrt() * (1.0 - g),
+                };
                 // (and each square that fell to a subnormal lost < 1e-38)
-                (s.sqrt() * (1.0 - g) - err - self.extra) * (1.0 - g) - g * (qn + scale) - 1e-17
+                (d - err - self.extra) * (1.0 - g) - g * (qn + scale) - 1e-17
             }
             Metric::InnerProduct => {
                 // sql = −(q·x computed) ≥ −q·x − γ‖q‖‖x‖; q·x ≤ q·x̂ + ‖q‖·err;
@@ -415,6 +461,24 @@ mod tests {
         } else {
             prop_assert!(!reported.is_nan());
             prop_assert!(exact.is_nan() || reported <= exact, "{:?}: key {} above exact {}", metric, reported, exact);
+        }
+        // with a limit: the full key, or (the exact row not measured) a
+        // bound above the limit and at most the full key; within the limit,
+        // always the full key
+        let bounded = ranked.row_key_within(&payload, f32::NEG_INFINITY).0;
+        for limit in [f32::NEG_INFINITY, bounded, key, f32::NAN, f32::INFINITY, bounded.next_down(), key.next_up()] {
+            let (within, within_exact) = ranked.row_key_within(&payload, limit);
+            let full = (within.to_bits(), within_exact) == (key.to_bits(), is_exact);
+            let left_out = !within_exact && within > limit && within <= key;
+            prop_assert!(full || left_out, "{:?}: key {} with limit {}, full key {}", metric, within, limit, key);
+            prop_assert!(
+                within > limit || full,
+                "{:?}: key {} within limit {}, full key {}",
+                metric,
+                within,
+                limit,
+                key
+            );
         }
         Ok((lb, exact))
     }
