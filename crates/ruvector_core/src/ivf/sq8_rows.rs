@@ -324,8 +324,8 @@ impl BoundQuery {
         } else {
             bound
         };
-        // (not `<=`: a NaN limit measures)
-        if !(key > limit)
+        // (a NaN limit measures)
+        if key.partial_cmp(&limit) != Some(std::cmp::Ordering::Greater)
             && self.exact_rows
             && payload.len() >= payload_bytes(dims)
             && sq8::is_exact(&payload[BOUNDS..], dims)
