@@ -80,8 +80,10 @@ pub fn measure_all(index: Index, meta: &IvfMeta, kind: IndexKind, query: Option<
 pub fn nearest(index: Index, meta: &IvfMeta, kind: IndexKind, query: &Query) -> ListEntry {
     let mut best: Option<(f32, ListEntry)> = None;
     let only = meta.lists == 1;
+    // the kernel chosen once, not per centre (the same distances)
+    let query = query.row_measure(kind.measure);
     walk(index, meta, |entry, centre| {
-        let d = if only { 0.0 } else { query.distance(kind.measure, centre) };
+        let d = if only { 0.0 } else { query.distance(centre) };
         // the first of equally near centres, as ivf::argmin picks
         if best.is_none_or(|(b, _)| d < b) {
             best = Some((d, entry));
