@@ -13,6 +13,8 @@
 
 #![forbid(unsafe_code)]
 
+use crate::kernels::code_dots::{self, CodeDots};
+
 /// Bytes before the codes: `lo` and `step`.
 const HEADER: usize = 8;
 
@@ -126,6 +128,114 @@ pub fn is_exact(record: &[u8], dims: usize) -> bool {
     record.get(HEADER + dims) == Some(&1)
 }
 
+/// The query as two levels of i8 codes, q = a·ka + b·kb + r with a and b
+/// powers of two (so a·kaᵢ, b·kbᵢ and r are exact in f64), so that q·x̂ for
+/// a row's copy x̂ = lo + step·c is lo·Σqᵢ + step·(a·Σkaᵢcᵢ + b·Σkbᵢcᵢ) plus
+/// step·Σrᵢcᵢ, with the two sums exact integers (`crate::kernels::code_dots`). The
+/// residual's share is bounded by Cauchy-Schwarz: step·Σrᵢcᵢ = Σrᵢx̂ᵢ − lo·Σrᵢ,
+/// at most ‖r‖·‖x̂‖ + |lo|·|Σrᵢ| in magnitude. With b about a/127, ‖r‖ is
+/// about 2⁻¹⁴ of the query's largest element per √dims: far below the
+/// copy's own error.
+pub struct QueryLevels {
+    ka: Vec<i8>,
+    kb: Vec<i8>,
+    a: f64,
+    b: f64,
+    /// Σqᵢ, Σ|qᵢ| and ‖q‖² in f64.
+    sum: f64,
+    abs_sum: f64,
+    norm2: f64,
+    /// ‖r‖ and |Σrᵢ|, rounded up.
+    residual_norm: f64,
+    residual_sum: f64,
+    /// A relative bound on the f64 rounding of Σqᵢ and of the row's sum:
+    /// (dims + 8)·ε.
+    rounding: f64,
+    dots: CodeDots,
+}
+
+impl QueryLevels {
+    /// The levels of `q` (None for an empty, zero or non-finite query, or
+    /// one longer than the integer sums allow).
+    pub fn new(q: &[f32]) -> Option<QueryLevels> {
+        if q.is_empty() || q.len() > code_dots::MAX_LEN || q.iter().any(|x| !x.is_finite()) {
+            return None;
+        }
+        // the least power of two with m ≤ 127·level, so that every
+        // element's level code is within ±127
+        let level = |m: f64| {
+            let mut p = 2f64.powi((m / 127.0).log2().floor() as i32);
+            while p * 127.0 < m {
+                p *= 2.0;
+            }
+            p
+        };
+        let largest = |v: &mut dyn Iterator<Item = f64>| v.fold(0f64, |m, x| m.max(x.abs()));
+        let max = largest(&mut q.iter().map(|&x| x as f64));
+        if max == 0.0 {
+            return None;
+        }
+        let a = level(max);
+        let ka: Vec<i8> = q.iter().map(|&x| (x as f64 / a).round() as i8).collect();
+        let first: Vec<f64> = q.iter().zip(&ka).map(|(&x, &k)| x as f64 - a * k as f64).collect();
+        let max1 = largest(&mut first.iter().copied());
+        let b = if max1 > 0.0 { level(max1) } else { a };
+        let kb: Vec<i8> = first.iter().map(|&r| (r / b).round() as i8).collect();
+        let (mut norm2, mut rsum) = (0f64, 0f64);
+        for (&r, &k) in first.iter().zip(&kb) {
+            let residual = r - b * k as f64;
+            norm2 += residual * residual;
+            rsum += residual;
+        }
+        let n = q.len() as f64;
+        let rounding = (n + 8.0) * f64::EPSILON;
+        Some(QueryLevels {
+            ka,
+            kb,
+            a,
+            b,
+            sum: q.iter().map(|&x| x as f64).sum(),
+            abs_sum: q.iter().map(|&x| (x as f64).abs()).sum(),
+            norm2: q.iter().map(|&x| x as f64 * x as f64).sum(),
+            residual_norm: norm2.sqrt() * (1.0 + 1e-9) + 1e-300,
+            residual_sum: rsum.abs() * (1.0 + rounding) + 1e-300,
+            rounding,
+            dots: code_dots::code_dots(),
+        })
+    }
+
+    /// An upper bound of q·x̂ for the copy x̂ (decoded exactly, in reals),
+    /// given `norm`, an upper bound of ‖x̂‖.
+    #[inline]
+    pub fn dot_at_most(&self, copy: &Sq8Ref, norm: f64) -> f64 {
+        let (sa, sb) = (self.dots)(copy.codes, &self.ka, &self.kb);
+        let (lo, step) = (copy.lo as f64, copy.step as f64);
+        let (pa, pb) = (self.a * sa as f64, self.b * sb as f64);
+        let value = lo * self.sum + step * (pa + pb);
+        let rounding = self.rounding * (lo.abs() * self.abs_sum + step.abs() * (pa.abs() + pb.abs()));
+        value + rounding + self.residual_norm * norm + lo.abs() * self.residual_sum
+    }
+
+    /// A lower bound of ‖q − x̂‖ for the copy x̂ (decoded exactly, in reals),
+    /// from ‖q‖² − 2·q·x̂ + ‖x̂‖², given `norm` ≥ ‖x̂‖ and `norm_low` ≤ ‖x̂‖.
+    #[inline]
+    pub fn distance_at_least(&self, copy: &Sq8Ref, norm: f64, norm_low: f64) -> f64 {
+        let dot = self.dot_at_most(copy, norm);
+        let (q2, x2) = (self.norm2, norm_low * norm_low);
+        // each of the three terms and their sum rounded in f64
+        let sum = q2 - 2.0 * dot + x2 - 4.0 * self.rounding * (q2 + 2.0 * dot.abs() + x2);
+        sum.max(0.0).sqrt() * (1.0 - self.rounding)
+    }
+}
+
+/// An upper bound of ‖x̂‖ for a copy decoded exactly: every element is
+/// within [lo, lo + 255·step].
+#[inline]
+pub fn copy_norm_at_most(copy: &Sq8Ref, dims: usize) -> f64 {
+    let (lo, step) = (copy.lo as f64, copy.step as f64);
+    (dims as f64).sqrt() * lo.abs().max((lo + 255.0 * step).abs()) * (1.0 + 1e-9)
+}
+
 /// A lower bound of the full-precision distance an index computes from an
 /// f32 query `q` (of norm `q_norm`) to a stored f32 vector `x`, given
 /// `approx`, the distance the SQ8 kernels gave to `x`'s copy in `record`:
@@ -225,11 +335,26 @@ mod tests {
                     continue;
                 }
                 let Some(rec) = encode(&x) else { continue };
-                let approx = metric.sq8_distance(&q, parse(&rec, x.len()).0);
-                let bound = distance_lower_bound(metric, approx, &rec, x.len(), crate::kernels::norm(&q));
-                prop_assert!(!bound.is_nan());
-                for exact in [metric.distance(&q, &x), chunked(metric, &q, &x, chunk)] {
-                    prop_assert!(bound <= exact, "{:?}: bound {} above {} (approx {})", metric, bound, exact, approx);
+                let copy = parse(&rec, x.len()).0;
+                let approx = metric.sq8_distance(&q, copy);
+                // under inner product and cosine, also the integer levels'
+                // distance that an hnsw search measures instead
+                let levels = QueryLevels::new(&q).filter(|_| metric != Metric::L2);
+                let by_levels = levels.map(|l| at_most(-l.dot_at_most(&copy, copy_norm_at_most(&copy, x.len()))));
+                for approx in [Some(approx), by_levels].into_iter().flatten() {
+                    let bound = distance_lower_bound(metric, approx, &rec, x.len(), crate::kernels::norm(&q));
+                    prop_assert!(!bound.is_nan());
+                    for exact in [metric.distance(&q, &x), chunked(metric, &q, &x, chunk)] {
+                        prop_assert!(bound <= exact, "{:?}: bound {} above {} (approx {})", metric, bound, exact, approx);
+                    }
+                }
+                // the levels' distance is at most the copy's, and close to it
+                if let Some(by_levels) = by_levels {
+                    let decoded: Vec<f64> = (0..x.len()).map(|i| copy.lo as f64 + copy.step as f64 * copy.codes[i] as f64).collect();
+                    let dot: f64 = q.iter().zip(&decoded).map(|(&a, &b)| a as f64 * b).sum();
+                    let scale: f64 = q.iter().zip(&decoded).map(|(&a, &b)| (a as f64 * b).abs()).sum();
+                    prop_assert!(by_levels as f64 <= -dot + 1e-9 * scale + 1e-300, "{} above {}", by_levels, -dot);
+                    prop_assert!(by_levels as f64 >= -dot - 1e-3 * (scale + 1e-30), "{} far below {}", by_levels, -dot);
                 }
             }
         }

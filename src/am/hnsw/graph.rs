@@ -7,7 +7,7 @@ use ruvector_core::hnsw::paged::scan::Queued;
 use ruvector_core::hnsw::paged::PagedGraph;
 use ruvector_core::hnsw::tuple::{chunk_elems, ElementRef, Meta, Tid};
 use ruvector_core::hnsw::{GraphRead, Neighbor};
-use ruvector_core::index::kind::Accumulator;
+use ruvector_core::index::kind::{Accumulator, Metric};
 use ruvector_core::kernels::Sq8Kernels;
 use ruvector_core::sq8;
 
@@ -27,6 +27,14 @@ pub struct DiskGraph {
     sq8: bool,
     /// Scratch for `distances`: positions of ids not in the cache.
     missing: std::cell::RefCell<Vec<usize>>,
+    /// An f32 query under inner product or cosine against SQ8 copies, held
+    /// as integer levels (`sq8::QueryLevels`): a copy not trusted exact is
+    /// measured from exact integer sums of its codes, at an upper bound of
+    /// the product, so its distance is at most the copy's and
+    /// `sq8::distance_lower_bound` still bounds the full-precision one.
+    levels: Option<sq8::QueryLevels>,
+    /// Whether an exact copy's SQ8 distance is the f32 kernels' to the bit.
+    trust_exact: bool,
 }
 
 impl std::ops::Deref for DiskGraph {
@@ -60,7 +68,14 @@ const PREFETCH_BOUNDED: usize = 16;
 
 impl DiskGraph {
     pub fn open(index: Index, meta: &Meta, kind: IndexKind) -> Self {
-        DiskGraph { paged: PagedGraph::open(index, meta, kind), cached: false, sq8: false, missing: Default::default() }
+        DiskGraph {
+            paged: PagedGraph::open(index, meta, kind),
+            cached: false,
+            sq8: false,
+            missing: Default::default(),
+            levels: None,
+            trust_exact: Sq8Kernels::match_f32(),
+        }
     }
 
     /// As `open`, for a search (or an insert's search for neighbours):
@@ -89,6 +104,12 @@ impl DiskGraph {
         if self.sq8 && !matches!(query, Query::F32(_)) {
             self.cached = false;
         }
+        self.levels = match (query, self.kind.measure) {
+            (Query::F32(q), Measure::Dense(Metric::InnerProduct | Metric::Cosine)) if self.sq8 && self.cached => {
+                sq8::QueryLevels::new(q)
+            }
+            _ => None,
+        };
     }
 
     /// Whether distances go through the vector cache.
@@ -206,7 +227,11 @@ impl DiskGraph {
     fn cached_distance(&self, query: &Query, record: &[u8]) -> f32 {
         if self.sq8 {
             if let (Query::F32(q), Measure::Dense(metric)) = (query, self.kind.measure) {
-                return metric.sq8_distance(q, sq8::parse(record, self.dims).0);
+                let (copy, exact) = sq8::parse(record, self.dims);
+                if let Some(levels) = self.levels.as_ref().filter(|_| !(exact && self.trust_exact)) {
+                    return sq8::at_most(-levels.dot_at_most(&copy, sq8::copy_norm_at_most(&copy, self.dims)));
+                }
+                return metric.sq8_distance(q, copy);
             }
         }
         let mut sum = Accumulator::new(query, self.kind.measure);

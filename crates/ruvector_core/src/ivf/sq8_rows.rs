@@ -25,9 +25,8 @@
 #![forbid(unsafe_code)]
 
 use crate::index::kind::Metric;
-use crate::kernels::code_dots::{self, CodeDots};
 use crate::kernels::{Sq8Kernels, Sq8Ref};
-use crate::sq8;
+use crate::sq8::{self, QueryLevels};
 
 /// Bytes before the SQ8 record: `error`, `scale` and `magnitude`.
 const BOUNDS: usize = 12;
@@ -135,104 +134,6 @@ pub struct BoundQuery {
     /// The query in i8 levels, for inner product and cosine (None for an
     /// empty, zero or non-finite query, or one too long for i32 sums).
     levels: Option<QueryLevels>,
-}
-
-/// The query as two levels of i8 codes, q = a·ka + b·kb + r with a and b
-/// powers of two (so a·kaᵢ, b·kbᵢ and r are exact in f64), so that q·x̂ for
-/// a row's copy x̂ = lo + step·c is lo·Σqᵢ + step·(a·Σkaᵢcᵢ + b·Σkbᵢcᵢ) plus
-/// step·Σrᵢcᵢ, with the two sums exact integers (`kernels::code_dots`). The
-/// residual's share is bounded by Cauchy-Schwarz: step·Σrᵢcᵢ = Σrᵢx̂ᵢ − lo·Σrᵢ,
-/// at most ‖r‖·‖x̂‖ + |lo|·|Σrᵢ| in magnitude. With b about a/127, ‖r‖ is
-/// about 2⁻¹⁴ of the query's largest element per √dims: far below the
-/// copy's own error.
-struct QueryLevels {
-    ka: Vec<i8>,
-    kb: Vec<i8>,
-    a: f64,
-    b: f64,
-    /// Σqᵢ, Σ|qᵢ| and ‖q‖² in f64.
-    sum: f64,
-    abs_sum: f64,
-    norm2: f64,
-    /// ‖r‖ and |Σrᵢ|, rounded up.
-    residual_norm: f64,
-    residual_sum: f64,
-    /// A relative bound on the f64 rounding of Σqᵢ and of the row's sum:
-    /// (dims + 8)·ε.
-    rounding: f64,
-    dots: CodeDots,
-}
-
-impl QueryLevels {
-    fn new(q: &[f32]) -> Option<QueryLevels> {
-        if q.is_empty() || q.len() > code_dots::MAX_LEN || q.iter().any(|x| !x.is_finite()) {
-            return None;
-        }
-        // the least power of two with m ≤ 127·level, so that every
-        // element's level code is within ±127
-        let level = |m: f64| {
-            let mut p = 2f64.powi((m / 127.0).log2().floor() as i32);
-            while p * 127.0 < m {
-                p *= 2.0;
-            }
-            p
-        };
-        let largest = |v: &mut dyn Iterator<Item = f64>| v.fold(0f64, |m, x| m.max(x.abs()));
-        let max = largest(&mut q.iter().map(|&x| x as f64));
-        if max == 0.0 {
-            return None;
-        }
-        let a = level(max);
-        let ka: Vec<i8> = q.iter().map(|&x| (x as f64 / a).round() as i8).collect();
-        let first: Vec<f64> = q.iter().zip(&ka).map(|(&x, &k)| x as f64 - a * k as f64).collect();
-        let max1 = largest(&mut first.iter().copied());
-        let b = if max1 > 0.0 { level(max1) } else { a };
-        let kb: Vec<i8> = first.iter().map(|&r| (r / b).round() as i8).collect();
-        let (mut norm2, mut rsum) = (0f64, 0f64);
-        for (&r, &k) in first.iter().zip(&kb) {
-            let residual = r - b * k as f64;
-            norm2 += residual * residual;
-            rsum += residual;
-        }
-        let n = q.len() as f64;
-        let rounding = (n + 8.0) * f64::EPSILON;
-        Some(QueryLevels {
-            ka,
-            kb,
-            a,
-            b,
-            sum: q.iter().map(|&x| x as f64).sum(),
-            abs_sum: q.iter().map(|&x| (x as f64).abs()).sum(),
-            norm2: q.iter().map(|&x| x as f64 * x as f64).sum(),
-            residual_norm: norm2.sqrt() * (1.0 + 1e-9) + 1e-300,
-            residual_sum: rsum.abs() * (1.0 + rounding) + 1e-300,
-            rounding,
-            dots: code_dots::code_dots(),
-        })
-    }
-
-    /// An upper bound of q·x̂ for the copy x̂ (decoded exactly, in reals),
-    /// given `norm`, an upper bound of ‖x̂‖.
-    #[inline]
-    fn dot_at_most(&self, copy: &Sq8Ref, norm: f64) -> f64 {
-        let (sa, sb) = (self.dots)(copy.codes, &self.ka, &self.kb);
-        let (lo, step) = (copy.lo as f64, copy.step as f64);
-        let (pa, pb) = (self.a * sa as f64, self.b * sb as f64);
-        let value = lo * self.sum + step * (pa + pb);
-        let rounding = self.rounding * (lo.abs() * self.abs_sum + step.abs() * (pa.abs() + pb.abs()));
-        value + rounding + self.residual_norm * norm + lo.abs() * self.residual_sum
-    }
-
-    /// A lower bound of ‖q − x̂‖ for the copy x̂ (decoded exactly, in reals),
-    /// from ‖q‖² − 2·q·x̂ + ‖x̂‖², given `norm` ≥ ‖x̂‖ and `norm_low` ≤ ‖x̂‖.
-    #[inline]
-    fn distance_at_least(&self, copy: &Sq8Ref, norm: f64, norm_low: f64) -> f64 {
-        let dot = self.dot_at_most(copy, norm);
-        let (q2, x2) = (self.norm2, norm_low * norm_low);
-        // each of the three terms and their sum rounded in f64
-        let sum = q2 - 2.0 * dot + x2 - 4.0 * self.rounding * (q2 + 2.0 * dot.abs() + x2);
-        sum.max(0.0).sqrt() * (1.0 - self.rounding)
-    }
 }
 
 /// A lower bound of ‖x̂‖ for a row's copy (decoded exactly), from its
