@@ -32,6 +32,14 @@ impl Sq8Ref<'_> {
     pub fn decode(&self, i: usize) -> f32 {
         (self.codes[i] as f32).mul_add(self.step, self.lo)
     }
+
+    /// The largest magnitude an element decodes to: every element lies in
+    /// [lo, lo + 255·step].
+    #[inline]
+    pub fn largest(&self) -> f64 {
+        let (lo, step) = (self.lo as f64, self.step as f64);
+        lo.abs().max((lo + 255.0 * step).abs())
+    }
 }
 
 /// Bytes of the record for a vector of `dims` elements.
@@ -232,8 +240,7 @@ impl QueryLevels {
 /// within [lo, lo + 255·step].
 #[inline]
 pub fn copy_norm_at_most(copy: &Sq8Ref, dims: usize) -> f64 {
-    let (lo, step) = (copy.lo as f64, copy.step as f64);
-    (dims as f64).sqrt() * lo.abs().max((lo + 255.0 * step).abs()) * (1.0 + 1e-9)
+    (dims as f64).sqrt() * copy.largest() * (1.0 + 1e-9)
 }
 
 /// A lower bound of the full-precision distance an index computes from an
@@ -262,9 +269,9 @@ pub fn distance_lower_bound(
         return f32::NEG_INFINITY;
     }
     let header = copy(record, 0);
-    let (lo, step) = (header.lo as f64, header.step as f64);
+    let step = header.step as f64;
     let n = dims as f64;
-    let largest = lo.abs().max((lo + 255.0 * step).abs()) * (1.0 + 1e-6);
+    let largest = header.largest() * (1.0 + 1e-6);
     if !(largest < 1e15 && q_norm < 1e15 && step.is_finite()) {
         return f32::NEG_INFINITY;
     }

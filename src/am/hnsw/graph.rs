@@ -157,8 +157,7 @@ impl DiskGraph {
             first.select_nth_unstable_by(PREFETCH_BOUNDED, |a, b| a.0.total_cmp(&b.0));
             first.truncate(PREFETCH_BOUNDED);
         }
-        first.iter().for_each(|&(_, id)| self.store.prefetch(id));
-        first.iter().for_each(|&(_, id)| self.store.prefetch_tuple(id, 4096));
+        self.prefetch_elements(first.iter().map(|&(_, id)| id));
         queued
     }
 
@@ -166,9 +165,16 @@ impl DiskGraph {
     /// (the scan's `resolve`): all prefetched in two rounds (line pointers,
     /// then tuples), so their reads overlap, then measured.
     pub fn exact_distances(&self, query: &Query, ids: &[Tid], out: &mut Vec<f32>) {
-        ids.iter().for_each(|&id| self.store.prefetch(id));
-        ids.iter().for_each(|&id| self.store.prefetch_tuple(id, 4096));
+        self.prefetch_elements(ids.iter().copied());
         out.extend(ids.iter().map(|&id| self.read_distance(query, id, false)));
+    }
+
+    /// Ask for elements' pages in two rounds: their line pointers (with
+    /// buffer descriptors and page headers), then the tuples they point to,
+    /// whole up to 4 kB, so that the reads of all overlap.
+    fn prefetch_elements(&self, ids: impl Iterator<Item = Tid> + Clone) {
+        ids.clone().for_each(|id| self.store.prefetch(id));
+        ids.for_each(|id| self.store.prefetch_tuple(id, 4096));
     }
 
     /// Put element `tid`'s vector into the vector cache as a search would

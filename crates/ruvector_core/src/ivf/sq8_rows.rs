@@ -92,8 +92,7 @@ pub fn encode(values: &[f32], magnitude: f64, extra: f64) -> Vec<u8> {
             // each element moves by at most half an f32 ulp of the largest
             // decoded magnitude; sums of squares in f64 of f32 values have a
             // relative error far below 1e-9
-            let largest = lo.abs().max((lo + 255.0 * step).abs());
-            let rounding = (values.len() as f64).sqrt() * largest * f32::EPSILON as f64;
+            let rounding = decode_rounding(&copy, values.len());
             let err = err.sqrt() * (1.0 + 1e-9) + rounding + extra;
             let scale = norm.sqrt() * (1.0 + 1e-9) + rounding + err;
             out.extend_from_slice(&up(err).to_ne_bytes());
@@ -136,15 +135,22 @@ pub struct BoundQuery {
     levels: Option<QueryLevels>,
 }
 
+/// How far the kernels' decoding (one fused multiply-add rounded to f32)
+/// may move a copy's `dims` elements in all: half an f32 ulp of the largest
+/// decoded magnitude each, √dims · largest · ε₃₂ at most. The encoder adds
+/// it to the stored error and scale; the scan subtracts it again.
+#[inline]
+fn decode_rounding(copy: &Sq8Ref, dims: usize) -> f64 {
+    (dims as f64).sqrt() * copy.largest() * f32::EPSILON as f64
+}
+
 /// A lower bound of ‖x̂‖ for a row's copy (decoded exactly), from its
 /// payload's `scale` and `error`: the encoder stored scale = ‖x̂‖·(1 + 1e-9)
 /// + rounding + error, each rounded up to an f32, where rounding is
-///   √dims · max(|lo|, |lo + 255·step|) · ε₃₂ (see `encode`).
+///   [`decode_rounding`] (see `encode`).
 #[inline]
 fn copy_norm_at_least(copy: &Sq8Ref, dims: usize, scale: f64, err: f64) -> f64 {
-    let (lo, step) = (copy.lo as f64, copy.step as f64);
-    let largest = lo.abs().max((lo + 255.0 * step).abs());
-    let rounding = (dims as f64).sqrt() * largest * f32::EPSILON as f64 * (1.0 + 1e-9);
+    let rounding = decode_rounding(copy, dims) * (1.0 + 1e-9);
     let norm = (scale / (1.0 + f32::EPSILON as f64) - rounding - err) / (1.0 + 1e-9);
     (norm * (1.0 - (dims as f64 + 8.0) * 2.0 * f64::EPSILON)).max(0.0)
 }
