@@ -162,7 +162,7 @@ impl Dims {
         let row = unsafe { read_row(self.kind, value) }?;
         self.check(row.dims);
         let magnitude = ruvector_core::kernels::norm(&row.dense);
-        row.prepared(self.kind).map(|row| (row, magnitude))
+        row.prepared_with_norm(self.kind, Some(magnitude)).map(|row| (row, magnitude))
     }
 
     /// As `row`, for the load: the prepared row's stored bytes appended to
@@ -183,10 +183,10 @@ impl Dims {
         out.extend_from_slice(bytemuck::cast_slice(v));
         // as Row::prepared: unit length under cosine, the values as they are otherwise
         let kept = match bytemuck::try_cast_slice_mut::<u8, f32>(&mut out[start..]) {
-            Ok(values) => metric.prepare(values),
+            Ok(values) => metric.prepare_with_norm(values, magnitude),
             Err(_) => {
                 let mut values = v.to_vec();
-                let kept = metric.prepare(&mut values);
+                let kept = metric.prepare_with_norm(&mut values, magnitude);
                 out[start..].copy_from_slice(bytemuck::cast_slice(&values));
                 kept
             }

@@ -53,7 +53,16 @@ impl Metric {
         if self != Metric::Cosine {
             return true;
         }
-        let norm = kernels::norm(v);
+        self.prepare_with_norm(v, kernels::norm(v))
+    }
+
+    /// As [`Metric::prepare`], given `norm`, which must be
+    /// `kernels::norm(v)`: callers that need the norm anyway compute it once
+    /// (a sequential f64 sum, most of what preparing a 384-d row costs).
+    pub fn prepare_with_norm(self, v: &mut [f32], norm: f64) -> bool {
+        if self != Metric::Cosine {
+            return true;
+        }
         if norm == 0.0 || !norm.is_finite() {
             return false;
         }
@@ -158,10 +167,17 @@ pub struct Row {
 impl Row {
     /// The row as the index stores it (unit length under cosine), or `None`
     /// for a vector the index skips (the zero vector under cosine).
-    pub fn prepared(mut self, kind: IndexKind) -> Option<Row> {
+    pub fn prepared(self, kind: IndexKind) -> Option<Row> {
+        self.prepared_with_norm(kind, None)
+    }
+
+    /// As [`Row::prepared`], given `kernels::norm(&self.dense)` when the
+    /// caller has it.
+    pub fn prepared_with_norm(mut self, kind: IndexKind, norm: Option<f64>) -> Option<Row> {
         match kind.measure {
             Measure::Dense(Metric::Cosine) => {
-                if !Metric::Cosine.prepare(&mut self.dense) {
+                let norm = norm.unwrap_or_else(|| kernels::norm(&self.dense));
+                if !Metric::Cosine.prepare_with_norm(&mut self.dense, norm) {
                     return None;
                 }
                 self.raw = kind.elem.encode(&self.dense);
