@@ -199,8 +199,8 @@ pub unsafe fn rescan_query(
         }
         let row = read_row(kind, key.sk_argument)?;
         let (dims, raw) = (row.dims, row.raw.clone());
-        let magnitude = ruvector_core::kernels::norm(&row.dense);
-        let row = row.prepared_with_norm(kind, Some(magnitude)).unwrap_or(Row { dims, raw, dense: Vec::new() });
+        let (magnitude, row) = row.prepared_with_magnitude(kind);
+        let row = row.unwrap_or(Row { dims, raw, dense: Vec::new() });
         Some(ScanQuery { dims: row.dims, query: row.query(kind), magnitude })
     }
 }

@@ -159,6 +159,8 @@ pub struct QueryLevels {
     /// A relative bound on the f64 rounding of Σqᵢ and of the row's sum:
     /// (dims + 8)·ε.
     rounding: f64,
+    /// √dims, for [`QueryLevels::copy_dot_at_most`].
+    sqrt_dims: f64,
     dots: CodeDots,
 }
 
@@ -208,6 +210,7 @@ impl QueryLevels {
             residual_norm: norm2.sqrt() * (1.0 + 1e-9) + 1e-300,
             residual_sum: rsum.abs() * (1.0 + rounding) + 1e-300,
             rounding,
+            sqrt_dims: n.sqrt(),
             dots: code_dots::code_dots(),
         })
     }
@@ -224,6 +227,14 @@ impl QueryLevels {
         value + rounding + self.residual_norm * norm + lo.abs() * self.residual_sum
     }
 
+    /// [`QueryLevels::dot_at_most`] with ‖x̂‖ bounded from the copy alone
+    /// (every element within [lo, lo + 255·step]), for a copy of the
+    /// query's length: what an hnsw search measures.
+    #[inline]
+    pub fn copy_dot_at_most(&self, copy: &Sq8Ref) -> f64 {
+        self.dot_at_most(copy, self.sqrt_dims * copy.largest() * (1.0 + 1e-9))
+    }
+
     /// A lower bound of ‖q − x̂‖ for the copy x̂ (decoded exactly, in reals),
     /// from ‖q‖² − 2·q·x̂ + ‖x̂‖², given `norm` ≥ ‖x̂‖ and `norm_low` ≤ ‖x̂‖.
     #[inline]
@@ -234,13 +245,6 @@ impl QueryLevels {
         let sum = q2 - 2.0 * dot + x2 - 4.0 * self.rounding * (q2 + 2.0 * dot.abs() + x2);
         sum.max(0.0).sqrt() * (1.0 - self.rounding)
     }
-}
-
-/// An upper bound of ‖x̂‖ for a copy decoded exactly: every element is
-/// within [lo, lo + 255·step].
-#[inline]
-pub fn copy_norm_at_most(copy: &Sq8Ref, dims: usize) -> f64 {
-    (dims as f64).sqrt() * copy.largest() * (1.0 + 1e-9)
 }
 
 /// A lower bound of the full-precision distance an index computes from an
@@ -347,7 +351,7 @@ mod tests {
                 // under inner product and cosine, also the integer levels'
                 // distance that an hnsw search measures instead
                 let levels = QueryLevels::new(&q).filter(|_| metric != Metric::L2);
-                let by_levels = levels.map(|l| at_most(-l.dot_at_most(&copy, copy_norm_at_most(&copy, x.len()))));
+                let by_levels = levels.map(|l| at_most(-l.copy_dot_at_most(&copy)));
                 for approx in [Some(approx), by_levels].into_iter().flatten() {
                     let bound = distance_lower_bound(metric, approx, &rec, x.len(), crate::kernels::norm(&q));
                     prop_assert!(!bound.is_nan());

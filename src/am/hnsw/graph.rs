@@ -235,7 +235,7 @@ impl DiskGraph {
             if let (Query::F32(q), Measure::Dense(metric)) = (query, self.kind.measure) {
                 let (copy, exact) = sq8::parse(record, self.dims);
                 if let Some(levels) = self.levels.as_ref().filter(|_| !(exact && self.trust_exact)) {
-                    return sq8::at_most(-levels.dot_at_most(&copy, sq8::copy_norm_at_most(&copy, self.dims)));
+                    return sq8::at_most(-levels.copy_dot_at_most(&copy));
                 }
                 return metric.sq8_distance(q, copy);
             }

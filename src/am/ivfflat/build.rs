@@ -161,8 +161,8 @@ impl Dims {
         // SAFETY: the indexed column's datum, of the type index_kind() found.
         let row = unsafe { read_row(self.kind, value) }?;
         self.check(row.dims);
-        let magnitude = ruvector_core::kernels::norm(&row.dense);
-        row.prepared_with_norm(self.kind, Some(magnitude)).map(|row| (row, magnitude))
+        let (magnitude, row) = row.prepared_with_magnitude(self.kind);
+        row.map(|row| (row, magnitude))
     }
 
     /// As `row`, for the load: the prepared row's stored bytes appended to

@@ -43,8 +43,8 @@ pub unsafe extern "C-unwind" fn aminsert(
     } else {
         check_row_dims(meta.dims as usize, row.dims);
     }
-    let magnitude = ruvector_core::kernels::norm(&row.dense);
-    let Some(row) = row.prepared_with_norm(kind, Some(magnitude)) else { return false }; // zero vector under cosine
+    let (magnitude, row) = row.prepared_with_magnitude(kind);
+    let Some(row) = row else { return false }; // zero vector under cosine
     let entry = super::lists::nearest(idx, &meta, kind, &row.query(kind));
     let tuple = if meta.version == IVF_VERSION_SQ8 {
         encode_row(tid, &super::sq8_payload(kind, &row.raw, magnitude))

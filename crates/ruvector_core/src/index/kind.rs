@@ -168,12 +168,18 @@ impl Row {
     /// The row as the index stores it (unit length under cosine), or `None`
     /// for a vector the index skips (the zero vector under cosine).
     pub fn prepared(self, kind: IndexKind) -> Option<Row> {
-        self.prepared_with_norm(kind, None)
+        self.prepared_given(kind, None)
     }
 
-    /// As [`Row::prepared`], given `kernels::norm(&self.dense)` when the
-    /// caller has it.
-    pub fn prepared_with_norm(mut self, kind: IndexKind, norm: Option<f64>) -> Option<Row> {
+    /// The row's norm before preparing (its magnitude, 0 for `bit` and
+    /// `sparsevec`) and [`Row::prepared`], the norm summed once for both.
+    pub fn prepared_with_magnitude(self, kind: IndexKind) -> (f64, Option<Row>) {
+        let magnitude = kernels::norm(&self.dense);
+        (magnitude, self.prepared_given(kind, Some(magnitude)))
+    }
+
+    /// [`Row::prepared`], given `kernels::norm(&self.dense)` if known.
+    fn prepared_given(mut self, kind: IndexKind, norm: Option<f64>) -> Option<Row> {
         match kind.measure {
             Measure::Dense(Metric::Cosine) => {
                 let norm = norm.unwrap_or_else(|| kernels::norm(&self.dense));
