@@ -108,16 +108,24 @@ impl ScanState {
         let query = self.query.as_ref().map(|(_, q)| q.row_measure(self.kind.measure));
         let bounds = self.bounds.as_ref();
         let mut top = BoundedTopK::new(self.batch, self.after);
-        for entry in &self.order[self.round.clone()] {
+        let lists = &self.order[self.round.clone()];
+        for (i, entry) in lists.iter().enumerate() {
             let mut block = Some(entry.start);
             let mut walk = ChainWalk::pages(&index, "list page");
             while let Some(b) = block {
                 walk.step();
                 block = index.read_page(b, |page| {
+                    // the page read after this one (the chain's next, else the
+                    // next list's first) is hinted as fast as this one is read
+                    let following = page.next().or_else(|| lists.get(i + 1).map(|l| l.start));
+                    let mut ahead = following.map(|f| index.page_prefetch(f));
                     // in ascending addresses (a page's items are laid out from
                     // its end down): the CPU's prefetcher follows, and a scan
                     // of cold pages took 70 ns per 384-d SQ8 row instead of 250
                     for (_, bytes) in page.items_by_address() {
+                        if let Some(a) = ahead.as_mut() {
+                            a.step(bytes.len() / 64 + 1);
+                        }
                         // the TID is decoded only for rows that can enter the batch
                         let Some(raw) = bytes.get(ROW_HEADER..) else { continue };
                         let (distance, exact) = match (bounds, &query) {

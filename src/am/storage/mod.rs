@@ -46,6 +46,8 @@ mod bulk;
 mod page;
 mod recent;
 
+pub use recent::PagePrefetch;
+
 use bytemuck::Pod;
 use pgrx::pg_sys;
 use ruvector_core::index::Tid;
@@ -186,6 +188,13 @@ impl Index {
             // SAFETY: the relation is open.
             unsafe { recent::prefetch(self.rel, tid.block, tid.offset) }
         }
+    }
+
+    /// Hints for page `block`, to be given a few lines at a time while
+    /// another page is read (see `recent::page_prefetch`).
+    pub fn page_prefetch(&self, block: u32) -> PagePrefetch {
+        // SAFETY: the relation is open.
+        unsafe { recent::page_prefetch(self.rel, block) }
     }
 
     /// A second hint, some time after `prefetch(tid)`: the tuple's first
