@@ -412,14 +412,16 @@ pub unsafe extern "C-unwind" fn ambuild(
     // by list, the table read while k-means runs (`load`)
     let flat: Vec<f32> = sampled.into_iter().flatten().collect();
     let spherical = matches!(kind.measure, Measure::Dense(Metric::InnerProduct | Metric::Cosine));
-    // at most 20 iterations: on WordNet-384, GloVe-50 and Fashion-MNIST the
-    // share of each query's 10 nearest rows in its nearest 1 / 4 / 16 lists
-    // moved by at most 0.004 from 50 iterations to 20, while k-means ran
-    // 25-40 % shorter (benches/ivf_build.rs; docs/benchmarks.md)
+    // at most 10 iterations, as faiss trains an IVF index's lists: on
+    // WordNet-384, GloVe-50, Fashion-MNIST and clustered-1,536 the share of
+    // each query's 10 nearest rows in its nearest 1 / 4 / 16 lists moved by
+    // at most 0.006 from 20 iterations to 10 (less than between two seeds),
+    // while k-means ran 25-50 % shorter on the three sets of 384 dimensions
+    // and more (benches/ivf_build.rs; docs/benchmarks.md, twentieth session)
     let params = KMeansParams {
         k: lists,
         spherical,
-        max_iterations: 20,
+        max_iterations: 10,
         // k-means++ is O(k · points · dims) and serial in k: seeding from
         // ten points per centre (at least 4,096) gave lists as good as from
         // the whole sample on GloVe-50, WordNet-384 and Fashion-MNIST
