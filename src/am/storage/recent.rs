@@ -66,7 +66,7 @@ pub unsafe fn prefetch(rel: pg_sys::Relation, block: u32, offset: u16) {
         let desc = pg_sys::BufferDescriptors.add(index).cast::<i8>();
         let page = pg_sys::BufferBlocks.add(index * pg_sys::BLCKSZ as usize).cast::<i8>();
         for p in [desc, page, line_pointer(page, offset)] {
-            prefetch_line(p);
+            prefetch_line::<L1>(p);
         }
     }
 }
@@ -92,7 +92,7 @@ pub unsafe fn prefetch_tuple(rel: pg_sys::Relation, block: u32, offset: u16, byt
             return;
         }
         for at in (off..off + len.min(bytes)).step_by(64) {
-            prefetch_line(page.add(at));
+            prefetch_line::<L1>(page.add(at));
         }
     }
 }
@@ -139,7 +139,7 @@ impl PagePrefetch {
         let end = self.at.saturating_add(lines.saturating_mul(64)).min(pg_sys::BLCKSZ as usize);
         while self.at < end {
             // SAFETY: `at` < BLCKSZ, inside the mapped block; only hinted.
-            prefetch_line_l2(unsafe { self.page.add(self.at) });
+            prefetch_line::<L2>(unsafe { self.page.add(self.at) });
             self.at += 64;
         }
     }
@@ -168,21 +168,21 @@ unsafe fn line_pointer(page: *mut i8, offset: u16) -> *mut i8 {
     unsafe { page.add(at.min(pg_sys::BLCKSZ as usize - 4)) }
 }
 
-fn prefetch_line_l2(p: *const i8) {
-    // SAFETY: prefetching never faults, whatever the address.
-    #[cfg(target_arch = "x86_64")]
-    unsafe {
-        core::arch::x86_64::_mm_prefetch::<{ core::arch::x86_64::_MM_HINT_T1 }>(p)
-    };
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = p;
-}
+/// Where a hint asks a line to go.
+const L1: bool = false;
+const L2: bool = true;
 
-fn prefetch_line(p: *const i8) {
+/// Hint the CPU to load the cache line at `p` into L1 or (`TO_L2`) into L2 only.
+fn prefetch_line<const TO_L2: bool>(p: *const i8) {
     // SAFETY: prefetching never faults, whatever the address.
     #[cfg(target_arch = "x86_64")]
     unsafe {
-        core::arch::x86_64::_mm_prefetch::<{ core::arch::x86_64::_MM_HINT_T0 }>(p)
+        use core::arch::x86_64::{_mm_prefetch, _MM_HINT_T0, _MM_HINT_T1};
+        if TO_L2 {
+            _mm_prefetch::<_MM_HINT_T1>(p)
+        } else {
+            _mm_prefetch::<_MM_HINT_T0>(p)
+        }
     };
     #[cfg(not(target_arch = "x86_64"))]
     let _ = p;
