@@ -107,11 +107,9 @@ fn walk(index: Index, meta: &IvfMeta, mut each: impl FnMut(ListEntry, &[u8])) {
         block = index.read_page(b, |page| {
             // the next centre page is hinted as this one is read (as a scan's
             // list pages are: scan.rs)
-            let mut ahead = page.next().map(|n| index.page_prefetch(n));
+            let mut ahead = index.page_prefetch(page.next());
             for (offset, bytes) in page.items() {
-                if let Some(a) = ahead.as_mut() {
-                    a.step(bytes.len() / 64 + 1);
-                }
+                ahead.keep_pace(bytes.len());
                 if let Some((start, insert, centre)) = parse_list(bytes) {
                     if *length.get_or_insert(centre.len()) != centre.len() {
                         uneven = true;

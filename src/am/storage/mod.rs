@@ -190,9 +190,9 @@ impl Index {
         }
     }
 
-    /// Hints for page `block`, to be given a few lines at a time while
-    /// another page is read (see `recent::page_prefetch`).
-    pub fn page_prefetch(&self, block: u32) -> PagePrefetch {
+    /// Hints for page `block` (none for `None`), given as fast as another
+    /// page is read (see `recent::page_prefetch`).
+    pub fn page_prefetch(&self, block: Option<u32>) -> PagePrefetch {
         // SAFETY: the relation is open.
         unsafe { recent::page_prefetch(self.rel, block) }
     }

@@ -98,22 +98,22 @@ pub unsafe fn prefetch_tuple(rel: pg_sys::Relation, block: u32, offset: u16, byt
 }
 
 /// Hints for all of page `block` of `rel` (header, line pointers, items),
-/// if its buffer is known, spread over the time a reader spends on another
-/// page: `PagePrefetch::step` asks for a few more lines at a time. An
-/// ivfflat scan reads a list's pages one after another, each page's items
-/// in ascending addresses; the CPU's own prefetcher follows a page but
-/// starts again at every page boundary (shared buffers are scattered), so
-/// without hints each page began with a run of misses. The hints go to the
-/// L2 cache: a whole page asked for at once filled the miss buffers and
-/// stalled the current page's loads, and hints into L1 evicted the query
-/// and the current page on 1,536-d rows (docs/ivfflat.md, "Scan"). No pin
-/// and nothing read: as in `prefetch`, a buffer that holds another page by
-/// then costs only the wasted hints.
+/// if there is one and its buffer is known, spread over the time a reader
+/// spends on another page: `PagePrefetch::keep_pace` asks for as many lines
+/// as the reader has just read. An ivfflat scan reads a list's pages one
+/// after another, each page's items in ascending addresses; the CPU's own
+/// prefetcher follows a page but starts again at every page boundary
+/// (shared buffers are scattered), so without hints each page began with a
+/// run of misses. The hints go to L2: a whole page asked for at once filled
+/// the miss buffers and stalled the current page's loads, and hints into L1
+/// were about 8 % slower on 1,536-d rows (docs/benchmarks.md, "Twentieth
+/// session"). No pin and nothing read: as in `prefetch`, a buffer that
+/// holds another page by then costs only the wasted hints.
 ///
 /// # Safety
 /// `rel` is an open relation.
-pub unsafe fn page_prefetch(rel: pg_sys::Relation, block: u32) -> PagePrefetch {
-    let page = match unsafe { buffer_index(rel, block) } {
+pub unsafe fn page_prefetch(rel: pg_sys::Relation, block: Option<u32>) -> PagePrefetch {
+    let page = match block.and_then(|b| unsafe { buffer_index(rel, b) }) {
         // SAFETY: the start of a mapped buffer block (`index` was a valid
         // shared buffer); the address is only hinted, never dereferenced.
         Some(index) => unsafe { pg_sys::BufferBlocks.add(index * pg_sys::BLCKSZ as usize).cast::<i8>() },
@@ -124,19 +124,21 @@ pub unsafe fn page_prefetch(rel: pg_sys::Relation, block: u32) -> PagePrefetch {
 
 /// The lines of one buffer block still to hint (see `page_prefetch`).
 pub struct PagePrefetch {
-    /// The block's first byte, or null when its buffer is not known.
+    /// The block's first byte, or null when there is nothing to hint.
     page: *const i8,
     /// Offset of the next line to hint.
     at: usize,
 }
 
 impl PagePrefetch {
-    /// Hint the next `lines` cache lines of the page (none past its end).
-    pub fn step(&mut self, lines: usize) {
+    /// After the reader read an item of `len` bytes on its page: hint as
+    /// many lines of this page (at least one, none past its end), so it is
+    /// hinted as fast as the other is read.
+    pub fn keep_pace(&mut self, len: usize) {
         if self.page.is_null() {
             return;
         }
-        let end = self.at.saturating_add(lines.saturating_mul(64)).min(pg_sys::BLCKSZ as usize);
+        let end = self.at.saturating_add((len / 64 + 1) * 64).min(pg_sys::BLCKSZ as usize);
         while self.at < end {
             // SAFETY: `at` < BLCKSZ, inside the mapped block; only hinted.
             prefetch_line::<L2>(unsafe { self.page.add(self.at) });
