@@ -1,7 +1,19 @@
 //! Concurrent in-memory HNSW construction.
 //!
 //! Worker threads take node indices from a shared counter and insert them
-//! (Malkov & Yashunin, algorithm 1). Each node's neighbour lists change only
+//! (Malkov & Yashunin, algorithm 1).
+//!
+//! Level-0 lists are kept full, as pgvector keeps them: a node's list is the
+//! heuristic's choice (its *diverse* links, first) and then the nearest
+//! candidates the heuristic passed over, up to 2m (its *fill*, nearest
+//! first). Searches during construction follow the diverse links only, so
+//! building costs what it did with the heuristic's lists alone; the fill
+//! gives queries more ways out of each node (recall at a given ef_search up
+//! 2–6 points at ef 10–40 on the benchmark's sets, docs/benchmarks.md,
+//! "Full level-0 lists"). A back-link joins the diverse links and the
+//! farthest fill link makes room, so taking one in measures nothing until
+//! the diverse links alone fill the list; then the heuristic chooses again
+//! and the candidates it passes over fill what it leaves. Each node's neighbour lists change only
 //! under their own mutex, held only to rewrite a list, and level 0 is read
 //! without it (see [`super::links`]), so inserts proceed in parallel; the
 //! entry point sits behind one more mutex, held for the whole insert of a
@@ -15,7 +27,7 @@
 
 #![forbid(unsafe_code)]
 
-use super::links::Links;
+use super::links::{Links, NodeLists};
 use super::random_level;
 use super::search::{descend, search_layer, select_neighbors, GraphRead, Neighbor, VisitedSet};
 pub use super::space::{DenseSpace, Space};
@@ -23,6 +35,7 @@ pub use super::space::{DenseSpace, Space};
 use super::Metric;
 use parking_lot::Mutex;
 use std::cell::RefCell;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 #[derive(Clone, Copy, Debug)]
 pub struct BuildParams {
@@ -39,6 +52,9 @@ pub struct InMemoryGraph<S: Space = DenseSpace> {
     links: Links,
     entry: Mutex<Option<(u32, usize)>>,
     params: BuildParams,
+    /// Set once every node is inserted: searches then follow the fill links
+    /// too (during construction, the diverse links only).
+    built: AtomicBool,
 }
 
 /// The build stopped because `tick` asked it to.
@@ -50,7 +66,7 @@ impl<S: Space> InMemoryGraph<S> {
         let n = space.len();
         let levels: Vec<u8> = (0..n).map(|i| random_level(i as u64, params.seed, params.m) as u8).collect();
         let links = Links::new(&levels, 2 * params.m);
-        InMemoryGraph { space, levels, links, entry: Mutex::new(None), params }
+        InMemoryGraph { space, levels, links, entry: Mutex::new(None), params, built: AtomicBool::new(false) }
     }
 
     /// Build with `threads` threads (the caller's included). `tick(done)` runs
@@ -75,6 +91,7 @@ impl<S: Space> InMemoryGraph<S> {
             |range| order[range].iter().for_each(|&i| graph.insert(i)),
             |done| done >= n || tick(done),
         )?;
+        graph.built.store(true, Ordering::Release);
         graph.connect_unreachable();
         tick(n);
         Ok(graph)
@@ -190,7 +207,7 @@ impl<S: Space> InMemoryGraph<S> {
                             None
                         }
                         Some(k) if k < l.len() => {
-                            indegree[l[k] as usize] -= 1;
+                            indegree[l[k] as usize] = indegree[l[k] as usize].saturating_sub(1);
                             let y = l[k];
                             l[k] = u;
                             Some(y)
@@ -211,7 +228,7 @@ impl<S: Space> InMemoryGraph<S> {
                         } else {
                             // give up a neighbour reachable without `u`
                             let k = l.iter().position(|z| !orphan_set.contains(z) && *z != y).unwrap_or(l.len() - 1);
-                            indegree[l[k] as usize] -= 1;
+                            indegree[l[k] as usize] = indegree[l[k] as usize].saturating_sub(1);
                             l[k] = y;
                         }
                         node.set(0, &l);
@@ -330,6 +347,11 @@ impl<S: Space> InMemoryGraph<S> {
         out
     }
 
+    /// How many of node `i`'s level-0 links (the last ones) fill its list.
+    pub fn fill_count(&self, i: u32) -> usize {
+        self.links.fill_count(i)
+    }
+
     fn capacity(&self, level: usize) -> usize {
         if level == 0 {
             2 * self.params.m
@@ -374,6 +396,9 @@ impl<S: Space> InMemoryGraph<S> {
             candidates.retain(|c| c.id != i);
             let selected = self.select(&candidates, self.params.m);
             self.set_links(i, l, &selected);
+            if l == 0 {
+                self.fill_from(i, &candidates);
+            }
             for s in &selected {
                 self.add_link(s.id, i, s.distance, l);
             }
@@ -409,6 +434,9 @@ impl<S: Space> InMemoryGraph<S> {
         }
         let cap = self.capacity(level);
         let mut lists = self.links.lock(node);
+        if level == 0 {
+            return self.add_level0_link(&mut lists, node, new, distance);
+        }
         let mut list = lists.get(level);
         if list.contains(&new) {
             return;
@@ -424,6 +452,43 @@ impl<S: Space> InMemoryGraph<S> {
         candidates.push(Neighbor { distance, id: new });
         candidates.sort();
         lists.set(level, &self.select(&candidates, cap).into_iter().map(|n| n.id).collect::<Vec<_>>());
+    }
+
+    /// [`Self::add_link`] at level 0: `new` joins the diverse links and the
+    /// farthest fill link makes room; once the diverse links fill the list,
+    /// the heuristic chooses among them and `new`, and the nearest of those
+    /// it passes over fill the rest.
+    fn add_level0_link(&self, lists: &mut NodeLists<'_>, node: u32, new: u32, distance: f32) {
+        let cap = self.capacity(0);
+        let (mut list, diverse) = lists.get_split();
+        if list.contains(&new) {
+            return;
+        }
+        if diverse < cap {
+            list.insert(diverse, new);
+            list.truncate(cap);
+            return lists.set_split(&list, diverse + 1);
+        }
+        let base = self.vector(node);
+        let mut candidates: Vec<Neighbor<u32>> =
+            list.iter().map(|&n| Neighbor { distance: self.space.distance(base, n), id: n }).collect();
+        candidates.push(Neighbor { distance, id: new });
+        candidates.sort();
+        let kept = self.select(&candidates, cap);
+        let diverse = kept.len();
+        let mut ids: Vec<u32> = kept.into_iter().map(|n| n.id).collect();
+        fill_up(&mut ids, &candidates, cap);
+        lists.set_split(&ids, diverse);
+    }
+
+    /// Fill node `i`'s level-0 list up to its capacity with the nearest of
+    /// `candidates` (nearest first) it does not link to yet.
+    fn fill_from(&self, i: u32, candidates: &[Neighbor<u32>]) {
+        let mut node = self.links.lock(i);
+        let (mut list, diverse) = node.get_split();
+        list.truncate(diverse);
+        fill_up(&mut list, candidates.iter().filter(|c| c.id != i), self.capacity(0));
+        node.set_split(&list, diverse);
     }
 
     /// The neighbour-selection heuristic over this graph's vectors.
@@ -451,6 +516,9 @@ impl<S: Space> GraphRead for InMemoryGraph<S> {
     type Query = S::Query;
 
     fn neighbors(&self, id: u32, level: usize, out: &mut Vec<u32>) {
+        if level == 0 && !self.built.load(Ordering::Relaxed) {
+            return self.links.read_diverse(id, out);
+        }
         self.links.read(id, level, out);
     }
 
@@ -472,6 +540,19 @@ impl<S: Space> GraphRead for InMemoryGraph<S> {
     fn prefetch_neighbors(&self, id: u32, level: usize) {
         if level == 0 {
             self.links.prefetch(id);
+        }
+    }
+}
+
+/// Append to `ids` the `candidates` (nearest first) it does not hold, until
+/// it holds `cap`.
+fn fill_up<'a>(ids: &mut Vec<u32>, candidates: impl IntoIterator<Item = &'a Neighbor<u32>>, cap: usize) {
+    for c in candidates {
+        if ids.len() >= cap {
+            break;
+        }
+        if !ids.contains(&c.id) {
+            ids.push(c.id);
         }
     }
 }
@@ -747,6 +828,45 @@ pub(crate) mod tests {
                 assert!(list.iter().all(|&j| g.level(j) >= l));
             }
         }
+    }
+
+    /// Level-0 lists end full, as pgvector keeps them: the heuristic's links
+    /// first, then the fill, nearest first; searches during construction
+    /// saw only the heuristic's links, and a full list still answers better
+    /// at a small ef than the heuristic's links alone.
+    #[test]
+    fn level0_lists_are_filled_nearest_first() {
+        let (dims, n) = (8, 2000);
+        let params = BuildParams { m: 8, ef_construction: 32, seed: 3 };
+        let g = InMemoryGraph::build(dense(dims, dataset(n, dims, 5)), params, 2, |_| true).unwrap();
+        let cap = g.capacity(0);
+        let (mut links, mut filled) = (0, 0);
+        for i in 0..n as u32 {
+            let list = g.neighbors_of(i, 0);
+            links += list.len();
+            let fill = g.fill_count(i);
+            filled += fill;
+            let d: Vec<f32> = list[list.len() - fill..].iter().map(|&j| g.space.distance(g.vector(i), j)).collect();
+            assert!(d.windows(2).all(|w| w[0] <= w[1]), "fill of {i} not nearest first: {d:?}");
+        }
+        assert!(links as f64 >= 0.99 * (n * cap) as f64, "mean level-0 degree {}", links as f64 / n as f64);
+        assert!(filled > n * 2, "only {filled} fill links");
+        // the same graph searched through the heuristic's links alone
+        g.built.store(false, Ordering::Relaxed);
+        let queries = dataset(200, dims, 11);
+        let data = &g.space.vectors;
+        let recall = |g: &InMemoryGraph| {
+            let mut hits = 0;
+            for q in queries.chunks_exact(dims) {
+                let truth = brute_force(data, dims, q, 10, Metric::L2);
+                hits += g.search(q, 10, 10).iter().filter(|x| truth.contains(&x.id)).count();
+            }
+            hits as f64 / 2000.0
+        };
+        let diverse_only = recall(&g);
+        g.built.store(true, Ordering::Relaxed);
+        let full = recall(&g);
+        assert!(full > diverse_only + 0.01, "recall at ef 10: full lists {full}, heuristic's links {diverse_only}");
     }
 
     /// Rows inserted a cluster at a time (as a table filled by a JOIN or by

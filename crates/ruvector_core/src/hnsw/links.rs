@@ -1,7 +1,9 @@
 //! The neighbour lists of a graph under construction.
 //!
 //! Level 0 (every node, up to `2m` links) lives in one flat array of fixed
-//! slots, `[count, id, id, …]`, `1 + 2m` words per node: a search reads a
+//! slots, `[count, id, id, …]`, `1 + 2m` words per node (the count word
+//! also says how many of the first links are the heuristic's; the rest fill
+//! the list, `super::build`): a search reads a
 //! node's list at a computed address, one or two cache lines, instead of
 //! following a lock and two vector pointers (three dependent cache misses,
 //! which profiles of the build showed as its largest single cost after the
@@ -40,6 +42,29 @@ impl Links {
         Links { cap0, level0, upper }
     }
 
+    /// The count word: the list's length in the low 16 bits, how many of its
+    /// first links are the heuristic's (the rest fill it) in the high 16.
+    #[inline]
+    fn counts(&self, slot: &[AtomicU32]) -> (usize, usize) {
+        let w = slot[0].load(Ordering::Acquire);
+        let count = ((w & 0xffff) as usize).min(self.cap0);
+        (count, ((w >> 16) as usize).min(count))
+    }
+
+    /// How many of `node`'s level-0 links (the last ones) fill its list.
+    pub fn fill_count(&self, node: u32) -> usize {
+        let (count, diverse) = self.counts(self.slot(node));
+        count - diverse
+    }
+
+    /// Append `node`'s level-0 links the heuristic chose (not the fill).
+    #[inline]
+    pub fn read_diverse(&self, node: u32, out: &mut Vec<u32>) {
+        let slot = self.slot(node);
+        let (_, diverse) = self.counts(slot);
+        out.extend(slot[1..=diverse].iter().map(|w| w.load(Ordering::Relaxed)));
+    }
+
     fn slot(&self, node: u32) -> &[AtomicU32] {
         let at = node as usize * (self.cap0 + 1);
         &self.level0[at..at + self.cap0 + 1]
@@ -50,7 +75,7 @@ impl Links {
     pub fn read(&self, node: u32, level: usize, out: &mut Vec<u32>) {
         if level == 0 {
             let slot = self.slot(node);
-            let count = (slot[0].load(Ordering::Acquire) as usize).min(self.cap0);
+            let (count, _) = self.counts(slot);
             out.extend(slot[1..=count].iter().map(|w| w.load(Ordering::Relaxed)));
         } else if let Some(list) = self.upper[node as usize].lock().get(level - 1) {
             out.extend_from_slice(list);
@@ -88,16 +113,30 @@ impl NodeLists<'_> {
         out
     }
 
+    /// The level-0 list and how many of its first links the heuristic chose.
+    pub fn get_split(&self) -> (Vec<u32>, usize) {
+        let slot = self.links.slot(self.node);
+        let (count, diverse) = self.links.counts(slot);
+        (slot[1..=count].iter().map(|w| w.load(Ordering::Relaxed)).collect(), diverse)
+    }
+
+    /// Replace the level-0 list: its first `diverse` links the heuristic's,
+    /// the rest filling it.
+    pub fn set_split(&mut self, ids: &[u32], diverse: usize) {
+        let slot = self.links.slot(self.node);
+        let count = ids.len().min(self.links.cap0);
+        for (w, &id) in slot[1..=count].iter().zip(ids) {
+            w.store(id, Ordering::Relaxed);
+        }
+        slot[0].store(count as u32 | ((diverse.min(count) as u32) << 16), Ordering::Release);
+    }
+
     /// Replace the list at `level` (at most the level's capacity; a level
-    /// above the node's own is ignored).
+    /// above the node's own is ignored). At level 0 every link counts as
+    /// the heuristic's.
     pub fn set(&mut self, level: usize, ids: &[u32]) {
         if level == 0 {
-            let slot = self.links.slot(self.node);
-            let count = ids.len().min(self.links.cap0);
-            for (w, &id) in slot[1..=count].iter().zip(ids) {
-                w.store(id, Ordering::Relaxed);
-            }
-            slot[0].store(count as u32, Ordering::Release);
+            self.set_split(ids, ids.len());
         } else if let Some(list) = self.upper.get_mut(level - 1) {
             list.clear();
             list.extend_from_slice(ids);

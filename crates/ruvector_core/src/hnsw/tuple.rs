@@ -14,7 +14,10 @@
 //!   Tid first overflow TID-list tuple     8
 //!   Tid next vector chunk tuple          14
 //!   u8  bytes per vector element (4: f32, 2: binary16, 1: bits, 8: sparse pair)   20
-//!   u8 ×3 reserved, 0                    21
+//!   u8  level-0 fill: how many of the last level-0 neighbours fill
+//!       the list beyond the heuristic's choice (0 in indexes built
+//!       before fills were kept: every link the heuristic's)   21
+//!   u8 ×2 reserved, 0                    22
 //!   INLINE_TIDS × Tid heap TIDs          24
 //!   (level+1) × u16 neighbour counts     84
 //!   2m Tids (level 0), m Tids per level above: neighbour lists
@@ -184,6 +187,12 @@ impl<'a> ElementRef<'a> {
         (u16_at(self.bytes, self.layout.counts_at() + 2 * level) as usize).min(self.layout.capacity(level))
     }
 
+    /// How many of the last level-0 neighbours fill the list beyond the
+    /// heuristic's choice (never more than the list holds).
+    pub fn level0_fill(&self) -> usize {
+        (self.bytes[21] as usize).min(self.neighbor_count(0))
+    }
+
     /// Neighbours at `level` (empty above the element's level).
     pub fn neighbors(&self, level: usize) -> impl Iterator<Item = Tid> + 'a {
         let (b, at, n) = if level <= self.layout.level {
@@ -235,8 +244,19 @@ impl<'a> ElementMut<'a> {
         t.write(&mut self.bytes[8..14]);
     }
 
-    /// Replace the neighbour list at `level` (truncated to its capacity).
+    /// Replace the level-0 list, its last `fill` links filling it beyond
+    /// the heuristic's choice.
+    pub fn set_level0(&mut self, list: &[Tid], fill: usize) {
+        self.set_neighbors(0, list);
+        self.bytes[21] = fill.min(self.as_ref().neighbor_count(0)).min(u8::MAX as usize) as u8;
+    }
+
+    /// Replace the neighbour list at `level` (truncated to its capacity); at
+    /// level 0, every link counts as the heuristic's choice.
     pub fn set_neighbors(&mut self, level: usize, list: &[Tid]) {
+        if level == 0 {
+            self.bytes[21] = 0;
+        }
         let cap = self.layout.capacity(level);
         let n = list.len().min(cap);
         let at = self.layout.neighbors_at(level);

@@ -8,8 +8,8 @@
 
 use super::super::build::InMemoryGraph;
 use crate::hnsw::tuple::{
-    chunk_size, encode_chunk, encode_element, encode_tidlist, tidlist_size, ElementLayout, NewElement, PagePacker,
-    INLINE_TIDS,
+    chunk_size, encode_chunk, encode_element, encode_tidlist, tidlist_size, ElementLayout, ElementMut, NewElement,
+    PagePacker, INLINE_TIDS,
 };
 use crate::hnsw::Space;
 use crate::index::{FilterKey, PageGeometry, Tid};
@@ -73,7 +73,7 @@ pub fn emit_tuples<S: Space>(
             .collect();
         let v = raw(graph, i);
         let tids = &heap_tids[i as usize];
-        let bytes = encode_element(&NewElement {
+        let mut bytes = encode_element(&NewElement {
             level,
             m,
             heap_tids: &tids[..tids.len().min(INLINE_TIDS)],
@@ -84,6 +84,9 @@ pub fn emit_tuples<S: Space>(
             elem_bytes: eb,
             key: keys.get(i as usize).copied().unwrap_or_default(),
         });
+        if let Some(mut e) = ElementMut::parse(&mut bytes) {
+            e.set_level0(&neighbors[0], graph.fill_count(i));
+        }
         emit(&bytes, p.element);
         for (k, &(tid, pos, len)) in p.chunks.iter().enumerate() {
             let next = p.chunks.get(k + 1).map_or(Tid::INVALID, |ch| ch.0);

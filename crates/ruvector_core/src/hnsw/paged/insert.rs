@@ -338,9 +338,28 @@ pub fn add_backlink<S: PageStore>(
     let cap = if level == 0 { 2 * m } else { m };
     // Read the current list, choose outside any lock, then write if unchanged.
     for _attempt in 0..3 {
-        let Some(current) = read_list(index, node, level) else { return false };
+        let Some((current, fill)) = read_list_and_fill(index, node, level) else { return false };
         if current.contains(&new) {
             return true;
+        }
+        if fill > 0 {
+            // A level-0 list the build filled beyond the heuristic's choice
+            // (`crate::hnsw::build`): `new` joins the heuristic's links and,
+            // if the list is full, its farthest fill link makes room, handed
+            // to `new` first so that it stays reachable (a deleted one, which
+            // VACUUM is removing, is let go). Nothing is measured.
+            let mut wanted = current.clone();
+            wanted.insert(current.len() - fill, new);
+            let (dropped, fill) = if wanted.len() > cap { (wanted.pop(), fill - 1) } else { (None, fill) };
+            if let Some(d) = dropped.filter(|&d| !is_deleted(index, d)) {
+                if !keep_reachable_through(graph, new, d, level, cap, false, cache) && !force {
+                    return false;
+                }
+            }
+            match write_level0_if_unchanged(index, node, &current, &wanted, fill) {
+                Some(false) => continue,
+                written => return written == Some(true),
+            }
         }
         let mut wanted = current.clone();
         let mut dropped = None;
@@ -397,6 +416,42 @@ pub fn add_backlink<S: PageStore>(
 
 pub fn read_list<S: PageStore>(index: &S, node: Tid, level: usize) -> Option<Vec<Tid>> {
     index.read(node, |b| ElementRef::parse(b).map(|e| e.neighbors(level).collect())).flatten()
+}
+
+/// `node`'s list at `level` and how many of its last links fill it beyond
+/// the heuristic's choice (0 above level 0).
+fn read_list_and_fill<S: PageStore>(index: &S, node: Tid, level: usize) -> Option<(Vec<Tid>, usize)> {
+    index
+        .read(node, |b| {
+            ElementRef::parse(b).map(|e| (e.neighbors(level).collect(), if level == 0 { e.level0_fill() } else { 0 }))
+        })
+        .flatten()
+}
+
+/// Whether element `tid` is flagged deleted (or is no element).
+fn is_deleted<S: PageStore>(index: &S, tid: Tid) -> bool {
+    index.read(tid, |b| ElementRef::parse(b).map(|e| e.is_deleted())).flatten().unwrap_or(true)
+}
+
+/// [`write_list_if_unchanged`] at level 0, the last `fill` links of
+/// `wanted` filling the list.
+fn write_level0_if_unchanged<S: PageStore>(
+    index: &S,
+    node: Tid,
+    current: &[Tid],
+    wanted: &[Tid],
+    fill: usize,
+) -> Option<bool> {
+    index
+        .update(node, |bytes| {
+            let Some(mut e) = ElementMut::parse(bytes) else { return (false, None) };
+            if !e.as_ref().neighbors(0).eq(current.iter().copied()) {
+                return (false, Some(false));
+            }
+            e.set_level0(wanted, fill);
+            (true, Some(true))
+        })
+        .flatten()
 }
 
 /// Set `node`'s list at `level` to `wanted` if it still is `current`:

@@ -353,9 +353,29 @@ fn a_built_graph_in_pages_takes_inserts_and_vacuum() {
     check_structure(&store);
     check_after_vacuum(0, &store, &(0..300).collect());
     assert!(self_search_rate(&store, &vs[..300], 32) > 0.95);
+    // the build filled the level-0 lists and recorded the fill
+    let level0 = |store: &MemStore<Meta>| -> BTreeMap<Tid, (usize, usize)> {
+        store
+            .snapshot()
+            .into_iter()
+            .filter_map(|(tid, b)| ElementRef::parse(&b).map(|e| (tid, (e.neighbor_count(0), e.level0_fill()))))
+            .collect()
+    };
+    // (but those of the first few nodes, inserted while the graph had
+    // fewer nodes than a list holds, which grow by back-links only)
+    let built = level0(&store);
+    assert!(built.values().filter(|&&(n, _)| n == 16).count() >= 285, "level-0 lists not full: {built:?}");
+    assert!(built.values().filter(|&&(_, fill)| fill > 0).count() > 200);
     for (i, v) in vs.iter().enumerate().skip(300) {
         insert_row(&store, i, v);
     }
+    // back-links pushed out fill links: the built lists stay full
+    let after = level0(&store);
+    assert!(built.iter().all(|(t, b)| after[t].0 >= b.0), "a built list lost a link to an insert");
+    let taken: usize = built.iter().map(|(t, &(_, fill))| fill - after[t].1).sum();
+    assert!(taken > 100, "inserts replaced only {taken} fill links");
+    check_structure(&store);
+    assert!(self_search_rate(&store, &vs, 32) > 0.95);
     let dead: BTreeSet<usize> = (0..400).filter(|i| i % 3 == 0).collect();
     vacuum(&store, &dead);
     check_after_vacuum(0, &store, &(0..400).filter(|i| i % 3 != 0).collect());
