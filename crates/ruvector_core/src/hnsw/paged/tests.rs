@@ -394,13 +394,25 @@ fn self_search_rate(store: &MemStore<Meta>, vs: &[Vec<f32>], ef: usize) -> f64 {
 fn concurrent_inserts_and_searches() {
     let mut steps = 0;
     for seed in seeds(0, seed_count(1000)) {
-        let (store, s) = inserts_and_searches(seed);
+        let (store, s) = inserts_and_searches(seed, 0);
         steps += s;
         check_quiescent(seed, &store);
         vacuum(&store, &BTreeSet::new());
         check_after_vacuum(seed, &store, &(0..24).collect());
     }
     assert!(steps > 0);
+}
+
+/// The same on a graph built from the first 12 rows, whose level-0 lists
+/// are full: each back-link pushes out a fill link and hands it over.
+#[test]
+fn concurrent_inserts_into_a_built_graph_and_searches() {
+    for seed in seeds(40_000, seed_count(1000)) {
+        let (store, _) = inserts_and_searches(seed, 12);
+        check_quiescent(seed, &store);
+        vacuum(&store, &BTreeSet::new());
+        check_after_vacuum(seed, &store, &(0..24).collect());
+    }
 }
 
 /// The check after every step: `check_structure`, and with
@@ -429,20 +441,23 @@ fn checker(store: Arc<MemStore<Meta>>) -> impl Fn() + Send + Sync + 'static {
     }
 }
 
-/// The interleaving `seed` chooses of three inserters (24 rows) and a
-/// searcher on an empty index, checked after every step; the store and the
-/// steps taken.
-fn inserts_and_searches(seed: u64) -> (Arc<MemStore<Meta>>, u64) {
+/// The interleaving `seed` chooses of three inserters (24 rows, the first
+/// `built` of them built into the index first) and a searcher, checked
+/// after every step; the store and the steps taken.
+fn inserts_and_searches(seed: u64, built: usize) -> (Arc<MemStore<Meta>>, u64) {
     let ties = seed.is_multiple_of(3);
     let shared = Arc::new(new_store(if seed.is_multiple_of(2) { 2 } else { 4 }, 8));
     let checked = shared.clone();
     let vs: Vec<Vec<f32>> = (0..24).map(|i| vector(i, seed, ties)).collect();
-    let inserted: Mutex<BTreeSet<usize>> = Mutex::default();
+    if built > 0 {
+        build_rows(&shared, &vs[..built]);
+    }
+    let inserted: Mutex<BTreeSet<usize>> = Mutex::new((0..built).collect());
     let (store, vs, inserted) = (&*shared, &vs, &inserted);
     let mut tasks: Vec<Box<dyn FnOnce() + Send + '_>> = (0..3)
         .map(|t| {
             Box::new(move || {
-                for i in (t..24).step_by(3) {
+                for i in (built + t..24).step_by(3) {
                     insert_row(store, i, &vs[i]);
                     inserted.lock().unwrap().insert(i);
                 }
@@ -471,7 +486,7 @@ fn inserts_and_searches(seed: u64) -> (Arc<MemStore<Meta>>, u64) {
 #[ignore]
 fn debug_concurrent() {
     let seed: u64 = std::env::var("SIM_SEED").unwrap().parse().unwrap();
-    let (store, _) = inserts_and_searches(seed);
+    let (store, _) = inserts_and_searches(seed, 0);
     eprintln!("entry {:?} unreached {:?}", store.peek_meta().entry(), level0_unreached(&store));
     for (t, e) in &elements(&store).0 {
         eprintln!("{t:?} lvl={} lists={:?} heap={:?}", e.1, e.2, e.3);
