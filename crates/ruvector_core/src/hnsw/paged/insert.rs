@@ -104,8 +104,19 @@ pub fn insert_searching<
             }
         }
     }
-    let lists = own_lists(&layers, level);
+    // The level-0 list: the heuristic's choice, then the fill links the
+    // chosen neighbours' full lists will push out for the back-links,
+    // handed over before the element is reachable, so that a search
+    // meanwhile cannot miss them between the two lists.
+    let mut lists = own_lists(&layers, level);
+    let chosen = lists[0].len();
+    for d in to_be_pushed_out(index, &layers) {
+        if lists[0].len() < 2 * m && !lists[0].contains(&d) {
+            lists[0].push(d);
+        }
+    }
     let tid = append_element(index, elem, raw, level, m, (heap_tid, key), &lists);
+    cache.handed.extend(lists[0][chosen..].iter().map(|&d| (tid, d)));
     cache.own = Some((tid, lists));
     add_backlinks(graph, tid, &layers, m, &mut cache);
     maybe_promote(graph, tid, level, m, &mut cache);
@@ -236,6 +247,27 @@ fn find_neighbors_in<S: PageStore, G: GraphRead<Id = Tid, Query = Query, Visited
         entries = candidates;
     }
     layers
+}
+
+/// The fill links the level-0 back-links to a new element with these
+/// `layers` will push out: the last of each chosen neighbour whose list is
+/// full and holds fill (see [`add_backlink`]), unless deleted.
+fn to_be_pushed_out<S: PageStore>(index: &S, layers: &[(usize, Vec<Neighbor<Tid>>)]) -> Vec<Tid> {
+    let Some((_, selected)) = layers.iter().find(|(l, _)| *l == 0) else { return Vec::new() };
+    let mut out = Vec::new();
+    for s in selected {
+        let last = index.read(s.id, |b| {
+            let e = ElementRef::parse(b)?;
+            let full = e.neighbor_count(0) >= e.layout().capacity(0);
+            (e.level0_fill() > 0 && full).then(|| e.neighbors(0).last()).flatten()
+        });
+        if let Some(d) = last.flatten() {
+            if !out.contains(&d) && !is_deleted(index, d) {
+                out.push(d);
+            }
+        }
+    }
+    out
 }
 
 fn own_lists(layers: &[(usize, Vec<Neighbor<Tid>>)], level: usize) -> Vec<Vec<Tid>> {
