@@ -57,7 +57,8 @@ fn main() {
         (0..nq).map(|i| parts[i % threads.max(1)][i / threads.max(1)].clone()).collect()
     });
     let t = Instant::now();
-    let params = BuildParams { m, ef_construction: efc, seed: 1 };
+    let seed: u64 = std::env::var("GQ_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(1);
+    let params = BuildParams { m, ef_construction: efc, seed };
     let graph = InMemoryGraph::build(DenseSpace::new(dims, all, metric), params, threads, |_| true).unwrap();
     let build = t.elapsed().as_secs_f64();
     let mut degree = 0usize;

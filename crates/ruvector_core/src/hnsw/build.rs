@@ -13,7 +13,13 @@
 //! "Full level-0 lists"). A back-link joins the diverse links and the
 //! farthest fill link makes room, so taking one in measures nothing until
 //! the diverse links alone fill the list; then the heuristic chooses again
-//! and the candidates it passes over fill what it leaves. Each node's neighbour lists change only
+//! and the candidates it passes over fill what it leaves. Lists above level
+//! 0 are full too (m links: the heuristic's, then the nearest passed over,
+//! on insert and whenever a full list takes a back-link); the greedy descent
+//! through them picks the entry to level 0, and with full lists it reaches
+//! the query's cluster more often (clustered 1,536-d embeddings, eight
+//! seeds: recall at ef 10 0.878 → 0.887 on average, at ef 20 0.945 →
+//! 0.951; no build cost). Each node's neighbour lists change only
 //! under their own mutex, held only to rewrite a list, and level 0 is read
 //! without it (see [`super::links`]), so inserts proceed in parallel; the
 //! entry point sits behind one more mutex, held for the whole insert of a
@@ -29,7 +35,7 @@
 
 use super::links::{Links, NodeLists};
 use super::random_level;
-use super::search::{descend, search_layer, select_neighbors, GraphRead, Neighbor, VisitedSet};
+use super::search::{descend, fill_passed_over, search_layer, select_neighbors, GraphRead, Neighbor, VisitedSet};
 pub use super::space::{DenseSpace, Space};
 #[cfg(test)]
 use super::Metric;
@@ -395,9 +401,14 @@ impl<S: Space> InMemoryGraph<S> {
             // A concurrent insert may already have linked to this node and led the search back to it.
             candidates.retain(|c| c.id != i);
             let selected = self.select(&candidates, self.params.m);
-            self.set_links(i, l, &selected);
             if l == 0 {
+                self.set_links(i, l, &selected);
                 self.fill_from(i, &candidates);
+            } else {
+                // Upper lists are kept full too: the greedy descent through
+                // them picks the entry to level 0, and a full list lets it
+                // cross between clusters (docs/hnsw.md, "Full lists").
+                self.set_links(i, l, &fill_passed_over(selected.clone(), &candidates, self.params.m));
             }
             for s in &selected {
                 self.add_link(s.id, i, s.distance, l);
@@ -424,7 +435,11 @@ impl<S: Space> InMemoryGraph<S> {
             }
         }
         all.sort();
-        node.set(level, &self.select(&all, cap).into_iter().map(|n| n.id).collect::<Vec<_>>());
+        let mut ids: Vec<u32> = self.select(&all, cap).into_iter().map(|n| n.id).collect();
+        if level > 0 {
+            fill_up(&mut ids, &all, cap);
+        }
+        node.set(level, &ids);
     }
 
     /// Add `new` to `node`'s list at `level`, pruning by the heuristic when full.
@@ -451,7 +466,9 @@ impl<S: Space> InMemoryGraph<S> {
             list.iter().map(|&n| Neighbor { distance: self.space.distance(base, n), id: n }).collect();
         candidates.push(Neighbor { distance, id: new });
         candidates.sort();
-        lists.set(level, &self.select(&candidates, cap).into_iter().map(|n| n.id).collect::<Vec<_>>());
+        let mut ids: Vec<u32> = self.select(&candidates, cap).into_iter().map(|n| n.id).collect();
+        fill_up(&mut ids, &candidates, cap);
+        lists.set(level, &ids);
     }
 
     /// [`Self::add_link`] at level 0: `new` joins the diverse links and the
@@ -867,6 +884,29 @@ pub(crate) mod tests {
         g.built.store(true, Ordering::Relaxed);
         let full = recall(&g);
         assert!(full > diverse_only + 0.01, "recall at ef 10: full lists {full}, heuristic's links {diverse_only}");
+    }
+
+    /// Lists above level 0 are full too (m links wherever the level has more
+    /// than m nodes): the greedy descent through them chooses the entry to
+    /// level 0. The heuristic alone leaves them at about half.
+    #[test]
+    fn upper_lists_are_full() {
+        let (dims, n) = (8, 6000);
+        let params = BuildParams { m: 6, ef_construction: 32, seed: 4 };
+        let g = InMemoryGraph::build(dense(dims, dataset(n, dims, 8)), params, 2, |_| true).unwrap();
+        let top = (0..n as u32).map(|i| g.level(i)).max().unwrap();
+        assert!(top >= 2, "top level {top}");
+        let mut checked = 0;
+        for l in 1..=top {
+            let at_level: Vec<u32> = (0..n as u32).filter(|&i| g.level(i) >= l).collect();
+            if at_level.len() <= 2 * params.m {
+                continue;
+            }
+            let short = at_level.iter().filter(|&&i| g.neighbors_of(i, l).len() < params.m).count();
+            assert!(short * 100 <= at_level.len(), "level {l}: {short} of {} lists short of m", at_level.len());
+            checked += at_level.len();
+        }
+        assert!(checked > n / params.m, "only {checked} upper lists checked");
     }
 
     /// Rows inserted a cluster at a time (as a table filled by a JOIN or by

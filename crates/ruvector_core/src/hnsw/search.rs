@@ -131,7 +131,16 @@ pub fn select_neighbors_filled<Id: Copy + PartialEq>(
     m: usize,
     between: impl FnMut(Id, Id) -> f32,
 ) -> Vec<Neighbor<Id>> {
-    let mut kept = select_neighbors(candidates, m, between);
+    fill_passed_over(select_neighbors(candidates, m, between), candidates, m)
+}
+
+/// `kept` (the heuristic's choice from `candidates`), then the nearest
+/// candidates it passed over, until `m` are kept.
+pub fn fill_passed_over<Id: Copy + PartialEq>(
+    mut kept: Vec<Neighbor<Id>>,
+    candidates: &[Neighbor<Id>],
+    m: usize,
+) -> Vec<Neighbor<Id>> {
     for c in candidates {
         if kept.len() >= m {
             break;
