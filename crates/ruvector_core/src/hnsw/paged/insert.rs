@@ -241,12 +241,55 @@ fn find_neighbors_in<S: PageStore, G: GraphRead<Id = Tid, Query = Query, Visited
             candidates.sort();
         }
         // deleted elements guide the search but are not linked to
-        let live: Vec<Neighbor<Tid>> = candidates.iter().copied().filter(|n| !graph.seen_deleted(n.id)).collect();
+        let mut live: Vec<Neighbor<Tid>> = candidates.iter().copied().filter(|n| !graph.seen_deleted(n.id)).collect();
+        if live.is_empty() && l == 0 {
+            live = live_beyond(graph, v, &candidates, ef_construction);
+        }
         let selected = select_neighbors(&live, m, |a, b| cache.distance(graph, a, b));
         layers.push((l, selected));
         entries = candidates;
     }
     layers
+}
+
+/// Live elements found through the level-0 links of `deleted` (a search's
+/// candidates, every one of them deleted), breadth-first through at most
+/// `4 * want` deleted elements, until `want` are found; nearest first. An
+/// insert whose search met only elements VACUUM is removing would
+/// otherwise link to nothing and nothing to it, and its row could never be
+/// found (seen in the seeded test `vacuum_during_inserts_and_searches`,
+/// seed 10261, under a schedule with fewer page reads; test
+/// `an_insert_among_deleted_elements_links_to_live_ones`).
+fn live_beyond<S: PageStore>(
+    graph: &PagedGraph<S>,
+    v: &Query,
+    deleted: &[Neighbor<Tid>],
+    want: usize,
+) -> Vec<Neighbor<Tid>> {
+    let mut seen: rustc_hash::FxHashSet<Tid> = deleted.iter().map(|n| n.id).collect();
+    let mut queue: std::collections::VecDeque<Tid> = deleted.iter().map(|n| n.id).collect();
+    let (mut live, mut budget, mut links) = (Vec::new(), 4 * want.max(1), Vec::new());
+    while let Some(d) = queue.pop_front() {
+        if live.len() >= want || budget == 0 {
+            break;
+        }
+        budget -= 1;
+        links.clear();
+        graph.read_neighbors(d, 0, &mut links);
+        for &n in &links {
+            if !seen.insert(n) {
+                continue;
+            }
+            let (distance, chunks) = graph.read_distance(v, n, None);
+            if graph.seen_deleted(n) {
+                queue.push_back(n);
+            } else if chunks > 0 {
+                live.push(Neighbor { distance, id: n });
+            }
+        }
+    }
+    live.sort();
+    live
 }
 
 /// The fill links the level-0 back-links to a new element with these

@@ -362,9 +362,12 @@ fn a_built_graph_in_pages_takes_inserts_and_vacuum() {
             .collect()
     };
     // (but those of the first few nodes, inserted while the graph had
-    // fewer nodes than a list holds, which grow by back-links only)
+    // fewer nodes than a list holds, which grow by back-links only; how
+    // many depends on the two build threads' interleaving: 279-299 of 300
+    // over 80 runs beside other tests, so a bound of 285 failed once)
     let built = level0(&store);
-    assert!(built.values().filter(|&&(n, _)| n == 16).count() >= 285, "level-0 lists not full: {built:?}");
+    let full = built.values().filter(|&&(n, _)| n == 16).count();
+    assert!(full >= 240, "{full} of 300 level-0 lists full: {built:?}");
     assert!(built.values().filter(|&&(_, fill)| fill > 0).count() > 200);
     for (i, v) in vs.iter().enumerate().skip(300) {
         insert_row(&store, i, v);
@@ -491,6 +494,41 @@ fn debug_concurrent() {
     for (t, e) in &elements(&store).0 {
         eprintln!("{t:?} lvl={} lists={:?} heap={:?}", e.1, e.2, e.3);
     }
+}
+
+/// An insert whose search meets only elements VACUUM has marked deleted
+/// (their rows died, the elements not yet removed) still links to live
+/// ones beyond them, and they to it: otherwise its row is reachable from
+/// nowhere once it commits, whatever VACUUM does next.
+#[test]
+fn an_insert_among_deleted_elements_links_to_live_ones() {
+    let store = new_store(4, 8);
+    let row = |i: usize| {
+        let mut v = vec![0.0f32; DIMS];
+        v[0] = if i < 20 { 0.01 * i as f32 } else { 100.0 + 0.01 * i as f32 };
+        v[1] = (i % 3) as f32 * 0.001;
+        v
+    };
+    for i in 0..40 {
+        insert_row(&store, i, &row(i));
+    }
+    let dead: BTreeSet<usize> = (0..20).collect();
+    let stripped = strip_dead_tids(&store, |t| dead.contains(&row_of(t)));
+    assert_eq!(stripped.deleted.len(), 20);
+    let mut v = row(0);
+    v[0] = 0.005;
+    insert_row(&store, 40, &v);
+    let els = elements(&store);
+    let (_, new) = els.0.iter().find(|(_, e)| e.3.iter().any(|&h| row_of(h) == 40)).expect("row 40's element");
+    let live_links = new.2[0].iter().filter(|t| els.0.get(t).is_some_and(|e| !e.0)).count();
+    assert!(live_links > 0, "row 40 links to no live element: {:?}", new.2[0]);
+    assert!(level0_unreached(&store).is_empty(), "row 40 unreachable before VACUUM removes the deleted");
+    let meta: Meta = store.meta();
+    let graph = PagedGraph::open(&store, &meta, kind(&meta));
+    let settings = VacuumSettings { m: meta.m as usize, memory_budget: 64 << 20, threads: 1 };
+    remove_deleted(&graph, &settings, &TidStore::from_unsorted(stripped.deleted));
+    check_quiescent(0, &store);
+    assert!(scan(&store, &v, 40, 1).iter().any(|r| r.0 == 40), "row 40 not found");
 }
 
 /// An inserter, a searcher and a VACUUM of deleted rows, interleaved: the
