@@ -461,14 +461,23 @@ impl<S: Space> InMemoryGraph<S> {
             lists.set(level, &list);
             return;
         }
+        let (ids, _) = self.reselect(node, &list, new, distance, cap);
+        lists.set(level, &ids);
+    }
+
+    /// A full list of `node` and a newcomer `new`: the heuristic's choice
+    /// among them, then the nearest it passed over up to `cap`; and how many
+    /// the heuristic chose.
+    fn reselect(&self, node: u32, list: &[u32], new: u32, distance: f32, cap: usize) -> (Vec<u32>, usize) {
         let base = self.vector(node);
         let mut candidates: Vec<Neighbor<u32>> =
             list.iter().map(|&n| Neighbor { distance: self.space.distance(base, n), id: n }).collect();
         candidates.push(Neighbor { distance, id: new });
         candidates.sort();
         let mut ids: Vec<u32> = self.select(&candidates, cap).into_iter().map(|n| n.id).collect();
+        let chosen = ids.len();
         fill_up(&mut ids, &candidates, cap);
-        lists.set(level, &ids);
+        (ids, chosen)
     }
 
     /// [`Self::add_link`] at level 0: `new` joins the diverse links and the
@@ -486,15 +495,7 @@ impl<S: Space> InMemoryGraph<S> {
             list.truncate(cap);
             return lists.set_split(&list, diverse + 1);
         }
-        let base = self.vector(node);
-        let mut candidates: Vec<Neighbor<u32>> =
-            list.iter().map(|&n| Neighbor { distance: self.space.distance(base, n), id: n }).collect();
-        candidates.push(Neighbor { distance, id: new });
-        candidates.sort();
-        let kept = self.select(&candidates, cap);
-        let diverse = kept.len();
-        let mut ids: Vec<u32> = kept.into_iter().map(|n| n.id).collect();
-        fill_up(&mut ids, &candidates, cap);
+        let (ids, diverse) = self.reselect(node, &list, new, distance, cap);
         lists.set_split(&ids, diverse);
     }
 
