@@ -70,6 +70,7 @@ fn ruvector_index_stats(index: RegClass) -> JsonB {
         let (meta, entry): (Meta, Option<HnswSharedMem>) = idx.meta_and_entry();
         add_entry(&mut stats, entry.map(|e| (hnsw_entry_json(&e), e.meta == meta)));
         let (mut live, mut deleted, mut tids, mut chunks) = (0u64, 0u64, 0u64, 0u64);
+        let mut level0_links = 0u64;
         for block in 1..pages {
             idx.read_page(block, |page| {
                 for (_, bytes) in page.items() {
@@ -79,6 +80,7 @@ fn ruvector_index_stats(index: RegClass) -> JsonB {
                         } else {
                             live += 1;
                             tids += e.heap_tids().count() as u64;
+                            level0_links += e.neighbor_count(0) as u64;
                         }
                     } else if bytes.first() == Some(&KIND_TIDLIST) {
                         tids += parse_tidlist(bytes).map_or(0, |(t, _)| t.len() as u64);
@@ -95,6 +97,7 @@ fn ruvector_index_stats(index: RegClass) -> JsonB {
             "deleted_nodes": deleted,
             "heap_tids": tids,
             "vector_chunks": chunks,
+            "mean_level0_links": if live == 0 { 0.0 } else { level0_links as f64 / live as f64 },
             "dimensions": meta.dims,
             "m": meta.m,
             "ef_construction": meta.ef_construction,

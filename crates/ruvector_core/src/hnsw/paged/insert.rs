@@ -11,6 +11,7 @@
 //! waits for it before it frees deleted elements: vacuum.rs).
 
 use super::PagedGraph;
+use crate::hnsw::search::fill_passed_over;
 use crate::hnsw::tuple::{
     encode_chunk, encode_element, encode_tidlist, parse_tidlist, set_tidlist, set_tidlist_next, ElementMut, ElementRef,
     Meta, NewElement, Tid,
@@ -72,7 +73,7 @@ pub fn insert_searching<
     let ef_construction = meta.ef_construction as usize;
 
     let Some((ep, top)) = meta.entry() else {
-        let tid = append_element(index, elem, raw, level, m, (heap_tid, key), &[]);
+        let tid = append_element(index, elem, raw, level, m, (heap_tid, key), &[], 0);
         // Another insert may have set an entry point meanwhile: then link to it.
         let first = index.update_meta(|mm: &mut Meta| match mm.entry() {
             None => {
@@ -84,7 +85,7 @@ pub fn insert_searching<
         if !first {
             let (ep, top) = index.meta().entry().expect("set by the other insert");
             let at = Placement { level, ep, top, m, ef_construction };
-            let layers = find_neighbors(graph, &search, query, &at, &mut cache);
+            let (layers, _) = find_neighbors(graph, &search, query, &at, &mut cache);
             set_own_lists(index, tid, &layers);
             cache.own = Some((tid, own_lists(&layers, level)));
             add_backlinks(graph, tid, &layers, m, &mut cache);
@@ -94,7 +95,7 @@ pub fn insert_searching<
     };
 
     let at = Placement { level, ep, top, m, ef_construction };
-    let layers = find_neighbors(graph, &search, query, &at, &mut cache);
+    let (layers, level0) = find_neighbors(graph, &search, query, &at, &mut cache);
     // An identical vector with the same key already indexed just gains this heap TID.
     if let Some((_, nearest)) = layers.iter().find(|(l, _)| *l == 0) {
         let best = nearest.first().map_or(f32::INFINITY, |n| n.distance);
@@ -107,7 +108,10 @@ pub fn insert_searching<
     // The level-0 list: the heuristic's choice, then the fill links the
     // chosen neighbours' full lists will push out for the back-links,
     // handed over before the element is reachable, so that a search
-    // meanwhile cannot miss them between the two lists.
+    // meanwhile cannot miss them between the two lists; then, as a build
+    // fills its lists, the nearest candidates the heuristic passed over,
+    // up to 2m. All but the heuristic's choice are the list's fill: a later
+    // back-link takes the place of the last of them (`add_backlink`).
     let mut lists = own_lists(&layers, level);
     let chosen = lists[0].len();
     for d in to_be_pushed_out(index, &layers) {
@@ -115,8 +119,17 @@ pub fn insert_searching<
             lists[0].push(d);
         }
     }
-    let tid = append_element(index, elem, raw, level, m, (heap_tid, key), &lists);
-    cache.handed.extend(lists[0][chosen..].iter().map(|&d| (tid, d)));
+    let handed = lists[0].len();
+    for n in &level0 {
+        if lists[0].len() >= 2 * m {
+            break;
+        }
+        if !lists[0].contains(&n.id) {
+            lists[0].push(n.id);
+        }
+    }
+    let tid = append_element(index, elem, raw, level, m, (heap_tid, key), &lists, lists[0].len() - chosen);
+    cache.handed.extend(lists[0][chosen..handed].iter().map(|&d| (tid, d)));
     cache.own = Some((tid, lists));
     add_backlinks(graph, tid, &layers, m, &mut cache);
     maybe_promote(graph, tid, level, m, &mut cache);
@@ -198,15 +211,19 @@ struct Placement {
     ef_construction: usize,
 }
 
-/// For each level from min(level, top) down to 0: the ef_construction
-/// nearest found and the neighbours the heuristic selects among them.
+/// For each level from min(level, top) down to 0: the neighbours the
+/// heuristic selects among the ef_construction nearest found; and the live
+/// ones found at level 0, nearest first.
+type Found = (Vec<(usize, Vec<Neighbor<Tid>>)>, Vec<Neighbor<Tid>>);
+
+/// What [`Found`] says, searching as `search` says.
 fn find_neighbors<S: PageStore, G: GraphRead<Id = Tid, Query = Query, Visited = rustc_hash::FxHashSet<Tid>>>(
     graph: &PagedGraph<S>,
     search: &Search<'_, G>,
     v: &Query,
     at: &Placement,
     cache: &mut QueryCache,
-) -> Vec<(usize, Vec<Neighbor<Tid>>)> {
+) -> Found {
     match search {
         Search::Pages => find_neighbors_in(graph, graph, false, v, at, cache),
         Search::Through(g) => find_neighbors_in(graph, *g, true, v, at, cache),
@@ -222,11 +239,11 @@ fn find_neighbors_in<S: PageStore, G: GraphRead<Id = Tid, Query = Query, Visited
     v: &Query,
     at: &Placement,
     cache: &mut QueryCache,
-) -> Vec<(usize, Vec<Neighbor<Tid>>)> {
+) -> Found {
     let Placement { level, ep, top, m, ef_construction } = *at;
     let start = Neighbor { distance: search.distance(v, ep), id: ep };
     let mut entries = vec![if top > level { descend(search, v, start, top, level) } else { start }];
-    let mut layers = Vec::new();
+    let (mut layers, mut level0) = (Vec::new(), Vec::new());
     for l in (0..=level.min(top)).rev() {
         // sized for about ef_construction × m visits, so it does not rehash
         let mut visited = rustc_hash::FxHashSet::with_capacity_and_hasher(
@@ -247,9 +264,12 @@ fn find_neighbors_in<S: PageStore, G: GraphRead<Id = Tid, Query = Query, Visited
         }
         let selected = select_neighbors(&live, m, |a, b| cache.distance(graph, a, b));
         layers.push((l, selected));
+        if l == 0 {
+            level0 = live;
+        }
         entries = candidates;
     }
-    layers
+    (layers, level0)
 }
 
 /// Live elements found through the level-0 links of `deleted` (a search's
@@ -343,20 +363,24 @@ fn add_backlinks<S: PageStore>(
     for (l, selected) in layers {
         let mut linked = false;
         for s in selected {
-            linked |= add_backlink(graph, s.id, tid, s.distance, *l, m, false, cache);
+            linked |= add_backlink(graph, s.id, tid, s.distance, *l, m, Must::No, cache);
         }
-        // Nobody took the new element in at the bottom level: the nearest
-        // neighbour must, or it could never be found.
+        // Nobody took the new element in at the bottom level: one of its
+        // neighbours must, or it could never be found; the nearest that can
+        // without stranding an element, else the nearest.
         if !linked && *l == 0 {
-            if let Some(s) = selected.first() {
-                add_backlink(graph, s.id, tid, s.distance, 0, m, true, cache);
+            let safely = selected.iter().any(|s| add_backlink(graph, s.id, tid, s.distance, 0, m, Must::Safely, cache));
+            if let (false, Some(s)) = (safely, selected.first()) {
+                add_backlink(graph, s.id, tid, s.distance, 0, m, Must::Always, cache);
             }
         }
     }
 }
 
 /// Write a new element (and its vector chunks) with the given neighbour
-/// lists; `v` is the vector as element bytes.
+/// lists, the last `fill` links at level 0 its fill; `v` is the vector as
+/// element bytes.
+#[allow(clippy::too_many_arguments)]
 fn append_element<S: PageStore + MetaPage<Meta>>(
     index: &S,
     elem: Elem,
@@ -365,6 +389,7 @@ fn append_element<S: PageStore + MetaPage<Meta>>(
     m: usize,
     (heap_tid, key): (Tid, FilterKey),
     neighbors: &[Vec<Tid>],
+    fill: usize,
 ) -> Tid {
     let eb = elem.bytes();
     let dims = v.len() / eb;
@@ -381,7 +406,7 @@ fn append_element<S: PageStore + MetaPage<Meta>>(
     for &(pos, len) in bounds.iter().rev() {
         next = index.append(&encode_chunk(&v[pos * eb..(pos + len) * eb], eb, next));
     }
-    let tid = index.append(&encode_element(&NewElement {
+    let mut bytes = encode_element(&NewElement {
         level,
         m,
         heap_tids: &[heap_tid],
@@ -391,13 +416,30 @@ fn append_element<S: PageStore + MetaPage<Meta>>(
         chunk: &v[..first * eb],
         elem_bytes: eb,
         key,
-    }));
+    });
+    if let (Some(mut e), Some(list)) = (ElementMut::parse(&mut bytes), neighbors.first()) {
+        e.set_level0(list, fill);
+    }
+    let tid = index.append(&bytes);
     index.elements_added(1);
     tid
 }
 
+/// Whether a back-link must be made when `node`'s list is full and the
+/// heuristic does not choose the newcomer.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Must {
+    /// No: the heuristic decides.
+    No,
+    /// Yes, if the link it takes the place of stays reachable.
+    Safely,
+    /// Yes (the newcomer's last chance of an in-link).
+    Always,
+}
+
 /// Add `new` to `node`'s list at `level`; when full, keep the heuristic's
-/// choice unless `force`. Returns whether `node` now links to `new`.
+/// choice unless `must` says otherwise. Returns whether `node` now links
+/// to `new`.
 #[allow(clippy::too_many_arguments)]
 pub fn add_backlink<S: PageStore>(
     graph: &PagedGraph<S>,
@@ -406,7 +448,7 @@ pub fn add_backlink<S: PageStore>(
     distance: f32,
     level: usize,
     m: usize,
-    force: bool,
+    must: Must,
     cache: &mut QueryCache,
 ) -> bool {
     let index = &graph.store;
@@ -427,8 +469,12 @@ pub fn add_backlink<S: PageStore>(
             wanted.insert(current.len() - fill, new);
             let (dropped, fill) = if wanted.len() > cap { (wanted.pop(), fill - 1) } else { (None, fill) };
             if let Some(d) = dropped.filter(|&d| !is_deleted(index, d)) {
-                if !keep_reachable_through(graph, new, d, level, cap, false, cache) && !force {
-                    return false;
+                if !keep_reachable_through(graph, new, d, level, cap, false, cache) {
+                    match forced_in(graph, node, new, level, &current, fill, must) {
+                        Forced::Retry => continue,
+                        Forced::Done(linked) => return linked,
+                        Forced::Anyway => {}
+                    }
                 }
             }
             match write_level0_if_unchanged(index, node, &current, &wanted, fill) {
@@ -437,7 +483,7 @@ pub fn add_backlink<S: PageStore>(
             }
         }
         let mut wanted = current.clone();
-        let mut dropped = None;
+        let (mut dropped, mut level0_fill) = (None, None);
         if current.len() < cap {
             wanted.push(new);
         } else {
@@ -457,17 +503,36 @@ pub fn add_backlink<S: PageStore>(
             }
             cands.push(Neighbor { distance, id: new });
             cands.sort();
-            let chosen: Vec<Tid> =
-                select_neighbors(&cands, cap, |a, b| cache.distance(graph, a, b)).into_iter().map(|n| n.id).collect();
-            if !chosen.contains(&new) && !force {
+            let selected = select_neighbors(&cands, cap, |a, b| cache.distance(graph, a, b));
+            let chosen: Vec<Tid> = selected.iter().map(|n| n.id).collect();
+            if level == 0 {
+                // As a build re-chooses a full level-0 list: the heuristic's
+                // links, then the nearest it passed over as the fill, so that
+                // the next back-links take the place of fill links without
+                // measuring; of the 2m + 1 candidates one is let go.
+                let kept = fill_passed_over(selected, &cands, cap);
+                if kept.iter().any(|k| k.id == new) {
+                    let out = cands.iter().find(|c| !kept.iter().any(|k| k.id == c.id));
+                    if let Some(out) = out {
+                        wanted = kept.iter().map(|k| k.id).collect();
+                        level0_fill = Some(kept.len() - chosen.len());
+                        dropped = Some(out.id);
+                    }
+                }
+            }
+            if level0_fill.is_none() && !chosen.contains(&new) && must == Must::No {
                 return false;
             }
             let let_go = cands.iter().rev().find(|c| c.id != new && !chosen.contains(&c.id));
             let farthest = || cands.iter().rev().find(|c| c.id != new);
-            let Some(out) = let_go.or_else(|| if force { farthest() } else { None }) else { return false };
-            let Some(slot) = current.iter().position(|&t| t == out.id) else { return false };
-            wanted[slot] = new;
-            dropped = Some(out.id);
+            if level0_fill.is_none() {
+                let Some(out) = let_go.or_else(|| if must != Must::No { farthest() } else { None }) else {
+                    return false;
+                };
+                let Some(slot) = current.iter().position(|&t| t == out.id) else { return false };
+                wanted[slot] = new;
+                dropped = Some(out.id);
+            }
         }
         if let Some(d) = dropped.filter(|&d| !graph.seen_deleted(d)) {
             // `node` is to link to `new` instead of `d`, so a link from `new`
@@ -477,16 +542,77 @@ pub fn add_backlink<S: PageStore>(
             // through `node` or through `new` (seeded test
             // `concurrent_inserts_and_searches`, seed 562: a scan between
             // the two writes, made the other way round, missed `d`).
-            if !keep_reachable_through(graph, new, d, level, cap, false, cache) && !force {
-                return false; // `d` could lose its last in-link: `new` does without this one
+            if !keep_reachable_through(graph, new, d, level, cap, false, cache) {
+                // `d` could lose its last in-link: `new` does without this
+                // one, unless it must have it
+                match forced_in(graph, node, new, level, &current, 0, must) {
+                    Forced::Retry => continue,
+                    Forced::Done(linked) => return linked,
+                    Forced::Anyway => {}
+                }
             }
         }
-        let written = write_list_if_unchanged(index, node, level, &current, &wanted);
+        let written = match level0_fill {
+            Some(fill) => write_level0_if_unchanged(index, node, &current, &wanted, fill),
+            None => write_list_if_unchanged(index, node, level, &current, &wanted),
+        };
         if written != Some(false) {
             return written == Some(true);
         }
     }
     false
+}
+
+/// What [`forced_in`] did.
+enum Forced {
+    /// `node`'s list changed meanwhile: start again.
+    Retry,
+    /// Written (true) or not (false): the back-link's result.
+    Done(bool),
+    /// `node` must take `new`, and no link may make room without being
+    /// handed over: the planned write goes ahead (its dropped element may
+    /// be stranded until a VACUUM relinks it).
+    Anyway,
+}
+
+/// A back-link whose dropped element could not be handed to `new` (no
+/// place in `new`'s full list may be given up). Unless `must`, `new` does
+/// without it. If `node` must take `new` (nobody else did), `new` takes
+/// the place of a link of `node` that `new` already links to, which so
+/// stays reachable through `new`; failing that, with `Must::Always`, the
+/// planned write goes ahead (seeded test
+/// `tie_heavy_inner_product_keeps_every_row_reachable`, seed 30222: with
+/// m = 2 an element was dropped, not handed over, and stranded, where
+/// another neighbour could have taken the newcomer safely).
+fn forced_in<S: PageStore>(
+    graph: &PagedGraph<S>,
+    node: Tid,
+    new: Tid,
+    level: usize,
+    current: &[Tid],
+    fill: usize,
+    must: Must,
+) -> Forced {
+    if must == Must::No {
+        return Forced::Done(false);
+    }
+    let index = &graph.store;
+    let Some(own) = read_list(index, new, level) else { return Forced::Done(false) };
+    let Some(slot) = current.iter().rposition(|t| own.contains(t)) else {
+        return if must == Must::Always { Forced::Anyway } else { Forced::Done(false) };
+    };
+    let mut wanted = current.to_vec();
+    wanted[slot] = new;
+    // (a link replaced in place: as many links as before are fill)
+    let written = if level == 0 {
+        write_level0_if_unchanged(index, node, current, &wanted, fill)
+    } else {
+        write_list_if_unchanged(index, node, level, current, &wanted)
+    };
+    match written {
+        Some(false) => Forced::Retry,
+        written => Forced::Done(written == Some(true)),
+    }
 }
 
 pub fn read_list<S: PageStore>(index: &S, node: Tid, level: usize) -> Option<Vec<Tid>> {
@@ -583,7 +709,7 @@ fn keep_reachable_through<S: PageStore>(
 ) -> bool {
     let index = &graph.store;
     for _attempt in 0..3 {
-        let Some(current) = read_list(index, node, level) else { return false };
+        let Some((current, fill)) = read_list_and_fill(index, node, level) else { return false };
         if node == target {
             return true;
         }
@@ -595,8 +721,11 @@ fn keep_reachable_through<S: PageStore>(
             return true;
         }
         let mut wanted = current.clone();
+        // (at level 0, a list with fill keeps it: `target` joins the fill)
+        let mut fill_after = fill;
         if current.len() < cap {
             wanted.push(target);
+            fill_after += usize::from(fill > 0);
         } else {
             // Only a neighbour that has in-links of its own may give up its
             // place: not one handed to `node` earlier in this operation
@@ -613,14 +742,27 @@ fn keep_reachable_through<S: PageStore>(
                 .copied()
                 .filter(|&t| !cache.handed.contains(&(node, t)) && own.is_none_or(|o| o.contains(&t)))
                 .collect();
-            if free.is_empty() && must {
+            let any = free.is_empty() && must;
+            if any {
                 free = current.clone();
             }
-            let Some(k) = farthest_slot(graph, node, &free, cache) else { return false };
+            // The fill is nearest first: its last free link is the farthest
+            // of it, found without measuring. (When any link may go, the
+            // farthest measured goes, as before lists had fill: the last
+            // fill link may be one just handed over, seed 40938 of
+            // `concurrent_inserts_into_a_built_graph_and_searches`.)
+            let fill_start = current.len() - fill;
+            let last_fill = free.iter().rposition(|t| current[fill_start..].contains(t)).filter(|_| !any);
+            let Some(k) = last_fill.or_else(|| farthest_slot(graph, node, &free, cache)) else { return false };
             let Some(slot) = current.iter().position(|&t| t == free[k]) else { return false };
             wanted[slot] = target;
         }
-        match write_list_if_unchanged(index, node, level, &current, &wanted) {
+        let written = if level == 0 {
+            write_level0_if_unchanged(index, node, &current, &wanted, fill_after)
+        } else {
+            write_list_if_unchanged(index, node, level, &current, &wanted)
+        };
+        match written {
             Some(false) => {}
             Some(true) => {
                 cache.handed.push((node, target));

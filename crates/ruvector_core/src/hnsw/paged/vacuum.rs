@@ -35,7 +35,7 @@
 
 use rustc_hash::FxHashSet;
 
-use super::insert::{add_backlink, farthest_slot, read_list, write_list_if_unchanged, QueryCache};
+use super::insert::{add_backlink, farthest_slot, read_list, write_list_if_unchanged, Must, QueryCache};
 use super::{snapshot, PagedGraph};
 use crate::hnsw::tuple::{parse_chunk, parse_tidlist, set_tidlist, ElementMut, ElementRef, Meta, Tid, KIND_TIDLIST};
 use crate::hnsw::{descend, repair_neighbors, search_layer, GraphRead, Neighbor};
@@ -413,7 +413,7 @@ pub fn relink_orphans<S: PageStore + MetaPage<Meta>>(
             let linked = ranked
                 .iter()
                 .take(8)
-                .any(|&(distance, n)| add_backlink(graph, n, tid, distance, 0, m, false, &mut cache));
+                .any(|&(distance, n)| add_backlink(graph, n, tid, distance, 0, m, Must::No, &mut cache));
             if linked || ranked.first().is_some_and(|&(_, n)| force_link(graph, n, tid, m, &reached, &mut cache)) {
                 relinked += 1;
                 walk(tid, &mut reached);
