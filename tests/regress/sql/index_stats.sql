@@ -15,6 +15,8 @@ SELECT s->>'access_method' AS am, (s->>'bytes')::bigint = pg_relation_size('st_h
        (s->>'heap_tids')::bigint = (SELECT count(*) FROM st) AS tids_ok,
        s->>'m' AS m, s->>'ef_construction' AS efc, s->>'dimensions' AS dims, s->>'source' AS source
 FROM ruvector_index_stats('st_h') s;
+-- a build keeps level-0 lists full: about 2 * m links each, never more
+SELECT (s->>'mean_level0_links')::float8 BETWEEN 15 AND 16 AS level0_lists_full FROM ruvector_index_stats('st_h') s;
 SELECT (s->>'bytes')::bigint = pg_relation_size('st_i') AS bytes_ok,
        (s->>'node_count')::bigint = (SELECT count(*) FROM st) AS rows_ok, s->>'lists' AS lists
 FROM ruvector_index_stats('st_i') s;

@@ -1118,7 +1118,8 @@ fn inserted_elements_keep_full_level0_lists() {
 /// an exported data set (run by hand: `IQ_FILE=/tmp/fashion.f32 IQ_DIMS=784
 /// IQ_ROWS=20000 cargo test --release -p ruvector_core insert_built_recall
 /// -- --ignored --nocapture`; L2, m 16, ef_construction 64, the 500 rows
-/// after the first IQ_ROWS as queries).
+/// after the first IQ_ROWS as queries; with IQ_SHUFFLE set, the rows are
+/// inserted in a seeded random order instead of the file's).
 #[test]
 #[ignore]
 fn insert_built_recall() {
@@ -1151,8 +1152,15 @@ fn insert_built_recall() {
     };
     let inserted = new_store_dims(16, 64, dims);
     let t = std::time::Instant::now();
-    for (i, v) in base.iter().enumerate() {
-        insert_row(&inserted, i, v);
+    let mut order: Vec<usize> = (0..base.len()).collect();
+    if std::env::var("IQ_SHUFFLE").is_ok() {
+        let mut r = 12345u64;
+        for i in (1..order.len()).rev() {
+            order.swap(i, (next_random(&mut r) % (i as u64 + 1)) as usize);
+        }
+    }
+    for &i in &order {
+        insert_row(&inserted, i, &base[i]);
     }
     let secs = t.elapsed().as_secs_f64();
     let built = new_store_dims(16, 64, dims);
