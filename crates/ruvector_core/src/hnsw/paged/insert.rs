@@ -17,6 +17,7 @@ use crate::hnsw::tuple::{
     Meta, NewElement, Tid,
 };
 use crate::hnsw::{descend, random_level, search_layer, select_neighbors, GraphRead, Neighbor};
+use crate::index::kind::Accumulator;
 use crate::index::{ChainWalk, Elem, FilterKey, MetaPage, PageStore, Query};
 
 /// TIDs per overflow list tuple made by inserts.
@@ -144,6 +145,9 @@ pub fn insert_searching<
 #[derive(Default)]
 pub struct QueryCache {
     queries: std::collections::HashMap<Tid, Query>,
+    /// Element vectors (stored bytes) read as the far side of the
+    /// heuristic's pairs, kept for one choice (see [`Self::pair_distance`]).
+    vectors: std::collections::HashMap<Tid, Vec<u8>>,
     handed: Vec<(Tid, Tid)>,
     /// The element being inserted and the lists it chose, by level.
     own: Option<(Tid, Vec<Vec<Tid>>)>,
@@ -152,15 +156,50 @@ pub struct QueryCache {
 impl QueryCache {
     /// Distance between elements `a` and `b` (reads `b` from its page).
     pub fn distance<S: PageStore>(&mut self, graph: &PagedGraph<S>, a: Tid, b: Tid) -> f32 {
-        use std::collections::hash_map::Entry;
-        let query = match self.queries.entry(a) {
-            Entry::Occupied(e) => e.into_mut(),
-            Entry::Vacant(v) => match graph.raw(a) {
-                Some(raw) => v.insert(graph.kind.elem.query(&raw)),
-                None => return f32::INFINITY,
-            },
-        };
-        graph.distance(query, b)
+        match query_of(&mut self.queries, graph, a) {
+            Some(query) => graph.distance(query, b),
+            None => f32::INFINITY,
+        }
+    }
+
+    /// The selection heuristic's distances between elements, for one
+    /// choice: it measures each kept neighbour against every later
+    /// candidate, so `b`'s vector is read from its pages once and kept until
+    /// [`Self::forget_vectors`], which each caller calls when its choice is
+    /// made (a decision whether a link may go must see the pages as they are
+    /// then: keeping vectors for a whole insert once stranded an element in
+    /// the seeded test `vacuum_during_inserts_and_searches`).
+    pub fn pair_distance<S: PageStore>(&mut self, graph: &PagedGraph<S>, a: Tid, b: Tid) -> f32 {
+        let Some(query) = query_of(&mut self.queries, graph, a) else { return f32::INFINITY };
+        if let Some(raw) = self.vectors.get(&b) {
+            let mut sum = Accumulator::new(query, graph.kind.measure);
+            sum.add(raw);
+            return sum.finish();
+        }
+        let mut whole = Vec::new();
+        let (d, chunks) = graph.read_distance(query, b, Some(&mut whole));
+        if chunks > 0 {
+            self.vectors.insert(b, whole);
+        }
+        d
+    }
+
+    /// Drop the vectors [`Self::pair_distance`] kept.
+    pub fn forget_vectors(&mut self) {
+        self.vectors.clear();
+    }
+}
+
+/// Element `a`'s vector as a query, read once per operation.
+fn query_of<'q, S: PageStore>(
+    queries: &'q mut std::collections::HashMap<Tid, Query>,
+    graph: &PagedGraph<S>,
+    a: Tid,
+) -> Option<&'q Query> {
+    use std::collections::hash_map::Entry;
+    match queries.entry(a) {
+        Entry::Occupied(e) => Some(e.into_mut()),
+        Entry::Vacant(v) => graph.raw(a).map(|raw| &*v.insert(graph.kind.elem.query(&raw))),
     }
 }
 
@@ -262,7 +301,8 @@ fn find_neighbors_in<S: PageStore, G: GraphRead<Id = Tid, Query = Query, Visited
         if live.is_empty() && l == 0 {
             live = live_beyond(graph, v, &candidates, ef_construction);
         }
-        let selected = select_neighbors(&live, m, |a, b| cache.distance(graph, a, b));
+        let selected = select_neighbors(&live, m, |a, b| cache.pair_distance(graph, a, b));
+        cache.forget_vectors();
         layers.push((l, selected));
         if l == 0 {
             level0 = live;
@@ -503,7 +543,8 @@ pub fn add_backlink<S: PageStore>(
             }
             cands.push(Neighbor { distance, id: new });
             cands.sort();
-            let selected = select_neighbors(&cands, cap, |a, b| cache.distance(graph, a, b));
+            let selected = select_neighbors(&cands, cap, |a, b| cache.pair_distance(graph, a, b));
+            cache.forget_vectors();
             let chosen: Vec<Tid> = selected.iter().map(|n| n.id).collect();
             if level == 0 {
                 // As a build re-chooses a full level-0 list: the heuristic's
