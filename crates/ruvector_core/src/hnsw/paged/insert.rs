@@ -2,8 +2,11 @@
 //!
 //! Search from the entry point as a build would; if the nearest element holds
 //! an identical vector, add the heap TID to it; otherwise append a new element
-//! with its neighbour lists, then add a back-link to each chosen neighbour,
-//! pruning that neighbour's list with the heuristic when it is full. Each
+//! with its neighbour lists (level 0 filled up to 2m as a build fills it:
+//! docs/hnsw.md, "Full level-0 lists"), then add a back-link to each chosen
+//! neighbour, re-choosing that neighbour's list with the heuristic when it
+//! is full, and from the nearest passed-over neighbours where that measures
+//! nothing. Each
 //! neighbour update re-reads the list under the page's exclusive lock and
 //! merges, so concurrent inserts never lose each other's links. A new element
 //! above the current top level becomes the entry point (meta page, exclusive).
