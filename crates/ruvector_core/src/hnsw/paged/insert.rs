@@ -5,8 +5,7 @@
 //! with its neighbour lists (level 0 filled up to 2m as a build fills it:
 //! docs/hnsw.md, "Full level-0 lists"), then add a back-link to each chosen
 //! neighbour, re-choosing that neighbour's list with the heuristic when it
-//! is full, and from the nearest passed-over neighbours where that measures
-//! nothing. Each
+//! is full. Each
 //! neighbour update re-reads the list under the page's exclusive lock and
 //! merges, so concurrent inserts never lose each other's links. A new element
 //! above the current top level becomes the entry point (meta page, exclusive).
@@ -134,22 +133,8 @@ pub fn insert_searching<
     }
     let tid = append_element(index, elem, raw, level, m, (heap_tid, key), &lists, lists[0].len() - chosen);
     cache.handed.extend(lists[0][chosen..handed].iter().map(|&d| (tid, d)));
-    let passed_over: Vec<Neighbor<Tid>> =
-        level0.iter().filter(|n| lists[0][handed..].contains(&n.id)).copied().collect();
     cache.own = Some((tid, lists));
     add_backlinks(graph, tid, &layers, m, &mut cache);
-    // The nearest neighbours the heuristic passed over link back too, until
-    // m neighbours in all were asked, where that measures nothing (their
-    // list has room or fill): more ways in to the new element (pgvector
-    // asks all 2m). On GloVe-50 rows inserted in the file's (frequency)
-    // order recall at ef 10 / 20 / 40 went 0.450 / 0.575 / 0.687 →
-    // 0.471 / 0.600 / 0.716 (asking all: 0.476 / 0.611 / 0.727, at half as
-    // much again insert time; pgvector 0.480 / 0.614 / 0.731), on
-    // Fashion-MNIST 0.968 / 0.992 / 0.998 → 0.983 / 0.996 / 0.999
-    // (docs/benchmarks.md, "Twenty-third session").
-    for n in passed_over.iter().take(m.saturating_sub(chosen)) {
-        add_backlink(graph, n.id, tid, n.distance, 0, m, Must::Cheaply, &mut cache);
-    }
     maybe_promote(graph, tid, level, m, &mut cache);
     Some(tid)
 }
@@ -492,8 +477,6 @@ pub enum Must {
     Safely,
     /// Yes (the newcomer's last chance of an in-link).
     Always,
-    /// No, and only where nothing is measured (the list has room or fill).
-    Cheaply,
 }
 
 /// Add `new` to `node`'s list at `level`; when full, keep the heuristic's
@@ -545,8 +528,6 @@ pub fn add_backlink<S: PageStore>(
         let (mut dropped, mut level0_fill) = (None, None);
         if current.len() < cap {
             wanted.push(new);
-        } else if must == Must::Cheaply {
-            return false;
         } else {
             // Full: the heuristic decides whether `new` earns a place; if it
             // does, it takes the place of one neighbour only (the farthest the
@@ -582,15 +563,13 @@ pub fn add_backlink<S: PageStore>(
                     }
                 }
             }
-            if level0_fill.is_none() && !chosen.contains(&new) && matches!(must, Must::No | Must::Cheaply) {
+            if level0_fill.is_none() && !chosen.contains(&new) && must == Must::No {
                 return false;
             }
             let let_go = cands.iter().rev().find(|c| c.id != new && !chosen.contains(&c.id));
             let farthest = || cands.iter().rev().find(|c| c.id != new);
             if level0_fill.is_none() {
-                let Some(out) =
-                    let_go.or_else(|| if matches!(must, Must::Safely | Must::Always) { farthest() } else { None })
-                else {
+                let Some(out) = let_go.or_else(|| if must != Must::No { farthest() } else { None }) else {
                     return false;
                 };
                 let Some(slot) = current.iter().position(|&t| t == out.id) else { return false };
@@ -657,7 +636,7 @@ fn forced_in<S: PageStore>(
     fill: usize,
     must: Must,
 ) -> Forced {
-    if matches!(must, Must::No | Must::Cheaply) {
+    if must == Must::No {
         return Forced::Done(false);
     }
     let index = &graph.store;
