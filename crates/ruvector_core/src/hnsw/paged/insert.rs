@@ -595,10 +595,8 @@ pub fn add_backlink<S: PageStore>(
                 }
             }
         }
-        let written = match level0_fill {
-            Some(fill) => write_level0_if_unchanged(index, node, &current, &wanted, fill),
-            None => write_list_if_unchanged(index, node, level, &current, &wanted),
-        };
+        // (a list written whole by set_neighbors has no fill: the same as 0)
+        let written = write_keeping_fill(index, node, level, &current, &wanted, level0_fill.unwrap_or(0));
         if written != Some(false) {
             return written == Some(true);
         }
@@ -647,12 +645,7 @@ fn forced_in<S: PageStore>(
     let mut wanted = current.to_vec();
     wanted[slot] = new;
     // (a link replaced in place: as many links as before are fill)
-    let written = if level == 0 {
-        write_level0_if_unchanged(index, node, current, &wanted, fill)
-    } else {
-        write_list_if_unchanged(index, node, level, current, &wanted)
-    };
-    match written {
+    match write_keeping_fill(index, node, level, current, &wanted, fill) {
         Some(false) => Forced::Retry,
         written => Forced::Done(written == Some(true)),
     }
@@ -696,6 +689,23 @@ fn write_level0_if_unchanged<S: PageStore>(
             (true, Some(true))
         })
         .flatten()
+}
+
+/// [`write_list_if_unchanged`], the last `fill` links of a level-0 list
+/// its fill (ignored above level 0).
+fn write_keeping_fill<S: PageStore>(
+    index: &S,
+    node: Tid,
+    level: usize,
+    current: &[Tid],
+    wanted: &[Tid],
+    fill: usize,
+) -> Option<bool> {
+    if level == 0 {
+        write_level0_if_unchanged(index, node, current, wanted, fill)
+    } else {
+        write_list_if_unchanged(index, node, level, current, wanted)
+    }
 }
 
 /// Set `node`'s list at `level` to `wanted` if it still is `current`:
@@ -800,12 +810,7 @@ fn keep_reachable_through<S: PageStore>(
             let Some(slot) = current.iter().position(|&t| t == free[k]) else { return false };
             wanted[slot] = target;
         }
-        let written = if level == 0 {
-            write_level0_if_unchanged(index, node, &current, &wanted, fill_after)
-        } else {
-            write_list_if_unchanged(index, node, level, &current, &wanted)
-        };
-        match written {
+        match write_keeping_fill(index, node, level, &current, &wanted, fill_after) {
             Some(false) => {}
             Some(true) => {
                 cache.handed.push((node, target));

@@ -1075,18 +1075,32 @@ fn clustered16(rows: usize, seed: u64) -> Vec<Vec<f32>> {
         .collect()
 }
 
-/// Recall@10 of ordered scans at `ef` for `queries` over rows `base`.
-fn recall_at(store: &MemStore<Meta>, base: &[Vec<f32>], queries: &[Vec<f32>], ef: usize) -> f64 {
-    let hits: usize = queries
+/// The 10 nearest rows of `base` to each query, exactly.
+fn true_top10(base: &[Vec<f32>], queries: &[Vec<f32>]) -> Vec<Vec<usize>> {
+    queries
         .iter()
         .map(|q| {
             let mut d: Vec<(f32, usize)> = base.iter().enumerate().map(|(i, v)| (l2(q, v), i)).collect();
             d.sort_by(|a, b| a.0.total_cmp(&b.0));
-            let truth: Vec<usize> = d[..10].iter().map(|x| x.1).collect();
-            scan(store, q, ef, 10).iter().filter(|(r, _)| truth.contains(r)).count()
+            d[..10].iter().map(|x| x.1).collect()
         })
+        .collect()
+}
+
+/// Recall@10 of ordered scans at `ef` for `queries`, against `truth`.
+fn recall_at(store: &MemStore<Meta>, queries: &[Vec<f32>], truth: &[Vec<usize>], ef: usize) -> f64 {
+    let hits: usize = queries
+        .iter()
+        .zip(truth)
+        .map(|(q, t)| scan(store, q, ef, 10).iter().filter(|(r, _)| t.contains(r)).count())
         .sum();
     hits as f64 / (10 * queries.len()) as f64
+}
+
+/// Level-0 links per element.
+fn mean_level0_degree(store: &MemStore<Meta>) -> f64 {
+    let els = elements(store).0;
+    els.values().map(|e| e.2[0].len()).sum::<usize>() as f64 / els.len() as f64
 }
 
 /// An index built by inserts into an empty table keeps its level-0 lists
@@ -1106,9 +1120,9 @@ fn inserted_elements_keep_full_level0_lists() {
     let built = new_store_dims(6, 32, 16);
     build_rows(&built, base);
     check_quiescent(0, &inserted);
-    let els = elements(&inserted).0;
-    let degree = els.values().map(|e| e.2[0].len()).sum::<usize>() as f64 / els.len() as f64;
-    let (by_inserts, by_build) = (recall_at(&inserted, base, queries, 10), recall_at(&built, base, queries, 10));
+    let degree = mean_level0_degree(&inserted);
+    let truth = true_top10(base, queries);
+    let (by_inserts, by_build) = (recall_at(&inserted, queries, &truth, 10), recall_at(&built, queries, &truth, 10));
     eprintln!("level-0 degree {degree:.2} of 12; recall at ef 10: inserts {by_inserts:.3}, build {by_build:.3}");
     assert!(degree >= 11.0, "level-0 lists of inserted elements hold {degree:.2} of 12 links");
     assert!(by_inserts >= by_build - 0.02, "recall at ef 10: inserts {by_inserts:.3}, build {by_build:.3}");
@@ -1130,26 +1144,7 @@ fn insert_built_recall() {
     let all: Vec<f32> = bytes.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
     let vs: Vec<Vec<f32>> = all.chunks_exact(dims).take(rows + 500).map(|c| c.to_vec()).collect();
     let (base, queries) = vs.split_at(rows);
-    let truth: Vec<Vec<usize>> = queries
-        .iter()
-        .map(|q| {
-            let mut d: Vec<(f32, usize)> = base.iter().enumerate().map(|(i, v)| (l2(q, v), i)).collect();
-            d.sort_by(|a, b| a.0.total_cmp(&b.0));
-            d[..10].iter().map(|x| x.1).collect()
-        })
-        .collect();
-    let recall = |store: &MemStore<Meta>, ef: usize| {
-        let hits: usize = queries
-            .iter()
-            .zip(&truth)
-            .map(|(q, t)| scan(store, q, ef, 10).iter().filter(|(r, _)| t.contains(r)).count())
-            .sum();
-        hits as f64 / (10 * queries.len()) as f64
-    };
-    let degree = |store: &MemStore<Meta>| {
-        let e = elements(store).0;
-        e.values().map(|x| x.2[0].len()).sum::<usize>() as f64 / e.len() as f64
-    };
+    let truth = true_top10(base, queries);
     let inserted = new_store_dims(16, 64, dims);
     let t = std::time::Instant::now();
     let mut order: Vec<usize> = (0..base.len()).collect();
@@ -1173,8 +1168,13 @@ fn insert_built_recall() {
     };
     for (name, store) in [("inserts", &inserted), ("build", &built)] {
         eprintln!("{name}: mean fill {:?}", fill(store));
-        let r: Vec<String> = [10, 20, 40].iter().map(|&ef| format!("{:.3}", recall(store, ef))).collect();
-        eprintln!("{name}: level-0 degree {:.1}, recall at ef 10 / 20 / 40 {}", degree(store), r.join(" / "));
+        let r: Vec<String> =
+            [10, 20, 40].iter().map(|&ef| format!("{:.3}", recall_at(store, queries, &truth, ef))).collect();
+        eprintln!(
+            "{name}: level-0 degree {:.1}, recall at ef 10 / 20 / 40 {}",
+            mean_level0_degree(store),
+            r.join(" / ")
+        );
     }
     eprintln!("inserts took {secs:.1} s");
 }
