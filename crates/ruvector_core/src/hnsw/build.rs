@@ -526,25 +526,17 @@ impl<S: Space> InMemoryGraph<S> {
         }
         let base = self.vector(node);
         let fill = &list[diverse..];
-        // The fill is kept nearest first: find `new`'s place by bisection,
-        // measuring the farthest first when the list is full.
-        let (mut lo, mut hi) = (0, fill.len());
+        // The fill is kept nearest first: when the list is full, `new` must
+        // be nearer than its farthest fill link; its place by bisection.
+        let mut search = fill;
         if list.len() >= cap {
-            let Some(&last) = fill.last() else { return };
+            let Some((&last, nearer)) = fill.split_last() else { return };
             if distance >= self.space.distance(base, last) {
                 return;
             }
-            hi = fill.len() - 1;
+            search = nearer;
         }
-        while lo < hi {
-            let mid = (lo + hi) / 2;
-            if self.space.distance(base, fill[mid]) > distance {
-                hi = mid;
-            } else {
-                lo = mid + 1;
-            }
-        }
-        let pos = diverse + lo;
+        let pos = diverse + search.partition_point(|&n| self.space.distance(base, n) <= distance);
         list.insert(pos, new);
         list.truncate(cap);
         lists.set_split(&list, diverse);

@@ -191,17 +191,9 @@ fn add_fill_backlink<S: PageStore>(
             cache.handed.push((new, current[start + k]));
             fill_after = fill;
         }
-        let fill_now = wanted.len() - start;
-        let (mut lo, mut hi) = (0, fill_now);
-        while lo < hi {
-            let mid = (lo + hi) / 2;
-            if cache.distance(graph, node, wanted[start + mid]) > distance {
-                hi = mid;
-            } else {
-                lo = mid + 1;
-            }
-        }
-        wanted.insert(start + lo, new);
+        // (the fill is nearest first: its place by bisection)
+        let place = wanted[start..].partition_point(|&t| cache.distance(graph, node, t) <= distance);
+        wanted.insert(start + place, new);
         match write_level0_if_unchanged(index, node, &current, &wanted, fill_after) {
             Some(false) => continue,
             written => return written == Some(true),
