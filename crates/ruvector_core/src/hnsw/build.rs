@@ -40,7 +40,9 @@
 
 use super::links::{Links, NodeLists};
 use super::random_level;
-use super::search::{descend, fill_passed_over, search_layer, select_neighbors, GraphRead, Neighbor, VisitedSet};
+use super::search::{
+    descend, descend_to_level0, fill_passed_over, search_layer, select_neighbors, GraphRead, Neighbor, VisitedSet,
+};
 pub use super::space::{DenseSpace, Space};
 #[cfg(test)]
 use super::Metric;
@@ -563,9 +565,9 @@ impl<S: Space> InMemoryGraph<S> {
             return Vec::new();
         };
         let start = Neighbor { distance: self.space.distance(query, ep), id: ep };
-        let entry = descend(self, query, start, top, 0);
+        let entries = descend_to_level0(self, query, start, top);
         let mut visited = self.visited();
-        let mut found = search_layer(self, query, &[entry], ef.max(k), 0, &mut visited);
+        let mut found = search_layer(self, query, &entries, ef.max(k), 0, &mut visited);
         found.truncate(k);
         found
     }

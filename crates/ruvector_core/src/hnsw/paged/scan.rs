@@ -43,7 +43,7 @@ use rustc_hash::FxHashSet;
 
 use super::element_tids;
 use crate::hnsw::tuple::{ElementRef, Meta, Tid};
-use crate::hnsw::{descend, presize, GraphRead, IterativeSearch, Neighbor};
+use crate::hnsw::{descend_to_level0, presize, GraphRead, IterativeSearch, Neighbor};
 use crate::index::{KeyFilter, PageStore, Query};
 
 /// An iterative search over the stored graph.
@@ -150,7 +150,7 @@ impl Scan {
             Some((search, _)) => search.next(graph, query, self.ef),
             None => {
                 let start = Neighbor { distance: graph.distance(query, ep), id: ep };
-                let entry = descend(graph, query, start, top, 0);
+                let mut entries = descend_to_level0(graph, query, start, top);
                 // Level 0 is walked from where the descent ended and from the
                 // entry point itself: every element is reachable from the
                 // entry point through level-0 links (build, VACUUM and the
@@ -158,7 +158,10 @@ impl Scan {
                 // descent's end, since links point one way. So a search whose
                 // ef covers the index finds every element, and an iterative
                 // scan that goes on long enough returns all.
-                let entries: &[Neighbor<Tid>] = if entry.id == start.id { &[start] } else { &[entry, start] };
+                if !entries.iter().any(|e| e.id == start.id) {
+                    entries.push(start);
+                }
+                let entries = &entries[..];
                 // sized for what a search at this ef visits (GloVe-50 at ef 200, m 16:
                 // 3,430 on average, beyond ef × 16), so the set rarely rehashes as it grows
                 let visited = FxHashSet::with_capacity_and_hasher(presize(self.ef, 24), Default::default());
