@@ -140,8 +140,10 @@ pub fn insert_searching<
     add_backlinks(graph, tid, &layers, m, &mut cache);
     // The nearest the heuristic passed over link back too, as fill, as a
     // build's do (pgvector's back-links go to all 2m).
+    // (the new element's list as the back-links left it, read once)
+    let own = read_list(index, tid, 0).unwrap_or_default();
     for n in &passed_over {
-        add_fill_backlink(graph, n.id, tid, n.distance, m, &mut cache);
+        add_fill_backlink(graph, n.id, tid, &own, n.distance, m, &mut cache);
     }
     maybe_promote(graph, tid, level, m, &mut cache);
     Some(tid)
@@ -159,18 +161,18 @@ pub fn insert_searching<
 /// 0.848 against 0.845, for a second list written per link; making room
 /// with the shared link without the distance test spent the fill on links
 /// inside clusters, the regression test's reinserted rows 0.998 → 0.978.)
-/// Returns whether `node` now links to `new`.
+/// `own` is `new`'s level-0 list. Returns whether `node` now links to `new`.
 fn add_fill_backlink<S: PageStore>(
     graph: &PagedGraph<S>,
     node: Tid,
     new: Tid,
+    own: &[Tid],
     distance: f32,
     m: usize,
     cache: &mut QueryCache,
 ) -> bool {
     let index = &graph.store;
     let cap = 2 * m;
-    let Some(own) = read_list(index, new, 0) else { return false };
     for _attempt in 0..3 {
         let Some((current, fill)) = read_list_and_fill(index, node, 0) else { return false };
         if current.contains(&new) {

@@ -151,8 +151,8 @@ impl Scan {
             None => {
                 let start = Neighbor { distance: graph.distance(query, ep), id: ep };
                 let mut entries = descend_to_level0(graph, query, start, top);
-                // Level 0 is walked from where the descent ended and from the
-                // entry point itself: every element is reachable from the
+                // Level 0 is walked from where the descent ended (the nearest
+                // of its level-1 search) and from the entry point itself: every element is reachable from the
                 // entry point through level-0 links (build, VACUUM and the
                 // index check keep it so), but not necessarily from the
                 // descent's end, since links point one way. So a search whose
