@@ -218,6 +218,9 @@ def bench_sql(args, engine, ds, base, queries, metric, true_dist, copy_data):
     with psycopg.connect(conninfo, autocommit=True) as conn:
         conn.execute(f"DROP TABLE IF EXISTS {table}")
         conn.execute(f"CREATE TABLE {table} (id int4, v {typ}({base.shape[1]}))")
+        if args.storage != "default":
+            # both engines alike: `main` keeps vectors of up to about 8 kB in the row (docs/tuning.md)
+            conn.execute(f"ALTER TABLE {table} ALTER COLUMN v SET STORAGE {args.storage.upper()}")
         progress(f"{ds}/{engine}: loading {len(base):,} rows (binary COPY, {len(copy_data) / 2**20:.0f} MiB)")
         # each extension's load starts from a checkpoint, so neither pays for the other's dirty pages
         conn.execute("CHECKPOINT")
@@ -560,6 +563,7 @@ def main():
     ap.add_argument("--inserts", type=int, default=500, help="single-row INSERTs timed per engine and index")
     ap.add_argument("--m", type=int, default=16)
     ap.add_argument("--ef-construction", type=int, default=64)
+    ap.add_argument("--storage", default="default", choices=["default", "main", "external", "extended", "plain"], help="the column's storage, for both engines")
     ap.add_argument("--no-pgvector", action="store_true", help="skip pgvector even when installed")
     ap.add_argument("--out", default="target/benchmark")
     ap.add_argument("--keep", action="store_true", help="keep each table and its last index (for benches/backend_cpu.py, bq_bench.py)")
