@@ -141,9 +141,10 @@ pub fn insert_searching<
     // The nearest the heuristic passed over link back too, as fill, as a
     // build's do (pgvector's back-links go to all 2m).
     // (the new element's list as the back-links left it, read once)
-    let own = read_list(index, tid, 0).unwrap_or_default();
-    for n in &passed_over {
-        add_fill_backlink(graph, n.id, tid, &own, n.distance, m, &mut cache);
+    if let Some(own) = (!passed_over.is_empty()).then(|| read_list(index, tid, 0)).flatten() {
+        for n in &passed_over {
+            add_fill_backlink(graph, n.id, tid, &own, n.distance, m, &mut cache);
+        }
     }
     maybe_promote(graph, tid, level, m, &mut cache);
     Some(tid)

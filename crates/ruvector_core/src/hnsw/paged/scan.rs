@@ -152,20 +152,20 @@ impl Scan {
                 let start = Neighbor { distance: graph.distance(query, ep), id: ep };
                 let mut entries = descend_to_level0(graph, query, start, top);
                 // Level 0 is walked from where the descent ended (the nearest
-                // of its level-1 search) and from the entry point itself: every element is reachable from the
-                // entry point through level-0 links (build, VACUUM and the
-                // index check keep it so), but not necessarily from the
-                // descent's end, since links point one way. So a search whose
-                // ef covers the index finds every element, and an iterative
-                // scan that goes on long enough returns all.
+                // of its level-1 search) and from the entry point itself:
+                // every element is reachable from the entry point through
+                // level-0 links (build, VACUUM and the index check keep it
+                // so), but not necessarily from the descent's end, since
+                // links point one way. So a search whose ef covers the index
+                // finds every element, and an iterative scan that goes on
+                // long enough returns all.
                 if !entries.iter().any(|e| e.id == start.id) {
                     entries.push(start);
                 }
-                let entries = &entries[..];
                 // sized for what a search at this ef visits (GloVe-50 at ef 200, m 16:
                 // 3,430 on average, beyond ef × 16), so the set rarely rehashes as it grows
                 let visited = FxHashSet::with_capacity_and_hasher(presize(self.ef, 24), Default::default());
-                let (search, found) = IterativeSearch::start(graph, query, entries, self.ef, visited, resumable);
+                let (search, found) = IterativeSearch::start(graph, query, &entries, self.ef, visited, resumable);
                 self.search = Some((search, key));
                 found
             }
