@@ -1,8 +1,9 @@
 //! Distance kernels at 128, 384, 768 and 1536 dimensions: the naive scalar
 //! baseline next to every kernel set this CPU can run, for f32 (`ruvector`)
 //! and f16 (`halfvec`, widened lane by lane inside the kernels).
-//! Also the SQ8 encoder. Run: `cargo bench -p ruvector_core --bench kernels`
-//! (`-- sq8_encode` for the encoder alone)
+//! Also the SQ8 encoder and a query's integer levels. Run: `cargo bench -p
+//! ruvector_core --bench kernels` (`-- sq8_encode` for the encoder alone,
+//! `-- query_levels` for the levels)
 
 use criterion::{black_box, criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use half::f16;
@@ -81,8 +82,25 @@ fn bench_sq8_encode(c: &mut Criterion) {
     group.finish();
 }
 
+/// A query's two levels of i8 codes (`sq8::QueryLevels::new`): every hnsw
+/// scan and insert over SQ8 copies under inner product and cosine, and
+/// every ivfflat scan of format 2, makes them once.
+fn bench_query_levels(c: &mut Criterion) {
+    let mut group = c.benchmark_group("query_levels");
+    group.warm_up_time(Duration::from_millis(300)).measurement_time(Duration::from_millis(1200));
+    for dims in [384usize, 784, 1536] {
+        let q: Vec<f32> = data(dims, 5).iter().map(|x| x * 0.1).collect();
+        group.throughput(Throughput::Elements(dims as u64));
+        group.bench_with_input(BenchmarkId::from_parameter(dims), &dims, |bch, _| {
+            bch.iter(|| ruvector_core::sq8::QueryLevels::new(black_box(&q)))
+        });
+    }
+    group.finish();
+}
+
 fn bench(c: &mut Criterion) {
     bench_sq8_encode(c);
+    bench_query_levels(c);
     bench_type::<f32>(c, "", |v| v.to_vec());
     bench_type::<f16>(c, "_f16", |v| v.iter().map(|&x| f16::from_f32(x)).collect());
 }
