@@ -377,6 +377,7 @@ pub fn relink_orphans<S: PageStore + MetaPage<Meta>>(
         if unreached.is_empty() {
             break;
         }
+        let unreached_set: FxHashSet<Tid> = unreached.iter().copied().collect();
         for tid in unreached {
             if reached.contains(&tid) {
                 continue; // reached through an element relinked before it
@@ -398,6 +399,20 @@ pub fn relink_orphans<S: PageStore + MetaPage<Meta>>(
                     let found =
                         search_layer(graph, &query, entries, meta.ef_construction as usize, 0, &mut graph.visited());
                     candidates = found.into_iter().map(|n| n.id).filter(|n| reached.contains(n) && *n != tid).collect();
+                    if candidates.is_empty() {
+                        // Every element the search kept is unreached: a group
+                        // whose members are all nearer to the orphan than
+                        // anything reached, at least ef_construction of them
+                        // (on data where distances tie: 1-d bit strings, m =
+                        // 2, ef_construction 4). Search again from the entry
+                        // point through reached elements only.
+                        let mut visited = graph.visited();
+                        visited.extend(unreached_set.iter().filter(|t| !reached.contains(t)).copied());
+                        let found =
+                            search_layer(graph, &query, &[start], meta.ef_construction as usize, 0, &mut visited);
+                        candidates =
+                            found.into_iter().map(|n| n.id).filter(|n| reached.contains(n) && *n != tid).collect();
+                    }
                 }
             }
             let mut ranked: Vec<(f32, Tid)> = candidates
