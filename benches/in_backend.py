@@ -1,11 +1,13 @@
 #!/usr/bin/env python3
 """Milliseconds per query measured inside one backend: the data set's held-out
-queries go into a table (`q_<dataset>`), and a DO block runs the benchmark's
-`ORDER BY v <op> q LIMIT 10` for each of them, timing the loop with
-clock_timestamp(). No client, socket or text literal is in the figure, so it
-separates an index change from this machine's client-side noise (the
-fifteenth session's A/B tables in docs/benchmarks.md use it). Needs the table
-left by `scripts/benchmark.sh --keep`; works for either engine's database.
+queries go into a temporary table (`q_<dataset>`), and a DO block runs the
+benchmark's `ORDER BY v <op> q LIMIT 10` for each of them, timing the loop
+with clock_timestamp() (`benchmark.backend_ms_per_query`, which the
+benchmark itself runs at each engine's setting reaching 0.95). No client,
+socket or text literal is in the figure, so it separates an index change
+from this machine's client-side noise (the fifteenth session's A/B tables in
+docs/benchmarks.md use it). Needs the table left by `scripts/benchmark.sh
+--keep`; works for either engine's database.
 
   python3 benches/in_backend.py --conninfo "host=127.0.0.1 port=54330 user=postgres dbname=ruvector_bench" \\
       --dataset fashion --setting "ivfflat.probes = 4" --setting "ivfflat.probes = 8"
@@ -14,6 +16,7 @@ import argparse
 
 import psycopg
 
+from benchmark import backend_ms_per_query, query_table
 from datasets import LOADERS, literal
 
 OPERATORS = {"l2": "<->", "cosine": "<=>", "ip": "<#>"}
@@ -32,33 +35,12 @@ def main():
     table, qtable = f"bench_{args.dataset}", f"q_{args.dataset}"
     with psycopg.connect(args.conninfo, autocommit=True) as conn:
         typ = conn.execute(f"SELECT format_type(atttypid, NULL) FROM pg_attribute WHERE attrelid = '{table}'::regclass AND attname = 'v'").fetchone()[0]
-        conn.execute(f"DROP TABLE IF EXISTS {qtable}")
-        conn.execute(f"CREATE TABLE {qtable} (i int, v {typ})")
-        with conn.cursor().copy(f"COPY {qtable} (i, v) FROM STDIN") as cp:
-            for i, q in enumerate(queries[: args.queries]):
-                cp.write_row((i, literal(q)))
+        query_table(conn, qtable, typ, [literal(q) for q in queries[: args.queries]])
         conn.execute("SET enable_seqscan = off")
-        notices = []
-        conn.add_notice_handler(lambda d: notices.append(d.message_primary))
-        loop = f"""
-            FOR q IN SELECT v FROM {qtable} ORDER BY i LOOP
-                PERFORM (SELECT count(*) FROM (SELECT 1 FROM {table} ORDER BY v {op} q.v LIMIT 10) s);
-            END LOOP;"""
         for setting in args.setting or ["enable_seqscan = off"]:
             conn.execute(f"SET {setting}")
-            conn.execute(f"""DO $$
-                DECLARE q record; t0 timestamptz; n int;
-                BEGIN
-                    FOR q IN SELECT v FROM {qtable} ORDER BY i LIMIT {args.warm} LOOP
-                        PERFORM (SELECT count(*) FROM (SELECT 1 FROM {table} ORDER BY v {op} q.v LIMIT 10) s);
-                    END LOOP;
-                    SELECT count(*) INTO n FROM {qtable};
-                    t0 := clock_timestamp();
-                    {loop}
-                    RAISE NOTICE '%', extract(epoch FROM clock_timestamp() - t0) * 1e3 / n;
-                END $$""")
-            print(f"{args.dataset} {setting}: {float(notices[-1]):.3f} ms per query", flush=True)
-        conn.execute(f"DROP TABLE {qtable}")
+            ms = backend_ms_per_query(conn, table, qtable, op, warm=args.warm)
+            print(f"{args.dataset} {setting}: {ms:.3f} ms per query", flush=True)
 
 
 if __name__ == "__main__":
