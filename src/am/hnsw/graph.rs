@@ -290,6 +290,12 @@ impl GraphRead for DiskGraph {
         }
     }
 
+    /// From the pages, which say where a level-0 list's fill begins (the
+    /// cached lists do not; an insert's own WAL makes them stale anyway).
+    fn construction_neighbors(&self, id: Tid, level: usize, out: &mut Vec<Tid>) {
+        self.paged.read_construction_neighbors(id, level, out)
+    }
+
     /// From the vector cache when it holds the element (for long vectors an
     /// SQ8 copy, approximate unless exact), else from the pages.
     fn distance(&self, query: &Query, id: Tid) -> f32 {

@@ -77,6 +77,65 @@ pub trait GraphRead {
     /// candidate. Default: nothing.
     #[inline]
     fn prefetch_neighbors(&self, _id: Self::Id, _level: usize) {}
+
+    /// The links a search for a new element's neighbours follows (see
+    /// [`Constructing`]): for a graph whose level-0 lists end with fill
+    /// links, the heuristic's choice before them. Default: all of them.
+    #[inline]
+    fn construction_neighbors(&self, id: Self::Id, level: usize, out: &mut Vec<Self::Id>) {
+        self.neighbors(id, level, out)
+    }
+}
+
+/// `G` as a search for a new element's neighbours sees it: following each
+/// list's [`GraphRead::construction_neighbors`] only. A level-0 list holds
+/// the selection heuristic's choice (its diverse links) and then fill links,
+/// the nearest candidates the heuristic passed over (docs/hnsw.md, "Full
+/// level-0 lists"); queries follow them all, but a search that only picks
+/// candidates for the heuristic finds as good ones through the diverse links
+/// at about half the distances (the in-memory build has always searched so;
+/// inserts since the twenty-eighth session, docs/benchmarks.md).
+pub struct Constructing<'a, G>(pub &'a G);
+
+impl<G: GraphRead> GraphRead for Constructing<'_, G> {
+    type Id = G::Id;
+    type Visited = G::Visited;
+    type Query = G::Query;
+
+    #[inline]
+    fn neighbors(&self, id: Self::Id, level: usize, out: &mut Vec<Self::Id>) {
+        self.0.construction_neighbors(id, level, out)
+    }
+
+    #[inline]
+    fn distance(&self, query: &Self::Query, id: Self::Id) -> f32 {
+        self.0.distance(query, id)
+    }
+
+    #[inline]
+    fn visited(&self) -> Self::Visited {
+        self.0.visited()
+    }
+
+    #[inline]
+    fn distances(&self, query: &Self::Query, ids: &[Self::Id], out: &mut Vec<f32>) {
+        self.0.distances(query, ids, out)
+    }
+
+    #[inline]
+    fn prefetch(&self, id: Self::Id) {
+        self.0.prefetch(id)
+    }
+
+    #[inline]
+    fn prefetch_all(&self, ids: &[Self::Id]) {
+        self.0.prefetch_all(ids)
+    }
+
+    #[inline]
+    fn prefetch_neighbors(&self, id: Self::Id, level: usize) {
+        self.0.prefetch_neighbors(id, level)
+    }
 }
 
 /// Nodes seen during one search.

@@ -14,7 +14,7 @@
 //! waits for it before it frees deleted elements: vacuum.rs).
 
 use super::PagedGraph;
-use crate::hnsw::search::fill_passed_over;
+use crate::hnsw::search::{fill_passed_over, Constructing};
 use crate::hnsw::tuple::{
     encode_chunk, encode_element, encode_tidlist, parse_tidlist, set_tidlist, set_tidlist_next, ElementMut, ElementRef,
     Meta, NewElement, Tid,
@@ -348,6 +348,8 @@ fn find_neighbors_in<S: PageStore, G: GraphRead<Id = Tid, Query = Query, Visited
     cache: &mut QueryCache,
 ) -> Found {
     let Placement { level, ep, top, m, ef_construction } = *at;
+    // following the heuristic's links only, as a build's searches do
+    let search = &Constructing(search);
     let start = Neighbor { distance: search.distance(v, ep), id: ep };
     let mut entries = vec![if top > level { descend(search, v, start, top, level) } else { start }];
     let (mut layers, mut level0) = (Vec::new(), Vec::new());

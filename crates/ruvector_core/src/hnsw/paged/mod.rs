@@ -154,6 +154,25 @@ impl<S: PageStore> PagedGraph<S> {
             }
         });
     }
+
+    /// The links a search for a new element's neighbours follows
+    /// (`GraphRead::construction_neighbors`): at level 0 the heuristic's
+    /// choice, the links before the list's fill, or every link when none of
+    /// those is left (a list of fill alone would otherwise be a dead end);
+    /// above level 0 every link.
+    pub fn read_construction_neighbors(&self, id: Tid, level: usize, out: &mut Vec<Tid>) {
+        let start = out.len();
+        self.store.read(id, |b| {
+            if let Some(e) = ElementRef::parse(b) {
+                let fill = if level == 0 { e.level0_fill() } else { 0 };
+                let diverse = e.neighbor_count(level) - fill;
+                out.extend(e.neighbors(level).take(diverse).filter(|t| t.is_valid()));
+                if out.len() == start {
+                    out.extend(e.neighbors(level).skip(diverse).filter(|t| t.is_valid()));
+                }
+            }
+        });
+    }
 }
 
 impl<S: PageStore + MetaPage<Meta>> PagedGraph<S> {
@@ -170,6 +189,10 @@ impl<S: PageStore> GraphRead for PagedGraph<S> {
 
     fn neighbors(&self, id: Tid, level: usize, out: &mut Vec<Tid>) {
         self.read_neighbors(id, level, out)
+    }
+
+    fn construction_neighbors(&self, id: Tid, level: usize, out: &mut Vec<Tid>) {
+        self.read_construction_neighbors(id, level, out)
     }
 
     fn distance(&self, query: &Query, id: Tid) -> f32 {
