@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # A hot standby fed by streaming replication answers hnsw and ivfflat queries exactly as
 # the primary does after build, inserts, deletes and VACUUM: the build's
-# log_newpage_range and every Generic WAL record replay to identical pages.
+# log_newpage_range and every Generic WAL record replay to identical pages
+# (wal_consistency_checking = generic: each record carries the page as the
+# primary left it, and the standby compares it with what replay made; the
+# records `Index::update` writes itself included).
 set -euo pipefail
 source "$(dirname "$0")/../../scripts/common.sh"
 
@@ -13,6 +16,7 @@ trap 'stop_cluster "$standby"; stop_cluster "$primary"; rm -rf "$work"' EXIT
 
 start_cluster "$primary" "$pport"
 P=(psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -U postgres -d postgres)
+"${P[@]}" -p "$pport" -c "ALTER SYSTEM SET wal_consistency_checking = 'generic'" -c "SELECT pg_reload_conf()" >/dev/null
 as_postgres "$PG_BIN/pg_basebackup" -h 127.0.0.1 -p "$pport" -U postgres -D "$standby" -R -X stream -c fast
 start_cluster "$standby" "$sport"
 
@@ -40,6 +44,7 @@ CREATE TABLE queries AS SELECT i, (SELECT array_agg(random()) FROM generate_seri
 CREATE TABLE witems (id int PRIMARY KEY, v ruvector(256));
 INSERT INTO witems SELECT i, (SELECT array_agg(random()) FROM generate_series(1, 256) WHERE i > 0) FROM generate_series(1, 2000) i;
 CREATE INDEX witems_ivf ON witems USING ivfflat (v vector_cosine_ops) WITH (lists = 10);
+CREATE INDEX witems_hnsw ON witems USING hnsw (v vector_l2_ops) WITH (m = 8, ef_construction = 32);
 INSERT INTO witems SELECT i, (SELECT array_agg(random()) FROM generate_series(1, 256) WHERE i > 0) FROM generate_series(2001, 3000) i;
 DELETE FROM witems WHERE id % 4 = 0;
 VACUUM witems;
@@ -61,6 +66,9 @@ SELECT q.i, string_agg(a.id::text, $$,$$ ORDER BY a.n) FROM queries q,
 SELECT q.i, string_agg(a.id::text, $$,$$ ORDER BY a.n) FROM queries q,
   LATERAL (SELECT id, row_number() OVER () AS n FROM (SELECT id FROM items ORDER BY v <=> q.v LIMIT 10) s) a GROUP BY q.i ORDER BY q.i;
 SELECT ruvector_index_check($$items_hnsw$$), ruvector_index_check($$items_cos$$);
+SELECT q.i, string_agg(a.id::text, $$,$$ ORDER BY a.n) FROM wqueries q,
+  LATERAL (SELECT id, row_number() OVER () AS n FROM (SELECT id FROM witems ORDER BY v <-> q.v LIMIT 10) s) a GROUP BY q.i ORDER BY q.i;
+SELECT ruvector_index_check($$witems_hnsw$$);
 SET ivfflat.probes = 3;
 SELECT q.i, string_agg(a.id::text, $$,$$ ORDER BY a.n) FROM queries q,
   LATERAL (SELECT id, row_number() OVER () AS n FROM (SELECT id FROM litems ORDER BY v <-> q.v LIMIT 10) s) a GROUP BY q.i ORDER BY q.i;
@@ -81,6 +89,11 @@ fi
 # every row of the SQ8 index when all its lists are probed
 if [ "$(echo "$on_primary" | tail -1)" != 2550 ]; then
     echo "replica: the 256-d ivfflat index returned $(echo "$on_primary" | tail -1) rows, not 2550"
+    echo "replica: 0 passed, 1 failed"
+    exit 1
+fi
+if grep -q "inconsistent page" "$standby/server.log"; then
+    grep "inconsistent page" "$standby/server.log" | head -3
     echo "replica: 0 passed, 1 failed"
     exit 1
 fi

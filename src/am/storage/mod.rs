@@ -15,6 +15,14 @@
 //! - A writer exclusive-locks one page, changes it inside a Generic WAL
 //!   record (GenericXLogStart/RegisterBuffer/Finish), and unlocks. Tuples are
 //!   changed in place and never change size, so line pointers stay stable.
+//!   The one-tuple change (`Index::update`, every neighbour-list change of an
+//!   hnsw insert) writes its Generic WAL record itself (`write_tuple`): the
+//!   caller's closure changes a copy of the tuple, then, in a critical
+//!   section under the same lock, the copy goes in place, the buffer is
+//!   marked dirty, a record of the changed bytes (`ruvector_core::index::
+//!   wal_delta`, the fragment format `generic_redo` replays) is inserted and
+//!   the page stamped with its LSN, so replay makes the same page
+//!   (tests/recovery/replica.sh runs with wal_consistency_checking = generic).
 //! - The meta page is share-locked to read the entry point and
 //!   exclusive-locked (alone) to change it. With the library preloaded, its
 //!   copy in the index registry (`ruvector_core::registry`, src/shared.rs)
@@ -159,21 +167,11 @@ impl Index {
     /// has changed since a reader last saw it: what a backend copied from the
     /// pages is still current (see hnsw/cache.rs).
     pub fn wal_mark(&self) -> Option<(bool, u64)> {
-        // SAFETY: the relation is open; the WAL functions read shared state
-        // under their own spinlocks.
+        if !self.needs_wal() {
+            return None;
+        }
+        // SAFETY: the WAL functions read shared state under their own spinlocks.
         unsafe {
-            let rel = &*self.rel;
-            let permanent = (*rel.rd_rel).relpersistence == pg_sys::RELPERSISTENCE_PERMANENT as core::ffi::c_char;
-            let wal_needed = pg_sys::wal_level >= pg_sys::WalLevel::WAL_LEVEL_REPLICA as core::ffi::c_int;
-            #[cfg(any(feature = "pg13", feature = "pg14", feature = "pg15"))]
-            let first_file_sub = rel.rd_firstRelfilenodeSubid;
-            #[cfg(any(feature = "pg16", feature = "pg17"))]
-            let first_file_sub = rel.rd_firstRelfilelocatorSubid;
-            // InvalidSubTransactionId
-            let new_here = rel.rd_createSubid != 0 || first_file_sub != 0;
-            if !permanent || (!wal_needed && new_here) {
-                return None;
-            }
             Some(if pg_sys::RecoveryInProgress() {
                 (true, pg_sys::GetXLogReplayRecPtr(core::ptr::null_mut()))
             } else {
@@ -321,30 +319,85 @@ impl Index {
 
     /// Change the tuple at `tid` in place under an exclusive lock, WAL-logged.
     /// `f` returns whether it changed anything; if not, no WAL is written.
+    ///
+    /// `f` changes a copy of the tuple; `write_tuple` then puts the copy in
+    /// place and logs only the bytes that differ, as a Generic WAL record
+    /// (`ruvector_core::index::wal_delta`), instead of GenericXLogFinish's
+    /// comparison of the whole page.
     pub fn update<R>(&self, tid: Tid, f: impl FnOnce(&mut [u8]) -> (bool, R)) -> Option<R> {
         if !tid.is_valid() || tid.block == META_BLOCK {
             return None;
         }
         let l = self.lock(tid.block, pg_sys::BUFFER_LOCK_EXCLUSIVE);
-        // SAFETY: exclusive lock; changes go to the Generic WAL page copy.
+        // SAFETY: exclusive lock, held until `l` drops; `bytes` is the tuple
+        // on that page; an ERROR or panic in `f` leaves the page untouched.
         unsafe {
-            let state = pg_sys::GenericXLogStart(self.rel);
-            let page = pg_sys::GenericXLogRegisterBuffer(state, l.buf, 0);
-            match item(page, tid.offset) {
-                Some(bytes) => {
-                    let (changed, r) = f(bytes);
-                    if changed {
-                        pg_sys::GenericXLogFinish(state);
-                    } else {
-                        pg_sys::GenericXLogAbort(state);
-                    }
-                    Some(r)
-                }
-                None => {
-                    pg_sys::GenericXLogAbort(state);
-                    None
-                }
+            let page = pg_sys::BufferGetPage(l.buf);
+            let bytes = item(page, tid.offset)?;
+            let mut copy = bytes.to_vec();
+            let (changed, r) = f(&mut copy);
+            if changed {
+                self.write_tuple(&l, page, bytes, &copy);
             }
+            Some(r)
+        }
+    }
+
+    /// Put `new` in place of the tuple `old` on the exclusively locked page
+    /// `page` of `l`, and log the change as a Generic WAL record holding
+    /// only the bytes that differ (replayed by PostgreSQL's `generic_redo`,
+    /// which copies the fragments onto the page). The page's header and the
+    /// hole between pd_lower and pd_upper are untouched, so the page is the
+    /// one replay produces. As GenericXLogFinish does: the record is
+    /// assembled outside the critical section; inside it the page is
+    /// changed, marked dirty, logged and stamped with the record's LSN.
+    ///
+    /// # Safety
+    /// `l` holds `page` exclusively locked and `old` is a tuple on it.
+    unsafe fn write_tuple(&self, l: &Locked, page: pg_sys::Page, old: &mut [u8], new: &[u8]) {
+        let at = old.as_ptr() as usize - page as usize;
+        let logged = self.needs_wal();
+        let mut delta = Vec::new();
+        if logged {
+            ruvector_core::index::wal_delta::tuple_delta(at, old, new, &mut delta);
+            if delta.is_empty() {
+                return;
+            }
+        }
+        // SAFETY: the caller's lock; XLogBeginInsert before the critical
+        // section (it may raise an ERROR), nothing allocated inside it.
+        unsafe {
+            if logged {
+                pg_sys::XLogBeginInsert();
+            }
+            pg_sys::CritSectionCount += 1;
+            old.copy_from_slice(new);
+            pg_sys::MarkBufferDirty(l.buf);
+            if logged {
+                pg_sys::XLogRegisterBuffer(0, l.buf, pg_sys::REGBUF_STANDARD as u8);
+                pg_sys::XLogRegisterBufData(0, delta.as_ptr() as *mut core::ffi::c_char, delta.len() as _);
+                let lsn = pg_sys::XLogInsert(pg_sys::RmgrIds::RM_GENERIC_ID as u8, 0);
+                page_set_lsn(page, lsn);
+            }
+            pg_sys::CritSectionCount -= 1;
+        }
+    }
+
+    /// RelationNeedsWAL: changes to this index are WAL-logged (permanent,
+    /// and not created in this transaction under wal_level = minimal).
+    fn needs_wal(&self) -> bool {
+        // SAFETY: the relation is open; reading its relcache fields and a GUC.
+        unsafe {
+            let rel = &*self.rel;
+            let permanent = (*rel.rd_rel).relpersistence == pg_sys::RELPERSISTENCE_PERMANENT as core::ffi::c_char;
+            let wal_needed = pg_sys::wal_level >= pg_sys::WalLevel::WAL_LEVEL_REPLICA as core::ffi::c_int;
+            #[cfg(any(feature = "pg13", feature = "pg14", feature = "pg15"))]
+            let first_file_sub = rel.rd_firstRelfilenodeSubid;
+            #[cfg(any(feature = "pg16", feature = "pg17"))]
+            let first_file_sub = rel.rd_firstRelfilelocatorSubid;
+            // InvalidSubTransactionId
+            let new_here = rel.rd_createSubid != 0 || first_file_sub != 0;
+            permanent && (wal_needed || !new_here)
         }
     }
 

@@ -120,6 +120,18 @@ pub(super) unsafe fn meta_of<'p, M: Pod>(page: pg_sys::Page) -> &'p mut M {
     unsafe { &mut *(page_contents(page) as *mut M) }
 }
 
+/// PageSetLSN: stamp the page with the LSN of the record that changed it.
+///
+/// # Safety
+/// `page` is a page the caller holds exclusively locked.
+pub(super) unsafe fn page_set_lsn(page: pg_sys::Page, lsn: pg_sys::XLogRecPtr) {
+    // SAFETY: the caller's lock; pd_lsn is the header's first field.
+    unsafe {
+        (*(page as *mut pg_sys::PageHeaderData)).pd_lsn =
+            pg_sys::PageXLogRecPtr { xlogid: (lsn >> 32) as u32, xrecoff: lsn as u32 };
+    }
+}
+
 pub(super) unsafe fn add_item(page: pg_sys::Page, bytes: &[u8]) -> u16 {
     // SAFETY: the caller checked the free space; PageAddItem copies `bytes`.
     let off = unsafe {

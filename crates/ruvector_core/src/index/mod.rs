@@ -2,7 +2,8 @@
 //! stores and how it measures ([`kind`]), the page store the algorithms run
 //! on ([`store`]: the extension's buffer manager, or [`mem`] in tests), and
 //! the deterministic scheduler concurrency tests run them under ([`sim`]),
-//! and tuple addresses and page geometry ([`page`]).
+//! tuple addresses and page geometry ([`page`]), and the Generic WAL
+//! delta of a tuple changed in place ([`wal_delta`]).
 
 #![forbid(unsafe_code)]
 
@@ -13,6 +14,7 @@ pub mod mem;
 pub mod page;
 pub mod sim;
 pub mod store;
+pub mod wal_delta;
 
 pub use filter::{Condition, FilterKey, KeyFilter};
 pub use kind::{Elem, IndexKind, Measure, Query, Row};
