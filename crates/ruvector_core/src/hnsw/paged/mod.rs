@@ -164,8 +164,10 @@ impl<S: PageStore> PagedGraph<S> {
         let start = out.len();
         self.store.read(id, |b| {
             if let Some(e) = ElementRef::parse(b) {
+                // (`neighbors` is empty above the element's own level, where
+                // its count field would be another field's bytes)
                 let fill = if level == 0 { e.level0_fill() } else { 0 };
-                let diverse = e.neighbor_count(level) - fill;
+                let diverse = e.neighbors(level).count().saturating_sub(fill);
                 out.extend(e.neighbors(level).take(diverse).filter(|t| t.is_valid()));
                 if out.len() == start {
                     out.extend(e.neighbors(level).skip(diverse).filter(|t| t.is_valid()));
