@@ -246,7 +246,12 @@ impl DiskGraph {
     }
 
     /// The distance from the pages (the core's `read_distance`), the vector
-    /// kept for the cache if `keep` and there is room.
+    /// kept for the cache if `keep` and there is room. A vector kept is
+    /// measured from its new copy, as every later search will measure it
+    /// (for long vectors an SQ8 copy's approximate distance), so that what a
+    /// search finds does not depend on which vectors earlier searches had
+    /// already cached: a standby's or a restarted server's first search
+    /// returns what the primary's warm one does.
     fn read_distance(&self, query: &Query, id: Tid, keep: bool) -> f32 {
         if !(keep && super::cache::has_room()) {
             return self.paged.read_distance(query, id, None).0;
@@ -255,6 +260,9 @@ impl DiskGraph {
         let (d, chunks) = self.paged.read_distance(query, id, Some(&mut whole));
         if chunks > 0 {
             self.keep(id, &whole, chunks > 1);
+            if let Some(copy) = super::cache::peek(id, |record| self.cached_distance(query, record)) {
+                return copy;
+            }
         }
         d
     }
