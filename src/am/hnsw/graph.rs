@@ -129,7 +129,10 @@ impl DiskGraph {
     /// pages only if it could be among the rows returned. A distance was
     /// approximate if it came from a cached copy (an element in the cache
     /// now was in it when measured: nothing is evicted) that is not exact,
-    /// or from any copy if the SQ8 kernels are not the f32 ones.
+    /// or from any copy if the SQ8 kernels are not the f32 ones. An element
+    /// the cache has no copy of was measured from a copy made for the
+    /// moment (`read_distance`, when the cache is full), whose bound is not
+    /// kept: it is measured again from its pages here.
     pub fn queued(&self, query: &Query, found: Vec<Neighbor<Tid>>) -> Vec<Queued> {
         let exact = |n: &Neighbor<Tid>| Queued { key: n.distance, exact: true, id: n.id };
         let (Query::F32(q), Measure::Dense(metric), true) = (query, self.kind.measure, self.approximate()) else {
@@ -137,19 +140,33 @@ impl DiskGraph {
         };
         let trust_exact = Sq8Kernels::match_f32();
         let q_norm = ruvector_core::kernels::norm(q);
-        let queued: Vec<Queued> = found
+        let mut uncached = Vec::new();
+        let mut queued: Vec<Queued> = found
             .iter()
-            .map(|n| {
+            .enumerate()
+            .map(|(i, n)| {
                 let bound = super::cache::peek(n.id, |record| {
                     (!(trust_exact && sq8::is_exact(record, self.dims)))
                         .then(|| sq8::distance_lower_bound(metric, n.distance, record, self.dims, q_norm))
                 });
-                match bound.flatten() {
-                    Some(key) => Queued { key, exact: false, id: n.id },
-                    None => exact(n),
+                match bound {
+                    Some(Some(key)) => Queued { key, exact: false, id: n.id },
+                    Some(None) => exact(n),
+                    None => {
+                        uncached.push(i);
+                        exact(n)
+                    }
                 }
             })
             .collect();
+        if !uncached.is_empty() {
+            let ids: Vec<Tid> = uncached.iter().map(|&i| queued[i].id).collect();
+            let mut distances = Vec::with_capacity(ids.len());
+            self.exact_distances(query, &ids, &mut distances);
+            for (&i, d) in uncached.iter().zip(distances) {
+                queued[i].key = d;
+            }
+        }
         // the bounded elements a LIMIT query is likely to measure again (the
         // lowest bounds), prefetched in two rounds: line pointers, then tuples
         let mut first: Vec<(f32, Tid)> = queued.iter().filter(|q| !q.exact).map(|q| (q.key, q.id)).collect();
@@ -212,19 +229,27 @@ impl DiskGraph {
         super::cache::peek(tid, |_| ()).is_some()
     }
 
-    /// Put element `id`'s vector (`whole`, its stored bytes) into the cache:
-    /// an SQ8 copy or the bytes themselves. A vector stored in chunks is
-    /// measured chunk by chunk from the pages, another fold than the cached
-    /// copy's, so its copy is never marked exact.
+    /// Put element `id`'s vector (`whole`, its stored bytes) into the cache.
     fn keep(&self, id: Tid, whole: &[u8], chunked: bool) {
-        if !self.sq8 {
-            super::cache::put(id, whole);
-        } else if let Some(mut record) = sq8::encode(&chunk_elems::<f32>(whole)) {
-            if chunked {
-                *record.last_mut().expect("the exact byte") = 0;
-            }
+        if let Some(record) = self.record(whole, chunked) {
             super::cache::put(id, &record);
         }
+    }
+
+    /// The cache's record of a vector (`whole`, its stored bytes): an SQ8
+    /// copy or the bytes themselves; none if SQ8 cannot encode it (non-finite
+    /// elements, a range beyond f32's). A vector stored in chunks is
+    /// measured chunk by chunk from the pages, another fold than the copy's,
+    /// so its copy is never marked exact.
+    fn record<'a>(&self, whole: &'a [u8], chunked: bool) -> Option<std::borrow::Cow<'a, [u8]>> {
+        if !self.sq8 {
+            return Some(whole.into());
+        }
+        let mut record = sq8::encode(&chunk_elems::<f32>(whole))?;
+        if chunked {
+            *record.last_mut().expect("the exact byte") = 0;
+        }
+        Some(record.into())
     }
 
     /// The distance to a cached record: an SQ8 copy's (approximate unless the
@@ -245,26 +270,29 @@ impl DiskGraph {
         sum.finish()
     }
 
-    /// The distance from the pages (the core's `read_distance`), the vector
-    /// kept for the cache if `keep` and there is room. A vector kept is
-    /// measured from its new copy, as every later search will measure it
-    /// (for long vectors an SQ8 copy's approximate distance), so that what a
+    /// The distance from the pages (the core's `read_distance`): exactly
+    /// unless `measure_as_cached`, else as the vector cache measures it, from
+    /// the record it keeps (for long vectors an SQ8 copy's approximate
+    /// distance), whether or not the cache has room to keep it. So what a
     /// search finds does not depend on which vectors earlier searches had
-    /// already cached: a standby's or a restarted server's first search
-    /// returns what the primary's warm one does.
-    fn read_distance(&self, query: &Query, id: Tid, keep: bool) -> f32 {
-        if !(keep && super::cache::has_room()) {
+    /// cached, nor on whether the cache is full: a standby's or a restarted
+    /// server's first search returns what the primary's warm one does, and
+    /// an index larger than the cache is searched as if all of it were
+    /// cached. A vector with no record (one SQ8 cannot encode) is measured
+    /// exactly either way.
+    fn read_distance(&self, query: &Query, id: Tid, measure_as_cached: bool) -> f32 {
+        if !measure_as_cached {
             return self.paged.read_distance(query, id, None).0;
         }
         let mut whole = Vec::new();
         let (d, chunks) = self.paged.read_distance(query, id, Some(&mut whole));
-        if chunks > 0 {
-            self.keep(id, &whole, chunks > 1);
-            if let Some(copy) = super::cache::peek(id, |record| self.cached_distance(query, record)) {
-                return copy;
-            }
+        let Some(record) = (chunks > 0).then(|| self.record(&whole, chunks > 1)).flatten() else {
+            return d;
+        };
+        if super::cache::has_room() {
+            super::cache::put(id, &record);
         }
-        d
+        self.cached_distance(query, &record)
     }
 }
 
