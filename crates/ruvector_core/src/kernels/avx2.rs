@@ -145,13 +145,21 @@ pub fn sq8_kernels() -> Option<Sq8Kernels> {
     if !(is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") && is_x86_feature_detected!("f16c")) {
         return None;
     }
-    // SAFETY (all three closures): the features were detected just above.
+    // SAFETY (all four closures): the features were detected just above.
     Some(Sq8Kernels {
         isa: "avx2+fma",
         l2_squared: |q, v| unsafe { sq8_l2_squared(q, v) },
         dot: |q, v| unsafe { sq8_dot(q, v) },
         l1: |q, v| unsafe { sq8_l1(q, v) },
+        encode: |x| unsafe { sq8_encode(x) },
     })
+}
+
+/// `sq8::encode` in this instruction set's lanes (exact operations only, so
+/// the portable encoder's records, byte for byte).
+#[target_feature(enable = "avx2,fma,f16c")]
+unsafe fn sq8_encode(x: &[f32]) -> Option<Vec<u8>> {
+    crate::sq8::encode_lanes(x)
 }
 
 #[target_feature(enable = "avx2,fma,f16c")]

@@ -140,6 +140,8 @@ pub struct Sq8Kernels {
     pub l2_squared: fn(&[f32], Sq8Ref) -> f32,
     pub dot: fn(&[f32], Sq8Ref) -> f32,
     pub l1: fn(&[f32], Sq8Ref) -> f32,
+    /// `sq8::encode` compiled for this instruction set.
+    pub encode: fn(&[f32]) -> Option<Vec<u8>>,
 }
 
 impl Sq8Kernels {
@@ -384,6 +386,31 @@ mod tests {
         assert_eq!(Sq8Kernels::active().isa, Sq8Kernels::available().last().unwrap().isa);
         #[cfg(target_arch = "x86_64")]
         assert!(Sq8Kernels::match_f32());
+    }
+
+    /// Every instruction set's encoder makes the portable encoder's records,
+    /// byte for byte: fractional, integral, constant and huge-range vectors
+    /// of every length up to 300 and the common embedding lengths.
+    #[test]
+    fn sq8_encoders_agree() {
+        let portable = portable::sq8_kernels();
+        for n in (1..=300).chain([383, 384, 767, 768, 783, 784, 1535, 1536]) {
+            let (_, v) = pair(n, n as u64 * 17 + 3);
+            let ints: Vec<f32> = v.iter().map(|&x| (x * 100.0).round() - 40.0).collect();
+            let huge: Vec<f32> = v.iter().map(|&x| x * 1e37).collect();
+            let constant = vec![0.25f32; n];
+            let mut halves: Vec<f32> = (0..n).map(|i| (i % 511) as f32 * 0.5).collect();
+            halves[0] = 0.0;
+            for data in [&v, &ints, &huge, &constant, &halves] {
+                let want = (portable.encode)(data);
+                for k in Sq8Kernels::available() {
+                    assert_eq!((k.encode)(data), want, "{} n={n}", k.isa);
+                }
+            }
+        }
+        let mut bad = vec![1.0f32; 40];
+        bad[33] = f32::NAN;
+        assert!(Sq8Kernels::available().iter().all(|k| (k.encode)(&bad).is_none()));
     }
 
     #[test]

@@ -65,6 +65,7 @@ pub fn sq8_kernels() -> Sq8Kernels {
         l2_squared: |q, v| fold(q, v, |x, y| (x - y) * (x - y)),
         dot: |q, v| fold(q, v, |x, y| x * y),
         l1: |q, v| fold(q, v, |x, y| (x - y).abs()),
+        encode: crate::sq8::encode_lanes,
     }
 }
 
