@@ -35,6 +35,14 @@ pub struct DiskGraph {
     levels: Option<sq8::QueryLevels>,
     /// Whether an exact copy's SQ8 distance is the f32 kernels' to the bit.
     trust_exact: bool,
+    /// The f32 query's norm, for `sq8::distance_lower_bound`.
+    q_norm: f64,
+    /// Elements measured from a copy the full cache had no room for (see
+    /// `read_distance`): the lower bound to queue each at, None if the
+    /// distance is exact.
+    uncached_bounds: std::cell::RefCell<rustc_hash::FxHashMap<Tid, Option<f32>>>,
+    /// Scratch for `read_distance`: a vector's stored bytes.
+    whole: std::cell::RefCell<Vec<u8>>,
 }
 
 impl std::ops::Deref for DiskGraph {
@@ -75,6 +83,9 @@ impl DiskGraph {
             missing: Default::default(),
             levels: None,
             trust_exact: Sq8Kernels::match_f32(),
+            q_norm: 0.0,
+            uncached_bounds: Default::default(),
+            whole: Default::default(),
         }
     }
 
@@ -104,6 +115,11 @@ impl DiskGraph {
         if self.sq8 && !matches!(query, Query::F32(_)) {
             self.cached = false;
         }
+        self.q_norm = match query {
+            Query::F32(q) => ruvector_core::kernels::norm(q),
+            _ => 0.0,
+        };
+        self.uncached_bounds.get_mut().clear();
         self.levels = match (query, self.kind.measure) {
             (Query::F32(q), Measure::Dense(Metric::InnerProduct | Metric::Cosine)) if self.sq8 && self.cached => {
                 sq8::QueryLevels::new(q)
@@ -131,24 +147,22 @@ impl DiskGraph {
     /// now was in it when measured: nothing is evicted) that is not exact,
     /// or from any copy if the SQ8 kernels are not the f32 ones. An element
     /// the cache has no copy of was measured from a copy made for the
-    /// moment (`read_distance`, when the cache is full), whose bound is not
-    /// kept: it is measured again from its pages here.
+    /// moment (`read_distance`, when the cache is full), whose bound was
+    /// kept then; one this graph did not measure (an earlier batch's) is
+    /// measured again from its pages here.
     pub fn queued(&self, query: &Query, found: Vec<Neighbor<Tid>>) -> Vec<Queued> {
         let exact = |n: &Neighbor<Tid>| Queued { key: n.distance, exact: true, id: n.id };
-        let (Query::F32(q), Measure::Dense(metric), true) = (query, self.kind.measure, self.approximate()) else {
+        if !(matches!(query, Query::F32(_)) && self.approximate()) {
             return found.iter().map(exact).collect();
-        };
-        let trust_exact = Sq8Kernels::match_f32();
-        let q_norm = ruvector_core::kernels::norm(q);
+        }
+        let uncached_bounds = self.uncached_bounds.borrow();
         let mut uncached = Vec::new();
         let mut queued: Vec<Queued> = found
             .iter()
             .enumerate()
             .map(|(i, n)| {
-                let bound = super::cache::peek(n.id, |record| {
-                    (!(trust_exact && sq8::is_exact(record, self.dims)))
-                        .then(|| sq8::distance_lower_bound(metric, n.distance, record, self.dims, q_norm))
-                });
+                let bound = super::cache::peek(n.id, |record| self.bound(n.distance, record))
+                    .or_else(|| uncached_bounds.get(&n.id).copied());
                 match bound {
                     Some(Some(key)) => Queued { key, exact: false, id: n.id },
                     Some(None) => exact(n),
@@ -176,6 +190,15 @@ impl DiskGraph {
         }
         self.prefetch_elements(first.iter().map(|&(_, id)| id));
         queued
+    }
+
+    /// The lower bound of the full-precision distance at which an element
+    /// measured at `distance` from its copy `record` is queued, None if that
+    /// distance is exact.
+    fn bound(&self, distance: f32, record: &[u8]) -> Option<f32> {
+        let Measure::Dense(metric) = self.kind.measure else { return None };
+        (!(self.trust_exact && sq8::is_exact(record, self.dims)))
+            .then(|| sq8::distance_lower_bound(metric, distance, record, self.dims, self.q_norm))
     }
 
     /// Elements' full-precision distances from the pages, appended to `out`
@@ -284,15 +307,19 @@ impl DiskGraph {
         if !measure_as_cached {
             return self.paged.read_distance(query, id, None).0;
         }
-        let mut whole = Vec::new();
+        let mut whole = self.whole.borrow_mut();
+        whole.clear();
         let (d, chunks) = self.paged.read_distance(query, id, Some(&mut whole));
         let Some(record) = (chunks > 0).then(|| self.record(&whole, chunks > 1)).flatten() else {
             return d;
         };
+        let d = self.cached_distance(query, &record);
         if super::cache::has_room() {
             super::cache::put(id, &record);
+        } else if self.approximate() {
+            self.uncached_bounds.borrow_mut().insert(id, self.bound(d, &record));
         }
-        self.cached_distance(query, &record)
+        d
     }
 }
 
