@@ -115,8 +115,9 @@ impl DiskGraph {
         if self.sq8 && !matches!(query, Query::F32(_)) {
             self.cached = false;
         }
+        // only SQ8 copies' bounds need it
         self.q_norm = match query {
-            Query::F32(q) => ruvector_core::kernels::norm(q),
+            Query::F32(q) if self.sq8 => ruvector_core::kernels::norm(q),
             _ => 0.0,
         };
         self.uncached_bounds.get_mut().clear();
