@@ -1,5 +1,6 @@
-//! Parsing a 1536-dimension `ruvector` literal: ruvector_core's parser next to
-//! pgvector's approach (libc `strtof` per element, as `vector_in` does).
+//! Parsing and printing `ruvector` literals (1,536 fractional elements, 784
+//! integer ones): ruvector_core's parser next to pgvector's approach (libc
+//! `strtof` per element, as `vector_in` does), and the formatter.
 //! Run: `cargo bench -p ruvector_core --bench text_parse`
 
 use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
@@ -62,6 +63,22 @@ fn bench(c: &mut Criterion) {
     let mut group = c.benchmark_group("format_1536");
     group.warm_up_time(Duration::from_millis(500)).measurement_time(Duration::from_secs(2));
     group.bench_function("ruvector_core::dense::text::format", |b| b.iter(|| text::format(black_box(&v))));
+    group.finish();
+
+    // Integer-valued vectors (pixels, uint8 embeddings): "[0,0,18,255,...]",
+    // which both parsers and the formatter take a shorter path for.
+    let pixels: Vec<f32> =
+        (0..784u32).map(|i| if i % 3 == 0 { 0.0 } else { (i.wrapping_mul(2654435761) >> 24) as f32 }).collect();
+    let plit = text::format(&pixels);
+    let cplit = std::ffi::CString::new(plit.clone()).unwrap();
+    assert_eq!(text::parse::<f32>(plit.as_bytes(), -1).unwrap(), parse_with_strtof(&cplit));
+    let mut group = c.benchmark_group("pixels_784");
+    group.warm_up_time(Duration::from_millis(500)).measurement_time(Duration::from_secs(2));
+    group.bench_function("parse: strtof-per-element (pgvector)", |b| b.iter(|| parse_with_strtof(black_box(&cplit))));
+    group.bench_function("parse: ruvector_core::dense::text::parse", |b| {
+        b.iter(|| text::parse::<f32>(black_box(plit.as_bytes()), -1).unwrap())
+    });
+    group.bench_function("format: ruvector_core::dense::text::format", |b| b.iter(|| text::format(black_box(&pixels))));
     group.finish();
 }
 

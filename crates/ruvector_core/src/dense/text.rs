@@ -39,6 +39,9 @@ fn syntax_error<E: DenseElement>(input: &[u8]) -> VectorError {
 /// `None` when `s` does not start with a number.
 #[inline]
 pub(crate) fn parse_float(s: &[u8]) -> Option<(f32, usize)> {
+    if let Some(small) = parse_small_integer(s) {
+        return Some(small);
+    }
     match fast_float2::parse_partial::<f32, _>(s) {
         Ok((v, n)) if n > 0 => {
             // "0x1p3": fast-float2 stops after the "0"; strtof reads hex floats.
@@ -49,6 +52,28 @@ pub(crate) fn parse_float(s: &[u8]) -> Option<(f32, usize)> {
         }
         _ => None,
     }
+}
+
+/// An optional `-` and one to seven digits, not followed by more of a number
+/// (a digit, a point, an exponent or a hexadecimal `x`): pixels, counts, int8
+/// and uint8 embeddings. Below 2^24, so the float is the integer itself, as
+/// strtof reads it. `None` leaves the token to the general parser.
+#[inline]
+fn parse_small_integer(s: &[u8]) -> Option<(f32, usize)> {
+    let negative = s.first() == Some(&b'-');
+    let start = negative as usize;
+    let mut n = 0u32;
+    let mut end = start;
+    while end - start < 8 && s.get(end).is_some_and(u8::is_ascii_digit) {
+        n = n * 10 + (s[end] - b'0') as u32;
+        end += 1;
+    }
+    let more = s.get(end).is_some_and(|&c| c.is_ascii_digit() || matches!(c, b'.' | b'e' | b'E' | b'x' | b'X'));
+    if end == start || end - start > 7 || more {
+        return None;
+    }
+    let v = n as f32;
+    Some((if negative { -v } else { v }, end))
 }
 
 /// libc `strtof` on a bounded, NUL-terminated copy of the token (slow path only).
@@ -138,7 +163,34 @@ pub fn format<E: Scalar>(v: &[E]) -> String {
 }
 
 /// Append `x` the way PostgreSQL's float4out prints it (extra_float_digits > 0).
+///
+/// Two common cases skip re-laying out the digits: an integer below 10⁶ in
+/// magnitude (pixels, counts, int8 and uint8 embeddings) is its digits, and
+/// ryu's text for any other value from 10⁻⁴ to 10⁶ (most embedding
+/// elements) is already in float4out's layout. The
+/// rest go through `push_float4_relaid`, which both must agree with
+/// (proptest `fast_paths_match_the_relaid_output`).
+#[inline]
 pub fn push_float4(out: &mut Vec<u8>, x: f32, buf: &mut ryu::Buffer) {
+    // (NaN and the infinities fail the first test, ±0 the last)
+    if x.abs() < 1e6 && x == (x as i32) as f32 && x != 0.0 {
+        out.extend_from_slice(itoa::Buffer::new().format(x as i32).as_bytes());
+        return;
+    }
+    // A non-integer from just above 10^-4 to just below 10^6: its shortest
+    // digits start at 10^-4 .. 10^5 (they lie within half an ulp of it), so
+    // ryu lays them out in fixed point as float4out does, without ".0"
+    // (no integer is within half an ulp of a non-integer).
+    if (1.0001e-4..999_999.0).contains(&x.abs()) {
+        out.extend_from_slice(buf.format_finite(x).as_bytes());
+        return;
+    }
+    push_float4_relaid(out, x, buf);
+}
+
+/// `push_float4` by re-laying out ryu's shortest digits in float4out's format
+/// (fixed point for a first digit from 10^-4 to 10^5, else `d.ddde±XX`).
+fn push_float4_relaid(out: &mut Vec<u8>, x: f32, buf: &mut ryu::Buffer) {
     if x.is_nan() {
         out.extend_from_slice(b"NaN");
         return;
@@ -217,7 +269,7 @@ pub fn push_float4(out: &mut Vec<u8>, x: f32, buf: &mut ryu::Buffer) {
         if e < 10 {
             out.push(b'0');
         }
-        out.extend_from_slice(e.to_string().as_bytes());
+        out.extend_from_slice(itoa::Buffer::new().format(e).as_bytes());
     }
 }
 
@@ -323,6 +375,44 @@ mod tests {
         assert_eq!(format(&[1.0f32, 2.5, -3e-5]), "[1,2.5,-3e-05]");
     }
 
+    fn printed(x: f32, f: fn(&mut Vec<u8>, f32, &mut ryu::Buffer)) -> String {
+        let mut out = Vec::new();
+        f(&mut out, x, &mut ryu::Buffer::new());
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn fast_paths_match_the_relaid_output_at_every_boundary() {
+        // integers around 10^6 and 2^24, fixed point's ends (10^-4, 10^6),
+        // and their float neighbours on both sides
+        let mut xs = vec![0.0f32, -0.0, 1.0, 255.0, 999_999.0, 1e6, 16_777_216.0, 1e-4, 9.9999e-5, 1e-5, 0.5];
+        xs.extend([f32::MIN_POSITIVE, f32::MAX, f32::EPSILON, f32::NAN, f32::INFINITY, f32::NEG_INFINITY]);
+        for x in xs.clone() {
+            let (mut lo, mut hi) = (x, x);
+            for _ in 0..64 {
+                lo = lo.next_down();
+                hi = hi.next_up();
+                xs.extend([lo, hi]);
+            }
+        }
+        xs.extend((-70_000..70_000).map(|i| i as f32));
+        xs.extend((0..20_000).map(|i| 999_000.0 + i as f32 / 8.0));
+        for x in xs.iter().flat_map(|&x| [x, -x]) {
+            assert_eq!(printed(x, push_float4), printed(x, push_float4_relaid), "value {x:e} ({:#x})", x.to_bits());
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(20_000))]
+        #[test]
+        fn fast_paths_match_the_relaid_output(bits in any::<u32>(), scale in -50i32..50, m in -1.0f32..1.0) {
+            // any bit pattern, and decimal magnitudes across the fixed range
+            for x in [f32::from_bits(bits), m * 10f32.powi(scale), (m * 300.0).round()] {
+                prop_assert_eq!(printed(x, push_float4), printed(x, push_float4_relaid), "value {:e}", x);
+            }
+        }
+    }
+
     /// A token grammar covering what strtof reads: signs, digits, points, exponents.
     fn number_token() -> impl Strategy<Value = String> {
         (
@@ -386,6 +476,19 @@ mod tests {
                 (None, None) => {}
                 (a, b) => prop_assert!(false, "{}: ours {:?}, strtof {:?}", tok, a, b),
             }
+        }
+
+        /// Integer tokens, the small-integer path's, with what may follow them.
+        #[test]
+        fn integers_agree_with_strtof(
+            sign in prop::sample::select(vec!["", "-", "+"]),
+            digits in "[0-9]{1,9}",
+            rest in prop::sample::select(vec!["", ",", "]", " 1", ".5", ".", "e3", "E-2", "x1", "_", "i"]),
+        ) {
+            let tok = format!("{sign}{digits}{rest}");
+            let ours = parse_float(tok.as_bytes()).map(|(v, n)| (v.to_bits(), n));
+            let theirs = strtof(tok.as_bytes()).map(|(v, n)| (v.to_bits(), n));
+            prop_assert_eq!(ours, theirs, "{}", tok);
         }
 
         /// Random bytes never panic; they either parse or give a typed error.
