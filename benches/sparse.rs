@@ -57,6 +57,13 @@ fn bench(c: &mut Criterion) {
         })
     });
     g.finish();
+
+    let mut g = c.benchmark_group("sparse_text_500_nonzeros");
+    g.warm_up_time(Duration::from_millis(300)).measurement_time(Duration::from_secs(1));
+    let text = sparse::text::format(a.as_ref());
+    g.bench_function("format", |x| x.iter(|| sparse::text::format(black_box(a.as_ref()))));
+    g.bench_function("parse", |x| x.iter(|| sparse::text::parse(black_box(text.as_bytes()), -1).unwrap()));
+    g.finish();
 }
 
 criterion_group!(benches, bench);

@@ -136,19 +136,21 @@ pub fn parse(input: &[u8], typmod: i32) -> Result<SparseVec> {
 }
 
 pub fn format_into(out: &mut Vec<u8>, v: SparseRef<'_>) {
-    out.reserve(v.nnz() * 16 + 16);
+    // each element at its longest: an index of up to 10 digits, ':', a
+    // value of up to 16 bytes and ',' (so ryu writes values in place)
+    out.reserve(v.nnz() * 28 + 16);
     out.push(b'{');
     let mut buf = ryu::Buffer::new();
     for (k, (&i, &x)) in v.indices.iter().zip(v.values).enumerate() {
         if k > 0 {
             out.push(b',');
         }
-        out.extend_from_slice((i as i64 + 1).to_string().as_bytes());
+        out.extend_from_slice(itoa::Buffer::new().format(i as i64 + 1).as_bytes());
         out.push(b':');
         crate::dense::text::push_float4(out, x, &mut buf);
     }
     out.extend_from_slice(b"}/");
-    out.extend_from_slice(v.dim.to_string().as_bytes());
+    out.extend_from_slice(itoa::Buffer::new().format(v.dim).as_bytes());
 }
 
 pub fn format(v: SparseRef<'_>) -> String {
