@@ -51,7 +51,7 @@ fn rows(dims: usize, pixels: bool, rng: &mut Rng) -> Vec<Vec<f32>> {
 }
 
 fn prepared(metric: Metric, v: &[f32]) -> (Vec<f32>, f64) {
-    let norm = v.iter().map(|&x| x as f64 * x as f64).sum::<f64>().sqrt();
+    let norm = ruvector_core::kernels::norm(v);
     let mut p = v.to_vec();
     let _ = metric.prepare(&mut p);
     (p, norm)

@@ -4,10 +4,13 @@
 //! element, between `[`, `,` and `]`, with C-locale whitespace around
 //! anything) and rejects what it rejects, with the same SQLSTATEs. It uses the
 //! Eisel-Lemire algorithm (`fast-float2`) instead of `strtof`, falling back to
-//! `strtof` only for hexadecimal literals, which `fast-float2` does not read.
+//! `strtof` only for hexadecimal literals, which `fast-float2` does not read;
+//! a token of up to seven digits is read as the integer it is.
 //!
 //! Output is PostgreSQL's `float4out` format: the shortest decimal that reads
-//! back to the same float, fixed-point for exponents -4..6, else `d.ddde+XX`.
+//! back to the same float, fixed-point for exponents -4..6, else `d.ddde+XX`
+//! (`push_float4`: integers through `itoa`, ryu's own text where its layout
+//! is float4out's, the rest re-laid out).
 //! `halfvec` elements print as the float4 they widen to, as in pgvector.
 
 use super::{check_dims, check_element, check_expected_dims, DenseElement};
@@ -176,8 +179,9 @@ pub fn push_float4(out: &mut Vec<u8>, x: f32, buf: &mut ryu::Buffer) {
     // shortest digits start at 10^-4 .. 10^5 (they lie within half an ulp
     // of the value), which float4out lays out in fixed point.
     if (1.0001e-4..999_999.0).contains(&x.abs()) {
-        if x == (x as i32) as f32 {
-            out.extend_from_slice(itoa::Buffer::new().format(x as i32).as_bytes());
+        let integer = x as i32;
+        if x == integer as f32 {
+            out.extend_from_slice(itoa::Buffer::new().format(integer).as_bytes());
         } else {
             // ryu's layout for such a value, without ".0" (no integer is
             // within half an ulp of a non-integer)
@@ -208,7 +212,7 @@ fn push_ryu(out: &mut Vec<u8>, x: f32, buf: &mut ryu::Buffer) {
 }
 
 /// The most bytes ryu writes for an f32 ("-1.2345678e-38").
-const RYU_F32_MAX: usize = 16;
+pub(crate) const RYU_F32_MAX: usize = 16;
 
 /// `push_float4` by re-laying out ryu's shortest digits in float4out's format
 /// (fixed point for a first digit from 10^-4 to 10^5, else `d.ddde±XX`).

@@ -137,8 +137,8 @@ pub fn parse(input: &[u8], typmod: i32) -> Result<SparseVec> {
 
 pub fn format_into(out: &mut Vec<u8>, v: SparseRef<'_>) {
     // each element at its longest: an index of up to 10 digits, ':', a
-    // value of up to 16 bytes and ',' (so ryu writes values in place)
-    out.reserve(v.nnz() * 28 + 16);
+    // value and ',' (so ryu writes values in place)
+    out.reserve(v.nnz() * (12 + crate::dense::text::RYU_F32_MAX) + 16);
     out.push(b'{');
     let mut buf = ryu::Buffer::new();
     for (k, (&i, &x)) in v.indices.iter().zip(v.values).enumerate() {
