@@ -11,34 +11,27 @@
 //!   cargo bench -p ruvector_core --bench ivf_scan_rows
 use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
 use ruvector_core::index::kind::Metric;
+use ruvector_core::ivf::kmeans::Rng;
 use ruvector_core::ivf::sq8_rows::{encode, BoundQuery};
 use ruvector_core::ivf::{BoundedTopK, Scored};
 use std::time::Duration;
 
 const ROWS: usize = 4000;
 
-/// A deterministic generator (xorshift), Gaussian by the sum of four uniforms.
-struct Rng(u64);
-impl Rng {
-    fn uniform(&mut self) -> f32 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        (self.0 >> 40) as f32 / (1u64 << 24) as f32
-    }
-    fn normal(&mut self) -> f32 {
-        (0..4).map(|_| self.uniform()).sum::<f32>() - 2.0
-    }
+/// Roughly Gaussian: the sum of four uniforms from the project's seeded
+/// generator, centred.
+fn normal(rng: &mut Rng) -> f32 {
+    (0..4).map(|_| rng.next_f64() as f32).sum::<f32>() - 2.0
 }
 
 fn rows(dims: usize, pixels: bool, rng: &mut Rng) -> Vec<Vec<f32>> {
-    let centres: Vec<Vec<f32>> = (0..8).map(|_| (0..dims).map(|_| rng.normal()).collect()).collect();
+    let centres: Vec<Vec<f32>> = (0..8).map(|_| (0..dims).map(|_| normal(rng)).collect()).collect();
     (0..ROWS)
         .map(|i| {
             let c = &centres[i % centres.len()];
             c.iter()
                 .map(|&x| {
-                    let v = x + 0.5 * rng.normal();
+                    let v = x + 0.5 * normal(rng);
                     if pixels {
                         ((v + 2.0) * 64.0).clamp(0.0, 255.0).round()
                     } else {
@@ -69,7 +62,7 @@ fn scan(bq: &BoundQuery, payloads: &[Vec<u8>]) -> usize {
 }
 
 fn bench(c: &mut Criterion) {
-    let mut rng = Rng(0x9e3779b97f4a7c15);
+    let mut rng = Rng::new(0x9e37_79b9_7f4a_7c15);
     for (name, dims, metric, pixels) in [
         ("cosine_384", 384, Metric::Cosine, false),
         ("l2_pixels_784", 784, Metric::L2, true),
@@ -83,7 +76,7 @@ fn bench(c: &mut Criterion) {
                 encode(&p, norm, 0.0)
             })
             .collect();
-        let query: Vec<f32> = data[7].iter().map(|&x| x + if pixels { 20.0 } else { 0.3 } * rng.normal()).collect();
+        let query: Vec<f32> = data[7].iter().map(|&x| x + if pixels { 20.0 } else { 0.3 } * normal(&mut rng)).collect();
         let (q, norm) = prepared(metric, &query);
         let mut bq = BoundQuery::new(metric, q, norm, 0.0);
         if pixels {
