@@ -198,19 +198,22 @@ pub unsafe fn rescan_query(
             return None;
         }
         let row = read_row(kind, key.sk_argument)?;
-        let (dims, raw) = (row.dims, row.raw.clone());
+        let (dims, given) = (row.dims, row.raw.clone());
         let (magnitude, row) = row.prepared_with_magnitude(kind);
-        let row = row.unwrap_or(Row { dims, raw, dense: Vec::new() });
-        Some(ScanQuery { dims: row.dims, query: row.query(kind), magnitude })
+        let row = row.unwrap_or_else(|| Row { dims, raw: given.clone(), dense: Vec::new() });
+        Some(ScanQuery { dims: row.dims, query: row.query(kind), magnitude, given })
     }
 }
 
 /// A scan's ORDER BY argument: its length, the vector prepared for the metric
-/// in the index's element type, and (dense types) its norm before preparing.
+/// in the index's element type, (dense types) its norm before preparing, and
+/// the vector as given (what the SQL operator measures).
 pub struct ScanQuery {
     pub dims: usize,
     pub query: Query,
     pub magnitude: f64,
+    /// The vector as given, not prepared, in the index's element type.
+    pub given: Vec<u8>,
 }
 
 /// `aminsert`'s one column and heap TID, or None for a NULL.

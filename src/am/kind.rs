@@ -123,7 +123,7 @@ pub fn index_kind(index: pg_sys::Relation, am: &str) -> IndexKind {
 /// build reads, for the metric the opclass says.
 fn check_meta_page(index: crate::am::storage::Index, am: &str, kind: IndexKind) {
     use ruvector_core::hnsw::tuple::{Meta, META_MAGIC, META_VERSION};
-    use ruvector_core::ivf::tuple::{IvfMeta, IVF_MAGIC, IVF_VERSION, IVF_VERSION_SQ8};
+    use ruvector_core::ivf::tuple::{IvfMeta, IVF_MAGIC, IVF_VERSION, IVF_VERSION_COPIES, IVF_VERSION_SQ8};
     let (magic, mut version, metric, want_magic, want_version) = if am == "hnsw" {
         let m: Meta = index.meta();
         (m.magic, m.version, m.metric, META_MAGIC, META_VERSION)
@@ -131,8 +131,12 @@ fn check_meta_page(index: crate::am::storage::Index, am: &str, kind: IndexKind) 
         let m: IvfMeta = index.meta();
         (m.magic, m.version, m.metric, IVF_MAGIC, IVF_VERSION)
     };
-    // ivfflat reads both row formats (SQ8 rows only for the kinds that have them)
+    // ivfflat reads three row formats (SQ8 rows only for the kinds that have
+    // them, full copies beside them only for `ruvector`)
     if am != "hnsw" && version == IVF_VERSION_SQ8 && crate::am::ivfflat::sq8_rows(kind) {
+        version = IVF_VERSION;
+    }
+    if am != "hnsw" && version == IVF_VERSION_COPIES && crate::am::ivfflat::full_copies(kind) {
         version = IVF_VERSION;
     }
     let problem = if magic != want_magic {

@@ -11,7 +11,7 @@ use pgrx::pg_sys;
 use pgrx::prelude::*;
 use pgrx::JsonB;
 use ruvector_core::hnsw::tuple::{parse_tidlist, ElementRef, Meta, KIND_CHUNK, KIND_TIDLIST};
-use ruvector_core::ivf::tuple::IvfMeta;
+use ruvector_core::ivf::tuple::{IvfMeta, IVF_VERSION_COPIES};
 use ruvector_core::registry::{HnswSharedMem, IvfFlatSharedMem, FLAG_FROM_META_PAGE, UNKNOWN};
 use serde_json::{json, Value};
 
@@ -121,10 +121,27 @@ fn ruvector_index_stats(index: RegClass) -> JsonB {
                 });
             }
         }
+        // format 3: the full copies on the copy pages (one per row once
+        // VACUUM has freed the dead ones)
+        let copies = (lists.meta.version == IVF_VERSION_COPIES).then(|| {
+            let mut copies = 0u64;
+            let mut block = Some(lists.meta.copy_start).filter(|&b| b != 0);
+            let mut walk = crate::am::storage::ChainWalk::pages(&idx, "copy page");
+            while let Some(b) = block {
+                walk.step();
+                block = idx.read_page(b, |page| {
+                    copies += page.items().count() as u64;
+                    page.next()
+                });
+            }
+            copies
+        });
         json!({
             "node_count": rows,
             "lists": lists.meta.lists,
             "dimensions": lists.meta.dims,
+            "row_format": lists.meta.version,
+            "copies": copies,
         })
     };
     if let (Some(s), Some(e)) = (stats.as_object_mut(), extra.as_object()) {

@@ -8,6 +8,7 @@ use pgrx::pg_sys;
 use pgrx::prelude::*;
 use ruvector_core::dense::{self, avg, binary, text, DenseElement};
 use ruvector_core::{kernels, ErrorKind};
+use ruvector_core::index::kind::Metric;
 
 use crate::datum::{
     numeric_datum_to_f32, ArrayArg, BitOut, ByteaOut, CStringArray, CStringOut, DenseArg, DenseOut, Float8Array,
@@ -105,7 +106,7 @@ fn pair<'a, E: DenseElement>(a: DenseArg<'a, E>, b: DenseArg<'a, E>) -> (&'a [E]
 
 pub fn l2_distance<E: DenseElement>(a: DenseArg<'_, E>, b: DenseArg<'_, E>) -> f64 {
     let (a, b) = pair(a, b);
-    (kernels::l2_squared(a, b) as f64).sqrt()
+    Metric::L2.sql_distance(a, b)
 }
 
 pub fn l2_squared_distance<E: DenseElement>(a: DenseArg<'_, E>, b: DenseArg<'_, E>) -> f64 {
@@ -119,12 +120,13 @@ pub fn inner_product<E: DenseElement>(a: DenseArg<'_, E>, b: DenseArg<'_, E>) ->
 }
 
 pub fn negative_inner_product<E: DenseElement>(a: DenseArg<'_, E>, b: DenseArg<'_, E>) -> f64 {
-    -inner_product(a, b)
+    let (a, b) = pair(a, b);
+    Metric::InnerProduct.sql_distance(a, b)
 }
 
 pub fn cosine_distance<E: DenseElement>(a: DenseArg<'_, E>, b: DenseArg<'_, E>) -> f64 {
     let (a, b) = pair(a, b);
-    kernels::cosine_distance(a, b)
+    Metric::Cosine.sql_distance(a, b)
 }
 
 /// Angular distance for spherical k-means (inputs assumed unit length), as in pgvector.
@@ -134,7 +136,7 @@ pub fn spherical_distance<E: DenseElement>(a: DenseArg<'_, E>, b: DenseArg<'_, E
 
 pub fn l1_distance<E: DenseElement>(a: DenseArg<'_, E>, b: DenseArg<'_, E>) -> f64 {
     let (a, b) = pair(a, b);
-    kernels::l1(a, b) as f64
+    Metric::L1.sql_distance(a, b)
 }
 
 pub fn dims<E: DenseElement>(v: DenseArg<'_, E>) -> i32 {

@@ -66,7 +66,7 @@ pub struct HnswSharedMem {
 #[derive(Clone, Copy, Debug, PartialEq, bytemuck::Pod, bytemuck::Zeroable)]
 pub struct IvfFlatSharedMem {
     pub meta: IvfMeta,
-    pub reserved_words: [u32; 5],
+    pub reserved_words: [u32; 3],
     pub flags: u32,
     pub vectors: u64,
     pub memory_bytes: u64,
@@ -86,7 +86,7 @@ const _: () = {
     assert!(offset_of!(IvfFlatSharedMem, vectors) == 8 * COUNT_WORD);
     assert!(offset_of!(HnswSharedMem, memory_bytes) == 8 * MEMORY_WORD);
     assert!(offset_of!(IvfFlatSharedMem, memory_bytes) == 8 * MEMORY_WORD);
-    assert!(size_of::<IvfMeta>() <= offset_of!(IvfFlatSharedMem, reserved_words) + 20);
+    assert!(size_of::<IvfMeta>() <= offset_of!(IvfFlatSharedMem, reserved_words) + 12);
     assert!(size_of::<Slot>() == 128 && std::mem::align_of::<Slot>() == 64);
 };
 
@@ -420,7 +420,7 @@ mod tests {
         assert_eq!(r.entries().len(), 38);
         // an ivfflat key is another entry
         let ivf = RegistryKey { kind: KIND_IVFFLAT, ..key(1) };
-        let m = IvfMeta { magic: 9, version: 1, dims: 8, lists: 4, metric: 2, centre_block: 1 };
+        let m = IvfMeta { magic: 9, version: 3, dims: 8, lists: 4, metric: 2, centre_block: 1, copy_start: 6, copy_insert: 7 };
         r.publish(&ivf, bytemuck::bytes_of(&m), 0, Some(100));
         let e: IvfFlatSharedMem = r.read(&ivf).unwrap();
         assert_eq!((e.meta, e.vectors), (m, 100));

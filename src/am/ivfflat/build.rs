@@ -24,7 +24,9 @@ use pgrx::prelude::*;
 use ruvector_core::hnsw::tuple::chunk_elems;
 use ruvector_core::index::kind::Metric;
 use ruvector_core::ivf::assign::Form;
-use ruvector_core::ivf::tuple::{encode_list, set_list_insert, IvfMeta, IVF_MAGIC, IVF_VERSION, IVF_VERSION_SQ8};
+use ruvector_core::ivf::tuple::{
+    encode_list, set_list_insert, IvfMeta, COPIES_MIN_DIMS, IVF_MAGIC, IVF_VERSION, IVF_VERSION_COPIES, IVF_VERSION_SQ8,
+};
 use ruvector_core::ivf::{self, KMeansParams, Reservoir};
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -117,10 +119,20 @@ pub fn sq8_rows(kind: IndexKind) -> bool {
 /// GloVe-50 (probes 32) 1.2-1.5 against 3.0.
 const SQ8_MIN_DIMS: usize = 256;
 
+/// Whether an index of this kind may keep a full copy of each row beside
+/// its SQ8 copy (format 3): `ruvector` under L2, inner product and cosine,
+/// whose copies hold the values the SQL operators measure. (A `halfvec`
+/// column is TOASTed from about 1,000 dimensions; not built.)
+pub fn full_copies(kind: IndexKind) -> bool {
+    sq8_rows(kind) && kind.elem == Elem::F32
+}
+
 /// The format version an index of this kind and length is built with (a
 /// column without a typmod: the sample's length, or format 1 without one).
 fn format_version(kind: IndexKind, dims: usize) -> u32 {
-    if sq8_rows(kind) && dims >= SQ8_MIN_DIMS {
+    if full_copies(kind) && dims >= COPIES_MIN_DIMS {
+        IVF_VERSION_COPIES
+    } else if sq8_rows(kind) && dims >= SQ8_MIN_DIMS {
         IVF_VERSION_SQ8
     } else {
         IVF_VERSION
@@ -168,8 +180,9 @@ impl Dims {
     /// As `row`, for the load: the prepared row's stored bytes appended to
     /// `out`, and its norm before preparing; None, with nothing appended,
     /// for a row not indexed. A `ruvector` value is copied once, from the
-    /// datum into `out`, and prepared there.
-    pub(super) fn row_into(&mut self, value: pg_sys::Datum, out: &mut Vec<u8>) -> Option<f64> {
+    /// datum into `out`, and prepared there; with `given` (format 3), also
+    /// appended there as it is.
+    pub(super) fn row_into(&mut self, value: pg_sys::Datum, out: &mut Vec<u8>, given: Option<&mut Vec<u8>>) -> Option<f64> {
         let Measure::Dense(metric) = self.kind.measure else { return self.row_copied(value, out) };
         if self.kind.elem != Elem::F32 {
             return self.row_copied(value, out);
@@ -194,6 +207,9 @@ impl Dims {
         if !kept {
             out.truncate(start);
             return None;
+        }
+        if let Some(given) = given {
+            given.extend_from_slice(bytemuck::cast_slice(v));
         }
         Some(magnitude)
     }
@@ -441,7 +457,8 @@ pub unsafe extern "C-unwind" fn ambuild(
         dims,
         centre_dims: d,
         row_bytes,
-        sq8: meta_version == IVF_VERSION_SQ8,
+        sq8: meta_version == IVF_VERSION_SQ8 || meta_version == IVF_VERSION_COPIES,
+        copies: meta_version == IVF_VERSION_COPIES,
         threads,
         lists,
         budget: memory.saturating_sub(needed).max(1 << 20),
@@ -451,6 +468,15 @@ pub unsafe extern "C-unwind" fn ambuild(
         unsafe { callbacks::scan_heap(heap, index, info, callback, &mut *state) }
     };
     let mut load = load::load(settings, BulkWriter::new(idx), flat, kmeans, scan);
+    // format 3 always has a copy page, so inserts have one to start from
+    let (copy_start, copy_insert) = match load.copy_chain {
+        Some(chain) => chain,
+        None if meta_version == IVF_VERSION_COPIES => {
+            let b = load.writer.empty_page();
+            (b, b)
+        }
+        None => (0, 0),
+    };
     let meta = IvfMeta {
         magic: IVF_MAGIC,
         version: meta_version,
@@ -458,6 +484,8 @@ pub unsafe extern "C-unwind" fn ambuild(
         lists: lists as u32,
         metric: metric_code(kind.measure),
         centre_block: load.list_tuples.first().map_or(1, |t| t.block),
+        copy_start,
+        copy_insert,
     };
     // every list gets a page, so inserts always have one to start from
     for (l, &list_tuple) in load.list_tuples.iter().enumerate() {
@@ -491,17 +519,24 @@ pub unsafe extern "C-unwind" fn ambuildempty(index: pg_sys::Relation) {
     let kind = index_kind(index, "ivfflat");
     let dims = key_column(index).1.max(0) as usize;
     let centre = vec![0u8; kind.elem.row_bytes(dims).unwrap_or(0)];
+    let version = format_version(kind, dims);
+    // blocks 1 (centre), 2 (the list's page) and, format 3, 3 (copies)
+    let copy_block = if version == IVF_VERSION_COPIES { 3 } else { 0 };
+    let list = encode_list(2, 2, &centre);
+    let pages: &[&[&[u8]]] = if copy_block != 0 { &[&[&list], &[], &[]] } else { &[&[&list], &[]] };
     storage::write_init_fork_pages(
         Index::new(index),
         IvfMeta {
             magic: IVF_MAGIC,
-            version: format_version(kind, dims),
+            version,
             dims: dims as u32,
             lists: 1,
             metric: metric_code(kind.measure),
             centre_block: 1,
+            copy_start: copy_block,
+            copy_insert: copy_block,
         },
-        &[&[&encode_list(2, 2, &centre)], &[]],
+        pages,
     );
 }
 

@@ -2,11 +2,14 @@
 //! list's page chain from the list's insert page (`Index::append_to_chain`,
 //! Generic WAL). When the insert had to move past the recorded insert page,
 //! the list tuple is updated to point at the page used, so later inserts skip
-//! the full pages.
+//! the full pages. In format 3 the row's full copy is appended to the copy
+//! pages' chain first (its insert page kept in the meta page the same way),
+//! and the row points at it: a crash between the two leaves a copy no row
+//! points at, of a heap row that never committed, which VACUUM removes.
 
 use pgrx::pg_sys;
 use pgrx::prelude::*;
-use ruvector_core::ivf::tuple::{encode_row, set_list_insert, IvfMeta, IVF_VERSION_SQ8};
+use ruvector_core::ivf::tuple::{copy_pointer_then, encode_row, set_list_insert, IvfMeta, IVF_VERSION_COPIES, IVF_VERSION_SQ8};
 
 use crate::am::callbacks;
 use crate::am::kind::{check_row_dims, index_kind, read_row};
@@ -43,13 +46,26 @@ pub unsafe extern "C-unwind" fn aminsert(
     } else {
         check_row_dims(meta.dims as usize, row.dims);
     }
+    let given = (meta.version == IVF_VERSION_COPIES).then(|| row.raw.clone());
     let (magnitude, row) = row.prepared_with_magnitude(kind);
     let Some(row) = row else { return false }; // zero vector under cosine
     let entry = super::lists::nearest(idx, &meta, kind, &row.query(kind));
-    let tuple = if meta.version == IVF_VERSION_SQ8 {
-        encode_row(tid, &super::sq8_payload(kind, &row.raw, magnitude))
-    } else {
-        encode_row(tid, &row.raw)
+    let tuple = match given {
+        Some(given) => {
+            if meta.copy_insert == 0 {
+                crate::error::raise_code(
+                    PgSqlErrorCode::ERRCODE_INDEX_CORRUPTED,
+                    "ivfflat index of format 3 has no copy pages",
+                );
+            }
+            let copy = idx.append_to_chain(meta.copy_insert, &encode_row(tid, &given));
+            if copy.block != meta.copy_insert {
+                idx.update_meta(|m: &mut IvfMeta| m.copy_insert = copy.block);
+            }
+            encode_row(tid, &copy_pointer_then(copy, &super::sq8_payload(kind, &row.raw, magnitude)))
+        }
+        None if meta.version == IVF_VERSION_SQ8 => encode_row(tid, &super::sq8_payload(kind, &row.raw, magnitude)),
+        None => encode_row(tid, &row.raw),
     };
     let at = idx.append_to_chain(entry.insert, &tuple);
     idx.registry_add::<IvfMeta>(1);

@@ -46,7 +46,7 @@ use pgrx::prelude::*;
 use ruvector_core::index::Tid;
 use ruvector_core::ivf::assign::CentreMatrix;
 use ruvector_core::ivf::kmeans::Cancelled;
-use ruvector_core::ivf::tuple::{append_row, encode_list, ROW_HEADER};
+use ruvector_core::ivf::tuple::{append_row, copy_pointer_then, encode_list, encode_row, COPY_POINTER, ROW_HEADER};
 use ruvector_core::ivf::{self, KMeans};
 
 use super::build::{
@@ -57,13 +57,14 @@ use crate::am::callbacks::{progress, RowMemory, PROGRESS_CREATE_IDX_SUBPHASE, PR
 use crate::am::kind::Elem;
 use crate::am::storage::{tid_of, BulkWriter};
 
-/// Rows read and not yet written: their stored bytes, heap TIDs and (format
-/// 2) norms before preparing.
+/// Rows read and not yet written: their stored bytes, heap TIDs, (formats
+/// 2 and 3) norms before preparing and (format 3) the rows as given.
 #[derive(Default)]
 struct Batch {
     rows: Vec<u8>,
     tids: Vec<Tid>,
     magnitudes: Vec<f64>,
+    given: Vec<u8>,
 }
 
 impl Batch {
@@ -71,17 +72,23 @@ impl Batch {
         self.rows.clear();
         self.tids.clear();
         self.magnitudes.clear();
+        self.given.clear();
+    }
+
+    fn bytes(&self) -> usize {
+        self.rows.len() + self.given.len()
     }
 }
 
 /// An assigned batch as it will be written: each row's list, heap TID and
-/// stored bytes (`stored` each: the SQ8 payload in format 2, the row as
-/// read in format 1).
+/// stored bytes (`stored` each: the SQ8 payload in formats 2 and 3, the row
+/// as read in format 1), and in format 3 each row as given, for its copy.
 struct Assigned {
     lists: Vec<u32>,
     tids: Vec<Tid>,
     rows: Vec<u8>,
     stored: usize,
+    given: Vec<u8>,
 }
 
 /// What assigning rows to lists needs: shared by the worker threads, with
@@ -140,9 +147,10 @@ impl Assigner {
             }),
         };
         let tids = std::mem::take(&mut batch.tids);
+        let given = std::mem::take(&mut batch.given);
         if !self.sq8 {
             let rows = std::mem::take(&mut batch.rows);
-            return Assigned { lists, tids, rows, stored: rb };
+            return Assigned { lists, tids, rows, stored: rb, given };
         }
         // format 2: the SQ8 payloads, one after another, made on the worker
         // threads; the rows as read are no longer needed (their buffer is
@@ -166,7 +174,7 @@ impl Assigner {
                 .collect();
             handles.into_iter().for_each(|h| ruvector_core::workers::joined(h.join()));
         });
-        Assigned { lists, tids, rows: payloads, stored }
+        Assigned { lists, tids, rows: payloads, stored, given }
     }
 }
 
@@ -187,6 +195,8 @@ pub struct Loaded {
     /// Per list: its list tuple, and (first page, last page) of its chain.
     pub list_tuples: Vec<Tid>,
     pub chains: Vec<Option<(u32, u32)>>,
+    /// Format 3: (first page, last page) of the copy pages' chain.
+    pub copy_chain: Option<(u32, u32)>,
     pub heap_tuples: f64,
     pub indexed: f64,
 }
@@ -197,7 +207,10 @@ pub struct LoadSettings {
     /// Dimensions of the centres (the sample's; 1 if it had none).
     pub centre_dims: usize,
     pub row_bytes: usize,
+    /// Rows as SQ8 payloads (formats 2 and 3).
     pub sq8: bool,
+    /// Format 3: each row also as given, on the copy pages.
+    pub copies: bool,
     pub threads: usize,
     pub lists: usize,
     /// Bytes of rows the load may hold at once.
@@ -218,6 +231,7 @@ struct LoadState<'scope, 'env> {
     assigner: Option<Arc<Assigner>>,
     list_tuples: Vec<Tid>,
     chains: Vec<Option<(u32, u32)>>,
+    copy_chain: Option<(u32, u32)>,
     reading: Batch,
     waiting: VecDeque<Batch>,
     assigning: Option<Running<'scope, (Batch, Assigned)>>,
@@ -263,6 +277,7 @@ pub fn load(
             assigner: None,
             list_tuples: Vec::new(),
             chains: vec![None; lists],
+            copy_chain: None,
             reading: Batch::default(),
             waiting: VecDeque::new(),
             assigning: None,
@@ -280,8 +295,8 @@ pub fn load(
             state.waiting.push_back(last);
         }
         state.advance(true);
-        let LoadState { writer, settings, list_tuples, chains, heap_tuples, indexed, .. } = state;
-        Loaded { writer, dims: settings.dims, list_tuples, chains, heap_tuples, indexed }
+        let LoadState { writer, settings, list_tuples, chains, copy_chain, heap_tuples, indexed, .. } = state;
+        Loaded { writer, dims: settings.dims, list_tuples, chains, copy_chain, heap_tuples, indexed }
     })
 }
 
@@ -299,7 +314,7 @@ impl LoadState<'_, '_> {
     fn held_bytes(&self) -> usize {
         let in_flight = if self.assigning.is_some() { self.batch_bytes } else { 0 };
         let pending: usize = self.pending.iter().map(Vec::len).sum();
-        self.reading.rows.len() + self.waiting.iter().map(|b| b.rows.len()).sum::<usize>() + in_flight + pending
+        self.reading.bytes() + self.waiting.iter().map(Batch::bytes).sum::<usize>() + in_flight + pending
     }
 
     /// Move the load on: take k-means' centres once they are there, write a
@@ -398,21 +413,48 @@ impl LoadState<'_, '_> {
         }));
     }
 
-    /// Move an assigned batch's rows to their lists' pending runs, as tuples.
+    /// Move an assigned batch's rows to their lists' pending runs, as tuples
+    /// (format 3: each row's copy written first, and the row pointing at it).
     fn take_rows(&mut self, assigned: &Assigned) {
+        let given_bytes = if self.settings.copies { assigned.given.len() / assigned.tids.len().max(1) } else { 0 };
         for (i, &l) in assigned.lists.iter().enumerate() {
-            append_row(
-                &mut self.pending[l as usize],
-                assigned.tids[i],
-                &assigned.rows[i * assigned.stored..(i + 1) * assigned.stored],
-            );
+            let stored = &assigned.rows[i * assigned.stored..(i + 1) * assigned.stored];
+            if given_bytes == 0 {
+                append_row(&mut self.pending[l as usize], assigned.tids[i], stored);
+                continue;
+            }
+            let copy = self.write_copy(&encode_row(assigned.tids[i], &assigned.given[i * given_bytes..(i + 1) * given_bytes]));
+            append_row(&mut self.pending[l as usize], assigned.tids[i], &copy_pointer_then(copy, stored));
         }
+        if given_bytes != 0 {
+            self.writer.close_page();
+        }
+    }
+
+    /// Write a row's copy at the end of the copy pages' chain.
+    fn write_copy(&mut self, tuple: &[u8]) -> Tid {
+        if let Some((_, tail)) = self.copy_chain {
+            if let Some(t) = self.writer.add_to(tail, tuple) {
+                return t;
+            }
+        }
+        self.writer.close_page();
+        let t = self.writer.add_next(tuple, false);
+        self.copy_chain = Some(match self.copy_chain {
+            Some((start, tail)) => {
+                self.writer.link(tail, t.block);
+                (start, t.block)
+            }
+            None => (t.block, t.block),
+        });
+        t
     }
 
     /// Write every list's pending rows that reach `min_bytes`: onto the room
     /// left on the list's last page, then onto new pages chained after it.
     fn write_runs(&mut self, min_bytes: usize) {
-        let Some(tuple_bytes) = self.assigner.as_ref().map(|a| ROW_HEADER + a.stored_bytes()) else { return };
+        let header = if self.settings.copies { ROW_HEADER + COPY_POINTER } else { ROW_HEADER };
+        let Some(tuple_bytes) = self.assigner.as_ref().map(|a| header + a.stored_bytes()) else { return };
         progress(PROGRESS_CREATE_IDX_SUBPHASE, PHASE_LOAD);
         for l in 0..self.pending.len() {
             if self.pending[l].is_empty() || self.pending[l].len() < min_bytes {
@@ -481,7 +523,8 @@ unsafe extern "C-unwind" fn load_callback(
     }
     let (dims, batch) = (&mut state.settings.dims, &mut state.reading);
     let start = batch.rows.len();
-    let Some(magnitude) = state.memory.read(|| dims.row_into(value, &mut batch.rows)) else { return };
+    let given = state.settings.copies.then_some(&mut batch.given);
+    let Some(magnitude) = state.memory.read(|| dims.row_into(value, &mut batch.rows, given)) else { return };
     if batch.rows.len() - start != state.settings.row_bytes {
         // a column without dimensions whose sample had no row (the centres
         // are placeholders) met rows added since: the lists cannot hold them

@@ -21,18 +21,33 @@
 //! 510 dimensions) that fetch is a TOAST lookup per row returned. Such rows
 //! carry `EXACT_ROW` in their batch key.
 //!
+//! An index of format 3 (`ruvector` of 500 dimensions and more) keeps, beside
+//! each row's SQ8 copy, a pointer to a full copy of the vector on the copy
+//! pages. The scan then reorders itself, as the executor would: it takes
+//! rows in bound order, reads each one's copy (`Index::read`, one share
+//! lock), measures it with the SQL operator's own function
+//! (`Metric::sql_distance`, on the query and the row as given) and hands a
+//! row over once its distance is at most the next row's bound. Every row
+//! comes with its exact distance, and the executor fetches no vector (for a
+//! value stored out of line, no TOAST lookup). A copy that is missing or
+//! holds another heap TID (the row was vacuumed away meanwhile) leaves the
+//! row with its bound, for the executor to recheck.
+//!
 //! With `ivfflat.iterative_scan = relaxed_order`, once the probed lists are
 //! exhausted the next `probes` lists are scanned the same way, until
 //! `ivfflat.max_probes` lists have been probed; rows of a later round may be
 //! nearer than rows already returned (hence "relaxed").
 
-use std::collections::VecDeque;
+use std::cmp::{Ordering, Reverse};
+use std::collections::{BinaryHeap, VecDeque};
 
 use pgrx::pg_sys;
 use pgrx::prelude::*;
 use ruvector_core::index::kind::{Measure, Metric};
 use ruvector_core::ivf::sq8_rows::BoundQuery;
-use ruvector_core::ivf::tuple::{parse_row, IVF_VERSION_SQ8, ROW_HEADER};
+use ruvector_core::hnsw::tuple::chunk_elems;
+use ruvector_core::index::Tid;
+use ruvector_core::ivf::tuple::{parse_row, row_copy, row_payload_at, IVF_VERSION_COPIES, IVF_VERSION_SQ8, ROW_HEADER};
 use ruvector_core::ivf::{nearest_n, BoundedTopK, Scored};
 
 use super::lists::ListEntry;
@@ -47,13 +62,61 @@ const FIRST_BATCH: usize = 128;
 /// distance is exact rather than a lower bound.
 const EXACT_ROW: u64 = 1 << 63;
 
+/// A format-3 row measured on its copy (or, without one, its bound): the
+/// value handed to the executor, ordered with NaN last as PostgreSQL orders
+/// float8, ties by heap TID.
+#[derive(Clone, Copy, Debug)]
+struct Measured {
+    value: f64,
+    key: u64,
+    exact: bool,
+}
+
+fn nan_last(v: f64) -> f64 {
+    if v.is_nan() { f64::NAN } else { v }
+}
+
+impl PartialEq for Measured {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == Ordering::Equal
+    }
+}
+impl Eq for Measured {}
+impl PartialOrd for Measured {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Measured {
+    fn cmp(&self, other: &Self) -> Ordering {
+        nan_last(self.value).total_cmp(&nan_last(other.value)).then(self.key.cmp(&other.key))
+    }
+}
+
+/// Format 3: the query as given, and the rows read from the bound order but
+/// not yet handed over, with where the copies of this round's rows are.
+#[derive(Default)]
+struct Copies {
+    metric: Option<Metric>,
+    given: Vec<f32>,
+    /// The copy of each row offered to this round's batch, by batch key.
+    of: rustc_hash::FxHashMap<u64, Tid>,
+    measured: BinaryHeap<Reverse<Measured>>,
+}
+
 struct ScanState {
     kind: IndexKind,
     query: Option<(usize, Query)>,
     /// The query's norm before preparing (dense types).
     magnitude: f64,
-    /// Format 2: the query, ready to bound rows' distances (set by `start`).
+    /// The query as given (dense types).
+    given: Vec<u8>,
+    /// Format 2 and 3: the query, ready to bound rows' distances (set by `start`).
     bounds: Option<BoundQuery>,
+    /// Where a row's stored vector starts in its tuple.
+    payload_at: usize,
+    /// Format 3 (`copies.metric` set by `start`).
+    copies: Copies,
     /// Lists nearest first, once read.
     order: Vec<ListEntry>,
     /// The lists of the current round: `order[round]`.
@@ -71,6 +134,10 @@ impl ScanState {
     fn reset(&mut self) {
         self.query = None;
         self.bounds = None;
+        self.payload_at = ROW_HEADER;
+        self.copies.metric = None;
+        self.copies.of.clear();
+        self.copies.measured.clear();
         self.order.clear();
         self.round = 0..0;
         self.batch = FIRST_BATCH;
@@ -83,8 +150,15 @@ impl ScanState {
     fn start(&mut self, index: Index) {
         self.started = true;
         let meta = super::lists::meta(index);
-        if meta.version == IVF_VERSION_SQ8 {
+        if meta.version == IVF_VERSION_SQ8 || meta.version == IVF_VERSION_COPIES {
             self.bounds = self.query.as_ref().map(|(_, q)| bound_query(self.kind, q, self.magnitude));
+        }
+        self.payload_at = row_payload_at(meta.version);
+        if meta.version == IVF_VERSION_COPIES && self.query.is_some() {
+            if let Measure::Dense(metric) = self.kind.measure {
+                self.copies.metric = Some(metric);
+                self.copies.given = chunk_elems::<f32>(&self.given).into_owned();
+            }
         }
         // A NULL query (`ORDER BY v <-> NULL`) measures every distance as 0,
         // as pgvector does: the first `probes` lists, all their rows.
@@ -107,6 +181,8 @@ impl ScanState {
         // format 1: the kernel chosen once for the round, not per row
         let query = self.query.as_ref().map(|(_, q)| q.row_measure(self.kind.measure));
         let bounds = self.bounds.as_ref();
+        let (payload_at, copies) = (self.payload_at, self.copies.metric.is_some());
+        self.copies.of.clear();
         let mut top = BoundedTopK::new(self.batch, self.after);
         let lists = &self.order[self.round.clone()];
         for (i, entry) in lists.iter().enumerate() {
@@ -124,7 +200,7 @@ impl ScanState {
                     for (_, bytes) in page.items_by_address() {
                         ahead.keep_pace(bytes.len());
                         // the TID is decoded only for rows that can enter the batch
-                        let Some(raw) = bytes.get(ROW_HEADER..) else { continue };
+                        let Some(raw) = bytes.get(payload_at..) else { continue };
                         let (distance, exact) = match (bounds, &query) {
                             // an exact row measured exactly only if its bound can enter
                             (Some(b), _) => b.row_key_within(raw, top.threshold()),
@@ -135,7 +211,13 @@ impl ScanState {
                         if distance.partial_cmp(&top.threshold()) != Some(std::cmp::Ordering::Greater) {
                             if let Some((tid, _)) = parse_row(bytes) {
                                 let flag = if exact { EXACT_ROW } else { 0 };
-                                top.offer(Scored { distance, key: tid_key(tid) | flag });
+                                let key = tid_key(tid) | flag;
+                                if copies && !exact {
+                                    if let Some(copy) = row_copy(bytes) {
+                                        self.copies.of.insert(key, copy);
+                                    }
+                                }
+                                top.offer(Scored { distance, key });
                             }
                         }
                     }
@@ -152,10 +234,11 @@ impl ScanState {
         self.results.extend(rows);
     }
 
-    /// The next row, scanning further batches and rounds as needed.
-    fn next(&mut self, index: Index) -> Option<Scored> {
+    /// The next row in bound order, left in place, scanning further batches
+    /// and rounds as needed.
+    fn peek(&mut self, index: Index) -> Option<Scored> {
         loop {
-            if let Some(r) = self.results.pop_front() {
+            if let Some(&r) = self.results.front() {
                 return Some(r);
             }
             if self.more {
@@ -176,6 +259,60 @@ impl ScanState {
     }
 }
 
+impl ScanState {
+    /// The next row in bound order (formats 1 and 2).
+    fn next(&mut self, index: Index) -> Option<Scored> {
+        self.peek(index)?;
+        self.results.pop_front()
+    }
+
+    /// Format 3: the next row in exact order. Rows are taken in bound order
+    /// and measured on their copies; the nearest measured row is handed over
+    /// once no row still to come can be nearer (its distance is at most the
+    /// next row's bound, and every later bound is at least that one).
+    fn next_measured(&mut self, index: Index) -> Option<Measured> {
+        loop {
+            let next = self.peek(index);
+            let bounds = self.bounds.as_ref()?;
+            if let Some(Reverse(top)) = self.copies.measured.peek() {
+                let ready = match next {
+                    None => true,
+                    Some(r) => nan_last(top.value).total_cmp(&nan_last(bounds.reported(r.distance))) != Ordering::Greater,
+                };
+                if ready {
+                    return self.copies.measured.pop().map(|Reverse(m)| m);
+                }
+            }
+            let row = next?;
+            self.results.pop_front();
+            let bound = Measured { value: bounds.reported(row.distance), key: row.key & !EXACT_ROW, exact: false };
+            let measured = if row.key & EXACT_ROW != 0 {
+                Measured { exact: true, ..bound }
+            } else {
+                self.measure_copy(index, row.key).map_or(bound, |value| Measured { value, exact: true, ..bound })
+            };
+            self.copies.measured.push(Reverse(measured));
+        }
+    }
+
+    /// The SQL operator's distance from the query to the row with this batch
+    /// key, measured on its copy; None if the copy is not there (or not the
+    /// row's: another heap TID, another length).
+    fn measure_copy(&self, index: Index, key: u64) -> Option<f64> {
+        let (metric, copy) = (self.copies.metric?, *self.copies.of.get(&key)?);
+        let tid = tid_from_key(key);
+        let given = &self.copies.given;
+        index.read(copy, |bytes| {
+            let (copy_of, values) = parse_row(bytes)?;
+            if copy_of != tid || values.len() != given.len() * 4 {
+                return None;
+            }
+            // (borrowed: a page's items are MAXALIGNed, and the vector 8 bytes in)
+            Some(metric.sql_distance(given, &chunk_elems::<f32>(values)))
+        })?
+    }
+}
+
 impl callbacks::OrderedScan for ScanState {
     fn kind(&self) -> IndexKind {
         self.kind
@@ -184,6 +321,7 @@ impl callbacks::OrderedScan for ScanState {
     fn restart(&mut self, query: Option<callbacks::ScanQuery>) {
         self.reset();
         self.magnitude = query.as_ref().map_or(0.0, |q| q.magnitude);
+        self.given = query.as_ref().map_or_else(Vec::new, |q| q.given.clone());
         self.query = query.map(|q| (q.dims, q.query));
     }
 }
@@ -224,7 +362,10 @@ pub unsafe extern "C-unwind" fn ambeginscan(
             kind: index_kind(index, "ivfflat"),
             query: None,
             magnitude: 0.0,
+            given: Vec::new(),
             bounds: None,
+            payload_at: ROW_HEADER,
+            copies: Copies::default(),
             order: Vec::new(),
             round: 0..0,
             batch: FIRST_BATCH,
@@ -258,6 +399,16 @@ pub unsafe extern "C-unwind" fn amgettuple(scan: pg_sys::IndexScanDesc, _dir: pg
     let (state, index) = unsafe { (callbacks::scan_state::<ScanState>(scan), Index::new((*scan).indexRelation)) };
     if !state.started {
         state.start(index);
+    }
+    if state.copies.metric.is_some() {
+        return match state.next_measured(index) {
+            Some(row) => {
+                // SAFETY: the scan being read; ambeginscan made room for the value.
+                unsafe { callbacks::return_row_with_distance(scan, tid_from_key(row.key), row.value, row.exact) };
+                true
+            }
+            None => false,
+        };
     }
     match state.next(index) {
         Some(row) => {

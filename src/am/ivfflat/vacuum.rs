@@ -2,11 +2,14 @@
 //! tuples whose heap TIDs are dead (one Generic WAL record per page changed,
 //! under that page's exclusive lock alone). The list's insert page is moved
 //! back to the first page that gained room, so inserts refill freed space
-//! before the chain grows.
+//! before the chain grows. In format 3 the copy pages' chain is walked the
+//! same way after the lists, but a dead copy's line pointer is freed without
+//! compacting the page (`Index::free_items`), so every other copy keeps the
+//! offset its row points at.
 
 use pgrx::pg_sys;
 use pgrx::prelude::*;
-use ruvector_core::ivf::tuple::{parse_row, set_list_insert};
+use ruvector_core::ivf::tuple::{parse_row, set_list_insert, IvfMeta, IVF_VERSION_COPIES};
 
 use super::lists::Lists;
 use crate::am::callbacks;
@@ -55,10 +58,48 @@ pub unsafe extern "C-unwind" fn ambulkdelete(
             }
         }
     }
-    index.registry_add::<ruvector_core::ivf::tuple::IvfMeta>(-(removed as i64));
+    if lists.meta.version == IVF_VERSION_COPIES {
+        // SAFETY: the callback only reads the TID.
+        free_dead_copies(index, lists.meta.copy_start, |tid| unsafe {
+            let mut ptr = item_pointer(tid);
+            callback(&mut ptr, callback_state)
+        });
+    }
+    index.registry_add::<IvfMeta>(-(removed as i64));
     // SAFETY: stats is valid (passed in or allocated above).
     unsafe { callbacks::record_stats(stats, removed, remaining, index.nblocks()) };
     stats
+}
+
+/// Free the copies of dead heap rows on the copy pages' chain from `start`
+/// (the rows pointing at them are gone from the lists already, or go in
+/// this VACUUM), and move the meta page's insert page back to the first page
+/// that gained room.
+fn free_dead_copies(index: Index, start: u32, mut dead: impl FnMut(ruvector_core::index::Tid) -> bool) {
+    let mut block = (start != 0).then_some(start);
+    let mut first_with_room = None;
+    let mut walk = ChainWalk::pages(&index, "copy page");
+    while let Some(b) = block {
+        walk.step();
+        let (doomed, next) = index.read_page(b, |page| {
+            let doomed: Vec<u16> =
+                page.items().filter(|(_, bytes)| parse_row(bytes).is_some_and(|(tid, _)| dead(tid))).map(|(o, _)| o).collect();
+            (doomed, page.next())
+        });
+        if !doomed.is_empty() {
+            index.free_items(b, &doomed);
+            first_with_room.get_or_insert(b);
+        }
+        block = next;
+        pgrx::check_for_interrupts!();
+    }
+    if let Some(b) = first_with_room {
+        index.update_meta(|m: &mut IvfMeta| {
+            if m.copy_insert != b {
+                m.copy_insert = b;
+            }
+        });
+    }
 }
 
 #[pg_guard]

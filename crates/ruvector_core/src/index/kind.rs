@@ -35,6 +35,19 @@ impl Metric {
         }
     }
 
+    /// The SQL operator's distance (`<->`, `<#>`, `<=>`, `<+>`) between two
+    /// vectors as the table holds them, not prepared: the operators compute
+    /// exactly this, so an index that reports it for a row needs no recheck.
+    #[inline]
+    pub fn sql_distance<T: kernels::KernelElement>(self, a: &[T], b: &[T]) -> f64 {
+        match self {
+            Metric::L2 => (kernels::l2_squared(a, b) as f64).sqrt(),
+            Metric::InnerProduct => -(kernels::dot(a, b) as f64),
+            Metric::Cosine => kernels::cosine_distance(a, b),
+            Metric::L1 => kernels::l1(a, b) as f64,
+        }
+    }
+
     /// The same distance from an f32 query to an SQ8 copy (see `crate::sq8`).
     #[inline]
     pub fn sq8_distance(self, q: &[f32], v: kernels::Sq8Ref) -> f32 {

@@ -9,7 +9,15 @@
 //!   padding so the vector starts 8-byte aligned (pages MAXALIGN items), then
 //!   the vector: in format 1 (`IVF_VERSION`) in the index's element type; in
 //!   format 2 (`IVF_VERSION_SQ8`: `ruvector` and `halfvec` under L2, inner
-//!   product and cosine) an SQ8 copy with error bounds, `ivf::sq8_rows`.
+//!   product and cosine) an SQ8 copy with error bounds, `ivf::sq8_rows`; in
+//!   format 3 (`IVF_VERSION_COPIES`: `ruvector` of `COPIES_MIN_DIMS` and
+//!   more) where the row's full copy is (`COPY_POINTER` bytes), then the SQ8
+//!   copy as in format 2.
+//! - Format 3: a full copy per row on the copy pages (a chain from
+//!   `IvfMeta::copy_start`): the heap TID, 2 bytes of padding, the vector as
+//!   the table holds it (f32, not normalised), in a row tuple's layout. A copy
+//!   keeps its offset for life (VACUUM frees line pointers without compacting
+//!   the page), and a reader checks its heap TID against the row's.
 
 #![forbid(unsafe_code)]
 
@@ -27,6 +35,10 @@ pub struct IvfMeta {
     pub metric: u32,
     /// First centre page (the centre pages form a chain).
     pub centre_block: u32,
+    /// Format 3: the first copy page, and the page inserts start from (0 in
+    /// formats 1 and 2).
+    pub copy_start: u32,
+    pub copy_insert: u32,
 }
 
 pub const IVF_MAGIC: u32 = 0x7276_6976; // "rviv"
@@ -35,6 +47,21 @@ pub const IVF_VERSION: u32 = 1;
 /// Format 2: rows hold an SQ8 copy and bounds (`ivf::sq8_rows`); a scan
 /// reports lower bounds and the executor rechecks.
 pub const IVF_VERSION_SQ8: u32 = 2;
+/// Format 3: format 2's rows, each also pointing at a full copy of its
+/// vector on the copy pages; a scan reads the copies of the rows it returns
+/// and reports their exact distances, so the executor rechecks nothing
+/// (no TOAST fetch per row returned).
+pub const IVF_VERSION_COPIES: u32 = 3;
+
+/// The fewest dimensions a `ruvector` index is built with full copies
+/// (format 3) for: from about 500 elements (2 kB) a table's row exceeds
+/// PostgreSQL's TOAST threshold (`TOAST_TUPLE_THRESHOLD`, 2,032 bytes of an
+/// 8 kB page) and the vector is compressed or stored out of line, so the
+/// executor's recheck of each row returned is a TOAST fetch.
+pub const COPIES_MIN_DIMS: usize = 500;
+
+/// Bytes of a format-3 row's pointer to its copy (block, offset, padding).
+pub const COPY_POINTER: usize = 8;
 
 pub const LIST_HEADER: usize = 8;
 pub const ROW_HEADER: usize = 8;
@@ -83,6 +110,28 @@ pub fn append_row(out: &mut Vec<u8>, heap: Tid, vector: &[u8]) {
     out.extend_from_slice(vector);
 }
 
+/// Where a row's stored vector starts in its tuple, by format.
+pub fn row_payload_at(version: u32) -> usize {
+    if version == IVF_VERSION_COPIES {
+        ROW_HEADER + COPY_POINTER
+    } else {
+        ROW_HEADER
+    }
+}
+
+/// A format-3 row's stored bytes: the pointer to its copy, then `payload`.
+pub fn copy_pointer_then(copy: Tid, payload: &[u8]) -> Vec<u8> {
+    let mut b = vec![0u8; COPY_POINTER];
+    copy.write(&mut b[..Tid::BYTES]);
+    b.extend_from_slice(payload);
+    b
+}
+
+/// The copy a format-3 row tuple points at.
+pub fn row_copy(b: &[u8]) -> Option<Tid> {
+    b.get(ROW_HEADER..ROW_HEADER + Tid::BYTES).map(Tid::read)
+}
+
 /// (heap TID, vector bytes) of a row tuple.
 pub fn parse_row(b: &[u8]) -> Option<(Tid, &[u8])> {
     (b.len() >= ROW_HEADER).then(|| (Tid::read(&b[0..Tid::BYTES]), &b[ROW_HEADER..]))
@@ -103,5 +152,15 @@ mod tests {
         let r = encode_row(tid, &[5, 6]);
         assert_eq!(parse_row(&r), Some((tid, &[5u8, 6][..])));
         assert_eq!(parse_row(&[1, 2]), None);
+    }
+
+    #[test]
+    fn a_format_3_row_points_at_its_copy() {
+        let (heap, copy) = (Tid { block: 5, offset: 2 }, Tid { block: 80_000, offset: 7 });
+        let row = encode_row(heap, &copy_pointer_then(copy, &[9, 8, 7]));
+        assert_eq!(row_copy(&row), Some(copy));
+        assert_eq!(&row[row_payload_at(IVF_VERSION_COPIES)..], &[9, 8, 7]);
+        assert_eq!(row_payload_at(IVF_VERSION_SQ8), ROW_HEADER);
+        assert_eq!(row_copy(&row[..ROW_HEADER + 3]), None);
     }
 }
