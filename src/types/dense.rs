@@ -7,8 +7,8 @@ use core::ffi::CStr;
 use pgrx::pg_sys;
 use pgrx::prelude::*;
 use ruvector_core::dense::{self, avg, binary, text, DenseElement};
-use ruvector_core::{kernels, ErrorKind};
 use ruvector_core::index::kind::Metric;
+use ruvector_core::{kernels, ErrorKind};
 
 use crate::datum::{
     numeric_datum_to_f32, ArrayArg, BitOut, ByteaOut, CStringArray, CStringOut, DenseArg, DenseOut, Float8Array,

@@ -53,6 +53,15 @@ DELETE FROM witems WHERE id % 4 = 0;
 VACUUM witems;
 INSERT INTO witems SELECT i, (SELECT array_agg(random()) FROM generate_series(1, 256) WHERE i > 0) FROM generate_series(3001, 3300) i;
 CREATE TABLE wqueries AS SELECT i, (SELECT array_agg(random()) FROM generate_series(1, 256) WHERE i > 0)::ruvector(256) AS v FROM generate_series(1, 10) i;
+-- 600 dimensions: SQ8 rows with full copies on copy pages (format 3)
+CREATE TABLE citems (id int PRIMARY KEY, v ruvector(600));
+INSERT INTO citems SELECT i, (SELECT array_agg(random()) FROM generate_series(1, 600) WHERE i > 0) FROM generate_series(1, 1000) i;
+CREATE INDEX citems_ivf ON citems USING ivfflat (v vector_l2_ops) WITH (lists = 5);
+INSERT INTO citems SELECT i, (SELECT array_agg(random()) FROM generate_series(1, 600) WHERE i > 0) FROM generate_series(1001, 1500) i;
+DELETE FROM citems WHERE id % 4 = 0;
+VACUUM citems;
+INSERT INTO citems SELECT i, (SELECT array_agg(random()) FROM generate_series(1, 600) WHERE i > 0) FROM generate_series(1501, 1700) i;
+CREATE TABLE cqueries AS SELECT i, (SELECT array_agg(random()) FROM generate_series(1, 600) WHERE i > 0)::ruvector(600) AS v FROM generate_series(1, 10) i;
 SQL
 
 lsn=$("${P[@]}" -p "$pport" -Atc "SELECT pg_current_wal_lsn()")
@@ -80,6 +89,12 @@ SELECT count(*) FROM (SELECT id FROM litems ORDER BY v <-> (SELECT v FROM querie
 SET ivfflat.probes = 3;
 SELECT q.i, string_agg(a.id::text, $$,$$ ORDER BY a.n) FROM wqueries q,
   LATERAL (SELECT id, row_number() OVER () AS n FROM (SELECT id FROM witems ORDER BY v <=> q.v LIMIT 10) s) a GROUP BY q.i ORDER BY q.i;
+SET ivfflat.probes = 2;
+SELECT q.i, string_agg(a.id::text || $$:$$ || a.d::text, $$,$$ ORDER BY a.n) FROM cqueries q,
+  LATERAL (SELECT id, d, row_number() OVER () AS n FROM (SELECT id, v <-> q.v AS d FROM citems ORDER BY v <-> q.v LIMIT 10) s) a GROUP BY q.i ORDER BY q.i;
+SELECT ruvector_index_stats($$citems_ivf$$)->>$$copies$$;
+SET ivfflat.probes = 5;
+SELECT count(*) FROM (SELECT id FROM citems ORDER BY v <-> (SELECT v FROM cqueries WHERE i = 1)) s;
 SET ivfflat.probes = 10;
 SELECT count(*) FROM (SELECT id FROM witems ORDER BY v <=> (SELECT v FROM wqueries WHERE i = 1)) s;'
 on_primary=$("${P[@]}" -p "$pport" -Atc "$query")
@@ -89,7 +104,13 @@ if [ "$on_primary" != "$on_standby" ]; then
     echo "replica: 0 passed, 1 failed"
     exit 1
 fi
-# every row of the SQ8 index when all its lists are probed
+# every row of the SQ8 indexes when all their lists are probed, and a
+# copy per row of the 600-d one
+if [ "$(echo "$on_primary" | tail -3 | head -2 | tr '\n' ' ')" != "1325 1325 " ]; then
+    echo "replica: the 600-d ivfflat index has $(echo "$on_primary" | tail -3 | head -1) copies and returned $(echo "$on_primary" | tail -2 | head -1) rows, not 1325"
+    echo "replica: 0 passed, 1 failed"
+    exit 1
+fi
 if [ "$(echo "$on_primary" | tail -1)" != 2550 ]; then
     echo "replica: the 256-d ivfflat index returned $(echo "$on_primary" | tail -1) rows, not 2550"
     echo "replica: 0 passed, 1 failed"

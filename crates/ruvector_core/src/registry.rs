@@ -420,7 +420,16 @@ mod tests {
         assert_eq!(r.entries().len(), 38);
         // an ivfflat key is another entry
         let ivf = RegistryKey { kind: KIND_IVFFLAT, ..key(1) };
-        let m = IvfMeta { magic: 9, version: 3, dims: 8, lists: 4, metric: 2, centre_block: 1, copy_start: 6, copy_insert: 7 };
+        let m = IvfMeta {
+            magic: 9,
+            version: 3,
+            dims: 8,
+            lists: 4,
+            metric: 2,
+            centre_block: 1,
+            copy_start: 6,
+            copy_insert: 7,
+        };
         r.publish(&ivf, bytemuck::bytes_of(&m), 0, Some(100));
         let e: IvfFlatSharedMem = r.read(&ivf).unwrap();
         assert_eq!((e.meta, e.vectors), (m, 100));

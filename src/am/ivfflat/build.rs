@@ -127,10 +127,24 @@ pub fn full_copies(kind: IndexKind) -> bool {
     sq8_rows(kind) && kind.elem == Elem::F32
 }
 
+/// Whether a format-3 row with this SQ8 payload gets a full copy: all rows,
+/// except under L2 and inner product those whose SQ8 copy is exact (a scan
+/// ranks them by their exact distance already, `BoundQuery::with_exact_rows`;
+/// in the rare query it cannot, the executor rechecks them). Such a row
+/// points at `Tid::INVALID`.
+pub fn needs_copy(kind: IndexKind, payload: &[u8], dims: usize) -> bool {
+    !(matches!(kind.measure, Measure::Dense(Metric::L2 | Metric::InnerProduct))
+        && ivf::sq8_rows::payload_is_exact(payload, dims))
+}
+
 /// The format version an index of this kind and length is built with (a
 /// column without a typmod: the sample's length, or format 1 without one).
-fn format_version(kind: IndexKind, dims: usize) -> u32 {
-    if full_copies(kind) && dims >= COPIES_MIN_DIMS {
+/// Full copies (format 3) only where the executor's recheck would fetch the
+/// vector from the TOAST table: not for a column the table keeps in its rows
+/// (storage `main` or `plain`), whose recheck reads the heap page it fetches
+/// anyway; such an index stays small and quick to build.
+fn format_version(index: pg_sys::Relation, kind: IndexKind, dims: usize) -> u32 {
+    if full_copies(kind) && dims >= COPIES_MIN_DIMS && !crate::am::kind::vector_stored_inline(index) {
         IVF_VERSION_COPIES
     } else if sq8_rows(kind) && dims >= SQ8_MIN_DIMS {
         IVF_VERSION_SQ8
@@ -182,7 +196,12 @@ impl Dims {
     /// for a row not indexed. A `ruvector` value is copied once, from the
     /// datum into `out`, and prepared there; with `given` (format 3), also
     /// appended there as it is.
-    pub(super) fn row_into(&mut self, value: pg_sys::Datum, out: &mut Vec<u8>, given: Option<&mut Vec<u8>>) -> Option<f64> {
+    pub(super) fn row_into(
+        &mut self,
+        value: pg_sys::Datum,
+        out: &mut Vec<u8>,
+        given: Option<&mut Vec<u8>>,
+    ) -> Option<f64> {
         let Measure::Dense(metric) = self.kind.measure else { return self.row_copied(value, out) };
         if self.kind.elem != Elem::F32 {
             return self.row_copied(value, out);
@@ -449,7 +468,7 @@ pub unsafe extern "C-unwind" fn ambuild(
     let kmeans = move |flat: &[f32], stop: &AtomicBool| ivf::kmeans(flat, d, params, |_| !stop.load(Ordering::Relaxed));
     let row_bytes = kind.elem.row_bytes(d).unwrap_or(0);
     let idx = Index::new(index);
-    let meta_version = format_version(kind, dims.dims);
+    let meta_version = format_version(index, kind, dims.dims);
     // SAFETY: reading the heap relation's pg_class row that the relcache holds.
     let expected = unsafe { (*(*heap).rd_rel).reltuples.max(0.0) as i64 };
     progress(PROGRESS_CREATE_IDX_TUPLES_TOTAL, expected);
@@ -519,7 +538,7 @@ pub unsafe extern "C-unwind" fn ambuildempty(index: pg_sys::Relation) {
     let kind = index_kind(index, "ivfflat");
     let dims = key_column(index).1.max(0) as usize;
     let centre = vec![0u8; kind.elem.row_bytes(dims).unwrap_or(0)];
-    let version = format_version(kind, dims);
+    let version = format_version(index, kind, dims);
     // blocks 1 (centre), 2 (the list's page) and, format 3, 3 (copies)
     let copy_block = if version == IVF_VERSION_COPIES { 3 } else { 0 };
     let list = encode_list(2, 2, &centre);

@@ -9,7 +9,10 @@
 
 use pgrx::pg_sys;
 use pgrx::prelude::*;
-use ruvector_core::ivf::tuple::{copy_pointer_then, encode_row, set_list_insert, IvfMeta, IVF_VERSION_COPIES, IVF_VERSION_SQ8};
+use ruvector_core::index::Tid;
+use ruvector_core::ivf::tuple::{
+    copy_pointer_then, encode_row, set_list_insert, IvfMeta, IVF_VERSION_COPIES, IVF_VERSION_SQ8,
+};
 
 use crate::am::callbacks;
 use crate::am::kind::{check_row_dims, index_kind, read_row};
@@ -58,11 +61,17 @@ pub unsafe extern "C-unwind" fn aminsert(
                     "ivfflat index of format 3 has no copy pages",
                 );
             }
-            let copy = idx.append_to_chain(meta.copy_insert, &encode_row(tid, &given));
-            if copy.block != meta.copy_insert {
-                idx.update_meta(|m: &mut IvfMeta| m.copy_insert = copy.block);
-            }
-            encode_row(tid, &copy_pointer_then(copy, &super::sq8_payload(kind, &row.raw, magnitude)))
+            let payload = super::sq8_payload(kind, &row.raw, magnitude);
+            let copy = if super::needs_copy(kind, &payload, row.dims) {
+                let copy = idx.append_to_chain(meta.copy_insert, &encode_row(tid, &given));
+                if copy.block != meta.copy_insert {
+                    idx.update_meta(|m: &mut IvfMeta| m.copy_insert = copy.block);
+                }
+                copy
+            } else {
+                Tid::INVALID
+            };
+            encode_row(tid, &copy_pointer_then(copy, &payload))
         }
         None if meta.version == IVF_VERSION_SQ8 => encode_row(tid, &super::sq8_payload(kind, &row.raw, magnitude)),
         None => encode_row(tid, &row.raw),

@@ -46,11 +46,11 @@ use pgrx::prelude::*;
 use ruvector_core::index::Tid;
 use ruvector_core::ivf::assign::CentreMatrix;
 use ruvector_core::ivf::kmeans::Cancelled;
-use ruvector_core::ivf::tuple::{append_row, copy_pointer_then, encode_list, encode_row, COPY_POINTER, ROW_HEADER};
+use ruvector_core::ivf::tuple::{append_row, copy_pointer_then, encode_list, COPY_POINTER, ROW_HEADER};
 use ruvector_core::ivf::{self, KMeans};
 
 use super::build::{
-    centre_bytes, dense_values, product_form, sq8_payload, Dims, PHASE_ASSIGN, PHASE_KMEANS, PHASE_LOAD,
+    centre_bytes, dense_values, needs_copy, product_form, sq8_payload, Dims, PHASE_ASSIGN, PHASE_KMEANS, PHASE_LOAD,
 };
 use super::lists::Centres;
 use crate::am::callbacks::{progress, RowMemory, PROGRESS_CREATE_IDX_SUBPHASE, PROGRESS_CREATE_IDX_TUPLES_DONE};
@@ -82,13 +82,12 @@ impl Batch {
 
 /// An assigned batch as it will be written: each row's list, heap TID and
 /// stored bytes (`stored` each: the SQ8 payload in formats 2 and 3, the row
-/// as read in format 1), and in format 3 each row as given, for its copy.
+/// as read in format 1). (Format 3's rows as given stay in the batch.)
 struct Assigned {
     lists: Vec<u32>,
     tids: Vec<Tid>,
     rows: Vec<u8>,
     stored: usize,
-    given: Vec<u8>,
 }
 
 /// What assigning rows to lists needs: shared by the worker threads, with
@@ -147,10 +146,9 @@ impl Assigner {
             }),
         };
         let tids = std::mem::take(&mut batch.tids);
-        let given = std::mem::take(&mut batch.given);
         if !self.sq8 {
             let rows = std::mem::take(&mut batch.rows);
-            return Assigned { lists, tids, rows, stored: rb, given };
+            return Assigned { lists, tids, rows, stored: rb };
         }
         // format 2: the SQ8 payloads, one after another, made on the worker
         // threads; the rows as read are no longer needed (their buffer is
@@ -174,7 +172,7 @@ impl Assigner {
                 .collect();
             handles.into_iter().for_each(|h| ruvector_core::workers::joined(h.join()));
         });
-        Assigned { lists, tids, rows: payloads, stored, given }
+        Assigned { lists, tids, rows: payloads, stored }
     }
 }
 
@@ -342,13 +340,13 @@ impl LoadState<'_, '_> {
                     return;
                 }
                 let (mut batch, assigned) = wait(running);
+                // the next batch is assigned while this one's rows are written
+                self.start_next();
+                self.take_rows(&assigned, &batch.given);
                 batch.clear();
                 if batch.rows.capacity() > 0 {
                     self.spare.push(batch);
                 }
-                // the next batch is assigned while this one's rows are written
-                self.start_next();
-                self.take_rows(&assigned);
                 let flush = self.held_bytes() > self.settings.budget;
                 self.write_runs(if flush { 1 } else { self.run_bytes });
                 continue;
@@ -414,16 +412,25 @@ impl LoadState<'_, '_> {
     }
 
     /// Move an assigned batch's rows to their lists' pending runs, as tuples
-    /// (format 3: each row's copy written first, and the row pointing at it).
-    fn take_rows(&mut self, assigned: &Assigned) {
-        let given_bytes = if self.settings.copies { assigned.given.len() / assigned.tids.len().max(1) } else { 0 };
+    /// (format 3: each row's copy, made from `given`, the batch's rows as
+    /// given, written first, and the row pointing at it).
+    fn take_rows(&mut self, assigned: &Assigned, given: &[u8]) {
+        let given_bytes = if self.settings.copies { given.len() / assigned.tids.len().max(1) } else { 0 };
+        let (kind, dims) = (self.settings.dims.kind, self.settings.dims.dims);
+        let mut tuple = Vec::new();
         for (i, &l) in assigned.lists.iter().enumerate() {
             let stored = &assigned.rows[i * assigned.stored..(i + 1) * assigned.stored];
             if given_bytes == 0 {
                 append_row(&mut self.pending[l as usize], assigned.tids[i], stored);
                 continue;
             }
-            let copy = self.write_copy(&encode_row(assigned.tids[i], &assigned.given[i * given_bytes..(i + 1) * given_bytes]));
+            let copy = if needs_copy(kind, stored, dims) {
+                tuple.clear();
+                append_row(&mut tuple, assigned.tids[i], &given[i * given_bytes..(i + 1) * given_bytes]);
+                self.write_copy(&tuple)
+            } else {
+                Tid::INVALID
+            };
             append_row(&mut self.pending[l as usize], assigned.tids[i], &copy_pointer_then(copy, stored));
         }
         if given_bytes != 0 {

@@ -10,7 +10,7 @@
 //! WAL are `am::storage`'s. Page layout and locking: docs/ivfflat.md.
 
 mod build;
-pub use build::{full_copies, sq8_payload, sq8_rows};
+pub use build::{full_copies, needs_copy, sq8_payload, sq8_rows};
 mod insert;
 pub mod lists;
 mod load;

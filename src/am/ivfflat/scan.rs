@@ -43,10 +43,10 @@ use std::collections::{BinaryHeap, VecDeque};
 
 use pgrx::pg_sys;
 use pgrx::prelude::*;
-use ruvector_core::index::kind::{Measure, Metric};
-use ruvector_core::ivf::sq8_rows::BoundQuery;
 use ruvector_core::hnsw::tuple::chunk_elems;
+use ruvector_core::index::kind::{Measure, Metric};
 use ruvector_core::index::Tid;
+use ruvector_core::ivf::sq8_rows::BoundQuery;
 use ruvector_core::ivf::tuple::{parse_row, row_copy, row_payload_at, IVF_VERSION_COPIES, IVF_VERSION_SQ8, ROW_HEADER};
 use ruvector_core::ivf::{nearest_n, BoundedTopK, Scored};
 
@@ -73,7 +73,11 @@ struct Measured {
 }
 
 fn nan_last(v: f64) -> f64 {
-    if v.is_nan() { f64::NAN } else { v }
+    if v.is_nan() {
+        f64::NAN
+    } else {
+        v
+    }
 }
 
 impl PartialEq for Measured {
@@ -213,7 +217,7 @@ impl ScanState {
                                 let flag = if exact { EXACT_ROW } else { 0 };
                                 let key = tid_key(tid) | flag;
                                 if copies && !exact {
-                                    if let Some(copy) = row_copy(bytes) {
+                                    if let Some(copy) = row_copy(bytes).filter(|c| c.is_valid()) {
                                         self.copies.of.insert(key, copy);
                                     }
                                 }
@@ -277,7 +281,9 @@ impl ScanState {
             if let Some(Reverse(top)) = self.copies.measured.peek() {
                 let ready = match next {
                     None => true,
-                    Some(r) => nan_last(top.value).total_cmp(&nan_last(bounds.reported(r.distance))) != Ordering::Greater,
+                    Some(r) => {
+                        nan_last(top.value).total_cmp(&nan_last(bounds.reported(r.distance))) != Ordering::Greater
+                    }
                 };
                 if ready {
                     return self.copies.measured.pop().map(|Reverse(m)| m);

@@ -82,8 +82,11 @@ fn free_dead_copies(index: Index, start: u32, mut dead: impl FnMut(ruvector_core
     while let Some(b) = block {
         walk.step();
         let (doomed, next) = index.read_page(b, |page| {
-            let doomed: Vec<u16> =
-                page.items().filter(|(_, bytes)| parse_row(bytes).is_some_and(|(tid, _)| dead(tid))).map(|(o, _)| o).collect();
+            let doomed: Vec<u16> = page
+                .items()
+                .filter(|(_, bytes)| parse_row(bytes).is_some_and(|(tid, _)| dead(tid)))
+                .map(|(o, _)| o)
+                .collect();
             (doomed, page.next())
         });
         if !doomed.is_empty() {

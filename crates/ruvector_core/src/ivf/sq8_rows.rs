@@ -110,6 +110,12 @@ pub fn encode(values: &[f32], magnitude: f64, extra: f64) -> Vec<u8> {
     out
 }
 
+/// Whether a row's payload holds an exact SQ8 copy: one that decodes to the
+/// stored values (integers spanning at most 255).
+pub fn payload_is_exact(payload: &[u8], dims: usize) -> bool {
+    payload.len() >= payload_bytes(dims) && sq8::is_exact(&payload[BOUNDS..], dims)
+}
+
 /// A scan's query, ready to bound the distances of format-2 rows.
 pub struct BoundQuery {
     metric: Metric,
@@ -234,8 +240,7 @@ impl BoundQuery {
         // (a NaN limit measures)
         if key.partial_cmp(&limit) != Some(std::cmp::Ordering::Greater)
             && self.exact_rows
-            && payload.len() >= payload_bytes(dims)
-            && sq8::is_exact(&payload[BOUNDS..], dims)
+            && payload_is_exact(payload, dims)
         {
             let copy: Sq8Ref = sq8::copy(&payload[BOUNDS..], dims);
             return match self.metric {

@@ -1,0 +1,163 @@
+-- ivfflat format 3 (ruvector, 500 dimensions and more): every row keeps an SQ8
+-- copy in its list and a full copy of its vector on the copy pages. The scan
+-- measures the full copies of the rows it returns with the SQL operator's own
+-- function and reports exact distances, so the executor rechecks nothing and
+-- never fetches a vector stored out of line. With every list probed, results
+-- must be a sequential scan's, distances to the bit, for every metric, after
+-- inserts, deletes and VACUUM.
+
+SELECT setseed(0.25);
+CREATE TABLE cp (id int PRIMARY KEY, v ruvector(600));
+INSERT INTO cp SELECT i, (SELECT array_agg(random() - 0.5 + (i % 5) * 0.002 * j) FROM generate_series(1, 600) j WHERE i > 0)::ruvector
+FROM generate_series(1, 1500) i;
+-- near-duplicates of row 1, scaled copies, a constant row, exact duplicates
+INSERT INTO cp SELECT 2000 + k, (SELECT array_agg(x * (1 + k * 1e-6)) FROM unnest((SELECT v::real[] FROM cp WHERE id = 1)) x)::ruvector
+FROM generate_series(1, 4) k;
+INSERT INTO cp SELECT 2100 + k, (SELECT array_agg(x * s) FROM unnest((SELECT v::real[] FROM cp WHERE id = 2 + k)) x)::ruvector
+FROM (VALUES (1, 1e-12::real), (2, 1e6), (3, 1e15)) t(k, s);
+INSERT INTO cp VALUES (2200, array_fill(0.25::real, ARRAY[600])::ruvector);
+INSERT INTO cp SELECT 2300 + k, v FROM cp CROSS JOIN generate_series(1, 3) k WHERE id = 7;
+SELECT bool_and((ruvector_storage_info(v)->>'external')::bool) AS stored_out_of_line FROM cp;
+CREATE TABLE cp_queries AS SELECT i, (SELECT array_agg(random() - 0.5) FROM generate_series(1, 600) WHERE i > 0)::ruvector(600) AS v
+FROM generate_series(1, 8) i;
+INSERT INTO cp_queries SELECT 100, v FROM cp WHERE id = 1;
+INSERT INTO cp_queries SELECT 101, v FROM cp WHERE id = 7;
+INSERT INTO cp_queries SELECT 102, v FROM cp WHERE id = 2103;
+
+-- the index's first k rows against a sequential scan's: the same distances in
+-- the same order, and the same rows among those nearer than the last
+CREATE FUNCTION cp_same_as_seqscan(op text, k int) RETURNS TABLE (same bool, queries bigint) AS $$
+DECLARE q record; a int[]; b int[]; da float8[]; db float8[]; ok bool := true; n bigint := 0;
+BEGIN
+    FOR q IN SELECT v FROM cp_queries ORDER BY i LOOP
+        SET LOCAL enable_seqscan = off; SET LOCAL enable_indexscan = on;
+        EXECUTE format('SELECT array_agg(id), array_agg(d) FROM (SELECT id, v %s $1 AS d FROM cp ORDER BY v %s $1 LIMIT %s) s', op, op, k)
+            INTO a, da USING q.v;
+        SET LOCAL enable_seqscan = on; SET LOCAL enable_indexscan = off;
+        EXECUTE format('SELECT array_agg(id), array_agg(d) FROM (SELECT id, v %s $1 AS d FROM cp ORDER BY v %s $1, id LIMIT %s) s', op, op, k)
+            INTO b, db USING q.v;
+        ok := ok AND da IS NOT DISTINCT FROM db
+              AND (SELECT array_agg(x ORDER BY x) FROM unnest(a, da) t(x, d) WHERE d < da[k]) IS NOT DISTINCT FROM
+                  (SELECT array_agg(x ORDER BY x) FROM unnest(b, db) t(x, d) WHERE d < db[k]);
+        n := n + 1;
+    END LOOP;
+    RESET enable_seqscan; RESET enable_indexscan;
+    RETURN QUERY SELECT ok, n;
+END $$ LANGUAGE plpgsql;
+
+-- blocks of the table's TOAST relation read by a query, in this transaction
+CREATE FUNCTION cp_toast_blocks(q text) RETURNS bigint AS $$
+DECLARE toast oid; before bigint;
+BEGIN
+    SELECT reltoastrelid INTO toast FROM pg_class WHERE oid = 'cp'::regclass;
+    SET LOCAL enable_seqscan = off;
+    before := pg_stat_get_xact_blocks_fetched(toast);
+    EXECUTE q;
+    RETURN pg_stat_get_xact_blocks_fetched(toast) - before;
+END $$ LANGUAGE plpgsql;
+
+SET ivfflat.probes = 8;
+CREATE INDEX cp_l2 ON cp USING ivfflat (v vector_l2_ops) WITH (lists = 8);
+-- (every row has a copy but the constant one: its SQ8 copy is exact, and
+-- under <-> the scan ranks it exactly without one)
+SELECT s->>'row_format' AS format, (s->>'copies')::int = (SELECT count(*) FROM cp WHERE id <> 2200) AS a_copy_per_row,
+       (s->>'node_count')::int = (SELECT count(*) FROM cp) AS a_row_per_row
+FROM ruvector_index_stats('cp_l2') s;
+SELECT * FROM cp_same_as_seqscan('<->', 200);
+-- a LIMIT 10 scan reads no TOAST block; the same query selecting the
+-- distance does (the executor computes it on the row: the control)
+SELECT cp_toast_blocks('SELECT id FROM cp ORDER BY v <-> (SELECT v FROM cp_queries WHERE i = 1) LIMIT 10') AS toast_blocks_by_index,
+       cp_toast_blocks('SELECT id, v <-> (SELECT v FROM cp_queries WHERE i = 1) FROM cp ORDER BY v <-> (SELECT v FROM cp_queries WHERE i = 1) LIMIT 10') >= 10
+           AS control_reads_toast;
+DROP INDEX cp_l2;
+CREATE INDEX cp_ip ON cp USING ivfflat (v vector_ip_ops) WITH (lists = 8);
+SELECT * FROM cp_same_as_seqscan('<#>', 200);
+DROP INDEX cp_ip;
+CREATE INDEX cp_cos ON cp USING ivfflat (v vector_cosine_ops) WITH (lists = 8);
+SELECT * FROM cp_same_as_seqscan('<=>', 200);
+SELECT cp_toast_blocks('SELECT id FROM cp ORDER BY v <=> (SELECT v FROM cp_queries WHERE i = 2) LIMIT 10') AS toast_blocks_by_index;
+
+-- rows inserted after the build get copies too
+INSERT INTO cp SELECT 3000 + i, (SELECT array_agg(random() - 0.5) FROM generate_series(1, 600) WHERE i > 0)::ruvector
+FROM generate_series(1, 300) i;
+SELECT (s->>'copies')::int = (SELECT count(*) FROM cp) AS a_copy_per_row FROM ruvector_index_stats('cp_cos') s;
+SELECT * FROM cp_same_as_seqscan('<=>', 200);
+-- VACUUM frees the copies of deleted rows with the rows; the rest keep
+-- their places (their rows still find them), and new rows reuse the room
+CREATE TABLE cp_gone AS SELECT * FROM cp WHERE id % 3 = 0;
+DELETE FROM cp WHERE id % 3 = 0;
+VACUUM cp;
+SELECT (s->>'copies')::int = (SELECT count(*) FROM cp) AS copies_match_rows,
+       (s->>'node_count')::int = (SELECT count(*) FROM cp) AS rows_match FROM ruvector_index_stats('cp_cos') s;
+SELECT * FROM cp_same_as_seqscan('<=>', 200);
+SELECT pg_relation_size('cp_cos') AS size_before \gset
+-- (the same vectors again, fewer than were deleted: the same lists)
+INSERT INTO cp SELECT 10000 + id, v FROM cp_gone WHERE id % 2 = 0;
+SELECT pg_relation_size('cp_cos') = :size_before AS new_rows_reuse_freed_room,
+       (s->>'copies')::int = (SELECT count(*) FROM cp) AS a_copy_per_row FROM ruvector_index_stats('cp_cos') s;
+SELECT * FROM cp_same_as_seqscan('<=>', 200);
+-- a filtered scan in relaxed order goes on through later rounds (rows
+-- measured in one round and handed over in another), each row once
+SET ivfflat.probes = 1;
+SET ivfflat.iterative_scan = relaxed_order;
+SET enable_seqscan = off;
+SELECT count(*) AS relaxed_returns_limit, count(DISTINCT id) AS distinct_rows FROM (
+    SELECT id FROM cp WHERE id % 10 = 1 ORDER BY v <=> (SELECT v FROM cp_queries WHERE i = 3) LIMIT 40) s;
+RESET enable_seqscan;
+RESET ivfflat.iterative_scan;
+SET ivfflat.probes = 8;
+DROP INDEX cp_cos;
+
+-- integer rows: exact SQ8 copies, ranked exactly under <-> and <#> without a
+-- full copy; under <=> (the index holds them normalised) with one
+CREATE TABLE cp_int (id int, v ruvector(600));
+INSERT INTO cp_int SELECT i, (SELECT array_agg(((i * 7 + j * 13) % 200)::real) FROM generate_series(1, 600) j)::ruvector
+FROM generate_series(1, 300) i;
+CREATE INDEX cp_int_l2 ON cp_int USING ivfflat (v vector_l2_ops) WITH (lists = 2);
+CREATE INDEX cp_int_cos ON cp_int USING ivfflat (v vector_cosine_ops) WITH (lists = 2);
+SELECT ruvector_index_stats('cp_int_l2')->>'copies' AS l2_copies, ruvector_index_stats('cp_int_cos')->>'copies' AS cosine_copies;
+SET enable_seqscan = off;
+SET ivfflat.probes = 2;
+SELECT array(SELECT id FROM cp_int ORDER BY v <-> (SELECT v FROM cp_int WHERE id = 5) LIMIT 30)
+     = array(SELECT id FROM (SELECT id, v <-> (SELECT v FROM cp_int WHERE id = 5) AS d FROM cp_int) s ORDER BY d, id LIMIT 30) AS l2_exact_order;
+-- (a later row may tie: compare the distances)
+SELECT array(SELECT v <=> (SELECT v FROM cp_int WHERE id = 5) FROM cp_int ORDER BY v <=> (SELECT v FROM cp_int WHERE id = 5) LIMIT 30)
+     = array(SELECT d FROM (SELECT v <=> (SELECT v FROM cp_int WHERE id = 5) AS d FROM cp_int) s ORDER BY d LIMIT 30) AS cosine_exact_order;
+RESET enable_seqscan;
+SET ivfflat.probes = 8;
+DROP TABLE cp_int;
+
+-- which indexes get copies: ruvector from 500 dimensions; not 499, not
+-- halfvec, not a column the table keeps in its rows (storage MAIN)
+CREATE TABLE cp_499 (v ruvector(499));
+INSERT INTO cp_499 SELECT (SELECT array_agg(random()) FROM generate_series(1, 499) WHERE i > 0)::ruvector FROM generate_series(1, 50) i;
+CREATE INDEX cp_499_i ON cp_499 USING ivfflat (v vector_l2_ops) WITH (lists = 1);
+CREATE INDEX cp_h ON cp USING ivfflat ((v::halfvec(600)) halfvec_l2_ops) WITH (lists = 2) WHERE id < 2000;
+CREATE TABLE cp_main (v ruvector(600));
+ALTER TABLE cp_main ALTER COLUMN v SET STORAGE MAIN;
+CREATE INDEX cp_main_i ON cp_main USING ivfflat (v vector_l2_ops) WITH (lists = 1);
+SELECT ruvector_index_stats('cp_499_i')->>'row_format' AS f499, ruvector_index_stats('cp_499_i')->>'copies' AS copies_499,
+       ruvector_index_stats('cp_h')->>'row_format' AS f_halfvec, ruvector_index_stats('cp_main_i')->>'row_format' AS f_main;
+DROP TABLE cp_499, cp_main;
+DROP INDEX cp_h;
+
+-- built on an empty table, filled by inserts; and a column without a typmod
+CREATE TABLE cp_empty (id int, v ruvector);
+CREATE INDEX cp_empty_i ON cp_empty USING ivfflat (v vector_l2_ops) WITH (lists = 4);
+SELECT ruvector_index_stats('cp_empty_i')->>'row_format' AS format_without_dimensions;
+DROP INDEX cp_empty_i;
+ALTER TABLE cp_empty ALTER COLUMN v TYPE ruvector(600);
+CREATE INDEX cp_empty_i ON cp_empty USING ivfflat (v vector_l2_ops) WITH (lists = 4);
+INSERT INTO cp_empty SELECT id, v FROM cp;
+SELECT s->>'row_format' AS format, (s->>'copies')::int = (SELECT count(*) FROM cp WHERE id <> 2200) AS a_copy_per_row
+FROM ruvector_index_stats('cp_empty_i') s;
+SET enable_seqscan = off;
+SET ivfflat.probes = 4;
+SELECT array(SELECT id FROM cp_empty ORDER BY v <-> (SELECT v FROM cp_queries WHERE i = 4) LIMIT 20)
+     = array(SELECT id FROM cp ORDER BY v <-> (SELECT v FROM cp_queries WHERE i = 4), id LIMIT 20) AS same_rows;
+RESET enable_seqscan;
+DROP TABLE cp_empty;
+
+RESET ivfflat.probes;
+DROP TABLE cp, cp_queries, cp_gone;
+DROP FUNCTION cp_same_as_seqscan, cp_toast_blocks;
