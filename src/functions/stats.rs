@@ -109,33 +109,11 @@ fn ruvector_index_stats(index: RegClass) -> JsonB {
         let (meta, entry): (IvfMeta, Option<IvfFlatSharedMem>) = idx.meta_and_entry();
         add_entry(&mut stats, entry.map(|e| (ivfflat_entry_json(&e), e.meta == meta)));
         let lists = crate::am::ivfflat::lists::Lists::read(idx);
-        let mut rows = 0u64;
-        for entry in &lists.entries {
-            let mut block = Some(entry.start);
-            let mut walk = crate::am::storage::ChainWalk::pages(&idx, "list page");
-            while let Some(b) = block {
-                walk.step();
-                block = idx.read_page(b, |page| {
-                    rows += page.items().count() as u64;
-                    page.next()
-                });
-            }
-        }
-        // format 3: the full copies on the copy pages (one per row once
-        // VACUUM has freed the dead ones)
-        let copies = (lists.meta.version == IVF_VERSION_COPIES).then(|| {
-            let mut copies = 0u64;
-            let mut block = Some(lists.meta.copy_start).filter(|&b| b != 0);
-            let mut walk = crate::am::storage::ChainWalk::pages(&idx, "copy page");
-            while let Some(b) = block {
-                walk.step();
-                block = idx.read_page(b, |page| {
-                    copies += page.items().count() as u64;
-                    page.next()
-                });
-            }
-            copies
-        });
+        let chain = |start, what| crate::am::ivfflat::lists::chain_tuples(idx, start, what);
+        let rows: u64 = lists.entries.iter().map(|e| chain(e.start, "list page")).sum();
+        // format 3: the full copies on the copy pages (one per row that
+        // needs one, once VACUUM has freed the dead ones)
+        let copies = (lists.meta.version == IVF_VERSION_COPIES).then(|| chain(lists.meta.copy_start, "copy page"));
         json!({
             "node_count": rows,
             "lists": lists.meta.lists,

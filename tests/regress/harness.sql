@@ -74,3 +74,28 @@ BEGIN
         RAISE EXCEPTION 'expected a plan % an index scan: %', CASE WHEN indexed THEN 'with' ELSE 'without' END, plan;
     END IF;
 END $$;
+
+-- Whether an index scan's first k rows of `tab` are a sequential scan's, for
+-- every query vector of `queries` (columns i, v): the same distances in the
+-- same order, and the same rows among those nearer than the k-th (equal
+-- distances may come in either order). `cast_to` is the type both sides are
+-- measured in (an expression index on v::cast_to).
+CREATE FUNCTION index_same_as_seqscan(tab text, queries text, op text, k int, cast_to text DEFAULT 'ruvector')
+RETURNS TABLE (same bool, queries_run bigint) AS $$
+DECLARE q record; a int[]; b int[]; da float8[]; db float8[]; ok bool := true; n bigint := 0;
+BEGIN
+    FOR q IN EXECUTE format('SELECT v FROM %I ORDER BY i', queries) LOOP
+        SET LOCAL enable_seqscan = off; SET LOCAL enable_indexscan = on;
+        EXECUTE format('SELECT array_agg(id), array_agg(d) FROM (SELECT id, v::%s %s $1::%s AS d FROM %I ORDER BY v::%s %s $1::%s LIMIT %s) s',
+                       cast_to, op, cast_to, tab, cast_to, op, cast_to, k) INTO a, da USING q.v;
+        SET LOCAL enable_seqscan = on; SET LOCAL enable_indexscan = off;
+        EXECUTE format('SELECT array_agg(id), array_agg(d) FROM (SELECT id, v::%s %s $1::%s AS d FROM %I ORDER BY v::%s %s $1::%s, id LIMIT %s) s',
+                       cast_to, op, cast_to, tab, cast_to, op, cast_to, k) INTO b, db USING q.v;
+        ok := ok AND da IS NOT DISTINCT FROM db
+              AND (SELECT array_agg(x ORDER BY x) FROM unnest(a, da) t(x, d) WHERE d < da[k]) IS NOT DISTINCT FROM
+                  (SELECT array_agg(x ORDER BY x) FROM unnest(b, db) t(x, d) WHERE d < db[k]);
+        n := n + 1;
+    END LOOP;
+    RESET enable_seqscan; RESET enable_indexscan;
+    RETURN QUERY SELECT ok, n;
+END $$ LANGUAGE plpgsql;

@@ -56,6 +56,23 @@ impl Lists {
     }
 }
 
+/// How many tuples the page chain from block `start` holds (none for 0, the
+/// meta page: a format without that chain); `what` names its pages in the
+/// error a corrupt (cyclic) chain raises.
+pub fn chain_tuples(index: Index, start: u32, what: &'static str) -> u64 {
+    let mut count = 0u64;
+    let mut block = (start != 0).then_some(start);
+    let mut walk = ChainWalk::pages(&index, what);
+    while let Some(b) = block {
+        walk.step();
+        block = index.read_page(b, |page| {
+            count += page.items().count() as u64;
+            page.next()
+        });
+    }
+    count
+}
+
 /// Every list with its centre's distance to `query` (0 without one), in
 /// list order, measured on the centre pages: a scan does not copy the
 /// centres (100 centres of 1,536 dimensions are 600 kB per query).

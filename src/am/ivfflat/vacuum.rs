@@ -113,19 +113,8 @@ pub unsafe extern "C-unwind" fn amvacuumcleanup(
     // SAFETY: amvacuumcleanup's arguments.
     unsafe {
         callbacks::vacuum_cleanup(info, stats, |index| {
-            let mut live = 0f64;
-            for entry in &Lists::read(index).entries {
-                let mut block = Some(entry.start);
-                let mut walk = ChainWalk::pages(&index, "list page");
-                while let Some(b) = block {
-                    walk.step();
-                    block = index.read_page(b, |p| {
-                        live += p.items().count() as f64;
-                        p.next()
-                    });
-                }
-            }
-            live
+            let lists = Lists::read(index);
+            lists.entries.iter().map(|e| super::lists::chain_tuples(index, e.start, "list page") as f64).sum()
         })
     }
 }

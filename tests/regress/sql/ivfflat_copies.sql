@@ -24,26 +24,10 @@ INSERT INTO cp_queries SELECT 100, v FROM cp WHERE id = 1;
 INSERT INTO cp_queries SELECT 101, v FROM cp WHERE id = 7;
 INSERT INTO cp_queries SELECT 102, v FROM cp WHERE id = 2103;
 
--- the index's first k rows against a sequential scan's: the same distances in
--- the same order, and the same rows among those nearer than the last
+-- the index's first k rows against a sequential scan's (harness.sql)
 CREATE FUNCTION cp_same_as_seqscan(op text, k int) RETURNS TABLE (same bool, queries bigint) AS $$
-DECLARE q record; a int[]; b int[]; da float8[]; db float8[]; ok bool := true; n bigint := 0;
-BEGIN
-    FOR q IN SELECT v FROM cp_queries ORDER BY i LOOP
-        SET LOCAL enable_seqscan = off; SET LOCAL enable_indexscan = on;
-        EXECUTE format('SELECT array_agg(id), array_agg(d) FROM (SELECT id, v %s $1 AS d FROM cp ORDER BY v %s $1 LIMIT %s) s', op, op, k)
-            INTO a, da USING q.v;
-        SET LOCAL enable_seqscan = on; SET LOCAL enable_indexscan = off;
-        EXECUTE format('SELECT array_agg(id), array_agg(d) FROM (SELECT id, v %s $1 AS d FROM cp ORDER BY v %s $1, id LIMIT %s) s', op, op, k)
-            INTO b, db USING q.v;
-        ok := ok AND da IS NOT DISTINCT FROM db
-              AND (SELECT array_agg(x ORDER BY x) FROM unnest(a, da) t(x, d) WHERE d < da[k]) IS NOT DISTINCT FROM
-                  (SELECT array_agg(x ORDER BY x) FROM unnest(b, db) t(x, d) WHERE d < db[k]);
-        n := n + 1;
-    END LOOP;
-    RESET enable_seqscan; RESET enable_indexscan;
-    RETURN QUERY SELECT ok, n;
-END $$ LANGUAGE plpgsql;
+    SELECT * FROM index_same_as_seqscan('cp', 'cp_queries', op, k)
+$$ LANGUAGE sql;
 
 -- blocks of the table's TOAST relation read by a query, in this transaction
 CREATE FUNCTION cp_toast_blocks(q text) RETURNS bigint AS $$

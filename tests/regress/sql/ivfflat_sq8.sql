@@ -26,27 +26,10 @@ INSERT INTO sq_queries SELECT 101, v FROM sq WHERE id = 3105;
 INSERT INTO sq_queries SELECT 102, v FROM sq WHERE id = 3101;
 
 -- the index's first k rows against a sequential scan's, by id and distance
+-- (harness.sql)
 CREATE FUNCTION same_as_seqscan(op text, k int, cast_to text DEFAULT 'ruvector') RETURNS TABLE (same bool, queries bigint) AS $$
-DECLARE q record; a int[]; b int[]; da float8[]; db float8[]; ok bool := true; n bigint := 0;
-BEGIN
-    FOR q IN SELECT v FROM sq_queries ORDER BY i LOOP
-        SET LOCAL enable_seqscan = off; SET LOCAL enable_indexscan = on;
-        EXECUTE format('SELECT array_agg(id), array_agg(d) FROM (SELECT id, v::%s %s $1::%s AS d FROM sq ORDER BY v::%s %s $1::%s LIMIT %s) s',
-                       cast_to, op, cast_to, cast_to, op, cast_to, k) INTO a, da USING q.v;
-        SET LOCAL enable_seqscan = on; SET LOCAL enable_indexscan = off;
-        EXECUTE format('SELECT array_agg(id), array_agg(d) FROM (SELECT id, v::%s %s $1::%s AS d FROM sq ORDER BY v::%s %s $1::%s, id LIMIT %s) s',
-                       cast_to, op, cast_to, cast_to, op, cast_to, k) INTO b, db USING q.v;
-        -- equal distances may come in either order (a query 1e18 from
-        -- everything ties most rows): compare the distances in order, and
-        -- the rows as sets among those nearer than the last distance
-        ok := ok AND da IS NOT DISTINCT FROM db
-              AND (SELECT array_agg(x ORDER BY x) FROM unnest(a, da) t(x, d) WHERE d < da[k]) IS NOT DISTINCT FROM
-                  (SELECT array_agg(x ORDER BY x) FROM unnest(b, db) t(x, d) WHERE d < db[k]);
-        n := n + 1;
-    END LOOP;
-    RESET enable_seqscan; RESET enable_indexscan;
-    RETURN QUERY SELECT ok, n;
-END $$ LANGUAGE plpgsql;
+    SELECT * FROM index_same_as_seqscan('sq', 'sq_queries', op, k, cast_to)
+$$ LANGUAGE sql;
 
 SET ivfflat.probes = 8;
 CREATE INDEX sq_l2 ON sq USING ivfflat (v vector_l2_ops) WITH (lists = 8);
