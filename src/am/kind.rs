@@ -165,34 +165,6 @@ pub fn key_column(index: pg_sys::Relation) -> (pg_sys::Oid, i32) {
     (att.atttypid, att.atttypmod)
 }
 
-/// Whether the table keeps an index's vector column in its rows (storage
-/// `plain` or `main`), so that the executor's recheck of a row reads the
-/// vector from the heap page it fetches anyway; false for `external` and
-/// `extended` (the types' default: values past about 2 kB go to the TOAST
-/// table) and for an expression.
-pub fn vector_stored_inline(index: pg_sys::Relation) -> bool {
-    let at = index_columns(index).vector;
-    // SAFETY: an open index's pg_index row; the table is locked by the
-    // caller's command (CREATE INDEX, REINDEX), so opening it takes no lock,
-    // and its descriptor is read before it is closed.
-    unsafe {
-        let ind = (*index).rd_index;
-        let attnum = (*ind).indkey.values.as_slice(at + 1)[at];
-        if attnum <= 0 {
-            return false;
-        }
-        let heap = pg_sys::RelationIdGetRelation((*ind).indrelid);
-        if heap.is_null() {
-            return false;
-        }
-        let natts = (*(*heap).rd_att).natts as usize;
-        let storage = (attnum as usize <= natts)
-            .then(|| (*(*heap).rd_att).attrs.as_slice(natts)[attnum as usize - 1].attstorage as u8);
-        pg_sys::RelationClose(heap);
-        matches!(storage, Some(b'p' | b'm'))
-    }
-}
-
 /// The element type of an index's column, if it is one of ours (for the
 /// cost model, which must not raise).
 pub fn column_elem(index: pg_sys::Relation) -> Option<Elem> {

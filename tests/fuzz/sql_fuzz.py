@@ -185,7 +185,7 @@ class Fuzzer:
     def create_table(self):
         self.counter += 1
         typ = self.rng.choice(list(TYPES))
-        dims = self.rng.choice([1, 2, 3, 8, 16, 50, 300] + ([2001, 4100] if self.rng.random() < 0.15 else []))
+        dims = self.rng.choice([1, 2, 3, 8, 16, 50, 300] + ([600, 2001, 4100] if self.rng.random() < 0.15 else []))
         typmod = None if (typ != "bit" and self.rng.random() < 0.3) else dims
         t = Table(f"f{self.counter}", typ, dims, typmod)
         coltype = typ if typmod is None else f"{typ}({dims})"
@@ -220,7 +220,7 @@ class Fuzzer:
             lists = 0
         else:
             lists = self.rng.choice([1, 2, 5, 20])
-            opts = f"lists = {lists}"
+            opts = f"lists = {lists}" + (", exact_copies = true" if self.rng.random() < 0.3 else "")
         mem = self.rng.choice(["", "", "SET maintenance_work_mem = '1MB'; "])
         cancel = self.rng.random() < 0.1
         pre = mem + ("SET statement_timeout = '30ms'; " if cancel else "")

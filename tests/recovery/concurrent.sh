@@ -5,6 +5,10 @@
 # neighbour pointer to a freed element, no live element unreachable), and
 # both indexes find every row that is left, with recall@10 of at least 0.9
 # (hnsw, ef_search 40) and 0.8 (ivfflat, 4 of 10 lists) on random queries.
+# Beside it the same workload runs on a 600-d table whose ivfflat index keeps
+# full copies of its rows (exact_copies, format 3): afterwards it has one copy per row,
+# returns every row, and answers exactly as a sequential scan with every
+# list probed.
 # With RUVECTOR_PRELOAD=1 (concurrent_shared.sh) the library is preloaded,
 # so searches use the shared vector cache and the index registry, and the
 # same checks hold for them.
@@ -21,6 +25,12 @@ if [ "${RUVECTOR_PRELOAD:-0}" = 1 ]; then
     label="concurrent, preloaded (shared cache and index registry)"
 fi
 
+"${P[@]}" >/dev/null <<'SQL'
+CREATE TABLE wide (id bigserial PRIMARY KEY, v ruvector(600));
+INSERT INTO wide (v) SELECT (SELECT array_agg(random()) FROM generate_series(1, 600) WHERE i > 0) FROM generate_series(1, 400) i;
+CREATE INDEX wide_ivf ON wide USING ivfflat (v vector_cosine_ops) WITH (lists = 4, exact_copies = true);
+SQL
+
 errors=$work/errors
 : > "$errors"
 run() { # run SQL repeatedly for $1 seconds; any error is recorded
@@ -35,8 +45,22 @@ delete="DELETE FROM items WHERE id IN (SELECT id FROM items ORDER BY random() LI
 query="SET enable_seqscan = off; SET ivfflat.probes = 3;
 SELECT count(*) FROM (SELECT id FROM items ORDER BY v <-> (SELECT array_agg(random()) FROM generate_series(1, 16))::ruvector LIMIT 10) s;
 SELECT count(*) FROM (SELECT id FROM items ORDER BY v <=> (SELECT array_agg(random()) FROM generate_series(1, 16))::ruvector LIMIT 10) s"
+winsert="INSERT INTO wide (v) SELECT (SELECT array_agg(random()) FROM generate_series(1, 600) WHERE g > 0) FROM generate_series(1, 10) g"
+wdelete="DELETE FROM wide WHERE id IN (SELECT id FROM wide ORDER BY random() LIMIT 8)"
+wquery="SET enable_seqscan = off; SET ivfflat.probes = 2;
+SELECT count(*) FROM (SELECT id FROM wide ORDER BY v <=> (SELECT array_agg(random()) FROM generate_series(1, 600))::ruvector LIMIT 10) s"
 run 12 "$insert" & run 12 "$insert" & run 12 "$delete" & run 12 "$query" & run 12 "VACUUM items" &
+run 12 "$winsert" & run 12 "$wdelete" & run 12 "$wquery" & run 12 "VACUUM wide" &
 wait
+"${P[@]}" -c "VACUUM wide" >/dev/null
+wide=$("${P[@]}" -Atc "SET enable_seqscan = off; SET ivfflat.probes = 4;
+    SELECT (SELECT count(*) FROM wide) = (ruvector_index_stats('wide_ivf')->>'copies')::bigint
+       AND (SELECT count(*) FROM wide) = (SELECT count(*) FROM (SELECT id FROM wide ORDER BY v <=> (SELECT v FROM wide LIMIT 1)) s)
+       AND (SELECT bool_and(same) FROM (SELECT (index_rows = seq_rows) AS same FROM generate_series(1, 5) k,
+            LATERAL (SELECT (SELECT array_agg(random()) FROM generate_series(1, 600) WHERE k > 0)::ruvector AS q) qq,
+            LATERAL (SELECT array(SELECT v <=> qq.q FROM wide ORDER BY v <=> qq.q LIMIT 20) AS index_rows) a,
+            LATERAL (SELECT array(SELECT d FROM (SELECT v <=> qq.q AS d FROM wide OFFSET 0) w ORDER BY d LIMIT 20) AS seq_rows) b) t)")
+[ "$wide" = t ] || { echo "concurrent: the 600-d format-3 index lost rows or copies, or answers differ from a sequential scan"; exit 1; }
 "${P[@]}" -c "VACUUM items" # one more pass, alone
 
 if [ -s "$errors" ]; then

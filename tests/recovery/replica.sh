@@ -53,10 +53,10 @@ DELETE FROM witems WHERE id % 4 = 0;
 VACUUM witems;
 INSERT INTO witems SELECT i, (SELECT array_agg(random()) FROM generate_series(1, 256) WHERE i > 0) FROM generate_series(3001, 3300) i;
 CREATE TABLE wqueries AS SELECT i, (SELECT array_agg(random()) FROM generate_series(1, 256) WHERE i > 0)::ruvector(256) AS v FROM generate_series(1, 10) i;
--- 600 dimensions: SQ8 rows with full copies on copy pages (format 3)
+-- 600 dimensions, exact_copies: SQ8 rows with full copies on copy pages (format 3)
 CREATE TABLE citems (id int PRIMARY KEY, v ruvector(600));
 INSERT INTO citems SELECT i, (SELECT array_agg(random()) FROM generate_series(1, 600) WHERE i > 0) FROM generate_series(1, 1000) i;
-CREATE INDEX citems_ivf ON citems USING ivfflat (v vector_l2_ops) WITH (lists = 5);
+CREATE INDEX citems_ivf ON citems USING ivfflat (v vector_l2_ops) WITH (lists = 5, exact_copies = true);
 INSERT INTO citems SELECT i, (SELECT array_agg(random()) FROM generate_series(1, 600) WHERE i > 0) FROM generate_series(1001, 1500) i;
 DELETE FROM citems WHERE id % 4 = 0;
 VACUUM citems;

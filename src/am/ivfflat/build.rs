@@ -25,7 +25,7 @@ use ruvector_core::hnsw::tuple::chunk_elems;
 use ruvector_core::index::kind::Metric;
 use ruvector_core::ivf::assign::Form;
 use ruvector_core::ivf::tuple::{
-    encode_list, set_list_insert, IvfMeta, COPIES_MIN_DIMS, IVF_MAGIC, IVF_VERSION, IVF_VERSION_COPIES, IVF_VERSION_SQ8,
+    encode_list, set_list_insert, IvfMeta, IVF_MAGIC, IVF_VERSION, IVF_VERSION_COPIES, IVF_VERSION_SQ8,
 };
 use ruvector_core::ivf::{self, KMeansParams, Reservoir};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -139,14 +139,16 @@ pub fn needs_copy(kind: IndexKind, payload: &[u8], dims: usize) -> bool {
 
 /// The format version an index of this kind and length is built with (a
 /// column without a typmod: the sample's length, or format 1 without one).
-/// Full copies (format 3) only where the executor's recheck would fetch the
-/// vector from the TOAST table: not for a column the table keeps in its rows
-/// (storage `main` or `plain`), whose recheck reads the heap page it fetches
-/// anyway; such an index stays small and quick to build.
+/// Full copies beside the SQ8 rows (format 3) only when the index asks for
+/// them (`exact_copies`): they spare the executor's recheck, a TOAST lookup
+/// per row for vectors of about 500 dimensions and more, but make the index
+/// about six times larger at 1,536 dimensions and its build I/O-bound
+/// (docs/ivfflat.md, "Format 3").
 fn format_version(index: pg_sys::Relation, kind: IndexKind, dims: usize) -> u32 {
-    if full_copies(kind) && dims >= COPIES_MIN_DIMS && !crate::am::kind::vector_stored_inline(index) {
+    let sq8 = sq8_rows(kind) && dims >= SQ8_MIN_DIMS;
+    if sq8 && full_copies(kind) && options::exact_copies_of(index) {
         IVF_VERSION_COPIES
-    } else if sq8_rows(kind) && dims >= SQ8_MIN_DIMS {
+    } else if sq8 {
         IVF_VERSION_SQ8
     } else {
         IVF_VERSION

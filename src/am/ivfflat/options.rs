@@ -1,5 +1,6 @@
 //! Index options (`WITH (lists = 100)`) and the `ivfflat.*` settings, with
-//! pgvector's names, defaults, ranges and errors.
+//! pgvector's names, defaults, ranges and errors; and one option of ours,
+//! `exact_copies` (docs/ivfflat.md, format 3).
 
 use std::sync::atomic::{AtomicU32, Ordering};
 
@@ -27,6 +28,8 @@ pub static MAX_PROBES: GucSetting<i32> = GucSetting::<i32>::new(MAX_LISTS);
 pub struct IvfflatOptions {
     vl_len_: i32,
     pub lists: i32,
+    /// Ours: keep a full copy of each SQ8 row (format 3, docs/ivfflat.md).
+    pub exact_copies: bool,
 }
 
 static RELOPT_KIND: AtomicU32 = AtomicU32::new(0);
@@ -74,17 +77,31 @@ pub fn init() {
             MAX_LISTS,
             pg_sys::AccessExclusiveLock as pg_sys::LOCKMODE,
         );
+        pg_sys::add_bool_reloption(
+            kind,
+            c"exact_copies".as_ptr(),
+            c"Keep a full copy of each row beside its SQ8 copy, so scans need no recheck".as_ptr(),
+            false,
+            pg_sys::AccessExclusiveLock as pg_sys::LOCKMODE,
+        );
     }
 }
 
 /// `amoptions`: parse and validate the WITH (...) list.
 #[pg_guard]
 pub unsafe extern "C-unwind" fn amoptions(reloptions: pg_sys::Datum, validate: bool) -> *mut pg_sys::bytea {
-    let table = [pg_sys::relopt_parse_elt {
-        optname: c"lists".as_ptr(),
-        opttype: pg_sys::relopt_type::RELOPT_TYPE_INT,
-        offset: core::mem::offset_of!(IvfflatOptions, lists) as i32,
-    }];
+    let table = [
+        pg_sys::relopt_parse_elt {
+            optname: c"lists".as_ptr(),
+            opttype: pg_sys::relopt_type::RELOPT_TYPE_INT,
+            offset: core::mem::offset_of!(IvfflatOptions, lists) as i32,
+        },
+        pg_sys::relopt_parse_elt {
+            optname: c"exact_copies".as_ptr(),
+            opttype: pg_sys::relopt_type::RELOPT_TYPE_BOOL,
+            offset: core::mem::offset_of!(IvfflatOptions, exact_copies) as i32,
+        },
+    ];
     // SAFETY: build_reloptions reads `table` and allocates the struct.
     unsafe {
         pg_sys::build_reloptions(
@@ -108,5 +125,14 @@ pub fn lists_of(index: pg_sys::Relation) -> usize {
         } else {
             (*opts).lists as usize
         }
+    }
+}
+
+/// The `exact_copies` option of an index (false by default).
+pub fn exact_copies_of(index: pg_sys::Relation) -> bool {
+    // SAFETY: rd_options is NULL or the struct amoptions built.
+    unsafe {
+        let opts = (*index).rd_options as *const IvfflatOptions;
+        !opts.is_null() && (*opts).exact_copies
     }
 }

@@ -21,7 +21,7 @@
 //! 510 dimensions) that fetch is a TOAST lookup per row returned. Such rows
 //! carry `EXACT_ROW` in their batch key.
 //!
-//! An index of format 3 (`ruvector` of 500 dimensions and more) keeps, beside
+//! An index of format 3 (`ruvector`, `WITH (exact_copies = true)`) keeps, beside
 //! each row's SQ8 copy, a pointer to a full copy of the vector on the copy
 //! pages. The scan then reorders itself, as the executor would: it takes
 //! rows in bound order, reads each one's copy (`Index::read`, one share

@@ -1,5 +1,6 @@
--- ivfflat format 3 (ruvector, 500 dimensions and more): every row keeps an SQ8
--- copy in its list and a full copy of its vector on the copy pages. The scan
+-- ivfflat format 3 (ruvector SQ8 rows, WITH (exact_copies = true)): every row
+-- keeps an SQ8 copy in its list and a full copy of its vector on the copy
+-- pages. The scan
 -- measures the full copies of the rows it returns with the SQL operator's own
 -- function and reports exact distances, so the executor rechecks nothing and
 -- never fetches a vector stored out of line. With every list probed, results
@@ -41,7 +42,7 @@ BEGIN
 END $$ LANGUAGE plpgsql;
 
 SET ivfflat.probes = 8;
-CREATE INDEX cp_l2 ON cp USING ivfflat (v vector_l2_ops) WITH (lists = 8);
+CREATE INDEX cp_l2 ON cp USING ivfflat (v vector_l2_ops) WITH (lists = 8, exact_copies = true);
 -- (every row has a copy but the constant one: its SQ8 copy is exact, and
 -- under <-> the scan ranks it exactly without one)
 SELECT s->>'row_format' AS format, (s->>'copies')::int = (SELECT count(*) FROM cp WHERE id <> 2200) AS a_copy_per_row,
@@ -54,10 +55,10 @@ SELECT cp_toast_blocks('SELECT id FROM cp ORDER BY v <-> (SELECT v FROM cp_queri
        cp_toast_blocks('SELECT id, v <-> (SELECT v FROM cp_queries WHERE i = 1) FROM cp ORDER BY v <-> (SELECT v FROM cp_queries WHERE i = 1) LIMIT 10') >= 10
            AS control_reads_toast;
 DROP INDEX cp_l2;
-CREATE INDEX cp_ip ON cp USING ivfflat (v vector_ip_ops) WITH (lists = 8);
+CREATE INDEX cp_ip ON cp USING ivfflat (v vector_ip_ops) WITH (lists = 8, exact_copies = true);
 SELECT * FROM cp_same_as_seqscan('<#>', 200);
 DROP INDEX cp_ip;
-CREATE INDEX cp_cos ON cp USING ivfflat (v vector_cosine_ops) WITH (lists = 8);
+CREATE INDEX cp_cos ON cp USING ivfflat (v vector_cosine_ops) WITH (lists = 8, exact_copies = true);
 SELECT * FROM cp_same_as_seqscan('<=>', 200);
 SELECT cp_toast_blocks('SELECT id FROM cp ORDER BY v <=> (SELECT v FROM cp_queries WHERE i = 2) LIMIT 10') AS toast_blocks_by_index;
 
@@ -97,8 +98,8 @@ DROP INDEX cp_cos;
 CREATE TABLE cp_int (id int, v ruvector(600));
 INSERT INTO cp_int SELECT i, (SELECT array_agg(((i * 7 + j * 13) % 200)::real) FROM generate_series(1, 600) j)::ruvector
 FROM generate_series(1, 300) i;
-CREATE INDEX cp_int_l2 ON cp_int USING ivfflat (v vector_l2_ops) WITH (lists = 2);
-CREATE INDEX cp_int_cos ON cp_int USING ivfflat (v vector_cosine_ops) WITH (lists = 2);
+CREATE INDEX cp_int_l2 ON cp_int USING ivfflat (v vector_l2_ops) WITH (lists = 2, exact_copies = true);
+CREATE INDEX cp_int_cos ON cp_int USING ivfflat (v vector_cosine_ops) WITH (lists = 2, exact_copies = true);
 SELECT ruvector_index_stats('cp_int_l2')->>'copies' AS l2_copies, ruvector_index_stats('cp_int_cos')->>'copies' AS cosine_copies;
 SET enable_seqscan = off;
 SET ivfflat.probes = 2;
@@ -111,27 +112,27 @@ RESET enable_seqscan;
 SET ivfflat.probes = 8;
 DROP TABLE cp_int;
 
--- which indexes get copies: ruvector from 500 dimensions; not 499, not
--- halfvec, not a column the table keeps in its rows (storage MAIN)
-CREATE TABLE cp_499 (v ruvector(499));
-INSERT INTO cp_499 SELECT (SELECT array_agg(random()) FROM generate_series(1, 499) WHERE i > 0)::ruvector FROM generate_series(1, 50) i;
-CREATE INDEX cp_499_i ON cp_499 USING ivfflat (v vector_l2_ops) WITH (lists = 1);
-CREATE INDEX cp_h ON cp USING ivfflat ((v::halfvec(600)) halfvec_l2_ops) WITH (lists = 2) WHERE id < 2000;
-CREATE TABLE cp_main (v ruvector(600));
-ALTER TABLE cp_main ALTER COLUMN v SET STORAGE MAIN;
-CREATE INDEX cp_main_i ON cp_main USING ivfflat (v vector_l2_ops) WITH (lists = 1);
-SELECT ruvector_index_stats('cp_499_i')->>'row_format' AS f499, ruvector_index_stats('cp_499_i')->>'copies' AS copies_499,
-       ruvector_index_stats('cp_h')->>'row_format' AS f_halfvec, ruvector_index_stats('cp_main_i')->>'row_format' AS f_main;
-DROP TABLE cp_499, cp_main;
-DROP INDEX cp_h;
+-- which indexes get copies: those that ask, of SQ8 rows of ruvector (from
+-- 256 dimensions); not without the option, not below 256 dimensions (f32
+-- rows, exact already), not halfvec; the option is a boolean
+CREATE TABLE cp_200 (v ruvector(200));
+INSERT INTO cp_200 SELECT (SELECT array_agg(random()) FROM generate_series(1, 200) WHERE i > 0)::ruvector FROM generate_series(1, 50) i;
+CREATE INDEX cp_200_i ON cp_200 USING ivfflat (v vector_l2_ops) WITH (lists = 1, exact_copies = true);
+CREATE INDEX cp_default ON cp USING ivfflat (v vector_l2_ops) WITH (lists = 2);
+CREATE INDEX cp_h ON cp USING ivfflat ((v::halfvec(600)) halfvec_l2_ops) WITH (lists = 2, exact_copies = true) WHERE id < 2000;
+SELECT ruvector_index_stats('cp_200_i')->>'row_format' AS f200, ruvector_index_stats('cp_default')->>'row_format' AS f_default,
+       ruvector_index_stats('cp_h')->>'row_format' AS f_halfvec, ruvector_index_stats('cp_default')->>'copies' AS copies_default;
+SELECT error_of('CREATE INDEX ON cp USING ivfflat (v vector_l2_ops) WITH (exact_copies = maybe)') AS not_a_boolean;
+DROP TABLE cp_200;
+DROP INDEX cp_h, cp_default;
 
 -- built on an empty table, filled by inserts; and a column without a typmod
 CREATE TABLE cp_empty (id int, v ruvector);
-CREATE INDEX cp_empty_i ON cp_empty USING ivfflat (v vector_l2_ops) WITH (lists = 4);
+CREATE INDEX cp_empty_i ON cp_empty USING ivfflat (v vector_l2_ops) WITH (lists = 4, exact_copies = true);
 SELECT ruvector_index_stats('cp_empty_i')->>'row_format' AS format_without_dimensions;
 DROP INDEX cp_empty_i;
 ALTER TABLE cp_empty ALTER COLUMN v TYPE ruvector(600);
-CREATE INDEX cp_empty_i ON cp_empty USING ivfflat (v vector_l2_ops) WITH (lists = 4);
+CREATE INDEX cp_empty_i ON cp_empty USING ivfflat (v vector_l2_ops) WITH (lists = 4, exact_copies = true);
 INSERT INTO cp_empty SELECT id, v FROM cp;
 SELECT s->>'row_format' AS format, (s->>'copies')::int = (SELECT count(*) FROM cp WHERE id <> 2200) AS a_copy_per_row
 FROM ruvector_index_stats('cp_empty_i') s;

@@ -10,8 +10,8 @@
 //!   the vector: in format 1 (`IVF_VERSION`) in the index's element type; in
 //!   format 2 (`IVF_VERSION_SQ8`: `ruvector` and `halfvec` under L2, inner
 //!   product and cosine) an SQ8 copy with error bounds, `ivf::sq8_rows`; in
-//!   format 3 (`IVF_VERSION_COPIES`: `ruvector` of `COPIES_MIN_DIMS` and
-//!   more) where the row's full copy is (`COPY_POINTER` bytes), then the SQ8
+//!   format 3 (`IVF_VERSION_COPIES`: `ruvector` SQ8 rows of an index built
+//!   `WITH (exact_copies = true)`) where the row's full copy is (`COPY_POINTER` bytes), then the SQ8
 //!   copy as in format 2.
 //! - Format 3: a full copy per row on the copy pages (a chain from
 //!   `IvfMeta::copy_start`): the heap TID, 2 bytes of padding, the vector as
@@ -52,13 +52,6 @@ pub const IVF_VERSION_SQ8: u32 = 2;
 /// and reports their exact distances, so the executor rechecks nothing
 /// (no TOAST fetch per row returned).
 pub const IVF_VERSION_COPIES: u32 = 3;
-
-/// The fewest dimensions a `ruvector` index is built with full copies
-/// (format 3) for: from about 500 elements (2 kB) a table's row exceeds
-/// PostgreSQL's TOAST threshold (`TOAST_TUPLE_THRESHOLD`, 2,032 bytes of an
-/// 8 kB page) and the vector is compressed or stored out of line, so the
-/// executor's recheck of each row returned is a TOAST fetch.
-pub const COPIES_MIN_DIMS: usize = 500;
 
 /// Bytes of a format-3 row's pointer to its copy (block, offset, padding).
 pub const COPY_POINTER: usize = 8;
