@@ -278,6 +278,8 @@ def bench_sql(args, engine, ds, base, queries, metric, true_dist, copy_data):
             else:
                 lists = max(1, len(base) // 1000)
                 with_clause, knob, values = f"lists = {lists}", "ivfflat.probes", [p for p in args.probes if p <= lists]
+                if args.ivfflat_options and engine == "ruvector_pg":
+                    with_clause += ", " + args.ivfflat_options
             label = f"{ds}/{engine}/{am}"
             progress(f"{label}: building ({with_clause})")
             with BuildMonitor(conninfo, label) as mon:
@@ -619,6 +621,7 @@ def main():
     ap.add_argument("--m", type=int, default=16)
     ap.add_argument("--ef-construction", type=int, default=64)
     ap.add_argument("--storage", default="default", choices=["default", "main", "external", "extended", "plain"], help="the column's storage, for both engines")
+    ap.add_argument("--ivfflat-options", default="", help="more WITH options for ruvector_pg's ivfflat indexes (ours only), e.g. 'exact_copies = true'")
     ap.add_argument("--no-pgvector", action="store_true", help="skip pgvector even when installed")
     ap.add_argument("--out", default="target/benchmark")
     ap.add_argument("--keep", action="store_true", help="keep each table and its last index (for benches/backend_cpu.py, bq_bench.py)")
