@@ -11,7 +11,7 @@ use pgrx::pg_sys;
 use pgrx::prelude::*;
 use ruvector_core::index::Tid;
 use ruvector_core::ivf::tuple::{
-    copy_pointer_then, encode_row, set_list_insert, IvfMeta, IVF_VERSION_COPIES, IVF_VERSION_SQ8,
+    append_row_with_copy, encode_row, set_list_insert, IvfMeta, IVF_VERSION_COPIES, IVF_VERSION_SQ8,
 };
 
 use crate::am::callbacks;
@@ -71,7 +71,9 @@ pub unsafe extern "C-unwind" fn aminsert(
             } else {
                 Tid::INVALID
             };
-            encode_row(tid, &copy_pointer_then(copy, &payload))
+            let mut tuple = Vec::new();
+            append_row_with_copy(&mut tuple, tid, copy, &payload);
+            tuple
         }
         None if meta.version == IVF_VERSION_SQ8 => encode_row(tid, &super::sq8_payload(kind, &row.raw, magnitude)),
         None => encode_row(tid, &row.raw),

@@ -46,7 +46,7 @@ use pgrx::prelude::*;
 use ruvector_core::index::Tid;
 use ruvector_core::ivf::assign::CentreMatrix;
 use ruvector_core::ivf::kmeans::Cancelled;
-use ruvector_core::ivf::tuple::{append_row, copy_pointer_then, encode_list, COPY_POINTER, ROW_HEADER};
+use ruvector_core::ivf::tuple::{append_row, append_row_with_copy, encode_list, COPY_POINTER, ROW_HEADER};
 use ruvector_core::ivf::{self, KMeans};
 
 use super::build::{
@@ -415,7 +415,8 @@ impl LoadState<'_, '_> {
     /// (format 3: each row's copy, made from `given`, the batch's rows as
     /// given, written first, and the row pointing at it).
     fn take_rows(&mut self, assigned: &Assigned, given: &[u8]) {
-        let given_bytes = if self.settings.copies { given.len() / assigned.tids.len().max(1) } else { 0 };
+        // (a `ruvector` row as given is as long as the row as stored)
+        let given_bytes = if self.settings.copies { self.settings.row_bytes } else { 0 };
         let (kind, dims) = (self.settings.dims.kind, self.settings.dims.dims);
         let mut tuple = Vec::new();
         for (i, &l) in assigned.lists.iter().enumerate() {
@@ -431,7 +432,7 @@ impl LoadState<'_, '_> {
             } else {
                 Tid::INVALID
             };
-            append_row(&mut self.pending[l as usize], assigned.tids[i], &copy_pointer_then(copy, stored));
+            append_row_with_copy(&mut self.pending[l as usize], assigned.tids[i], copy, stored);
         }
         if given_bytes != 0 {
             self.writer.close_page();

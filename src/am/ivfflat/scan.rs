@@ -326,9 +326,14 @@ impl callbacks::OrderedScan for ScanState {
 
     fn restart(&mut self, query: Option<callbacks::ScanQuery>) {
         self.reset();
-        self.magnitude = query.as_ref().map_or(0.0, |q| q.magnitude);
-        self.given = query.as_ref().map_or_else(Vec::new, |q| q.given.clone());
-        self.query = query.map(|q| (q.dims, q.query));
+        let Some(q) = query else {
+            self.magnitude = 0.0;
+            self.given.clear();
+            return;
+        };
+        self.magnitude = q.magnitude;
+        self.given = q.given;
+        self.query = Some((q.dims, q.query));
     }
 }
 

@@ -60,7 +60,7 @@ pub unsafe extern "C-unwind" fn ambulkdelete(
     }
     if lists.meta.version == IVF_VERSION_COPIES {
         // SAFETY: the callback only reads the TID.
-        free_dead_copies(index, lists.meta.copy_start, |tid| unsafe {
+        free_dead_copies(index, lists.meta, |tid| unsafe {
             let mut ptr = item_pointer(tid);
             callback(&mut ptr, callback_state)
         });
@@ -71,12 +71,11 @@ pub unsafe extern "C-unwind" fn ambulkdelete(
     stats
 }
 
-/// Free the copies of dead heap rows on the copy pages' chain from `start`
-/// (the rows pointing at them are gone from the lists already, or go in
-/// this VACUUM), and move the meta page's insert page back to the first page
-/// that gained room.
-fn free_dead_copies(index: Index, start: u32, mut dead: impl FnMut(ruvector_core::index::Tid) -> bool) {
-    let mut block = (start != 0).then_some(start);
+/// Free the copies of dead heap rows on the copy pages' chain (the rows
+/// pointing at them are gone from the lists already), and move the meta
+/// page's copy insert page back to the first page that gained room.
+fn free_dead_copies(index: Index, meta: IvfMeta, mut dead: impl FnMut(ruvector_core::index::Tid) -> bool) {
+    let mut block = (meta.copy_start != 0).then_some(meta.copy_start);
     let mut first_with_room = None;
     let mut walk = ChainWalk::pages(&index, "copy page");
     while let Some(b) = block {
@@ -96,12 +95,8 @@ fn free_dead_copies(index: Index, start: u32, mut dead: impl FnMut(ruvector_core
         block = next;
         pgrx::check_for_interrupts!();
     }
-    if let Some(b) = first_with_room {
-        index.update_meta(|m: &mut IvfMeta| {
-            if m.copy_insert != b {
-                m.copy_insert = b;
-            }
-        });
+    if let Some(b) = first_with_room.filter(|&b| b != meta.copy_insert) {
+        index.update_meta(|m: &mut IvfMeta| m.copy_insert = b);
     }
 }
 

@@ -112,12 +112,13 @@ pub fn row_payload_at(version: u32) -> usize {
     }
 }
 
-/// A format-3 row's stored bytes: the pointer to its copy, then `payload`.
-pub fn copy_pointer_then(copy: Tid, payload: &[u8]) -> Vec<u8> {
-    let mut b = vec![0u8; COPY_POINTER];
-    copy.write(&mut b[..Tid::BYTES]);
-    b.extend_from_slice(payload);
-    b
+/// A format-3 row tuple appended to `out`: the heap TID, the pointer to its
+/// copy (`Tid::INVALID` for none), then `payload`.
+pub fn append_row_with_copy(out: &mut Vec<u8>, heap: Tid, copy: Tid, payload: &[u8]) {
+    let mut pointer = [0u8; COPY_POINTER];
+    copy.write(&mut pointer[..Tid::BYTES]);
+    append_row(out, heap, &pointer);
+    out.extend_from_slice(payload);
 }
 
 /// The copy a format-3 row tuple points at.
@@ -150,7 +151,9 @@ mod tests {
     #[test]
     fn a_format_3_row_points_at_its_copy() {
         let (heap, copy) = (Tid { block: 5, offset: 2 }, Tid { block: 80_000, offset: 7 });
-        let row = encode_row(heap, &copy_pointer_then(copy, &[9, 8, 7]));
+        let mut row = Vec::new();
+        append_row_with_copy(&mut row, heap, copy, &[9, 8, 7]);
+        assert_eq!(parse_row(&row).map(|(t, _)| t), Some(heap));
         assert_eq!(row_copy(&row), Some(copy));
         assert_eq!(&row[row_payload_at(IVF_VERSION_COPIES)..], &[9, 8, 7]);
         assert_eq!(row_payload_at(IVF_VERSION_SQ8), ROW_HEADER);
