@@ -3,7 +3,8 @@
 //! point is an element of its recorded level (the top level, unless a crash
 //! came between an insert and its promotion), and every live element is
 //! reachable from the entry point. Raises an ERROR naming the first violation; returns
-//! a one-line summary otherwise.
+//! a one-line summary otherwise. An ivfflat index is checked by
+//! `am::ivfflat::check`.
 
 use std::collections::{HashMap, VecDeque};
 
@@ -28,10 +29,10 @@ fn violation(msg: String) -> ! {
 fn ruvector_index_check(index: RegClass) -> String {
     let index = index.0;
     let target = crate::am::access::readable_index(index, "ruvector_index_check");
-    if target.am != "hnsw" {
+    if target.am != "hnsw" && target.am != "ivfflat" {
         crate::error::raise_code(
             PgSqlErrorCode::ERRCODE_WRONG_OBJECT_TYPE,
-            "ruvector_index_check works on hnsw indexes",
+            "ruvector_index_check works on hnsw and ivfflat indexes",
         );
     }
     if target.partitioned {
@@ -53,6 +54,9 @@ fn ruvector_index_check(index: RegClass) -> String {
             .map(|(name, oid)| format!("{name}: {}", ruvector_index_check(RegClass(oid))))
             .collect::<Vec<_>>()
             .join("; ");
+    }
+    if target.am == "ivfflat" {
+        return crate::am::ivfflat::check::check(index);
     }
     // SAFETY: open with AccessShareLock for the duration of the check.
     let rel = unsafe { pg_sys::index_open(index, pg_sys::AccessShareLock as pg_sys::LOCKMODE) };

@@ -5,12 +5,14 @@
 //! One file per concern: `build` (CREATE INDEX: sample, k-means), `load`
 //! (the build's pass over the table, overlapping k-means and assignment),
 //! `insert`, `scan`, `vacuum`, `options` (reloption `lists`, `ivfflat.*`
-//! settings), `lists` (the centres as stored). Algorithms (k-means, top-k,
+//! settings), `lists` (the centres as stored), `check`
+//! (`ruvector_index_check`). Algorithms (k-means, top-k,
 //! sampling, tuple formats) are in `ruvector_core::ivf`; pages, buffers and
 //! WAL are `am::storage`'s. Page layout and locking: docs/ivfflat.md.
 
 mod build;
 pub use build::{full_copies, needs_copy, sq8_payload, sq8_rows};
+pub mod check;
 mod insert;
 pub mod lists;
 mod load;

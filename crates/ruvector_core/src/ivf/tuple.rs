@@ -112,6 +112,24 @@ pub fn row_payload_at(version: u32) -> usize {
     }
 }
 
+/// The length of a row tuple of format `version` whose vector has `dims`
+/// elements, stored in `vector_bytes` bytes in the index's element type
+/// (format 1's payload); None for a format this build does not know.
+pub fn row_len(version: u32, dims: usize, vector_bytes: usize) -> Option<usize> {
+    let sq8 = crate::ivf::sq8_rows::payload_bytes(dims);
+    match version {
+        IVF_VERSION => Some(ROW_HEADER + vector_bytes),
+        IVF_VERSION_SQ8 => Some(ROW_HEADER + sq8),
+        IVF_VERSION_COPIES => Some(ROW_HEADER + COPY_POINTER + sq8),
+        _ => None,
+    }
+}
+
+/// The length of a format-3 copy tuple of a `dims`-element `ruvector`.
+pub fn copy_len(dims: usize) -> usize {
+    ROW_HEADER + dims * 4
+}
+
 /// A format-3 row tuple appended to `out`: the heap TID, the pointer to its
 /// copy (`Tid::INVALID` for none), then `payload`.
 pub fn append_row_with_copy(out: &mut Vec<u8>, heap: Tid, copy: Tid, payload: &[u8]) {
@@ -158,5 +176,22 @@ mod tests {
         assert_eq!(&row[row_payload_at(IVF_VERSION_COPIES)..], &[9, 8, 7]);
         assert_eq!(row_payload_at(IVF_VERSION_SQ8), ROW_HEADER);
         assert_eq!(row_copy(&row[..ROW_HEADER + 3]), None);
+    }
+
+    #[test]
+    fn row_len_is_what_each_format_writes() {
+        let heap = Tid { block: 3, offset: 9 };
+        for dims in [1usize, 7, 256, 384, 1536] {
+            let values: Vec<f32> = (0..dims).map(|i| (i as f32 * 0.37).sin()).collect();
+            let raw: Vec<u8> = values.iter().flat_map(|x| x.to_ne_bytes()).collect();
+            assert_eq!(row_len(IVF_VERSION, dims, raw.len()), Some(encode_row(heap, &raw).len()));
+            let payload = crate::ivf::sq8_rows::encode(&values, 1.0, 0.0);
+            assert_eq!(row_len(IVF_VERSION_SQ8, dims, raw.len()), Some(encode_row(heap, &payload).len()));
+            let mut row = Vec::new();
+            append_row_with_copy(&mut row, heap, Tid { block: 1, offset: 1 }, &payload);
+            assert_eq!(row_len(IVF_VERSION_COPIES, dims, raw.len()), Some(row.len()));
+            assert_eq!(copy_len(dims), encode_row(heap, &raw).len());
+        }
+        assert_eq!(row_len(4, 8, 32), None);
     }
 }

@@ -1,0 +1,215 @@
+//! `ruvector_index_check` for ivfflat indexes: the meta page, the centre
+//! chain (each list's centre of the index's length, as many lists as the
+//! meta page says), each list's page chain (no loop, no page in two lists,
+//! its insert page on it), every row tuple (the length its format writes, a
+//! heap TID inside the table), in format 3 every copy (on the copy chain,
+//! the length of a `ruvector` of the index's dimensions, its row's heap TID)
+//! and every row's pointer to its copy; then the table: every row a build
+//! would index now is in the index, once.
+//!
+//! The table is locked in SHARE mode for the check, as CREATE INDEX does:
+//! writers wait, so the lists and the table are compared at one moment.
+//! Raises an ERROR (SQLSTATE XX002) naming the first violation; returns a
+//! one-line summary otherwise. Page access is `am::storage`'s; the one
+//! unsafe part is the heap-scan callback and the relation handles.
+
+use std::collections::{HashMap, HashSet};
+
+use pgrx::pg_sys;
+use pgrx::prelude::*;
+use ruvector_core::index::Tid;
+use ruvector_core::ivf::tuple::{copy_len, parse_row, row_copy, row_len, row_payload_at, IVF_VERSION_COPIES};
+
+use super::lists::Lists;
+use crate::am::callbacks::{self, RowMemory};
+use crate::am::kind::index_kind;
+use crate::am::storage::{tid_key, tid_of, ChainWalk, Index};
+
+fn violation(msg: String) -> ! {
+    crate::error::raise_code(PgSqlErrorCode::ERRCODE_INDEX_CORRUPTED, msg)
+}
+
+/// Heap TIDs of the rows a build of `index` would index now.
+struct HeapRows {
+    dims: super::build::Dims,
+    memory: RowMemory,
+    tids: Vec<Tid>,
+}
+
+/// The heap-scan callback: guarded, so an ERROR or panic in it becomes an
+/// ERROR raised from the check's frame instead of unwinding through the C
+/// scan.
+#[pg_guard]
+unsafe extern "C-unwind" fn heap_row_callback(
+    _index: pg_sys::Relation,
+    tid: pg_sys::ItemPointer,
+    values: *mut pg_sys::Datum,
+    isnull: *mut bool,
+    _alive: bool,
+    state: *mut core::ffi::c_void,
+) {
+    // SAFETY: PostgreSQL passes our state (a HeapRows that `check` keeps
+    // alive through the scan), a valid TID and one column.
+    let (state, value, null, tid) = unsafe { (&mut *(state as *mut HeapRows), *values, *isnull, tid_of(&*tid)) };
+    if null {
+        return;
+    }
+    let dims = &mut state.dims;
+    // the build's own rule: a zero vector under cosine is not indexed
+    if state.memory.read(|| dims.row(value).is_some()) {
+        state.tids.push(tid);
+    }
+}
+
+/// Check the ivfflat index `index` (a relation of this access method, which
+/// the caller may read) and summarise it.
+pub fn check(index: pg_sys::Oid) -> String {
+    // SAFETY: the index and its table opened for the check and closed at its
+    // end (an ERROR releases them with the transaction); SHARE on the table
+    // keeps writers out meanwhile, as CREATE INDEX does.
+    let (rel, heap) = unsafe {
+        let rel = pg_sys::index_open(index, pg_sys::AccessShareLock as pg_sys::LOCKMODE);
+        let heap = pg_sys::table_open((*(*rel).rd_index).indrelid, pg_sys::ShareLock as pg_sys::LOCKMODE);
+        (rel, heap)
+    };
+    let kind = index_kind(rel, "ivfflat");
+    let idx = Index::new(rel);
+    let lists = Lists::read(idx);
+    let meta = lists.meta;
+    let dims = meta.dims as usize;
+    let vector_bytes = kind.elem.row_bytes(dims).unwrap_or(0);
+    let Some(expected_row) = row_len(meta.version, dims, vector_bytes) else {
+        violation(format!("meta page: unknown format {}", meta.version))
+    };
+    if dims > 0 && !lists.centres.is_empty() && lists.centres.record_bytes() != vector_bytes {
+        violation(format!(
+            "centres hold {} bytes, a vector of {dims} dimensions {vector_bytes}",
+            lists.centres.record_bytes()
+        ));
+    }
+    let nblocks = idx.nblocks();
+    // SAFETY: the table opened above.
+    let heap_blocks =
+        unsafe { pg_sys::RelationGetNumberOfBlocksInFork(heap, pg_sys::ForkNumber::MAIN_FORKNUM) };
+    let in_index = |block: u32, what: &str| {
+        if block == 0 || block >= nblocks {
+            violation(format!("{what} points at block {block}, outside the index's data pages 1..{nblocks}"));
+        }
+    };
+
+    // Format 3: the copies, by where they are, with the heap row each is of.
+    let mut copies: HashMap<Tid, Tid> = HashMap::new();
+    if meta.version == IVF_VERSION_COPIES {
+        in_index(meta.copy_start, "the meta page's first copy page");
+        let mut insert_seen = false;
+        let mut walk = ChainWalk::pages(&idx, "copy page");
+        let mut block = Some(meta.copy_start);
+        while let Some(b) = block {
+            in_index(b, "a copy page's next link");
+            walk.step();
+            insert_seen |= b == meta.copy_insert;
+            block = idx.read_page(b, |page| {
+                for (offset, bytes) in page.items() {
+                    let at = Tid { block: b, offset };
+                    match parse_row(bytes) {
+                        Some((heap_tid, _)) if bytes.len() == copy_len(dims) => copies.insert(at, heap_tid),
+                        _ => violation(format!("copy {at:?} is malformed ({} bytes)", bytes.len())),
+                    };
+                }
+                page.next()
+            });
+        }
+        if !insert_seen {
+            violation(format!("the copy insert page {} is not on the copy chain", meta.copy_insert));
+        }
+    }
+
+    // The lists: each page in one list, each row well formed, each heap row once.
+    let mut owner: HashMap<u32, usize> = HashMap::new();
+    let mut rows: HashSet<u64> = HashSet::new();
+    let mut used_copies = 0usize;
+    for (l, entry) in lists.entries.iter().enumerate() {
+        in_index(entry.start, "a list's first page");
+        let mut insert_seen = false;
+        let mut walk = ChainWalk::pages(&idx, "list page");
+        let mut block = Some(entry.start);
+        while let Some(b) = block {
+            in_index(b, "a list page's next link");
+            walk.step();
+            if let Some(other) = owner.insert(b, l) {
+                violation(format!("page {b} is in list {other} and list {l}"));
+            }
+            insert_seen |= b == entry.insert;
+            block = idx.read_page(b, |page| {
+                for (offset, bytes) in page.items() {
+                    let at = Tid { block: b, offset };
+                    let Some((heap_tid, _)) = parse_row(bytes).filter(|_| bytes.len() == expected_row) else {
+                        violation(format!(
+                            "row {at:?} of list {l} has {} bytes, format {} writes {expected_row}",
+                            bytes.len(),
+                            meta.version
+                        ))
+                    };
+                    if heap_tid.offset == 0 || heap_tid.block >= heap_blocks {
+                        violation(format!(
+                            "row {at:?} of list {l} names heap row {heap_tid:?}, outside the table's {heap_blocks} blocks"
+                        ));
+                    }
+                    if !rows.insert(tid_key(heap_tid)) {
+                        violation(format!("heap row {heap_tid:?} is indexed twice (again at {at:?})"));
+                    }
+                    if meta.version == IVF_VERSION_COPIES {
+                        let copy = row_copy(bytes).unwrap_or(Tid::INVALID);
+                        if copy.is_valid() {
+                            if copies.get(&copy) != Some(&heap_tid) {
+                                violation(format!("row {at:?} points at copy {copy:?}, which is not its row's copy"));
+                            }
+                            used_copies += 1;
+                        } else if super::needs_copy(kind, &bytes[row_payload_at(meta.version)..], dims) {
+                            violation(format!("row {at:?} has no copy, but its vector needs one"));
+                        }
+                    }
+                }
+                page.next()
+            });
+        }
+        if !insert_seen {
+            violation(format!("list {l}'s insert page {} is not on its chain", entry.insert));
+        }
+        pgrx::check_for_interrupts!();
+    }
+
+    // The table: every row a build would index is in a list.
+    let mut state = HeapRows {
+        dims: super::build::Dims { dims, kind },
+        memory: RowMemory::new(),
+        tids: Vec::new(),
+    };
+    // SAFETY: the relations opened above; the state outlives the scan and
+    // the callback treats its argument as a HeapRows.
+    unsafe {
+        let info = pg_sys::BuildIndexInfo(rel);
+        callbacks::scan_heap(heap, rel, info, Some(heap_row_callback), &mut state);
+    }
+    if let Some(missing) = state.tids.iter().find(|t| !rows.contains(&tid_key(**t))) {
+        let missing_count = state.tids.iter().filter(|t| !rows.contains(&tid_key(**t))).count();
+        violation(format!("heap row {missing:?} is in no list ({missing_count} of {} rows are missing)", state.tids.len()));
+    }
+    // SAFETY: opened above with these lock modes.
+    unsafe {
+        pg_sys::table_close(heap, pg_sys::ShareLock as pg_sys::LOCKMODE);
+        pg_sys::index_close(rel, pg_sys::AccessShareLock as pg_sys::LOCKMODE);
+    }
+    let copies_note = if meta.version == IVF_VERSION_COPIES {
+        format!(", {used_copies} copies ({} not pointed at)", copies.len() - used_copies)
+    } else {
+        String::new()
+    };
+    format!(
+        "ok: {} rows in {} lists (format {}), {} table rows indexed{copies_note}, {nblocks} pages",
+        rows.len(),
+        lists.entries.len(),
+        meta.version,
+        state.tids.len()
+    )
+}
