@@ -153,7 +153,10 @@ impl Index {
                 }
             };
             pg_sys::LockBuffer(buf, mode as i32);
-            Locked { buf }
+            let l = Locked { buf };
+            // (an ERROR here unlocks and unpins through the guard)
+            verify(pg_sys::BufferGetPage(l.buf), block);
+            l
         }
     }
 

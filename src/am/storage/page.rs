@@ -10,6 +10,7 @@ use core::ffi::c_void;
 
 use bytemuck::Pod;
 use pgrx::pg_sys;
+use pgrx::PgSqlErrorCode;
 use ruvector_core::index::PageGeometry;
 
 /// Page-kind marker in the special space.
@@ -49,10 +50,66 @@ pub(super) fn special_next(page: pg_sys::Page) -> *mut u32 {
     unsafe { (page as *mut u8).add((*(page as *mut pg_sys::PageHeaderData)).pd_special as usize + 4) as *mut u32 }
 }
 
-/// The next block of the page chain `page` belongs to, if any.
+/// The next block of the page chain `page` belongs to, if any. A new
+/// (all-zero) page has none; a link to the meta page is a corrupt chain
+/// (ERROR): followed, its reader would take the meta page for a data page.
+///
+/// # Safety
+/// `page` is pinned and locked, and passed `verify` when it was locked.
 pub(super) unsafe fn next_of(page: pg_sys::Page) -> Option<u32> {
+    if unsafe { (*(page as *mut pg_sys::PageHeaderData)).pd_upper } == 0 {
+        return None;
+    }
     let next = unsafe { special_next(page).read_unaligned() };
+    if next == META_BLOCK {
+        crate::error::raise_code(PgSqlErrorCode::ERRCODE_INDEX_CORRUPTED, "an index page chain links to the meta page");
+    }
     (next != pg_sys::InvalidBlockNumber).then_some(next)
+}
+
+/// Check that block `block`, just locked, is a page of this extension's
+/// format, before anything on it is trusted: a header whose pointers are in
+/// order (PostgreSQL checks less when it reads a page from disk, and
+/// PageAddItem PANICs on what it does not check), the special space
+/// `page_init` made (page id, and the kind block `block` must have: the meta
+/// page at block 0, data pages after it). A new page (all zero: extended,
+/// not yet written) passes, as an empty page. Raises `index_corrupted`
+/// (XX002) otherwise.
+///
+/// # Safety
+/// `page` is pinned and locked.
+pub(super) unsafe fn verify(page: pg_sys::Page, block: u32) {
+    // SAFETY: a pinned, locked page of BLCKSZ bytes; the special space is
+    // read only once pd_special is known to be its place.
+    let problem = unsafe {
+        let h = &*(page as *const pg_sys::PageHeaderData);
+        let special = BLCKSZ - SPECIAL_SIZE;
+        if h.pd_upper == 0 && h.pd_lower == 0 && h.pd_special == 0 {
+            return; // PageIsNew
+        }
+        let (lower, upper, at) = (h.pd_lower as usize, h.pd_upper as usize, h.pd_special as usize);
+        if lower < PAGE_HEADER || lower > upper || upper > at || at != special {
+            Some(format!("its header is not ours (lower {lower}, upper {upper}, special {at})"))
+        } else {
+            let bytes = (page as *const u8).add(special);
+            let id = (bytes as *const u16).read_unaligned();
+            let kind = (bytes.add(2) as *const u16).read_unaligned();
+            let want = if block == META_BLOCK { KIND_META } else { KIND_DATA };
+            if id != PAGE_ID {
+                Some(format!("its page id is {id:#x}, not {PAGE_ID:#x}"))
+            } else if kind != want {
+                Some(format!("its page kind is {kind}, not {want}"))
+            } else {
+                None
+            }
+        }
+    };
+    if let Some(problem) = problem {
+        crate::error::raise_code(
+            PgSqlErrorCode::ERRCODE_INDEX_CORRUPTED,
+            format!("index block {block} is not a valid ruvector_pg page: {problem}"),
+        );
+    }
 }
 
 pub(super) unsafe fn set_next(page: pg_sys::Page, next: u32) {
