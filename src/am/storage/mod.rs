@@ -46,6 +46,10 @@
 //!   `log_newpage_range` (permanent relations); `ambuildempty` writes the
 //!   init fork's meta page and logs it with `log_newpage`.
 //!
+//! Every page is checked as it is locked (`page::verify`): header pointers
+//! in order, the special space where `page_init` put it, our page id, the
+//! kind its block must have. Nothing on a page that fails is read.
+//!
 //! On ERROR while a page lock is held, PostgreSQL's abort releases the lock
 //! and pin, and an unfinished Generic WAL record is discarded with its
 //! memory context, so a half-made change never reaches the page.

@@ -50,15 +50,21 @@ pub(super) fn special_next(page: pg_sys::Page) -> *mut u32 {
     unsafe { (page as *mut u8).add((*(page as *mut pg_sys::PageHeaderData)).pd_special as usize + 4) as *mut u32 }
 }
 
-/// The next block of the page chain `page` belongs to, if any. A new
-/// (all-zero) page has none; a link to the meta page is a corrupt chain
-/// (ERROR): followed, its reader would take the meta page for a data page.
+/// The next block of the page chain `page` belongs to, if any. A chain
+/// that reaches a new (all-zero) page, or links to the meta page, is
+/// corrupt (ERROR): a chain is extended by initialising the new page and
+/// linking it in one WAL record, so no chain leads to a page never written,
+/// and a reader following a link to the meta page would take it for a data
+/// page.
 ///
 /// # Safety
 /// `page` is pinned and locked, and passed `verify` when it was locked.
 pub(super) unsafe fn next_of(page: pg_sys::Page) -> Option<u32> {
     if unsafe { (*(page as *mut pg_sys::PageHeaderData)).pd_upper } == 0 {
-        return None;
+        crate::error::raise_code(
+            PgSqlErrorCode::ERRCODE_INDEX_CORRUPTED,
+            "an index page chain reaches a page that was never written",
+        );
     }
     let next = unsafe { special_next(page).read_unaligned() };
     if next == META_BLOCK {
