@@ -1,7 +1,6 @@
 //! `ruvector_index_check` for ivfflat indexes: the meta page, the centre
-//! chain (each list's centre of the index's length, as many lists as the
-//! meta page says), each list's page chain (no loop, no page in two lists,
-//! its insert page on it), every row tuple (the length its format writes, a
+//! chain (centres of one length, as many lists as the meta page says), each
+//! list's page chain (no loop, no page in two lists, its insert page on it), every row tuple (the length its format writes, a
 //! heap TID inside the table), in format 3 every copy (on the copy chain,
 //! the length of a `ruvector` of the index's dimensions, its row's heap TID)
 //! and every row's pointer to its copy; then the table: every row a build
@@ -81,16 +80,12 @@ pub fn check(index: pg_sys::Oid) -> String {
     let Some(expected_row) = row_len(meta.version, dims, vector_bytes) else {
         violation(format!("meta page: unknown format {}", meta.version))
     };
-    if dims > 0 && !lists.centres.is_empty() && lists.centres.record_bytes() != vector_bytes {
-        violation(format!(
-            "centres hold {} bytes, a vector of {dims} dimensions {vector_bytes}",
-            lists.centres.record_bytes()
-        ));
-    }
+    // (the centres' length is not compared with the rows': an index built
+    // on a column without dimensions before any row had placeholder
+    // centres, its meta page learning the length from the first insert)
     let nblocks = idx.nblocks();
     // SAFETY: the table opened above.
-    let heap_blocks =
-        unsafe { pg_sys::RelationGetNumberOfBlocksInFork(heap, pg_sys::ForkNumber::MAIN_FORKNUM) };
+    let heap_blocks = unsafe { pg_sys::RelationGetNumberOfBlocksInFork(heap, pg_sys::ForkNumber::MAIN_FORKNUM) };
     let in_index = |block: u32, what: &str| {
         if block == 0 || block >= nblocks {
             violation(format!("{what} points at block {block}, outside the index's data pages 1..{nblocks}"));
@@ -180,11 +175,7 @@ pub fn check(index: pg_sys::Oid) -> String {
     }
 
     // The table: every row a build would index is in a list.
-    let mut state = HeapRows {
-        dims: super::build::Dims { dims, kind },
-        memory: RowMemory::new(),
-        tids: Vec::new(),
-    };
+    let mut state = HeapRows { dims: super::build::Dims { dims, kind }, memory: RowMemory::new(), tids: Vec::new() };
     // SAFETY: the relations opened above; the state outlives the scan and
     // the callback treats its argument as a HeapRows.
     unsafe {
@@ -193,7 +184,10 @@ pub fn check(index: pg_sys::Oid) -> String {
     }
     if let Some(missing) = state.tids.iter().find(|t| !rows.contains(&tid_key(**t))) {
         let missing_count = state.tids.iter().filter(|t| !rows.contains(&tid_key(**t))).count();
-        violation(format!("heap row {missing:?} is in no list ({missing_count} of {} rows are missing)", state.tids.len()));
+        violation(format!(
+            "heap row {missing:?} is in no list ({missing_count} of {} rows are missing)",
+            state.tids.len()
+        ));
     }
     // SAFETY: opened above with these lock modes.
     unsafe {
