@@ -2,11 +2,13 @@
 //! every tuple parses, every neighbour pointer names an element, the entry
 //! point is an element of its recorded level (the top level, unless a crash
 //! came between an insert and its promotion), and every live element is
-//! reachable from the entry point. Raises an ERROR naming the first violation; returns
-//! a one-line summary otherwise. An ivfflat index is checked by
+//! reachable from the entry point, and every table row a build would index
+//! now is some live element's (`am::heap_rows`; the table is locked in SHARE
+//! mode meanwhile). Raises an ERROR naming the first violation; returns a
+//! one-line summary otherwise. An ivfflat index is checked by
 //! `am::ivfflat::check`.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 
 use pgrx::pg_sys;
 use pgrx::prelude::*;
@@ -58,8 +60,16 @@ fn ruvector_index_check(index: RegClass) -> String {
     if target.am == "ivfflat" {
         return crate::am::ivfflat::check::check(index);
     }
-    // SAFETY: open with AccessShareLock for the duration of the check.
-    let rel = unsafe { pg_sys::index_open(index, pg_sys::AccessShareLock as pg_sys::LOCKMODE) };
+    // SAFETY: open with AccessShareLock for the duration of the check, and
+    // its table in SHARE mode (before the update lock: inserters take their
+    // table lock first too), so no insert is half done while the index and
+    // the table are compared (on a standby ACCESS SHARE, and the table is
+    // not compared: `am::heap_rows`).
+    let (rel, heap) = unsafe {
+        let rel = pg_sys::index_open(index, pg_sys::AccessShareLock as pg_sys::LOCKMODE);
+        let heap = pg_sys::table_open((*(*rel).rd_index).indrelid, crate::am::heap_rows::table_lock());
+        (rel, heap)
+    };
     let idx = Index::new(rel);
     // A consistent view: the update lock in exclusive mode waits for inserts
     // and searches in flight and keeps new ones out until the check ends
@@ -67,7 +77,7 @@ fn ruvector_index_check(index: RegClass) -> String {
     // element this check has not seen).
     let _no_inserts = idx.update_lock(true);
     // the element type and metric, from the catalogue and meta page (raises on a foreign index)
-    crate::am::kind::index_kind(rel, "hnsw");
+    let kind = crate::am::kind::index_kind(rel, "hnsw");
     let meta: Meta = idx.meta();
     if meta.magic != ruvector_core::hnsw::tuple::META_MAGIC {
         violation("meta page: bad magic number".into());
@@ -185,7 +195,40 @@ fn ruvector_index_check(index: RegClass) -> String {
             }
         }
     }
-    unsafe { pg_sys::index_close(rel, pg_sys::AccessShareLock as pg_sys::LOCKMODE) };
+    // The table: every row a build would index is some live element's.
+    let mut held: HashSet<u64> = HashSet::new();
+    for (tid, n) in &nodes {
+        if !n.deleted {
+            for t in ruvector_core::hnsw::paged::element_tids(&idx, *tid).map(|e| e.tids).unwrap_or_default() {
+                held.insert(crate::am::storage::tid_key(t));
+            }
+        }
+    }
+    let columns = crate::am::kind::index_columns(rel);
+    let mut rule = |values: *const pg_sys::Datum, isnull: *const bool| {
+        // SAFETY: the scan's key columns, as aminsert gets them; the vector
+        // a datum of the type index_kind() found.
+        let (value, _) = unsafe { crate::am::kind::row_columns(columns, values, isnull) };
+        // aminsert's own rule: a zero vector under cosine is not indexed
+        value.is_some_and(|v| unsafe { super::read_row(kind, v) }.and_then(|r| r.prepared(kind)).is_some())
+    };
+    // SAFETY: the relations opened above, the table in SHARE mode.
+    let compared = crate::am::heap_rows::compares_table();
+    let table_rows =
+        if compared { unsafe { crate::am::heap_rows::indexed_rows(heap, rel, &mut rule) } } else { vec![] };
+    let missing: Vec<_> = table_rows.iter().filter(|t| !held.contains(&crate::am::storage::tid_key(**t))).collect();
+    if let Some(first) = missing.first() {
+        violation(format!(
+            "heap row {first:?} is in no element ({} of {} rows are missing)",
+            missing.len(),
+            table_rows.len()
+        ));
+    }
+    // SAFETY: opened above with these lock modes.
+    unsafe {
+        pg_sys::table_close(heap, crate::am::heap_rows::table_lock());
+        pg_sys::index_close(rel, pg_sys::AccessShareLock as pg_sys::LOCKMODE);
+    }
     format!(
         "ok: {} elements ({} deleted, {} unreachable without visible rows), {} vector chunks, {} TID lists, top level {}, {} pages",
         nodes.len(),
@@ -195,5 +238,5 @@ fn ruvector_index_check(index: RegClass) -> String {
         lists,
         top.map_or(-1, |t| t as i64),
         idx.nblocks()
-    )
+    ) + if compared { "" } else { ", table not compared (recovery)" }
 }

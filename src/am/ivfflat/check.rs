@@ -7,10 +7,11 @@
 //! would index now is in the index, once.
 //!
 //! The table is locked in SHARE mode for the check, as CREATE INDEX does:
-//! writers wait, so the lists and the table are compared at one moment.
+//! writers wait, so the lists and the table are compared at one moment (on
+//! a standby the table is not compared: `am::heap_rows`).
 //! Raises an ERROR (SQLSTATE XX002) naming the first violation; returns a
-//! one-line summary otherwise. Page access is `am::storage`'s; the one
-//! unsafe part is the heap-scan callback and the relation handles.
+//! one-line summary otherwise. Page access is `am::storage`'s, the table's
+//! rows `am::heap_rows`'; the unsafe parts here are the relation handles.
 
 use std::collections::{HashMap, HashSet};
 
@@ -20,44 +21,12 @@ use ruvector_core::index::Tid;
 use ruvector_core::ivf::tuple::{copy_len, parse_row, row_copy, row_len, row_payload_at, IVF_VERSION_COPIES};
 
 use super::lists::Lists;
-use crate::am::callbacks::{self, RowMemory};
+use crate::am::heap_rows::{compares_table, table_lock};
 use crate::am::kind::index_kind;
-use crate::am::storage::{tid_key, tid_of, ChainWalk, Index};
+use crate::am::storage::{tid_key, ChainWalk, Index};
 
 fn violation(msg: String) -> ! {
     crate::error::raise_code(PgSqlErrorCode::ERRCODE_INDEX_CORRUPTED, msg)
-}
-
-/// Heap TIDs of the rows a build of `index` would index now.
-struct HeapRows {
-    dims: super::build::Dims,
-    memory: RowMemory,
-    tids: Vec<Tid>,
-}
-
-/// The heap-scan callback: guarded, so an ERROR or panic in it becomes an
-/// ERROR raised from the check's frame instead of unwinding through the C
-/// scan.
-#[pg_guard]
-unsafe extern "C-unwind" fn heap_row_callback(
-    _index: pg_sys::Relation,
-    tid: pg_sys::ItemPointer,
-    values: *mut pg_sys::Datum,
-    isnull: *mut bool,
-    _alive: bool,
-    state: *mut core::ffi::c_void,
-) {
-    // SAFETY: PostgreSQL passes our state (a HeapRows that `check` keeps
-    // alive through the scan), a valid TID and one column.
-    let (state, value, null, tid) = unsafe { (&mut *(state as *mut HeapRows), *values, *isnull, tid_of(&*tid)) };
-    if null {
-        return;
-    }
-    let dims = &mut state.dims;
-    // the build's own rule: a zero vector under cosine is not indexed
-    if state.memory.read(|| dims.row(value).is_some()) {
-        state.tids.push(tid);
-    }
 }
 
 /// Check the ivfflat index `index` (a relation of this access method, which
@@ -68,7 +37,7 @@ pub fn check(index: pg_sys::Oid) -> String {
     // keeps writers out meanwhile, as CREATE INDEX does.
     let (rel, heap) = unsafe {
         let rel = pg_sys::index_open(index, pg_sys::AccessShareLock as pg_sys::LOCKMODE);
-        let heap = pg_sys::table_open((*(*rel).rd_index).indrelid, pg_sys::ShareLock as pg_sys::LOCKMODE);
+        let heap = pg_sys::table_open((*(*rel).rd_index).indrelid, table_lock());
         (rel, heap)
     };
     let kind = index_kind(rel, "ivfflat");
@@ -175,23 +144,27 @@ pub fn check(index: pg_sys::Oid) -> String {
     }
 
     // The table: every row a build would index is in a list.
-    let mut state = HeapRows { dims: super::build::Dims { dims, kind }, memory: RowMemory::new(), tids: Vec::new() };
-    // SAFETY: the relations opened above; the state outlives the scan and
-    // the callback treats its argument as a HeapRows.
-    unsafe {
-        let info = pg_sys::BuildIndexInfo(rel);
-        callbacks::scan_heap(heap, rel, info, Some(heap_row_callback), &mut state);
-    }
-    if let Some(missing) = state.tids.iter().find(|t| !rows.contains(&tid_key(**t))) {
-        let missing_count = state.tids.iter().filter(|t| !rows.contains(&tid_key(**t))).count();
+    let mut dims = super::build::Dims { dims, kind };
+    let mut rule = |values: *const pg_sys::Datum, isnull: *const bool| {
+        // SAFETY: the scan's one key column; a datum of the type index_kind() found.
+        let value = unsafe { (!*isnull).then(|| *values) };
+        // the build's own rule: a zero vector under cosine is not indexed
+        value.is_some_and(|v| dims.row(v).is_some())
+    };
+    // SAFETY: the relations opened above, the table in SHARE mode.
+    let compared = compares_table();
+    let table_rows =
+        if compared { unsafe { crate::am::heap_rows::indexed_rows(heap, rel, &mut rule) } } else { vec![] };
+    if let Some(missing) = table_rows.iter().find(|t| !rows.contains(&tid_key(**t))) {
+        let missing_count = table_rows.iter().filter(|t| !rows.contains(&tid_key(**t))).count();
         violation(format!(
             "heap row {missing:?} is in no list ({missing_count} of {} rows are missing)",
-            state.tids.len()
+            table_rows.len()
         ));
     }
     // SAFETY: opened above with these lock modes.
     unsafe {
-        pg_sys::table_close(heap, pg_sys::ShareLock as pg_sys::LOCKMODE);
+        pg_sys::table_close(heap, table_lock());
         pg_sys::index_close(rel, pg_sys::AccessShareLock as pg_sys::LOCKMODE);
     }
     let copies_note = if meta.version == IVF_VERSION_COPIES {
@@ -199,11 +172,15 @@ pub fn check(index: pg_sys::Oid) -> String {
     } else {
         String::new()
     };
+    let table_note = if compared {
+        format!("{} table rows indexed", table_rows.len())
+    } else {
+        "table not compared (recovery)".into()
+    };
     format!(
-        "ok: {} rows in {} lists (format {}), {} table rows indexed{copies_note}, {nblocks} pages",
+        "ok: {} rows in {} lists (format {}), {table_note}{copies_note}, {nblocks} pages",
         rows.len(),
         lists.entries.len(),
         meta.version,
-        state.tids.len()
     )
 }
