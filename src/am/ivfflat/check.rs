@@ -23,10 +23,31 @@ use ruvector_core::ivf::tuple::{copy_len, parse_row, row_copy, row_len, row_payl
 use super::lists::Lists;
 use crate::am::heap_rows::{compares_table, table_lock};
 use crate::am::kind::index_kind;
-use crate::am::storage::{tid_key, ChainWalk, Index};
+use crate::am::storage::{tid_key, ChainWalk, Index, PageView};
 
 fn violation(msg: String) -> ! {
     crate::error::raise_code(PgSqlErrorCode::ERRCODE_INDEX_CORRUPTED, msg)
+}
+
+/// Walk the page chain from `start` (a loop, or a link outside the index's
+/// data pages, is a violation), calling `each` with every page; whether
+/// `insert` is on the chain.
+fn walk_chain(idx: Index, start: u32, insert: u32, what: &'static str, mut each: impl FnMut(u32, &PageView)) -> bool {
+    let nblocks = idx.nblocks();
+    let mut walk = ChainWalk::pages(&idx, what);
+    let (mut block, mut insert_seen) = (Some(start), false);
+    while let Some(b) = block {
+        if b == 0 || b >= nblocks {
+            violation(format!("a {what} chain reaches block {b}, outside the index's data pages 1..{nblocks}"));
+        }
+        walk.step();
+        insert_seen |= b == insert;
+        block = idx.read_page(b, |page| {
+            each(b, page);
+            page.next()
+        });
+    }
+    insert_seen
 }
 
 /// Check the ivfflat index `index` (a relation of this access method, which
@@ -55,35 +76,19 @@ pub fn check(index: pg_sys::Oid) -> String {
     let nblocks = idx.nblocks();
     // SAFETY: the table opened above.
     let heap_blocks = unsafe { pg_sys::RelationGetNumberOfBlocksInFork(heap, pg_sys::ForkNumber::MAIN_FORKNUM) };
-    let in_index = |block: u32, what: &str| {
-        if block == 0 || block >= nblocks {
-            violation(format!("{what} points at block {block}, outside the index's data pages 1..{nblocks}"));
-        }
-    };
-
     // Format 3: the copies, by where they are, with the heap row each is of.
     let mut copies: HashMap<Tid, Tid> = HashMap::new();
     if meta.version == IVF_VERSION_COPIES {
-        in_index(meta.copy_start, "the meta page's first copy page");
-        let mut insert_seen = false;
-        let mut walk = ChainWalk::pages(&idx, "copy page");
-        let mut block = Some(meta.copy_start);
-        while let Some(b) = block {
-            in_index(b, "a copy page's next link");
-            walk.step();
-            insert_seen |= b == meta.copy_insert;
-            block = idx.read_page(b, |page| {
-                for (offset, bytes) in page.items() {
-                    let at = Tid { block: b, offset };
-                    match parse_row(bytes) {
-                        Some((heap_tid, _)) if bytes.len() == copy_len(dims) => copies.insert(at, heap_tid),
-                        _ => violation(format!("copy {at:?} is malformed ({} bytes)", bytes.len())),
-                    };
-                }
-                page.next()
-            });
-        }
-        if !insert_seen {
+        let on_chain = walk_chain(idx, meta.copy_start, meta.copy_insert, "copy page", |b, page| {
+            for (offset, bytes) in page.items() {
+                let at = Tid { block: b, offset };
+                match parse_row(bytes) {
+                    Some((heap_tid, _)) if bytes.len() == copy_len(dims) => copies.insert(at, heap_tid),
+                    _ => violation(format!("copy {at:?} is malformed ({} bytes)", bytes.len())),
+                };
+            }
+        });
+        if !on_chain {
             violation(format!("the copy insert page {} is not on the copy chain", meta.copy_insert));
         }
     }
@@ -93,51 +98,41 @@ pub fn check(index: pg_sys::Oid) -> String {
     let mut rows: HashSet<u64> = HashSet::new();
     let mut used_copies = 0usize;
     for (l, entry) in lists.entries.iter().enumerate() {
-        in_index(entry.start, "a list's first page");
-        let mut insert_seen = false;
-        let mut walk = ChainWalk::pages(&idx, "list page");
-        let mut block = Some(entry.start);
-        while let Some(b) = block {
-            in_index(b, "a list page's next link");
-            walk.step();
+        let on_chain = walk_chain(idx, entry.start, entry.insert, "list page", |b, page| {
             if let Some(other) = owner.insert(b, l) {
                 violation(format!("page {b} is in list {other} and list {l}"));
             }
-            insert_seen |= b == entry.insert;
-            block = idx.read_page(b, |page| {
-                for (offset, bytes) in page.items() {
-                    let at = Tid { block: b, offset };
-                    let Some((heap_tid, _)) = parse_row(bytes).filter(|_| bytes.len() == expected_row) else {
-                        violation(format!(
-                            "row {at:?} of list {l} has {} bytes, format {} writes {expected_row}",
-                            bytes.len(),
-                            meta.version
-                        ))
-                    };
-                    if heap_tid.offset == 0 || heap_tid.block >= heap_blocks {
-                        violation(format!(
-                            "row {at:?} of list {l} names heap row {heap_tid:?}, outside the table's {heap_blocks} blocks"
-                        ));
-                    }
-                    if !rows.insert(tid_key(heap_tid)) {
-                        violation(format!("heap row {heap_tid:?} is indexed twice (again at {at:?})"));
-                    }
-                    if meta.version == IVF_VERSION_COPIES {
-                        let copy = row_copy(bytes).unwrap_or(Tid::INVALID);
-                        if copy.is_valid() {
-                            if copies.get(&copy) != Some(&heap_tid) {
-                                violation(format!("row {at:?} points at copy {copy:?}, which is not its row's copy"));
-                            }
-                            used_copies += 1;
-                        } else if super::needs_copy(kind, &bytes[row_payload_at(meta.version)..], dims) {
-                            violation(format!("row {at:?} has no copy, but its vector needs one"));
+            for (offset, bytes) in page.items() {
+                let at = Tid { block: b, offset };
+                let Some((heap_tid, _)) = parse_row(bytes).filter(|_| bytes.len() == expected_row) else {
+                    violation(format!(
+                        "row {at:?} of list {l} has {} bytes, format {} writes {expected_row}",
+                        bytes.len(),
+                        meta.version
+                    ))
+                };
+                if heap_tid.offset == 0 || heap_tid.block >= heap_blocks {
+                    violation(format!(
+                        "row {at:?} of list {l} names heap row {heap_tid:?}, outside the table's {heap_blocks} blocks"
+                    ));
+                }
+                if !rows.insert(tid_key(heap_tid)) {
+                    violation(format!("heap row {heap_tid:?} is indexed twice (again at {at:?})"));
+                }
+                if meta.version == IVF_VERSION_COPIES {
+                    let copy = row_copy(bytes).unwrap_or(Tid::INVALID);
+                    if copy.is_valid() {
+                        if copies.get(&copy) != Some(&heap_tid) {
+                            violation(format!("row {at:?} points at copy {copy:?}, which is not its row's copy"));
                         }
+                        used_copies += 1;
+                    } else if super::needs_copy(kind, &bytes[row_payload_at(meta.version)..], dims) {
+                        violation(format!("row {at:?} has no copy, but its vector needs one"));
                     }
                 }
-                page.next()
-            });
-        }
-        if !insert_seen {
+            }
+        });
+        if !on_chain {
             violation(format!("list {l}'s insert page {} is not on its chain", entry.insert));
         }
         pgrx::check_for_interrupts!();
