@@ -125,8 +125,11 @@ pub struct BoundQuery {
     norm: f64,
     magnitude: f64,
     /// A relative bound on the rounding of one f32 dot product or sum of
-    /// squares of this length, by any of the kernels (generous: twice the
-    /// sequential sum's (n + 16)·ε).
+    /// squares of this length, by any of the kernels (generous: twice
+    /// `kernels::summation_depth(n)`·ε, four times γ for that depth; until
+    /// the thirty-fourth session the sequential sum's (n + 16), which at
+    /// 1,536 dimensions made the bound's rounding allowance a third of its
+    /// slack, and the executor recheck 5 more rows per query).
     gamma: f64,
     /// Whether a row whose copy decodes to the stored vector exactly is
     /// ranked by its exact distance (see [`BoundQuery::row_key`]).
@@ -179,7 +182,7 @@ impl BoundQuery {
                 *x = 0.0;
             }
         }
-        let gamma = 2.0 * (q.len() as f64 + 16.0) * f32::EPSILON as f64;
+        let gamma = 2.0 * crate::kernels::summation_depth(q.len()) as f64 * f32::EPSILON as f64;
         let extra = extra + flushed.sqrt() * (1.0 + 1e-9);
         let levels = match metric {
             Metric::L2 | Metric::InnerProduct | Metric::Cosine => QueryLevels::new(&q),

@@ -213,6 +213,31 @@ pub fn l1<T: KernelElement>(a: &[T], b: &[T]) -> f32 {
     (T::active().l1)(a, b)
 }
 
+/// The most roundings any term of an `n`-term sum (a dot product, a sum of
+/// squares or of squared differences) meets on its way into the result,
+/// for every kernel of this crate (f32 and f16 sets, the SQ8 sets whose
+/// decoding is bounded apart): the computed sum is within γ_k·Σ|terms| of
+/// the exact one, γ_k = k·u/(1 − k·u), u = 2⁻²⁴. Each kernel keeps P
+/// partial sums, so a term meets its own rounding or two (a product, a
+/// difference), at most ⌈n/P⌉ plus a few accumulations in its partial sum,
+/// then the reduction of the P partial sums:
+/// - portable: P = 8, a scalar tail of up to 7 terms added last:
+///   2 + ⌈n/8⌉ + 7 + 1;
+/// - AVX2: four accumulators of 8 lanes (P = 32; up to three more blocks
+///   and the tail into two of them), two adds, a 3-level horizontal sum:
+///   2 + n/32 + 4 + 2 + 3; cosine's parts, P = 16: n/16 + 6;
+/// - AVX-512: four of 16 lanes (P = 64), two adds, a 4-level reduction:
+///   2 + n/64 + 4 + 2 + 4; cosine's parts, P = 32: n/32 + 7;
+/// - NEON: four of 4 lanes (P = 16), two adds, a lane sum of at most 3,
+///   then a scalar tail of up to 15 terms: 2 + n/16 + 2 + 3 + 15.
+///
+/// All are at most ⌈n/8⌉ + 24, and none more than a sequential sum's n + 16,
+/// which bounds any order. (Tested against f64 sums for every kernel set of
+/// this CPU: `summation_depth_bounds_every_kernel`.)
+pub fn summation_depth(n: usize) -> usize {
+    (n.div_ceil(8) + 24).min(n + 16)
+}
+
 /// Cosine distance `1 - a·b / sqrt(|a|²|b|²)`, clamped to [0, 2] like pgvector.
 /// NaN when either vector is all zeros (pgvector's behaviour).
 #[inline]
@@ -431,6 +456,75 @@ mod tests {
         ) {
             check_all(&v.0, &v.1)?;
             check_all(&halves(&v.0), &halves(&v.1))?;
+        }
+    }
+    /// `summation_depth` against every kernel set of this CPU: the computed
+    /// sums of `n` terms stay within γ_k·Σ|terms| of f64 sums (exact for
+    /// these products up to 1e-12), k = `summation_depth(n)`, on random
+    /// vectors with cancellation and on the input that drives one partial
+    /// sum's rounding error up by 0.375 ulp per term (a 1 then n − 1 terms
+    /// of 0.75·2⁻²⁴). A sequential sum breaks the bound on that input from
+    /// about 40 terms, so the test tells a lane-split sum from one that is
+    /// not.
+    #[test]
+    fn summation_depth_bounds_every_kernel() {
+        let u = 2f64.powi(-24);
+        let gamma = |n: usize| {
+            let k = summation_depth(n) as f64;
+            k * u / (1.0 - k * u)
+        };
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state >> 11) as f64 / (1u64 << 53) as f64
+        };
+        let mut lengths: Vec<usize> = (1..=130).collect();
+        lengths.extend([200, 255, 256, 257, 384, 511, 768, 784, 1000, 1536, 2000, 3072, 4096]);
+        let within = |what: &str, isa: &str, got: f32, exact: f64, abs: f64, n: usize| {
+            assert!(
+                (got as f64 - exact).abs() <= gamma(n) * abs + 1e-30,
+                "{isa} {what}, n = {n}: {got} against {exact} (Σ|t| {abs}, bound {})",
+                gamma(n) * abs
+            );
+        };
+        for &n in &lengths {
+            let tiny = 0.75 * 2f32.powi(-24);
+            let mut inputs: Vec<(Vec<f32>, Vec<f32>)> =
+                vec![((0..n).map(|i| if i == 0 { 1.0 } else { tiny }).collect(), vec![1.0; n])];
+            for _ in 0..3 {
+                let a: Vec<f32> =
+                    (0..n).map(|_| ((next() - 0.5) * 2f64.powi((next() * 20.0) as i32 - 10)) as f32).collect();
+                let b: Vec<f32> =
+                    (0..n).map(|_| ((next() - 0.5) * 2f64.powi((next() * 20.0) as i32 - 10)) as f32).collect();
+                inputs.push((a, b));
+            }
+            for (a, b) in &inputs {
+                let dot: f64 = a.iter().zip(b).map(|(&x, &y)| x as f64 * y as f64).sum();
+                let dot_abs: f64 = a.iter().zip(b).map(|(&x, &y)| (x as f64 * y as f64).abs()).sum();
+                let l2: f64 = a.iter().zip(b).map(|(&x, &y)| (x as f64 - y as f64).powi(2)).sum();
+                let aa: f64 = a.iter().map(|&x| x as f64 * x as f64).sum();
+                let bb: f64 = b.iter().map(|&x| x as f64 * x as f64).sum();
+                for k in <f32 as KernelElement>::available() {
+                    within("dot", k.isa, (k.dot)(a, b), dot, dot_abs, n);
+                    // a difference rounds once more before it is squared
+                    within("l2", k.isa, (k.l2_squared)(a, b), l2, l2 * (1.0 + 4.0 * u), n);
+                    let (ab, a2, b2) = (k.cosine_parts)(a, b);
+                    within("cosine a·b", k.isa, ab, dot, dot_abs, n);
+                    within("cosine a·a", k.isa, a2, aa, aa, n);
+                    within("cosine b·b", k.isa, b2, bb, bb, n);
+                }
+            }
+            if n >= 64 {
+                let (a, b) = &inputs[0];
+                let exact: f64 = a.iter().map(|&x| x as f64).sum();
+                let sequential = baseline::dot(a, b) as f64;
+                assert!(
+                    (sequential - exact).abs() > gamma(n) * exact,
+                    "n = {n}: the sequential sum is within the bound"
+                );
+            }
         }
     }
 }
