@@ -77,3 +77,11 @@ pub unsafe fn indexed_rows<'a>(heap: pg_sys::Relation, index: pg_sys::Relation, 
     }
     state.tids
 }
+
+/// The first of `table_rows` that `held` (heap TIDs as `tid_key`s) lacks,
+/// and how many it lacks: what both checks report.
+pub fn first_missing(table_rows: &[Tid], held: &std::collections::HashSet<u64>) -> Option<(Tid, usize)> {
+    let mut missing = table_rows.iter().filter(|t| !held.contains(&crate::am::storage::tid_key(**t)));
+    let first = *missing.next()?;
+    Some((first, missing.count() + 1))
+}

@@ -21,6 +21,10 @@ struct Node {
     level: usize,
     deleted: bool,
     links: Vec<Vec<Tid>>,
+    /// The heap TIDs in the element itself, and whether more wait in an
+    /// overflow TID list.
+    heap: Vec<Tid>,
+    overflow: bool,
 }
 
 fn violation(msg: String) -> ! {
@@ -91,7 +95,8 @@ fn ruvector_index_check(index: RegClass) -> String {
                 let tid = Tid { block, offset };
                 let ok = if let Some(e) = ElementRef::parse(b) {
                     let links = (0..=e.level()).map(|l| e.neighbors(l).collect()).collect();
-                    nodes.insert(tid, Node { level: e.level(), deleted: e.is_deleted(), links });
+                    let (heap, overflow) = (e.heap_tids().collect(), e.overflow().is_valid());
+                    nodes.insert(tid, Node { level: e.level(), deleted: e.is_deleted(), links, heap, overflow });
                     true
                 } else if b.first() == Some(&KIND_CHUNK) {
                     chunks += 1;
@@ -197,12 +202,15 @@ fn ruvector_index_check(index: RegClass) -> String {
     }
     // The table: every row a build would index is some live element's.
     let mut held: HashSet<u64> = HashSet::new();
-    for (tid, n) in &nodes {
-        if !n.deleted {
-            for t in ruvector_core::hnsw::paged::element_tids(&idx, *tid).map(|e| e.tids).unwrap_or_default() {
-                held.insert(crate::am::storage::tid_key(t));
-            }
-        }
+    for (tid, n) in nodes.iter().filter(|(_, n)| !n.deleted) {
+        // the element's own TIDs were read with it; only duplicates that
+        // overflowed into TID lists are read again
+        let tids = if n.overflow {
+            ruvector_core::hnsw::paged::element_tids(&idx, *tid).map(|e| e.tids).unwrap_or_default()
+        } else {
+            n.heap.clone()
+        };
+        held.extend(tids.into_iter().map(crate::am::storage::tid_key));
     }
     let columns = crate::am::kind::index_columns(rel);
     let mut rule = |values: *const pg_sys::Datum, isnull: *const bool| {
@@ -216,13 +224,8 @@ fn ruvector_index_check(index: RegClass) -> String {
     let compared = crate::am::heap_rows::compares_table();
     let table_rows =
         if compared { unsafe { crate::am::heap_rows::indexed_rows(heap, rel, &mut rule) } } else { vec![] };
-    let missing: Vec<_> = table_rows.iter().filter(|t| !held.contains(&crate::am::storage::tid_key(**t))).collect();
-    if let Some(first) = missing.first() {
-        violation(format!(
-            "heap row {first:?} is in no element ({} of {} rows are missing)",
-            missing.len(),
-            table_rows.len()
-        ));
+    if let Some((first, count)) = crate::am::heap_rows::first_missing(&table_rows, &held) {
+        violation(format!("heap row {first:?} is in no element ({count} of {} rows are missing)", table_rows.len()));
     }
     // SAFETY: opened above with these lock modes.
     unsafe {

@@ -150,12 +150,8 @@ pub fn check(index: pg_sys::Oid) -> String {
     let compared = compares_table();
     let table_rows =
         if compared { unsafe { crate::am::heap_rows::indexed_rows(heap, rel, &mut rule) } } else { vec![] };
-    if let Some(missing) = table_rows.iter().find(|t| !rows.contains(&tid_key(**t))) {
-        let missing_count = table_rows.iter().filter(|t| !rows.contains(&tid_key(**t))).count();
-        violation(format!(
-            "heap row {missing:?} is in no list ({missing_count} of {} rows are missing)",
-            table_rows.len()
-        ));
+    if let Some((first, count)) = crate::am::heap_rows::first_missing(&table_rows, &rows) {
+        violation(format!("heap row {first:?} is in no list ({count} of {} rows are missing)", table_rows.len()));
     }
     // SAFETY: opened above with these lock modes.
     unsafe {
