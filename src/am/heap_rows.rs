@@ -31,9 +31,11 @@ pub fn table_lock() -> pg_sys::LOCKMODE {
     }
 }
 
-/// Whether the row with these key-column values is one the index holds;
-/// called inside a row memory context (see `RowMemory`).
-type Rule<'a> = dyn FnMut(*const pg_sys::Datum, *const bool) -> bool + 'a;
+/// Whether the row at this heap TID with these key-column values is one
+/// the index holds (the rule may also compare the index's copy of it with
+/// the values, raising an ERROR if they differ); called inside a row memory
+/// context (see `RowMemory`).
+type Rule<'a> = dyn FnMut(Tid, *const pg_sys::Datum, *const bool) -> bool + 'a;
 
 struct State<'a> {
     rule: &'a mut Rule<'a>,
@@ -57,7 +59,7 @@ unsafe extern "C-unwind" fn row_callback(
     // through the scan), a valid TID and the index's key columns.
     let (state, tid) = unsafe { (&mut *(state as *mut State), tid_of(&*tid)) };
     let rule = &mut state.rule;
-    if state.memory.read(|| rule(values, isnull)) {
+    if state.memory.read(|| rule(tid, values, isnull)) {
         state.tids.push(tid);
     }
 }
@@ -80,8 +82,8 @@ pub unsafe fn indexed_rows<'a>(heap: pg_sys::Relation, index: pg_sys::Relation, 
 
 /// The first of `table_rows` that `held` (heap TIDs as `tid_key`s) lacks,
 /// and how many it lacks: what both checks report.
-pub fn first_missing(table_rows: &[Tid], held: &std::collections::HashSet<u64>) -> Option<(Tid, usize)> {
-    let mut missing = table_rows.iter().filter(|t| !held.contains(&crate::am::storage::tid_key(**t)));
+pub fn first_missing<V>(table_rows: &[Tid], held: &std::collections::HashMap<u64, V>) -> Option<(Tid, usize)> {
+    let mut missing = table_rows.iter().filter(|t| !held.contains_key(&crate::am::storage::tid_key(**t)));
     let first = *missing.next()?;
     Some((first, missing.count() + 1))
 }

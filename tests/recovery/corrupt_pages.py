@@ -24,6 +24,8 @@ Cases (the damaged block is printed):
   ivf_copy        format 3: a row's copy pointer moved to another copy
   ivf_zero        a list's second page all zeros
   hnsw_garbage    seeded random bytes over the middle of a data page's tuples
+  hnsw_vector     seeded random bytes over the last 32 bytes of an element's
+                  vector (the tuple's structure intact)
   hnsw_special    an hnsw data page's page id overwritten
   hnsw_entry      the meta page's entry point names a block past the end
   ivf_random_N, hnsw_random_N
@@ -145,6 +147,12 @@ def main():
                 upper = u16(data, base + 14)
                 for i in range(upper + 64, min(upper + 2048, PAGE - 8)):
                     data[base + i] = rng.randrange(256)
+            elif case == "hnsw_vector":
+                # an element tuple (kind 1) without a filter key (flags bit
+                # 1): its vector's only chunk ends the tuple
+                at, length = next((at, n) for _, _, at, n in items(data, block) if data[at] == 1 and not data[at + 2] & 2)
+                for i in range(length - 32, length):
+                    data[at + i] = rng.randrange(256)
             else:
                 raise SystemExit(f"unknown case {case}")
     else:

@@ -3,16 +3,19 @@
 //! point is an element of its recorded level (the top level, unless a crash
 //! came between an insert and its promotion), and every live element is
 //! reachable from the entry point, and every table row a build would index
-//! now is some live element's (`am::heap_rows`; the table is locked in SHARE
-//! mode meanwhile). Raises an ERROR naming the first violation; returns a
+//! now is some live element's, whose vector is the row's (`am::heap_rows`,
+//! `Elem::stored_matches`; the table is locked in SHARE mode meanwhile). Raises an ERROR naming the first violation; returns a
 //! one-line summary otherwise. An ivfflat index is checked by
 //! `am::ivfflat::check`.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, VecDeque};
 
 use pgrx::pg_sys;
 use pgrx::prelude::*;
+use ruvector_core::hnsw::paged::PagedGraph;
 use ruvector_core::hnsw::tuple::{parse_chunk, parse_tidlist, ElementRef, Meta, Tid, KIND_CHUNK, KIND_TIDLIST};
+use ruvector_core::index::kind::Metric;
+use ruvector_core::index::Measure;
 
 use crate::am::storage::Index;
 use crate::datum::RegClass;
@@ -200,8 +203,9 @@ fn ruvector_index_check(index: RegClass) -> String {
             }
         }
     }
-    // The table: every row a build would index is some live element's.
-    let mut held: HashSet<u64> = HashSet::new();
+    // The table: every row a build would index is some live element's, as
+    // its vector. (heap row → its element)
+    let mut held: HashMap<u64, Tid> = HashMap::new();
     for (tid, n) in nodes.iter().filter(|(_, n)| !n.deleted) {
         // the element's own TIDs were read with it; only duplicates that
         // overflowed into TID lists are read again
@@ -210,15 +214,29 @@ fn ruvector_index_check(index: RegClass) -> String {
         } else {
             n.heap.clone()
         };
-        held.extend(tids.into_iter().map(crate::am::storage::tid_key));
+        held.extend(tids.into_iter().map(|t| (crate::am::storage::tid_key(t), *tid)));
     }
     let columns = crate::am::kind::index_columns(rel);
-    let mut rule = |values: *const pg_sys::Datum, isnull: *const bool| {
+    let graph = PagedGraph::open(idx, &meta, kind);
+    let cosine = matches!(kind.measure, Measure::Dense(Metric::Cosine) | Measure::Sparse(Metric::Cosine));
+    let mut rule = |heap_tid: Tid, values: *const pg_sys::Datum, isnull: *const bool| {
         // SAFETY: the scan's key columns, as aminsert gets them; the vector
         // a datum of the type index_kind() found.
         let (value, _) = unsafe { crate::am::kind::row_columns(columns, values, isnull) };
         // aminsert's own rule: a zero vector under cosine is not indexed
-        value.is_some_and(|v| unsafe { super::read_row(kind, v) }.and_then(|r| r.prepared(kind)).is_some())
+        let Some(row) = value.and_then(|v| unsafe { super::read_row(kind, v) }).and_then(|r| r.prepared(kind)) else {
+            return false;
+        };
+        if let Some(&element) = held.get(&crate::am::storage::tid_key(heap_tid)) {
+            let differs = match graph.raw(element) {
+                Some(stored) => kind.elem.stored_matches(cosine, &stored, &row.raw).err(),
+                None => Some("its vector's chunks do not make a whole vector".into()),
+            };
+            if let Some(problem) = differs {
+                violation(format!("element {element:?} does not hold heap row {heap_tid:?}'s vector: {problem}"));
+            }
+        }
+        true
     };
     // SAFETY: the relations opened above, the table in SHARE mode.
     let compared = crate::am::heap_rows::compares_table();

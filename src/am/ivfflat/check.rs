@@ -4,7 +4,11 @@
 //! heap TID inside the table), in format 3 every copy (on the copy chain,
 //! the length of a `ruvector` of the index's dimensions, its row's heap TID)
 //! and every row's pointer to its copy; then the table: every row a build
-//! would index now is in the index, once.
+//! would index now is in the index, once, and the index's copy of it is
+//! the row's vector (format 1: the values; formats 2 and 3: an SQ8 copy
+//! within its stated error, `ivf::sq8_rows::check_payload`, and in format 3
+//! the full copy, byte for byte), so a damaged vector a scan would rank
+//! wrongly is reported too.
 //!
 //! The table is locked in SHARE mode for the check, as CREATE INDEX does:
 //! writers wait, so the lists and the table are compared at one moment (on
@@ -13,16 +17,20 @@
 //! one-line summary otherwise. Page access is `am::storage`'s, the table's
 //! rows `am::heap_rows`'; the unsafe parts here are the relation handles.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use pgrx::pg_sys;
 use pgrx::prelude::*;
 use ruvector_core::index::Tid;
-use ruvector_core::ivf::tuple::{copy_len, parse_row, row_copy, row_len, row_payload_at, IVF_VERSION_COPIES};
+use ruvector_core::index::kind::Metric;
+use ruvector_core::index::Measure;
+use ruvector_core::ivf::tuple::{
+    copy_len, parse_row, row_copy, row_len, row_payload_at, IVF_VERSION, IVF_VERSION_COPIES, ROW_HEADER,
+};
 
 use super::lists::Lists;
 use crate::am::heap_rows::{compares_table, table_lock};
-use crate::am::kind::index_kind;
+use crate::am::kind::{index_kind, read_row};
 use crate::am::storage::{tid_key, ChainWalk, Index, PageView};
 
 fn violation(msg: String) -> ! {
@@ -95,7 +103,8 @@ pub fn check(index: pg_sys::Oid) -> String {
 
     // The lists: each page in one list, each row well formed, each heap row once.
     let mut owner: HashMap<u32, usize> = HashMap::new();
-    let mut rows: HashSet<u64> = HashSet::new();
+    // heap row → where its index row is
+    let mut rows: HashMap<u64, Tid> = HashMap::new();
     let mut used_copies = 0usize;
     for (l, entry) in lists.entries.iter().enumerate() {
         let on_chain = walk_chain(idx, entry.start, entry.insert, "list page", |b, page| {
@@ -116,7 +125,7 @@ pub fn check(index: pg_sys::Oid) -> String {
                         "row {at:?} of list {l} names heap row {heap_tid:?}, outside the table's {heap_blocks} blocks"
                     ));
                 }
-                if !rows.insert(tid_key(heap_tid)) {
+                if rows.insert(tid_key(heap_tid), at).is_some() {
                     violation(format!("heap row {heap_tid:?} is indexed twice (again at {at:?})"));
                 }
                 if meta.version == IVF_VERSION_COPIES {
@@ -138,13 +147,37 @@ pub fn check(index: pg_sys::Oid) -> String {
         pgrx::check_for_interrupts!();
     }
 
-    // The table: every row a build would index is in a list.
+    // The table: every row a build would index is in a list, as its vector.
     let mut dims = super::build::Dims { dims, kind };
-    let mut rule = |values: *const pg_sys::Datum, isnull: *const bool| {
+    let payload_at = row_payload_at(meta.version);
+    let mut rule = |heap_tid: Tid, values: *const pg_sys::Datum, isnull: *const bool| {
         // SAFETY: the scan's one key column; a datum of the type index_kind() found.
-        let value = unsafe { (!*isnull).then(|| *values) };
+        let Some(value) = (unsafe { (!*isnull).then(|| *values) }) else { return false };
         // the build's own rule: a zero vector under cosine is not indexed
-        value.is_some_and(|v| dims.row(v).is_some())
+        let Some((row, magnitude)) = dims.row(value) else { return false };
+        if let Some(&at) = rows.get(&tid_key(heap_tid)) {
+            let differs = idx.read(at, |bytes| {
+                let payload = bytes.get(payload_at..).unwrap_or_default();
+                if meta.version == IVF_VERSION {
+                    let cosine = kind.measure == Measure::Dense(Metric::Cosine);
+                    return kind.elem.stored_matches(cosine, payload, &row.raw).err();
+                }
+                let mut values = Vec::new();
+                super::build::dense_values(kind.elem, &row.raw, &mut values);
+                let differs = ruvector_core::ivf::sq8_rows::check_payload(payload, &values, magnitude).err();
+                differs.or_else(|| {
+                    let copy = row_copy(bytes).filter(|c| c.is_valid() && meta.version == IVF_VERSION_COPIES)?;
+                    // SAFETY: the scan's key column, as above.
+                    let given = unsafe { read_row(kind, value) }?.raw;
+                    let stored = idx.read(copy, |c| c.get(ROW_HEADER..).map(<[u8]>::to_vec))??;
+                    (stored != given).then(|| format!("its full copy {copy:?} is not the table's vector"))
+                })
+            });
+            if let Some(Some(problem)) = differs {
+                violation(format!("row {at:?} does not hold heap row {heap_tid:?}'s vector: {problem}"));
+            }
+        }
+        true
     };
     // SAFETY: the relations opened above, the table in SHARE mode.
     let compared = compares_table();

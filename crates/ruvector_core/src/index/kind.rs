@@ -128,6 +128,50 @@ impl Elem {
         }
     }
 
+    /// Whether `stored` (an index's copy of a row, as this element type
+    /// stores it) is the vector `expected` (the same row's value as the
+    /// index would store it now, prepared for the metric): `Err` says how
+    /// it differs. Byte for byte, except under cosine, where the stored
+    /// values were divided by a norm that another CPU's kernels may have
+    /// summed in another order: there each value may differ by a few units
+    /// in its last place (f32: 2^-20 of the vector's largest value or of
+    /// itself; binary16, rounded after: 2^-9), far below what damage does.
+    /// Used by `ruvector_index_check` to compare an index with its table.
+    pub fn stored_matches(self, cosine: bool, stored: &[u8], expected: &[u8]) -> Result<(), String> {
+        if stored == expected {
+            return Ok(());
+        }
+        if stored.len() != expected.len() {
+            return Err(format!("it holds {} bytes of vector, the table's row {}", stored.len(), expected.len()));
+        }
+        let close = |a: &[f32], b: &[f32], rel: f32| -> Result<(), String> {
+            let largest = b.iter().fold(0f32, |m, x| m.max(x.abs()));
+            match a.iter().zip(b).position(|(x, y)| !((x - y).abs() <= rel * (x.abs().max(y.abs()) + largest))) {
+                None => Ok(()),
+                Some(i) => Err(format!("its element {} is {}, the table's row has {}", i + 1, a[i], b[i])),
+            }
+        };
+        match self {
+            Elem::F32 if cosine => close(&chunk_elems::<f32>(stored), &chunk_elems::<f32>(expected), 2f32.powi(-20)),
+            Elem::F16 if cosine => {
+                let widen = |raw: &[u8]| chunk_elems::<f16>(raw).iter().map(|x| x.to_f32()).collect::<Vec<f32>>();
+                close(&widen(stored), &widen(expected), 2f32.powi(-9))
+            }
+            Elem::Sparse if cosine => {
+                let (a, b) = (chunk_elems::<Pair>(stored), chunk_elems::<Pair>(expected));
+                if let Some(i) = a.iter().zip(b.iter()).position(|(x, y)| x.index != y.index) {
+                    return Err(format!("its pair {} has index {}, the table's row {}", i + 1, a[i].index, b[i].index));
+                }
+                let values = |p: &[Pair]| p.iter().map(|p| p.value).collect::<Vec<f32>>();
+                close(&values(&a), &values(&b), 2f32.powi(-20))
+            }
+            _ => {
+                let at = stored.iter().zip(expected).position(|(a, b)| a != b).unwrap_or(0);
+                Err(format!("its bytes differ from the table's row from byte {at}"))
+            }
+        }
+    }
+
     /// A search query in this element type from stored bytes.
     pub fn query(self, raw: &[u8]) -> Query {
         match self {
@@ -374,6 +418,49 @@ impl<'q> Accumulator<'q> {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    /// A stored copy equals the table's row as the index prepares it; under
+    /// cosine a few units in the last place (another CPU's norm) pass, and
+    /// damage of one element, or a different length, never does.
+    #[test]
+    fn stored_matches_accepts_roundings_and_rejects_damage() {
+        let v: Vec<f32> = (0..300).map(|i| ((i * 37 % 101) as f32 - 50.0) / 7.0).collect();
+        let mut unit = v.clone();
+        assert!(Metric::Cosine.prepare_with_norm(&mut unit, kernels::norm(&v)));
+        for (elem, values) in [(Elem::F32, &v), (Elem::F32, &unit), (Elem::F16, &unit)] {
+            let cosine = std::ptr::eq(values, &unit);
+            let expected = elem.encode(values);
+            assert_eq!(elem.stored_matches(cosine, &expected, &expected), Ok(()));
+            // one element damaged: always found
+            let mut damaged = values.clone();
+            damaged[17] += 0.01 * (1.0 + damaged[17].abs());
+            let err = elem.stored_matches(cosine, &elem.encode(&damaged), &expected).unwrap_err();
+            assert!(err.contains("18") || err.contains("byte"), "{err}");
+            // shorter: found
+            assert!(elem.stored_matches(cosine, &expected[..expected.len() - elem.bytes()], &expected).is_err());
+        }
+        // under cosine, values a few ulps off (a norm summed in another order) pass
+        let nudged: Vec<f32> = unit.iter().map(|x| x.next_up().next_up()).collect();
+        assert_eq!(Elem::F32.stored_matches(true, &Elem::F32.encode(&nudged), &Elem::F32.encode(&unit)), Ok(()));
+        let nudged16: Vec<u8> = Elem::F16
+            .encode(&unit)
+            .chunks_exact(2)
+            .flat_map(|b| (u16::from_ne_bytes([b[0], b[1]]) ^ 1).to_ne_bytes())
+            .collect();
+        assert_eq!(Elem::F16.stored_matches(true, &nudged16, &Elem::F16.encode(&unit)), Ok(()));
+        // but not without cosine: those values are stored as given
+        assert!(Elem::F32.stored_matches(false, &Elem::F32.encode(&nudged), &Elem::F32.encode(&unit)).is_err());
+        // sparse pairs: an index moved is found, a value nudged under cosine is not
+        let pairs = |p: &[(i32, f32)]| -> Vec<u8> {
+            p.iter().flat_map(|&(i, x)| bytemuck::bytes_of(&Pair { index: i, value: x }).to_vec()).collect()
+        };
+        let want = pairs(&[(3, 0.6), (9, 0.8)]);
+        assert_eq!(Elem::Sparse.stored_matches(true, &pairs(&[(3, 0.6f32.next_up()), (9, 0.8)]), &want), Ok(()));
+        assert!(Elem::Sparse.stored_matches(true, &pairs(&[(4, 0.6), (9, 0.8)]), &want).is_err());
+        assert!(Elem::Sparse.stored_matches(true, &pairs(&[(3, 0.7), (9, 0.8)]), &want).is_err());
+        // bits: byte for byte
+        assert!(Elem::Bit.stored_matches(false, &[0b1010_0000], &[0b1010_0001]).is_err());
+    }
 
     proptest! {
         /// A row measured with the kernel chosen once gives `Query::distance`'s

@@ -110,6 +110,56 @@ pub fn encode(values: &[f32], magnitude: f64, extra: f64) -> Vec<u8> {
     out
 }
 
+/// Whether a row's `payload` is a sound copy of `values` (the row's vector
+/// as the index prepares it) whose norm before preparing is `magnitude`:
+/// what a scan's bounds rest on. The copy lies within its stated error of
+/// the vector (‖x − x̂‖ ≤ error), the stated scale is at least ‖x‖, the
+/// stored norm is the vector's, and a copy marked exact decodes to the
+/// vector. A payload without a copy (infinite bounds: a scan's bound is
+/// then −∞) is sound for any vector. `values` prepared on another CPU may
+/// differ from those the payload was made from by a few units in the last
+/// place (the norm under cosine), so each comparison allows 8·√n ulps of
+/// the largest value, far below one SQ8 step. `Err` names the first
+/// violation. Used by `ruvector_index_check`, against the table's rows.
+pub fn check_payload(payload: &[u8], values: &[f32], magnitude: f64) -> Result<(), String> {
+    let dims = values.len();
+    if payload.len() != payload_bytes(dims) {
+        return Err(format!("its payload has {} bytes, a {dims}-element row's has {}", payload.len(), payload_bytes(dims)));
+    }
+    let f = |at: usize| f32::from_ne_bytes([payload[at], payload[at + 1], payload[at + 2], payload[at + 3]]) as f64;
+    let (err, scale, stored_magnitude) = (f(0), f(4), f(8));
+    if err == f64::INFINITY && scale == f64::INFINITY {
+        return Ok(());
+    }
+    if !(err >= 0.0 && err.is_finite() && scale >= 0.0 && scale.is_finite()) {
+        return Err(format!("its bounds (error {err:e}, scale {scale:e}) are not finite and non-negative"));
+    }
+    let (copy, exact) = sq8::parse(&payload[BOUNDS..], dims);
+    let largest = values.iter().fold(0f64, |m, &x| m.max((x as f64).abs()));
+    let ulps = 8.0 * f32::EPSILON as f64 * largest;
+    let slack = (dims as f64).sqrt() * ulps + 1e-37;
+    let (mut distance, mut norm) = (0f64, 0f64);
+    for (i, &x) in values.iter().enumerate() {
+        let d = copy.codes[i] as f64 * copy.step as f64 + copy.lo as f64;
+        distance += (x as f64 - d) * (x as f64 - d);
+        norm += x as f64 * x as f64;
+        if exact && !((copy.decode(i) as f64 - x as f64).abs() <= ulps) {
+            return Err(format!("its copy is marked exact, but element {} decodes to {}, not {x}", i + 1, copy.decode(i)));
+        }
+    }
+    let (distance, norm) = (distance.sqrt(), norm.sqrt());
+    if !(distance <= err + slack) {
+        return Err(format!("its copy is {distance:e} from the table's vector, beyond its stated error {err:e}"));
+    }
+    if !(norm <= scale * (1.0 + 1e-6) + slack) {
+        return Err(format!("the table's vector has norm {norm:e}, above its stated scale {scale:e}"));
+    }
+    if !((stored_magnitude - magnitude).abs() <= 1e-5 * magnitude.abs() + 1e-37) {
+        return Err(format!("its stored norm {stored_magnitude:e} is not the table's vector's, {magnitude:e}"));
+    }
+    Ok(())
+}
+
 /// Whether a row's payload holds an exact SQ8 copy: one that decodes to the
 /// stored values (integers spanning at most 255).
 pub fn payload_is_exact(payload: &[u8], dims: usize) -> bool {
@@ -355,6 +405,65 @@ mod tests {
         let mut p = v.to_vec();
         let _ = metric.prepare(&mut p);
         p
+    }
+
+    proptest! {
+        /// Every payload the encoder writes passes `check_payload` against
+        /// its vector (also with the vector a few ulps off, as another CPU's
+        /// cosine preparation may leave it), and a payload with any one code
+        /// moved by 2 or more, its error shrunk, or its stored norm changed
+        /// does not.
+        #[test]
+        fn check_payload_accepts_encodings_and_rejects_damage(
+            x in proptest::collection::vec(-1e3f32..1e3, 2..400),
+            at in any::<prop::sample::Index>(),
+            by in 2u8..128,
+        ) {
+            let norm = kernels::norm(&x);
+            let payload = encode(&x, norm, 0.0);
+            prop_assert_eq!(check_payload(&payload, &x, norm), Ok(()));
+            let nudged: Vec<f32> = x.iter().map(|v| v.next_up()).collect();
+            prop_assert_eq!(check_payload(&payload, &nudged, norm), Ok(()));
+            let (copy, _) = sq8::parse(&payload[BOUNDS..], x.len());
+            // a code moved: only damage if the step is not lost in rounding
+            if copy.step as f64 > 1e-3 * copy.largest() {
+                let i = at.index(x.len());
+                let mut damaged = payload.clone();
+                let c = &mut damaged[BOUNDS + 8 + i];
+                *c = if *c >= 128 { *c - by } else { *c + by };
+                prop_assert!(check_payload(&damaged, &x, norm).is_err());
+            }
+            let mut smaller = payload.clone();
+            smaller[0..4].copy_from_slice(&(f32::from_ne_bytes(payload[0..4].try_into().unwrap()) * 0.25).to_ne_bytes());
+            if copy.step as f64 > 1e-3 * copy.largest() {
+                prop_assert!(check_payload(&smaller, &x, norm).is_err());
+            }
+            prop_assert!(check_payload(&payload, &x, norm * 1.01 + 1e-3).is_err());
+            prop_assert!(check_payload(&payload[..payload.len() - 1], &x[..], norm).is_err());
+        }
+    }
+
+    /// A copy marked exact must decode to the table's vector; garbage over a
+    /// whole payload is found; a payload without a copy passes.
+    #[test]
+    fn check_payload_exact_copies_and_garbage() {
+        let x: Vec<f32> = (0..200).map(|i| (i % 200) as f32).collect();
+        let payload = encode(&x, kernels::norm(&x), 0.0);
+        assert!(payload_is_exact(&payload, x.len()));
+        assert_eq!(check_payload(&payload, &x, kernels::norm(&x)), Ok(()));
+        let mut off = x.clone();
+        off[5] += 1.0;
+        let err = check_payload(&payload, &off, kernels::norm(&x)).unwrap_err();
+        assert!(err.contains("exact"), "{err}");
+        let mut garbage = payload.clone();
+        let mut seed = 7u32;
+        for b in garbage.iter_mut() {
+            seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+            *b = (seed >> 16) as u8;
+        }
+        assert!(check_payload(&garbage, &x, kernels::norm(&x)).is_err());
+        let none = encode(&[f32::MAX, -f32::MAX], 0.0, 0.0);
+        assert_eq!(check_payload(&none, &[1.0, 2.0], 3.0), Ok(()));
     }
 
     fn check(metric: Metric, q: &[f32], x: &[f32]) -> Result<(f64, f64), TestCaseError> {
