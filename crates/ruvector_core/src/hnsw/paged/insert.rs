@@ -212,10 +212,12 @@ fn add_fill_backlink<S: PageStore>(
 /// same operation; and the new element's own choice of neighbours.
 #[derive(Default)]
 pub struct QueryCache {
-    queries: std::collections::HashMap<Tid, Query>,
+    queries: rustc_hash::FxHashMap<Tid, Query>,
     /// Element vectors (stored bytes) read as the far side of the
-    /// heuristic's pairs, kept for one choice (see [`Self::pair_distance`]).
-    vectors: std::collections::HashMap<Tid, Vec<u8>>,
+    /// heuristic's pairs, or with the candidates just measured again from
+    /// their pages ([`Self::keep_vector`]), kept for one choice (see
+    /// [`Self::pair_distance`]).
+    vectors: rustc_hash::FxHashMap<Tid, Vec<u8>>,
     handed: Vec<(Tid, Tid)>,
     /// The element being inserted and the lists it chose, by level.
     own: Option<(Tid, Vec<Vec<Tid>>)>,
@@ -238,6 +240,11 @@ impl QueryCache {
     /// then: keeping vectors for a whole insert once stranded an element in
     /// the seeded test `vacuum_during_inserts_and_searches`).
     pub fn pair_distance<S: PageStore>(&mut self, graph: &PagedGraph<S>, a: Tid, b: Tid) -> f32 {
+        if !self.queries.contains_key(&a) {
+            if let Some(raw) = self.vectors.get(&a) {
+                self.queries.insert(a, graph.kind.elem.query(raw));
+            }
+        }
         let Some(query) = query_of(&mut self.queries, graph, a) else { return f32::INFINITY };
         if let Some(raw) = self.vectors.get(&b) {
             let mut sum = Accumulator::new(query, graph.kind.measure);
@@ -252,6 +259,14 @@ impl QueryCache {
         d
     }
 
+    /// Keep `raw`, element `tid`'s vector as just read from its pages, for
+    /// the choice about to be made (as if [`Self::pair_distance`] had read
+    /// it): a candidate measured again from its pages is then not read a
+    /// second time as the far side of a pair.
+    pub fn keep_vector(&mut self, tid: Tid, raw: Vec<u8>) {
+        self.vectors.insert(tid, raw);
+    }
+
     /// Drop the vectors [`Self::pair_distance`] kept.
     pub fn forget_vectors(&mut self) {
         self.vectors.clear();
@@ -260,7 +275,7 @@ impl QueryCache {
 
 /// Element `a`'s vector as a query, read once per operation.
 fn query_of<'q, S: PageStore>(
-    queries: &'q mut std::collections::HashMap<Tid, Query>,
+    queries: &'q mut rustc_hash::FxHashMap<Tid, Query>,
     graph: &PagedGraph<S>,
     a: Tid,
 ) -> Option<&'q Query> {
@@ -361,8 +376,14 @@ fn find_neighbors_in<S: PageStore, G: GraphRead<Id = Tid, Query = Query, Visited
         );
         let mut candidates = search_layer(search, v, &entries, ef_construction, l, &mut visited);
         if remeasure {
+            // the vectors read here are the pairs' far sides below
             for c in candidates.iter_mut() {
-                c.distance = graph.read_distance(v, c.id, None).0;
+                let mut whole = Vec::new();
+                let (distance, chunks) = graph.read_distance(v, c.id, Some(&mut whole));
+                c.distance = distance;
+                if chunks > 0 {
+                    cache.keep_vector(c.id, whole);
+                }
             }
             candidates.sort();
         }
