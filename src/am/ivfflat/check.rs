@@ -21,9 +21,9 @@ use std::collections::HashMap;
 
 use pgrx::pg_sys;
 use pgrx::prelude::*;
-use ruvector_core::index::Tid;
 use ruvector_core::index::kind::Metric;
 use ruvector_core::index::Measure;
+use ruvector_core::index::Tid;
 use ruvector_core::ivf::tuple::{
     copy_len, parse_row, row_copy, row_len, row_payload_at, IVF_VERSION, IVF_VERSION_COPIES, ROW_HEADER,
 };

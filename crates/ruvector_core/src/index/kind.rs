@@ -4,6 +4,8 @@
 //! distances summed over a vector stored in pieces. Reading these from the
 //! catalogue and from datums is the extension's (src/am/kind.rs).
 
+use std::cmp::Ordering;
+
 use half::f16;
 
 use crate::bits;
@@ -146,7 +148,12 @@ impl Elem {
         }
         let close = |a: &[f32], b: &[f32], rel: f32| -> Result<(), String> {
             let largest = b.iter().fold(0f32, |m, x| m.max(x.abs()));
-            match a.iter().zip(b).position(|(x, y)| !((x - y).abs() <= rel * (x.abs().max(y.abs()) + largest))) {
+            match a.iter().zip(b).position(|(x, y)| {
+                !matches!(
+                    (x - y).abs().partial_cmp(&(rel * (x.abs().max(y.abs()) + largest))),
+                    Some(Ordering::Less | Ordering::Equal)
+                )
+            }) {
                 None => Ok(()),
                 Some(i) => Err(format!("its element {} is {}, the table's row has {}", i + 1, a[i], b[i])),
             }

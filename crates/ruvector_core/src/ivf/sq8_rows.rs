@@ -125,7 +125,11 @@ pub fn encode(values: &[f32], magnitude: f64, extra: f64) -> Vec<u8> {
 pub fn check_payload(payload: &[u8], values: &[f32], magnitude: f64) -> Result<(), String> {
     let dims = values.len();
     if payload.len() != payload_bytes(dims) {
-        return Err(format!("its payload has {} bytes, a {dims}-element row's has {}", payload.len(), payload_bytes(dims)));
+        return Err(format!(
+            "its payload has {} bytes, a {dims}-element row's has {}",
+            payload.len(),
+            payload_bytes(dims)
+        ));
     }
     let f = |at: usize| f32::from_ne_bytes([payload[at], payload[at + 1], payload[at + 2], payload[at + 3]]) as f64;
     let (err, scale, stored_magnitude) = (f(0), f(4), f(8));
@@ -145,22 +149,31 @@ pub fn check_payload(payload: &[u8], values: &[f32], magnitude: f64) -> Result<(
         let d = copy.codes[i] as f64 * copy.step as f64 + copy.lo as f64;
         distance += (x as f64 - d) * (x as f64 - d);
         norm += x as f64 * x as f64;
-        if exact && !((copy.decode(i) as f64 - x as f64).abs() <= ulps) {
-            return Err(format!("its copy is marked exact, but element {} decodes to {}, not {x}", i + 1, copy.decode(i)));
+        if exact && exceeds((copy.decode(i) as f64 - x as f64).abs(), ulps) {
+            return Err(format!(
+                "its copy is marked exact, but element {} decodes to {}, not {x}",
+                i + 1,
+                copy.decode(i)
+            ));
         }
     }
     let (distance, norm) = (distance.sqrt(), norm.sqrt());
-    if !(distance <= err + slack) {
+    if exceeds(distance, err + slack) {
         return Err(format!("its copy is {distance:e} from the table's vector, beyond its stated error {err:e}"));
     }
-    if !(norm <= scale * (1.0 + 1e-6) + slack) {
+    if exceeds(norm, scale * (1.0 + 1e-6) + slack) {
         return Err(format!("the table's vector has norm {norm:e}, above its stated scale {scale:e}"));
     }
     let want = magnitude as f32 as f64;
-    if stored_magnitude != want && !((stored_magnitude - want).abs() <= 1e-5 * want.abs() + 1e-37) {
+    if stored_magnitude != want && exceeds((stored_magnitude - want).abs(), 1e-5 * want.abs() + 1e-37) {
         return Err(format!("its stored norm {stored_magnitude:e} is not the table's vector's, {magnitude:e}"));
     }
     Ok(())
+}
+
+/// Whether `x` is not provably at most `limit` (above it, or NaN).
+fn exceeds(x: f64, limit: f64) -> bool {
+    !matches!(x.partial_cmp(&limit), Some(std::cmp::Ordering::Less | std::cmp::Ordering::Equal))
 }
 
 /// Whether a row's payload holds an exact SQ8 copy: one that decodes to the
