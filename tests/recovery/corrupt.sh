@@ -3,7 +3,7 @@
 # kind of damage (tests/recovery/corrupt_pages.py: a list chain that loops or
 # leads to the meta page, a header or special space that is not ours, a
 # short row, a heap TID past the table, garbage in a row, in an hnsw page or
-# in an element's vector,
+# in an element's vector, an element's filter key changed,
 # a copy pointer to another row's copy, a zeroed list page, an entry point
 # past the end; and 64 random bytes anywhere in the data pages, eight
 # times), written with the server stopped, so PostgreSQL reads each
@@ -32,13 +32,14 @@ SQL
 # one table per damage, each with one index: ivfflat (format 2; format 3,
 # with copies, for ivf_copy) or hnsw
 ivf_cases="ivf_loop ivf_meta_link ivf_special ivf_lower ivf_row_len ivf_heap_tid ivf_garbage ivf_copy ivf_zero"
-hnsw_cases="hnsw_garbage hnsw_vector hnsw_special hnsw_entry"
+hnsw_cases="hnsw_garbage hnsw_vector hnsw_key hnsw_special hnsw_entry"
 # random damage anywhere in the data pages: only "no crash" is asserted
 random_cases="ivf_random_1 ivf_random_2 ivf_random_3 ivf_random_4 hnsw_random_1 hnsw_random_2 hnsw_random_3 hnsw_random_4"
 for c in $ivf_cases $hnsw_cases $random_cases; do
     case $c in
         ivf_copy) index="USING ivfflat (v vector_cosine_ops) WITH (lists = 4, exact_copies = true)" ;;
         ivf_*) index="USING ivfflat (v vector_cosine_ops) WITH (lists = 4)" ;;
+        hnsw_key) index="USING hnsw (s vector_l2_ops, id)" ;;
         *) index="USING hnsw (s vector_l2_ops)" ;;
     esac
     "${P[@]}" -c "CREATE TABLE t_$c AS SELECT * FROM t0" -c "CREATE INDEX $c ON t_$c $index"

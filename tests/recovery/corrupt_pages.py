@@ -26,6 +26,8 @@ Cases (the damaged block is printed):
   hnsw_garbage    seeded random bytes over the middle of a data page's tuples
   hnsw_vector     seeded random bytes over the last 32 bytes of an element's
                   vector (the tuple's structure intact)
+  hnsw_key        an element's filter key (its last 8 bytes, in an index
+                  with a filter column) changed by 1,000
   hnsw_special    an hnsw data page's page id overwritten
   hnsw_entry      the meta page's entry point names a block past the end
   ivf_random_N, hnsw_random_N
@@ -147,6 +149,10 @@ def main():
                 upper = u16(data, base + 14)
                 for i in range(upper + 64, min(upper + 2048, PAGE - 8)):
                     data[base + i] = rng.randrange(256)
+            elif case == "hnsw_key":
+                at, length = next((at, n) for _, _, at, n in items(data, block) if data[at] == 1 and data[at + 2] & 6 == 2)
+                key = struct.unpack_from("<q", data, at + length - 8)[0]
+                struct.pack_into("<q", data, at + length - 8, key + 1000)
             elif case == "hnsw_vector":
                 # an element tuple (kind 1) without a filter key (flags bit
                 # 1): its vector's only chunk ends the tuple

@@ -4,7 +4,8 @@
 //! came between an insert and its promotion), and every live element is
 //! reachable from the entry point, and every table row a build would index
 //! now is some live element's, whose vector is the row's (`am::heap_rows`,
-//! `Elem::stored_matches`; the table is locked in SHARE mode meanwhile). Raises an ERROR naming the first violation; returns a
+//! `Elem::stored_matches`) and, in an index with a filter column, whose
+//! key is the row's value (the table is locked in SHARE mode meanwhile). Raises an ERROR naming the first violation; returns a
 //! one-line summary otherwise. An ivfflat index is checked by
 //! `am::ivfflat::check`.
 
@@ -28,6 +29,8 @@ struct Node {
     /// overflow TID list.
     heap: Vec<Tid>,
     overflow: bool,
+    /// The filter column's value it was indexed under (`Absent` without one).
+    key: ruvector_core::index::FilterKey,
 }
 
 fn violation(msg: String) -> ! {
@@ -99,7 +102,8 @@ fn ruvector_index_check(index: RegClass) -> String {
                 let ok = if let Some(e) = ElementRef::parse(b) {
                     let links = (0..=e.level()).map(|l| e.neighbors(l).collect()).collect();
                     let (heap, overflow) = (e.heap_tids().collect(), e.overflow().is_valid());
-                    nodes.insert(tid, Node { level: e.level(), deleted: e.is_deleted(), links, heap, overflow });
+                    let key = e.filter_key();
+                    nodes.insert(tid, Node { level: e.level(), deleted: e.is_deleted(), links, heap, overflow, key });
                     true
                 } else if b.first() == Some(&KIND_CHUNK) {
                     chunks += 1;
@@ -222,7 +226,7 @@ fn ruvector_index_check(index: RegClass) -> String {
     let mut rule = |heap_tid: Tid, values: *const pg_sys::Datum, isnull: *const bool| {
         // SAFETY: the scan's key columns, as aminsert gets them; the vector
         // a datum of the type index_kind() found.
-        let (value, _) = unsafe { crate::am::kind::row_columns(columns, values, isnull) };
+        let (value, key) = unsafe { crate::am::kind::row_columns(columns, values, isnull) };
         // aminsert's own rule: a zero vector under cosine is not indexed
         let Some(row) = value.and_then(|v| unsafe { super::read_row(kind, v) }).and_then(|r| r.prepared(kind)) else {
             return false;
@@ -234,6 +238,20 @@ fn ruvector_index_check(index: RegClass) -> String {
             };
             if let Some(problem) = differs {
                 violation(format!("element {element:?} does not hold heap row {heap_tid:?}'s vector: {problem}"));
+            }
+            // a filtered search trusts the key stored with the element
+            let stored = nodes.get(&element).map_or(key, |n| n.key);
+            if stored != key {
+                let show = |k: ruvector_core::index::FilterKey| match k {
+                    ruvector_core::index::FilterKey::Absent => "none".to_string(),
+                    ruvector_core::index::FilterKey::Null => "NULL".to_string(),
+                    ruvector_core::index::FilterKey::Value(v) => v.to_string(),
+                };
+                violation(format!(
+                    "element {element:?} holds filter key {} for heap row {heap_tid:?}, whose key is {}",
+                    show(stored),
+                    show(key)
+                ));
             }
         }
         true
