@@ -15,8 +15,6 @@ use pgrx::pg_sys;
 use pgrx::prelude::*;
 use ruvector_core::hnsw::paged::PagedGraph;
 use ruvector_core::hnsw::tuple::{parse_chunk, parse_tidlist, ElementRef, Meta, Tid, KIND_CHUNK, KIND_TIDLIST};
-use ruvector_core::index::kind::Metric;
-use ruvector_core::index::Measure;
 
 use crate::am::storage::Index;
 use crate::datum::RegClass;
@@ -222,7 +220,6 @@ fn ruvector_index_check(index: RegClass) -> String {
     }
     let columns = crate::am::kind::index_columns(rel);
     let graph = PagedGraph::open(idx, &meta, kind);
-    let cosine = matches!(kind.measure, Measure::Dense(Metric::Cosine) | Measure::Sparse(Metric::Cosine));
     let mut rule = |heap_tid: Tid, values: *const pg_sys::Datum, isnull: *const bool| {
         // SAFETY: the scan's key columns, as aminsert gets them; the vector
         // a datum of the type index_kind() found.
@@ -233,7 +230,7 @@ fn ruvector_index_check(index: RegClass) -> String {
         };
         if let Some(&element) = held.get(&crate::am::storage::tid_key(heap_tid)) {
             let differs = match graph.raw(element) {
-                Some(stored) => kind.elem.stored_matches(cosine, &stored, &row.raw).err(),
+                Some(stored) => kind.elem.stored_matches(kind.measure, &stored, &row.raw).err(),
                 None => Some("its vector's chunks do not make a whole vector".into()),
             };
             if let Some(problem) = differs {

@@ -21,8 +21,6 @@ use std::collections::HashMap;
 
 use pgrx::pg_sys;
 use pgrx::prelude::*;
-use ruvector_core::index::kind::Metric;
-use ruvector_core::index::Measure;
 use ruvector_core::index::Tid;
 use ruvector_core::ivf::tuple::{
     copy_len, parse_row, row_copy, row_len, row_payload_at, IVF_VERSION, IVF_VERSION_COPIES, ROW_HEADER,
@@ -155,25 +153,26 @@ pub fn check(index: pg_sys::Oid) -> String {
         let Some(value) = (unsafe { (!*isnull).then(|| *values) }) else { return false };
         // the build's own rule: a zero vector under cosine is not indexed
         let Some((row, magnitude)) = dims.row(value) else { return false };
-        if let Some(&at) = rows.get(&tid_key(heap_tid)) {
-            let differs = idx.read(at, |bytes| {
-                let payload = bytes.get(payload_at..).unwrap_or_default();
-                if meta.version == IVF_VERSION {
-                    let cosine = kind.measure == Measure::Dense(Metric::Cosine);
-                    return kind.elem.stored_matches(cosine, payload, &row.raw).err();
-                }
+        // the row's bytes copied out under its page lock, compared after it
+        let stored = rows.get(&tid_key(heap_tid)).and_then(|&at| {
+            idx.read(at, |bytes| (at, bytes.get(payload_at..).unwrap_or_default().to_vec(), row_copy(bytes)))
+        });
+        if let Some((at, payload, copy)) = stored {
+            let differs = if meta.version == IVF_VERSION {
+                kind.elem.stored_matches(kind.measure, &payload, &row.raw).err()
+            } else {
                 let mut values = Vec::new();
                 super::build::dense_values(kind.elem, &row.raw, &mut values);
-                let differs = ruvector_core::ivf::sq8_rows::check_payload(payload, &values, magnitude).err();
+                let differs = ruvector_core::ivf::sq8_rows::check_payload(&payload, &values, magnitude).err();
                 differs.or_else(|| {
-                    let copy = row_copy(bytes).filter(|c| c.is_valid() && meta.version == IVF_VERSION_COPIES)?;
+                    let copy = copy.filter(|c| c.is_valid() && meta.version == IVF_VERSION_COPIES)?;
                     // SAFETY: the scan's key column, as above.
                     let given = unsafe { read_row(kind, value) }?.raw;
                     let stored = idx.read(copy, |c| c.get(ROW_HEADER..).map(<[u8]>::to_vec))??;
                     (stored != given).then(|| format!("its full copy {copy:?} is not the table's vector"))
                 })
-            });
-            if let Some(Some(problem)) = differs {
+            };
+            if let Some(problem) = differs {
                 violation(format!("row {at:?} does not hold heap row {heap_tid:?}'s vector: {problem}"));
             }
         }

@@ -139,7 +139,8 @@ impl Elem {
     /// in its last place (f32: 2^-20 of the vector's largest value or of
     /// itself; binary16, rounded after: 2^-9), far below what damage does.
     /// Used by `ruvector_index_check` to compare an index with its table.
-    pub fn stored_matches(self, cosine: bool, stored: &[u8], expected: &[u8]) -> Result<(), String> {
+    pub fn stored_matches(self, measure: Measure, stored: &[u8], expected: &[u8]) -> Result<(), String> {
+        let cosine = matches!(measure, Measure::Dense(Metric::Cosine) | Measure::Sparse(Metric::Cosine));
         if stored == expected {
             return Ok(());
         }
@@ -431,42 +432,48 @@ mod tests {
     /// damage of one element, or a different length, never does.
     #[test]
     fn stored_matches_accepts_roundings_and_rejects_damage() {
+        const COSINE: Measure = Measure::Dense(Metric::Cosine);
+        const L2: Measure = Measure::Dense(Metric::L2);
+        const SPARSE_COSINE: Measure = Measure::Sparse(Metric::Cosine);
         let v: Vec<f32> = (0..300).map(|i| ((i * 37 % 101) as f32 - 50.0) / 7.0).collect();
         let mut unit = v.clone();
         assert!(Metric::Cosine.prepare_with_norm(&mut unit, kernels::norm(&v)));
         for (elem, values) in [(Elem::F32, &v), (Elem::F32, &unit), (Elem::F16, &unit)] {
-            let cosine = std::ptr::eq(values, &unit);
+            let measure = Measure::Dense(if std::ptr::eq(values, &unit) { Metric::Cosine } else { Metric::L2 });
             let expected = elem.encode(values);
-            assert_eq!(elem.stored_matches(cosine, &expected, &expected), Ok(()));
+            assert_eq!(elem.stored_matches(measure, &expected, &expected), Ok(()));
             // one element damaged: always found
             let mut damaged = values.clone();
             damaged[17] += 0.01 * (1.0 + damaged[17].abs());
-            let err = elem.stored_matches(cosine, &elem.encode(&damaged), &expected).unwrap_err();
+            let err = elem.stored_matches(measure, &elem.encode(&damaged), &expected).unwrap_err();
             assert!(err.contains("18") || err.contains("byte"), "{err}");
             // shorter: found
-            assert!(elem.stored_matches(cosine, &expected[..expected.len() - elem.bytes()], &expected).is_err());
+            assert!(elem.stored_matches(measure, &expected[..expected.len() - elem.bytes()], &expected).is_err());
         }
         // under cosine, values a few ulps off (a norm summed in another order) pass
         let nudged: Vec<f32> = unit.iter().map(|x| x.next_up().next_up()).collect();
-        assert_eq!(Elem::F32.stored_matches(true, &Elem::F32.encode(&nudged), &Elem::F32.encode(&unit)), Ok(()));
+        assert_eq!(Elem::F32.stored_matches(COSINE, &Elem::F32.encode(&nudged), &Elem::F32.encode(&unit)), Ok(()));
         let nudged16: Vec<u8> = Elem::F16
             .encode(&unit)
             .chunks_exact(2)
             .flat_map(|b| (u16::from_ne_bytes([b[0], b[1]]) ^ 1).to_ne_bytes())
             .collect();
-        assert_eq!(Elem::F16.stored_matches(true, &nudged16, &Elem::F16.encode(&unit)), Ok(()));
+        assert_eq!(Elem::F16.stored_matches(COSINE, &nudged16, &Elem::F16.encode(&unit)), Ok(()));
         // but not without cosine: those values are stored as given
-        assert!(Elem::F32.stored_matches(false, &Elem::F32.encode(&nudged), &Elem::F32.encode(&unit)).is_err());
+        assert!(Elem::F32.stored_matches(L2, &Elem::F32.encode(&nudged), &Elem::F32.encode(&unit)).is_err());
         // sparse pairs: an index moved is found, a value nudged under cosine is not
         let pairs = |p: &[(i32, f32)]| -> Vec<u8> {
             p.iter().flat_map(|&(i, x)| bytemuck::bytes_of(&Pair { index: i, value: x }).to_vec()).collect()
         };
         let want = pairs(&[(3, 0.6), (9, 0.8)]);
-        assert_eq!(Elem::Sparse.stored_matches(true, &pairs(&[(3, 0.6f32.next_up()), (9, 0.8)]), &want), Ok(()));
-        assert!(Elem::Sparse.stored_matches(true, &pairs(&[(4, 0.6), (9, 0.8)]), &want).is_err());
-        assert!(Elem::Sparse.stored_matches(true, &pairs(&[(3, 0.7), (9, 0.8)]), &want).is_err());
+        assert_eq!(
+            Elem::Sparse.stored_matches(SPARSE_COSINE, &pairs(&[(3, 0.6f32.next_up()), (9, 0.8)]), &want),
+            Ok(())
+        );
+        assert!(Elem::Sparse.stored_matches(SPARSE_COSINE, &pairs(&[(4, 0.6), (9, 0.8)]), &want).is_err());
+        assert!(Elem::Sparse.stored_matches(SPARSE_COSINE, &pairs(&[(3, 0.7), (9, 0.8)]), &want).is_err());
         // bits: byte for byte
-        assert!(Elem::Bit.stored_matches(false, &[0b1010_0000], &[0b1010_0001]).is_err());
+        assert!(Elem::Bit.stored_matches(L2, &[0b1010_0000], &[0b1010_0001]).is_err());
     }
 
     proptest! {

@@ -131,8 +131,7 @@ pub fn check_payload(payload: &[u8], values: &[f32], magnitude: f64) -> Result<(
             payload_bytes(dims)
         ));
     }
-    let f = |at: usize| f32::from_ne_bytes([payload[at], payload[at + 1], payload[at + 2], payload[at + 3]]) as f64;
-    let (err, scale, stored_magnitude) = (f(0), f(4), f(8));
+    let (err, scale, stored_magnitude) = stated(payload);
     if !(err >= 0.0 && scale >= 0.0) {
         return Err(format!("its bounds (error {err:e}, scale {scale:e}) are not non-negative numbers"));
     }
@@ -169,6 +168,14 @@ pub fn check_payload(payload: &[u8], values: &[f32], magnitude: f64) -> Result<(
         return Err(format!("its stored norm {stored_magnitude:e} is not the table's vector's, {magnitude:e}"));
     }
     Ok(())
+}
+
+/// A payload's stated `error`, `scale` and `magnitude` (its first
+/// `BOUNDS` bytes, which the caller has checked are there).
+#[inline]
+fn stated(payload: &[u8]) -> (f64, f64, f64) {
+    let f = |at: usize| f32::from_ne_bytes([payload[at], payload[at + 1], payload[at + 2], payload[at + 3]]) as f64;
+    (f(0), f(4), f(8))
 }
 
 /// Whether `x` is not provably at most `limit` (above it, or NaN).
@@ -352,8 +359,7 @@ impl BoundQuery {
         if payload.len() < payload_bytes(dims) {
             return f32::NEG_INFINITY;
         }
-        let f = |at: usize| f32::from_ne_bytes([payload[at], payload[at + 1], payload[at + 2], payload[at + 3]]);
-        let (err, scale, xm) = (f(0) as f64, f(4) as f64, f(8) as f64);
+        let (err, scale, xm) = stated(payload);
         let (g, qn, qm) = (self.gamma, self.norm, self.magnitude);
         // Every partial sum of either computation is at most (‖q‖ + ‖x‖)² in
         // magnitude, before preparing: below 1e36 neither can overflow. A

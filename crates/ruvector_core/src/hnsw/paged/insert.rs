@@ -226,7 +226,7 @@ pub struct QueryCache {
 impl QueryCache {
     /// Distance between elements `a` and `b` (reads `b` from its page).
     pub fn distance<S: PageStore>(&mut self, graph: &PagedGraph<S>, a: Tid, b: Tid) -> f32 {
-        match query_of(&mut self.queries, graph, a) {
+        match query_of(&mut self.queries, &self.vectors, graph, a) {
             Some(query) => graph.distance(query, b),
             None => f32::INFINITY,
         }
@@ -240,12 +240,7 @@ impl QueryCache {
     /// then: keeping vectors for a whole insert once stranded an element in
     /// the seeded test `vacuum_during_inserts_and_searches`).
     pub fn pair_distance<S: PageStore>(&mut self, graph: &PagedGraph<S>, a: Tid, b: Tid) -> f32 {
-        if !self.queries.contains_key(&a) {
-            if let Some(raw) = self.vectors.get(&a) {
-                self.queries.insert(a, graph.kind.elem.query(raw));
-            }
-        }
-        let Some(query) = query_of(&mut self.queries, graph, a) else { return f32::INFINITY };
+        let Some(query) = query_of(&mut self.queries, &self.vectors, graph, a) else { return f32::INFINITY };
         if let Some(raw) = self.vectors.get(&b) {
             let mut sum = Accumulator::new(query, graph.kind.measure);
             sum.add(raw);
@@ -273,16 +268,24 @@ impl QueryCache {
     }
 }
 
-/// Element `a`'s vector as a query, read once per operation.
+/// Element `a`'s vector as a query, made once per operation: from the
+/// vector kept for the current choice if there is one, else read.
 fn query_of<'q, S: PageStore>(
     queries: &'q mut rustc_hash::FxHashMap<Tid, Query>,
+    kept: &rustc_hash::FxHashMap<Tid, Vec<u8>>,
     graph: &PagedGraph<S>,
     a: Tid,
 ) -> Option<&'q Query> {
     use std::collections::hash_map::Entry;
     match queries.entry(a) {
         Entry::Occupied(e) => Some(e.into_mut()),
-        Entry::Vacant(v) => graph.raw(a).map(|raw| &*v.insert(graph.kind.elem.query(&raw))),
+        Entry::Vacant(v) => {
+            let query = match kept.get(&a) {
+                Some(raw) => graph.kind.elem.query(raw),
+                None => graph.kind.elem.query(&graph.raw(a)?),
+            };
+            Some(&*v.insert(query))
+        }
     }
 }
 
