@@ -375,7 +375,9 @@ fn a_built_graph_in_pages_takes_inserts_and_vacuum() {
     // back-links pushed out fill links: the built lists stay full
     let after = level0(&store);
     assert!(built.iter().all(|(t, b)| after[t].0 >= b.0), "a built list lost a link to an insert");
-    let taken: usize = built.iter().map(|(t, &(_, fill))| fill - after[t].1).sum();
+    // (a list that was not full may also have gained fill from an insert's
+    // passed-over candidates: count only the fill links lists lost)
+    let taken: usize = built.iter().map(|(t, &(_, fill))| fill.saturating_sub(after[t].1)).sum();
     assert!(taken > 100, "inserts replaced only {taken} fill links");
     check_structure(&store);
     assert!(self_search_rate(&store, &vs, 32) > 0.95);
