@@ -9,10 +9,14 @@
 //! - the arena of the hnsw vector cache all backends share
 //!   (`ruvector_core::shared_cache`, `hnsw.shared_cache_size` bytes), with
 //!   each backend's hazard (the segment it holds) let go of at the end of
-//!   every transaction and at exit.
+//!   every transaction and at exit;
+//! - the index pages' change positions (`ruvector_core::shared_cache::
+//!   BlockStamps`, `STAMP_WORDS` words, zeroed at start), raised by
+//!   src/am/storage with every WAL-logged page change, so cached hnsw lists
+//!   stay trusted until their own page changes.
 //!
 //! PostgreSQL hands out its main shared memory only at server start, so all
-//! three live there only when `ruvector_pg` is in `shared_preload_libraries`.
+//! four live there only when `ruvector_pg` is in `shared_preload_libraries`.
 //! Otherwise the slots and the registry do not exist (readers say so), and
 //! the arena is made on demand in a dynamic shared memory segment instead
 //! (`dynamic`, with its own invariants).
@@ -33,7 +37,7 @@ use pgrx::pg_sys;
 use pgrx::prelude::*;
 use pgrx::{GucContext, GucFlags, GucRegistry, GucSetting};
 use ruvector_core::registry::{Registry, Slot};
-use ruvector_core::shared_cache::Arena;
+use ruvector_core::shared_cache::{Arena, BlockStamps};
 
 mod dynamic;
 
@@ -63,6 +67,13 @@ pub struct BackendCache {
     pub hits: u64,
     pub misses: u64,
 }
+
+/// Words of the page change table: 512 kB, so that a page's word is shared
+/// with others rarely while the index pages searches touch number in the
+/// hundreds of thousands.
+const STAMP_WORDS: usize = 1 << 16;
+/// The page change table (null without preloading).
+static mut STAMPS: *const AtomicU64 = std::ptr::null();
 
 /// The slots, once the shmem startup hook set them up (null without preloading).
 static mut SLOTS: *const BackendSlot = std::ptr::null();
@@ -144,7 +155,7 @@ pub fn init() {
             GucFlags::default(),
         );
         #[cfg(any(feature = "pg13", feature = "pg14"))]
-        pg_sys::RequestAddinShmemSpace(BYTES + arena_bytes() + registry_bytes());
+        pg_sys::RequestAddinShmemSpace(BYTES + arena_bytes() + registry_bytes() + STAMP_WORDS * 8);
         #[cfg(not(any(feature = "pg13", feature = "pg14")))]
         {
             PREV_REQUEST_HOOK = pg_sys::shmem_request_hook;
@@ -166,6 +177,7 @@ unsafe extern "C-unwind" fn request_shmem() {
         pg_sys::RequestAddinShmemSpace(BYTES);
         pg_sys::RequestAddinShmemSpace(arena_bytes());
         pg_sys::RequestAddinShmemSpace(registry_bytes());
+        pg_sys::RequestAddinShmemSpace(STAMP_WORDS * 8);
     }
 }
 
@@ -202,6 +214,15 @@ unsafe extern "C-unwind" fn startup_shmem() {
                     ARENA_WORDS = bytes / 8;
                 }
             }
+        }
+        let mut found = false;
+        let p = pg_sys::ShmemInitStruct(c"ruvector_pg page changes".as_ptr(), STAMP_WORDS * 8, &mut found).cast::<u8>();
+        if (p as usize).is_multiple_of(8) {
+            // zeroed words: no page changed yet
+            if !found {
+                std::ptr::write_bytes(p, 0, STAMP_WORDS * 8);
+            }
+            STAMPS = p.cast();
         }
         let bytes = registry_bytes();
         let mut found = false;
@@ -289,6 +310,20 @@ pub fn registry() -> Option<Registry<'static>> {
             return None;
         }
         Registry::new(std::slice::from_raw_parts(REGISTRY, REGISTRY_SLOTS))
+    }
+}
+
+/// The index pages' change positions, if the library was preloaded (then
+/// every backend's page changes raise them, from the server's start).
+pub fn block_stamps() -> Option<BlockStamps<'static>> {
+    // SAFETY: STAMPS is null or points at STAMP_WORDS zero-initialised words
+    // of shared memory that live as long as the server, set before any
+    // backend forked.
+    unsafe {
+        if STAMPS.is_null() {
+            return None;
+        }
+        BlockStamps::new(std::slice::from_raw_parts(STAMPS, STAMP_WORDS))
     }
 }
 

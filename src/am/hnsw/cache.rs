@@ -11,17 +11,30 @@
 //!
 //! The level-0 neighbour lists of cached elements are kept too, beside their
 //! vectors, because reading a list from its page (pin, lock, three cache
-//! misses) cost as much again as the distances on 784-dimensional data. A
-//! list changes with inserts and VACUUM, so cached lists are trusted only
-//! while the index's WAL mark (`Index::wal_mark`: the WAL insert position, or
-//! the replay position on a standby) is the one they were read under: every
+//! misses) cost as much again as the distances on 784-dimensional data; each
+//! says how many of its links come first as the heuristic's, so an insert's
+//! search for neighbours (which follows only those) reads them here too. A
+//! list changes with inserts and VACUUM, so a cached list carries the index's
+//! WAL mark (`Index::wal_mark`: the WAL insert position, or the replay
+//! position on a standby) taken when the search that read it began. Every
 //! change to an index page is WAL-logged before its page lock is released,
-//! so an unchanged mark means an unchanged page. A search that finds the mark
-//! moved (any WAL written anywhere) starts a new list epoch, which makes every
-//! cached list stale at once; indexes whose changes are not all WAL-logged
-//! (unlogged, temporary, new under wal_level = minimal) never use cached lists.
-//! On a busy primary, lists are thus re-read nearly every search; on
-//! read-mostly data and on standbys between replayed records, they are not.
+//! so:
+//! - with the library preloaded, on a primary, a list is current while no
+//!   WAL record of a change to *its own page* ends after its mark (the
+//!   pages' change positions, `ruvector_core::shared_cache::BlockStamps`,
+//!   raised by src/am/storage before each changed page's lock is released;
+//!   the argument is in that module). An insert changes the pages of its
+//!   own element and of the few dozen it links back from, so the other
+//!   cached lists stay in use through a stream of inserts;
+//! - otherwise (no preload, a standby, whose replay does not raise the
+//!   positions, and a backend's own cache), a list is current only while
+//!   the WAL mark is still the one it was read under: a search that finds
+//!   the mark moved (any WAL written anywhere) starts a new list epoch,
+//!   making every list of a backend's own cache stale at once. On a busy
+//!   primary those lists are thus re-read nearly every search.
+//!
+//! Indexes whose changes are not all WAL-logged (unlogged, temporary, new
+//! under wal_level = minimal) never use cached lists.
 //!
 //! Validity: an element's vector never changes while its TID names it. A TID
 //! can name another element only after VACUUM freed the first, and VACUUM
@@ -29,8 +42,8 @@
 //! (update lock, exclusively for a moment) every search that began under the
 //! old generation; a build sets a new `nonce`. The cache belongs to one
 //! (index, nonce, generation) and is emptied when a search sees another.
-//! Inserts never use it: they need each element's deleted flag, which they
-//! read with the vector.
+//! An insert's search for neighbours reads through it too; the candidates it
+//! returns are read again from their pages, with their deleted flags.
 //!
 //! Fixed-length types only (`ruvector`, `halfvec`, `bit`); `sparsevec` rows
 //! vary in length and are not cached.
@@ -41,8 +54,8 @@
 //! (`ruvector_core::shared_cache`, set up by src/shared.rs), filled by
 //! whichever backend reads a vector first and read by all without copying.
 //! A backend holds the segment from `open` to the end of its transaction.
-//! Lists there carry the WAL mark they were read under instead of an epoch;
-//! the rules above are otherwise the same. When the segment is being set up
+//! Lists there carry the WAL mark they were read under instead of an epoch
+//! (the rules are above). When the segment is being set up
 //! by another backend or the arena has no room, the search runs uncached.
 
 #![forbid(unsafe_code)]
@@ -52,7 +65,7 @@ use std::cell::RefCell;
 use pgrx::pg_sys;
 use ruvector_core::hnsw::tuple::Tid;
 use ruvector_core::layout::AlignedRows;
-use ruvector_core::shared_cache::{Layout, Opened, Segment, SegmentKey, SegmentSpec};
+use ruvector_core::shared_cache::{BlockStamps, Layout, Opened, Segment, SegmentKey, SegmentSpec};
 
 /// What a cache is valid for.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -62,12 +75,32 @@ pub struct CacheKey {
     pub generation: u32,
 }
 
-/// The shared segment a search holds, and the stamp its lists must carry
-/// (the index's WAL mark; None: lists not to be trusted).
+/// The shared segment a search holds, and the stamp the lists it reads
+/// carry (the index's WAL mark when the search began; None: lists not to be
+/// trusted).
 #[derive(Clone, Copy)]
 struct Shared {
     segment: Segment<'static>,
     stamp: Option<u64>,
+    /// With the library preloaded, on a primary: the pages' change
+    /// positions, by which a list is trusted until its own page changes
+    /// (else only while the WAL mark is the one it was read under).
+    pages: Option<(BlockStamps<'static>, u32)>,
+}
+
+impl Shared {
+    /// Whether a list of element `tid` read under `list_stamp` is current.
+    #[inline]
+    fn trusts(&self, tid: Tid, list_stamp: u64) -> bool {
+        match (self.pages, self.stamp) {
+            // a primary's stamp (bit 0 clear) no record on the page ends after
+            (Some((pages, index)), Some(_)) => {
+                list_stamp & 1 == 0 && pages.unchanged_since(index, tid.block, list_stamp >> 1)
+            }
+            (None, Some(stamp)) => list_stamp == stamp,
+            (_, None) => false,
+        }
+    }
 }
 
 #[derive(Default)]
@@ -89,7 +122,8 @@ struct VectorCache {
     /// (`EMPTY`: none); lists are kept only for elements a search expanded,
     /// a small part of those it measured.
     list_of: Vec<u32>,
-    /// `list_words` words per list: [epoch, count, (block, offset) × capacity].
+    /// `list_words` words per list: [epoch, count | diverse << 16, (block,
+    /// offset) × capacity], the first `diverse` links the heuristic's.
     lists: Vec<u32>,
     list_words: usize,
     /// The epoch current lists carry, and the WAL mark it belongs to.
@@ -209,7 +243,11 @@ pub fn open(
                 Opened::Held(segment) => {
                     // never 0: a list not yet written carries 0
                     let stamp = wal_mark.map(|(standby, lsn)| (lsn << 1 | standby as u64).max(1));
-                    Some(Shared { segment, stamp })
+                    let pages = match wal_mark {
+                        Some((false, _)) => crate::shared::block_stamps().map(|p| (p, key.index.to_u32())),
+                        _ => None,
+                    };
+                    Some(Shared { segment, stamp, pages })
                 }
                 Opened::Busy | Opened::NoRoom => None,
             };
@@ -256,33 +294,36 @@ pub fn forget_shared() {
     })
 }
 
-/// Append `tid`'s cached level-0 neighbours to `out`, if they are cached and current.
+/// Append `tid`'s cached level-0 neighbours to `out`, if they are cached and
+/// current; returns how many come first as the heuristic's choice.
 #[inline]
-pub fn neighbors(tid: Tid, out: &mut Vec<Tid>) -> bool {
+pub fn neighbors(tid: Tid, out: &mut Vec<Tid>) -> Option<usize> {
     CACHE.with(|c| {
         let c = c.borrow();
         if let Some(sh) = &c.shared {
-            return sh.stamp.is_some_and(|stamp| sh.segment.neighbors(tid, stamp, out));
+            return sh.segment.neighbors(tid, |list_stamp| sh.trusts(tid, list_stamp), out);
         }
-        let Some(slot) = c.slot(tid).filter(|_| c.wal_mark.is_some()) else { return false };
-        let Some(&list) = c.list_of.get(slot as usize).filter(|&&l| l != EMPTY) else { return false };
+        let slot = c.slot(tid).filter(|_| c.wal_mark.is_some())?;
+        let list = c.list_of.get(slot as usize).copied().filter(|&l| l != EMPTY)?;
         let at = list as usize * c.list_words;
-        let Some(words) = c.lists.get(at..at + c.list_words).filter(|w| w[0] == c.epoch) else { return false };
-        let count = words[1] as usize;
+        let words = c.lists.get(at..at + c.list_words).filter(|w| w[0] == c.epoch)?;
+        let count = (words[1] & 0xFFFF) as usize;
+        let diverse = (words[1] >> 16) as usize;
         out.extend(words[2..2 + 2 * count].chunks_exact(2).map(|p| Tid { block: p[0], offset: p[1] as u16 }));
-        true
+        Some(diverse)
     })
 }
 
-/// Keep `tids` as `tid`'s level-0 neighbours, if its vector is cached (a
-/// list belongs to a vector slot), they fit and there is room.
-pub fn put_neighbors(tid: Tid, tids: &[Tid]) {
+/// Keep `tids` as `tid`'s level-0 neighbours, the first `diverse` the
+/// heuristic's, if its vector is cached (a list belongs to a vector slot),
+/// they fit and there is room.
+pub fn put_neighbors(tid: Tid, tids: &[Tid], diverse: usize) {
     let limit = super::options::vector_cache_bytes();
     CACHE.with(|c| {
         let mut c = c.borrow_mut();
         if let Some(sh) = &c.shared {
             if let Some(stamp) = sh.stamp {
-                sh.segment.put_neighbors(tid, stamp, tids);
+                sh.segment.put_neighbors(tid, stamp, tids, diverse);
             }
             return;
         }
@@ -310,7 +351,8 @@ pub fn put_neighbors(tid: Tid, tids: &[Tid]) {
         let (at, epoch) = (c.list_of[slot] as usize * c.list_words, c.epoch);
         let words = &mut c.lists[at..];
         words[0] = epoch;
-        words[1] = tids.len() as u32;
+        // (list_words bounds the count by 2m, far below 2^16)
+        words[1] = tids.len() as u32 | (diverse.min(tids.len()) as u32) << 16;
         for (pair, t) in words[2..].chunks_exact_mut(2).zip(tids) {
             pair[0] = t.block;
             pair[1] = t.offset as u32;

@@ -4,7 +4,7 @@
 
 use rustc_hash::FxHashSet;
 use ruvector_core::hnsw::paged::scan::Queued;
-use ruvector_core::hnsw::paged::PagedGraph;
+use ruvector_core::hnsw::paged::{construction_links, PagedGraph};
 use ruvector_core::hnsw::tuple::{chunk_elems, ElementRef, Meta, Tid};
 use ruvector_core::hnsw::{GraphRead, Neighbor};
 use ruvector_core::index::kind::{Accumulator, Metric};
@@ -132,6 +132,19 @@ impl DiskGraph {
     /// Whether distances go through the vector cache.
     pub fn uses_cache(&self) -> bool {
         self.cached
+    }
+
+    /// Append element `id`'s level-0 links to `out`: its cached list if
+    /// current, else read from its page and kept. Returns how many come
+    /// first as the heuristic's choice.
+    fn level0_cached(&self, id: Tid, out: &mut Vec<Tid>) -> usize {
+        if let Some(diverse) = super::cache::neighbors(id, out) {
+            return diverse;
+        }
+        let start = out.len();
+        let diverse = self.paged.read_level0_split(id, out);
+        super::cache::put_neighbors(id, &out[start..], diverse);
+        diverse
     }
 
     /// Whether distances during a search may be approximate, so that what it
@@ -343,21 +356,22 @@ impl GraphRead for DiskGraph {
     type Query = Query;
 
     fn neighbors(&self, id: Tid, level: usize, out: &mut Vec<Tid>) {
-        let cached = self.cached && level == 0;
-        if cached && super::cache::neighbors(id, out) {
-            return;
-        }
-        let start = out.len();
-        self.paged.read_neighbors(id, level, out);
-        if cached {
-            super::cache::put_neighbors(id, &out[start..]);
+        if self.cached && level == 0 {
+            self.level0_cached(id, out);
+        } else {
+            self.paged.read_neighbors(id, level, out);
         }
     }
 
-    /// From the pages, which say where a level-0 list's fill begins (the
-    /// cached lists do not; an insert's own WAL makes them stale anyway).
+    /// At level 0 the heuristic's links before the list's fill (every link
+    /// when there are none), through the cached lists as `neighbors`.
     fn construction_neighbors(&self, id: Tid, level: usize, out: &mut Vec<Tid>) {
-        self.paged.read_construction_neighbors(id, level, out)
+        if !(self.cached && level == 0) {
+            return self.paged.read_construction_neighbors(id, level, out);
+        }
+        let start = out.len();
+        let diverse = self.level0_cached(id, out);
+        out.truncate(start + construction_links(out.len() - start, diverse));
     }
 
     /// From the vector cache when it holds the element (for long vectors an

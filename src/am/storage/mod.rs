@@ -13,7 +13,9 @@
 //!   No code path holds two page locks at once, so there are no lock-order
 //!   deadlocks between readers, inserters and VACUUM.
 //! - A writer exclusive-locks one page, changes it inside a Generic WAL
-//!   record (GenericXLogStart/RegisterBuffer/Finish), and unlocks. Tuples are
+//!   record (GenericXLogStart/RegisterBuffer/Finish), notes the page's
+//!   change position (`note_changed`: the record's end, with the library
+//!   preloaded) and unlocks. Tuples are
 //!   changed in place and never change size, so line pointers stay stable.
 //!   The one-tuple change (`Index::update`, every neighbour-list change of an
 //!   hnsw insert) writes its Generic WAL record itself (`write_tuple`): the
@@ -300,7 +302,7 @@ impl Index {
             let state = pg_sys::GenericXLogStart(self.rel);
             let page = pg_sys::GenericXLogRegisterBuffer(state, l.buf, 0);
             let r = f(meta_of(page));
-            pg_sys::GenericXLogFinish(state);
+            self.finish(state, &[&l]);
             (r, *meta_of::<M>(pg_sys::BufferGetPage(l.buf)))
         };
         if let Some((registry, key)) = self.registry_key::<M>() {
@@ -385,8 +387,43 @@ impl Index {
                 pg_sys::XLogRegisterBufData(0, delta.as_ptr() as *mut core::ffi::c_char, delta.len() as _);
                 let lsn = pg_sys::XLogInsert(pg_sys::RmgrIds::RM_GENERIC_ID as u8, 0);
                 page_set_lsn(page, lsn);
+                self.note_changed(pg_sys::BufferGetBlockNumber(l.buf), lsn);
             }
             pg_sys::CritSectionCount -= 1;
+        }
+    }
+
+    /// GenericXLogFinish for a record of the pages `locked` hold, then
+    /// [`Self::note_changed`] for each, before their locks are released.
+    ///
+    /// # Safety
+    /// `state` was started on this relation with exactly these buffers
+    /// registered, each exclusively locked by its guard.
+    unsafe fn finish(&self, state: *mut pg_sys::GenericXLogState, locked: &[&Locked]) {
+        // SAFETY: the caller's promise.
+        unsafe {
+            let lsn = pg_sys::GenericXLogFinish(state);
+            for l in locked {
+                self.note_changed(pg_sys::BufferGetBlockNumber(l.buf), lsn);
+            }
+        }
+    }
+
+    /// Page `block` changed in a WAL record ending at `lsn`, its exclusive
+    /// lock still held: raise its change position (`crate::shared::
+    /// block_stamps`, with the library preloaded), so that level-0 lists
+    /// cached from it before are trusted no more (hnsw/cache.rs). No
+    /// record (0): the index is not WAL-logged, and its lists are never
+    /// trusted. Atomics only; nothing here can fail, so it is called inside
+    /// critical sections too.
+    fn note_changed(&self, block: u32, lsn: pg_sys::XLogRecPtr) {
+        if lsn == 0 {
+            return;
+        }
+        if let Some(stamps) = crate::shared::block_stamps() {
+            // SAFETY: the relation is open; rd_id is its OID.
+            let index = unsafe { (*self.rel).rd_id };
+            stamps.changed(index.to_u32(), block, lsn);
         }
     }
 
@@ -424,7 +461,7 @@ impl Index {
                 }
             }
             if changed {
-                pg_sys::GenericXLogFinish(state);
+                self.finish(state, &[&l]);
             } else {
                 pg_sys::GenericXLogAbort(state);
             }
@@ -470,7 +507,7 @@ impl Index {
             let page = pg_sys::GenericXLogRegisterBuffer(state, l.buf, pg_sys::GENERIC_XLOG_FULL_IMAGE as i32);
             page_init(page, KIND_DATA);
             let off = add_item(page, bytes);
-            pg_sys::GenericXLogFinish(state);
+            self.finish(state, &[&l]);
             Tid { block: pg_sys::BufferGetBlockNumber(l.buf), offset: off }
         }
     }
@@ -484,7 +521,7 @@ impl Index {
             let state = pg_sys::GenericXLogStart(self.rel);
             let page = pg_sys::GenericXLogRegisterBuffer(state, l.buf, 0);
             let off = add_item(page, bytes);
-            pg_sys::GenericXLogFinish(state);
+            self.finish(state, &[l]);
             Some(off)
         }
     }
@@ -569,7 +606,7 @@ impl Index {
                 page_init(new_page, KIND_DATA);
                 let off = add_item(new_page, bytes);
                 set_next(old_page, new_block);
-                pg_sys::GenericXLogFinish(state);
+                self.finish(state, &[&l, &new]);
                 return Tid { block: new_block, offset: off };
             }
         }
@@ -598,7 +635,7 @@ impl Index {
             }
             if any {
                 (*(page as *mut pg_sys::PageHeaderData)).pd_flags |= pg_sys::PD_HAS_FREE_LINES as u16;
-                pg_sys::GenericXLogFinish(state);
+                self.finish(state, &[&l]);
             } else {
                 pg_sys::GenericXLogAbort(state);
             }
@@ -649,7 +686,7 @@ impl Index {
                 let state = pg_sys::GenericXLogStart(self.rel);
                 let page = pg_sys::GenericXLogRegisterBuffer(state, l.buf, 0);
                 pg_sys::PageIndexMultiDelete(page, doomed.as_mut_ptr(), doomed.len() as i32);
-                pg_sys::GenericXLogFinish(state);
+                self.finish(state, &[&l]);
             }
             (doomed.len(), live, next)
         }

@@ -39,11 +39,13 @@
 // the only unsafe code here: a record's bytes inside the atomic words
 #[allow(unsafe_code)]
 mod segment;
+mod stamps;
 
 use std::sync::atomic::AtomicU64;
 use std::sync::atomic::Ordering::{Acquire, Relaxed, Release, SeqCst};
 
 pub use segment::{Layout, Segment};
+pub use stamps::BlockStamps;
 
 use crate::spin::SpinGuard;
 

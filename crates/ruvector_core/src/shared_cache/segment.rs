@@ -21,8 +21,9 @@
 //!   sequence odd by CAS (or gives up), writes, and makes it even again with
 //!   `Release`; a reader keeps what it read only if the sequence was even and
 //!   unchanged around its reads. Every word is an atomic: torn reads are
-//!   detected, never undefined. A list is trusted only under the stamp (the
-//!   index's WAL mark) it was read under.
+//!   detected, never undefined. A list carries the stamp it was read under
+//!   (a WAL position) and the caller's rule says whether that is current
+//!   (src/am/hnsw/cache.rs).
 
 use std::sync::atomic::AtomicU64;
 use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed, Release};
@@ -234,38 +235,43 @@ impl<'a> Segment<'a> {
         true
     }
 
-    /// Append `tid`'s cached level-0 neighbours to `out` if they were read under `stamp`.
-    pub fn neighbors(&self, tid: Tid, stamp: u64, out: &mut Vec<Tid>) -> bool {
-        let Some(slot) = self.slot(tid) else { return false };
+    /// Append `tid`'s cached level-0 neighbours to `out` if `trusted`
+    /// accepts the stamp they were read under; returns how many of them
+    /// come first as the selection heuristic's (the rest are fill).
+    pub fn neighbors(&self, tid: Tid, trusted: impl FnOnce(u64) -> bool, out: &mut Vec<Tid>) -> Option<usize> {
+        let slot = self.slot(tid)?;
         let list = self.words[self.layout.list_of_at() + slot].load(Acquire);
-        let Some(list) = list.checked_sub(1) else { return false };
+        let list = list.checked_sub(1)?;
         let at = self.layout.lists_at() + list as usize * self.layout.list_words();
         let w = &self.words[at..at + self.layout.list_words()];
         let seq = w[0].load(Acquire);
-        if seq & 1 == 1 || w[1].load(Relaxed) != stamp {
-            return false;
+        if seq & 1 == 1 || !trusted(w[1].load(Relaxed)) {
+            return None;
         }
-        let count = (w[2].load(Relaxed) as usize).min(self.layout.list_capacity);
+        let counts = w[2].load(Relaxed);
+        let count = (counts as u32 as usize).min(self.layout.list_capacity);
+        let diverse = ((counts >> 32) as usize).min(count);
         let start = out.len();
         for t in &w[LIST_HEAD..LIST_HEAD + count] {
             let k = t.load(Relaxed);
             if k == 0 {
                 out.truncate(start);
-                return false;
+                return None;
             }
             out.push(unkey(k));
         }
         std::sync::atomic::fence(Acquire);
         if w[0].load(Relaxed) != seq {
             out.truncate(start);
-            return false;
+            return None;
         }
-        true
+        Some(diverse)
     }
 
-    /// Keep `tids` as `tid`'s level-0 neighbours read under `stamp`, if `tid`'s
-    /// record is cached, they fit and there is room (or its list exists).
-    pub fn put_neighbors(&self, tid: Tid, stamp: u64, tids: &[Tid]) {
+    /// Keep `tids` as `tid`'s level-0 neighbours read under `stamp`, the
+    /// first `diverse` the heuristic's, if `tid`'s record is cached, they
+    /// fit and there is room (or its list exists).
+    pub fn put_neighbors(&self, tid: Tid, stamp: u64, tids: &[Tid], diverse: usize) {
         if tids.len() > self.layout.list_capacity {
             return;
         }
@@ -294,7 +300,7 @@ impl<'a> Segment<'a> {
             return; // another backend is writing it
         }
         w[1].store(stamp, Relaxed);
-        w[2].store(tids.len() as u64, Relaxed);
+        w[2].store(tids.len() as u64 | (diverse.min(tids.len()) as u64) << 32, Relaxed);
         for (word, &t) in w[LIST_HEAD..].iter().zip(tids) {
             word.store(key(t), Relaxed);
         }
@@ -365,21 +371,24 @@ mod tests {
         let t = Tid { block: 1, offset: 1 };
         let ns = [Tid { block: 2, offset: 1 }, Tid { block: 7, offset: 9 }];
         let mut out = vec![];
-        s.put_neighbors(t, 5, &ns); // no record: not kept
-        assert!(!s.neighbors(t, 5, &mut out));
+        s.put_neighbors(t, 5, &ns, 1); // no record: not kept
+        assert_eq!(s.neighbors(t, |st| st == 5, &mut out), None);
         assert!(s.put(t, &[0; 8]));
-        s.put_neighbors(t, 5, &ns);
-        assert!(s.neighbors(t, 5, &mut out));
+        s.put_neighbors(t, 5, &ns, 1);
+        assert_eq!(s.neighbors(t, |st| st == 5, &mut out), Some(1));
         assert_eq!(out, ns);
         out.clear();
-        assert!(!s.neighbors(t, 6, &mut out));
+        assert_eq!(s.neighbors(t, |st| st == 6, &mut out), None);
         assert!(out.is_empty());
-        s.put_neighbors(t, 6, &ns[..1]);
-        assert!(s.neighbors(t, 6, &mut out));
+        // the caller's rule decides, given the stamp the list carries
+        assert_eq!(s.neighbors(t, |st| st <= 6, &mut out), Some(1));
+        out.clear();
+        s.put_neighbors(t, 6, &ns[..1], 3);
+        assert_eq!(s.neighbors(t, |st| st == 6, &mut out), Some(1), "diverse is at most the count");
         assert_eq!(out, &ns[..1]);
         // too long for the capacity: not kept
-        s.put_neighbors(t, 7, &[ns[0]; 5]);
-        assert!(!s.neighbors(t, 7, &mut out));
+        s.put_neighbors(t, 7, &[ns[0]; 5], 0);
+        assert_eq!(s.neighbors(t, |st| st == 7, &mut out), None);
     }
 
     /// Writers racing on the same TIDs and lists while readers check every
@@ -403,7 +412,8 @@ mod tests {
                         for (i, &t) in tids.iter().enumerate() {
                             if (i as u32 + w).is_multiple_of(2) {
                                 s.put(t, &record_of(t, BYTES));
-                                s.put_neighbors(t, 1, &list_for(t, round * 3 + w));
+                                let list = list_for(t, round * 3 + w);
+                                s.put_neighbors(t, 1, &list, list.len() / 2);
                             }
                         }
                     }
@@ -419,8 +429,9 @@ mod tests {
                                 assert_eq!(s.record(slot), &record_of(t, BYTES)[..]);
                             }
                             out.clear();
-                            if s.neighbors(t, 1, &mut out) {
+                            if let Some(diverse) = s.neighbors(t, |st| st == 1, &mut out) {
                                 assert!((0..12).any(|r| list_for(t, r) == out), "torn list {out:?}");
+                                assert_eq!(diverse, out.len() / 2, "torn counts");
                             }
                         }
                     }

@@ -155,25 +155,47 @@ impl<S: PageStore> PagedGraph<S> {
         });
     }
 
+    /// [`Self::read_neighbors`] at level 0, returning how many of the links
+    /// it appended come first as the selection heuristic's choice (the rest
+    /// are the list's fill).
+    pub fn read_level0_split(&self, id: Tid, out: &mut Vec<Tid>) -> usize {
+        self.store
+            .read(id, |b| {
+                let e = ElementRef::parse(b)?;
+                let diverse = e.neighbors(0).count().saturating_sub(e.level0_fill());
+                let chosen = e.neighbors(0).take(diverse).filter(|t| t.is_valid()).count();
+                out.extend(e.neighbors(0).filter(|t| t.is_valid()));
+                Some(chosen)
+            })
+            .flatten()
+            .unwrap_or(0)
+    }
+
     /// The links a search for a new element's neighbours follows
     /// (`GraphRead::construction_neighbors`): at level 0 the heuristic's
     /// choice, the links before the list's fill, or every link when none of
     /// those is left (a list of fill alone would otherwise be a dead end);
     /// above level 0 every link.
     pub fn read_construction_neighbors(&self, id: Tid, level: usize, out: &mut Vec<Tid>) {
+        if level > 0 {
+            // (`neighbors` is empty above the element's own level, where its
+            // count field would be another field's bytes)
+            return self.read_neighbors(id, level, out);
+        }
         let start = out.len();
-        self.store.read(id, |b| {
-            if let Some(e) = ElementRef::parse(b) {
-                // (`neighbors` is empty above the element's own level, where
-                // its count field would be another field's bytes)
-                let fill = if level == 0 { e.level0_fill() } else { 0 };
-                let diverse = e.neighbors(level).count().saturating_sub(fill);
-                out.extend(e.neighbors(level).take(diverse).filter(|t| t.is_valid()));
-                if out.len() == start {
-                    out.extend(e.neighbors(level).skip(diverse).filter(|t| t.is_valid()));
-                }
-            }
-        });
+        let diverse = self.read_level0_split(id, out);
+        out.truncate(start + construction_links(out.len() - start, diverse));
+    }
+}
+
+/// How many of a level-0 list's `count` links, of which the first `diverse`
+/// are the heuristic's, a construction search follows: those, or all when
+/// there are none.
+pub fn construction_links(count: usize, diverse: usize) -> usize {
+    if diverse == 0 {
+        count
+    } else {
+        diverse.min(count)
     }
 }
 
