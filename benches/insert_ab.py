@@ -56,6 +56,9 @@ def main():
     ap.add_argument("--rounds", type=int, default=6)
     ap.add_argument("--rows", type=int, default=1000, help="rows timed per measurement")
     ap.add_argument("--seed", type=int, default=11)
+    ap.add_argument("--warm-queries", type=int, default=0,
+                    help="kNN searches (ef_search 40, data set rows as queries) run before the warm-up inserts, so "
+                    "that, as in the benchmark's INSERT phase after its sweeps, the shared cache holds vectors and lists")
     args = ap.parse_args()
     libs = [tuple(x.split("=", 1)) for x in args.lib]
     base, _, metric = datasets.LOADERS[args.dataset]()
@@ -87,6 +90,11 @@ def main():
             with psycopg.connect(args.conninfo, autocommit=True) as conn:
                 pid = conn.execute("SELECT pg_backend_pid()").fetchone()[0]
                 conn.execute("SET synchronous_commit = off")
+                if args.warm_queries:
+                    conn.execute("SET hnsw.ef_search = 40")
+                    for q in rng.integers(0, len(base), args.warm_queries):
+                        conn.execute(f"SELECT id FROM {table} ORDER BY v {OPS[metric][1]} %s LIMIT 10",
+                                     (datasets.literal(base[q]),)).fetchall()
                 conn.execute(f"INSERT INTO {table} SELECT id, v FROM {source} WHERE id >= {at} AND id < {at + 200}")
                 cpu0, wall0 = backend_cpu_seconds(pid), time.perf_counter()
                 conn.execute(f"INSERT INTO {table} SELECT id, v FROM {source} WHERE id >= {at + 200} AND id < {at + per}")
