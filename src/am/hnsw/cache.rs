@@ -92,13 +92,17 @@ impl Shared {
     /// Whether a list of element `tid` read under `list_stamp` is current.
     #[inline]
     fn trusts(&self, tid: Tid, list_stamp: u64) -> bool {
-        match (self.pages, self.stamp) {
-            // a primary's stamp (bit 0 clear) no record on the page ends after
-            (Some((pages, index)), Some(_)) => {
+        match (self.stamp, self.pages) {
+            (None, _) => false,
+            // no WAL since the list was read: current under either rule (and
+            // read-only work never looks into the page table)
+            (Some(stamp), _) if list_stamp == stamp => true,
+            // a primary's stamp (bit 0 clear), and no record of a change to
+            // the list's page ends after it
+            (Some(_), Some((pages, index))) => {
                 list_stamp & 1 == 0 && pages.unchanged_since(index, tid.block, list_stamp >> 1)
             }
-            (None, Some(stamp)) => list_stamp == stamp,
-            (_, None) => false,
+            (Some(_), None) => false,
         }
     }
 }
