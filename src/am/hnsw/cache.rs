@@ -318,6 +318,14 @@ pub fn neighbors(tid: Tid, out: &mut Vec<Tid>) -> Option<usize> {
     })
 }
 
+/// Whether cached lists outlive the WAL the next insert writes: the search
+/// holds a shared segment whose lists are trusted by their pages' change
+/// positions (preloaded, on a primary). Otherwise an insert's own WAL makes
+/// every list stale, and its search gains nothing by keeping them.
+pub fn lists_outlive_writes() -> bool {
+    CACHE.with(|c| c.borrow().shared.is_some_and(|sh| sh.pages.is_some() && sh.stamp.is_some()))
+}
+
 /// Keep `tids` as `tid`'s level-0 neighbours, the first `diverse` the
 /// heuristic's, if its vector is cached (a list belongs to a vector slot),
 /// they fit and there is room.

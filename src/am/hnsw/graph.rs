@@ -364,9 +364,11 @@ impl GraphRead for DiskGraph {
     }
 
     /// At level 0 the heuristic's links before the list's fill (every link
-    /// when there are none), through the cached lists as `neighbors`.
+    /// when there are none), through the cached lists as `neighbors` where
+    /// they outlive the insert's own WAL (else from the pages, as caching
+    /// them would be wasted).
     fn construction_neighbors(&self, id: Tid, level: usize, out: &mut Vec<Tid>) {
-        if !(self.cached && level == 0) {
+        if !(self.cached && level == 0 && super::cache::lists_outlive_writes()) {
             return self.paged.read_construction_neighbors(id, level, out);
         }
         let start = out.len();
