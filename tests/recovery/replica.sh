@@ -5,6 +5,10 @@
 # (wal_consistency_checking = generic: each record carries the page as the
 # primary left it, and the standby compares it with what replay made; the
 # records `Index::update` writes itself included).
+# With RUVECTOR_PRELOAD=1 (replica_shared.sh) both servers preload the
+# library: searches use the shared vector cache, the primary's page changes
+# raise their change positions, and the standby, whose replay does not,
+# trusts its cached lists only while its replay position stands still.
 set -euo pipefail
 source "$(dirname "$0")/../../scripts/common.sh"
 
@@ -16,6 +20,12 @@ trap 'stop_cluster "$standby"; stop_cluster "$primary"; rm -rf "$work"' EXIT
 
 start_cluster "$primary" "$pport"
 P=(psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -U postgres -d postgres)
+if [ "${RUVECTOR_PRELOAD:-0}" = 1 ]; then
+    # (the standby's copy of postgresql.auto.conf preloads it there too)
+    "${P[@]}" -p "$pport" -c "ALTER SYSTEM SET shared_preload_libraries = 'ruvector_pg'" >/dev/null
+    stop_cluster "$primary"
+    start_cluster "$primary" "$pport"
+fi
 # No autovacuum: its cleanup relinks stranded hnsw elements, and a record
 # written after the standby caught up would let the two servers' answers
 # differ for a moment. The script's own VACUUMs run on both.
@@ -70,7 +80,7 @@ for _ in $(seq 1 300); do
     [ "$caught" = t ] && break
     sleep 0.2
 done
-[ "$caught" = t ] || { echo "replica: standby did not catch up"; exit 1; }
+[ "$caught" = t ] || { echo "replica${RUVECTOR_PRELOAD:+ (preloaded)}: standby did not catch up"; exit 1; }
 
 query='SET enable_seqscan = off;
 SELECT q.i, string_agg(a.id::text, $$,$$ ORDER BY a.n) FROM queries q,
@@ -105,25 +115,25 @@ on_primary=$("${P[@]}" -p "$pport" -Atc "$query" | same_on_both)
 on_standby=$("${P[@]}" -p "$sport" -Atc "$query" | same_on_both)
 if [ "$on_primary" != "$on_standby" ]; then
     diff <(echo "$on_primary") <(echo "$on_standby") | head -20
-    echo "replica: 0 passed, 1 failed"
+    echo "replica${RUVECTOR_PRELOAD:+ (preloaded)}: 0 passed, 1 failed"
     exit 1
 fi
 # every row of the SQ8 indexes when all their lists are probed, and a
 # copy per row of the 600-d one
 if [ "$(echo "$on_primary" | tail -3 | head -2 | tr '\n' ' ')" != "1325 1325 " ]; then
-    echo "replica: the 600-d ivfflat index has $(echo "$on_primary" | tail -3 | head -1) copies and returned $(echo "$on_primary" | tail -2 | head -1) rows, not 1325"
-    echo "replica: 0 passed, 1 failed"
+    echo "replica${RUVECTOR_PRELOAD:+ (preloaded)}: the 600-d ivfflat index has $(echo "$on_primary" | tail -3 | head -1) copies and returned $(echo "$on_primary" | tail -2 | head -1) rows, not 1325"
+    echo "replica${RUVECTOR_PRELOAD:+ (preloaded)}: 0 passed, 1 failed"
     exit 1
 fi
 if [ "$(echo "$on_primary" | tail -1)" != 2550 ]; then
-    echo "replica: the 256-d ivfflat index returned $(echo "$on_primary" | tail -1) rows, not 2550"
-    echo "replica: 0 passed, 1 failed"
+    echo "replica${RUVECTOR_PRELOAD:+ (preloaded)}: the 256-d ivfflat index returned $(echo "$on_primary" | tail -1) rows, not 2550"
+    echo "replica${RUVECTOR_PRELOAD:+ (preloaded)}: 0 passed, 1 failed"
     exit 1
 fi
 if grep -q "inconsistent page" "$standby/server.log"; then
     grep "inconsistent page" "$standby/server.log" | head -3
-    echo "replica: 0 passed, 1 failed"
+    echo "replica${RUVECTOR_PRELOAD:+ (preloaded)}: 0 passed, 1 failed"
     exit 1
 fi
 lines=$(echo "$on_primary" | wc -l)
-echo "replica: standby returned the same $lines result lines as the primary"
+echo "replica${RUVECTOR_PRELOAD:+ (preloaded)}: standby returned the same $lines result lines as the primary"
