@@ -116,6 +116,17 @@ scratch_cluster() {
     P=(psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$PORT" -U postgres -d postgres)
 }
 
+# preload_ruvector DATA PORT: ruvector_pg in the running cluster's
+# shared_preload_libraries, and the cluster restarted to load it (settings
+# of the library go in DATA/postgresql.conf before this: PostgreSQL 15's
+# ALTER SYSTEM knows them only once the library is loaded).
+preload_ruvector() {
+    psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$2" -U postgres -d postgres \
+        -c "ALTER SYSTEM SET shared_preload_libraries = 'ruvector_pg'" >/dev/null
+    stop_cluster "$1"
+    start_cluster "$1" "$2"
+}
+
 # For tests/recovery: a scratch_cluster on port $2 holding table
 # items(id bigserial, v ruvector(16)) with $1 random rows, an hnsw index
 # items_hnsw (L2) and an ivfflat index items_ivf (cosine, 10 lists).

@@ -19,9 +19,7 @@ items_cluster 3000 25435
 work=$WORK data=$DATA port=$PORT
 label=concurrent
 if [ "${RUVECTOR_PRELOAD:-0}" = 1 ]; then
-    "${P[@]}" -c "ALTER SYSTEM SET shared_preload_libraries = 'ruvector_pg'" >/dev/null
-    stop_cluster "$data"
-    start_cluster "$data" "$port"
+    preload_ruvector "$data" "$port"
     label="concurrent, preloaded (shared cache and index registry)"
 fi
 

@@ -12,10 +12,8 @@ set -euo pipefail
 source "$(dirname "$0")/../../scripts/common.sh"
 
 scratch_cluster 25441
-"${P[@]}" -c "ALTER SYSTEM SET shared_preload_libraries = 'ruvector_pg'" >/dev/null
 echo "hnsw.shared_cache_size = '64MB'" >>"$DATA/postgresql.conf"
-stop_cluster "$DATA"
-start_cluster "$DATA" "$PORT"
+preload_ruvector "$DATA" "$PORT"
 
 "${P[@]}" >/dev/null <<'SQL'
 CREATE EXTENSION ruvector_pg;

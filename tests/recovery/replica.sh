@@ -22,9 +22,7 @@ start_cluster "$primary" "$pport"
 P=(psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -U postgres -d postgres)
 if [ "${RUVECTOR_PRELOAD:-0}" = 1 ]; then
     # (the standby's copy of postgresql.auto.conf preloads it there too)
-    "${P[@]}" -p "$pport" -c "ALTER SYSTEM SET shared_preload_libraries = 'ruvector_pg'" >/dev/null
-    stop_cluster "$primary"
-    start_cluster "$primary" "$pport"
+    preload_ruvector "$primary" "$pport"
 fi
 # No autovacuum: its cleanup relinks stranded hnsw elements, and a record
 # written after the standby caught up would let the two servers' answers

@@ -29,11 +29,8 @@ source "$(dirname "$0")/../../scripts/common.sh"
 
 scratch_cluster 25436
 work=$WORK data=$DATA port=$PORT
-"${P[@]}" -c "ALTER SYSTEM SET shared_preload_libraries = 'ruvector_pg'" >/dev/null
-# (PostgreSQL 15's ALTER SYSTEM knows a library's settings only once it is loaded)
 echo "hnsw.shared_cache_size = 0" >>"$data/postgresql.conf"
-stop_cluster "$data"
-start_cluster "$data" "$port"
+preload_ruvector "$data" "$port"
 
 "${P[@]}" >/dev/null <<'SQL'
 CREATE EXTENSION ruvector_pg;

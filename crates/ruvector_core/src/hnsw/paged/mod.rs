@@ -162,9 +162,13 @@ impl<S: PageStore> PagedGraph<S> {
         self.store
             .read(id, |b| {
                 let e = ElementRef::parse(b)?;
-                let diverse = e.neighbors(0).count().saturating_sub(e.level0_fill());
-                let chosen = e.neighbors(0).take(diverse).filter(|t| t.is_valid()).count();
-                out.extend(e.neighbors(0).filter(|t| t.is_valid()));
+                // one pass over the list (this is every uncached list read)
+                let diverse = e.neighbor_count(0) - e.level0_fill();
+                let mut chosen = 0;
+                for (i, t) in e.neighbors(0).enumerate().filter(|(_, t)| t.is_valid()) {
+                    chosen += usize::from(i < diverse);
+                    out.push(t);
+                }
                 Some(chosen)
             })
             .flatten()
