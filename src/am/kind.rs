@@ -132,7 +132,7 @@ fn check_meta_page(index: crate::am::storage::Index, am: &str, kind: IndexKind) 
         (m.magic, m.version, m.metric, IVF_MAGIC, IVF_VERSION)
     };
     // ivfflat reads three row formats (SQ8 rows only for the kinds that have
-    // them, full copies beside them only for `ruvector`)
+    // them, full copies beside them only for `ruvector` and `halfvec`)
     if am != "hnsw" && version == IVF_VERSION_SQ8 && crate::am::ivfflat::sq8_rows(kind) {
         version = IVF_VERSION;
     }

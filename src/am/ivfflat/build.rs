@@ -120,20 +120,22 @@ pub fn sq8_rows(kind: IndexKind) -> bool {
 const SQ8_MIN_DIMS: usize = 256;
 
 /// Whether an index of this kind may keep a full copy of each row beside
-/// its SQ8 copy (format 3): `ruvector` under L2, inner product and cosine,
-/// whose copies hold the values the SQL operators measure. (A `halfvec`
-/// column is TOASTed from about 1,000 dimensions; not built.)
+/// its SQ8 copy (format 3): `ruvector` and `halfvec` under L2, inner product
+/// and cosine, whose copies hold the values the SQL operators measure (a
+/// `halfvec` copy its binary16 values, half a `ruvector` copy's bytes).
 pub fn full_copies(kind: IndexKind) -> bool {
-    sq8_rows(kind) && kind.elem == Elem::F32
+    sq8_rows(kind) && matches!(kind.elem, Elem::F32 | Elem::F16)
 }
 
 /// Whether a format-3 row with this SQ8 payload gets a full copy: all rows,
-/// except under L2 and inner product those whose SQ8 copy is exact (a scan
-/// ranks them by their exact distance already, `BoundQuery::with_exact_rows`;
-/// in the rare query it cannot, the executor rechecks them). Such a row
-/// points at `Tid::INVALID`.
+/// except, of `ruvector` under L2 and inner product, those whose SQ8 copy is
+/// exact (a scan ranks them by their exact distance already,
+/// `BoundQuery::with_exact_rows`; in the rare query it cannot, the executor
+/// rechecks them). Such a row points at `Tid::INVALID`. A `halfvec` row is
+/// never ranked exactly from its SQ8 copy, so every one gets a copy.
 pub fn needs_copy(kind: IndexKind, payload: &[u8], dims: usize) -> bool {
-    !(matches!(kind.measure, Measure::Dense(Metric::L2 | Metric::InnerProduct))
+    !(kind.elem == Elem::F32
+        && matches!(kind.measure, Measure::Dense(Metric::L2 | Metric::InnerProduct))
         && ivf::sq8_rows::payload_is_exact(payload, dims))
 }
 
@@ -186,11 +188,17 @@ impl Dims {
     /// Read and prepare a row, checking its length, with its norm before
     /// preparing (0 for `bit`); None for a row not indexed.
     pub(super) fn row(&mut self, value: pg_sys::Datum) -> Option<(Row, f64)> {
+        self.row_and_given(value, false).map(|(row, magnitude, _)| (row, magnitude))
+    }
+
+    /// As `row`, with the row as given (before preparing) if `keep_given`.
+    fn row_and_given(&mut self, value: pg_sys::Datum, keep_given: bool) -> Option<(Row, f64, Option<Vec<u8>>)> {
         // SAFETY: the indexed column's datum, of the type index_kind() found.
         let row = unsafe { read_row(self.kind, value) }?;
         self.check(row.dims);
+        let given = keep_given.then(|| row.raw.clone());
         let (magnitude, row) = row.prepared_with_magnitude(self.kind);
-        row.map(|row| (row, magnitude))
+        row.map(|row| (row, magnitude, given))
     }
 
     /// As `row`, for the load: the prepared row's stored bytes appended to
@@ -204,9 +212,9 @@ impl Dims {
         out: &mut Vec<u8>,
         given: Option<&mut Vec<u8>>,
     ) -> Option<f64> {
-        let Measure::Dense(metric) = self.kind.measure else { return self.row_copied(value, out) };
+        let Measure::Dense(metric) = self.kind.measure else { return self.row_copied(value, out, given) };
         if self.kind.elem != Elem::F32 {
-            return self.row_copied(value, out);
+            return self.row_copied(value, out, given);
         }
         // SAFETY: the indexed column's datum, a `ruvector` (index_kind() found f32).
         let arg = unsafe { DenseArg::<f32>::from_polymorphic_datum(value, false, pg_sys::InvalidOid) }?;
@@ -235,9 +243,15 @@ impl Dims {
         Some(magnitude)
     }
 
-    fn row_copied(&mut self, value: pg_sys::Datum, out: &mut Vec<u8>) -> Option<f64> {
-        let (row, magnitude) = self.row(value)?;
+    /// `row_into` for every type but `ruvector` (the row read, then
+    /// prepared in a copy); with `given` (format 3 of `halfvec`), the row as
+    /// given appended there too.
+    fn row_copied(&mut self, value: pg_sys::Datum, out: &mut Vec<u8>, given: Option<&mut Vec<u8>>) -> Option<f64> {
+        let (row, magnitude, as_given) = self.row_and_given(value, given.is_some())?;
         out.extend_from_slice(&row.raw);
+        if let (Some(given), Some(as_given)) = (given, as_given) {
+            given.extend_from_slice(&as_given);
+        }
         Some(magnitude)
     }
 

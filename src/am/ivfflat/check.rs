@@ -89,7 +89,7 @@ pub fn check(index: pg_sys::Oid) -> String {
             for (offset, bytes) in page.items() {
                 let at = Tid { block: b, offset };
                 match parse_row(bytes) {
-                    Some((heap_tid, _)) if bytes.len() == copy_len(dims) => copies.insert(at, heap_tid),
+                    Some((heap_tid, _)) if bytes.len() == copy_len(vector_bytes) => copies.insert(at, heap_tid),
                     _ => violation(format!("copy {at:?} is malformed ({} bytes)", bytes.len())),
                 };
             }

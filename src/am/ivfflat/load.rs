@@ -415,7 +415,7 @@ impl LoadState<'_, '_> {
     /// (format 3: each row's copy, made from `given`, the batch's rows as
     /// given, written first, and the row pointing at it).
     fn take_rows(&mut self, assigned: &Assigned, given: &[u8]) {
-        // (a `ruvector` row as given is as long as the row as stored)
+        // (a row as given is as long as the row as stored: same type, same length)
         let given_bytes = if self.settings.copies { self.settings.row_bytes } else { 0 };
         let (kind, dims) = (self.settings.dims.kind, self.settings.dims.dims);
         let mut tuple = Vec::new();

@@ -21,7 +21,7 @@
 //! 510 dimensions) that fetch is a TOAST lookup per row returned. Such rows
 //! carry `EXACT_ROW` in their batch key.
 //!
-//! An index of format 3 (`ruvector`, `WITH (exact_copies = true)`) keeps, beside
+//! An index of format 3 (`ruvector` or `halfvec`, `WITH (exact_copies = true)`) keeps, beside
 //! each row's SQ8 copy, a pointer to a full copy of the vector on the copy
 //! pages. The scan then reorders itself, as the executor would: it takes
 //! rows in bound order, reads each one's copy (`Index::read`, one share
@@ -41,14 +41,16 @@
 use std::cmp::{Ordering, Reverse};
 use std::collections::{BinaryHeap, VecDeque};
 
+use half::f16;
 use pgrx::pg_sys;
 use pgrx::prelude::*;
 use ruvector_core::hnsw::tuple::chunk_elems;
-use ruvector_core::index::kind::{Measure, Metric};
+use ruvector_core::index::kind::{Elem, Measure, Metric};
 use ruvector_core::index::Tid;
 use ruvector_core::ivf::sq8_rows::BoundQuery;
 use ruvector_core::ivf::tuple::{parse_row, row_copy, row_payload_at, IVF_VERSION_COPIES, IVF_VERSION_SQ8, ROW_HEADER};
 use ruvector_core::ivf::{nearest_n, BoundedTopK, Scored};
+use ruvector_core::kernels::KernelElement;
 
 use super::lists::ListEntry;
 use super::options::{IterativeScan, ITERATIVE_SCAN, MAX_PROBES, PROBES};
@@ -102,7 +104,7 @@ impl Ord for Measured {
 #[derive(Default)]
 struct Copies {
     metric: Option<Metric>,
-    given: Vec<f32>,
+    given: Given,
     /// The copy of each row offered to this round's batch, by batch key.
     of: rustc_hash::FxHashMap<u64, Tid>,
     measured: BinaryHeap<Reverse<Measured>>,
@@ -161,7 +163,10 @@ impl ScanState {
         if meta.version == IVF_VERSION_COPIES && self.query.is_some() {
             if let Measure::Dense(metric) = self.kind.measure {
                 self.copies.metric = Some(metric);
-                self.copies.given = chunk_elems::<f32>(&self.given).into_owned();
+                self.copies.given = match self.kind.elem {
+                    Elem::F16 => Given::F16(chunk_elems::<f16>(&self.given).into_owned()),
+                    _ => Given::F32(chunk_elems::<f32>(&self.given).into_owned()),
+                };
             }
         }
         // A NULL query (`ORDER BY v <-> NULL`) measures every distance as 0,
@@ -307,16 +312,39 @@ impl ScanState {
     fn measure_copy(&self, index: Index, key: u64) -> Option<f64> {
         let (metric, copy) = (self.copies.metric?, *self.copies.of.get(&key)?);
         let tid = tid_from_key(key);
-        let given = &self.copies.given;
         index.read(copy, |bytes| {
             let (copy_of, values) = parse_row(bytes)?;
-            if copy_of != tid || values.len() != given.len() * 4 {
+            if copy_of != tid {
                 return None;
             }
-            // (borrowed: a page's items are MAXALIGNed, and the vector 8 bytes in)
-            Some(metric.sql_distance(given, &chunk_elems::<f32>(values)))
+            match &self.copies.given {
+                Given::F32(given) => measure_as_given(metric, given, values),
+                Given::F16(given) => measure_as_given(metric, given, values),
+            }
         })?
     }
+}
+
+/// The query of a format-3 scan as given, in the index's element type.
+enum Given {
+    F32(Vec<f32>),
+    F16(Vec<f16>),
+}
+
+impl Default for Given {
+    fn default() -> Self {
+        Given::F32(Vec::new())
+    }
+}
+
+/// The SQL operator's distance from `given` to the copy's `values` (bytes of
+/// the same element type); None if the copy is not as long as the query.
+fn measure_as_given<T: KernelElement + bytemuck::Pod>(metric: Metric, given: &[T], values: &[u8]) -> Option<f64> {
+    if values.len() != std::mem::size_of_val(given) {
+        return None;
+    }
+    // (borrowed: a page's items are MAXALIGNed, and the vector 8 bytes in)
+    Some(metric.sql_distance(given, &chunk_elems::<T>(values)))
 }
 
 impl callbacks::OrderedScan for ScanState {

@@ -112,9 +112,61 @@ RESET enable_seqscan;
 SET ivfflat.probes = 8;
 DROP TABLE cp_int;
 
--- which indexes get copies: those that ask, of SQ8 rows of ruvector (from
--- 256 dimensions); not without the option, not below 256 dimensions (f32
--- rows, exact already), not halfvec; the option is a boolean
+-- halfvec: the copies hold the binary16 values as given (half a ruvector
+-- copy's bytes), measured by the halfvec operators' own function; every row
+-- has one (a halfvec row is never ranked exactly from its SQ8 copy). At
+-- 1,200 dimensions the table's values are stored out of line, and a LIMIT 10
+-- scan reads none of them.
+CREATE TABLE cph (id int, v halfvec(1200));
+INSERT INTO cph SELECT i, (SELECT array_agg(random() - 0.5 + (i % 5) * 0.001 * j) FROM generate_series(1, 1200) j WHERE i > 0)::halfvec
+FROM generate_series(1, 600) i;
+INSERT INTO cph SELECT 1000 + k, v FROM cph CROSS JOIN generate_series(1, 2) k WHERE id = 7;
+SELECT bool_and((ruvector_storage_info(v)->>'external')::bool) AS stored_out_of_line FROM cph;
+-- (the queries as ruvector, as the harness's other callers give them; it
+-- casts them to halfvec)
+CREATE TABLE cph_queries AS SELECT i, (SELECT array_agg(random() - 0.5) FROM generate_series(1, 1200) WHERE i > 0)::ruvector(1200) AS v
+FROM generate_series(1, 6) i;
+INSERT INTO cph_queries SELECT 100, v::ruvector FROM cph WHERE id = 7;
+CREATE FUNCTION cph_toast_blocks(q text) RETURNS bigint AS $$
+DECLARE toast oid; before bigint;
+BEGIN
+    SELECT reltoastrelid INTO toast FROM pg_class WHERE oid = 'cph'::regclass;
+    SET LOCAL enable_seqscan = off;
+    before := pg_stat_get_xact_blocks_fetched(toast);
+    EXECUTE q;
+    RETURN pg_stat_get_xact_blocks_fetched(toast) - before;
+END $$ LANGUAGE plpgsql;
+CREATE INDEX cph_l2 ON cph USING ivfflat (v halfvec_l2_ops) WITH (lists = 4, exact_copies = true);
+SELECT s->>'row_format' AS format, (s->>'copies')::int = (SELECT count(*) FROM cph) AS a_copy_per_row
+FROM ruvector_index_stats('cph_l2') s;
+SET ivfflat.probes = 4;
+SELECT * FROM index_same_as_seqscan('cph', 'cph_queries', '<->', 100, 'halfvec');
+SELECT cph_toast_blocks('SELECT id FROM cph ORDER BY v <-> (SELECT v::halfvec FROM cph_queries WHERE i = 1) LIMIT 10') AS toast_blocks_by_index,
+       cph_toast_blocks('SELECT id, v <-> (SELECT v::halfvec FROM cph_queries WHERE i = 1) FROM cph ORDER BY v <-> (SELECT v::halfvec FROM cph_queries WHERE i = 1) LIMIT 10') >= 10
+           AS control_reads_toast;
+SELECT ruvector_index_check('cph_l2') LIKE 'ok:%' AS l2_checks;
+DROP INDEX cph_l2;
+CREATE INDEX cph_ip ON cph USING ivfflat (v halfvec_ip_ops) WITH (lists = 4, exact_copies = true);
+SELECT * FROM index_same_as_seqscan('cph', 'cph_queries', '<#>', 100, 'halfvec');
+DROP INDEX cph_ip;
+CREATE INDEX cph_cos ON cph USING ivfflat (v halfvec_cosine_ops) WITH (lists = 4, exact_copies = true);
+SELECT * FROM index_same_as_seqscan('cph', 'cph_queries', '<=>', 100, 'halfvec');
+SELECT cph_toast_blocks('SELECT id FROM cph ORDER BY v <=> (SELECT v::halfvec FROM cph_queries WHERE i = 2) LIMIT 10') AS toast_blocks_by_index;
+-- inserted rows get copies; VACUUM frees the deleted rows' copies
+INSERT INTO cph SELECT 2000 + i, (SELECT array_agg(random() - 0.5) FROM generate_series(1, 1200) WHERE i > 0)::halfvec
+FROM generate_series(1, 100) i;
+DELETE FROM cph WHERE id % 4 = 0;
+VACUUM cph;
+SELECT (s->>'copies')::int = (SELECT count(*) FROM cph) AS copies_match_rows FROM ruvector_index_stats('cph_cos') s;
+SELECT * FROM index_same_as_seqscan('cph', 'cph_queries', '<=>', 100, 'halfvec');
+SELECT ruvector_index_check('cph_cos') LIKE 'ok:%' AS cosine_checks;
+SET ivfflat.probes = 8;
+DROP TABLE cph, cph_queries;
+DROP FUNCTION cph_toast_blocks;
+
+-- which indexes get copies: those that ask, of SQ8 rows of ruvector or
+-- halfvec (from 256 dimensions); not without the option, not below 256
+-- dimensions (f32 rows, exact already); the option is a boolean
 CREATE TABLE cp_200 (v ruvector(200));
 INSERT INTO cp_200 SELECT (SELECT array_agg(random()) FROM generate_series(1, 200) WHERE i > 0)::ruvector FROM generate_series(1, 50) i;
 CREATE INDEX cp_200_i ON cp_200 USING ivfflat (v vector_l2_ops) WITH (lists = 1, exact_copies = true);

@@ -125,9 +125,10 @@ pub fn row_len(version: u32, dims: usize, vector_bytes: usize) -> Option<usize> 
     }
 }
 
-/// The length of a format-3 copy tuple of a `dims`-element `ruvector`.
-pub fn copy_len(dims: usize) -> usize {
-    ROW_HEADER + dims * 4
+/// The length of a format-3 copy tuple of a vector of `vector_bytes` bytes
+/// (its elements as given: 4 bytes each for `ruvector`, 2 for `halfvec`).
+pub fn copy_len(vector_bytes: usize) -> usize {
+    ROW_HEADER + vector_bytes
 }
 
 /// A format-3 row tuple appended to `out`: the heap TID, the pointer to its
@@ -190,7 +191,7 @@ mod tests {
             let mut row = Vec::new();
             append_row_with_copy(&mut row, heap, Tid { block: 1, offset: 1 }, &payload);
             assert_eq!(row_len(IVF_VERSION_COPIES, dims, raw.len()), Some(row.len()));
-            assert_eq!(copy_len(dims), encode_row(heap, &raw).len());
+            assert_eq!(copy_len(raw.len()), encode_row(heap, &raw).len());
         }
         assert_eq!(row_len(4, 8, 32), None);
     }
