@@ -5,7 +5,12 @@
 //!   cargo bench -p ruvector_core --bench graph_quality -- FILE DIMS METRIC [M EF_CONSTRUCTION THREADS]
 //!
 //! METRIC is l2 or cosine. The last 1,000 rows are the queries; ground truth
-//! is computed exactly here. Used to compare construction rules
+//! is computed exactly here. With `GQ_DUMP=PREFIX` the built graph is also
+//! written as little-endian i32 arrays (`PREFIX.levels`: each node's level;
+//! `PREFIX.links`: per level from 0 up, for each node of that level, its
+//! level then its node id then its list padded with -1 to 2m at level 0 and
+//! m above; the entry point is the first node of the highest level), for
+//! `benches/graph_compare.py` to compare with pgvector's graph. Used to compare construction rules
 //! (docs/benchmarks.md, "graph quality").
 use ruvector_core::hnsw::build::{BuildParams, DenseSpace, InMemoryGraph};
 use ruvector_core::hnsw::Metric;
@@ -61,6 +66,9 @@ fn main() {
     let params = BuildParams { m, ef_construction: efc, seed };
     let graph = InMemoryGraph::build(DenseSpace::new(dims, all, metric), params, threads, |_| true).unwrap();
     let build = t.elapsed().as_secs_f64();
+    if let Ok(prefix) = std::env::var("GQ_DUMP") {
+        dump(&graph, m, &prefix);
+    }
     let mut degree = 0usize;
     for i in 0..graph.len() as u32 {
         degree += graph.neighbors_of(i, 0).len();
@@ -79,4 +87,25 @@ fn main() {
         print!(" | ef {ef}: {:.3} ({us:.0} us)", hits as f64 / (nq * 10) as f64);
     }
     println!();
+}
+
+/// The graph as `GQ_DUMP` describes it (module comment).
+fn dump(graph: &InMemoryGraph, m: usize, prefix: &str) {
+    let n = graph.len() as u32;
+    let levels: Vec<i32> = (0..n).map(|i| graph.level(i) as i32).collect();
+    let (entry, top) = graph.entry_point().expect("a graph of at least one node");
+    let mut links: Vec<i32> = Vec::new();
+    for level in 0..=top {
+        let width = if level == 0 { 2 * m } else { m };
+        // the entry point first on its level, so a reader finds it
+        let order = std::iter::once(entry).chain((0..n).filter(|&i| i != entry));
+        for i in order.filter(|&i| graph.level(i) >= level) {
+            let list = graph.neighbors_of(i, level);
+            links.extend([level as i32, i as i32]);
+            links.extend((0..width).map(|k| list.get(k).map_or(-1, |&x| x as i32)));
+        }
+    }
+    let bytes = |v: &[i32]| v.iter().flat_map(|x| x.to_le_bytes()).collect::<Vec<u8>>();
+    std::fs::write(format!("{prefix}.levels"), bytes(&levels)).expect("write levels");
+    std::fs::write(format!("{prefix}.links"), bytes(&links)).expect("write links");
 }
