@@ -422,10 +422,11 @@ impl<S: Space> InMemoryGraph<S> {
             }
             if l == 0 {
                 // The nearest the heuristic passed over link back too, as
-                // fill (pgvector's back-links go to all 2m).
+                // fill, or as a diverse link where the neighbour has none
+                // that way (pgvector's back-links go to all 2m).
                 let own = self.links.lock(i).get(0);
                 for c in candidates.iter().filter(|c| own.contains(&c.id) && !selected.iter().any(|s| s.id == c.id)) {
-                    self.add_fill_link(c.id, i, c.distance);
+                    self.add_fill_link(c.id, i, c.distance, &candidates);
                 }
             }
             entries = candidates;
@@ -517,9 +518,16 @@ impl<S: Space> InMemoryGraph<S> {
     /// `new` joins `node`'s level-0 fill in its place (nearest first) when
     /// the list has room or `new` is nearer than its farthest fill link,
     /// which then goes. Measures one distance when `new` is too far, else
-    /// about log2 of the fill's length. A link dropped here may leave its
-    /// node unreachable; [`Self::connect_unreachable`] relinks those.
-    fn add_fill_link(&self, node: u32, new: u32, distance: f32) {
+    /// about log2 of the fill's length. A `new` too far for the fill joins
+    /// the diverse links instead when none of them is as near to it as
+    /// `node` is (the heuristic would keep it: it leads where no diverse
+    /// link of `node` does), and the farthest fill link makes room. Whether
+    /// one is costs no distance: `measured` is what `new`'s insert search
+    /// found, nearest first, and a diverse link as near to `new` as `node`
+    /// (which that search found) is among them. A link dropped here may
+    /// leave its node unreachable; [`Self::connect_unreachable`] relinks
+    /// those.
+    fn add_fill_link(&self, node: u32, new: u32, distance: f32, measured: &[Neighbor<u32>]) {
         let cap = self.capacity(0);
         let mut lists = self.links.lock(node);
         let (mut list, diverse) = lists.get_split();
@@ -534,6 +542,12 @@ impl<S: Space> InMemoryGraph<S> {
         if list.len() >= cap {
             let Some((&last, nearer)) = fill.split_last() else { return };
             if distance >= self.space.distance(base, last) {
+                let as_near = || measured.iter().take_while(|c| c.distance <= distance);
+                if !list[..diverse].iter().any(|&d| as_near().any(|c| c.id == d)) {
+                    list.insert(diverse, new);
+                    list.truncate(cap);
+                    lists.set_split(&list, diverse + 1);
+                }
                 return;
             }
             search = nearer;
@@ -951,6 +965,35 @@ pub(crate) mod tests {
         let share = returned as f64 / links as f64;
         // 0.57 when only the heuristic's choice links back, 0.76 now
         assert!(share > 0.68, "only {share} of level-0 links are returned");
+    }
+
+    /// A passed-over neighbour's back-link that is too far for the fill
+    /// joins the diverse links when none of them is as near to the newcomer
+    /// as the neighbour (it leads somewhere new), pushing out the farthest
+    /// fill link; a newcomer a diverse link covers is left out.
+    #[test]
+    fn far_back_links_join_the_diverse_links_only_where_none_leads() {
+        // node 0 at the origin; its diverse link 1 to the east; fill 2..4
+        // near it; 5 far to the north (no link that way), 6 far to the east
+        // (behind 1)
+        let points: [[f32; 2]; 7] = [[0.0, 0.0], [1.0, 0.0], [0.1, 0.0], [0.0, 0.1], [-0.1, 0.0], [0.0, 2.0], [2.0, 0.1]];
+        let data: Vec<f32> = points.iter().flatten().copied().collect();
+        let g = InMemoryGraph::new(dense(2, data), BuildParams { m: 2, ef_construction: 8, seed: 1 });
+        g.links.lock(0).set_split(&[1, 2, 3, 4], 1);
+        let measured = |from: u32| {
+            let mut all: Vec<Neighbor<u32>> =
+                (0..7).filter(|&i| i != from).map(|i| Neighbor { distance: g.space.distance(g.vector(from), i), id: i }).collect();
+            all.sort();
+            all
+        };
+        let to_origin = |from: u32| g.space.distance(g.vector(from), 0);
+        // 6: farther than the fill, and diverse link 1 is nearer to it than 0 is
+        g.add_fill_link(0, 6, to_origin(6), &measured(6));
+        assert_eq!(g.links.lock(0).get_split(), (vec![1, 2, 3, 4], 1));
+        // 5: as far, but nothing of 0's leads north: a diverse link now,
+        // the farthest fill link (4) gone
+        g.add_fill_link(0, 5, to_origin(5), &measured(5));
+        assert_eq!(g.links.lock(0).get_split(), (vec![1, 5, 2, 3], 2));
     }
 
     /// Lists above level 0 are full too (m links wherever the level has more
