@@ -976,13 +976,16 @@ pub(crate) mod tests {
         // node 0 at the origin; its diverse link 1 to the east; fill 2..4
         // near it; 5 far to the north (no link that way), 6 far to the east
         // (behind 1)
-        let points: [[f32; 2]; 7] = [[0.0, 0.0], [1.0, 0.0], [0.1, 0.0], [0.0, 0.1], [-0.1, 0.0], [0.0, 2.0], [2.0, 0.1]];
+        let points: [[f32; 2]; 7] =
+            [[0.0, 0.0], [1.0, 0.0], [0.1, 0.0], [0.0, 0.1], [-0.1, 0.0], [0.0, 2.0], [2.0, 0.1]];
         let data: Vec<f32> = points.iter().flatten().copied().collect();
         let g = InMemoryGraph::new(dense(2, data), BuildParams { m: 2, ef_construction: 8, seed: 1 });
         g.links.lock(0).set_split(&[1, 2, 3, 4], 1);
         let measured = |from: u32| {
-            let mut all: Vec<Neighbor<u32>> =
-                (0..7).filter(|&i| i != from).map(|i| Neighbor { distance: g.space.distance(g.vector(from), i), id: i }).collect();
+            let mut all: Vec<Neighbor<u32>> = (0..7)
+                .filter(|&i| i != from)
+                .map(|i| Neighbor { distance: g.space.distance(g.vector(from), i), id: i })
+                .collect();
             all.sort();
             all
         };

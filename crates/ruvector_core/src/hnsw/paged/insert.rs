@@ -143,7 +143,7 @@ pub fn insert_searching<
     // (the new element's list as the back-links left it, read once)
     if let Some(own) = (!passed_over.is_empty()).then(|| read_list(index, tid, 0)).flatten() {
         for n in &passed_over {
-            add_fill_backlink(graph, n.id, tid, &own, n.distance, m, &mut cache);
+            add_fill_backlink(graph, n.id, tid, &own, n.distance, &level0, m, &mut cache);
         }
     }
     maybe_promote(graph, tid, level, m, &mut cache);
@@ -162,13 +162,20 @@ pub fn insert_searching<
 /// 0.848 against 0.845, for a second list written per link; making room
 /// with the shared link without the distance test spent the fill on links
 /// inside clusters, the regression test's reinserted rows 0.998 → 0.978.)
+/// A `new` too far for the fill joins `node`'s diverse links instead, the
+/// same fill link making room, when none of them is as near to `new` as
+/// `node` is: the heuristic would keep it (a build's rule,
+/// `InMemoryGraph::add_fill_link`). `measured` is what `new`'s search
+/// found, nearest first, so that test reads no vector.
 /// `own` is `new`'s level-0 list. Returns whether `node` now links to `new`.
+#[allow(clippy::too_many_arguments)]
 fn add_fill_backlink<S: PageStore>(
     graph: &PagedGraph<S>,
     node: Tid,
     new: Tid,
     own: &[Tid],
     distance: f32,
+    measured: &[Neighbor<Tid>],
     m: usize,
     cache: &mut QueryCache,
 ) -> bool {
@@ -187,7 +194,18 @@ fn add_fill_backlink<S: PageStore>(
             // reachable through `new`, so nothing is handed over.
             let Some(k) = current[start..].iter().rposition(|t| own.contains(t)) else { return false };
             if distance >= cache.distance(graph, node, current[start + k]) {
-                return false;
+                let as_near = || measured.iter().take_while(|c| c.distance <= distance);
+                if current[..start].iter().any(|d| as_near().any(|c| c.id == *d)) {
+                    return false;
+                }
+                // a diverse link: after the others, before the fill
+                wanted.remove(start + k);
+                wanted.insert(start, new);
+                cache.handed.push((new, current[start + k]));
+                match write_level0_if_unchanged(index, node, &current, &wanted, fill - 1) {
+                    Some(false) => continue,
+                    written => return written == Some(true),
+                }
             }
             wanted.remove(start + k);
             // (kept by `new` for the rest of this insert)
@@ -970,4 +988,68 @@ fn add_heap_tid<S: PageStore>(index: &S, element: Tid, heap_tid: Tid, key: Filte
         });
     }
     true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hnsw::tuple::{Meta, META_MAGIC, META_VERSION};
+    use crate::hnsw::Metric;
+    use crate::index::{IndexKind, Measure, MemStore};
+
+    /// A passed-over neighbour's back-link too far for its fill joins its
+    /// diverse links when none of them is as near to the newcomer as the
+    /// neighbour (the build's rule, `far_back_links_join_the_diverse_links_
+    /// only_where_none_leads`), the farthest fill link the newcomer shares
+    /// making room; a newcomer a diverse link covers is left out.
+    #[test]
+    fn far_fill_backlinks_join_the_diverse_links_only_where_none_leads() {
+        // 0 at the origin, its diverse link 1 to the east, fill 2..4 near
+        // it; 5 far to the north (no link that way), 6 far to the east
+        let points: [[f32; 2]; 7] =
+            [[0.0, 0.0], [1.0, 0.0], [0.1, 0.0], [0.0, 0.1], [-0.1, 0.0], [0.0, 2.0], [2.0, 0.1]];
+        let meta = Meta {
+            magic: META_MAGIC,
+            version: META_VERSION,
+            dims: 2,
+            m: 2,
+            ef_construction: 8,
+            metric: 1,
+            entry_block: 0,
+            entry_offset: 0,
+            entry_level: -1,
+            generation: 0,
+            nonce: 1,
+        };
+        let store = MemStore::new(MemStore::<Meta>::postgres_geometry(), meta);
+        let kind = IndexKind { measure: Measure::Dense(Metric::L2), elem: Elem::F32 };
+        let row = |i: usize| (Tid { block: 1, offset: i as u16 + 1 }, FilterKey::Absent);
+        let tids: Vec<Tid> = points
+            .iter()
+            .enumerate()
+            .map(|(i, p)| append_element(&store, Elem::F32, bytemuck::cast_slice(p), 0, 2, row(i), &[Vec::new()], 0))
+            .collect();
+        let ids: Vec<Tid> = [1, 2, 3, 4].iter().map(|&i| tids[i]).collect();
+        assert_eq!(write_level0_if_unchanged(&store, tids[0], &[], &ids, 3), Some(true));
+        let graph = PagedGraph::open(&store, &meta, kind);
+        let measured = |from: usize| {
+            let q = Query::F32(points[from].to_vec());
+            let mut all: Vec<Neighbor<Tid>> = (0..7)
+                .filter(|&i| i != from)
+                .map(|i| Neighbor { distance: graph.distance(&q, tids[i]), id: tids[i] })
+                .collect();
+            all.sort();
+            all
+        };
+        let to_origin = |from: usize| graph.distance(&Query::F32(points[from].to_vec()), tids[0]);
+        let mut cache = QueryCache::default();
+        // each newcomer links to 0's farthest fill link (4), which may make room
+        let own = |from: usize| vec![tids[0], tids[4], tids[from]];
+        // 6: farther than the fill, and diverse link 1 is nearer to it than 0 is
+        assert!(!add_fill_backlink(&graph, tids[0], tids[6], &own(6), to_origin(6), &measured(6), 2, &mut cache));
+        assert_eq!(read_list_and_fill(&store, tids[0], 0), Some((ids.clone(), 3)));
+        // 5: as far, but nothing of 0's leads north: a diverse link now
+        assert!(add_fill_backlink(&graph, tids[0], tids[5], &own(5), to_origin(5), &measured(5), 2, &mut cache));
+        assert_eq!(read_list_and_fill(&store, tids[0], 0), Some((vec![tids[1], tids[5], tids[2], tids[3]], 2)));
+    }
 }

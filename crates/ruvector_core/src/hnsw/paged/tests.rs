@@ -1140,7 +1140,9 @@ fn passed_over_neighbours_link_back_to_inserted_elements() {
 /// passed over, re-chosen when the fill is used up), and finds as much at a
 /// small ef. With the heuristic's lists alone (before the twenty-third
 /// session) the lists held 8.9 of 12 links and recall at ef 10 was 0.945
-/// against the build's 0.970.
+/// against the build's 0.970. (Since the thirty-seventh session a build
+/// links far back-links that lead somewhere new, 0.981-0.985 here on two
+/// threads, against 0.964 for these inserts: hence 0.03.)
 #[test]
 fn inserted_elements_keep_full_level0_lists() {
     let vs = clustered16(2_200, 0x1d5e);
@@ -1157,7 +1159,7 @@ fn inserted_elements_keep_full_level0_lists() {
     let (by_inserts, by_build) = (recall_at(&inserted, queries, &truth, 10), recall_at(&built, queries, &truth, 10));
     eprintln!("level-0 degree {degree:.2} of 12; recall at ef 10: inserts {by_inserts:.3}, build {by_build:.3}");
     assert!(degree >= 11.0, "level-0 lists of inserted elements hold {degree:.2} of 12 links");
-    assert!(by_inserts >= by_build - 0.02, "recall at ef 10: inserts {by_inserts:.3}, build {by_build:.3}");
+    assert!(by_inserts >= by_build - 0.03, "recall at ef 10: inserts {by_inserts:.3}, build {by_build:.3}");
 }
 
 /// Recall@10 of a graph built by inserts against one built by a build, on
