@@ -41,7 +41,8 @@
 use super::links::{Links, NodeLists};
 use super::random_level;
 use super::search::{
-    descend, descend_to_level0, fill_passed_over, search_layer, select_neighbors, GraphRead, Neighbor, VisitedSet,
+    covered_by, descend, descend_to_level0, fill_passed_over, search_layer, select_neighbors, GraphRead, Neighbor,
+    VisitedSet,
 };
 pub use super::space::{DenseSpace, Space};
 #[cfg(test)]
@@ -542,8 +543,7 @@ impl<S: Space> InMemoryGraph<S> {
         if list.len() >= cap {
             let Some((&last, nearer)) = fill.split_last() else { return };
             if distance >= self.space.distance(base, last) {
-                let as_near = || measured.iter().take_while(|c| c.distance <= distance);
-                if !list[..diverse].iter().any(|&d| as_near().any(|c| c.id == d)) {
+                if !covered_by(&list[..diverse], measured, distance) {
                     list.insert(diverse, new);
                     list.truncate(cap);
                     lists.set_split(&list, diverse + 1);

@@ -26,8 +26,8 @@ pub mod vacuum;
 
 pub use build::{BuildParams, InMemoryGraph};
 pub use search::{
-    descend, descend_to_level0, presize, repair_neighbors, search_layer, search_layer_keeping, select_neighbors,
-    select_neighbors_filled, Discarded, GraphRead, IterativeSearch, Neighbor, VisitedSet,
+    covered_by, descend, descend_to_level0, presize, repair_neighbors, search_layer, search_layer_keeping,
+    select_neighbors, select_neighbors_filled, Discarded, GraphRead, IterativeSearch, Neighbor, VisitedSet,
 };
 pub use space::{BitSpace, DenseSpace, Space, SparseSpace, Sq8Space};
 

@@ -211,6 +211,15 @@ pub fn fill_passed_over<Id: Copy + PartialEq>(
     kept
 }
 
+/// Whether one of `links` (a node's diverse links) is at least as near to a
+/// newcomer as the node itself, `distance` from it, so that a link to the
+/// newcomer would lead nowhere new. `measured` is the newcomer's own search
+/// result, nearest first: it holds every link that near, so nothing is
+/// measured here.
+pub fn covered_by<Id: Copy + PartialEq>(links: &[Id], measured: &[Neighbor<Id>], distance: f32) -> bool {
+    measured.iter().take_while(|c| c.distance <= distance).any(|c| links.contains(&c.id))
+}
+
 /// A new neighbour list for `node` at `level` once the nodes `is_deleted`
 /// names are gone (VACUUM's graph repair). Candidates are the node's live
 /// neighbours and the live nodes reachable through deleted ones, breadth-first

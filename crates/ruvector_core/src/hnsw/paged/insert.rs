@@ -19,7 +19,7 @@ use crate::hnsw::tuple::{
     encode_chunk, encode_element, encode_tidlist, parse_tidlist, set_tidlist, set_tidlist_next, ElementMut, ElementRef,
     Meta, NewElement, Tid,
 };
-use crate::hnsw::{descend, random_level, search_layer, select_neighbors, GraphRead, Neighbor};
+use crate::hnsw::{covered_by, descend, random_level, search_layer, select_neighbors, GraphRead, Neighbor};
 use crate::index::kind::Accumulator;
 use crate::index::{ChainWalk, Elem, FilterKey, MetaPage, PageStore, Query};
 
@@ -189,31 +189,31 @@ fn add_fill_backlink<S: PageStore>(
         let start = current.len() - fill;
         let mut wanted = current.clone();
         let mut fill_after = fill + 1;
+        let mut diverse = false;
         if current.len() >= cap {
             // The farthest fill link `new` also links to makes room: it stays
             // reachable through `new`, so nothing is handed over.
             let Some(k) = current[start..].iter().rposition(|t| own.contains(t)) else { return false };
             if distance >= cache.distance(graph, node, current[start + k]) {
-                let as_near = || measured.iter().take_while(|c| c.distance <= distance);
-                if current[..start].iter().any(|d| as_near().any(|c| c.id == *d)) {
+                // too far for the fill: a diverse link, unless one covers it
+                if covered_by(&current[..start], measured, distance) {
                     return false;
                 }
-                // a diverse link: after the others, before the fill
-                wanted.remove(start + k);
-                wanted.insert(start, new);
-                cache.handed.push((new, current[start + k]));
-                match write_level0_if_unchanged(index, node, &current, &wanted, fill - 1) {
-                    Some(false) => continue,
-                    written => return written == Some(true),
-                }
+                diverse = true;
             }
             wanted.remove(start + k);
             // (kept by `new` for the rest of this insert)
             cache.handed.push((new, current[start + k]));
             fill_after = fill;
         }
-        // (the fill is nearest first: its place by bisection)
-        let place = wanted[start..].partition_point(|&t| cache.distance(graph, node, t) <= distance);
+        // a diverse link goes after the others; the fill is nearest first,
+        // its place by bisection
+        let place = if diverse {
+            fill_after -= 1;
+            0
+        } else {
+            wanted[start..].partition_point(|&t| cache.distance(graph, node, t) <= distance)
+        };
         wanted.insert(start + place, new);
         match write_level0_if_unchanged(index, node, &current, &wanted, fill_after) {
             Some(false) => continue,
@@ -992,10 +992,9 @@ fn add_heap_tid<S: PageStore>(index: &S, element: Tid, heap_tid: Tid, key: Filte
 
 #[cfg(test)]
 mod tests {
+    use super::super::tests::{kind, new_store_dims};
     use super::*;
-    use crate::hnsw::tuple::{Meta, META_MAGIC, META_VERSION};
-    use crate::hnsw::Metric;
-    use crate::index::{IndexKind, Measure, MemStore};
+    use crate::hnsw::tuple::Meta;
 
     /// A passed-over neighbour's back-link too far for its fill joins its
     /// diverse links when none of them is as near to the newcomer as the
@@ -1008,21 +1007,8 @@ mod tests {
         // it; 5 far to the north (no link that way), 6 far to the east
         let points: [[f32; 2]; 7] =
             [[0.0, 0.0], [1.0, 0.0], [0.1, 0.0], [0.0, 0.1], [-0.1, 0.0], [0.0, 2.0], [2.0, 0.1]];
-        let meta = Meta {
-            magic: META_MAGIC,
-            version: META_VERSION,
-            dims: 2,
-            m: 2,
-            ef_construction: 8,
-            metric: 1,
-            entry_block: 0,
-            entry_offset: 0,
-            entry_level: -1,
-            generation: 0,
-            nonce: 1,
-        };
-        let store = MemStore::new(MemStore::<Meta>::postgres_geometry(), meta);
-        let kind = IndexKind { measure: Measure::Dense(Metric::L2), elem: Elem::F32 };
+        let store = new_store_dims(2, 8, 2);
+        let meta: Meta = store.meta();
         let row = |i: usize| (Tid { block: 1, offset: i as u16 + 1 }, FilterKey::Absent);
         let tids: Vec<Tid> = points
             .iter()
@@ -1031,7 +1017,7 @@ mod tests {
             .collect();
         let ids: Vec<Tid> = [1, 2, 3, 4].iter().map(|&i| tids[i]).collect();
         assert_eq!(write_level0_if_unchanged(&store, tids[0], &[], &ids, 3), Some(true));
-        let graph = PagedGraph::open(&store, &meta, kind);
+        let graph = PagedGraph::open(&store, &meta, kind(&meta));
         let measured = |from: usize| {
             let q = Query::F32(points[from].to_vec());
             let mut all: Vec<Neighbor<Tid>> = (0..7)

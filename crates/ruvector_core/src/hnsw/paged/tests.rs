@@ -20,7 +20,7 @@ use crate::index::{Condition, Elem, FilterKey, IndexKind, KeyFilter, Measure, Me
 use crate::tidstore::TidStore;
 
 /// The index's kind from its meta page: L2 (metric 1) or inner product (2).
-fn kind(meta: &Meta) -> IndexKind {
+pub(super) fn kind(meta: &Meta) -> IndexKind {
     let metric = if meta.metric == 2 { Metric::InnerProduct } else { Metric::L2 };
     IndexKind { measure: Measure::Dense(metric), elem: Elem::F32 }
 }
@@ -35,7 +35,7 @@ fn new_store16(m: u32, ef_construction: u32) -> MemStore<Meta> {
     new_store_dims(m, ef_construction, 16)
 }
 
-fn new_store_dims(m: u32, ef_construction: u32, dims: usize) -> MemStore<Meta> {
+pub(super) fn new_store_dims(m: u32, ef_construction: u32, dims: usize) -> MemStore<Meta> {
     MemStore::new(
         MemStore::<Meta>::postgres_geometry(),
         Meta {
