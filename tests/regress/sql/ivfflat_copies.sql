@@ -30,11 +30,11 @@ CREATE FUNCTION cp_same_as_seqscan(op text, k int) RETURNS TABLE (same bool, que
     SELECT * FROM index_same_as_seqscan('cp', 'cp_queries', op, k)
 $$ LANGUAGE sql;
 
--- blocks of the table's TOAST relation read by a query, in this transaction
-CREATE FUNCTION cp_toast_blocks(q text) RETURNS bigint AS $$
+-- blocks of a table's TOAST relation read by a query, in this transaction
+CREATE FUNCTION toast_blocks(tab regclass, q text) RETURNS bigint AS $$
 DECLARE toast oid; before bigint;
 BEGIN
-    SELECT reltoastrelid INTO toast FROM pg_class WHERE oid = 'cp'::regclass;
+    SELECT reltoastrelid INTO toast FROM pg_class WHERE oid = tab;
     SET LOCAL enable_seqscan = off;
     before := pg_stat_get_xact_blocks_fetched(toast);
     EXECUTE q;
@@ -51,8 +51,8 @@ FROM ruvector_index_stats('cp_l2') s;
 SELECT * FROM cp_same_as_seqscan('<->', 200);
 -- a LIMIT 10 scan reads no TOAST block; the same query selecting the
 -- distance does (the executor computes it on the row: the control)
-SELECT cp_toast_blocks('SELECT id FROM cp ORDER BY v <-> (SELECT v FROM cp_queries WHERE i = 1) LIMIT 10') AS toast_blocks_by_index,
-       cp_toast_blocks('SELECT id, v <-> (SELECT v FROM cp_queries WHERE i = 1) FROM cp ORDER BY v <-> (SELECT v FROM cp_queries WHERE i = 1) LIMIT 10') >= 10
+SELECT toast_blocks('cp', 'SELECT id FROM cp ORDER BY v <-> (SELECT v FROM cp_queries WHERE i = 1) LIMIT 10') AS toast_blocks_by_index,
+       toast_blocks('cp', 'SELECT id, v <-> (SELECT v FROM cp_queries WHERE i = 1) FROM cp ORDER BY v <-> (SELECT v FROM cp_queries WHERE i = 1) LIMIT 10') >= 10
            AS control_reads_toast;
 DROP INDEX cp_l2;
 CREATE INDEX cp_ip ON cp USING ivfflat (v vector_ip_ops) WITH (lists = 8, exact_copies = true);
@@ -60,7 +60,7 @@ SELECT * FROM cp_same_as_seqscan('<#>', 200);
 DROP INDEX cp_ip;
 CREATE INDEX cp_cos ON cp USING ivfflat (v vector_cosine_ops) WITH (lists = 8, exact_copies = true);
 SELECT * FROM cp_same_as_seqscan('<=>', 200);
-SELECT cp_toast_blocks('SELECT id FROM cp ORDER BY v <=> (SELECT v FROM cp_queries WHERE i = 2) LIMIT 10') AS toast_blocks_by_index;
+SELECT toast_blocks('cp', 'SELECT id FROM cp ORDER BY v <=> (SELECT v FROM cp_queries WHERE i = 2) LIMIT 10') AS toast_blocks_by_index;
 
 -- rows inserted after the build get copies too
 INSERT INTO cp SELECT 3000 + i, (SELECT array_agg(random() - 0.5) FROM generate_series(1, 600) WHERE i > 0)::ruvector
@@ -127,22 +127,13 @@ SELECT bool_and((ruvector_storage_info(v)->>'external')::bool) AS stored_out_of_
 CREATE TABLE cph_queries AS SELECT i, (SELECT array_agg(random() - 0.5) FROM generate_series(1, 1200) WHERE i > 0)::ruvector(1200) AS v
 FROM generate_series(1, 6) i;
 INSERT INTO cph_queries SELECT 100, v::ruvector FROM cph WHERE id = 7;
-CREATE FUNCTION cph_toast_blocks(q text) RETURNS bigint AS $$
-DECLARE toast oid; before bigint;
-BEGIN
-    SELECT reltoastrelid INTO toast FROM pg_class WHERE oid = 'cph'::regclass;
-    SET LOCAL enable_seqscan = off;
-    before := pg_stat_get_xact_blocks_fetched(toast);
-    EXECUTE q;
-    RETURN pg_stat_get_xact_blocks_fetched(toast) - before;
-END $$ LANGUAGE plpgsql;
 CREATE INDEX cph_l2 ON cph USING ivfflat (v halfvec_l2_ops) WITH (lists = 4, exact_copies = true);
 SELECT s->>'row_format' AS format, (s->>'copies')::int = (SELECT count(*) FROM cph) AS a_copy_per_row
 FROM ruvector_index_stats('cph_l2') s;
 SET ivfflat.probes = 4;
 SELECT * FROM index_same_as_seqscan('cph', 'cph_queries', '<->', 100, 'halfvec');
-SELECT cph_toast_blocks('SELECT id FROM cph ORDER BY v <-> (SELECT v::halfvec FROM cph_queries WHERE i = 1) LIMIT 10') AS toast_blocks_by_index,
-       cph_toast_blocks('SELECT id, v <-> (SELECT v::halfvec FROM cph_queries WHERE i = 1) FROM cph ORDER BY v <-> (SELECT v::halfvec FROM cph_queries WHERE i = 1) LIMIT 10') >= 10
+SELECT toast_blocks('cph', 'SELECT id FROM cph ORDER BY v <-> (SELECT v::halfvec FROM cph_queries WHERE i = 1) LIMIT 10') AS toast_blocks_by_index,
+       toast_blocks('cph', 'SELECT id, v <-> (SELECT v::halfvec FROM cph_queries WHERE i = 1) FROM cph ORDER BY v <-> (SELECT v::halfvec FROM cph_queries WHERE i = 1) LIMIT 10') >= 10
            AS control_reads_toast;
 SELECT ruvector_index_check('cph_l2') LIKE 'ok:%' AS l2_checks;
 DROP INDEX cph_l2;
@@ -151,7 +142,7 @@ SELECT * FROM index_same_as_seqscan('cph', 'cph_queries', '<#>', 100, 'halfvec')
 DROP INDEX cph_ip;
 CREATE INDEX cph_cos ON cph USING ivfflat (v halfvec_cosine_ops) WITH (lists = 4, exact_copies = true);
 SELECT * FROM index_same_as_seqscan('cph', 'cph_queries', '<=>', 100, 'halfvec');
-SELECT cph_toast_blocks('SELECT id FROM cph ORDER BY v <=> (SELECT v::halfvec FROM cph_queries WHERE i = 2) LIMIT 10') AS toast_blocks_by_index;
+SELECT toast_blocks('cph', 'SELECT id FROM cph ORDER BY v <=> (SELECT v::halfvec FROM cph_queries WHERE i = 2) LIMIT 10') AS toast_blocks_by_index;
 -- inserted rows get copies; VACUUM frees the deleted rows' copies
 INSERT INTO cph SELECT 2000 + i, (SELECT array_agg(random() - 0.5) FROM generate_series(1, 1200) WHERE i > 0)::halfvec
 FROM generate_series(1, 100) i;
@@ -162,7 +153,6 @@ SELECT * FROM index_same_as_seqscan('cph', 'cph_queries', '<=>', 100, 'halfvec')
 SELECT ruvector_index_check('cph_cos') LIKE 'ok:%' AS cosine_checks;
 SET ivfflat.probes = 8;
 DROP TABLE cph, cph_queries;
-DROP FUNCTION cph_toast_blocks;
 
 -- which indexes get copies: those that ask, of SQ8 rows of ruvector or
 -- halfvec (from 256 dimensions); not without the option, not below 256
@@ -197,4 +187,4 @@ DROP TABLE cp_empty;
 
 RESET ivfflat.probes;
 DROP TABLE cp, cp_queries, cp_gone;
-DROP FUNCTION cp_same_as_seqscan, cp_toast_blocks;
+DROP FUNCTION cp_same_as_seqscan, toast_blocks;
