@@ -718,6 +718,13 @@ impl Drop for PooledVisited {
 pub(crate) mod tests {
     use super::*;
 
+    /// The far back-link tests' plane (builds here, inserts in
+    /// `paged::insert`): node 0 at the origin, its diverse link 1 to the
+    /// east, fill 2..4 near it; 5 far to the north (no link of 0's leads
+    /// that way), 6 far to the east (behind 1).
+    pub(crate) const FAR_BACKLINK_POINTS: [[f32; 2]; 7] =
+        [[0.0, 0.0], [1.0, 0.0], [0.1, 0.0], [0.0, 0.1], [-0.1, 0.0], [0.0, 2.0], [2.0, 0.1]];
+
     /// Deterministic pseudo-random vectors in clusters (closer to real data than uniform noise).
     pub(crate) fn dataset(n: usize, dims: usize, seed: u64) -> Vec<f32> {
         let mut s = seed | 1;
@@ -973,12 +980,7 @@ pub(crate) mod tests {
     /// fill link; a newcomer a diverse link covers is left out.
     #[test]
     fn far_back_links_join_the_diverse_links_only_where_none_leads() {
-        // node 0 at the origin; its diverse link 1 to the east; fill 2..4
-        // near it; 5 far to the north (no link that way), 6 far to the east
-        // (behind 1)
-        let points: [[f32; 2]; 7] =
-            [[0.0, 0.0], [1.0, 0.0], [0.1, 0.0], [0.0, 0.1], [-0.1, 0.0], [0.0, 2.0], [2.0, 0.1]];
-        let data: Vec<f32> = points.iter().flatten().copied().collect();
+        let data: Vec<f32> = FAR_BACKLINK_POINTS.iter().flatten().copied().collect();
         let g = InMemoryGraph::new(dense(2, data), BuildParams { m: 2, ef_construction: 8, seed: 1 });
         g.links.lock(0).set_split(&[1, 2, 3, 4], 1);
         let measured = |from: u32| {

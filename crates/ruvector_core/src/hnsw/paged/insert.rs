@@ -1003,10 +1003,7 @@ mod tests {
     /// making room; a newcomer a diverse link covers is left out.
     #[test]
     fn far_fill_backlinks_join_the_diverse_links_only_where_none_leads() {
-        // 0 at the origin, its diverse link 1 to the east, fill 2..4 near
-        // it; 5 far to the north (no link that way), 6 far to the east
-        let points: [[f32; 2]; 7] =
-            [[0.0, 0.0], [1.0, 0.0], [0.1, 0.0], [0.0, 0.1], [-0.1, 0.0], [0.0, 2.0], [2.0, 0.1]];
+        let points = crate::hnsw::build::tests::FAR_BACKLINK_POINTS;
         let store = new_store_dims(2, 8, 2);
         let meta: Meta = store.meta();
         let row = |i: usize| (Tid { block: 1, offset: i as u16 + 1 }, FilterKey::Absent);
