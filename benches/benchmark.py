@@ -20,7 +20,11 @@ ivfflat) it measures, per engine:
   first);
 - single-row INSERTs into the indexed table (--inserts held-out rows, each
   its own transaction, synchronous_commit off), rows/s of the fastest of
-  three passes over a third of them each, then deleted.
+  three passes over a third of them each, then deleted;
+- with --builds N, the index built N - 1 more times and the sweep's recall
+  measured on each: recall per setting as the lowest-highest over the N
+  builds (one build is one draw: pgvector's levels are random per build,
+  ours seeded; --quick builds twice).
 pgvector runs when the server has its `vector` extension (in its own
 database: both extensions define hnsw and ivfflat); hnswlib (hnsw) and faiss
 IndexIVFFlat (ivfflat) run in-process as references.
@@ -314,6 +318,21 @@ def bench_sql(args, engine, ds, base, queries, metric, true_dist, copy_data):
             keep = args.keep and am == args.methods[-1]
             insert_rows_s = single_row_inserts(conn, table, typ, texts[: args.inserts], keep)
             progress(f"{label}: single-row INSERT {insert_rows_s:.0f} rows/s")
+            builds = [{"build_s": build_s, "recall": [p["recall"] for p in sweep]}]
+            for b in range(1, args.builds):
+                # the same rows indexed again: how far recall at each setting
+                # moves between builds (pgvector's builds draw their levels at
+                # random; ours are seeded, so threads' interleaving moves it)
+                conn.execute(f"DROP INDEX {table}_idx")
+                t = time.perf_counter()
+                conn.execute(f"CREATE INDEX {table}_idx ON {table} USING {am} (v {opclass}) WITH ({with_clause})")
+                again = {"build_s": time.perf_counter() - t, "recall": []}
+                for v in values:
+                    conn.execute(f"SET {knob} = {v}")
+                    got, times = timed_queries(conn, sql, texts)
+                    again["recall"].append(point(knob, v, base, queries, got, times, true_dist)["recall"])
+                builds.append(again)
+                progress(f"{label}: build {b + 1} of {args.builds}: recall " + " / ".join(f"{r:.3f}" for r in again["recall"]))
             runs.append(
                 {
                     "engine": engine,
@@ -328,6 +347,7 @@ def bench_sql(args, engine, ds, base, queries, metric, true_dist, copy_data):
                     "clients": clients,
                     "backend": {"value": chosen["value"], "ms": backend_ms},
                     "insert_rows_s": insert_rows_s,
+                    "builds": builds,
                 }
             )
             if not keep:
@@ -455,6 +475,19 @@ def markdown(result):
                       + (f", single-row INSERT rows/s {ratio(ours.get('insert_rows_s'), r.get('insert_rows_s'))}" if r.get("insert_rows_s") else "")
                       for r in others]
             out += [""] + ratios
+            rebuilt = [r for r in [ours] + others if len(r.get("builds", [])) > 1]
+            if rebuilt:
+                out += ["", f"### {am}: recall over repeated builds (lowest–highest of each engine's builds)", ""]
+                out += ["| " + ours["sweep"][0]["setting"] + " | " + " | ".join(f"{r['engine']} ({len(r['builds'])} builds)" for r in rebuilt) + " |",
+                        "|---:|" + "---:|" * len(rebuilt)]
+                for i, p in enumerate(ours["sweep"]):
+                    cells = [str(p["value"])]
+                    for r in rebuilt:
+                        got = [b["recall"][i] for b in r["builds"] if i < len(b["recall"])]
+                        cells.append(f"{min(got):.4f}–{max(got):.4f}" if got else "–")
+                    out.append("| " + " | ".join(cells) + " |")
+                out.append("| build s | " + " | ".join(
+                    f"{min(b['build_s'] for b in r['builds']):.2f}–{max(b['build_s'] for b in r['builds']):.2f}" for r in rebuilt) + " |")
             sql_runs = [r for r in [ours] + others if r.get("clients")]
             if sql_runs:
                 ns = [c["clients"] for c in ours["clients"]]
@@ -572,6 +605,18 @@ def check_quick(result, outdir):
                     problems.append(f"{name}: client runs {r['clients']}")
                 if not r["backend"]["ms"] > 0:
                     problems.append(f"{name}: in-server ms per query {r['backend']}")
+                builds = r.get("builds", [])
+                if len(builds) != result["settings"]["builds"]:
+                    problems.append(f"{name}: {len(builds)} builds, expected {result['settings']['builds']}")
+                elif builds[0]["recall"] != [p["recall"] for p in r["sweep"]]:
+                    problems.append(f"{name}: the first build's recall is not the sweep's")
+                for b in builds:
+                    if not (b["build_s"] > 0 and len(b["recall"]) == len(r["sweep"]) and all(0 <= x <= 1 for x in b["recall"])):
+                        problems.append(f"{name}: implausible build {b}")
+                    # the same rows indexed again: no build's recall is far
+                    # from the first's (a build that lost rows would be)
+                    elif max(abs(x - p["recall"]) for x, p in zip(b["recall"], r["sweep"])) > 0.1:
+                        problems.append(f"{name}: a rebuild's recall {b['recall']} is far from the first build's")
             last = r["sweep"][-1]
             lists = max(1, d["rows"] // 1000)
             # probing every list is an exact search; ef_search 200 on 5,000 clustered rows is nearly one
@@ -623,6 +668,7 @@ def main():
     ap.add_argument("--probes", type=ints, default=ints("1,2,4,8,16,32"))
     ap.add_argument("--clients", type=ints, default=ints("1,2,8,32"))
     ap.add_argument("--inserts", type=int, default=500, help="single-row INSERTs timed per engine and index")
+    ap.add_argument("--builds", type=int, default=1, help="build each SQL index this many times and report recall per setting over the builds (min-max)")
     ap.add_argument("--m", type=int, default=16)
     ap.add_argument("--ef-construction", type=int, default=64)
     ap.add_argument("--storage", default="default", choices=["default", "main", "external", "extended", "plain"], help="the column's storage, for both engines")
@@ -645,6 +691,7 @@ def main():
         ap.error("--conninfo is required")
     if args.quick:
         args.datasets, args.queries, args.ef, args.probes, args.clients = "quick", 200, [10, 200], [1, 5], [1, 2]
+        args.builds = max(args.builds, 2)
     args.methods = args.methods.split(",")
     os.makedirs(args.out, exist_ok=True)
 
@@ -656,7 +703,7 @@ def main():
         "date": datetime.date.today().isoformat(),
         "machine": machine(),
         "command": " ".join(["scripts/benchmark.sh"] + sys.argv[1:]).replace(args.conninfo, "…"),
-        "settings": {"m": args.m, "ef_construction": args.ef_construction, "clients": args.clients, "queries": args.queries},
+        "settings": {"m": args.m, "ef_construction": args.ef_construction, "clients": args.clients, "queries": args.queries, "builds": args.builds},
         "pgvector": "pgvector" in engines,
         "datasets": {},
     }
