@@ -290,10 +290,11 @@ def bench_sql(args, engine, ds, base, queries, metric, true_dist, copy_data):
                 if args.ivfflat_options and engine == "ruvector_pg":
                     with_clause += ", " + args.ivfflat_options
             label = f"{ds}/{engine}/{am}"
+            create_index = f"CREATE INDEX {table}_idx ON {table} USING {am} (v {opclass}) WITH ({with_clause})"
             progress(f"{label}: building ({with_clause})")
             with BuildMonitor(conninfo, label) as mon:
                 t = time.perf_counter()
-                conn.execute(f"CREATE INDEX {table}_idx ON {table} USING {am} (v {opclass}) WITH ({with_clause})")
+                conn.execute(create_index)
                 build_s = time.perf_counter() - t
             size = conn.execute(f"SELECT pg_relation_size('{table}_idx')").fetchone()[0]
             timed_queries(conn, sql, texts)  # untimed: index and table into shared buffers
@@ -325,7 +326,7 @@ def bench_sql(args, engine, ds, base, queries, metric, true_dist, copy_data):
                 # random; ours are seeded, so threads' interleaving moves it)
                 conn.execute(f"DROP INDEX {table}_idx")
                 t = time.perf_counter()
-                conn.execute(f"CREATE INDEX {table}_idx ON {table} USING {am} (v {opclass}) WITH ({with_clause})")
+                conn.execute(create_index)
                 again = {"build_s": time.perf_counter() - t, "recall": []}
                 for v in values:
                     conn.execute(f"SET {knob} = {v}")
