@@ -492,6 +492,28 @@ macro_rules! am_costestimate {
 }
 pub(crate) use am_costestimate;
 
+/// Count one scan of the index in its statistics
+/// (`pg_stat_user_indexes.idx_scan`), as PostgreSQL's
+/// `pgstat_count_index_scan` macro does: btree counts each scan it starts,
+/// pgvector each first `amgettuple`, and so do we. Without it, the usual
+/// query for unused indexes (`idx_scan = 0`) lists every vector index.
+///
+/// # Safety
+/// `scan` is a scan being read (its index relation open).
+pub unsafe fn count_index_scan(scan: pg_sys::IndexScanDesc) {
+    unsafe {
+        let rel = (*scan).indexRelation;
+        // pgstat_should_count_relation: attach the relation's pending
+        // counts on first use, unless statistics are off for it
+        if (*rel).pgstat_info.is_null() && (*rel).pgstat_enabled {
+            pg_sys::pgstat_assoc_relation(rel);
+        }
+        if let Some(info) = (*rel).pgstat_info.as_mut() {
+            info.t_counts.t_numscans += 1;
+        }
+    }
+}
+
 /// Hand heap row `tid` to the executor as the scan's next row, in exact
 /// distance order (no recheck).
 ///

@@ -223,6 +223,8 @@ pub unsafe extern "C-unwind" fn amgettuple(scan: pg_sys::IndexScanDesc, _dir: pg
     // SAFETY: the scan we created.
     let (state, index) = unsafe { (callbacks::scan_state::<ScanState>(scan), Index::new((*scan).indexRelation)) };
     if !state.scan.started {
+        // SAFETY: the scan being read.
+        unsafe { callbacks::count_index_scan(scan) };
         state.search(index);
     }
     loop {

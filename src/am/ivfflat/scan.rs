@@ -437,6 +437,8 @@ pub unsafe extern "C-unwind" fn amgettuple(scan: pg_sys::IndexScanDesc, _dir: pg
     // SAFETY: the scan we created.
     let (state, index) = unsafe { (callbacks::scan_state::<ScanState>(scan), Index::new((*scan).indexRelation)) };
     if !state.started {
+        // SAFETY: the scan being read.
+        unsafe { callbacks::count_index_scan(scan) };
         state.start(index);
     }
     if state.copies.metric.is_some() {

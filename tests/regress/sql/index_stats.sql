@@ -37,3 +37,28 @@ SELECT ruvector_prewarm('st_h') = pg_relation_size('st_h') / current_setting('bl
 DROP EXTENSION pg_buffercache;
 SELECT error_of($$SELECT ruvector_index_stats('st')$$);
 DROP TABLE st;
+-- pg_stat_user_indexes counts every scan of a vector index, as PostgreSQL
+-- counts its own and pgvector its (the same figures here): one per query,
+-- one per rescan of a nested loop's inner side, none for EXPLAIN
+CREATE TABLE sc (id int, v ruvector(3));
+INSERT INTO sc SELECT i, ARRAY[i % 13, i % 7, i % 5]::real[] FROM generate_series(1, 500) i;
+CREATE INDEX sc_h ON sc USING hnsw (v vector_l2_ops);
+SET enable_seqscan = off;
+EXPLAIN (COSTS OFF) SELECT id FROM sc ORDER BY v <-> '[1,2,3]' LIMIT 5;
+SELECT count(*) FROM (SELECT id FROM sc ORDER BY v <-> '[1,2,3]' LIMIT 5) s;
+SELECT count(*) FROM (SELECT id FROM sc ORDER BY v <-> '[3,2,1]' LIMIT 5) s;
+EXPLAIN (COSTS OFF)
+SELECT count(*) FROM generate_series(1, 3) g, LATERAL (SELECT id FROM sc ORDER BY v <-> ARRAY[g, 1, 1]::real[]::ruvector LIMIT 2) s;
+SELECT count(*) FROM generate_series(1, 3) g, LATERAL (SELECT id FROM sc ORDER BY v <-> ARRAY[g, 1, 1]::real[]::ruvector LIMIT 2) s;
+SELECT pg_stat_force_next_flush();
+SELECT idx_scan, idx_tup_read FROM pg_stat_user_indexes WHERE indexrelname = 'sc_h';
+DROP INDEX sc_h;
+CREATE INDEX sc_i ON sc USING ivfflat (v vector_l2_ops) WITH (lists = 4);
+EXPLAIN (COSTS OFF) SELECT id FROM sc ORDER BY v <-> '[1,2,3]' LIMIT 5;
+SELECT count(*) FROM (SELECT id FROM sc ORDER BY v <-> '[1,2,3]' LIMIT 5) s;
+SELECT count(*) FROM (SELECT id FROM sc ORDER BY v <-> '[3,2,1]' LIMIT 5) s;
+SELECT count(*) FROM generate_series(1, 3) g, LATERAL (SELECT id FROM sc ORDER BY v <-> ARRAY[g, 1, 1]::real[]::ruvector LIMIT 2) s;
+SELECT pg_stat_force_next_flush();
+SELECT idx_scan FROM pg_stat_user_indexes WHERE indexrelname = 'sc_i';
+RESET enable_seqscan;
+DROP TABLE sc;
