@@ -18,7 +18,7 @@ use std::collections::HashMap;
 use pgrx::pg_sys;
 use pgrx::prelude::*;
 use ruvector_core::hnsw::tuple::{Meta, Tid, META_MAGIC, META_VERSION};
-use ruvector_core::hnsw::{BitSpace, BuildParams, DenseSpace, InMemoryGraph, Space, SparseSpace};
+use ruvector_core::hnsw::{BitSpace, BuildParams, DenseSpace, HalfSpace, InMemoryGraph, Space, SparseSpace};
 
 use super::{insert, options};
 use crate::am::callbacks::{
@@ -85,6 +85,12 @@ fn hash_bytes(v: &[u8]) -> u64 {
 impl Collected {
     fn dense(&self) -> bool {
         matches!(self.kind.elem, Elem::F32 | Elem::F16)
+    }
+
+    /// Whether binary16 copies of `elements` collected f32 values (2 bytes
+    /// each) fit the memory budget beside everything `fits_one_more` counts.
+    fn fits_halves(&self, elements: usize) -> bool {
+        elements * 6 + self.tids.len() * ((2 * self.m + 2) * 4 + 96) <= self.memory_limit
     }
 
     fn fits_one_more(&self, row: &Row) -> bool {
@@ -191,14 +197,23 @@ fn write_graph(index: Index, c: &mut Collected) {
     let params = BuildParams { m, ef_construction: efc, seed: 0x5275_7665_6374 };
     match c.kind.measure {
         Measure::Dense(metric) => {
-            let space = DenseSpace {
-                dims: c.dims.max(1),
-                vectors: ruvector_core::layout::into_huge_pages(std::mem::take(&mut c.vectors)),
-                metric,
-            };
-            let graph = (n > 0).then(|| build(space, params, threads));
-            let elem = c.kind.elem;
-            write_pages(index, c, graph.as_ref(), m, efc, &|g, i| elem.encode(g.vector(i)));
+            let (dims, elem) = (c.dims.max(1), c.kind.elem);
+            let vectors = std::mem::take(&mut c.vectors);
+            // measured on binary16 copies where they fit the memory budget
+            // beside the f32 vectors and can stand for them (`HalfSpace`)
+            let half = if c.fits_halves(vectors.len()) { HalfSpace::new(dims, vectors, metric) } else { Err(vectors) };
+            match half {
+                Ok(space) => {
+                    let graph = (n > 0).then(|| build(space, params, threads));
+                    write_pages(index, c, graph.as_ref(), m, efc, &|g, i| elem.encode(g.space().full(i)));
+                }
+                Err(vectors) => {
+                    let vectors = ruvector_core::layout::into_huge_pages(vectors);
+                    let space = DenseSpace { dims, vectors, metric };
+                    let graph = (n > 0).then(|| build(space, params, threads));
+                    write_pages(index, c, graph.as_ref(), m, efc, &|g, i| elem.encode(g.vector(i)));
+                }
+            }
         }
         Measure::Hamming | Measure::Jaccard => {
             let space = BitSpace {

@@ -29,7 +29,7 @@ pub use search::{
     covered_by, descend, descend_to_level0, presize, repair_neighbors, search_layer, search_layer_keeping,
     select_neighbors, select_neighbors_filled, Discarded, GraphRead, IterativeSearch, Neighbor, VisitedSet,
 };
-pub use space::{BitSpace, DenseSpace, Space, SparseSpace, Sq8Space};
+pub use space::{BitSpace, DenseSpace, HalfSpace, Space, SparseSpace, Sq8Space};
 
 pub use crate::index::kind::Metric;
 

@@ -62,6 +62,100 @@ impl Space for DenseSpace {
     }
 }
 
+/// Dense vectors measured on binary16 copies while a graph is built: half
+/// the bytes of [`DenseSpace`] to load per distance, and a build spends
+/// most of its time waiting on those loads (WordNet-384's build in the
+/// server 0.85–0.87× the time for the same recall; docs/benchmarks.md,
+/// fortieth session). The f32 vectors stay for what is written to the
+/// pages ([`HalfSpace::full`]).
+///
+/// Every copy is the vector times one power of two, `2^shift`, chosen so
+/// that the largest magnitude of all lands near binary16's largest
+/// (32,768 ≥ it > 16,384): a power-of-two scale of every vector is exact
+/// and keeps the order of L2, L1, inner-product and cosine distances, and
+/// this one keeps the most elements in binary16's normal range. The build
+/// only compares distances from this space with each other.
+pub struct HalfSpace {
+    dims: usize,
+    vectors: Vec<f32>,
+    halves: Vec<half::f16>,
+    metric: Metric,
+}
+
+impl HalfSpace {
+    /// At most this share of the vectors may have their largest element
+    /// below `2^-4` once scaled, or the vectors stay f32 (`new` gives them
+    /// back): such a vector's elements would keep fewer than 11 bits, or fall
+    /// below binary16's normal range (2^-14), so data whose vectors differ in
+    /// scale by more than about 2^19 keeps its small ones exact. Elements far
+    /// below their own vector's largest (MiniLM embeddings carry a few near
+    /// 1e-37) may become zero: their share of a distance is below f32's
+    /// rounding anyway.
+    pub const MAX_SMALL_VECTOR_SHARE: f64 = 0.001;
+
+    /// The space over `vectors` (prepared for `metric`), or the vectors back
+    /// when binary16 copies could not stand for them: no non-zero element,
+    /// a non-finite one, or too many vectors whose scale binary16 cannot
+    /// keep beside the largest (see [`Self::MAX_SMALL_VECTOR_SHARE`]).
+    pub fn new(dims: usize, vectors: Vec<f32>, metric: Metric) -> Result<HalfSpace, Vec<f32>> {
+        let largest = vectors.iter().fold(0f32, |m, &x| if x.abs() > m || x.is_nan() { x.abs() } else { m });
+        if !(largest > 0.0 && largest.is_finite()) || dims == 0 {
+            return Err(vectors);
+        }
+        // 2^shift · largest in (16,384, 32,768]
+        let shift = 15 - (largest as f64).log2().ceil() as i32;
+        let scale = 2f64.powi(shift);
+        let small = vectors
+            .chunks(dims)
+            .filter(|v| {
+                let top = v.iter().fold(0f32, |m, &x| m.max(x.abs())) as f64 * scale;
+                top != 0.0 && top < 0.0625
+            })
+            .count();
+        if small as f64 > (vectors.len() / dims) as f64 * Self::MAX_SMALL_VECTOR_SHARE {
+            return Err(vectors);
+        }
+        // (read at random positions by the build: backed by 2 MiB pages
+        // where the kernel can, as `DenseSpace`'s vectors are)
+        let mut halves: Vec<half::f16> = Vec::new();
+        if halves.try_reserve_exact(vectors.len()).is_err() {
+            return Err(vectors);
+        }
+        crate::layout::advise_huge_pages(halves.as_ptr().cast(), halves.capacity() * 2);
+        halves.extend(vectors.iter().map(|&x| half::f16::from_f64(x as f64 * scale)));
+        Ok(HalfSpace { dims, vectors, halves, metric })
+    }
+
+    /// Node `i`'s vector as given (f32).
+    #[inline]
+    pub fn full(&self, i: u32) -> &[f32] {
+        &self.vectors[i as usize * self.dims..(i as usize + 1) * self.dims]
+    }
+}
+
+impl Space for HalfSpace {
+    type Query = [half::f16];
+
+    fn len(&self) -> usize {
+        self.vectors.len() / self.dims
+    }
+
+    #[inline]
+    fn get(&self, i: u32) -> &[half::f16] {
+        &self.halves[i as usize * self.dims..(i as usize + 1) * self.dims]
+    }
+
+    #[inline]
+    fn distance(&self, q: &[half::f16], i: u32) -> f32 {
+        self.metric.distance(q, self.get(i))
+    }
+
+    #[inline]
+    fn prefetch(&self, i: u32) {
+        crate::kernels::prefetch(self.get(i), 4);
+    }
+}
+
 /// Dense vectors as SQ8 copies ([`crate::sq8`] records, one after another):
 /// a quarter of [`DenseSpace`]'s memory, distances approximate (each element
 /// within half its vector's step). For VACUUM's repair when the f32 vectors
@@ -240,5 +334,70 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// Integers up to 255 (pixels) are exact in binary16 after any scale
+    /// the space picks, so its distances order every pair of rows as the
+    /// f32 ones do, for every metric.
+    #[test]
+    fn half_space_orders_exact_rows_as_f32_does() {
+        let dims = 40;
+        let rows: Vec<f32> = (0..30 * dims).map(|k| ((k * 37 + k / 7 * 11) % 256) as f32).collect();
+        for metric in [Metric::L2, Metric::InnerProduct, Metric::L1] {
+            let dense = DenseSpace::new(dims, rows.clone(), metric);
+            let half = HalfSpace::new(dims, rows.clone(), metric).unwrap_or_else(|_| panic!("pixels fit"));
+            assert_eq!(half.len(), 30);
+            for a in 0..30u32 {
+                assert_eq!(half.full(a), dense.get(a));
+                for b in 0..30u32 {
+                    for c in 0..30u32 {
+                        let f32_order = dense.distance(dense.get(a), b).total_cmp(&dense.distance(dense.get(a), c));
+                        let f16_order = half.distance(half.get(a), b).total_cmp(&half.distance(half.get(a), c));
+                        assert_eq!(f32_order, f16_order, "{metric:?}: {a} to {b} and {c}");
+                    }
+                }
+            }
+        }
+    }
+
+    /// Small values (all below binary16's normal range as they are) are
+    /// scaled into it, so a graph built on the copies still tells rows
+    /// apart: every row's own vector finds it.
+    #[test]
+    fn half_space_scales_small_values_into_range() {
+        let dims = 24;
+        let mut rng = crate::ivf::kmeans::Rng::new(11);
+        let rows: Vec<f32> = (0..600 * dims).map(|_| (rng.next_f64() as f32 - 0.5) * 1e-6).collect();
+        let half = HalfSpace::new(dims, rows, Metric::L2).unwrap_or_else(|_| panic!("one scale fits all"));
+        let graph = crate::hnsw::InMemoryGraph::build(
+            half,
+            crate::hnsw::BuildParams { m: 8, ef_construction: 32, seed: 3 },
+            1,
+            |_| true,
+        )
+        .unwrap();
+        for i in (0..600u32).step_by(7) {
+            let found = graph.search(graph.vector(i), 1, 32);
+            assert_eq!(found[0].id, i, "row {i}");
+        }
+    }
+
+    /// The vectors come back where binary16 copies cannot stand for them.
+    #[test]
+    fn half_space_refuses_what_binary16_cannot_hold() {
+        // nothing but zeros
+        assert_eq!(HalfSpace::new(4, vec![0.0; 8], Metric::L2).err(), Some(vec![0.0; 8]));
+        // magnitudes spanning 2^60: the small ones would fall below the normal range
+        let mut mixed = vec![1e-9f32; 4000];
+        mixed[0] = 1e9;
+        assert_eq!(HalfSpace::new(4, mixed.clone(), Metric::L2).err(), Some(mixed));
+        // a few elements far below their vector's largest (MiniLM's near
+        // 1e-37) do not stop it
+        let embeddings: Vec<f32> =
+            (0..400).map(|k| if k % 50 == 7 { 1e-37 } else { ((k % 13) as f32 - 6.0) / 40.0 }).collect();
+        assert!(HalfSpace::new(8, embeddings, Metric::Cosine).is_ok());
+        // up to f32's largest, evenly: one scale fits
+        let wide: Vec<f32> = (0..64).map(|k| 3e38 - k as f32 * 1e36).collect();
+        assert!(HalfSpace::new(4, wide, Metric::L2).is_ok());
     }
 }
