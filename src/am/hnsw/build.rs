@@ -87,16 +87,22 @@ impl Collected {
         matches!(self.kind.elem, Elem::F32 | Elem::F16)
     }
 
+    /// About what `nodes` nodes cost beside their vectors: links, TID list
+    /// and bookkeeping.
+    fn node_bytes(&self, nodes: usize) -> usize {
+        nodes * ((2 * self.m + 2) * 4 + 96)
+    }
+
     /// Whether binary16 copies of `elements` collected f32 values (2 bytes
     /// each) fit the memory budget beside everything `fits_one_more` counts.
     fn fits_halves(&self, elements: usize) -> bool {
-        elements * 6 + self.tids.len() * ((2 * self.m + 2) * 4 + 96) <= self.memory_limit
+        elements * 6 + self.node_bytes(self.tids.len()) <= self.memory_limit
     }
 
     fn fits_one_more(&self, row: &Row) -> bool {
-        // vectors (f32 in memory for the dense types) + ~average links + TID list and bookkeeping
+        // vectors (f32 in memory for the dense types) + the nodes
         let vectors = if self.dense() { (self.vectors.len() + row.dims) * 4 } else { self.bytes.len() + row.raw.len() };
-        vectors + (self.tids.len() + 1) * ((2 * self.m + 2) * 4 + 96) <= self.memory_limit
+        vectors + self.node_bytes(self.tids.len() + 1) <= self.memory_limit
     }
 
     /// Add one row (`raw`: its stored bytes; `v`: the f32 form for the dense
