@@ -257,13 +257,18 @@ def bench_sql(args, engine, ds, base, queries, metric, true_dist, copy_data):
     db, _, typ = SQL_ENGINES[engine]
     conninfo = conninfo_for(args.conninfo, db)
     opclass, op = OPS[metric]
+    loaded_as = typ
+    if args.halfvec:
+        # the column holds binary16 values in both engines (pgvector's
+        # `halfvec` and its opclasses): loaded as f32, then converted
+        typ, opclass = "halfvec", opclass.replace("vector_", "halfvec_")
     table = f"bench_{ds}"
     texts = [literal(q) for q in queries]
     sql = f"SELECT id FROM {table} ORDER BY v {op} %s::{typ} LIMIT {K}"
     runs = []
     with psycopg.connect(conninfo, autocommit=True) as conn:
         conn.execute(f"DROP TABLE IF EXISTS {table}")
-        conn.execute(f"CREATE TABLE {table} (id int4, v {typ}({base.shape[1]}))")
+        conn.execute(f"CREATE TABLE {table} (id int4, v {loaded_as}({base.shape[1]}))")
         if args.storage != "default":
             # both engines alike: `main` keeps vectors of up to about 8 kB in the row (docs/tuning.md)
             conn.execute(f"ALTER TABLE {table} ALTER COLUMN v SET STORAGE {args.storage.upper()}")
@@ -276,6 +281,8 @@ def bench_sql(args, engine, ds, base, queries, metric, true_dist, copy_data):
             for s in range(0, len(copy_data), step):
                 cp.write(copy_data[s : s + step])
         load_rows_s = len(base) / (time.perf_counter() - t)
+        if typ != loaded_as:
+            conn.execute(f"ALTER TABLE {table} ALTER COLUMN v TYPE {typ}({base.shape[1]})")
         conn.execute(f"VACUUM ANALYZE {table}")
         conn.execute("SET maintenance_work_mem = '2GB'")
         for s in SESSION_SETTINGS:
@@ -443,6 +450,7 @@ def markdown(result):
         "ivfflat lists = rows / 1000; one client unless stated; recall@10; "
         f"'QPS @ {RECALL_TARGET}' is one client's QPS at recall {RECALL_TARGET}, interpolated (log QPS, linear in recall) between the settings on either side; "
         "peak build memory is the most the machine's used memory (MemTotal - MemAvailable) rose during the build, index pages in shared buffers included."
+        + (" The column is `halfvec` (binary16) in both engines, indexed with the halfvec opclasses." if result["settings"].get("halfvec") else "")
     )
     out += headline(result)
     for ds, d in result["datasets"].items():
@@ -673,6 +681,7 @@ def main():
     ap.add_argument("--m", type=int, default=16)
     ap.add_argument("--ef-construction", type=int, default=64)
     ap.add_argument("--storage", default="default", choices=["default", "main", "external", "extended", "plain"], help="the column's storage, for both engines")
+    ap.add_argument("--halfvec", action="store_true", help="store the column as halfvec (binary16) in both engines and index it with the halfvec opclasses")
     ap.add_argument("--ivfflat-options", default="", help="more WITH options for ruvector_pg's ivfflat indexes (ours only), e.g. 'exact_copies = true'")
     ap.add_argument("--no-pgvector", action="store_true", help="skip pgvector even when installed")
     ap.add_argument("--out", default="target/benchmark")
@@ -704,7 +713,7 @@ def main():
         "date": datetime.date.today().isoformat(),
         "machine": machine(),
         "command": " ".join(["scripts/benchmark.sh"] + sys.argv[1:]).replace(args.conninfo, "…"),
-        "settings": {"m": args.m, "ef_construction": args.ef_construction, "clients": args.clients, "queries": args.queries, "builds": args.builds},
+        "settings": {"m": args.m, "ef_construction": args.ef_construction, "clients": args.clients, "queries": args.queries, "builds": args.builds, "halfvec": args.halfvec},
         "pgvector": "pgvector" in engines,
         "datasets": {},
     }

@@ -25,6 +25,9 @@ pub struct DiskGraph {
     /// Whether the cache holds this index's vectors as SQ8 copies (see
     /// `SQ8_CACHE_MIN_DIMS`).
     sq8: bool,
+    /// A `halfvec` query widened to f32 (exactly), for the SQ8 copies of a
+    /// `halfvec` index; empty otherwise.
+    query_f32: Vec<f32>,
     /// Scratch for `distances`: positions of ids not in the cache.
     missing: std::cell::RefCell<Vec<usize>>,
     /// An f32 query under inner product or cosine against SQ8 copies, held
@@ -52,12 +55,13 @@ impl std::ops::Deref for DiskGraph {
     }
 }
 
-/// From this many dimensions on, the vector cache of a `ruvector` index holds
-/// SQ8 copies (`ruvector_core::sq8`: a byte per element and the vector's own
-/// offset and step): a quarter of the memory per vector, so four times as
-/// many fit the same `hnsw.vector_cache_size`, and a quarter of the bytes
-/// streamed per distance, which is what a search on long vectors waits for.
-/// The query stays f32. Distances during the search are then approximate
+/// From this many dimensions on, the vector cache of a `ruvector` index (of
+/// a `halfvec` one: `SQ8_CACHE_MIN_DIMS_HALFVEC`) holds SQ8 copies (`ruvector_core::sq8`: a byte per
+/// element and the vector's own offset and step): a quarter (`halfvec`: a
+/// half) of the memory per vector, so that many more fit the same
+/// `hnsw.vector_cache_size`, and as few bytes streamed per distance, which
+/// is what a search on long vectors waits for. The query stays f32 (a
+/// `halfvec` query is widened, exactly). Distances during the search are then approximate
 /// (each element within half a step, 1/510 of the vector's range) unless the
 /// copy is exact, as it is for vectors of integers spanning at most 255
 /// (pixels, int8 and uint8 embeddings; each copy carries a byte saying so):
@@ -70,6 +74,13 @@ impl std::ops::Deref for DiskGraph {
 /// are cheap to stream, and their searches stay exact.
 pub const SQ8_CACHE_MIN_DIMS: usize = 256;
 
+/// The same for a `halfvec` index, whose binary16 vectors are half the
+/// bytes of f32 ones already: in-server ms per query with SQ8 copies against
+/// binary16 ones (docs/benchmarks.md, "Forty-first session"), 768 dims
+/// within the noise, 1,024 0.81–0.87×, 1,536 0.71–0.79×, at ef_search
+/// 10–40, for recall at ef 10 about 0.005 lower and the same from ef 20.
+pub const SQ8_CACHE_MIN_DIMS_HALFVEC: usize = 1024;
+
 /// How many of a batch's bounded elements `queued` prefetches: a LIMIT 10
 /// query measures about that many again.
 const PREFETCH_BOUNDED: usize = 16;
@@ -80,6 +91,7 @@ impl DiskGraph {
             paged: PagedGraph::open(index, meta, kind),
             cached: false,
             sq8: false,
+            query_f32: Vec::new(),
             missing: Default::default(),
             levels: None,
             trust_exact: Sq8Kernels::match_f32(),
@@ -99,7 +111,13 @@ impl DiskGraph {
             nonce: meta.nonce,
             generation: meta.generation,
         };
-        g.sq8 = kind.elem == Elem::F32 && matches!(kind.measure, Measure::Dense(_)) && g.dims >= SQ8_CACHE_MIN_DIMS;
+        let min_dims = match kind.elem {
+            Elem::F16 => SQ8_CACHE_MIN_DIMS_HALFVEC,
+            _ => SQ8_CACHE_MIN_DIMS,
+        };
+        g.sq8 = matches!(kind.elem, Elem::F32 | Elem::F16)
+            && matches!(kind.measure, Measure::Dense(_))
+            && g.dims >= min_dims;
         let bytes = if g.sq8 { Some(sq8::record_bytes(g.dims)) } else { kind.elem.row_bytes(g.dims) };
         g.cached =
             super::cache::open(key, bytes, 2 * meta.m as usize, index.wal_mark(), expected_elements(index, g.dims));
@@ -112,21 +130,39 @@ impl DiskGraph {
     /// Get ready to search for `query` (a query of another element type than
     /// the index's searches without an SQ8 cache).
     pub fn prepare_query(&mut self, query: &Query) {
-        if self.sq8 && !matches!(query, Query::F32(_)) {
+        let native = matches!((query, self.kind.elem), (Query::F32(_), Elem::F32) | (Query::F16(_), Elem::F16));
+        if self.sq8 && !native {
             self.cached = false;
         }
-        // only SQ8 copies' bounds need it
-        self.q_norm = match query {
-            Query::F32(q) if self.sq8 => ruvector_core::kernels::norm(q),
-            _ => 0.0,
+        self.query_f32 = match query {
+            Query::F16(h) if self.sq8 && self.cached => h.iter().map(|x| x.to_f32()).collect(),
+            _ => Vec::new(),
         };
         self.uncached_bounds.get_mut().clear();
-        self.levels = match (query, self.kind.measure) {
-            (Query::F32(q), Measure::Dense(Metric::InnerProduct | Metric::Cosine)) if self.sq8 && self.cached => {
-                sq8::QueryLevels::new(q)
-            }
-            _ => None,
+        // only SQ8 copies' bounds need these
+        let (q_norm, levels) = match (self.sq8_query(query), self.kind.measure) {
+            (Some(q), Measure::Dense(metric)) => (
+                ruvector_core::kernels::norm(q),
+                matches!(metric, Metric::InnerProduct | Metric::Cosine).then(|| sq8::QueryLevels::new(q)).flatten(),
+            ),
+            _ => (0.0, None),
         };
+        (self.q_norm, self.levels) = (q_norm, levels);
+    }
+
+    /// The query as the SQ8 copies are measured against, in f32: an f32
+    /// query as given, a `halfvec` one widened; None when the cache does not
+    /// hold SQ8 copies for this query.
+    #[inline]
+    fn sq8_query<'a>(&'a self, query: &'a Query) -> Option<&'a [f32]> {
+        if !(self.sq8 && self.cached) {
+            return None;
+        }
+        match query {
+            Query::F32(q) => Some(q),
+            Query::F16(_) if !self.query_f32.is_empty() => Some(&self.query_f32),
+            _ => None,
+        }
     }
 
     /// Whether distances go through the vector cache.
@@ -166,7 +202,7 @@ impl DiskGraph {
     /// measured again from its pages here.
     pub fn queued(&self, query: &Query, found: Vec<Neighbor<Tid>>) -> Vec<Queued> {
         let exact = |n: &Neighbor<Tid>| Queued { key: n.distance, exact: true, id: n.id };
-        if !(matches!(query, Query::F32(_)) && self.approximate()) {
+        if !(self.sq8_query(query).is_some() && self.approximate()) {
             return found.iter().map(exact).collect();
         }
         let uncached_bounds = self.uncached_bounds.borrow();
@@ -277,13 +313,18 @@ impl DiskGraph {
     /// copy or the bytes themselves; none if SQ8 cannot encode it (non-finite
     /// elements, a range beyond f32's). A vector stored in chunks is
     /// measured chunk by chunk from the pages, another fold than the copy's,
-    /// so its copy is never marked exact.
+    /// so its copy is never marked exact; nor is a `halfvec` vector's (the
+    /// copy holds its values widened to f32, exactly, but the `halfvec`
+    /// kernels' fold need not be the f32 kernels' to the bit).
     fn record<'a>(&self, whole: &'a [u8], chunked: bool) -> Option<std::borrow::Cow<'a, [u8]>> {
         if !self.sq8 {
             return Some(whole.into());
         }
-        let mut record = sq8::encode(&chunk_elems::<f32>(whole))?;
-        if chunked {
+        let mut record = match self.kind.elem {
+            Elem::F16 => sq8::encode(&chunk_elems::<half::f16>(whole).iter().map(|x| x.to_f32()).collect::<Vec<_>>()),
+            _ => sq8::encode(&chunk_elems::<f32>(whole)),
+        }?;
+        if chunked || self.kind.elem == Elem::F16 {
             *record.last_mut().expect("the exact byte") = 0;
         }
         Some(record.into())
@@ -294,7 +335,7 @@ impl DiskGraph {
     #[inline]
     fn cached_distance(&self, query: &Query, record: &[u8]) -> f32 {
         if self.sq8 {
-            if let (Query::F32(q), Measure::Dense(metric)) = (query, self.kind.measure) {
+            if let (Some(q), Measure::Dense(metric)) = (self.sq8_query(query), self.kind.measure) {
                 let (copy, exact) = sq8::parse(record, self.dims);
                 if let Some(levels) = self.levels.as_ref().filter(|_| !(exact && self.trust_exact)) {
                     return sq8::at_most(-levels.copy_dot_at_most(&copy));
