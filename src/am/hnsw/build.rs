@@ -231,14 +231,12 @@ fn write_graph(index: Index, c: &mut Collected) {
             write_pages(index, c, graph.as_ref(), m, efc, &|g, i| g.vector(i).to_vec());
         }
         Measure::Sparse(metric) => {
-            let space = SparseSpace {
-                offsets: std::mem::take(&mut c.offsets).into_iter().map(|o| o / 8).collect(),
-                pairs: ruvector_core::hnsw::tuple::chunk_elems::<ruvector_core::sparse::Pair>(&std::mem::take(
-                    &mut c.bytes,
-                ))
-                .into_owned(),
-                metric: crate::am::kind::pair_metric(metric),
-            };
+            let space = SparseSpace::new(
+                std::mem::take(&mut c.offsets).into_iter().map(|o| o / 8).collect(),
+                ruvector_core::hnsw::tuple::chunk_elems::<ruvector_core::sparse::Pair>(&std::mem::take(&mut c.bytes))
+                    .into_owned(),
+                crate::am::kind::pair_metric(metric),
+            );
             let graph = (n > 0).then(|| build(space, params, threads));
             write_pages(index, c, graph.as_ref(), m, efc, &|g, i| bytemuck::cast_slice(g.vector(i)).to_vec());
         }

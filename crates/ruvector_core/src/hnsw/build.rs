@@ -593,7 +593,7 @@ impl<S: Space> GraphRead for InMemoryGraph<S> {
     type Query = S::Query;
 
     fn neighbors(&self, id: u32, level: usize, out: &mut Vec<u32>) {
-        if level == 0 && !self.built.load(Ordering::Relaxed) {
+        if level == 0 && !self.built.load(Ordering::Relaxed) && !self.space.construct_on_full_lists() {
             return self.links.read_diverse(id, out);
         }
         self.links.read(id, level, out);
@@ -1179,7 +1179,7 @@ mod fuzz_regression {
             pairs.extend_from_slice(r);
             offsets.push(pairs.len());
         }
-        SparseSpace { offsets, pairs, metric }
+        SparseSpace::new(offsets, pairs, metric)
     }
 
     /// One node per line: a filtered index's nodes, where identical vectors
@@ -1192,7 +1192,7 @@ mod fuzz_regression {
             pairs.extend(pairs_of(v.as_ref()));
             offsets.push(pairs.len());
         }
-        SparseSpace { offsets, pairs, metric }
+        SparseSpace::new(offsets, pairs, metric)
     }
 
     fn unreachable_after_build(space: SparseSpace, m: usize, ef_construction: usize) -> Vec<u32> {

@@ -6,7 +6,7 @@
 
 use super::Metric;
 use crate::bits;
-use crate::sparse::{Pair, PairDistance, PairMetric};
+use crate::sparse::{gathered_dot, with_scattered, Pair, PairDistance, PairMetric, SCATTER_MAX_DIMS};
 
 /// The vectors a graph is built over, and how to measure them.
 pub trait Space: Sync {
@@ -22,6 +22,12 @@ pub trait Space: Sync {
     /// Start loading node `i`'s vector into the CPU cache.
     #[inline]
     fn prefetch(&self, _i: u32) {}
+    /// Whether searches during construction follow every level-0 link
+    /// rather than only each node's diverse links (`build`, "Full level-0
+    /// lists" in docs/hnsw.md).
+    fn construct_on_full_lists(&self) -> bool {
+        false
+    }
 }
 
 /// Dense f32 vectors in one flat array (`ruvector`, and `halfvec` widened),
@@ -278,15 +284,43 @@ impl Space for BitSpace {
 }
 
 /// Sparse vectors as pair slices (`sparsevec`), one after another.
+///
+/// Under inner product and cosine (negative dot product) a distance is
+/// measured by gathering: the query's values scattered into a dense array
+/// kept per thread (`sparse::with_scattered`: an insert measures one node
+/// against hundreds), each vector's pairs read their products from it
+/// (`sparse::gathered_dot`: the merge-join's sum to the bit).
+/// Used while every index is below `sparse::SCATTER_MAX_DIMS`; otherwise,
+/// and under L2 and L1, the merge-join (`PairDistance`).
 pub struct SparseSpace {
     /// Row `i` is `pairs[offsets[i]..offsets[i + 1]]`.
-    pub offsets: Vec<usize>,
-    pub pairs: Vec<Pair>,
-    pub metric: PairMetric,
+    offsets: Vec<usize>,
+    pairs: Vec<Pair>,
+    metric: PairMetric,
+    /// One more than the largest index of any row, if distances gather
+    /// from a scattered query (see above); 0 if not.
+    scatter_dims: usize,
+}
+
+impl SparseSpace {
+    /// Rows `pairs[offsets[i]..offsets[i + 1]]` (`offsets` starts at 0 and
+    /// does not decrease; each row's indices ascend).
+    pub fn new(offsets: Vec<usize>, pairs: Vec<Pair>, metric: PairMetric) -> Self {
+        let largest = pairs.iter().map(|p| p.index).max().unwrap_or(0);
+        let in_range = pairs.iter().all(|p| p.index >= 0) && (largest as usize) < SCATTER_MAX_DIMS;
+        let scatter_dims = if metric == PairMetric::NegativeDot && in_range { largest as usize + 1 } else { 0 };
+        SparseSpace { offsets, pairs, metric, scatter_dims }
+    }
 }
 
 impl Space for SparseSpace {
     type Query = [Pair];
+
+    /// Sparse rows share few terms, and a node's diverse links alone leave
+    /// construction searches stranded: every level-0 link is followed.
+    fn construct_on_full_lists(&self) -> bool {
+        true
+    }
 
     fn len(&self) -> usize {
         self.offsets.len().saturating_sub(1)
@@ -299,7 +333,14 @@ impl Space for SparseSpace {
 
     #[inline]
     fn distance(&self, q: &[Pair], i: u32) -> f32 {
-        PairDistance::between(q, self.get(i), self.metric)
+        let x = self.get(i);
+        if self.scatter_dims > 0 {
+            if let Some(dot) = with_scattered(q, self.scatter_dims, |dense| gathered_dot(dense, x.iter().copied(), 0.0))
+            {
+                return -dot;
+            }
+        }
+        PairDistance::between(q, x, self.metric)
     }
 }
 
@@ -399,5 +440,78 @@ mod tests {
         // up to f32's largest, evenly: one scale fits
         let wide: Vec<f32> = (0..64).map(|k| 3e38 - k as f32 * 1e36).collect();
         assert!(HalfSpace::new(4, wide, Metric::L2).is_ok());
+    }
+
+    /// Random sparse rows: ascending distinct indices below `dims`, values
+    /// of either sign (some zero) and a few rows with no pairs.
+    fn sparse_rows(count: usize, dims: i32, seed: u64) -> (Vec<usize>, Vec<Pair>) {
+        let mut state = seed;
+        let mut next = move || {
+            state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            (state >> 33) as u32
+        };
+        let (mut offsets, mut pairs) = (vec![0], Vec::new());
+        for _ in 0..count {
+            let nnz = next() % 40;
+            let mut index = -1i32;
+            for _ in 0..nnz {
+                index += 1 + (next() % (dims as u32 / 20).max(1)) as i32;
+                if index >= dims {
+                    break;
+                }
+                let value = if next() % 17 == 0 { 0.0 } else { (next() % 2001) as f32 / 1000.0 - 1.0 };
+                pairs.push(Pair { index, value });
+            }
+            offsets.push(pairs.len());
+        }
+        (offsets, pairs)
+    }
+
+    /// Under inner product and cosine a sparse space gathers from a
+    /// scattered query, and gives `PairDistance`'s merge-join value to the
+    /// bit: queries changing, repeated, measured against spaces of other
+    /// widths in the same thread, and with indices beyond the space's rows
+    /// (which fall back to the merge-join); L2 and L1 merge-join always.
+    #[test]
+    fn sparse_space_gathers_the_merge_joins_values() {
+        for (dims, seed) in [(50, 1u64), (3000, 2), (40, 3), (100_000, 4)] {
+            let (offsets, pairs) = sparse_rows(120, dims, seed);
+            let queries: Vec<Vec<Pair>> =
+                (0..offsets.len() - 1).map(|i| pairs[offsets[i]..offsets[i + 1]].to_vec()).collect();
+            let (wide_offsets, wide_pairs) = sparse_rows(10, dims * 3, seed + 10);
+            let outside: Vec<Vec<Pair>> = (0..wide_offsets.len() - 1)
+                .map(|i| wide_pairs[wide_offsets[i]..wide_offsets[i + 1]].to_vec())
+                .collect();
+            for metric in [PairMetric::NegativeDot, PairMetric::L2Squared, PairMetric::L1] {
+                let space = SparseSpace::new(offsets.clone(), pairs.clone(), metric);
+                assert_eq!(space.scatter_dims > 0, metric == PairMetric::NegativeDot, "{metric:?}");
+                for q in queries.iter().chain(&outside) {
+                    // each query twice in a row (the second from the scattered
+                    // array as it stands), then the next one
+                    for _ in 0..2 {
+                        for i in 0..space.len() as u32 {
+                            let want = PairDistance::between(q, space.get(i), metric);
+                            assert_eq!(
+                                space.distance(q, i).to_bits(),
+                                want.to_bits(),
+                                "dims {dims} {metric:?} row {i}"
+                            );
+                        }
+                    }
+                }
+            }
+        }
+        // a query scattered for a narrower space, then measured in a wider one
+        let q = vec![Pair { index: 3, value: 1.5 }];
+        let narrow = SparseSpace::new(vec![0, 1], q.clone(), PairMetric::NegativeDot);
+        let wide_rows = vec![Pair { index: 3, value: 2.0 }, Pair { index: 5000, value: 1.0 }];
+        let wide = SparseSpace::new(vec![0, 2], wide_rows, PairMetric::NegativeDot);
+        assert_eq!(narrow.distance(&q, 0), -2.25);
+        assert_eq!(wide.distance(&q, 0), -3.0);
+        // indices past what a thread scatters over: merge-joined
+        let far = vec![Pair { index: SCATTER_MAX_DIMS as i32 + 5, value: 2.0 }];
+        let space = SparseSpace::new(vec![0, 1], far.clone(), PairMetric::NegativeDot);
+        assert_eq!(space.scatter_dims, 0);
+        assert_eq!(space.distance(&far, 0), -4.0);
     }
 }

@@ -165,6 +165,84 @@ impl PairDistance {
     }
 }
 
+/// The most dimensions a query is scattered over ([`with_scattered`]): 4 MiB
+/// per thread (vocabularies of lexical and SPLADE-style models are 30,000
+/// to a few hundred thousand terms).
+pub const SCATTER_MAX_DIMS: usize = 1 << 20;
+
+/// A thread's scattered query: its pairs, and its values at their indices
+/// of an otherwise zero array.
+#[derive(Default)]
+struct Scattered {
+    query: Vec<Pair>,
+    dense: Vec<f32>,
+}
+
+thread_local! {
+    static SCATTERED: std::cell::RefCell<Scattered> = std::cell::RefCell::new(Scattered::default());
+}
+
+/// `f` of `q` scattered over `dims` dimensions (`dense[i]` is q's value at
+/// index i, else 0), in an array kept per thread and scattered again only
+/// when the query changes (an hnsw insert or search measures one query
+/// against hundreds of vectors). None, without calling `f`, when `dims`
+/// exceeds [`SCATTER_MAX_DIMS`] or an index of `q` lies outside it. `f`
+/// must not call this function itself.
+pub fn with_scattered<R>(q: &[Pair], dims: usize, f: impl FnOnce(&[f32]) -> R) -> Option<R> {
+    if dims > SCATTER_MAX_DIMS {
+        return None;
+    }
+    SCATTERED.with_borrow_mut(|s| {
+        if bytemuck::cast_slice::<Pair, u8>(&s.query) != bytemuck::cast_slice::<Pair, u8>(q) {
+            if q.iter().any(|p| p.index < 0 || p.index as usize >= dims) {
+                return None;
+            }
+            for p in &s.query {
+                if let Some(v) = s.dense.get_mut(p.index as usize) {
+                    *v = 0.0;
+                }
+            }
+            if s.dense.len() < dims {
+                s.dense.resize(dims, 0.0);
+            }
+            for p in q {
+                s.dense[p.index as usize] = p.value;
+            }
+            s.query.clear();
+            s.query.extend_from_slice(q);
+        } else if s.dense.len() < dims {
+            // scattered for fewer dimensions: the rest is zero
+            s.dense.resize(dims, 0.0);
+        }
+        Some(f(&s.dense[..dims]))
+    })
+}
+
+/// The dot product of a query scattered into `dense` and a vector of `x`'s
+/// pairs, summed on from `dot` (the sum over the vector's earlier chunks):
+/// dot + Σ dense[index]·value in `x`'s order, which is [`PairDistance`]'s
+/// merge-join sum to the bit (the same products added in the same order; a
+/// pair the query lacks adds an exact zero), without the merge's
+/// unpredictable branches. An index outside `dense` (past the query's last,
+/// or a damaged page's) adds nothing: it matches no pair of the query.
+#[inline]
+pub fn gathered_dot(dense: &[f32], x: impl IntoIterator<Item = Pair>, dot: f32) -> f32 {
+    x.into_iter().fold(dot, |dot, p| dot + dense.get(p.index as usize).map_or(0.0, |&q| q * p.value))
+}
+
+/// The dimensions a query is scattered over for [`gathered_dot`]: one past
+/// its last index (its indices ascend), if every index fits
+/// [`SCATTER_MAX_DIMS`].
+#[inline]
+pub fn scatter_dims(q: &[Pair]) -> Option<usize> {
+    match (q.first(), q.last()) {
+        (Some(first), Some(last)) if first.index >= 0 && (last.index as usize) < SCATTER_MAX_DIMS => {
+            Some(last.index as usize + 1)
+        }
+        _ => None,
+    }
+}
+
 /// Write everything but the varlena header: dim, nnz, 0, indices, values.
 /// `image` must be `sparse_size(v.nnz())` long.
 pub fn write_image(image: &mut [u8], v: SparseRef<'_>) {

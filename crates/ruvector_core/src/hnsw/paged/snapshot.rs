@@ -309,11 +309,11 @@ pub fn repair_in_memory<S: PageStore>(
             parts.run(BitSpace { bytes: dims.div_ceil(8), data, jaccard: measure == Measure::Jaccard })
         }
         (Vectors::Bytes { data, ends }, Measure::Sparse(metric)) => {
-            let space = SparseSpace {
-                offsets: std::iter::once(0).chain(ends.iter().map(|e| e / 8)).collect(),
-                pairs: chunk_elems::<crate::sparse::Pair>(&data).into_owned(),
-                metric: pair_metric(metric),
-            };
+            let space = SparseSpace::new(
+                std::iter::once(0).chain(ends.iter().map(|e| e / 8)).collect(),
+                chunk_elems::<crate::sparse::Pair>(&data).into_owned(),
+                pair_metric(metric),
+            );
             drop(data);
             parts.run(space)
         }
