@@ -17,7 +17,7 @@ mod insert;
 pub mod lists;
 mod load;
 pub mod options;
-mod scan;
+pub mod scan;
 mod vacuum;
 
 use pgrx::pg_sys;

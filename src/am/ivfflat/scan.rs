@@ -2,12 +2,14 @@
 //!
 //! The first `amgettuple` reads the centres, orders the lists by their
 //! centre's distance to the query and scans the nearest `ivfflat.probes`
-//! lists page by page, offering every row to a bounded top-k (`batch` rows,
-//! starting at 128): memory stays O(batch) however long the lists are, and
-//! rows that cannot make the batch cost one comparison. Rows are returned in
-//! exact (distance, heap TID) order. If the batch runs out while more rows
-//! may remain, the same lists are scanned again for the next rows strictly
-//! after the last one returned, with the batch doubled.
+//! lists page by page, offering every row to a bounded top-k (`batch` rows):
+//! memory stays O(batch) however long the lists are, and rows that cannot
+//! make the batch cost one comparison. Rows are returned in exact (distance,
+//! heap TID) order. If the batch runs out while more rows may remain, the
+//! same lists are scanned again for the next rows strictly after the last
+//! one returned, with the batch doubled. The first batch is sized from what
+//! this backend's recent scans of the index took (`ivf::batch::RoundNeeds`;
+//! 128 rows for the first scan).
 //!
 //! An index of format 2 (`ruvector_core::ivf::sq8_rows`) holds SQ8 copies:
 //! the batch is ordered by a lower bound of each row's distance, which is
@@ -38,6 +40,7 @@
 //! `ivfflat.max_probes` lists have been probed; rows of a later round may be
 //! nearer than rows already returned (hence "relaxed").
 
+use std::cell::RefCell;
 use std::cmp::{Ordering, Reverse};
 use std::collections::{BinaryHeap, VecDeque};
 
@@ -47,6 +50,7 @@ use pgrx::prelude::*;
 use ruvector_core::hnsw::tuple::chunk_elems;
 use ruvector_core::index::kind::{Elem, Measure, Metric};
 use ruvector_core::index::Tid;
+use ruvector_core::ivf::batch::{RoundNeeds, DEFAULT_FIRST_BATCH};
 use ruvector_core::ivf::sq8_rows::BoundQuery;
 use ruvector_core::ivf::tuple::{parse_row, row_copy, row_payload_at, IVF_VERSION_COPIES, IVF_VERSION_SQ8, ROW_HEADER};
 use ruvector_core::ivf::{nearest_n, BoundedTopK, Scored};
@@ -58,7 +62,16 @@ use crate::am::callbacks;
 use crate::am::kind::{check_query_dims, index_kind, IndexKind, Query};
 use crate::am::storage::{tid_from_key, tid_key, ChainWalk, Index};
 
-const FIRST_BATCH: usize = 128;
+thread_local! {
+    /// Rows recent scans of each index took from a round, this backend's.
+    static ROUND_NEEDS: RefCell<RoundNeeds> = RefCell::default();
+}
+
+/// The first batch this backend's next scan of the index `oid` would keep
+/// (`ruvector_index_stats`).
+pub fn next_first_batch(oid: u32) -> usize {
+    ROUND_NEEDS.with(|n| n.borrow().next_batch(oid))
+}
 
 /// Set in a batch key (a heap TID as a number, 48 bits) for a row whose
 /// distance is exact rather than a lower bound.
@@ -128,12 +141,19 @@ struct ScanState {
     /// The lists of the current round: `order[round]`.
     round: std::ops::Range<usize>,
     batch: usize,
+    /// The batch each round starts with.
+    first_batch: usize,
     /// The last row of the previous batch of this round.
     after: Option<Scored>,
     /// Whether the previous batch was full (more rows may follow).
     more: bool,
     results: VecDeque<Scored>,
     started: bool,
+    /// The index's OID, the rows taken from this round's batches, and the
+    /// most the backend's record of the index says a round took.
+    index: u32,
+    taken: u32,
+    recorded: u32,
 }
 
 impl ScanState {
@@ -146,15 +166,20 @@ impl ScanState {
         self.copies.measured.clear();
         self.order.clear();
         self.round = 0..0;
-        self.batch = FIRST_BATCH;
+        self.batch = DEFAULT_FIRST_BATCH;
+        self.first_batch = DEFAULT_FIRST_BATCH;
         self.after = None;
         self.more = false;
         self.results.clear();
         self.started = false;
+        self.taken = 0;
     }
 
     fn start(&mut self, index: Index) {
         self.started = true;
+        self.index = index.oid();
+        (self.first_batch, self.recorded) = ROUND_NEEDS.with(|n| n.borrow_mut().start(self.index));
+        self.batch = self.first_batch;
         let meta = super::lists::meta(index);
         if meta.version == IVF_VERSION_SQ8 || meta.version == IVF_VERSION_COPIES {
             self.bounds = self.query.as_ref().map(|(_, q)| bound_query(self.kind, q, self.magnitude));
@@ -262,7 +287,8 @@ impl ScanState {
             let probes = PROBES.get().max(1) as usize;
             self.round = self.round.end..(self.round.end + probes).min(limit);
             self.after = None;
-            self.batch = FIRST_BATCH;
+            self.batch = self.first_batch;
+            self.taken = 0;
             self.scan_round(index);
         }
     }
@@ -272,7 +298,19 @@ impl ScanState {
     /// The next row in bound order (formats 1 and 2).
     fn next(&mut self, index: Index) -> Option<Scored> {
         self.peek(index)?;
-        self.results.pop_front()
+        self.take_result()
+    }
+
+    /// The front row of the batch, taken, and counted for this backend's
+    /// record of how many rows a round takes.
+    fn take_result(&mut self) -> Option<Scored> {
+        let row = self.results.pop_front()?;
+        self.taken += 1;
+        if self.taken > self.recorded {
+            self.recorded = self.taken;
+            ROUND_NEEDS.with(|n| n.borrow_mut().took(self.index, self.taken));
+        }
+        Some(row)
     }
 
     /// Format 3: the next row in exact order. Rows are taken in bound order
@@ -295,8 +333,9 @@ impl ScanState {
                 }
             }
             let row = next?;
-            self.results.pop_front();
-            let bound = Measured { value: bounds.reported(row.distance), key: row.key & !EXACT_ROW, exact: false };
+            let value = bounds.reported(row.distance);
+            self.take_result();
+            let bound = Measured { value, key: row.key & !EXACT_ROW, exact: false };
             let measured = if row.key & EXACT_ROW != 0 {
                 Measured { exact: true, ..bound }
             } else {
@@ -407,11 +446,15 @@ pub unsafe extern "C-unwind" fn ambeginscan(
             copies: Copies::default(),
             order: Vec::new(),
             round: 0..0,
-            batch: FIRST_BATCH,
+            batch: DEFAULT_FIRST_BATCH,
+            first_batch: DEFAULT_FIRST_BATCH,
             after: None,
             more: false,
             results: VecDeque::new(),
             started: false,
+            index: 0,
+            taken: 0,
+            recorded: 0,
         };
         state.reset();
         let scan = callbacks::begin_scan(index, nkeys, norderbys, state);

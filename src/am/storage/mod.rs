@@ -197,6 +197,12 @@ impl Index {
         }
     }
 
+    /// The index's OID.
+    pub fn oid(&self) -> u32 {
+        // SAFETY: the relation is open; rd_id is its OID.
+        unsafe { (*self.rel).rd_id }.to_u32()
+    }
+
     /// Hints for page `block` (none for `None`), given as fast as another
     /// page is read (see `recent::page_prefetch`).
     pub fn page_prefetch(&self, block: Option<u32>) -> PagePrefetch {

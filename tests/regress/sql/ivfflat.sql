@@ -52,12 +52,16 @@ RESET max_parallel_maintenance_workers;
 SET ivfflat.probes = 4;
 SELECT recall_at_10('queries', 'items', '<->') >= 0.95 AS threaded_build_recall_ok;
 
--- results come back in distance order, past the first batch of 128 rows
+-- results come back in distance order, past the first batch: after the
+-- LIMIT 10 scans above it keeps 32 rows (ivf::batch), so the scan below
+-- runs out of it five times; afterwards a first batch holds 600 rows
+SELECT ruvector_index_stats('items_l2')->'scan_first_batch' AS first_batch_after_limit_10;
 SET enable_seqscan = off;
 SELECT bool_and(d >= prev) AS ordered, count(*) AS n FROM (
     SELECT d, lag(d, 1, 0::float8) OVER (ORDER BY n) AS prev FROM (
         SELECT row_number() OVER () AS n, v <-> (SELECT v FROM queries WHERE i = 1) AS d
         FROM (SELECT v FROM items ORDER BY v <-> (SELECT v FROM queries WHERE i = 1) LIMIT 600) s) t) u;
+SELECT ruvector_index_stats('items_l2')->'scan_first_batch' AS first_batch_after_limit_600;
 -- and a scan returns each probed row exactly once
 SELECT count(*) = count(DISTINCT id) AS no_repeats, count(*) > 600 AS more_than_batches FROM (
     SELECT id FROM items ORDER BY v <-> (SELECT v FROM queries WHERE i = 1)) s;

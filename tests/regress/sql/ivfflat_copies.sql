@@ -56,7 +56,14 @@ SELECT toast_blocks('cp', 'SELECT id FROM cp ORDER BY v <-> (SELECT v FROM cp_qu
            AS control_reads_toast;
 DROP INDEX cp_l2;
 CREATE INDEX cp_ip ON cp USING ivfflat (v vector_ip_ops) WITH (lists = 8, exact_copies = true);
+-- after LIMIT 2 scans the first batch keeps 16 rows (ivf::batch): the
+-- scans taking 200 rows run out of it and still give a sequential scan's
+SET enable_seqscan = off;
+SELECT count(*) FROM cp_queries q, LATERAL (SELECT id FROM cp ORDER BY v <#> q.v LIMIT 2) s;
+RESET enable_seqscan;
+SELECT ruvector_index_stats('cp_ip')->'scan_first_batch' AS first_batch_after_limit_2;
 SELECT * FROM cp_same_as_seqscan('<#>', 200);
+SELECT ruvector_index_stats('cp_ip')->'scan_first_batch' AS first_batch_after_limit_200;
 DROP INDEX cp_ip;
 CREATE INDEX cp_cos ON cp USING ivfflat (v vector_cosine_ops) WITH (lists = 8, exact_copies = true);
 SELECT * FROM cp_same_as_seqscan('<=>', 200);

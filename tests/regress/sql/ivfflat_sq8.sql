@@ -35,6 +35,31 @@ SET ivfflat.probes = 8;
 CREATE INDEX sq_l2 ON sq USING ivfflat (v vector_l2_ops) WITH (lists = 8);
 SELECT * FROM same_as_seqscan('<->', 300);
 DROP INDEX sq_l2;
+
+-- A scan's first batch is sized from what this backend's recent scans of
+-- the index took (ivf::batch): 128 rows for an index not scanned yet, 16
+-- after LIMIT 3 scans of rows the scan ranks exactly (integers: no
+-- executor recheck, so a scan takes 3 rows). A scan that then takes 300
+-- rows runs out of that batch five times (the lists are scanned again for
+-- the rows after the last one each time) and still returns a sequential
+-- scan's rows; afterwards the first batch holds 300 rows.
+CREATE TABLE px (id int PRIMARY KEY, v ruvector(300));
+INSERT INTO px SELECT i, (SELECT array_agg(floor(random() * 256)) FROM generate_series(1, 300) WHERE i > 0)::ruvector
+FROM generate_series(1, 2000) i;
+CREATE TABLE px_queries AS SELECT i, (SELECT array_agg(floor(random() * 256)) FROM generate_series(1, 300) WHERE i > 0)::ruvector(300) AS v
+FROM generate_series(1, 6) i;
+CREATE INDEX px_l2 ON px USING ivfflat (v vector_l2_ops) WITH (lists = 4);
+SET ivfflat.probes = 4;
+SELECT ruvector_index_stats('px_l2')->'scan_first_batch' AS first_batch_not_scanned;
+SET enable_seqscan = off;
+SELECT count(*) FROM px_queries q, LATERAL (SELECT id FROM px ORDER BY v <-> q.v LIMIT 3) s;
+RESET enable_seqscan;
+SELECT ruvector_index_stats('px_l2')->'scan_first_batch' AS first_batch_after_limit_3;
+SELECT * FROM index_same_as_seqscan('px', 'px_queries', '<->', 300);
+SELECT ruvector_index_stats('px_l2')->'scan_first_batch' AS first_batch_after_limit_300;
+DROP TABLE px, px_queries;
+SET ivfflat.probes = 8;
+
 CREATE INDEX sq_ip ON sq USING ivfflat (v vector_ip_ops) WITH (lists = 8);
 SELECT * FROM same_as_seqscan('<#>', 300);
 DROP INDEX sq_ip;

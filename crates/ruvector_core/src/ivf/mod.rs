@@ -7,6 +7,8 @@
 //!   threads, with a spherical variant for inner product and cosine.
 //! - [`topk`]: the bounded best-k structure a list scan scores rows into, so
 //!   scan memory does not grow with list length.
+//! - [`batch`]: how many rows a scan's first batch keeps, from what recent
+//!   scans of the index took.
 //! - [`sample`]: a seeded reservoir sampler, for the build's row sample.
 //! - [`parallel_map`]: split an index range over threads (assignment of rows
 //!   to lists at build time).
@@ -14,6 +16,7 @@
 #![forbid(unsafe_code)]
 
 pub mod assign;
+pub mod batch;
 pub mod kmeans;
 pub mod sample;
 pub mod sq8_rows;
