@@ -299,7 +299,19 @@ impl QueryLevels {
     /// given `norm`, an upper bound of ‖x̂‖.
     #[inline]
     pub fn dot_at_most(&self, copy: &Sq8Ref, norm: f64) -> f64 {
-        let (sa, sb) = (self.dots)(copy.codes, &self.ka, &self.kb);
+        self.dot_at_most_from(self.sums(copy), copy, norm)
+    }
+
+    /// The copy's two integer sums Σkaᵢcᵢ and Σkbᵢcᵢ: the only part of
+    /// [`QueryLevels::dot_at_most`] that reads the codes.
+    #[inline]
+    pub fn sums(&self, copy: &Sq8Ref) -> (i32, i32) {
+        (self.dots)(copy.codes, &self.ka, &self.kb)
+    }
+
+    /// [`QueryLevels::dot_at_most`] from the copy's [`QueryLevels::sums`].
+    #[inline]
+    pub fn dot_at_most_from(&self, (sa, sb): (i32, i32), copy: &Sq8Ref, norm: f64) -> f64 {
         let (lo, step) = (copy.lo as f64, copy.step as f64);
         let (pa, pb) = (self.a * sa as f64, self.b * sb as f64);
         let value = lo * self.sum + step * (pa + pb);
@@ -316,10 +328,11 @@ impl QueryLevels {
     }
 
     /// A lower bound of ‖q − x̂‖ for the copy x̂ (decoded exactly, in reals),
-    /// from ‖q‖² − 2·q·x̂ + ‖x̂‖², given `norm` ≥ ‖x̂‖ and `norm_low` ≤ ‖x̂‖.
+    /// from ‖q‖² − 2·q·x̂ + ‖x̂‖², given the copy's [`QueryLevels::sums`],
+    /// `norm` ≥ ‖x̂‖ and `norm_low` ≤ ‖x̂‖.
     #[inline]
-    pub fn distance_at_least(&self, copy: &Sq8Ref, norm: f64, norm_low: f64) -> f64 {
-        let dot = self.dot_at_most(copy, norm);
+    pub fn distance_at_least(&self, sums: (i32, i32), copy: &Sq8Ref, norm: f64, norm_low: f64) -> f64 {
+        let dot = self.dot_at_most_from(sums, copy, norm);
         let (q2, x2) = (self.norm2, norm_low * norm_low);
         // each of the three terms and their sum rounded in f64
         let sum = q2 - 2.0 * dot + x2 - 4.0 * self.rounding * (q2 + 2.0 * dot.abs() + x2);
