@@ -6,7 +6,7 @@
 
 use super::Metric;
 use crate::bits;
-use crate::sparse::{gathered_dot, with_scattered, Pair, PairDistance, PairMetric, SCATTER_MAX_DIMS};
+use crate::sparse::{gathered_dot, scatter_dims, with_scattered, Pair, PairDistance, PairMetric};
 
 /// The vectors a graph is built over, and how to measure them.
 pub trait Space: Sync {
@@ -289,27 +289,23 @@ impl Space for BitSpace {
 /// measured by gathering: the query's values scattered into a dense array
 /// kept per thread (`sparse::with_scattered`: an insert measures one node
 /// against hundreds), each vector's pairs read their products from it
-/// (`sparse::gathered_dot`: the merge-join's sum to the bit).
-/// Used while every index is below `sparse::SCATTER_MAX_DIMS`; otherwise,
-/// and under L2 and L1, the merge-join (`PairDistance`).
+/// (`sparse::gathered_dot`: the merge-join's sum to the bit; a pair past the
+/// query's last index adds nothing). The rule is the page accumulator's
+/// (`index::kind::Accumulator`): the query's indices decide
+/// (`sparse::scatter_dims`); a query with one past `sparse::SCATTER_MAX_DIMS`,
+/// and L2 and L1, merge-join (`PairDistance`).
 pub struct SparseSpace {
     /// Row `i` is `pairs[offsets[i]..offsets[i + 1]]`.
     offsets: Vec<usize>,
     pairs: Vec<Pair>,
     metric: PairMetric,
-    /// One more than the largest index of any row, if distances gather
-    /// from a scattered query (see above); 0 if not.
-    scatter_dims: usize,
 }
 
 impl SparseSpace {
     /// Rows `pairs[offsets[i]..offsets[i + 1]]` (`offsets` starts at 0 and
     /// does not decrease; each row's indices ascend).
     pub fn new(offsets: Vec<usize>, pairs: Vec<Pair>, metric: PairMetric) -> Self {
-        let largest = pairs.iter().map(|p| p.index).max().unwrap_or(0);
-        let in_range = pairs.iter().all(|p| p.index >= 0) && (largest as usize) < SCATTER_MAX_DIMS;
-        let scatter_dims = if metric == PairMetric::NegativeDot && in_range { largest as usize + 1 } else { 0 };
-        SparseSpace { offsets, pairs, metric, scatter_dims }
+        SparseSpace { offsets, pairs, metric }
     }
 }
 
@@ -334,9 +330,10 @@ impl Space for SparseSpace {
     #[inline]
     fn distance(&self, q: &[Pair], i: u32) -> f32 {
         let x = self.get(i);
-        if self.scatter_dims > 0 {
-            if let Some(dot) = with_scattered(q, self.scatter_dims, |dense| gathered_dot(dense, x.iter().copied(), 0.0))
-            {
+        if self.metric == PairMetric::NegativeDot {
+            let gathered = scatter_dims(q)
+                .and_then(|dims| with_scattered(q, dims, |dense| gathered_dot(dense, x.iter().copied(), 0.0)));
+            if let Some(dot) = gathered {
                 return -dot;
             }
         }
@@ -484,7 +481,6 @@ mod tests {
                 .collect();
             for metric in [PairMetric::NegativeDot, PairMetric::L2Squared, PairMetric::L1] {
                 let space = SparseSpace::new(offsets.clone(), pairs.clone(), metric);
-                assert_eq!(space.scatter_dims > 0, metric == PairMetric::NegativeDot, "{metric:?}");
                 for q in queries.iter().chain(&outside) {
                     // each query twice in a row (the second from the scattered
                     // array as it stands), then the next one
@@ -508,10 +504,14 @@ mod tests {
         let wide = SparseSpace::new(vec![0, 2], wide_rows, PairMetric::NegativeDot);
         assert_eq!(narrow.distance(&q, 0), -2.25);
         assert_eq!(wide.distance(&q, 0), -3.0);
+        // a query scattered over few dimensions, rows reaching far past them
+        let wide_rows = vec![Pair { index: 3, value: 2.0 }, Pair { index: 900_000, value: 1.0 }];
+        let wide = SparseSpace::new(vec![0, 2], wide_rows, PairMetric::NegativeDot);
+        assert_eq!(wide.distance(&q, 0), -3.0);
         // indices past what a thread scatters over: merge-joined
-        let far = vec![Pair { index: SCATTER_MAX_DIMS as i32 + 5, value: 2.0 }];
+        let far = vec![Pair { index: crate::sparse::SCATTER_MAX_DIMS as i32 + 5, value: 2.0 }];
+        assert_eq!(scatter_dims(&far), None);
         let space = SparseSpace::new(vec![0, 1], far.clone(), PairMetric::NegativeDot);
-        assert_eq!(space.scatter_dims, 0);
         assert_eq!(space.distance(&far, 0), -4.0);
     }
 }
