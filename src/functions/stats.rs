@@ -120,7 +120,7 @@ fn ruvector_index_stats(index: RegClass) -> JsonB {
             "dimensions": lists.meta.dims,
             "row_format": lists.meta.version,
             "copies": copies,
-            "scan_first_batch": crate::am::ivfflat::scan::next_first_batch(idx.oid()),
+            "scan_first_batch": crate::am::ivfflat::next_first_batch(idx.oid()),
         })
     };
     if let (Some(s), Some(e)) = (stats.as_object_mut(), extra.as_object()) {

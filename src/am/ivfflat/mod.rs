@@ -12,12 +12,13 @@
 
 mod build;
 pub use build::{full_copies, needs_copy, sq8_payload, sq8_rows};
+pub use scan::next_first_batch;
 pub mod check;
 mod insert;
 pub mod lists;
 mod load;
 pub mod options;
-pub mod scan;
+mod scan;
 mod vacuum;
 
 use pgrx::pg_sys;

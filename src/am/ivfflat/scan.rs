@@ -238,7 +238,7 @@ impl ScanState {
                     // its end down): the CPU's prefetcher follows, and a scan
                     // of cold pages took 70 ns per 384-d SQ8 row instead of 250
                     let mut items = page.items_by_address();
-                    let Some(b) = bounds.filter(|b| b.key_batch() > 1) else {
+                    let Some((b, per)) = bounds.map(|b| (b, b.key_batch())).filter(|&(_, per)| per > 1) else {
                         for (_, bytes) in items {
                             ahead.keep_pace(bytes.len());
                             // (a row too short for its payload is no row)
@@ -265,7 +265,7 @@ impl ScanState {
                                 (rows[n], payloads[n]) = (bytes, raw);
                                 n += 1;
                                 read += bytes.len();
-                                if n == b.key_batch() || read >= KEY_BATCH_BYTES {
+                                if n == per || read >= KEY_BATCH_BYTES {
                                     break;
                                 }
                             }

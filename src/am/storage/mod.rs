@@ -427,9 +427,7 @@ impl Index {
             return;
         }
         if let Some(stamps) = crate::shared::block_stamps() {
-            // SAFETY: the relation is open; rd_id is its OID.
-            let index = unsafe { (*self.rel).rd_id };
-            stamps.changed(index.to_u32(), block, lsn);
+            stamps.changed(self.oid(), block, lsn);
         }
     }
 
