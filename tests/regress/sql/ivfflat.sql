@@ -54,7 +54,8 @@ SELECT recall_at_10('queries', 'items', '<->') >= 0.95 AS threaded_build_recall_
 
 -- results come back in distance order, past the first batch: after the
 -- LIMIT 10 scans above it keeps 32 rows (ivf::batch), so the scan below
--- runs out of it five times; afterwards a first batch holds 600 rows
+-- runs out of it five times; afterwards a first batch has room for 600
+-- (1,024 rows: 600 × 1.5 + 4 as a power of two)
 SELECT ruvector_index_stats('items_l2')->'scan_first_batch' AS first_batch_after_limit_10;
 SET enable_seqscan = off;
 SELECT bool_and(d >= prev) AS ordered, count(*) AS n FROM (

@@ -42,7 +42,8 @@ DROP INDEX sq_l2;
 -- executor recheck, so a scan takes 3 rows). A scan that then takes 300
 -- rows runs out of that batch five times (the lists are scanned again for
 -- the rows after the last one each time) and still returns a sequential
--- scan's rows; afterwards the first batch holds 300 rows.
+-- scan's rows; afterwards the first batch has room for 300 (512 rows:
+-- 300 × 1.5 + 4 as a power of two).
 CREATE TABLE px (id int PRIMARY KEY, v ruvector(300));
 INSERT INTO px SELECT i, (SELECT array_agg(floor(random() * 256)) FROM generate_series(1, 300) WHERE i > 0)::ruvector
 FROM generate_series(1, 2000) i;

@@ -101,8 +101,9 @@ mod tests {
         needs.took(7, 9);
         assert_eq!(needs.next_batch(7), 32);
         let (batch, record) = needs.start(7);
-        assert_eq!((batch, record), (32, 10)); // 11 → 32; 11 − 1
-                                               // another index is apart
+        // 11 → 32, and the record decays to 11 − 1
+        assert_eq!((batch, record), (32, 10));
+        // another index is apart
         assert_eq!(needs.start(8).0, DEFAULT_FIRST_BATCH);
         // one large scan raises the batch, then it decays back
         needs.took(7, 600);
